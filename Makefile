@@ -1,0 +1,89 @@
+# relayq: a relay-only mail transfer agent.  Plain make; see README.md.
+
+CC		?= cc
+CFLAGS		?= -O2 -g
+WARNINGS	 = -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes \
+		   -Wmissing-prototypes
+PREFIX		?= /usr
+DESTDIR		?=
+SYSCONFDIR	?= /etc
+SPOOLDIR	?= /var/spool/relayq
+SBINDIR		?= $(PREFIX)/sbin
+MANDIR		?= $(PREFIX)/share/man
+SANITIZE	?=
+
+ifneq ($(SANITIZE),)
+CFLAGS		+= -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
+LDFLAGS		+= -fsanitize=$(SANITIZE)
+endif
+
+CPPFLAGS	+= -D_GNU_SOURCE -DSYSCONFDIR='"$(SYSCONFDIR)"' \
+		   -DSPOOLDIR='"$(SPOOLDIR)"' -Isrc
+ALL_CFLAGS	 = -std=gnu11 $(WARNINGS) $(CFLAGS)
+
+# shared by both programs; no TLS code in the front end
+COMMON_SRCS	 = src/util.c \
+		   src/conf.c \
+		   src/log.c \
+		   src/addr.c \
+		   src/spool.c
+SENDMAIL_SRCS	 = src/sendmail.c \
+		   src/msg.c
+RELAYQ_SRCS	 = src/relayq.c \
+		   src/drain.c \
+		   src/smtp.c \
+		   src/tls.c
+
+COMMON_OBJS	 = $(COMMON_SRCS:.c=.o)
+SENDMAIL_OBJS	 = $(SENDMAIL_SRCS:.c=.o)
+RELAYQ_OBJS	 = $(RELAYQ_SRCS:.c=.o)
+BSD_LIBS	 = -lbsd
+TLS_LIBS	 = -lmbedtls -lmbedx509 -lmbedcrypto
+
+all: sendmail relayq
+
+sendmail: $(SENDMAIL_OBJS) $(COMMON_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $(SENDMAIL_OBJS) $(COMMON_OBJS) $(BSD_LIBS)
+
+relayq: $(RELAYQ_OBJS) $(COMMON_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $(RELAYQ_OBJS) $(COMMON_OBJS) $(TLS_LIBS) \
+	    $(BSD_LIBS)
+
+.c.o:
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+
+$(COMMON_OBJS) $(SENDMAIL_OBJS) $(RELAYQ_OBJS): src/relayq.h
+$(SENDMAIL_OBJS): src/msg.h
+src/smtp.o src/drain.o src/tls.o src/relayq.o: src/client.h
+
+# --- tests -----------------------------------------------------------
+
+UNIT_SRCS	 = test/unit.c
+test/unit: $(UNIT_SRCS) src/msg.o src/smtp.o src/tls.o $(COMMON_OBJS) \
+	    test/unit.h
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(UNIT_SRCS) \
+	    src/msg.o src/smtp.o src/tls.o $(COMMON_OBJS) $(TLS_LIBS) \
+	    $(BSD_LIBS)
+
+test/smtpd: test/smtpd.c
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ test/smtpd.c $(TLS_LIBS)
+
+deps:
+	@sh test/deps.sh
+
+check: deps all test/unit test/smtpd
+	@sh test/check.sh
+
+demo: deps all test/smtpd
+	@sh test/demo.sh
+
+interop: deps all
+	@bash test/interop.sh
+
+install: all
+	sh contrib/install.sh
+
+clean:
+	rm -f sendmail relayq src/*.o test/unit test/smtpd
+
+.PHONY: all check demo interop install clean deps

@@ -1,0 +1,259 @@
+/*
+ * RFC 5322 address lists as real callers write them: "a@x, b@y",
+ * "Name <a@x>", "root (Cron Daemon)", "undisclosed-recipients:;",
+ * "Group: a@x, b@y;", trailing commas.  Only the addr-specs are kept;
+ * comments and display names are dropped, quoting is kept verbatim.
+ */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <bsd/stdlib.h>
+#include <bsd/string.h>
+
+#include "relayq.h"
+
+int
+addr_list_add(struct addr_list *l, const char *a)
+{
+	char	**v, *dup;
+	size_t	  i;
+
+	for (i = 0; i < l->n; i++)	/* de-duplicate, exact match */
+		if (strcmp(l->v[i], a) == 0)
+			return 0;
+	if ((dup = strdup(a)) == NULL)
+		return -1;
+	if ((v = reallocarray(l->v, l->n + 1, sizeof(*v))) == NULL) {
+		free(dup);
+		return -1;
+	}
+	v[l->n++] = dup;
+	l->v = v;
+	return 0;
+}
+
+void
+addr_list_free(struct addr_list *l)
+{
+	size_t	 i;
+
+	for (i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+/*
+ * Envelope-safe: 1..ADDR_MAX bytes, no control characters, no angle
+ * brackets or unquoted white space.  8-bit bytes pass (SMTPUTF8).
+ */
+int
+addr_valid(const char *a)
+{
+	size_t	 i, len = strlen(a);
+	int	 inq = 0;
+
+	if (len == 0 || len > ADDR_MAX)
+		return 0;
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)a[i];
+
+		if (c < 0x20 || c == 0x7f)
+			return 0;
+		if (inq) {
+			if (c == '\\' && a[i + 1] != '\0')
+				i++;
+			else if (c == '"')
+				inq = 0;
+			continue;
+		}
+		if (c == '"')
+			inq = 1;
+		else if (c == '<' || c == '>' || c == ' ' || c == ',')
+			return 0;
+	}
+	return !inq;
+}
+
+static int
+addr_push(char *buf, size_t *n, size_t sz, char c)
+{
+	if (*n + 1 >= sz)
+		return -1;
+	buf[(*n)++] = c;
+	return 0;
+}
+
+/* One mailbox collected: the <angle> part wins over the plain text. */
+static int
+addr_finish(struct addr_list *l, char *plain, size_t np, char *angle,
+    size_t na, int hasangle, char *err, size_t errsz)
+{
+	char	*a = hasangle ? angle : plain;
+	size_t	 n = hasangle ? na : np;
+	char	*colon;
+
+	a[n] = '\0';
+	/* obsolete source route <@a,@b:user@c>: keep user@c (RFC 5321 C) */
+	if (hasangle && a[0] == '@' && (colon = strchr(a, ':')) != NULL)
+		a = colon + 1;
+	if (*a == '\0')
+		return 0;
+	if (!addr_valid(a)) {
+		(void)snprintf(err, errsz, "bad address \"%.64s\"", a);
+		return -1;
+	}
+	if (addr_list_add(l, a) == -1) {
+		(void)snprintf(err, errsz, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+int
+addr_parse_list(const char *s, size_t len, struct addr_list *l, char *err,
+    size_t errsz)
+{
+	char	 plain[ADDR_MAX + 2], angle[ADDR_MAX + 2];
+	size_t	 i, np = 0, na = 0;
+	int	 inq = 0, depth = 0, inangle = 0, hasangle = 0, r = 0;
+	char	 c;
+
+	for (i = 0; i <= len; i++) {
+		c = i < len ? s[i] : ',';	/* the end closes the last one */
+		if (c == '\0' || c == '\r' || c == '\n') {
+			(void)snprintf(err, errsz, "control character in "
+			    "address list");
+			return -1;
+		}
+		if (inq) {
+			if (c == '\\' && i + 1 < len)
+				r |= addr_push(inangle ? angle : plain,
+				    inangle ? &na : &np, sizeof(plain), s[i++]);
+			else if (c == '"')
+				inq = 0;
+			r |= addr_push(inangle ? angle : plain,
+			    inangle ? &na : &np, sizeof(plain), c);
+			if (i == len)
+				break;
+			continue;
+		}
+		if (depth > 0) {
+			if (c == '\\')
+				i++;
+			else if (c == '(')
+				depth++;
+			else if (c == ')')
+				depth--;
+			continue;
+		}
+		if (c == '(') {
+			depth++;
+			continue;
+		}
+		if (c == '"') {
+			inq = 1;
+			r |= addr_push(inangle ? angle : plain,
+			    inangle ? &na : &np, sizeof(plain), c);
+			continue;
+		}
+		if (inangle) {
+			if (c == '>')
+				inangle = 0;
+			else if (!isspace((unsigned char)c))
+				r |= addr_push(angle, &na, sizeof(angle), c);
+			continue;
+		}
+		switch (c) {
+		case '<':
+			if (hasangle) {
+				(void)snprintf(err, errsz, "two <addresses> "
+				    "in one mailbox");
+				return -1;
+			}
+			inangle = hasangle = 1;
+			na = 0;
+			break;
+		case ':':
+			/* "Group name:" - what came before is the group's name */
+			np = 0;
+			break;
+		case ',':
+		case ';':
+			if (r != 0) {
+				(void)snprintf(err, errsz, "address too long");
+				return -1;
+			}
+			if (addr_finish(l, plain, np, angle, na, hasangle, err,
+			    errsz) == -1)
+				return -1;
+			np = na = 0;
+			hasangle = 0;
+			break;
+		default:
+			/* display-name words collapse; an addr-spec has none */
+			if (!isspace((unsigned char)c))
+				r |= addr_push(plain, &np, sizeof(plain), c);
+			break;
+		}
+	}
+	if (inq || depth > 0 || inangle) {
+		(void)snprintf(err, errsz, "unbalanced %s in address list",
+		    inq ? "quote" : depth > 0 ? "parenthesis" : "'<'");
+		return -1;
+	}
+	return 0;
+}
+
+/* The domain part of an address, after the last unquoted '@', or NULL. */
+static const char *
+addr_domain(const char *a)
+{
+	const char	*at = NULL;
+	int		 inq = 0;
+
+	for (; *a != '\0'; a++) {
+		if (inq && *a == '\\' && a[1] != '\0')
+			a++;
+		else if (*a == '"')
+			inq = !inq;
+		else if (!inq && *a == '@')
+			at = a;
+	}
+	return at;
+}
+
+/* Is the domain of `a' missing or one of this host's names? */
+int
+addr_is_local(const char *a, const char *const *locals)
+{
+	const char	*at = addr_domain(a);
+
+	if (at == NULL)
+		return 1;
+	for (; locals != NULL && *locals != NULL; locals++)
+		if (strcasecmp(at + 1, *locals) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Masquerade: "root" and "root@localhost" (any name in `locals') become
+ * "root@DOMAIN"; other addresses are copied.  -1 if `out' is too small.
+ */
+int
+addr_qualify(const char *a, const char *domain, const char *const *locals,
+    char *out, size_t outsz)
+{
+	const char	*at = addr_domain(a);
+	size_t		 local = at != NULL ? (size_t)(at - a) : strlen(a);
+	int		 n;
+
+	if (!addr_is_local(a, locals))
+		return strlcpy(out, a, outsz) < outsz ? 0 : -1;
+	n = snprintf(out, outsz, "%.*s@%s", (int)local, a, domain);
+	return n >= 0 && (size_t)n < outsz && n <= ADDR_MAX ? 0 : -1;
+}

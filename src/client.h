@@ -1,0 +1,79 @@
+/* The daemon's side of the wire: connections (tls.c) and SMTP (smtp.c). */
+#ifndef CLIENT_H
+#define CLIENT_H
+
+#define CONN_BUFSZ	4096
+
+/*
+ * A byte stream to the smarthost.  The SMTP code sees only these three
+ * operations, so tests drive it with a scripted peer and no network.
+ */
+struct conn;
+struct conn_ops {
+	ssize_t	(*read)(struct conn *, void *, size_t);
+	ssize_t	(*write)(struct conn *, const void *, size_t);
+	int	(*starttls)(struct conn *, char *, size_t);
+};
+
+struct conn {
+	const struct conn_ops	*ops;
+	int			 fd;
+	void			*tls;		/* struct tls_conn, or NULL */
+	int			 verified;	/* TLS up and the peer checked */
+	time_t			 timeout;	/* for each read or write */
+	const struct smarthost	*host;
+	char			 peer[320];	/* "name[addr]:port" for logs */
+	char			 rbuf[CONN_BUFSZ];
+	size_t			 rpos, rlen;
+	void			*priv;		/* test peers */
+};
+
+#define REPLY_LINES	100
+#define REPLY_TOTAL	16384
+
+struct smtp_reply {
+	int	 code;		/* of the complete reply, else 0 */
+	int	 first;		/* code of the first line */
+	int	 nlines;
+	char	 text[REPLY_TOTAL];	/* lines joined by '\n', no CRLF */
+	size_t	 len;
+};
+
+enum smtp_caps {
+	CAP_STARTTLS	= 1 << 0,
+	CAP_PIPELINING	= 1 << 1,
+	CAP_8BITMIME	= 1 << 2,
+	CAP_SMTPUTF8	= 1 << 3,
+	CAP_SIZE	= 1 << 4,
+	CAP_DSN		= 1 << 5,
+	CAP_ENHANCED	= 1 << 6,
+	CAP_AUTH_PLAIN	= 1 << 7,
+	CAP_AUTH_LOGIN	= 1 << 8,
+};
+
+struct smtp_session {
+	struct conn		*conn;
+	const struct conf	*conf;
+	const char		*password;
+	unsigned int		 caps;
+	long long		 maxsize;
+	char			 error[REPLY_MAX + 128];	/* why it failed */
+	int			 temp;		/* that failure is temporary */
+};
+
+/* smtp.c */
+int	 smtp_reply_line(struct smtp_reply *, const char *, size_t);
+unsigned int smtp_ehlo_caps(const struct smtp_reply *, long long *);
+int	 smtp_read_reply(struct conn *, struct smtp_reply *, char *, size_t);
+int	 smtp_open(struct smtp_session *, char *, size_t);
+int	 smtp_send(struct smtp_session *, struct qmsg *);
+void	 smtp_quit(struct smtp_session *);
+const char *smtp_dsn(const struct smtp_reply *, char *, size_t);
+
+/* tls.c */
+int	 tls_init(const struct conf *, char *, size_t);
+int	 tls_connect(struct conn *, const struct smarthost *, time_t, char *,
+	    size_t);
+void	 tls_close(struct conn *);
+
+#endif /* CLIENT_H */

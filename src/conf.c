@@ -1,0 +1,429 @@
+/*
+ * relayq.conf: one "key value" per line, '#' comments, blank lines.
+ * Environment variables RELAYQ_<KEY> override the file (containers).
+ * Every error names the file and line, or the variable, and what to fix.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bsd/stdlib.h>
+#include <bsd/string.h>
+
+#include "relayq.h"
+
+enum conf_type {
+	CT_HOST,
+	CT_TLS,
+	CT_STR,
+	CT_PATH,
+	CT_DURATION,
+	CT_SIZE,
+	CT_BOOL,
+	CT_TLSVER,
+	CT_UNSUPPORTED,
+};
+
+struct conf_key {
+	const char	*name;
+	enum conf_type	 type;
+	size_t		 off;
+};
+
+#define O(f)	offsetof(struct conf, f)
+static const struct conf_key conf_keys[] = {
+	{ "smarthost",		CT_HOST,	0 },
+	{ "tls",		CT_TLS,		0 },
+	{ "tls_ca_file",	CT_PATH,	O(tls_ca_file) },
+	{ "tls_min_version",	CT_TLSVER,	0 },
+	{ "auth_user",		CT_STR,		O(auth_user) },
+	{ "auth_password_file",	CT_PATH,	O(auth_password_file) },
+	{ "helo_name",		CT_STR,		O(helo_name) },
+	{ "domain",		CT_STR,		O(domain) },
+	{ "spool",		CT_PATH,	O(spool) },
+	{ "log",		CT_STR,		O(log) },
+	{ "max_message_size",	CT_SIZE,	O(max_message_size) },
+	{ "queue_lifetime",	CT_DURATION,	O(queue_lifetime) },
+	{ "retry_min",		CT_DURATION,	O(retry_min) },
+	{ "retry_max",		CT_DURATION,	O(retry_max) },
+	{ "timeout_connect",	CT_DURATION,	O(timeout_connect) },
+	{ "timeout_command",	CT_DURATION,	O(timeout_command) },
+	{ "timeout_data",	CT_DURATION,	O(timeout_data) },
+	{ "add_received",	CT_BOOL,	O(add_received) },
+	/* in the specification, not in this version yet: say so, not "unknown" */
+	{ "tls_fingerprint",	CT_UNSUPPORTED,	0 },
+	{ "tls_client_cert",	CT_UNSUPPORTED,	0 },
+	{ "tls_client_key",	CT_UNSUPPORTED,	0 },
+	{ "auth_password_command", CT_UNSUPPORTED, 0 },
+	{ "auth_mechanisms",	CT_UNSUPPORTED,	0 },
+	{ "aliases",		CT_UNSUPPORTED,	0 },
+	{ "admin_address",	CT_UNSUPPORTED,	0 },
+	{ "default_sender",	CT_UNSUPPORTED,	0 },
+	{ "force_sender",	CT_UNSUPPORTED,	0 },
+	{ "force_from",		CT_UNSUPPORTED,	0 },
+	{ "bounce_to",		CT_UNSUPPORTED,	0 },
+	{ "max_sessions",	CT_UNSUPPORTED,	0 },
+	{ "max_messages_per_session", CT_UNSUPPORTED, 0 },
+	{ "idle_timeout",	CT_UNSUPPORTED,	0 },
+	{ "failed_keep",	CT_UNSUPPORTED,	0 },
+};
+#undef O
+
+void
+conf_init(struct conf *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->tls = TLS_STARTTLS;
+	c->tls_min_version = 2;
+	c->max_message_size = 50LL * 1024 * 1024;
+	c->queue_lifetime = 5 * 86400;
+	c->retry_min = 60;
+	c->retry_max = 3600;
+	c->timeout_connect = 30;
+	c->timeout_command = 300;
+	c->timeout_data = 600;	/* RFC 5321 4.5.3.2.6: final dot, 10 minutes */
+	c->add_received = 1;
+}
+
+void
+conf_free(struct conf *c)
+{
+	const struct conf_key	*k;
+	size_t			 i;
+
+	for (i = 0; i < sizeof(conf_keys) / sizeof(conf_keys[0]); i++) {
+		k = &conf_keys[i];
+		if (k->type == CT_STR || k->type == CT_PATH)
+			free(*(char **)((char *)c + k->off));
+	}
+	conf_init(c);
+}
+
+/* "host", "host:port", "[host]:port", "[2001:db8::1]:port" */
+static int
+conf_add_host(struct conf *c, const char *v, char *err, size_t errsz)
+{
+	struct smarthost	*h;
+	const char		*port = "587", *errstr, *end;
+	char			 name[256];
+	size_t			 len;
+
+	if (c->nhost == CONF_MAXHOSTS) {
+		(void)snprintf(err, errsz, "more than %d smarthost lines",
+		    CONF_MAXHOSTS);
+		return -1;
+	}
+	if (v[0] == '[') {
+		if ((end = strchr(v, ']')) == NULL) {
+			(void)snprintf(err, errsz, "missing ']' in \"%s\"", v);
+			return -1;
+		}
+		len = (size_t)(end - v - 1);
+		if (end[1] == ':')
+			port = end + 2;
+		else if (end[1] != '\0')
+			goto bad;
+		v++;
+	} else if ((end = strchr(v, ':')) != NULL &&
+	    strchr(end + 1, ':') == NULL) {
+		len = (size_t)(end - v);
+		port = end + 1;
+	} else
+		len = strlen(v);
+	if (len == 0 || len >= sizeof(name))
+		goto bad;
+	memcpy(name, v, len);
+	name[len] = '\0';
+	(void)strtonum(port, 1, 65535, &errstr);
+	if (errstr != NULL) {
+		(void)snprintf(err, errsz, "bad port \"%s\" in smarthost", port);
+		return -1;
+	}
+	h = &c->host[c->nhost++];
+	(void)strlcpy(h->name, name, sizeof(h->name));
+	(void)strlcpy(h->port, port, sizeof(h->port));
+	return 0;
+ bad:
+	(void)snprintf(err, errsz, "bad smarthost \"%s\": use HOST[:PORT]", v);
+	return -1;
+}
+
+static int
+conf_size(const char *v, long long *out)
+{
+	char		 num[32];
+	const char	*errstr;
+	size_t		 len = strlen(v);
+	long long	 mul = 1;
+
+	if (len == 0 || len >= sizeof(num))
+		return -1;
+	memcpy(num, v, len + 1);
+	switch (toupper((unsigned char)num[len - 1])) {
+	case 'K':
+		mul = 1024;
+		break;
+	case 'M':
+		mul = 1024 * 1024;
+		break;
+	case 'G':
+		mul = 1024 * 1024 * 1024;
+		break;
+	}
+	if (mul != 1)
+		num[--len] = '\0';
+	*out = strtonum(num, 1, (1LL << 40) / mul, &errstr) * mul;
+	return errstr == NULL ? 0 : -1;
+}
+
+/* Set one key; `err' gets a message without location on failure. */
+int
+conf_set(struct conf *c, const char *key, const char *v, char *err,
+    size_t errsz)
+{
+	const struct conf_key	*k = NULL;
+	char			**sp;
+	size_t			 i;
+
+	for (i = 0; i < sizeof(conf_keys) / sizeof(conf_keys[0]); i++)
+		if (strcmp(conf_keys[i].name, key) == 0)
+			k = &conf_keys[i];
+	if (k == NULL) {
+		(void)snprintf(err, errsz, "unknown key \"%s\"", key);
+		return -1;
+	}
+	if (*v == '\0') {
+		(void)snprintf(err, errsz, "%s: missing value", key);
+		return -1;
+	}
+	switch (k->type) {
+	case CT_HOST:
+		return conf_add_host(c, v, err, errsz);
+	case CT_TLS:
+		if (strcmp(v, "starttls") == 0)
+			c->tls = TLS_STARTTLS;
+		else if (strcmp(v, "implicit") == 0)
+			c->tls = TLS_IMPLICIT;
+		else if (strcmp(v, "off") == 0)
+			c->tls = TLS_OFF;
+		else {
+			(void)snprintf(err, errsz, "tls: \"%s\" is not one of "
+			    "starttls, implicit, off", v);
+			return -1;
+		}
+		c->tls_set = 1;
+		return 0;
+	case CT_TLSVER:
+		if (strcmp(v, "1.2") == 0)
+			c->tls_min_version = 2;
+		else if (strcmp(v, "1.3") == 0)
+			c->tls_min_version = 3;
+		else {
+			(void)snprintf(err, errsz, "tls_min_version: \"%s\" is "
+			    "not 1.2 or 1.3", v);
+			return -1;
+		}
+		return 0;
+	case CT_PATH:
+		if (v[0] != '/') {
+			(void)snprintf(err, errsz, "%s: \"%s\" is not an "
+			    "absolute path", key, v);
+			return -1;
+		}
+		/* FALLTHROUGH */
+	case CT_STR:
+		sp = (char **)((char *)c + k->off);
+		free(*sp);
+		if ((*sp = strdup(v)) == NULL) {
+			(void)snprintf(err, errsz, "out of memory");
+			return -1;
+		}
+		return 0;
+	case CT_DURATION:
+		if (util_duration(v, (time_t *)((char *)c + k->off)) == -1) {
+			(void)snprintf(err, errsz, "%s: bad duration \"%s\" "
+			    "(use e.g. 30s, 5m, 1h, 5d)", key, v);
+			return -1;
+		}
+		return 0;
+	case CT_SIZE:
+		if (conf_size(v, (long long *)((char *)c + k->off)) == -1) {
+			(void)snprintf(err, errsz, "%s: bad size \"%s\" "
+			    "(use e.g. 52428800, 50M)", key, v);
+			return -1;
+		}
+		return 0;
+	case CT_BOOL:
+		if (strcmp(v, "yes") == 0)
+			*(int *)((char *)c + k->off) = 1;
+		else if (strcmp(v, "no") == 0)
+			*(int *)((char *)c + k->off) = 0;
+		else {
+			(void)snprintf(err, errsz, "%s: \"%s\" is not yes or no",
+			    key, v);
+			return -1;
+		}
+		return 0;
+	case CT_UNSUPPORTED:
+		(void)snprintf(err, errsz, "%s: not supported by relayq %s",
+		    key, RELAYQ_VERSION);
+		return -1;
+	}
+	return -1;
+}
+
+/* Parse one line in place; 0 = ok or empty, -1 = error in err. */
+static int
+conf_line(struct conf *c, char *line, char *err, size_t errsz)
+{
+	char	*key, *val, *end;
+
+	if ((end = strchr(line, '#')) != NULL)
+		*end = '\0';
+	key = line + strspn(line, " \t");
+	end = key + strlen(key);
+	while (end > key && isspace((unsigned char)end[-1]))
+		*--end = '\0';
+	if (*key == '\0')
+		return 0;
+	val = key + strcspn(key, " \t");
+	if (*val != '\0') {
+		*val++ = '\0';
+		val += strspn(val, " \t");
+	}
+	return conf_set(c, key, val, err, errsz);
+}
+
+static int
+conf_env(struct conf *c, char *err, size_t errsz)
+{
+	char	 var[64], buf[1024], msg[512], *v, *tok, *last;
+	size_t	 i, j;
+
+	for (i = 0; i < sizeof(conf_keys) / sizeof(conf_keys[0]); i++) {
+		(void)strlcpy(var, "RELAYQ_", sizeof(var));
+		for (j = 0; conf_keys[i].name[j] != '\0'; j++)
+			var[7 + j] = (char)toupper(
+			    (unsigned char)conf_keys[i].name[j]);
+		var[7 + j] = '\0';
+		if ((v = getenv(var)) == NULL)
+			continue;
+		if (conf_keys[i].type != CT_HOST) {
+			if (conf_set(c, conf_keys[i].name, v, msg,
+			    sizeof(msg)) == -1)
+				goto fail;
+			continue;
+		}
+		/* the variable replaces every smarthost line of the file */
+		c->nhost = 0;
+		if (strlcpy(buf, v, sizeof(buf)) >= sizeof(buf)) {
+			(void)strlcpy(msg, "value too long", sizeof(msg));
+			goto fail;
+		}
+		for (tok = strtok_r(buf, ", \t", &last); tok != NULL;
+		    tok = strtok_r(NULL, ", \t", &last))
+			if (conf_add_host(c, tok, msg, sizeof(msg)) == -1)
+				goto fail;
+	}
+	return 0;
+ fail:
+	(void)snprintf(err, errsz, "%s: %s", var, msg);
+	return -1;
+}
+
+/*
+ * Load `path' over the defaults.  A missing file is an error only when
+ * the caller named it (-C, RELAYQ_CONFIG): a container may be configured
+ * from the environment alone.  `use_env' is 0 in the setgid front end,
+ * whose environment belongs to an untrusted caller.
+ */
+int
+conf_load(struct conf *c, const char *path, int named, int use_env,
+    char *err, size_t errsz)
+{
+	FILE		*fp;
+	char		*line = NULL, msg[512];
+	size_t		 linesz = 0;
+	ssize_t		 len;
+	unsigned int	 lineno = 0;
+	int		 rc = -1;
+	size_t		 i;
+
+	(void)strlcpy(c->path, path, sizeof(c->path));
+	if ((fp = fopen(path, "re")) == NULL) {
+		if (errno != ENOENT || named) {
+			(void)snprintf(err, errsz, "%s: %s", path,
+			    strerror(errno));
+			return -1;
+		}
+	} else {
+		while ((len = getline(&line, &linesz, fp)) != -1) {
+			lineno++;
+			if ((size_t)len != strlen(line)) {
+				(void)snprintf(err, errsz, "%s:%u: NUL byte in "
+				    "line", path, lineno);
+				goto done;
+			}
+			if (conf_line(c, line, msg, sizeof(msg)) == -1) {
+				(void)snprintf(err, errsz, "%s:%u: %s", path,
+				    lineno, msg);
+				goto done;
+			}
+		}
+		if (ferror(fp)) {
+			(void)snprintf(err, errsz, "%s: %s", path,
+			    strerror(errno));
+			goto done;
+		}
+	}
+	if (use_env && conf_env(c, err, errsz) == -1)
+		goto done;
+	if (c->retry_min > c->retry_max) {
+		(void)snprintf(err, errsz, "%s: retry_min is larger than "
+		    "retry_max", path);
+		goto done;
+	}
+	if (c->spool == NULL && (c->spool = strdup(SPOOLDIR)) == NULL) {
+		(void)snprintf(err, errsz, "out of memory");
+		goto done;
+	}
+	/* implicit TLS is the default on 465 only (RFC 8314 port) */
+	for (i = 0; i < c->nhost; i++)
+		c->host[i].tls = c->tls_set ? c->tls :
+		    strcmp(c->host[i].port, "465") == 0 ? TLS_IMPLICIT :
+		    TLS_STARTTLS;
+	if (c->auth_user != NULL && c->tls == TLS_OFF && c->tls_set) {
+		(void)snprintf(err, errsz, "%s: auth_user with tls off: "
+		    "relayq never sends credentials without TLS", path);
+		goto done;
+	}
+	rc = 0;
+ done:
+	free(line);
+	if (fp != NULL)
+		(void)fclose(fp);
+	return rc;
+}
+
+/* The domain for qualification and Message-IDs: domain, /etc/mailname, FQDN */
+const char *
+conf_domain(struct conf *c)
+{
+	FILE	*fp;
+	char	 buf[256];
+
+	if (c->domain != NULL)
+		return c->domain;
+	if ((fp = fopen("/etc/mailname", "re")) != NULL) {
+		if (fgets(buf, sizeof(buf), fp) != NULL) {
+			buf[strcspn(buf, " \t\r\n")] = '\0';
+			if (buf[0] != '\0')
+				c->domain = strdup(buf);
+		}
+		(void)fclose(fp);
+	}
+	if (c->domain == NULL)
+		c->domain = strdup(util_hostname());
+	return c->domain != NULL ? c->domain : "localhost";
+}

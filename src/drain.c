@@ -1,0 +1,647 @@
+/*
+ * relayq drain: the daemon.  Imports files from the drop directory into
+ * the private queue, delivers due messages to the smarthost over one
+ * session per run, records each recipient's outcome in a state file, and
+ * sleeps until inotify or the next retry wakes it.
+ *
+ * Spool layout (relayq-spool(5)):
+ *	drop/	1730: the front end creates files here
+ *	queue/	0700: messages the daemon has taken, never changed again
+ *	state/	0700: per-message delivery state, replaced atomically
+ *	failed/	0700: messages with permanently failed recipients
+ *	pid	the daemon's lock: one daemon per spool
+ */
+#include <sys/types.h>
+#include <sys/file.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bsd/stdlib.h>
+#include <bsd/string.h>
+
+#include "relayq.h"
+#include "client.h"
+#include "drain.h"
+
+#define DRAIN_SCAN	60	/* seconds between fallback scans */
+#define DRAIN_STALE	600	/* an unlocked incomplete drop file this old
+				   was left by a killed front end */
+
+struct drain_ent {
+	char	 id[SPOOL_IDLEN + 1];
+	time_t	 next;
+};
+
+static struct conf		*drain_conf;
+static int			 drain_dropfd = -1, drain_queuefd = -1;
+static int			 drain_statefd = -1, drain_failedfd = -1;
+static struct drain_ent		*drain_q;
+static size_t			 drain_nq;
+static char			*drain_password;
+static volatile sig_atomic_t	 drain_stop;
+
+static void
+drain_sig(int sig)
+{
+	(void)sig;
+	drain_stop = 1;
+}
+
+static double
+drain_now(void)
+{
+	struct timespec	 ts;
+
+	(void)clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int
+drain_add(const char *id, time_t next)
+{
+	struct drain_ent	*q;
+	size_t			 i;
+
+	for (i = 0; i < drain_nq; i++)
+		if (strcmp(drain_q[i].id, id) == 0) {
+			drain_q[i].next = next;
+			return 0;
+		}
+	if ((q = reallocarray(drain_q, drain_nq + 1, sizeof(*q))) == NULL)
+		return -1;
+	drain_q = q;
+	(void)strlcpy(q[drain_nq].id, id, sizeof(q[drain_nq].id));
+	q[drain_nq++].next = next;
+	return 0;
+}
+
+static void
+drain_del(size_t i)
+{
+	drain_q[i] = drain_q[--drain_nq];
+}
+
+/*
+ * The secret: owned by us, not readable by group or others, else refuse
+ * to start.  Read once; only the first line counts.
+ */
+static int
+drain_read_password(const char *path, char *err, size_t errsz)
+{
+	struct stat	 st;
+	char		 buf[1024];
+	ssize_t		 n;
+	int		 fd;
+
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1) {
+		(void)snprintf(err, errsz, "auth_password_file %s: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		(void)snprintf(err, errsz, "auth_password_file %s: not a "
+		    "regular file", path);
+		goto fail;
+	}
+	if (st.st_uid != geteuid() || (st.st_mode & 077) != 0) {
+		(void)snprintf(err, errsz, "auth_password_file %s must be "
+		    "owned by uid %u and not readable by others (chown %u %s; "
+		    "chmod 600 %s)", path, (unsigned int)geteuid(),
+		    (unsigned int)geteuid(), path, path);
+		goto fail;
+	}
+	n = read(fd, buf, sizeof(buf) - 1);
+	if (n <= 0) {
+		(void)snprintf(err, errsz, "auth_password_file %s: %s", path,
+		    n == 0 ? "empty" : strerror(errno));
+		goto fail;
+	}
+	buf[n] = '\0';
+	buf[strcspn(buf, "\r\n")] = '\0';
+	drain_password = strdup(buf);
+	explicit_bzero(buf, sizeof(buf));
+	(void)close(fd);
+	if (drain_password == NULL) {
+		(void)snprintf(err, errsz, "out of memory");
+		return -1;
+	}
+	return 0;
+ fail:
+	(void)close(fd);
+	return -1;
+}
+
+static int
+drain_opendir(const char *name, mode_t mode, char *err, size_t errsz)
+{
+	int	 fd;
+
+	if (mkdir(name, mode) == 0 && chmod(name, mode) == -1) {
+		(void)snprintf(err, errsz, "chmod %s/%s: %s", drain_conf->spool,
+		    name, strerror(errno));
+		return -1;
+	}
+	if ((fd = open(name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1)
+		(void)snprintf(err, errsz, "spool directory %s/%s: %s",
+		    drain_conf->spool, name, strerror(errno));
+	return fd;
+}
+
+/* Log one line per recipient decided in this attempt, Postfix grammar. */
+static void
+drain_log(const struct qmsg *m, size_t i, const char *relay, double start,
+    double conn, double end)
+{
+	const struct rcpt	*r = &m->rcpt[i];
+	char			 orig[ADDR_MAX + 16] = "";
+	static const char *const names[] = {
+		"deferred", "sent", "deferred", "bounced"
+	};
+
+	if (r->orig != NULL)
+		(void)snprintf(orig, sizeof(orig), " orig_to=<%s>,", r->orig);
+	log_info("%s: to=<%s>,%s relay=%s, delay=%.2f, delays=%.2f/0/%.2f/"
+	    "%.2f, dsn=%s, status=%s (%s)", m->id, r->addr, orig, relay,
+	    end - (double)m->arrival, start - (double)m->arrival,
+	    conn - start, end - conn, r->dsn, names[r->status], r->reply);
+}
+
+/*
+ * After an attempt: done (every recipient sent or failed) -> remove the
+ * message, or keep it in failed/ when some failed; else schedule the
+ * next try with exponential backoff and save the state.
+ *
+ * Order matters for crashes: the message leaves queue/ before its state
+ * file goes, so a crash in between leaves an orphan state file (removed
+ * at start-up), never a message without the record of who has it.
+ */
+static void
+drain_finish(struct qmsg *m, size_t qi)
+{
+	char	 name[SPOOL_IDLEN + 8];
+	time_t	 now = time(NULL), delay;
+	size_t	 i, nfail = 0, nopen = 0;
+
+	for (i = 0; i < m->nrcpt; i++) {
+		if (m->rcpt[i].status == RCPT_FAIL)
+			nfail++;
+		else if (m->rcpt[i].status != RCPT_SENT)
+			nopen++;
+	}
+	m->attempts++;
+	m->last_try = now;
+	if (nopen == 0 && nfail > 0) {
+		/* kept for the operator with the record of who failed */
+		(void)snprintf(name, sizeof(name), "%s.state", m->id);
+		if (spool_write_state(drain_statefd, m->id, m) == -1 ||
+		    renameat(drain_queuefd, m->id, drain_failedfd, m->id) == -1 ||
+		    renameat(drain_statefd, m->id, drain_failedfd, name) == -1)
+			log_warn("%s: moving to failed/", m->id);
+		else
+			log_info("%s: %zu recipient(s) failed, message kept in "
+			    "failed/", m->id, nfail);
+	} else if (nopen == 0) {
+		if (unlinkat(drain_queuefd, m->id, 0) == -1)
+			log_warn("%s: unlink", m->id);
+		if (unlinkat(drain_statefd, m->id, 0) == -1 && errno != ENOENT)
+			log_warn("%s: unlink state", m->id);
+	}
+	if (nopen == 0) {
+		if (fsync(drain_queuefd) == -1)
+			log_warn("fsync queue/");
+		log_info("%s: removed", m->id);
+		drain_del(qi);
+		return;
+	}
+	delay = drain_conf->retry_min;
+	for (i = 1; i < m->attempts && delay < drain_conf->retry_max; i++)
+		delay *= 2;
+	if (delay > drain_conf->retry_max)
+		delay = drain_conf->retry_max;
+	m->next_try = now + delay;
+	drain_q[qi].next = m->next_try;
+	if (spool_write_state(drain_statefd, m->id, m) == -1)
+		log_warn("%s: saving delivery state", m->id);
+}
+
+/* Every recipient still open gets `why' as a deferral (or expiry). */
+static void
+drain_defer_all(struct qmsg *m, const char *dsn, enum rcpt_status st,
+    const char *why)
+{
+	size_t	 i;
+
+	for (i = 0; i < m->nrcpt; i++)
+		if (m->rcpt[i].status == RCPT_PENDING ||
+		    m->rcpt[i].status == RCPT_DEFER) {
+			m->rcpt[i].status = st;
+			(void)strlcpy(m->rcpt[i].dsn, dsn,
+			    sizeof(m->rcpt[i].dsn));
+			(void)strlcpy(m->rcpt[i].reply, why,
+			    sizeof(m->rcpt[i].reply));
+		}
+}
+
+/* Try each smarthost in order until one gives a usable session. */
+static int
+drain_connect(struct conn *c, struct smtp_session *s, char *err, size_t errsz)
+{
+	size_t	 i;
+
+	for (i = 0; i < drain_conf->nhost; i++) {
+		if (tls_connect(c, &drain_conf->host[i],
+		    drain_conf->timeout_connect, err, errsz) == -1)
+			continue;
+		memset(s, 0, sizeof(*s));
+		s->conn = c;
+		s->conf = drain_conf;
+		s->password = drain_password;
+		if (smtp_open(s, err, errsz) == 0)
+			return 0;
+		tls_close(c);
+	}
+	return -1;
+}
+
+/*
+ * One delivery run over every due message, sharing one session.  A
+ * broken session is reopened once per message; when no smarthost can be
+ * reached the rest of the run defers with that reason.
+ */
+static void
+drain_run(void)
+{
+	struct conn		 c;
+	struct smtp_session	 s;
+	struct qmsg		 m;
+	char			 err[REPLY_MAX + 128], *open;
+	char			 id[SPOOL_IDLEN + 1];
+	const char		*relay;
+	double			 start, connt, end;
+	time_t			 now = time(NULL);
+	size_t			 qi, i;
+	int			 up = 0, down = 0;
+
+	memset(&c, 0, sizeof(c));
+	c.fd = -1;
+	for (qi = 0; qi < drain_nq && !drain_stop; ) {
+		if (drain_q[qi].next > now) {
+			qi++;
+			continue;
+		}
+		if (spool_open_msg(drain_queuefd, drain_q[qi].id, &m, err,
+		    sizeof(err)) == -1) {
+			log_warnx("%s: queue file: %s; left in queue/",
+			    drain_q[qi].id, err);
+			drain_q[qi].next = now + drain_conf->retry_max;
+			qi++;
+			continue;
+		}
+		if (spool_read_state(drain_statefd, m.id, &m) == -1)
+			log_warnx("%s: state file unreadable; retrying every "
+			    "recipient not known to be done", m.id);
+		if ((open = calloc(m.nrcpt, 1)) == NULL) {
+			log_warn("%s", m.id);
+			spool_free_msg(&m);
+			break;
+		}
+		for (i = 0; i < m.nrcpt; i++)
+			open[i] = m.rcpt[i].status == RCPT_PENDING ||
+			    m.rcpt[i].status == RCPT_DEFER;
+		start = connt = drain_now();
+		if (now - m.arrival > drain_conf->queue_lifetime)
+			drain_defer_all(&m, "4.4.7", RCPT_FAIL, "message "
+			    "expired: delivery time (queue_lifetime) exceeded");
+		else if (!up && !down) {
+			if (drain_connect(&c, &s, err, sizeof(err)) == 0)
+				up = 1;
+			else
+				down = 1;
+			connt = drain_now();
+		}
+		relay = up ? c.peer : "none";
+		if (up && smtp_send(&s, &m) == -1) {
+			tls_close(&c);
+			up = 0;		/* reconnect for the next message */
+			(void)strlcpy(err, s.error, sizeof(err));
+		}
+		if (down)
+			drain_defer_all(&m, "4.4.1", RCPT_DEFER, err);
+		end = drain_now();
+		for (i = 0; i < m.nrcpt; i++)
+			if (open[i])
+				drain_log(&m, i, relay, start, connt, end);
+		free(open);
+		(void)strlcpy(id, m.id, sizeof(id));
+		drain_finish(&m, qi);	/* may move the last entry to qi */
+		spool_free_msg(&m);
+		if (qi < drain_nq && strcmp(drain_q[qi].id, id) == 0)
+			qi++;
+	}
+	if (up) {
+		smtp_quit(&s);
+		tls_close(&c);
+	}
+}
+
+/*
+ * Take one file from the drop directory.  Checked on the descriptor:
+ * regular, one link (a hard link to someone else's file is refused),
+ * not a symlink (O_NOFOLLOW), complete, data in wire form, and written
+ * by the uid its envelope names (or by us).  A writer still holding its
+ * lock is left alone.  Import = rename into queue/ and fsync both
+ * directories: a crash leaves the file in exactly one of them.
+ */
+static void
+drain_import_one(const char *name)
+{
+	struct qmsg	 m;
+	struct stat	 st;
+	char		 err[256];
+	int		 fd;
+
+	fd = openat(drain_dropfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_CLOEXEC);
+	if (fd == -1) {
+		if (errno == ENOENT)
+			return;
+		log_warn("drop/%s: removed, cannot open", name);
+		goto junk;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    st.st_nlink != 1 || !spool_id_ok(name)) {
+		log_warnx("drop/%s: removed: not a queue file (type, links or "
+		    "name)", name);
+		goto junk;
+	}
+	if (flock(fd, LOCK_SH | LOCK_NB) == -1) {
+		(void)close(fd);	/* sendmail is still writing it */
+		return;
+	}
+	if (spool_load_fd(fd, &m, err, sizeof(err)) == -1) {
+		if (time(NULL) - st.st_mtime < DRAIN_STALE) {
+			(void)close(fd);	/* maybe a writer between
+						   create and lock */
+			return;
+		}
+		log_warnx("drop/%s: removed: %s (left by a killed sendmail?)",
+		    name, err);
+		goto junk;
+	}
+	if (strcmp(m.id, name) != 0 || (m.owner != m.uid &&
+	    m.owner != geteuid()) || spool_check_data(fd, m.dataoff,
+	    m.datalen, err, sizeof(err)) == -1) {
+		log_warnx("drop/%s: removed: %s", name, strcmp(m.id, name) ?
+		    "id does not match the name" : m.owner != m.uid &&
+		    m.owner != geteuid() ? "uid in the envelope is not the "
+		    "file's owner" : err);
+		spool_free_msg(&m);
+		fd = -1;
+		goto junk;
+	}
+	if (renameat2(drain_dropfd, name, drain_queuefd, name,
+	    RENAME_NOREPLACE) == -1) {
+		log_warn("drop/%s: cannot move to queue/", name);
+		spool_free_msg(&m);
+		return;
+	}
+	if (fsync(drain_queuefd) == -1 || fsync(drain_dropfd) == -1)
+		log_warn("%s: fsync of spool directories", name);
+	if (drain_add(m.id, 0) == -1)
+		log_warn("%s: queue table", m.id);
+	spool_free_msg(&m);
+	return;
+ junk:
+	if (fd != -1)
+		(void)close(fd);
+	if (unlinkat(drain_dropfd, name, 0) == -1 && errno != ENOENT)
+		log_warn("drop/%s: unlink", name);
+}
+
+/* Run `fn' on every entry of a directory but "." and "..". */
+static void
+drain_each(int dirfd, void (*fn)(const char *))
+{
+	struct dirent	*de;
+	DIR		*d;
+	int		 fd;
+
+	if ((fd = dup(dirfd)) == -1 || (d = fdopendir(fd)) == NULL) {
+		log_warn("reading spool directory");
+		if (fd != -1)
+			(void)close(fd);
+		return;
+	}
+	rewinddir(d);
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+			fn(de->d_name);
+	(void)closedir(d);
+}
+
+/* At start-up: every queued message, due when its state says. */
+static void
+drain_load_one(const char *name)
+{
+	struct qmsg	 m;
+
+	if (!spool_id_ok(name)) {
+		log_warnx("queue/%s: not a queue file; ignored", name);
+		return;
+	}
+	memset(&m, 0, sizeof(m));
+	m.fd = -1;
+	/* next_try 0 when the state is missing or unreadable: try now */
+	(void)spool_read_state(drain_statefd, name, &m);
+	if (drain_add(name, m.next_try) == -1)
+		log_warn("%s: queue table", name);
+}
+
+/* State files whose message is gone: a crash between the two unlinks. */
+static void
+drain_orphan_one(const char *name)
+{
+	char		 id[SPOOL_IDLEN + 8];
+	struct stat	 st;
+
+	(void)strlcpy(id, name, sizeof(id));
+	id[strcspn(id, ".")] = '\0';
+	if (fstatat(drain_queuefd, id, &st, AT_SYMLINK_NOFOLLOW) == -1 &&
+	    errno == ENOENT && unlinkat(drain_statefd, name, 0) == -1)
+		log_warn("state/%s: unlink", name);
+}
+
+/* Root starts us: become the relayq user before touching any message. */
+static int
+drain_drop_root(char *err, size_t errsz)
+{
+	struct passwd	*pw;
+
+	if (geteuid() != 0)
+		return 0;
+	if ((pw = getpwnam(RELAYQ_USER)) == NULL) {
+		(void)snprintf(err, errsz, "started as root, but user \"%s\" "
+		    "does not exist: create it (make install does), or start "
+		    "relayq as an unprivileged user", RELAYQ_USER);
+		return -1;
+	}
+	if (setgroups(1, &pw->pw_gid) == -1 ||
+	    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) == -1 ||
+	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1) {
+		(void)snprintf(err, errsz, "dropping root for user %s: %s",
+		    RELAYQ_USER, strerror(errno));
+		return -1;
+	}
+	if (setresuid(0, 0, 0) != -1) {
+		(void)snprintf(err, errsz, "could regain root after dropping");
+		return -1;
+	}
+	return 0;
+}
+
+/* Exactly one daemon per spool: the pid file, locked while we run. */
+static int
+drain_lock(char *err, size_t errsz)
+{
+	char	 buf[32];
+	ssize_t	 n;
+	int	 fd;
+
+	if ((fd = open("pid", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
+	    0644)) == -1) {
+		(void)snprintf(err, errsz, "%s/pid: %s", drain_conf->spool,
+		    strerror(errno));
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		n = read(fd, buf, sizeof(buf) - 1);
+		buf[n > 0 ? n : 0] = '\0';
+		buf[strcspn(buf, "\n")] = '\0';
+		(void)snprintf(err, errsz, "another relayq drain (pid %s) is "
+		    "running on %s", buf, drain_conf->spool);
+		(void)close(fd);
+		return -1;
+	}
+	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) == -1 || pwrite(fd, buf, (size_t)n, 0) != n) {
+		(void)snprintf(err, errsz, "%s/pid: %s", drain_conf->spool,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;	/* fd stays open: the lock lives as long as we do */
+}
+
+/* Everything that can fail with a clear message before the loop runs. */
+static int
+drain_setup(int foreground, char *err, size_t errsz)
+{
+	if (drain_drop_root(err, errsz) == -1)
+		return -1;
+	if (drain_conf->nhost == 0) {
+		(void)snprintf(err, errsz, "%s: no smarthost configured",
+		    drain_conf->path);
+		return -1;
+	}
+	if (drain_conf->auth_user != NULL &&
+	    drain_conf->auth_password_file == NULL) {
+		(void)snprintf(err, errsz, "%s: auth_user needs "
+		    "auth_password_file", drain_conf->path);
+		return -1;
+	}
+	if (drain_conf->auth_password_file != NULL &&
+	    drain_read_password(drain_conf->auth_password_file, err,
+	    errsz) == -1)
+		return -1;
+	/* `tls off' (trusted LAN relay, no AUTH) needs no trust anchors */
+	if (!(drain_conf->tls_set && drain_conf->tls == TLS_OFF) &&
+	    tls_init(drain_conf, err, errsz) == -1)
+		return -1;
+	if (chdir(drain_conf->spool) == -1) {
+		(void)snprintf(err, errsz, "spool %s: %s", drain_conf->spool,
+		    strerror(errno));
+		return -1;
+	}
+	if ((drain_dropfd = drain_opendir("drop", 01730, err, errsz)) == -1 ||
+	    (drain_queuefd = drain_opendir("queue", 0700, err, errsz)) == -1 ||
+	    (drain_statefd = drain_opendir("state", 0700, err, errsz)) == -1 ||
+	    (drain_failedfd = drain_opendir("failed", 0700, err, errsz)) == -1)
+		return -1;
+	if (drain_lock(err, errsz) == -1)
+		return -1;
+	if (log_init("relayq", drain_conf->log != NULL ? drain_conf->log :
+	    foreground ? "stderr" : "syslog") == -1)
+		log_warn("log file %s; logging to syslog", drain_conf->log);
+	return 0;
+}
+
+int
+drain_main(struct conf *conf, int foreground)
+{
+	struct sigaction	 sa;
+	struct pollfd		 pfd;
+	char			 err[2048], evbuf[4096];
+	time_t			 now, wake;
+	size_t			 i;
+	int			 ifd, n;
+
+	drain_conf = conf;
+	if (drain_setup(foreground, err, sizeof(err)) == -1) {
+		(void)fprintf(stderr, "relayq: %s\n", err);
+		return EX_CONFIG;
+	}
+	if (!foreground && daemon(1, 0) == -1) {
+		(void)fprintf(stderr, "relayq: daemon: %s\n", strerror(errno));
+		return EX_OSERR;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = drain_sig;
+	(void)sigaction(SIGTERM, &sa, NULL);
+	(void)sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	(void)sigaction(SIGPIPE, &sa, NULL);
+	(void)sigaction(SIGHUP, &sa, NULL);
+
+	/* inotify wakes us within milliseconds; the scan is the fallback */
+	ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (ifd == -1 || inotify_add_watch(ifd, "drop", IN_CLOSE_WRITE |
+	    IN_MOVED_TO) == -1)
+		log_warn("inotify; scanning every %d seconds", DRAIN_SCAN);
+	drain_each(drain_statefd, drain_orphan_one);
+	drain_each(drain_queuefd, drain_load_one);
+	log_info("started: relayq %s, spool %s, %zu message(s) queued",
+	    RELAYQ_VERSION, conf->spool, drain_nq);
+
+	while (!drain_stop) {
+		drain_each(drain_dropfd, drain_import_one);
+		drain_run();
+		now = time(NULL);
+		wake = now + DRAIN_SCAN;
+		for (i = 0; i < drain_nq; i++)
+			if (drain_q[i].next < wake)
+				wake = drain_q[i].next;
+		pfd.fd = ifd;
+		pfd.events = POLLIN;
+		n = poll(&pfd, ifd != -1 ? 1 : 0, wake > now ?
+		    (int)(wake - now) * 1000 : 0);
+		if (n > 0)
+			while (read(ifd, evbuf, sizeof(evbuf)) > 0)
+				;	/* the events only say "look again" */
+	}
+	log_info("stopping");
+	return EX_OK;
+}

@@ -1,0 +1,462 @@
+/*
+ * Message preparation at submission (SPEC section 4): read the caller's
+ * message from a descriptor, repair what callers get wrong, and write it
+ * in wire form (CRLF, dot-stuffed) to the queue file.  Memory is bounded:
+ * the header is held (up to MSG_HDRMAX), the body is streamed.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include <bsd/stdlib.h>
+#include <bsd/string.h>
+
+#include "relayq.h"
+#include "msg.h"
+
+#define MSG_HDRMAX	(1024 * 1024)
+
+/* --- input: lines, CR/LF repaired, NULs dropped, long lines split --- */
+
+void
+msg_in_init(struct msg_in *in, int fd, int iflag)
+{
+	memset(in, 0, sizeof(*in));
+	in->fd = fd;
+	in->iflag = iflag;
+	in->bol = 1;
+}
+
+/* Next byte, or -1 at the end of input (a read error counts as the end). */
+static int
+msg_in_getc(struct msg_in *in)
+{
+	ssize_t	 n;
+
+	if (in->pos == in->len) {
+		if (in->eof)
+			return -1;
+		do
+			n = read(in->fd, in->buf, sizeof(in->buf));
+		while (n == -1 && errno == EINTR);
+		if (n <= 0) {
+			in->eof = 1;
+			in->error = n == -1 ? errno : 0;
+			return -1;
+		}
+		in->pos = 0;
+		in->len = (size_t)n;
+	}
+	return (unsigned char)in->buf[in->pos++];
+}
+
+static int
+msg_in_peek(struct msg_in *in)
+{
+	int	 c = msg_in_getc(in);
+
+	if (c != -1)
+		in->pos--;
+	return c;
+}
+
+/*
+ * Next piece of a line, at most `cap' bytes, into in->seg.  Returns
+ * MSG_LINE (a whole line or its last piece), MSG_MORE (the line goes on)
+ * or MSG_EOF.  LF and CRLF end a line; a bare CR ends one too, or reads as
+ * a space in header mode, and is counted so the caller can log the repair.
+ * A line that is a lone dot ends the input unless -i was given.
+ */
+int
+msg_in_line(struct msg_in *in, size_t cap)
+{
+	int	 c;
+
+	in->seglen = 0;
+	if (in->done)
+		return MSG_EOF;
+	for (;;) {
+		if ((c = msg_in_getc(in)) == -1) {
+			in->done = 1;
+			/* no final newline: the last line still counts */
+			if (in->seglen == 0 && in->bol)
+				return MSG_EOF;
+			break;
+		}
+		if (c == '\r') {
+			if (msg_in_peek(in) == '\n')
+				continue;
+			in->barecr++;
+			if (in->crspace)
+				c = ' ';
+			else
+				c = '\n';
+		}
+		if (c == '\n') {
+			if (!in->iflag && in->bol && in->seglen == 1 &&
+			    in->seg[0] == '.') {
+				in->done = 1;
+				return MSG_EOF;
+			}
+			break;
+		}
+		if (c == '\0') {
+			in->nuls++;
+			continue;
+		}
+		if (c & 0x80)
+			in->eightbit = 1;
+		in->seg[in->seglen++] = (char)c;
+		if (in->seglen == cap) {
+			in->bol = 0;
+			return MSG_MORE;
+		}
+	}
+	in->bol = 1;
+	return MSG_LINE;
+}
+
+/* --- output: wire form, counted --- */
+
+void
+msg_out_init(struct msg_out *o, int fd, long long max)
+{
+	memset(o, 0, sizeof(*o));
+	o->fd = fd;
+	o->max = max;
+}
+
+int
+msg_out_flush(struct msg_out *o)
+{
+	if (o->len > 0 && util_writeall(o->fd, o->buf, o->len) == -1)
+		return -1;
+	o->written += (long long)o->len;
+	o->len = 0;
+	return 0;
+}
+
+static int
+msg_out_bytes(struct msg_out *o, const char *p, size_t n)
+{
+	size_t	 k;
+
+	while (n > 0) {
+		if (o->len == sizeof(o->buf) && msg_out_flush(o) == -1)
+			return -1;
+		k = sizeof(o->buf) - o->len;
+		if (k > n)
+			k = n;
+		memcpy(o->buf + o->len, p, k);
+		o->len += k;
+		p += k;
+		n -= k;
+	}
+	return 0;
+}
+
+/*
+ * One line in wire form, CRLF added: a leading dot doubled (RFC 5321
+ * 4.5.2), or a leading space when `fold' makes it the continuation of an
+ * over-long line.  Returns 0, -1 on a write error (errno), or EX_DATAERR
+ * when the message grows past max_message_size.
+ */
+static int
+msg_out_seg(struct msg_out *o, int fold, const char *p, size_t n)
+{
+	o->data += (long long)n + 2 + (fold ? 1 : 0);
+	if (o->data > o->max)
+		return EX_DATAERR;
+	if (fold && msg_out_bytes(o, " ", 1) == -1)
+		return -1;
+	if (!fold && n > 0 && p[0] == '.' && msg_out_bytes(o, ".", 1) == -1)
+		return -1;
+	if (msg_out_bytes(o, p, n) == -1 || msg_out_bytes(o, "\r\n", 2) == -1)
+		return -1;
+	return 0;
+}
+
+int
+msg_out_line(struct msg_out *o, const char *p, size_t n)
+{
+	return msg_out_seg(o, 0, p, n);
+}
+
+/*
+ * A line of any length, folded Postfix-style: pieces of at most 998
+ * octets, each continuation starting with a space.
+ */
+static int
+msg_out_long(struct msg_out *o, const char *p, size_t n, unsigned long *folded)
+{
+	size_t	 cap = LINE_MAX_OCTETS, k;
+	int	 rc, fold = 0;
+
+	do {
+		k = n > cap ? cap : n;
+		if ((rc = msg_out_seg(o, fold, p, k)) != 0)
+			return rc;
+		if (n > k)
+			(*folded)++;
+		p += k;
+		n -= k;
+		fold = 1;
+		cap = LINE_MAX_OCTETS - 1;
+	} while (n > 0);
+	return 0;
+}
+
+/* --- header --- */
+
+static int
+msg_hdr_is_field(const char *p, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++) {
+		if (p[i] == ':')
+			return i > 0;
+		if (p[i] <= ' ' || p[i] > '~')
+			return 0;
+	}
+	return 0;
+}
+
+/* Case-insensitive field-name match: "to" matches "To:" and "TO :" */
+int
+msg_hdr_name_is(const struct msg_hdr *h, const char *name)
+{
+	size_t	 n = strlen(name);
+
+	return h->namelen == n && strncasecmp(h->text, name, n) == 0;
+}
+
+const struct msg_hdr *
+msg_hdr_find(const struct msg *m, const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < m->nhdr; i++)
+		if (!m->hdr[i].drop && msg_hdr_name_is(&m->hdr[i], name))
+			return &m->hdr[i];
+	return NULL;
+}
+
+static int
+msg_hdr_add(struct msg *m, const char *p, size_t n, int newfield)
+{
+	struct msg_hdr	*h;
+	char		*t;
+	size_t		 add = n + (newfield ? 0 : 2);
+
+	if (m->hdrbytes + add > MSG_HDRMAX)
+		return EX_DATAERR;
+	if (newfield) {
+		h = reallocarray(m->hdr, m->nhdr + 1, sizeof(*h));
+		if (h == NULL)
+			return EX_OSERR;
+		m->hdr = h;
+		h = &m->hdr[m->nhdr++];
+		memset(h, 0, sizeof(*h));
+		h->namelen = strcspn(p, ":");
+		while (h->namelen > 0 && p[h->namelen - 1] == ' ')
+			h->namelen--;	/* obsolete "Name :" syntax */
+	} else
+		h = &m->hdr[m->nhdr - 1];
+	if ((t = realloc(h->text, h->len + add + 1)) == NULL)
+		return EX_OSERR;
+	h->text = t;
+	if (!newfield) {
+		memcpy(t + h->len, "\r\n", 2);
+		h->len += 2;
+	}
+	memcpy(t + h->len, p, n);
+	h->len += n;
+	t[h->len] = '\0';
+	m->hdrbytes += add;
+	return 0;
+}
+
+/* Read one whole physical line into m->line (bounded by MSG_HDRMAX). */
+static int
+msg_read_physical(struct msg *m, struct msg_in *in)
+{
+	char	*t;
+	int	 r;
+
+	m->linelen = 0;
+	do {
+		if ((r = msg_in_line(in, sizeof(in->seg) - 2)) == MSG_EOF)
+			return m->linelen > 0 ? MSG_LINE : MSG_EOF;
+		if (m->linelen + in->seglen + 1 > MSG_HDRMAX)
+			return -1;
+		if (m->linelen + in->seglen + 1 > m->linesz) {
+			t = realloc(m->line, m->linelen + in->seglen + 4096);
+			if (t == NULL)
+				return -1;
+			m->line = t;
+			m->linesz = m->linelen + in->seglen + 4096;
+		}
+		memcpy(m->line + m->linelen, in->seg, in->seglen);
+		m->linelen += in->seglen;
+	} while (r == MSG_MORE);
+	m->line[m->linelen] = '\0';
+	return MSG_LINE;
+}
+
+/*
+ * Read the header block.  It ends at an empty line, at the end of input,
+ * or at the first line that is neither a field nor a continuation; that
+ * line is kept in m->line as the first body line (m->bodyfirst).  An mbox
+ * "From " line at the very start is dropped.
+ */
+int
+msg_read_header(struct msg *m, struct msg_in *in)
+{
+	int	 r, rc, first = 1;
+
+	in->crspace = 1;
+	for (;; first = 0) {
+		if ((r = msg_read_physical(m, in)) == -1)
+			return EX_DATAERR;
+		if (r == MSG_EOF || m->linelen == 0)
+			break;
+		if (first && (strncmp(m->line, "From ", 5) == 0 ||
+		    strncmp(m->line, ">From ", 6) == 0))
+			continue;
+		if ((m->line[0] == ' ' || m->line[0] == '\t') && m->nhdr > 0)
+			rc = msg_hdr_add(m, m->line, m->linelen, 0);
+		else if (msg_hdr_is_field(m->line, m->linelen))
+			rc = msg_hdr_add(m, m->line, m->linelen, 1);
+		else {
+			m->bodyfirst = 1;	/* not a header: body starts */
+			break;
+		}
+		if (rc != 0)
+			return rc;
+	}
+	in->crspace = 0;
+	return in->error != 0 ? EX_IOERR : 0;
+}
+
+/*
+ * -t: recipients from To, Cc, Bcc, or from Resent-To, Resent-Cc and
+ * Resent-Bcc when any Resent- field is present (RFC 5322 3.6.6).
+ */
+int
+msg_hdr_recipients(const struct msg *m, struct addr_list *l, char *err,
+    size_t errsz)
+{
+	static const char *const plain[] = { "To", "Cc", "Bcc", NULL };
+	static const char *const resent[] = { "Resent-To", "Resent-Cc",
+	    "Resent-Bcc", NULL };
+	const char *const	*names = plain;
+	const struct msg_hdr	*h;
+	size_t			 i, j;
+
+	for (i = 0; i < m->nhdr; i++)
+		if (strncasecmp(m->hdr[i].text, "Resent-", 7) == 0)
+			names = resent;
+	for (i = 0; i < m->nhdr; i++) {
+		h = &m->hdr[i];
+		for (j = 0; names[j] != NULL; j++) {
+			if (!msg_hdr_name_is(h, names[j]))
+				continue;
+			if (addr_parse_list(h->text + h->namelen + 1,
+			    h->len - h->namelen - 1, l, err, errsz) == -1)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+/* Write each CRLF-separated line of a field, folding over-long ones. */
+static int
+msg_write_field(struct msg_out *o, const char *p, size_t n,
+    unsigned long *folded)
+{
+	const char	*eol;
+	size_t		 ll;
+	int		 rc;
+
+	for (;;) {
+		eol = memmem(p, n, "\r\n", 2);
+		ll = eol != NULL ? (size_t)(eol - p) : n;
+		if ((rc = msg_out_long(o, p, ll, folded)) != 0)
+			return rc;
+		if (eol == NULL)
+			return 0;
+		p += ll + 2;
+		n -= ll + 2;
+	}
+}
+
+/*
+ * The header: `top' fields first (trace), then the caller's fields that
+ * are not dropped, then `bottom' (fields added because missing, where
+ * Postfix puts them), then the empty line that ends the header.
+ */
+int
+msg_write_header(struct msg *m, struct msg_out *o, char *const *top,
+    char *const *bottom, unsigned long *folded)
+{
+	size_t	 i;
+	int	 rc;
+
+	for (; top != NULL && *top != NULL; top++)
+		if ((rc = msg_write_field(o, *top, strlen(*top), folded)) != 0)
+			return rc;
+	for (i = 0; i < m->nhdr; i++) {
+		if (m->hdr[i].drop)
+			continue;
+		rc = msg_write_field(o, m->hdr[i].text, m->hdr[i].len, folded);
+		if (rc != 0)
+			return rc;
+	}
+	for (; bottom != NULL && *bottom != NULL; bottom++)
+		if ((rc = msg_write_field(o, *bottom, strlen(*bottom),
+		    folded)) != 0)
+			return rc;
+	return msg_out_line(o, "", 0);
+}
+
+/* Stream the body: the held first line, then the rest of the input. */
+int
+msg_write_body(struct msg *m, struct msg_in *in, struct msg_out *o)
+{
+	int	 r, rc, fold = 0;
+
+	if (m->bodyfirst &&
+	    (rc = msg_out_long(o, m->line, m->linelen, &in->folded)) != 0)
+		return rc;
+	for (;;) {
+		r = msg_in_line(in, fold ? LINE_MAX_OCTETS - 1 : LINE_MAX_OCTETS);
+		if (r == MSG_EOF)
+			break;
+		if ((rc = msg_out_seg(o, fold, in->seg, in->seglen)) != 0)
+			return rc;
+		if (r == MSG_MORE && !fold)
+			in->folded++;
+		fold = r == MSG_MORE;
+	}
+	if (in->error != 0) {
+		errno = in->error;
+		return EX_IOERR;
+	}
+	return msg_out_flush(o) == -1 ? -1 : 0;
+}
+
+void
+msg_free(struct msg *m)
+{
+	size_t	 i;
+
+	for (i = 0; i < m->nhdr; i++)
+		free(m->hdr[i].text);
+	free(m->hdr);
+	free(m->line);
+	memset(m, 0, sizeof(*m));
+}

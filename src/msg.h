@@ -1,0 +1,68 @@
+/* Message preparation at submission: types shared by sendmail.c and msg.c */
+#ifndef MSG_H
+#define MSG_H
+
+#define MSG_EOF		0
+#define MSG_LINE	1
+#define MSG_MORE	2
+
+struct msg_in {
+	int		 fd;
+	int		 iflag;		/* -i: a lone dot is data */
+	int		 crspace;	/* bare CR reads as a space (header) */
+	char		 buf[65536];
+	size_t		 pos, len;
+	int		 eof;		/* read(2) returned 0 */
+	int		 done;		/* no more lines */
+	int		 bol;		/* at the beginning of a line */
+	char		 seg[LINE_MAX_OCTETS + 2];
+	size_t		 seglen;
+	unsigned long	 nuls;		/* NUL bytes dropped */
+	unsigned long	 barecr;	/* bare CRs repaired */
+	unsigned long	 folded;	/* over-long lines folded */
+	int		 eightbit;
+	int		 error;		/* errno of a failed read */
+};
+
+struct msg_out {
+	int		 fd;
+	char		 buf[65536];
+	size_t		 len;
+	long long	 data;		/* message octets, CRLF counted */
+	long long	 max;
+	long long	 written;	/* bytes flushed to fd */
+};
+
+struct msg_hdr {
+	char		*text;		/* whole field, lines joined by CRLF */
+	size_t		 len;
+	size_t		 namelen;
+	int		 drop;
+};
+
+struct msg {
+	struct msg_hdr	*hdr;
+	size_t		 nhdr;
+	size_t		 hdrbytes;
+	char		*line;		/* the physical line being read */
+	size_t		 linelen, linesz;
+	int		 bodyfirst;	/* in->seg holds the first body line */
+};
+
+/* msg.c */
+void	 msg_in_init(struct msg_in *, int, int);
+int	 msg_in_line(struct msg_in *, size_t);
+void	 msg_out_init(struct msg_out *, int, long long);
+int	 msg_out_flush(struct msg_out *);
+int	 msg_out_line(struct msg_out *, const char *, size_t);
+int	 msg_read_header(struct msg *, struct msg_in *);
+int	 msg_hdr_name_is(const struct msg_hdr *, const char *);
+const struct msg_hdr *msg_hdr_find(const struct msg *, const char *);
+int	 msg_hdr_recipients(const struct msg *, struct addr_list *, char *,
+	    size_t);
+int	 msg_write_header(struct msg *, struct msg_out *, char *const *,
+	    char *const *, unsigned long *);
+int	 msg_write_body(struct msg *, struct msg_in *, struct msg_out *);
+void	 msg_free(struct msg *);
+
+#endif /* MSG_H */

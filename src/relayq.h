@@ -1,0 +1,160 @@
+/*
+ * relayq: a relay-only mail transfer agent.
+ * One private header: shared types first, then prototypes grouped by the
+ * file that defines them, in the order of the Makefile.
+ */
+#ifndef RELAYQ_H
+#define RELAYQ_H
+
+#include <sys/types.h>
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <time.h>
+
+#define RELAYQ_VERSION		"0.1.0"
+#ifndef SYSCONFDIR
+#define SYSCONFDIR		"/etc"
+#endif
+#ifndef SPOOLDIR
+#define SPOOLDIR		"/var/spool/relayq"
+#endif
+#define CONF_PATH		SYSCONFDIR "/relayq.conf"
+#define RELAYQ_USER		"relayq"
+
+#define CONF_MAXHOSTS		8
+#define ADDR_MAX		512	/* longest envelope address we take */
+#define LINE_MAX_OCTETS		998	/* RFC 5322 2.1.1, without CRLF */
+#define SPOOL_IDLEN		16
+#define REPLY_MAX		512	/* one reply line, RFC 5321 4.5.3.1.5 */
+
+enum tls_mode {
+	TLS_STARTTLS,
+	TLS_IMPLICIT,
+	TLS_OFF,
+};
+
+struct smarthost {
+	char		 name[256];
+	char		 port[8];
+	enum tls_mode	 tls;
+};
+
+struct conf {
+	char			 path[1024];
+	struct smarthost	 host[CONF_MAXHOSTS];
+	size_t			 nhost;
+	int			 tls_set;	/* `tls' given explicitly */
+	enum tls_mode		 tls;
+	char			*tls_ca_file;
+	int			 tls_min_version;	/* 2 = 1.2, 3 = 1.3 */
+	char			*auth_user;
+	char			*auth_password_file;
+	char			*helo_name;
+	char			*domain;
+	char			*spool;
+	char			*log;
+	long long		 max_message_size;
+	time_t			 queue_lifetime;
+	time_t			 retry_min;
+	time_t			 retry_max;
+	time_t			 timeout_connect;
+	time_t			 timeout_command;
+	time_t			 timeout_data;
+	int			 add_received;
+};
+
+/* Per-recipient outcome, shared by the spool state file and the client. */
+enum rcpt_status {
+	RCPT_PENDING,
+	RCPT_SENT,
+	RCPT_DEFER,
+	RCPT_FAIL,
+};
+
+struct rcpt {
+	char			*addr;
+	char			*orig;
+	enum rcpt_status	 status;
+	char			 dsn[16];	/* enhanced status, e.g. 2.0.0 */
+	char			 reply[REPLY_MAX];	/* sanitised */
+};
+
+/* A queue file opened for delivery: envelope in memory, data on disk. */
+struct qmsg {
+	char		 id[SPOOL_IDLEN + 1];
+	time_t		 arrival;
+	uid_t		 uid;
+	char		*user;
+	char		*sender;	/* "" = null sender */
+	struct rcpt	*rcpt;
+	size_t		 nrcpt;
+	int		 eightbit;
+	int		 fd;
+	off_t		 dataoff;	/* wire-ready data: CRLF, dot-stuffed */
+	off_t		 datalen;
+	uid_t		 owner;		/* of the file */
+	time_t		 mtime;
+	/* from the state file */
+	unsigned int	 attempts;
+	time_t		 next_try;
+	time_t		 last_try;
+};
+
+/* util.c */
+int		 util_duration(const char *, time_t *);
+int		 util_writeall(int, const void *, size_t);
+void		 util_sanitise(char *, size_t, const char *, size_t);
+int		 util_fsync_dir(const char *);
+char		*util_hostname(void);
+void		 util_rfc5322_date(char *, size_t, time_t);
+
+/* conf.c */
+void		 conf_init(struct conf *);
+int		 conf_load(struct conf *, const char *, int, int, char *,
+		    size_t);
+int		 conf_set(struct conf *, const char *, const char *, char *,
+		    size_t);
+void		 conf_free(struct conf *);
+const char	*conf_domain(struct conf *);
+
+/* log.c */
+int		 log_init(const char *, const char *);
+void		 log_info(const char *, ...)
+		    __attribute__((format(printf, 1, 2)));
+void		 log_warnx(const char *, ...)
+		    __attribute__((format(printf, 1, 2)));
+void		 log_warn(const char *, ...)
+		    __attribute__((format(printf, 1, 2)));
+
+/* addr.c */
+struct addr_list {
+	char	**v;
+	size_t	  n;
+};
+int		 addr_parse_list(const char *, size_t, struct addr_list *,
+		    char *, size_t);
+int		 addr_list_add(struct addr_list *, const char *);
+void		 addr_list_free(struct addr_list *);
+int		 addr_qualify(const char *, const char *, const char *const *,
+		    char *, size_t);
+int		 addr_is_local(const char *, const char *const *);
+int		 addr_valid(const char *);
+
+/* spool.c */
+void		 spool_make_id(char *, struct timespec *, pid_t);
+int		 spool_parse_envelope(const char *, size_t, struct qmsg *,
+		    char *, size_t);
+int		 spool_check_trailer(const char *, size_t, struct qmsg *);
+int		 spool_id_ok(const char *);
+int		 spool_load_fd(int, struct qmsg *, char *, size_t);
+int		 spool_open_msg(int, const char *, struct qmsg *, char *,
+		    size_t);
+void		 spool_free_msg(struct qmsg *);
+int		 spool_read_state(int, const char *, struct qmsg *);
+int		 spool_write_state(int, const char *, struct qmsg *);
+int		 spool_parse_state(const char *, size_t, struct qmsg *);
+int		 spool_check_data(int, off_t, off_t, char *, size_t);
+
+#endif /* RELAYQ_H */

@@ -1,0 +1,591 @@
+/*
+ * sendmail(8): the front end.  Parses the command line like Postfix,
+ * prepares the message (msg.c) and commits it to the spool's drop
+ * directory.  Never touches the network; exit 0 means the message is on
+ * disk, fsynced, and the daemon will deliver or bounce it.
+ *
+ * Privilege: installed setgid relayq only to create a file in the drop
+ * directory (mode 1730).  The group is dropped for good right after the
+ * create; everything that reads caller input runs without it.
+ */
+#include <sys/types.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bsd/stdlib.h>
+#include <bsd/string.h>
+
+#include "relayq.h"
+#include "msg.h"
+
+struct sm_opts {
+	int		 mode;		/* 'm', 'v' (-bv) */
+	int		 tflag;
+	int		 iflag;
+	int		 verbose;
+	const char	*sender;	/* -f/-r, NULL = from the uid */
+	const char	*fullname;	/* -F */
+	const char	*config;	/* -C */
+	int		 body8;		/* -B8BITMIME */
+	char		**rcpt;
+	int		 nrcpt;
+};
+
+static struct conf	 conf;
+static gid_t		 sm_rgid, sm_egid;
+static int		 sm_privileged;
+
+static void __attribute__((noreturn))
+sm_usage(const char *why)
+{
+	if (why != NULL)
+		warnx("%s", why);
+	(void)fprintf(stderr, "usage: sendmail [-i] [-t] [-v] [-B type] "
+	    "[-C file] [-F name] [-f sender] [--] [recipient ...]\n");
+	exit(EX_USAGE);
+}
+
+/* fds 0-2 must be open before we open anything, or a queue file could
+ * become someone's stdout. */
+static void
+sm_sanitise_fds(void)
+{
+	int	 fd;
+
+	while ((fd = open("/dev/null", O_RDWR)) >= 0 && fd <= 2)
+		;
+	if (fd > 2)
+		(void)close(fd);
+	else if (fd == -1)
+		exit(EX_OSERR);
+}
+
+static void
+sm_check_value(int opt, const char *v)
+{
+	if (strpbrk(v, "\r\n") != NULL) {
+		warnx("-%c: value contains a line break", opt);
+		exit(EX_USAGE);
+	}
+}
+
+/*
+ * Postfix parsing rules: options cluster (-ti), values may be glued or
+ * separate (-fx, -f x), "--" and the first non-option end the options.
+ */
+static void
+sm_getopt(int argc, char **argv, struct sm_opts *o)
+{
+	const char	*v, *p;
+	int		 i, c;
+
+	for (i = 1; i < argc; i++) {
+		if (argv[i][0] != '-' || argv[i][1] == '\0')
+			break;
+		if (strcmp(argv[i], "--") == 0) {
+			i++;
+			break;
+		}
+		for (p = argv[i] + 1; (c = *p) != '\0'; p++) {
+			if (strchr("ABCDFLNORVXbdefhopqr", c) != NULL) {
+				v = p[1] != '\0' ? p + 1 : NULL;
+				if (v == NULL && c != 'q') {
+					if (i + 1 == argc)
+						sm_usage("option requires an "
+						    "argument");
+					v = argv[++i];
+				}
+				if (v != NULL)
+					sm_check_value(c, v);
+				switch (c) {
+				case 'B':
+					if (strcasecmp(v, "8BITMIME") == 0)
+						o->body8 = 1;
+					else if (strcasecmp(v, "7BIT") != 0)
+						sm_usage("-B: use 7BIT or "
+						    "8BITMIME");
+					break;
+				case 'C':
+					o->config = v;
+					break;
+				case 'F':
+					o->fullname = v;
+					break;
+				case 'f':
+				case 'r':
+					o->sender = v;
+					break;
+				case 'b':
+					if (strchr("mv", v[0]) != NULL &&
+					    v[1] == '\0')
+						o->mode = v[0];
+					else if (strchr("hH", v[0]) != NULL &&
+					    v[1] == '\0')
+						;	/* accepted, ignored */
+					else if (strchr("pis", v[0]) != NULL &&
+					    v[1] == '\0') {
+						warnx("-b%s: not available in "
+						    "relayq %s", v,
+						    RELAYQ_VERSION);
+						exit(EX_UNAVAILABLE);
+					} else
+						sm_usage("unsupported -b mode");
+					break;
+				case 'o':
+					if (strcmp(v, "i") == 0)
+						o->iflag = 1;
+					break;
+				case 'q':
+					/* -q30m etc.: a queue run interval,
+					 * meaningless here */
+					if (v == NULL || v[0] == 'I' ||
+					    v[0] == 'R') {
+						warnx("-q: not available in "
+						    "relayq %s", RELAYQ_VERSION);
+						exit(EX_UNAVAILABLE);
+					}
+					if (v[0] == 'S' || v[0] == 'f')
+						sm_usage("unsupported -q mode");
+					exit(EX_OK);
+				case 'N':
+				case 'R':
+				case 'V':
+					/* DSN parameters: recorded once the
+					 * smarthost side supports DSN */
+					break;
+				default:
+					/* -A -D -L -O -X -d -e -h -p: ignored.
+					 * -X and -D name files that are never
+					 * opened (CVE-2016-10033). */
+					break;
+				}
+				break;	/* the value ended this argument */
+			}
+			switch (c) {
+			case 't':
+				o->tflag = 1;
+				break;
+			case 'i':
+				o->iflag = 1;
+				break;
+			case 'v':
+				o->verbose = 1;
+				break;
+			case 'G':
+			case 'U':
+			case 'm':
+			case 'n':
+			case 'c':
+			case 'x':
+				break;
+			default:
+				sm_usage("unknown option");
+			}
+		}
+	}
+	for (o->rcpt = argv + i, o->nrcpt = argc - i; i < argc; i++)
+		sm_check_value('-', argv[i]);
+}
+
+/* RFC 2047 Q-encoding when the name is not ASCII, quoting otherwise. */
+static void
+sm_display_name(char *buf, size_t sz, const char *name)
+{
+	static const char	 hex[] = "0123456789ABCDEF";
+	const unsigned char	*p;
+	size_t			 n = 0;
+	int			 ascii = 1;
+
+	for (p = (const unsigned char *)name; *p != '\0'; p++)
+		if (*p >= 0x80 || *p < 0x20)
+			ascii = 0;
+	if (ascii) {
+		buf[n++] = '"';
+		for (p = (const unsigned char *)name; *p && n + 4 < sz; p++) {
+			if (*p == '"' || *p == '\\')
+				buf[n++] = '\\';
+			buf[n++] = (char)*p;
+		}
+		buf[n++] = '"';
+		buf[n] = '\0';
+		return;
+	}
+	n = strlcpy(buf, "=?UTF-8?Q?", sz);
+	for (p = (const unsigned char *)name; *p && n + 6 < sz; p++) {
+		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+		    (*p >= '0' && *p <= '9'))
+			buf[n++] = (char)*p;
+		else if (*p == ' ')
+			buf[n++] = '_';
+		else {
+			buf[n++] = '=';
+			buf[n++] = hex[*p >> 4];
+			buf[n++] = hex[*p & 15];
+		}
+	}
+	(void)strlcpy(buf + n, "?=", sz - n);
+}
+
+/*
+ * Create the queue file under its final name.  The egid relayq is taken
+ * back only for the open(2) and given up for good right after it.
+ */
+static int
+sm_create(char *id, char *path, size_t pathsz)
+{
+	struct timespec	 ts;
+	int		 fd, tries, saved;
+
+	for (tries = 0; tries < 100; tries++) {
+		(void)clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += tries * 1000;	/* next microsecond on clash */
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		spool_make_id(id, &ts, getpid());
+		if ((size_t)snprintf(path, pathsz, "%s/drop/%s", conf.spool,
+		    id) >= pathsz)
+			errx(EX_CONFIG, "spool path too long: %s", conf.spool);
+		if (sm_privileged && setegid(sm_egid) == -1)
+			err(EX_OSERR, "setegid");
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+		    O_CLOEXEC, 0640);
+		saved = errno;
+		if (setresgid(sm_rgid, sm_rgid, sm_rgid) == -1)
+			err(EX_OSERR, "setresgid");
+		errno = saved;
+		if (fd != -1 || errno != EEXIST)
+			break;
+	}
+	if (fd == -1) {
+		warn("cannot create queue file %s", path);
+		if (errno == ENOENT || errno == EACCES)
+			(void)fprintf(stderr, "sendmail: check that %s/drop "
+			    "exists with mode 1730, owner relayq, group relayq,"
+			    " and that sendmail is setgid relayq (relayq "
+			    "check tells)\n", conf.spool);
+		exit(errno == ENOSPC || errno == EDQUOT ? EX_TEMPFAIL :
+		    EX_CANTCREAT);
+	}
+	/* held until exit: the daemon never reaps a file being written */
+	if (flock(fd, LOCK_EX) == -1)
+		err(EX_OSERR, "flock %s", path);
+	return fd;
+}
+
+/* A failed submission leaves nothing the daemon would deliver. */
+static void __attribute__((noreturn))
+sm_fail(int fd, const char *path, int code, const char *what)
+{
+	int	 saved = errno;
+
+	/* Without the group we may not unlink in the drop directory; an
+	 * empty file has no trailer, and the daemon removes it. */
+	if (unlink(path) == -1)
+		(void)ftruncate(fd, 0);
+	errno = saved;
+	if (code == EX_IOERR || code == -1) {
+		code = errno == ENOSPC || errno == EDQUOT || errno == EIO ?
+		    EX_TEMPFAIL : EX_IOERR;
+		warn("%s", what);
+	} else
+		warnx("%s", what);
+	exit(code);
+}
+
+static void
+sm_add_rcpt(struct addr_list *final, struct addr_list *orig, const char *a,
+    const char *const *locals)
+{
+	char	 q[ADDR_MAX + 1];
+	size_t	 n = final->n;
+
+	if (addr_qualify(a, conf_domain(&conf), locals, q, sizeof(q)) == -1 ||
+	    !addr_valid(q))
+		errx(EX_DATAERR, "bad recipient address \"%.100s\"", a);
+	if (addr_list_add(final, q) == -1)
+		err(EX_OSERR, "recipient list");
+	if (final->n > n && addr_list_add(orig, a) == -1)
+		err(EX_OSERR, "recipient list");
+	/* orig is kept parallel to final: duplicates are dropped from both */
+	if (final->n != orig->n)
+		errx(EX_SOFTWARE, "recipient lists out of step");
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct sm_opts	 o;
+	struct addr_list argl = { NULL, 0 }, final = { NULL, 0 },
+			 orig = { NULL, 0 };
+	struct msg_in	*in;
+	struct msg_out	*out;
+	struct msg	 m;
+	struct passwd	*pw;
+	const char	*locals[5], *prog, *cfg, *domain;
+	char		 id[SPOOL_IDLEN + 1], path[PATH_MAX], user[64];
+	char		 sender[ADDR_MAX + 1], errbuf[512], date[64];
+	char		 recv[1024], msgid[640], from[1200], dname[512], datef[80];
+	char		*top[2] = { NULL, NULL }, *bottom[4];
+	char		*env = NULL, trailer[32], *fullname, *dotp;
+	size_t		 envlen = 0, i, nb = 0;
+	struct tm	 tm;
+	FILE		*ef;
+	time_t		 now;
+	int		 fd, rc;
+
+	sm_sanitise_fds();
+	(void)signal(SIGPIPE, SIG_IGN);
+	sm_rgid = getgid();
+	sm_egid = getegid();
+	sm_privileged = sm_rgid != sm_egid || getuid() != geteuid();
+	/* run without the group until the one open(2) that needs it */
+	if (sm_privileged && setegid(sm_rgid) == -1)
+		err(EX_OSERR, "setegid");
+
+	memset(&o, 0, sizeof(o));
+	o.mode = 'm';
+	prog = strrchr(argv[0], '/') != NULL ? strrchr(argv[0], '/') + 1 :
+	    argv[0];
+	if (strcmp(prog, "mailq") == 0 || strcmp(prog, "newaliases") == 0)
+		errx(EX_UNAVAILABLE, "%s: not available in relayq %s", prog,
+		    RELAYQ_VERSION);
+	sm_getopt(argc, argv, &o);
+
+	conf_init(&conf);
+	cfg = CONF_PATH;
+	if (o.config != NULL) {
+		if (getuid() != 0 || sm_privileged)
+			errx(EX_NOPERM, "-C: only root may name another "
+			    "configuration file");
+		cfg = o.config;
+	} else if (!sm_privileged && getenv("RELAYQ_CONFIG") != NULL)
+		cfg = getenv("RELAYQ_CONFIG");
+	if (conf_load(&conf, cfg, strcmp(cfg, CONF_PATH) != 0, !sm_privileged, errbuf,
+	    sizeof(errbuf)) == -1)
+		errx(EX_CONFIG, "%s", errbuf);
+	if (conf.log != NULL && strcmp(conf.log, "stderr") == 0)
+		(void)log_init("sendmail", "syslog");
+	else
+		(void)log_init("sendmail", conf.log);
+	domain = conf_domain(&conf);
+	locals[0] = "localhost";
+	locals[1] = "localhost.localdomain";
+	locals[2] = util_hostname();
+	(void)strlcpy(dname, locals[2], sizeof(dname));
+	if ((dotp = strchr(dname, '.')) != NULL)
+		*dotp = '\0';
+	locals[3] = dname;
+	locals[4] = NULL;
+
+	/* identity from the real uid, never $LOGNAME or $USER (sudo) */
+	if ((pw = getpwuid(getuid())) != NULL)
+		(void)strlcpy(user, pw->pw_name, sizeof(user));
+	else
+		(void)snprintf(user, sizeof(user), "uid%u",
+		    (unsigned int)getuid());
+	if (!addr_valid(user))
+		errx(EX_NOUSER, "user name \"%s\" is not usable in an address",
+		    user);
+
+	for (i = 0; i < (size_t)o.nrcpt; i++)
+		if (addr_parse_list(o.rcpt[i], strlen(o.rcpt[i]), &argl,
+		    errbuf, sizeof(errbuf)) == -1)
+			errx(EX_USAGE, "recipient \"%.100s\": %s", o.rcpt[i],
+			    errbuf);
+	if (!o.tflag && argl.n == 0)
+		errx(EX_USAGE, "no recipients given (use -t to take them "
+		    "from the message)");
+
+	/* envelope sender: -f, with <> or empty meaning the null sender */
+	if (o.sender != NULL) {
+		char	 s[ADDR_MAX + 3];
+
+		if (strlcpy(s, o.sender, sizeof(s)) >= sizeof(s))
+			errx(EX_USAGE, "-f: address too long");
+		if (s[0] == '<' && s[strlen(s) - 1] == '>') {
+			s[strlen(s) - 1] = '\0';
+			memmove(s, s + 1, strlen(s));
+		}
+		if (s[0] == '\0')
+			sender[0] = '\0';
+		else if (addr_qualify(s, domain, locals, sender,
+		    sizeof(sender)) == -1 || !addr_valid(sender))
+			errx(EX_USAGE, "-f: bad address \"%.100s\"", o.sender);
+	} else if (addr_qualify(user, domain, locals, sender,
+	    sizeof(sender)) == -1)
+		errx(EX_DATAERR, "sender address too long");
+
+	if (o.mode == 'v') {
+		for (i = 0; i < argl.n; i++)
+			sm_add_rcpt(&final, &orig, argl.v[i], locals);
+		for (i = 0; i < final.n; i++)
+			(void)printf("%s -> %s\n", orig.v[i], final.v[i]);
+		return EX_OK;
+	}
+
+	fd = sm_create(id, path, sizeof(path));
+	if ((in = malloc(sizeof(*in))) == NULL ||
+	    (out = malloc(sizeof(*out))) == NULL)
+		sm_fail(fd, path, EX_OSERR, "out of memory");
+	memset(&m, 0, sizeof(m));
+	msg_in_init(in, STDIN_FILENO, o.iflag);
+	if ((rc = msg_read_header(&m, in)) != 0)
+		sm_fail(fd, path, rc, rc == EX_DATAERR ?
+		    "message header too large" : "reading the message");
+
+	if (o.tflag && msg_hdr_recipients(&m, &argl, errbuf,
+	    sizeof(errbuf)) == -1) {
+		(void)strlcat(errbuf, " in the message header", sizeof(errbuf));
+		sm_fail(fd, path, EX_DATAERR, errbuf);
+	}
+	for (i = 0; i < argl.n; i++)
+		sm_add_rcpt(&final, &orig, argl.v[i], locals);
+	if (final.n == 0)
+		sm_fail(fd, path, EX_USAGE, "no recipients");
+
+	for (i = 0; i < m.nhdr; i++) {
+		struct msg_hdr *h = &m.hdr[i];
+
+		if (msg_hdr_name_is(h, "Bcc") ||
+		    msg_hdr_name_is(h, "Resent-Bcc") ||
+		    msg_hdr_name_is(h, "Return-Path") ||
+		    msg_hdr_name_is(h, "Content-Length"))
+			h->drop = 1;
+		else if (msg_hdr_name_is(h, "Received") && ++nb > 50)
+			sm_fail(fd, path, EX_DATAERR, "mail loop: more than "
+			    "50 Received header fields");
+	}
+
+	/* the envelope: values were validated, none holds a line break */
+	if ((ef = open_memstream(&env, &envlen)) == NULL)
+		sm_fail(fd, path, -1, "open_memstream");
+	now = time(NULL);
+	(void)fprintf(ef, "RELAYQ 1\nI %s\nT %lld\nU %u %s\nS %s\n", id,
+	    (long long)now, (unsigned int)getuid(), user, sender);
+	for (i = 0; i < final.n; i++) {
+		(void)fprintf(ef, "R %s\n", final.v[i]);
+		if (strcmp(final.v[i], orig.v[i]) != 0)
+			(void)fprintf(ef, "O %s\n", orig.v[i]);
+	}
+	if (fclose(ef) == EOF)
+		sm_fail(fd, path, -1, "open_memstream");
+
+	/* added fields: trace on top, missing ones at the bottom */
+	util_rfc5322_date(date, sizeof(date), now);
+	if (conf.add_received) {
+		(void)snprintf(recv, sizeof(recv), "Received: by %s (relayq, "
+		    "from userid %u)\r\n\tid %s; %s", conf.helo_name != NULL ?
+		    conf.helo_name : util_hostname(), (unsigned int)getuid(),
+		    id, date);
+		top[0] = recv;
+	}
+	nb = 0;
+	if (msg_hdr_find(&m, "Date") == NULL) {
+		(void)snprintf(datef, sizeof(datef), "Date: %s", date);
+		bottom[nb++] = datef;
+	}
+	if (msg_hdr_find(&m, "Message-ID") == NULL) {
+		(void)gmtime_r(&now, &tm);
+		(void)snprintf(msgid, sizeof(msgid), "Message-ID: <%04d%02d%02d"
+		    "%02d%02d%02d.%s@%s>", tm.tm_year + 1900, tm.tm_mon + 1,
+		    tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, id, domain);
+		bottom[nb++] = msgid;
+	}
+	if (msg_hdr_find(&m, "From") == NULL) {
+		fullname = (char *)o.fullname;
+		if (fullname == NULL)
+			fullname = getenv("NAME");
+		if (fullname == NULL && pw != NULL && pw->pw_gecos != NULL) {
+			fullname = strdup(pw->pw_gecos);
+			if (fullname != NULL)
+				fullname[strcspn(fullname, ",")] = '\0';
+		}
+		if (fullname != NULL && fullname[0] != '\0' &&
+		    strpbrk(fullname, "\r\n") == NULL) {
+			sm_display_name(dname, sizeof(dname), fullname);
+			(void)snprintf(from, sizeof(from), "From: %s <%s>",
+			    dname, sender[0] ? sender : "MAILER-DAEMON");
+		} else
+			(void)snprintf(from, sizeof(from), "From: %s",
+			    sender[0] ? sender : "MAILER-DAEMON");
+		bottom[nb++] = from;
+	}
+	bottom[nb] = NULL;
+
+	/*
+	 * Write envelope, header and body.  The file has no trailer yet, so
+	 * the daemon ignores it whatever happens before the trailer is out.
+	 */
+	msg_out_init(out, fd, conf.max_message_size);
+	if (util_writeall(fd, env, envlen) == -1 ||
+	    util_writeall(fd, "M\n", 2) == -1)
+		sm_fail(fd, path, -1, "writing the queue file");
+	free(env);
+	if ((rc = msg_write_header(&m, out, top, bottom, &in->folded)) == 0)
+		rc = msg_write_body(&m, in, out);
+	if (rc == EX_DATAERR)
+		sm_fail(fd, path, EX_DATAERR, "message is larger than "
+		    "max_message_size");
+	if (rc != 0)
+		sm_fail(fd, path, rc, rc == EX_IOERR && in->error != 0 ?
+		    "reading the message" : "writing the queue file");
+	(void)snprintf(trailer, sizeof(trailer), "E %lld %s\n",
+	    out->written, o.body8 || in->eightbit ? "8BITMIME" : "7BIT");
+	if (util_writeall(fd, trailer, strlen(trailer)) == -1)
+		sm_fail(fd, path, -1, "writing the queue file");
+
+	/*
+	 * Commit point.  fsync makes data, trailer and inode durable.  The
+	 * directory entry: when we own the spool (containers, one uid) the
+	 * directory is fsynced too.  Setgid, the drop directory (1730)
+	 * cannot be opened for reading, so it cannot be fsynced; there the
+	 * entry is made durable by the same fsync, because ext4, XFS and
+	 * btrfs commit a new inode's creation (its directory entry) in the
+	 * journal transaction that fsync forces.  Only after this exit 0.
+	 */
+	if (fsync(fd) == -1)
+		sm_fail(fd, path, -1, "fsync of the queue file");
+	(void)snprintf(path, sizeof(path), "%s/drop", conf.spool);
+	if (util_fsync_dir(path) == -1 && errno != EACCES) {
+		(void)snprintf(path, sizeof(path), "%s/drop/%s", conf.spool,
+		    id);
+		sm_fail(fd, path, -1, "fsync of the drop directory");
+	}
+	if (close(fd) == -1)
+		sm_fail(fd, path, -1, "close of the queue file");
+
+	log_info("%s: uid=%u from=<%s> size=%lld nrcpt=%zu", id,
+	    (unsigned int)getuid(), sender, out->data, final.n);
+	if (in->nuls > 0)
+		log_warnx("%s: dropped %lu NUL bytes from the message", id,
+		    in->nuls);
+	if (in->barecr > 0)
+		log_warnx("%s: replaced %lu bare CR characters", id,
+		    in->barecr);
+	if (in->folded > 0)
+		log_warnx("%s: folded %lu lines longer than 998 octets", id,
+		    in->folded);
+	if (o.verbose) {
+		(void)fprintf(stderr, "sendmail: queued as %s, from=<%s>\n",
+		    id, sender);
+		for (i = 0; i < final.n; i++)
+			(void)fprintf(stderr, "sendmail: to=<%s>, "
+			    "orig_to=<%s>\n", final.v[i], orig.v[i]);
+	}
+	return EX_OK;
+}

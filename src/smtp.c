@@ -1,0 +1,577 @@
+/*
+ * The SMTP client: reply parser, EHLO capabilities, session set-up
+ * (greeting, EHLO, STARTTLS, EHLO again, AUTH) and one transaction per
+ * queued message.  It talks through struct conn only, so the unit tests
+ * drive it with a scripted server.
+ *
+ * Replies are parsed strictly: a hostile smarthost gets no more than a
+ * deferred message and a sanitised log line (OpenSMTPD's CVE-2020-8794
+ * was a client-side reply parsing bug).
+ */
+#include <sys/types.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <bsd/stdlib.h>
+#include <bsd/string.h>
+
+#include <mbedtls/base64.h>
+
+#include "relayq.h"
+#include "client.h"
+
+#define SMTP_LINEMAX	2048	/* RFC 5321 says 512; be lenient, bounded */
+
+/*
+ * Add one reply line (without CRLF).  Returns 1 when the reply is
+ * complete, 0 when more lines follow, -1 when the line is malformed:
+ * not "DDD", "DDD text" or "DDD-text", a code that differs from the first
+ * line's, a control character, or more than the caps allow.
+ */
+int
+smtp_reply_line(struct smtp_reply *r, const char *line, size_t len)
+{
+	size_t	 i;
+	int	 code;
+
+	if (r->nlines == 0) {
+		r->code = 0;
+		r->len = 0;
+		r->text[0] = '\0';
+	}
+	if (len < 3 || len > SMTP_LINEMAX || r->nlines >= REPLY_LINES)
+		return -1;
+	for (i = 0; i < 3; i++)
+		if (!isdigit((unsigned char)line[i]))
+			return -1;
+	code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
+	if (code < 200 || code > 599)
+		return -1;
+	if (r->nlines > 0 && code != r->first)
+		return -1;
+	if (len > 3 && line[3] != ' ' && line[3] != '-')
+		return -1;
+	for (i = 3; i < len; i++)
+		if ((unsigned char)line[i] < 0x20 && line[i] != '\t')
+			return -1;
+		else if (line[i] == 0x7f)
+			return -1;
+	/* keep the text of every line, without codes, '\n'-separated */
+	if (r->len + len + 1 >= sizeof(r->text))
+		return -1;
+	if (r->nlines > 0)
+		r->text[r->len++] = '\n';
+	if (len > 4) {
+		memcpy(r->text + r->len, line + 4, len - 4);
+		r->len += len - 4;
+	}
+	r->text[r->len] = '\0';
+	r->first = code;
+	r->nlines++;
+	if (len > 3 && line[3] == '-')
+		return 0;
+	r->code = code;
+	r->nlines = 0;	/* ready for the next reply; text stays */
+	return 1;
+}
+
+/* Capabilities from a complete EHLO reply (the first line is the name). */
+unsigned int
+smtp_ehlo_caps(const struct smtp_reply *r, long long *maxsize)
+{
+	const char	*p = r->text, *nl, *errstr;
+	char		 kw[256], *arg, *tok, *last;
+	unsigned int	 caps = 0;
+	size_t		 n;
+
+	*maxsize = 0;
+	if ((nl = strchr(p, '\n')) == NULL)
+		return 0;
+	for (p = nl + 1; *p != '\0'; p = nl + 1) {
+		nl = strchr(p, '\n');
+		n = nl != NULL ? (size_t)(nl - p) : strlen(p);
+		if (n >= sizeof(kw))
+			n = sizeof(kw) - 1;
+		memcpy(kw, p, n);
+		kw[n] = '\0';
+		arg = kw + strcspn(kw, " =");
+		if (*arg != '\0')
+			*arg++ = '\0';
+		if (strcasecmp(kw, "STARTTLS") == 0)
+			caps |= CAP_STARTTLS;
+		else if (strcasecmp(kw, "PIPELINING") == 0)
+			caps |= CAP_PIPELINING;
+		else if (strcasecmp(kw, "8BITMIME") == 0)
+			caps |= CAP_8BITMIME;
+		else if (strcasecmp(kw, "SMTPUTF8") == 0)
+			caps |= CAP_SMTPUTF8;
+		else if (strcasecmp(kw, "DSN") == 0)
+			caps |= CAP_DSN;
+		else if (strcasecmp(kw, "ENHANCEDSTATUSCODES") == 0)
+			caps |= CAP_ENHANCED;
+		else if (strcasecmp(kw, "SIZE") == 0) {
+			caps |= CAP_SIZE;
+			*maxsize = strtonum(arg, 0, LLONG_MAX, &errstr);
+			if (errstr != NULL)
+				*maxsize = 0;
+		} else if (strcasecmp(kw, "AUTH") == 0)
+			for (tok = strtok_r(arg, " ", &last); tok != NULL;
+			    tok = strtok_r(NULL, " ", &last)) {
+				if (strcasecmp(tok, "PLAIN") == 0)
+					caps |= CAP_AUTH_PLAIN;
+				else if (strcasecmp(tok, "LOGIN") == 0)
+					caps |= CAP_AUTH_LOGIN;
+			}
+		if (nl == NULL)
+			break;
+	}
+	return caps;
+}
+
+/* The enhanced status code of a reply, or one derived from its class. */
+const char *
+smtp_dsn(const struct smtp_reply *r, char *buf, size_t sz)
+{
+	const char	*p = r->text;
+	size_t		 n;
+
+	n = strspn(p, "0123456789.");
+	if (n >= 5 && n < sz && p[0] == '0' + r->code / 100 && p[1] == '.' &&
+	    (p[n] == ' ' || p[n] == '\0' || p[n] == '\n')) {
+		memcpy(buf, p, n);
+		buf[n] = '\0';
+	} else
+		(void)snprintf(buf, sz, "%d.0.0", r->code / 100);
+	return buf;
+}
+
+/*
+ * Read one complete reply.  Lines end in CRLF (a bare LF is taken too);
+ * a line longer than SMTP_LINEMAX, a malformed line, EOF or a timeout
+ * fail the read with a message in `err'.
+ */
+int
+smtp_read_reply(struct conn *c, struct smtp_reply *r, char *err, size_t errsz)
+{
+	char	 line[SMTP_LINEMAX + 2], safe[128];
+	size_t	 n = 0;
+	ssize_t	 k;
+	int	 rc;
+
+	r->nlines = 0;
+	for (;;) {
+		if (c->rpos == c->rlen) {
+			k = c->ops->read(c, c->rbuf, sizeof(c->rbuf));
+			if (k <= 0) {
+				(void)snprintf(err, errsz, "%s %s",
+				    k == 0 ? "lost connection with" :
+				    errno == ETIMEDOUT ? "timeout reading from" :
+				    "error reading from", c->peer);
+				return -1;
+			}
+			c->rpos = 0;
+			c->rlen = (size_t)k;
+		}
+		if (c->rbuf[c->rpos] != '\n') {
+			if (n > SMTP_LINEMAX) {
+				(void)snprintf(err, errsz, "reply line too long "
+				    "from %s", c->peer);
+				return -1;
+			}
+			line[n++] = c->rbuf[c->rpos++];
+			continue;
+		}
+		c->rpos++;
+		if (n > 0 && line[n - 1] == '\r')
+			n--;
+		rc = smtp_reply_line(r, line, n);
+		if (rc == -1) {
+			util_sanitise(safe, sizeof(safe), line, n);
+			(void)snprintf(err, errsz, "malformed reply from %s: "
+			    "\"%s\"", c->peer, safe);
+			return -1;
+		}
+		if (rc == 1)
+			return 0;
+		n = 0;
+	}
+}
+
+static int
+smtp_write(struct smtp_session *s, const char *buf, size_t len)
+{
+	ssize_t	 n;
+
+	while (len > 0) {
+		if ((n = s->conn->ops->write(s->conn, buf, len)) <= 0) {
+			(void)snprintf(s->error, sizeof(s->error), "%s %s",
+			    errno == ETIMEDOUT ? "timeout writing to" :
+			    "lost connection with", s->conn->peer);
+			s->temp = 1;
+			return -1;
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Send a command, read its reply.  -1: the session is gone (s->error). */
+static int
+smtp_cmd(struct smtp_session *s, struct smtp_reply *r, const char *fmt, ...)
+{
+	char	 buf[ADDR_MAX + 128];
+	va_list	 ap;
+	int	 n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf) - 2, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(buf) - 2) {
+		(void)snprintf(s->error, sizeof(s->error), "command too long");
+		return -1;
+	}
+	memcpy(buf + n, "\r\n", 2);
+	if (smtp_write(s, buf, (size_t)n + 2) == -1)
+		return -1;
+	if (smtp_read_reply(s->conn, r, s->error, sizeof(s->error)) == -1) {
+		s->temp = 1;
+		return -1;
+	}
+	return 0;
+}
+
+/* "smarthost said: 535 5.7.8 text" into s->error, sanitised */
+static void
+smtp_fail(struct smtp_session *s, const char *what, const struct smtp_reply *r)
+{
+	char	 safe[REPLY_MAX];
+
+	util_sanitise(safe, sizeof(safe), r->text, r->len);
+	(void)snprintf(s->error, sizeof(s->error), "%s: %d %s", what, r->code,
+	    safe);
+	s->temp = r->code < 500;
+}
+
+static int
+smtp_ehlo(struct smtp_session *s, struct smtp_reply *r)
+{
+	const char	*helo = s->conf->helo_name != NULL ?
+			    s->conf->helo_name : util_hostname();
+
+	if (smtp_cmd(s, r, "EHLO %s", helo) == -1)
+		return -1;
+	if (r->code != 250) {
+		smtp_fail(s, "EHLO rejected", r);
+		s->temp = 1;
+		return -1;
+	}
+	s->caps = smtp_ehlo_caps(r, &s->maxsize);
+	return 0;
+}
+
+/* base64 of `in' into `out' (NUL-terminated); the caller wipes both */
+static int
+smtp_b64(char *out, size_t outsz, const void *in, size_t inlen)
+{
+	size_t	 olen;
+
+	if (mbedtls_base64_encode((unsigned char *)out, outsz, &olen, in,
+	    inlen) != 0)
+		return -1;
+	out[olen] = '\0';
+	return 0;
+}
+
+/*
+ * AUTH PLAIN (RFC 4616) or LOGIN, only over verified TLS.  The password
+ * and its encodings live in stack buffers wiped before return.
+ */
+static int
+smtp_auth(struct smtp_session *s, struct smtp_reply *r)
+{
+	const char	*user = s->conf->auth_user, *pw = s->password;
+	char		 raw[1024], b64[1400], b64u[400];
+	size_t		 ul = strlen(user), pl = strlen(pw);
+	int		 rc = -1;
+
+	if (!s->conn->verified) {
+		(void)snprintf(s->error, sizeof(s->error), "refusing to send "
+		    "credentials to %s without verified TLS", s->conn->peer);
+		s->temp = 1;
+		return -1;
+	}
+	if (ul + pl + 2 > sizeof(raw) || ul > 256) {
+		(void)snprintf(s->error, sizeof(s->error), "auth_user or "
+		    "password too long");
+		s->temp = 1;
+		return -1;
+	}
+	if (s->caps & CAP_AUTH_PLAIN) {
+		raw[0] = '\0';
+		memcpy(raw + 1, user, ul);
+		raw[ul + 1] = '\0';
+		memcpy(raw + ul + 2, pw, pl);
+		if (smtp_b64(b64, sizeof(b64), raw, ul + pl + 2) == -1 ||
+		    smtp_cmd(s, r, "AUTH PLAIN %s", b64) == -1)
+			goto done;
+	} else if (s->caps & CAP_AUTH_LOGIN) {
+		if (smtp_cmd(s, r, "AUTH LOGIN") == -1)
+			goto done;
+		if (r->code == 334) {
+			if (smtp_b64(b64u, sizeof(b64u), user, ul) == -1 ||
+			    smtp_cmd(s, r, "%s", b64u) == -1)
+				goto done;
+		}
+		if (r->code == 334) {
+			if (smtp_b64(b64, sizeof(b64), pw, pl) == -1 ||
+			    smtp_cmd(s, r, "%s", b64) == -1)
+				goto done;
+		}
+	} else {
+		(void)snprintf(s->error, sizeof(s->error), "%s offers no AUTH "
+		    "mechanism relayq supports (PLAIN, LOGIN)", s->conn->peer);
+		s->temp = 1;
+		goto done;
+	}
+	if (r->code != 235) {
+		smtp_fail(s, "authentication failed", r);
+		s->temp = 1;	/* AUTH trouble defers, never bounces */
+		goto done;
+	}
+	rc = 0;
+ done:
+	explicit_bzero(raw, sizeof(raw));
+	explicit_bzero(b64, sizeof(b64));
+	explicit_bzero(b64u, sizeof(b64u));
+	return rc;
+}
+
+/*
+ * Greeting, EHLO, STARTTLS and EHLO again, AUTH.  -1 with s->error set
+ * when the session cannot be used; everything then defers.
+ */
+int
+smtp_open(struct smtp_session *s, char *err, size_t errsz)
+{
+	struct smtp_reply	 r;
+	struct conn		*c = s->conn;
+
+	s->conn->timeout = s->conf->timeout_command;
+	if (smtp_read_reply(c, &r, s->error, sizeof(s->error)) == -1)
+		goto fail;
+	if (r.code != 220) {
+		smtp_fail(s, "greeting", &r);
+		goto fail;
+	}
+	if (smtp_ehlo(s, &r) == -1)
+		goto fail;
+	if (c->host->tls == TLS_STARTTLS) {
+		if (!(s->caps & CAP_STARTTLS)) {
+			(void)snprintf(s->error, sizeof(s->error), "%s does not "
+			    "offer STARTTLS; not sending in plaintext", c->peer);
+			goto fail;
+		}
+		if (smtp_cmd(s, &r, "STARTTLS") == -1)
+			goto fail;
+		if (r.code != 220) {
+			smtp_fail(s, "STARTTLS refused", &r);
+			goto fail;
+		}
+		/*
+		 * Anything already read after the 220 was sent before the
+		 * handshake, in plaintext, by someone: acting on it would
+		 * let a man in the middle inject replies (CVE-2011-0411).
+		 */
+		if (c->rpos != c->rlen) {
+			(void)snprintf(s->error, sizeof(s->error), "%s sent "
+			    "data after the STARTTLS reply; aborting", c->peer);
+			goto fail;
+		}
+		if (c->ops->starttls(c, s->error, sizeof(s->error)) == -1)
+			goto fail;
+		/* forget what the plaintext EHLO said (RFC 3207 4.2) */
+		s->caps = 0;
+		if (smtp_ehlo(s, &r) == -1)
+			goto fail;
+	}
+	if (s->conf->auth_user != NULL && smtp_auth(s, &r) == -1)
+		goto fail;
+	return 0;
+ fail:
+	s->temp = 1;
+	(void)strlcpy(err, s->error, errsz);
+	return -1;
+}
+
+/*
+ * Record a recipient's outcome: the server's reply ("250 2.0.0 Ok", or
+ * "host NAME[ADDR]:PORT said: 550 5.1.1 ..." when it refused), or a local
+ * reason for a deferral.  Server text is sanitised here, once.
+ */
+static void
+smtp_set(struct smtp_session *s, struct rcpt *rc, enum rcpt_status st,
+    const struct smtp_reply *r, const char *text)
+{
+	char	 safe[REPLY_MAX], code[8];
+
+	rc->status = st;
+	if (r != NULL) {
+		(void)smtp_dsn(r, rc->dsn, sizeof(rc->dsn));
+		util_sanitise(safe, sizeof(safe), r->text, r->len);
+		rc->reply[0] = '\0';
+		if (st != RCPT_SENT) {
+			(void)strlcpy(rc->reply, "host ", sizeof(rc->reply));
+			(void)strlcat(rc->reply, s->conn->peer,
+			    sizeof(rc->reply));
+			(void)strlcat(rc->reply, " said: ", sizeof(rc->reply));
+		}
+		(void)snprintf(code, sizeof(code), "%d ", r->code);
+		(void)strlcat(rc->reply, code, sizeof(rc->reply));
+		(void)strlcat(rc->reply, safe, sizeof(rc->reply));
+	} else {
+		(void)strlcpy(rc->dsn, "4.4.2", sizeof(rc->dsn));
+		(void)strlcpy(rc->reply, text, sizeof(rc->reply));
+	}
+}
+
+static enum rcpt_status
+smtp_status(int code)
+{
+	return code < 300 ? RCPT_SENT : code < 500 ? RCPT_DEFER : RCPT_FAIL;
+}
+
+/* Stream the wire-ready data from the spool, then the terminating dot. */
+static int
+smtp_data(struct smtp_session *s, struct qmsg *m)
+{
+	char	 buf[65536];
+	off_t	 off = 0;
+	ssize_t	 n;
+
+	while (off < m->datalen) {
+		n = pread(m->fd, buf, m->datalen - off < (off_t)sizeof(buf) ?
+		    (size_t)(m->datalen - off) : sizeof(buf), m->dataoff + off);
+		if (n <= 0) {
+			(void)snprintf(s->error, sizeof(s->error), "reading "
+			    "queue file %s: %s", m->id, n == 0 ? "short file" :
+			    strerror(errno));
+			return -1;
+		}
+		if (smtp_write(s, buf, (size_t)n) == -1)
+			return -1;
+		off += n;
+	}
+	/* the data always ends in CRLF (spool_check_data): add ".\r\n" */
+	return smtp_write(s, ".\r\n", 3);
+}
+
+/* still to be tried: never tried, or deferred last time */
+static int
+smtp_open_rcpt(const struct rcpt *rc)
+{
+	return rc->status == RCPT_PENDING || rc->status == RCPT_DEFER;
+}
+
+/*
+ * One transaction for the recipients of `m' that are still pending or
+ * deferred.  Each gets a status and the reply that decided it; when the
+ * session breaks, those not decided in this transaction are deferred with
+ * s->error.  Returns -1 when the session broke, 0 when it can go on.
+ */
+int
+smtp_send(struct smtp_session *s, struct qmsg *m)
+{
+	enum { UNTRIED, ACCEPTED, DECIDED };
+	struct smtp_reply	 r;
+	char			*st, size[40] = "";
+	size_t			 i, naccepted = 0;
+	int			 rc = -1, data;
+
+	if ((st = calloc(m->nrcpt ? m->nrcpt : 1, 1)) == NULL) {
+		(void)snprintf(s->error, sizeof(s->error), "out of memory");
+		return -1;
+	}
+	s->conn->timeout = s->conf->timeout_command;
+	if (s->caps & CAP_SIZE)
+		(void)snprintf(size, sizeof(size), " SIZE=%lld",
+		    (long long)m->datalen);
+	if (smtp_cmd(s, &r, "MAIL FROM:<%s>%s%s", m->sender, size,
+	    m->eightbit && (s->caps & CAP_8BITMIME) ? " BODY=8BITMIME" : "")
+	    == -1)
+		goto done;
+	if (r.code != 250) {
+		for (i = 0; i < m->nrcpt; i++)
+			if (smtp_open_rcpt(&m->rcpt[i])) {
+				smtp_set(s, &m->rcpt[i], smtp_status(r.code), &r,
+				    NULL);
+				st[i] = DECIDED;
+			}
+		rc = smtp_cmd(s, &r, "RSET");
+		goto done;
+	}
+	for (i = 0; i < m->nrcpt; i++) {
+		if (!smtp_open_rcpt(&m->rcpt[i]))
+			continue;
+		if (smtp_cmd(s, &r, "RCPT TO:<%s>", m->rcpt[i].addr) == -1)
+			goto done;
+		if (r.code == 250 || r.code == 251) {
+			st[i] = ACCEPTED;
+			naccepted++;
+		} else {
+			smtp_set(s, &m->rcpt[i], smtp_status(r.code), &r, NULL);
+			st[i] = DECIDED;
+		}
+	}
+	if (naccepted == 0) {
+		rc = smtp_cmd(s, &r, "RSET");
+		goto done;
+	}
+	if (smtp_cmd(s, &r, "DATA") == -1)
+		goto done;
+	if ((data = r.code == 354)) {
+		s->conn->timeout = s->conf->timeout_data;
+		if (smtp_data(s, m) == -1)
+			goto done;
+		if (smtp_read_reply(s->conn, &r, s->error,
+		    sizeof(s->error)) == -1) {
+			/* RFC 1047: the message may have been taken; a
+			 * duplicate beats a loss, so defer and say so */
+			(void)strlcat(s->error, " after the final dot: message "
+			    "may be delivered more than once",
+			    sizeof(s->error));
+			s->temp = 1;
+			goto done;
+		}
+	}
+	/* the DATA reply (not 354) or the final reply decides for all */
+	for (i = 0; i < m->nrcpt; i++)
+		if (st[i] == ACCEPTED) {
+			smtp_set(s, &m->rcpt[i], smtp_status(r.code), &r, NULL);
+			st[i] = DECIDED;
+		}
+	/* after the final reply the server has reset by itself */
+	rc = data ? 0 : smtp_cmd(s, &r, "RSET");
+ done:
+	for (i = 0; rc == -1 && i < m->nrcpt; i++)
+		if (st[i] != DECIDED && smtp_open_rcpt(&m->rcpt[i]))
+			smtp_set(s, &m->rcpt[i], RCPT_DEFER, NULL, s->error);
+	free(st);
+	return rc;
+}
+
+void
+smtp_quit(struct smtp_session *s)
+{
+	struct smtp_reply	 r;
+
+	s->conn->timeout = 10;	/* QUIT is a courtesy; don't wait 5 minutes */
+	(void)smtp_cmd(s, &r, "QUIT");
+}

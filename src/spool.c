@@ -1,0 +1,481 @@
+/*
+ * The queue file format (relayq-spool(5)) and the daemon's state files.
+ *
+ * A queue file is a text envelope, one typed record per line, then the
+ * message exactly as it goes on the wire (CRLF line ends, dot-stuffed),
+ * then a trailer giving the length of that data and its body type (known
+ * only once the body has been read):
+ *
+ *	RELAYQ 1
+ *	I <queue id>
+ *	T <arrival, seconds since the epoch>
+ *	U <uid> <user name>
+ *	S <envelope sender, empty for the null sender>
+ *	R <recipient>			one or more, each optionally followed by
+ *	O <original recipient>		the address as the caller wrote it
+ *	M
+ *	<data>
+ *	E <length of data> 7BIT|8BITMIME
+ *
+ * Values cannot hold CR, LF or NUL (checked at submission and here), so
+ * no value can forge a record.  The trailer is the commit mark: a file
+ * without a trailer that matches its size is incomplete and is never
+ * delivered.  Data contains CRLF pairs only and no line that is a lone
+ * dot, so nothing in it can end the SMTP DATA phase early.
+ */
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bsd/stdlib.h>
+#include <bsd/string.h>
+
+#include "relayq.h"
+
+#define SPOOL_ENVMAX	(1024 * 1024)	/* envelope records, all of them */
+#define SPOOL_RCPTMAX	10000
+
+static const char spool_b32[] = "0123456789ABCDEFGHIJKLMNOPQRSTUV";
+
+static void
+spool_b32enc(char *dst, unsigned long long v, int digits)
+{
+	while (digits-- > 0) {
+		dst[digits] = spool_b32[v & 31];
+		v >>= 5;
+	}
+}
+
+/*
+ * Queue ids sort by arrival: 7 digits of seconds (good until 3058),
+ * 4 of microseconds, 5 of the submitting process id.  One process makes
+ * at most one file per microsecond, and the O_EXCL create catches the rest.
+ */
+void
+spool_make_id(char *id, struct timespec *ts, pid_t pid)
+{
+	spool_b32enc(id, (unsigned long long)ts->tv_sec, 7);
+	spool_b32enc(id + 7, (unsigned long long)(ts->tv_nsec / 1000), 4);
+	spool_b32enc(id + 11, (unsigned long long)pid, 5);
+	id[SPOOL_IDLEN] = '\0';
+}
+
+int
+spool_id_ok(const char *s)
+{
+	size_t	 i;
+
+	for (i = 0; i < SPOOL_IDLEN; i++)
+		if (s[i] == '\0' || strchr(spool_b32, s[i]) == NULL)
+			return 0;
+	return s[i] == '\0';
+}
+
+void
+spool_free_msg(struct qmsg *m)
+{
+	size_t	 i;
+
+	for (i = 0; i < m->nrcpt; i++) {
+		free(m->rcpt[i].addr);
+		free(m->rcpt[i].orig);
+	}
+	free(m->rcpt);
+	free(m->user);
+	free(m->sender);
+	if (m->fd != -1)
+		(void)close(m->fd);
+	memset(m, 0, sizeof(*m));
+	m->fd = -1;
+}
+
+static int
+spool_add_rcpt(struct qmsg *m, const char *addr)
+{
+	struct rcpt	*r;
+
+	if (m->nrcpt >= SPOOL_RCPTMAX)
+		return -1;
+	if ((r = reallocarray(m->rcpt, m->nrcpt + 1, sizeof(*r))) == NULL)
+		return -1;
+	m->rcpt = r;
+	r = &m->rcpt[m->nrcpt];
+	memset(r, 0, sizeof(*r));
+	if ((r->addr = strdup(addr)) == NULL)
+		return -1;
+	m->nrcpt++;
+	return 0;
+}
+
+/*
+ * Parse the envelope at the start of `buf'.  On success the envelope is
+ * in `m' and m->dataoff is where the data starts.  Any deviation from the
+ * format is an error: this file may have been planted.
+ */
+int
+spool_parse_envelope(const char *buf, size_t len, struct qmsg *m, char *err,
+    size_t errsz)
+{
+	const char	*p = buf, *end = buf + len, *nl, *errstr;
+	char		 line[ADDR_MAX + 64], *v;
+	size_t		 ll;
+	int		 state = 0;	/* records seen, in order */
+	long long	 n;
+
+	memset(m, 0, sizeof(*m));
+	m->fd = -1;
+	for (; p < end; p = nl + 1) {
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			break;
+		ll = (size_t)(nl - p);
+		if (ll >= sizeof(line) || memchr(p, '\0', ll) != NULL ||
+		    memchr(p, '\r', ll) != NULL) {
+			(void)snprintf(err, errsz, "bad record");
+			goto fail;
+		}
+		memcpy(line, p, ll);
+		line[ll] = '\0';
+		if (state == 0) {
+			if (strcmp(line, "RELAYQ 1") != 0) {
+				(void)snprintf(err, errsz, "not a relayq "
+				    "version 1 queue file");
+				goto fail;
+			}
+			state = 1;
+			continue;
+		}
+		if (strcmp(line, "M") == 0) {
+			if (state != 5 || m->nrcpt == 0)
+				break;
+			m->dataoff = (off_t)(nl + 1 - buf);
+			return 0;
+		}
+		if (ll < 2 || line[1] != ' ')
+			break;
+		v = line + 2;
+		switch (line[0]) {
+		case 'I':
+			if (state != 1 || !spool_id_ok(v))
+				goto bad;
+			memcpy(m->id, v, SPOOL_IDLEN + 1);
+			state = 2;
+			break;
+		case 'T':
+			n = strtonum(v, 0, LLONG_MAX, &errstr);
+			if (state != 2 || errstr != NULL)
+				goto bad;
+			m->arrival = (time_t)n;
+			state = 3;
+			break;
+		case 'U':
+			if (state != 3 || (v = strchr(line + 2, ' ')) == NULL)
+				goto bad;
+			*v++ = '\0';
+			n = strtonum(line + 2, 0, UINT_MAX - 1, &errstr);
+			if (errstr != NULL || (m->user = strdup(v)) == NULL)
+				goto bad;
+			m->uid = (uid_t)n;
+			state = 4;
+			break;
+		case 'S':
+			if (state != 4 || (*v != '\0' && !addr_valid(v)) ||
+			    (m->sender = strdup(v)) == NULL)
+				goto bad;
+			state = 5;
+			break;
+		case 'R':
+			if (state != 5 || !addr_valid(v) ||
+			    spool_add_rcpt(m, v) == -1)
+				goto bad;
+			break;
+		case 'O':
+			if (state != 5 || m->nrcpt == 0 ||
+			    m->rcpt[m->nrcpt - 1].orig != NULL ||
+			    (m->rcpt[m->nrcpt - 1].orig = strdup(v)) == NULL)
+				goto bad;
+			break;
+		default:
+			goto bad;
+		}
+	}
+	(void)snprintf(err, errsz, "incomplete envelope");
+	goto fail;
+ bad:
+	(void)snprintf(err, errsz, "bad '%c' record", line[0]);
+ fail:
+	spool_free_msg(m);
+	return -1;
+}
+
+/*
+ * `tail' holds the last bytes of a queue file.  Its last line must be the
+ * trailer "E <n> 7BIT|8BITMIME\n", n in canonical decimal.  Returns the
+ * trailer's length, or -1.
+ */
+int
+spool_check_trailer(const char *tail, size_t taillen, struct qmsg *m)
+{
+	const char	*p, *errstr;
+	char		 line[40], *sp;
+	long long	 n;
+	size_t		 ll;
+
+	if (taillen < 2 || tail[taillen - 1] != '\n')
+		return -1;
+	for (p = tail + taillen - 1; p > tail && p[-1] != '\n'; p--)
+		;
+	if (p == tail)
+		return -1;
+	ll = (size_t)(tail + taillen - 1 - p);
+	if (ll >= sizeof(line))
+		return -1;
+	memcpy(line, p, ll);
+	line[ll] = '\0';
+	if (line[0] != 'E' || line[1] != ' ' ||
+	    (sp = strchr(line + 2, ' ')) == NULL)
+		return -1;
+	*sp++ = '\0';
+	if (strcmp(sp, "8BITMIME") == 0)
+		m->eightbit = 1;
+	else if (strcmp(sp, "7BIT") == 0)
+		m->eightbit = 0;
+	else
+		return -1;
+	if (line[2] == '0' && line[3] != '\0')
+		return -1;
+	n = strtonum(line + 2, 0, LLONG_MAX, &errstr);
+	if (errstr != NULL)
+		return -1;
+	m->datalen = (off_t)n;
+	return (int)(ll + 1);
+}
+
+/*
+ * Validate an open queue file.  The checks are made on the descriptor, so
+ * a name swapped after the open cannot fool them: regular file, one link,
+ * the envelope parses, the trailer matches the size.  On success `m' owns
+ * `fd'; on failure the caller still does.
+ */
+int
+spool_load_fd(int fd, struct qmsg *m, char *err, size_t errsz)
+{
+	struct stat	 st;
+	char		*buf = NULL, tail[64];
+	size_t		 want;
+	int		 tl;
+
+	memset(m, 0, sizeof(*m));
+	m->fd = -1;
+	if (fstat(fd, &st) == -1) {
+		(void)snprintf(err, errsz, "fstat: %s", strerror(errno));
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_nlink != 1) {
+		(void)snprintf(err, errsz, "not a regular file with one link");
+		return -1;
+	}
+	want = st.st_size < SPOOL_ENVMAX ? (size_t)st.st_size : SPOOL_ENVMAX;
+	if ((buf = malloc(want + 1)) == NULL) {
+		(void)snprintf(err, errsz, "out of memory");
+		return -1;
+	}
+	if (pread(fd, buf, want, 0) != (ssize_t)want) {
+		(void)snprintf(err, errsz, "short read");
+		goto fail;
+	}
+	if (spool_parse_envelope(buf, want, m, err, errsz) == -1)
+		goto fail;
+	want = st.st_size - m->dataoff < (off_t)sizeof(tail) ?
+	    (size_t)(st.st_size - m->dataoff) : sizeof(tail);
+	if (pread(fd, tail, want, st.st_size - (off_t)want) != (ssize_t)want ||
+	    (tl = spool_check_trailer(tail, want, m)) == -1 ||
+	    m->dataoff + m->datalen + tl != st.st_size) {
+		(void)snprintf(err, errsz, "incomplete: no valid trailer");
+		goto fail;
+	}
+	m->owner = st.st_uid;
+	m->mtime = st.st_mtime;
+	m->fd = fd;
+	free(buf);
+	return 0;
+ fail:
+	free(buf);
+	spool_free_msg(m);
+	return -1;
+}
+
+int
+spool_open_msg(int dirfd, const char *name, struct qmsg *m, char *err,
+    size_t errsz)
+{
+	int	 fd;
+
+	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_CLOEXEC);
+	if (fd == -1) {
+		(void)snprintf(err, errsz, "open: %s", strerror(errno));
+		return -1;
+	}
+	if (spool_load_fd(fd, m, err, errsz) == -1) {
+		(void)close(fd);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Read the data once and check the wire invariants: every line ends in
+ * CRLF, no bare CR or LF, no line that is a lone dot.  Run on import, so
+ * a file planted in the drop directory cannot smuggle commands.
+ */
+int
+spool_check_data(int fd, off_t off, off_t len, char *err, size_t errsz)
+{
+	char	 buf[65536];
+	off_t	 done = 0;
+	ssize_t	 n, i;
+	int	 bol = 1, lonedot = 0, cr = 0;
+
+	while (done < len) {
+		n = pread(fd, buf, len - done < (off_t)sizeof(buf) ?
+		    (size_t)(len - done) : sizeof(buf), off + done);
+		if (n <= 0) {
+			(void)snprintf(err, errsz, "short read");
+			return -1;
+		}
+		for (i = 0; i < n; i++) {
+			if (buf[i] == '\n') {
+				if (!cr || lonedot)
+					goto bad;
+				bol = 1;
+				cr = lonedot = 0;
+			} else if (cr || buf[i] == '\0')
+				goto bad;
+			else if (buf[i] == '\r')
+				cr = 1;
+			else {
+				lonedot = bol && buf[i] == '.';
+				bol = 0;
+			}
+		}
+		done += n;
+	}
+	if (!bol || len < 2) {
+ bad:
+		(void)snprintf(err, errsz, "data is not in wire form");
+		return -1;
+	}
+	return 0;
+}
+
+/* State files: "RELAYQ-STATE 1", "A attempts next last", "R idx st dsn text" */
+static const char *const spool_st_names[] = {
+	"pending", "sent", "deferred", "failed"
+};
+
+int
+spool_parse_state(const char *buf, size_t len, struct qmsg *m)
+{
+	const char	*p = buf, *end = buf + len, *nl;
+	char		 line[REPLY_MAX * 5], st[16], dsn[16];
+	unsigned int	 att, idx;
+	long long	 next, last;
+	int		 off, k;
+
+	if ((nl = memchr(p, '\n', len)) == NULL ||
+	    (size_t)(nl - p) != 14 || memcmp(p, "RELAYQ-STATE 1", 14) != 0)
+		return -1;
+	for (p = nl + 1; p < end; p = nl + 1) {
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL ||
+		    (size_t)(nl - p) >= sizeof(line))
+			return -1;
+		memcpy(line, p, (size_t)(nl - p));
+		line[nl - p] = '\0';
+		if (sscanf(line, "A %u %lld %lld", &att, &next, &last) == 3) {
+			m->attempts = att;
+			m->next_try = (time_t)next;
+			m->last_try = (time_t)last;
+			continue;
+		}
+		if (sscanf(line, "R %u %15s %15s %n", &idx, st, dsn, &off) != 3 ||
+		    idx >= m->nrcpt)
+			return -1;
+		for (k = 0; k < 4; k++)
+			if (strcmp(st, spool_st_names[k]) == 0)
+				break;
+		if (k == 4)
+			return -1;
+		m->rcpt[idx].status = (enum rcpt_status)k;
+		(void)strlcpy(m->rcpt[idx].dsn, strcmp(dsn, "-") ? dsn : "",
+		    sizeof(m->rcpt[idx].dsn));
+		(void)strlcpy(m->rcpt[idx].reply, line + off,
+		    sizeof(m->rcpt[idx].reply));
+	}
+	return 0;
+}
+
+/* Missing state file = first attempt, due now. */
+int
+spool_read_state(int dirfd, const char *id, struct qmsg *m)
+{
+	char	 buf[65536];
+	ssize_t	 n;
+	int	 fd;
+
+	if ((fd = openat(dirfd, id, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
+		return errno == ENOENT ? 0 : -1;
+	n = read(fd, buf, sizeof(buf));
+	(void)close(fd);
+	if (n < 0 || n == (ssize_t)sizeof(buf))
+		return -1;
+	return spool_parse_state(buf, (size_t)n, m);
+}
+
+/*
+ * Replace the state file atomically: write "ID.tmp", fsync, rename over
+ * "ID", fsync the directory.  A crash leaves the old state or the new one;
+ * a stale "ID.tmp" is overwritten next time (O_TRUNC).
+ */
+int
+spool_write_state(int dirfd, const char *id, struct qmsg *m)
+{
+	char	 tmp[SPOOL_IDLEN + 8], line[REPLY_MAX + 64];
+	FILE	*fp;
+	size_t	 i;
+	int	 fd, rc = 0;
+
+	(void)snprintf(tmp, sizeof(tmp), "%s.tmp", id);
+	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
+	    O_CLOEXEC, 0600);
+	if (fd == -1 || (fp = fdopen(fd, "w")) == NULL) {
+		if (fd != -1)
+			(void)close(fd);
+		return -1;
+	}
+	(void)fprintf(fp, "RELAYQ-STATE 1\nA %u %lld %lld\n", m->attempts,
+	    (long long)m->next_try, (long long)m->last_try);
+	for (i = 0; i < m->nrcpt; i++) {
+		if (m->rcpt[i].status == RCPT_PENDING)
+			continue;
+		(void)snprintf(line, sizeof(line), "R %zu %s %s %s\n", i,
+		    spool_st_names[m->rcpt[i].status],
+		    m->rcpt[i].dsn[0] ? m->rcpt[i].dsn : "-", m->rcpt[i].reply);
+		(void)fputs(line, fp);
+	}
+	if (fflush(fp) == EOF || fsync(fd) == -1)
+		rc = -1;
+	if (fclose(fp) == EOF)
+		rc = -1;
+	if (rc == 0 && renameat(dirfd, tmp, dirfd, id) == -1)
+		rc = -1;
+	if (rc == 0 && fsync(dirfd) == -1)
+		rc = -1;
+	return rc;
+}

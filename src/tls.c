@@ -1,0 +1,389 @@
+/*
+ * Connections to the smarthost: TCP with timeouts, and TLS with mbedTLS,
+ * always verified: chain to the system bundle or tls_ca_file, the name
+ * checked against the configured smarthost, SNI sent, TLS 1.2 at least.
+ * There is no switch that turns verification off.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bsd/string.h>
+
+#include <mbedtls/ctr_drbg.h>
+#include <mbedtls/entropy.h>
+#include <mbedtls/error.h>
+#include <mbedtls/net_sockets.h>
+#include <mbedtls/ssl.h>
+#include <mbedtls/version.h>
+#include <mbedtls/x509_crt.h>
+
+#include "relayq.h"
+#include "client.h"
+
+static mbedtls_entropy_context	 tls_entropy;
+static mbedtls_ctr_drbg_context	 tls_drbg;
+static mbedtls_x509_crt		 tls_ca;
+static mbedtls_ssl_config	 tls_cfg;
+static int			 tls_ready;
+
+/* Where distributions keep the CA bundle: Debian, Alpine, RHEL. */
+static const char *const tls_bundles[] = {
+	"/etc/ssl/certs/ca-certificates.crt",
+	"/etc/ssl/cert.pem",
+	"/etc/pki/tls/certs/ca-bundle.crt",
+	NULL
+};
+
+static void
+tls_strerror(int rc, char *buf, size_t sz)
+{
+	mbedtls_strerror(rc, buf, sz);
+}
+
+/*
+ * Once per daemon: random generator, trust anchors, client config.
+ * mbedtls_x509_crt_parse_file returns the number of certificates it
+ * could NOT parse (2.28); what counts is that at least one was loaded.
+ */
+int
+tls_init(const struct conf *conf, char *err, size_t errsz)
+{
+	const char *const	*p;
+	const char		*file = conf->tls_ca_file;
+	char			 msg[128];
+	int			 rc;
+
+	if (tls_ready)
+		return 0;
+	mbedtls_entropy_init(&tls_entropy);
+	mbedtls_ctr_drbg_init(&tls_drbg);
+	mbedtls_x509_crt_init(&tls_ca);
+	mbedtls_ssl_config_init(&tls_cfg);
+	if ((rc = mbedtls_ctr_drbg_seed(&tls_drbg, mbedtls_entropy_func,
+	    &tls_entropy, (const unsigned char *)"relayq", 6)) != 0) {
+		tls_strerror(rc, msg, sizeof(msg));
+		(void)snprintf(err, errsz, "TLS random generator: %s", msg);
+		return -1;
+	}
+	if (file == NULL)
+		for (p = tls_bundles; *p != NULL && file == NULL; p++)
+			if (access(*p, R_OK) == 0)
+				file = *p;
+	if (file == NULL) {
+		(void)snprintf(err, errsz, "no CA bundle found (install "
+		    "ca-certificates, or set tls_ca_file)");
+		return -1;
+	}
+	rc = mbedtls_x509_crt_parse_file(&tls_ca, file);
+	if (rc < 0 || tls_ca.version == 0) {
+		tls_strerror(rc, msg, sizeof(msg));
+		(void)snprintf(err, errsz, "CA file %s: %s", file,
+		    rc < 0 ? msg : "no usable certificate");
+		return -1;
+	}
+	if ((rc = mbedtls_ssl_config_defaults(&tls_cfg, MBEDTLS_SSL_IS_CLIENT,
+	    MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT)) != 0) {
+		tls_strerror(rc, msg, sizeof(msg));
+		(void)snprintf(err, errsz, "TLS configuration: %s", msg);
+		return -1;
+	}
+	mbedtls_ssl_conf_authmode(&tls_cfg, MBEDTLS_SSL_VERIFY_REQUIRED);
+	mbedtls_ssl_conf_ca_chain(&tls_cfg, &tls_ca, NULL);
+	mbedtls_ssl_conf_rng(&tls_cfg, mbedtls_ctr_drbg_random, &tls_drbg);
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+	mbedtls_ssl_conf_min_tls_version(&tls_cfg, conf->tls_min_version == 3 ?
+	    MBEDTLS_SSL_VERSION_TLS1_3 : MBEDTLS_SSL_VERSION_TLS1_2);
+#else
+	if (conf->tls_min_version == 3) {
+		(void)snprintf(err, errsz, "tls_min_version 1.3: this mbedTLS "
+		    "(%s) has no TLS 1.3", MBEDTLS_VERSION_STRING);
+		return -1;
+	}
+	mbedtls_ssl_conf_min_version(&tls_cfg, MBEDTLS_SSL_MAJOR_VERSION_3,
+	    MBEDTLS_SSL_MINOR_VERSION_3);
+#endif
+	tls_ready = 1;
+	return 0;
+}
+
+/* Wait until `fd' is ready for `events' or the timeout passes. */
+static int
+tls_wait(int fd, short events, time_t timeout)
+{
+	struct pollfd	 pfd;
+	int		 n;
+
+	pfd.fd = fd;
+	pfd.events = events;
+	do
+		n = poll(&pfd, 1, timeout > 0 ? (int)(timeout * 1000) : -1);
+	while (n == -1 && errno == EINTR);
+	if (n == 0)
+		errno = ETIMEDOUT;
+	return n > 0 ? 0 : -1;
+}
+
+static ssize_t
+tls_plain_read(struct conn *c, void *buf, size_t len)
+{
+	ssize_t	 n;
+
+	if (tls_wait(c->fd, POLLIN, c->timeout) == -1)
+		return -1;
+	do
+		n = read(c->fd, buf, len);
+	while (n == -1 && errno == EINTR);
+	return n;
+}
+
+static ssize_t
+tls_plain_write(struct conn *c, const void *buf, size_t len)
+{
+	ssize_t	 n;
+
+	if (tls_wait(c->fd, POLLOUT, c->timeout) == -1)
+		return -1;
+	do
+		n = write(c->fd, buf, len);
+	while (n == -1 && errno == EINTR);
+	return n;
+}
+
+/* mbedTLS I/O callbacks over the non-blocking socket, with our timeout */
+static int
+tls_bio_send(void *ctx, const unsigned char *buf, size_t len)
+{
+	ssize_t	 n = tls_plain_write(ctx, buf, len);
+
+	return n >= 0 ? (int)n : MBEDTLS_ERR_NET_SEND_FAILED;
+}
+
+static int
+tls_bio_recv(void *ctx, unsigned char *buf, size_t len)
+{
+	ssize_t	 n = tls_plain_read(ctx, buf, len);
+
+	if (n == 0)
+		return MBEDTLS_ERR_NET_CONN_RESET;
+	if (n < 0)
+		return errno == ETIMEDOUT ? MBEDTLS_ERR_SSL_TIMEOUT :
+		    MBEDTLS_ERR_NET_RECV_FAILED;
+	return (int)n;
+}
+
+static ssize_t
+tls_read(struct conn *c, void *buf, size_t len)
+{
+	int	 rc;
+
+	do
+		rc = mbedtls_ssl_read(c->tls, buf, len);
+	while (rc == MBEDTLS_ERR_SSL_WANT_READ ||
+	    rc == MBEDTLS_ERR_SSL_WANT_WRITE);
+	if (rc == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY)
+		return 0;
+	if (rc < 0) {
+		errno = rc == MBEDTLS_ERR_SSL_TIMEOUT ? ETIMEDOUT : ECONNRESET;
+		return -1;
+	}
+	return rc;
+}
+
+static ssize_t
+tls_write(struct conn *c, const void *buf, size_t len)
+{
+	int	 rc;
+
+	do
+		rc = mbedtls_ssl_write(c->tls, buf, len);
+	while (rc == MBEDTLS_ERR_SSL_WANT_READ ||
+	    rc == MBEDTLS_ERR_SSL_WANT_WRITE);
+	if (rc < 0) {
+		errno = ECONNRESET;
+		return -1;
+	}
+	return rc;
+}
+
+/* Why a certificate was refused, in words an admin can act on. */
+static void
+tls_verify_reason(uint32_t flags, char *buf, size_t sz)
+{
+	buf[0] = '\0';
+	if (flags & MBEDTLS_X509_BADCERT_CN_MISMATCH)
+		(void)strlcat(buf, "name mismatch, ", sz);
+	if (flags & MBEDTLS_X509_BADCERT_NOT_TRUSTED)
+		(void)strlcat(buf, "not signed by a trusted CA, ", sz);
+	if (flags & MBEDTLS_X509_BADCERT_EXPIRED)
+		(void)strlcat(buf, "expired, ", sz);
+	if (flags & MBEDTLS_X509_BADCERT_FUTURE)
+		(void)strlcat(buf, "not yet valid, ", sz);
+	if (buf[0] == '\0')
+		(void)snprintf(buf, sz, "verification flags 0x%x, ",
+		    (unsigned int)flags);
+	buf[strlen(buf) - 2] = '\0';
+}
+
+static const struct conn_ops tls_ops;
+
+/* Handshake on c->fd; c->host->name is the reference identity. */
+static int
+tls_handshake(struct conn *c, char *err, size_t errsz)
+{
+	mbedtls_ssl_context	*ssl;
+	char			 msg[160];
+	uint32_t		 flags;
+	int			 rc;
+
+	if ((ssl = calloc(1, sizeof(*ssl))) == NULL) {
+		(void)snprintf(err, errsz, "out of memory");
+		return -1;
+	}
+	mbedtls_ssl_init(ssl);
+	c->tls = ssl;
+	if ((rc = mbedtls_ssl_setup(ssl, &tls_cfg)) != 0)
+		goto fail;
+	/* Sets SNI and the name to verify.  Never skipped: without it
+	 * mbedTLS 2.28 checks no name at all (CVE-2025-27809). */
+	if ((rc = mbedtls_ssl_set_hostname(ssl, c->host->name)) != 0)
+		goto fail;
+	mbedtls_ssl_set_bio(ssl, c, tls_bio_send, tls_bio_recv, NULL);
+	do
+		rc = mbedtls_ssl_handshake(ssl);
+	while (rc == MBEDTLS_ERR_SSL_WANT_READ ||
+	    rc == MBEDTLS_ERR_SSL_WANT_WRITE);
+	if (rc == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED) {
+		flags = mbedtls_ssl_get_verify_result(ssl);
+		tls_verify_reason(flags, msg, sizeof(msg));
+		(void)snprintf(err, errsz, "certificate verify failed for %s: "
+		    "%s", c->host->name, msg);
+		return -1;
+	}
+	if (rc != 0)
+		goto fail;
+	/* belt and braces: REQUIRED mode fails the handshake already */
+	if (mbedtls_ssl_get_verify_result(ssl) != 0) {
+		(void)snprintf(err, errsz, "certificate verify failed for %s",
+		    c->host->name);
+		return -1;
+	}
+	c->ops = &tls_ops;
+	c->verified = 1;
+	return 0;
+ fail:
+	tls_strerror(rc, msg, sizeof(msg));
+	(void)snprintf(err, errsz, "TLS handshake with %s failed: %s", c->peer,
+	    msg);
+	return -1;
+}
+
+static int
+tls_starttls(struct conn *c, char *err, size_t errsz)
+{
+	return tls_handshake(c, err, errsz);
+}
+
+static const struct conn_ops tls_plain_ops = {
+	tls_plain_read, tls_plain_write, tls_starttls
+};
+static const struct conn_ops tls_ops = {
+	tls_read, tls_write, NULL
+};
+
+/*
+ * Connect to every address of the smarthost in turn; implicit TLS
+ * handshakes at once.  On failure `err' says which address failed how.
+ */
+int
+tls_connect(struct conn *c, const struct smarthost *h, time_t timeout,
+    char *err, size_t errsz)
+{
+	struct addrinfo	 hints, *res, *ai;
+	char		 addr[INET6_ADDRSTRLEN];
+	socklen_t	 sl;
+	int		 fd = -1, rc, soerr, one = 1;
+
+	memset(c, 0, sizeof(*c));
+	c->fd = -1;
+	c->host = h;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	if ((rc = getaddrinfo(h->name, h->port, &hints, &res)) != 0) {
+		(void)snprintf(err, errsz, "cannot resolve %s: %s", h->name,
+		    gai_strerror(rc));
+		return -1;
+	}
+	(void)snprintf(err, errsz, "%s: no address", h->name);
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		if (getnameinfo(ai->ai_addr, ai->ai_addrlen, addr, sizeof(addr),
+		    NULL, 0, NI_NUMERICHOST) != 0)
+			(void)strlcpy(addr, "?", sizeof(addr));
+		(void)snprintf(c->peer, sizeof(c->peer), "%s[%s]:%s", h->name,
+		    addr, h->port);
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
+		    SOCK_CLOEXEC, ai->ai_protocol);
+		if (fd == -1)
+			continue;
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == -1 &&
+		    errno != EINPROGRESS)
+			goto next;
+		if (tls_wait(fd, POLLOUT, timeout) == -1)
+			goto next;
+		sl = sizeof(soerr);
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == -1)
+			goto next;
+		if (soerr != 0) {
+			errno = soerr;
+			goto next;
+		}
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
+		    sizeof(one));
+		break;
+ next:
+		(void)snprintf(err, errsz, "connect to %s: %s", c->peer,
+		    strerror(errno));
+		(void)close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	if (fd == -1)
+		return -1;
+	c->fd = fd;
+	c->ops = &tls_plain_ops;
+	c->timeout = timeout;
+	if (h->tls == TLS_IMPLICIT && tls_handshake(c, err, errsz) == -1) {
+		tls_close(c);
+		return -1;
+	}
+	return 0;
+}
+
+void
+tls_close(struct conn *c)
+{
+	if (c->tls != NULL) {
+		if (c->ops == &tls_ops)
+			(void)mbedtls_ssl_close_notify(c->tls);
+		mbedtls_ssl_free(c->tls);
+		free(c->tls);
+		c->tls = NULL;
+	}
+	if (c->fd != -1)
+		(void)close(c->fd);
+	c->fd = -1;
+}

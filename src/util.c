@@ -1,0 +1,158 @@
+/*
+ * Small helpers shared by both programs: durations, full writes,
+ * sanitising text from outside before it reaches a log or a file.
+ */
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netdb.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bsd/stdlib.h>
+#include <bsd/string.h>
+#define LIBBSD_OPENBSD_VIS
+#include <bsd/vis.h>
+
+#include "relayq.h"
+
+/*
+ * "90", "90s", "5m", "1h", "5d" -> seconds.  Returns -1 on anything else,
+ * including values over 10 years, so a typo cannot schedule the heat death
+ * of the queue.
+ */
+int
+util_duration(const char *s, time_t *out)
+{
+	char		 num[32];
+	const char	*errstr;
+	size_t		 len;
+	long long	 n, mul = 1;
+
+	len = strlen(s);
+	if (len == 0 || len >= sizeof(num))
+		return -1;
+	memcpy(num, s, len + 1);
+	switch (num[len - 1]) {
+	case 's':
+		num[--len] = '\0';
+		break;
+	case 'm':
+		mul = 60;
+		num[--len] = '\0';
+		break;
+	case 'h':
+		mul = 3600;
+		num[--len] = '\0';
+		break;
+	case 'd':
+		mul = 86400;
+		num[--len] = '\0';
+		break;
+	}
+	if (len == 0)
+		return -1;
+	n = strtonum(num, 0, 10LL * 366 * 86400 / mul, &errstr);
+	if (errstr != NULL)
+		return -1;
+	*out = (time_t)(n * mul);
+	return 0;
+}
+
+/* write(2) until done; EINTR is retried.  Returns -1 with errno set. */
+int
+util_writeall(int fd, const void *buf, size_t len)
+{
+	const char	*p = buf;
+	ssize_t		 n;
+
+	while (len > 0) {
+		n = write(fd, p, len);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/*
+ * Make text from outside (server replies, header values) safe for a log
+ * line: control characters and bytes over 0x7e become C-style escapes, and
+ * the result always fits `dst' (truncated, NUL-terminated).
+ */
+void
+util_sanitise(char *dst, size_t dstsz, const char *src, size_t srclen)
+{
+	char	 tmp[4 * 1024 + 1];	/* vis(3): at most 4 bytes per input byte */
+
+	if (dstsz == 0)
+		return;
+	if (srclen > 1024)
+		srclen = 1024;
+	(void)strvisx(tmp, src, srclen, VIS_CSTYLE | VIS_TAB | VIS_NL);
+	(void)strlcpy(dst, tmp, dstsz);
+}
+
+/* fsync(2) a directory by name: makes entries created or renamed durable. */
+int
+util_fsync_dir(const char *path)
+{
+	int	 fd, saved;
+
+	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return -1;
+	if (fsync(fd) == -1) {
+		saved = errno;
+		(void)close(fd);
+		errno = saved;
+		return -1;
+	}
+	return close(fd);
+}
+
+/* The fully qualified name of this host, or its short name; never NULL. */
+char *
+util_hostname(void)
+{
+	static char	 name[256];
+	struct addrinfo	 hints, *res;
+
+	if (name[0] != '\0')
+		return name;
+	if (gethostname(name, sizeof(name)) == -1 || name[0] == '\0')
+		(void)strlcpy(name, "localhost", sizeof(name));
+	name[sizeof(name) - 1] = '\0';
+	if (strchr(name, '.') != NULL)
+		return name;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_flags = AI_CANONNAME;
+	hints.ai_family = AF_UNSPEC;
+	/* /etc/hosts only in practice; a resolver miss just keeps the short name */
+	if (getaddrinfo(name, NULL, &hints, &res) == 0) {
+		if (res->ai_canonname != NULL &&
+		    strchr(res->ai_canonname, '.') != NULL)
+			(void)strlcpy(name, res->ai_canonname, sizeof(name));
+		freeaddrinfo(res);
+	}
+	return name;
+}
+
+/* RFC 5322 date-time in local time with a numeric zone. */
+void
+util_rfc5322_date(char *buf, size_t sz, time_t t)
+{
+	struct tm	 tm;
+
+	if (localtime_r(&t, &tm) == NULL ||
+	    strftime(buf, sz, "%a, %d %b %Y %H:%M:%S %z", &tm) == 0)
+		(void)strlcpy(buf, "Thu, 01 Jan 1970 00:00:00 +0000", sz);
+}
