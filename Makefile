@@ -72,16 +72,18 @@ deps:
 	@sh test/deps.sh
 
 check: deps all test/unit test/smtpd
-	@sh test/check.sh
+	@bash test/check.sh
 
 demo: deps all test/smtpd
-	@sh test/demo.sh
+	@bash test/demo.sh
 
 interop: deps all
 	@bash test/interop.sh
 
 install: all
-	sh contrib/install.sh
+	DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" SYSCONFDIR="$(SYSCONFDIR)" \
+	    SPOOLDIR="$(SPOOLDIR)" SBINDIR="$(SBINDIR)" MANDIR="$(MANDIR)" \
+	    sh contrib/install.sh
 
 clean:
 	rm -f sendmail relayq src/*.o test/unit test/smtpd

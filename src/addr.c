@@ -58,11 +58,12 @@ addr_valid(const char *a)
 
 	if (len == 0 || len > ADDR_MAX)
 		return 0;
+	for (i = 0; i < len; i++)	/* escaped or not: never in a record */
+		if ((unsigned char)a[i] < 0x20 || a[i] == 0x7f)
+			return 0;
 	for (i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)a[i];
 
-		if (c < 0x20 || c == 0x7f)
-			return 0;
 		if (inq) {
 			if (c == '\\' && a[i + 1] != '\0')
 				i++;
@@ -113,13 +114,22 @@ addr_finish(struct addr_list *l, char *plain, size_t np, char *angle,
 	return 0;
 }
 
+/* append to the <angle> or the plain buffer, noting overflow */
+#define ADDR_PUT(ch) do {						\
+	if (inangle)							\
+		anglelong |= addr_push(angle, &na, sizeof(angle), (ch));	\
+	else								\
+		plainlong |= addr_push(plain, &np, sizeof(plain), (ch));	\
+} while (0)
+
 int
 addr_parse_list(const char *s, size_t len, struct addr_list *l, char *err,
     size_t errsz)
 {
 	char	 plain[ADDR_MAX + 2], angle[ADDR_MAX + 2];
 	size_t	 i, np = 0, na = 0;
-	int	 inq = 0, depth = 0, inangle = 0, hasangle = 0, r = 0;
+	int	 inq = 0, depth = 0, inangle = 0, hasangle = 0;
+	int	 plainlong = 0, anglelong = 0;
 	char	 c;
 
 	for (i = 0; i <= len; i++) {
@@ -130,13 +140,12 @@ addr_parse_list(const char *s, size_t len, struct addr_list *l, char *err,
 			return -1;
 		}
 		if (inq) {
-			if (c == '\\' && i + 1 < len)
-				r |= addr_push(inangle ? angle : plain,
-				    inangle ? &na : &np, sizeof(plain), s[i++]);
-			else if (c == '"')
+			if (c == '\\' && i + 1 < len) {
+				ADDR_PUT(c);	/* quoted-pair kept verbatim */
+				c = s[++i];
+			} else if (c == '"')
 				inq = 0;
-			r |= addr_push(inangle ? angle : plain,
-			    inangle ? &na : &np, sizeof(plain), c);
+			ADDR_PUT(c);
 			if (i == len)
 				break;
 			continue;
@@ -154,17 +163,21 @@ addr_parse_list(const char *s, size_t len, struct addr_list *l, char *err,
 			depth++;
 			continue;
 		}
+		if (c == ')') {
+			(void)snprintf(err, errsz, "unbalanced parenthesis in "
+			    "address list");
+			return -1;
+		}
 		if (c == '"') {
 			inq = 1;
-			r |= addr_push(inangle ? angle : plain,
-			    inangle ? &na : &np, sizeof(plain), c);
+			ADDR_PUT(c);
 			continue;
 		}
 		if (inangle) {
 			if (c == '>')
 				inangle = 0;
 			else if (!isspace((unsigned char)c))
-				r |= addr_push(angle, &na, sizeof(angle), c);
+				ADDR_PUT(c);
 			continue;
 		}
 		switch (c) {
@@ -180,10 +193,12 @@ addr_parse_list(const char *s, size_t len, struct addr_list *l, char *err,
 		case ':':
 			/* "Group name:" - what came before is the group's name */
 			np = 0;
+			plainlong = 0;
 			break;
 		case ',':
 		case ';':
-			if (r != 0) {
+			/* a long display name is fine, a long address is not */
+			if (hasangle ? anglelong : plainlong) {
 				(void)snprintf(err, errsz, "address too long");
 				return -1;
 			}
@@ -191,12 +206,12 @@ addr_parse_list(const char *s, size_t len, struct addr_list *l, char *err,
 			    errsz) == -1)
 				return -1;
 			np = na = 0;
-			hasangle = 0;
+			hasangle = plainlong = anglelong = 0;
 			break;
 		default:
 			/* display-name words collapse; an addr-spec has none */
 			if (!isspace((unsigned char)c))
-				r |= addr_push(plain, &np, sizeof(plain), c);
+				ADDR_PUT(c);
 			break;
 		}
 	}

@@ -108,6 +108,7 @@ conf_add_host(struct conf *c, const char *v, char *err, size_t errsz)
 	const char		*port = "587", *errstr, *end;
 	char			 name[256];
 	size_t			 len;
+	long long		 pn;
 
 	if (c->nhost == CONF_MAXHOSTS) {
 		(void)snprintf(err, errsz, "more than %d smarthost lines",
@@ -135,14 +136,14 @@ conf_add_host(struct conf *c, const char *v, char *err, size_t errsz)
 		goto bad;
 	memcpy(name, v, len);
 	name[len] = '\0';
-	(void)strtonum(port, 1, 65535, &errstr);
-	if (errstr != NULL) {
+	pn = strtonum(port, 1, 65535, &errstr);
+	if (errstr != NULL || strspn(port, "0123456789") != strlen(port)) {
 		(void)snprintf(err, errsz, "bad port \"%s\" in smarthost", port);
 		return -1;
 	}
 	h = &c->host[c->nhost++];
 	(void)strlcpy(h->name, name, sizeof(h->name));
-	(void)strlcpy(h->port, port, sizeof(h->port));
+	(void)snprintf(h->port, sizeof(h->port), "%lld", pn);
 	return 0;
  bad:
 	(void)snprintf(err, errsz, "bad smarthost \"%s\": use HOST[:PORT]", v);

@@ -63,11 +63,24 @@ msg_in_peek(struct msg_in *in)
 	return c;
 }
 
+/* After a CR: swallow the LF of a CRLF.  1 if it was a bare CR. */
+static int
+msg_in_bare_cr(struct msg_in *in)
+{
+	if (msg_in_peek(in) == '\n') {
+		in->pos++;
+		return 0;
+	}
+	in->barecr++;
+	return 1;
+}
+
 /*
  * Next piece of a line, at most `cap' bytes, into in->seg.  Returns
  * MSG_LINE (a whole line or its last piece), MSG_MORE (the line goes on)
- * or MSG_EOF.  LF and CRLF end a line; a bare CR ends one too, or reads as
- * a space in header mode, and is counted so the caller can log the repair.
+ * or MSG_EOF.  LF and CRLF end a line.  A bare CR ends one too, except in
+ * header mode (crspace), where it is kept in the piece for the caller to
+ * turn into a space; either way it is counted so the repair is logged.
  * A line that is a lone dot ends the input unless -i was given.
  */
 int
@@ -87,12 +100,9 @@ msg_in_line(struct msg_in *in, size_t cap)
 			break;
 		}
 		if (c == '\r') {
-			if (msg_in_peek(in) == '\n')
-				continue;
-			in->barecr++;
-			if (in->crspace)
-				c = ' ';
-			else
+			if (!msg_in_bare_cr(in))
+				c = '\n';
+			else if (!in->crspace)
 				c = '\n';
 		}
 		if (c == '\n') {
@@ -111,8 +121,19 @@ msg_in_line(struct msg_in *in, size_t cap)
 			in->eightbit = 1;
 		in->seg[in->seglen++] = (char)c;
 		if (in->seglen == cap) {
-			in->bol = 0;
-			return MSG_MORE;
+			/* exactly `cap' octets and then the line end: whole */
+			c = msg_in_peek(in);
+			if (c == '\n')
+				in->pos++;
+			else if (c == '\r' && !in->crspace) {
+				in->pos++;
+				(void)msg_in_bare_cr(in);
+			}
+			else if (c != -1) {
+				in->bol = 0;
+				return MSG_MORE;
+			}
+			break;
 		}
 	}
 	in->bol = 1;
@@ -195,12 +216,12 @@ msg_out_long(struct msg_out *o, const char *p, size_t n, unsigned long *folded)
 	size_t	 cap = LINE_MAX_OCTETS, k;
 	int	 rc, fold = 0;
 
+	if (n > cap)
+		(*folded)++;
 	do {
 		k = n > cap ? cap : n;
 		if ((rc = msg_out_seg(o, fold, p, k)) != 0)
 			return rc;
-		if (n > k)
-			(*folded)++;
 		p += k;
 		n -= k;
 		fold = 1;
@@ -211,18 +232,19 @@ msg_out_long(struct msg_out *o, const char *p, size_t n, unsigned long *folded)
 
 /* --- header --- */
 
+/* field-name, optional white space (obsolete syntax), then a colon */
 static int
 msg_hdr_is_field(const char *p, size_t n)
 {
-	size_t	 i;
+	size_t	 i, name;
 
-	for (i = 0; i < n; i++) {
-		if (p[i] == ':')
-			return i > 0;
-		if (p[i] <= ' ' || p[i] > '~')
-			return 0;
-	}
-	return 0;
+	for (i = 0; i < n && p[i] > ' ' && p[i] <= '~' && p[i] != ':'; i++)
+		;
+	if ((name = i) == 0)
+		return 0;
+	while (i < n && (p[i] == ' ' || p[i] == '\t'))
+		i++;
+	return i < n && p[i] == ':' && name > 0;
 }
 
 /* Case-insensitive field-name match: "to" matches "To:" and "TO :" */
@@ -262,7 +284,8 @@ msg_hdr_add(struct msg *m, const char *p, size_t n, int newfield)
 		h = &m->hdr[m->nhdr++];
 		memset(h, 0, sizeof(*h));
 		h->namelen = strcspn(p, ":");
-		while (h->namelen > 0 && p[h->namelen - 1] == ' ')
+		while (h->namelen > 0 && (p[h->namelen - 1] == ' ' ||
+		    p[h->namelen - 1] == '\t'))
 			h->namelen--;	/* obsolete "Name :" syntax */
 	} else
 		h = &m->hdr[m->nhdr - 1];
@@ -278,6 +301,18 @@ msg_hdr_add(struct msg *m, const char *p, size_t n, int newfield)
 	t[h->len] = '\0';
 	m->hdrbytes += add;
 	return 0;
+}
+
+/* A bare CR kept by the reader becomes a space; CRLF joins stay. */
+static void
+msg_hdr_crspace(struct msg_hdr *h)
+{
+	size_t	 i;
+
+	for (i = 0; i < h->len; i++)
+		if (h->text[i] == '\r' && (i + 1 == h->len ||
+		    h->text[i + 1] != '\n'))
+			h->text[i] = ' ';
 }
 
 /* Read one whole physical line into m->line (bounded by MSG_HDRMAX). */
@@ -310,21 +345,23 @@ msg_read_physical(struct msg *m, struct msg_in *in)
 /*
  * Read the header block.  It ends at an empty line, at the end of input,
  * or at the first line that is neither a field nor a continuation; that
- * line is kept in m->line as the first body line (m->bodyfirst).  An mbox
- * "From " line at the very start is dropped.
+ * line is kept in m->line as the first body line (m->bodyfirst).  Mbox
+ * "From " / ">From " lines before the first field are dropped.  A bare
+ * CR reads as a space in a field, as a line break in that body line.
  */
 int
 msg_read_header(struct msg *m, struct msg_in *in)
 {
-	int	 r, rc, first = 1;
+	size_t	 i;
+	int	 r, rc;
 
 	in->crspace = 1;
-	for (;; first = 0) {
+	for (;;) {
 		if ((r = msg_read_physical(m, in)) == -1)
 			return EX_DATAERR;
 		if (r == MSG_EOF || m->linelen == 0)
 			break;
-		if (first && (strncmp(m->line, "From ", 5) == 0 ||
+		if (m->nhdr == 0 && (strncmp(m->line, "From ", 5) == 0 ||
 		    strncmp(m->line, ">From ", 6) == 0))
 			continue;
 		if ((m->line[0] == ' ' || m->line[0] == '\t') && m->nhdr > 0)
@@ -339,6 +376,8 @@ msg_read_header(struct msg *m, struct msg_in *in)
 			return rc;
 	}
 	in->crspace = 0;
+	for (i = 0; i < m->nhdr; i++)
+		msg_hdr_crspace(&m->hdr[i]);
 	return in->error != 0 ? EX_IOERR : 0;
 }
 
@@ -355,7 +394,9 @@ msg_hdr_recipients(const struct msg *m, struct addr_list *l, char *err,
 	    "Resent-Bcc", NULL };
 	const char *const	*names = plain;
 	const struct msg_hdr	*h;
-	size_t			 i, j;
+	char			*v;
+	size_t			 i, j, k, n;
+	int			 rc;
 
 	for (i = 0; i < m->nhdr; i++)
 		if (strncasecmp(m->hdr[i].text, "Resent-", 7) == 0)
@@ -365,8 +406,17 @@ msg_hdr_recipients(const struct msg *m, struct addr_list *l, char *err,
 		for (j = 0; names[j] != NULL; j++) {
 			if (!msg_hdr_name_is(h, names[j]))
 				continue;
-			if (addr_parse_list(h->text + h->namelen + 1,
-			    h->len - h->namelen - 1, l, err, errsz) == -1)
+			/* unfold (RFC 5322 2.2.3): drop each CRLF */
+			if ((v = malloc(h->len + 1)) == NULL) {
+				(void)snprintf(err, errsz, "out of memory");
+				return -1;
+			}
+			for (k = h->namelen + 1, n = 0; k < h->len; k++)
+				if (h->text[k] != '\r' && h->text[k] != '\n')
+					v[n++] = h->text[k];
+			rc = addr_parse_list(v, n, l, err, errsz);
+			free(v);
+			if (rc == -1)
 				return -1;
 		}
 	}
@@ -427,11 +477,22 @@ msg_write_header(struct msg *m, struct msg_out *o, char *const *top,
 int
 msg_write_body(struct msg *m, struct msg_in *in, struct msg_out *o)
 {
-	int	 r, rc, fold = 0;
+	const char	*p, *cr;
+	size_t		 n, k;
+	int		 r, rc, fold = 0;
 
-	if (m->bodyfirst &&
-	    (rc = msg_out_long(o, m->line, m->linelen, &in->folded)) != 0)
-		return rc;
+	if (m->bodyfirst) {
+		p = m->line;
+		n = m->linelen;
+		do {	/* bare CRs read in header mode: line breaks here */
+			cr = memchr(p, '\r', n);
+			k = cr != NULL ? (size_t)(cr - p) : n;
+			if ((rc = msg_out_long(o, p, k, &in->folded)) != 0)
+				return rc;
+			p += k + 1;
+			n -= cr != NULL ? k + 1 : k;
+		} while (cr != NULL);
+	}
 	for (;;) {
 		r = msg_in_line(in, fold ? LINE_MAX_OCTETS - 1 : LINE_MAX_OCTETS);
 		if (r == MSG_EOF)

@@ -298,9 +298,12 @@ sm_fail(int fd, const char *path, int code, const char *what)
 	if (unlink(path) == -1)
 		(void)ftruncate(fd, 0);
 	errno = saved;
-	if (code == EX_IOERR || code == -1) {
-		code = errno == ENOSPC || errno == EDQUOT || errno == EIO ?
-		    EX_TEMPFAIL : EX_IOERR;
+	if (code == -1) {
+		/* disk full, quota, I/O error, file size limit: the caller
+		 * may try again later (sysexits: any write error is 75) */
+		code = EX_TEMPFAIL;
+		warn("%s", what);
+	} else if (code == EX_IOERR) {
 		warn("%s", what);
 	} else
 		warnx("%s", what);

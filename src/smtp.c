@@ -135,17 +135,34 @@ smtp_ehlo_caps(const struct smtp_reply *r, long long *maxsize)
 	return caps;
 }
 
+/* "d.ddd.ddd" at the start of the text, class matching the code's */
+static size_t
+smtp_enhanced_len(const char *p, int code)
+{
+	size_t	 i = 0, part, n;
+
+	if (p[0] != '0' + code / 100 || p[1] != '.')
+		return 0;
+	i = 2;
+	for (part = 0; part < 2; part++) {
+		n = strspn(p + i, "0123456789");
+		if (n == 0 || n > 3)
+			return 0;
+		i += n;
+		if (part == 0 && p[i++] != '.')
+			return 0;
+	}
+	return p[i] == ' ' || p[i] == '\0' || p[i] == '\n' ? i : 0;
+}
+
 /* The enhanced status code of a reply, or one derived from its class. */
 const char *
 smtp_dsn(const struct smtp_reply *r, char *buf, size_t sz)
 {
-	const char	*p = r->text;
-	size_t		 n;
+	size_t	 n = smtp_enhanced_len(r->text, r->code);
 
-	n = strspn(p, "0123456789.");
-	if (n >= 5 && n < sz && p[0] == '0' + r->code / 100 && p[1] == '.' &&
-	    (p[n] == ' ' || p[n] == '\0' || p[n] == '\n')) {
-		memcpy(buf, p, n);
+	if (n > 0 && n < sz) {
+		memcpy(buf, r->text, n);
 		buf[n] = '\0';
 	} else
 		(void)snprintf(buf, sz, "%d.0.0", r->code / 100);
@@ -223,6 +240,27 @@ smtp_write(struct smtp_session *s, const char *buf, size_t len)
 	return 0;
 }
 
+/*
+ * Read the reply to the one command outstanding.  Commands go one at a
+ * time, so bytes after a complete reply were sent unasked: a confused or
+ * hostile server, and the session is dropped rather than guessed at.
+ */
+static int
+smtp_reply(struct smtp_session *s, struct smtp_reply *r)
+{
+	if (smtp_read_reply(s->conn, r, s->error, sizeof(s->error)) == -1) {
+		s->temp = 1;
+		return -1;
+	}
+	if (s->conn->rpos != s->conn->rlen) {
+		(void)snprintf(s->error, sizeof(s->error), "%s sent data "
+		    "nobody asked for after a reply; aborting", s->conn->peer);
+		s->temp = 1;
+		return -1;
+	}
+	return 0;
+}
+
 /* Send a command, read its reply.  -1: the session is gone (s->error). */
 static int
 smtp_cmd(struct smtp_session *s, struct smtp_reply *r, const char *fmt, ...)
@@ -241,11 +279,7 @@ smtp_cmd(struct smtp_session *s, struct smtp_reply *r, const char *fmt, ...)
 	memcpy(buf + n, "\r\n", 2);
 	if (smtp_write(s, buf, (size_t)n + 2) == -1)
 		return -1;
-	if (smtp_read_reply(s->conn, r, s->error, sizeof(s->error)) == -1) {
-		s->temp = 1;
-		return -1;
-	}
-	return 0;
+	return smtp_reply(s, r);
 }
 
 /* "smarthost said: 535 5.7.8 text" into s->error, sanitised */
@@ -365,7 +399,7 @@ smtp_open(struct smtp_session *s, char *err, size_t errsz)
 	struct conn		*c = s->conn;
 
 	s->conn->timeout = s->conf->timeout_command;
-	if (smtp_read_reply(c, &r, s->error, sizeof(s->error)) == -1)
+	if (smtp_reply(s, &r) == -1)
 		goto fail;
 	if (r.code != 220) {
 		smtp_fail(s, "greeting", &r);
@@ -379,20 +413,21 @@ smtp_open(struct smtp_session *s, char *err, size_t errsz)
 			    "offer STARTTLS; not sending in plaintext", c->peer);
 			goto fail;
 		}
-		if (smtp_cmd(s, &r, "STARTTLS") == -1)
-			goto fail;
-		if (r.code != 220) {
-			smtp_fail(s, "STARTTLS refused", &r);
+		/*
+		 * Anything read after the 220 was sent before the handshake,
+		 * in plaintext, by someone: acting on it would let a man in
+		 * the middle inject replies (CVE-2011-0411).  smtp_cmd drops
+		 * the session on such bytes; say why in STARTTLS terms.
+		 */
+		if (smtp_cmd(s, &r, "STARTTLS") == -1) {
+			if (c->rpos != c->rlen)
+				(void)snprintf(s->error, sizeof(s->error), "%s "
+				    "sent data after the STARTTLS reply; "
+				    "aborting", c->peer);
 			goto fail;
 		}
-		/*
-		 * Anything already read after the 220 was sent before the
-		 * handshake, in plaintext, by someone: acting on it would
-		 * let a man in the middle inject replies (CVE-2011-0411).
-		 */
-		if (c->rpos != c->rlen) {
-			(void)snprintf(s->error, sizeof(s->error), "%s sent "
-			    "data after the STARTTLS reply; aborting", c->peer);
+		if (r.code != 220) {
+			smtp_fail(s, "STARTTLS refused", &r);
 			goto fail;
 		}
 		if (c->ops->starttls(c, s->error, sizeof(s->error)) == -1)
@@ -522,7 +557,7 @@ smtp_send(struct smtp_session *s, struct qmsg *m)
 			continue;
 		if (smtp_cmd(s, &r, "RCPT TO:<%s>", m->rcpt[i].addr) == -1)
 			goto done;
-		if (r.code == 250 || r.code == 251) {
+		if (r.code / 100 == 2) {	/* 250, 251, 252: positive */
 			st[i] = ACCEPTED;
 			naccepted++;
 		} else {
@@ -540,8 +575,7 @@ smtp_send(struct smtp_session *s, struct qmsg *m)
 		s->conn->timeout = s->conf->timeout_data;
 		if (smtp_data(s, m) == -1)
 			goto done;
-		if (smtp_read_reply(s->conn, &r, s->error,
-		    sizeof(s->error)) == -1) {
+		if (smtp_reply(s, &r) == -1) {
 			/* RFC 1047: the message may have been taken; a
 			 * duplicate beats a loss, so defer and say so */
 			(void)strlcat(s->error, " after the final dot: message "
@@ -550,6 +584,13 @@ smtp_send(struct smtp_session *s, struct qmsg *m)
 			s->temp = 1;
 			goto done;
 		}
+	}
+	if (!data && r.code / 100 == 2) {
+		/* a positive reply to DATA is no "go ahead": no data was
+		 * sent, so nobody can be counted as delivered */
+		smtp_fail(s, "unexpected reply to DATA", &r);
+		s->temp = 1;
+		goto done;
 	}
 	/* the DATA reply (not 354) or the final reply decides for all */
 	for (i = 0; i < m->nrcpt; i++)

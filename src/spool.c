@@ -248,7 +248,8 @@ spool_check_trailer(const char *tail, size_t taillen, struct qmsg *m)
 		m->eightbit = 0;
 	else
 		return -1;
-	if (line[2] == '0' && line[3] != '\0')
+	if ((line[2] == '0' && line[3] != '\0') ||
+	    strspn(line + 2, "0123456789") != strlen(line + 2))
 		return -1;
 	n = strtonum(line + 2, 0, LLONG_MAX, &errstr);
 	if (errstr != NULL)

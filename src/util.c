@@ -92,14 +92,21 @@ util_writeall(int fd, const void *buf, size_t len)
 void
 util_sanitise(char *dst, size_t dstsz, const char *src, size_t srclen)
 {
-	char	 tmp[4 * 1024 + 1];	/* vis(3): at most 4 bytes per input byte */
+	char	 one[5];	/* vis(3): at most 4 bytes per input byte */
+	size_t	 i, n = 0, k;
 
 	if (dstsz == 0)
 		return;
-	if (srclen > 1024)
-		srclen = 1024;
-	(void)strvisx(tmp, src, srclen, VIS_CSTYLE | VIS_TAB | VIS_NL);
-	(void)strlcpy(dst, tmp, dstsz);
+	for (i = 0; i < srclen; i++) {
+		(void)vis(one, (unsigned char)src[i], VIS_CSTYLE | VIS_TAB |
+		    VIS_NL | VIS_OCTAL, i + 1 < srclen ? src[i + 1] : '\0');
+		k = strlen(one);
+		if (n + k >= dstsz)
+			break;		/* never half an escape */
+		memcpy(dst + n, one, k);
+		n += k;
+	}
+	dst[n] = '\0';
 }
 
 /* fsync(2) a directory by name: makes entries created or renamed durable. */

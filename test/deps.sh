@@ -1,0 +1,22 @@
+#!/bin/sh
+# Install what building and testing relayq needs, from Debian's packages.
+# As root: apt-get installs what is missing.  Otherwise: print the exact
+# command and fail, so `make check' never half-runs.
+PKGS="gcc make libc6-dev libmbedtls-dev libbsd-dev openssl util-linux"
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+	    missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+	echo "relayq needs these Debian packages:$missing"
+	echo "run as root: apt-get update && apt-get install -y$missing"
+	exit 1
+fi
+echo "installing:$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get install -y -q --no-install-recommends $missing >/dev/null 2>&1 || {
+	apt-get update -q >/dev/null &&
+	apt-get install -y -q --no-install-recommends $missing >/dev/null
+} || { echo "apt-get install$missing failed"; exit 1; }

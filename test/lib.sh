@@ -1,0 +1,125 @@
+# Shared by test/check.sh and test/demo.sh: a private spool, config,
+# test smarthost and daemon per test, torn down by PID even on failure.
+# Sourced by bash; expects to run from the repository top.
+
+TOP=$(pwd)
+PASS=0
+FAIL=0
+WORK=$(mktemp -d /tmp/relayq-test.XXXXXX)
+chmod 755 "$WORK"
+PIDS=""
+
+# Tests run the programs as an unprivileged uid: the daemon must never
+# need root, and a container runs everything as one arbitrary uid.
+# AS_USER is a command prefix, not a function, so that "${AS_USER[@]}" cmd &
+# leaves $! the PID of cmd itself (setpriv and env exec), for kill -9.
+if [ "$(id -u)" = 0 ]; then
+	RUNUID=65534
+	RUNGID=65534
+	AS_USER=(setpriv --reuid=$RUNUID --regid=$RUNGID --clear-groups --)
+else
+	RUNUID=$(id -u)
+	RUNGID=$(id -g)
+	AS_USER=()
+fi
+as_user() { "${AS_USER[@]}" "$@"; }
+
+ok() { PASS=$((PASS + 1)); echo "ok - $1"; }
+not_ok() { FAIL=$((FAIL + 1)); echo "not ok - $1: $2"; }
+
+# check NAME COMMAND...: the command's status decides
+check() {
+	local name=$1; shift
+	if "$@"; then ok "$name"; else not_ok "$name" "failed: $*"; fi
+}
+
+# wait_for SECONDS COMMAND...: poll every 50 ms until it succeeds
+wait_for() {
+	local deadline=$(( $(date +%s%N) / 1000000 + $1 * 1000 )); shift
+	while ! "$@" 2>/dev/null; do
+		[ $(( $(date +%s%N) / 1000000 )) -ge $deadline ] && return 1
+		sleep 0.05
+	done
+	return 0
+}
+
+stop_pid() {	# by PID file, only what we started
+	local f=$1 pid
+	[ -s "$f" ] || return 0
+	pid=$(cat "$f")
+	kill "$pid" 2>/dev/null
+	wait_for 5 sh -c "! kill -0 $pid" || kill -9 "$pid" 2>/dev/null
+	rm -f "$f"
+}
+
+cleanup() {
+	local f
+	for f in "$WORK"/*/*.pid; do stop_pid "$f"; done
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+CERTS=$WORK/certs
+sh "$TOP/test/mkcerts.sh" "$CERTS" || { echo "mkcerts failed"; exit 1; }
+chmod 755 "$CERTS"
+chmod 644 "$CERTS"/*.pem
+
+# new_env NAME: a fresh directory $T with spool, mail dir, password file
+new_env() {
+	T=$WORK/$1
+	mkdir -p "$T/spool" "$T/mail"
+	echo secret > "$T/pw"
+	chmod 600 "$T/pw"
+	chown -R $RUNUID:$RUNGID "$T"
+	chmod 755 "$T"
+}
+
+# start_smtpd [smtpd options...]: test smarthost for $T on a free port
+start_smtpd() {
+	rm -f "$T/port"
+	"$TOP/test/smtpd" --port "${SMTPD_PORT:-0}" --portfile "$T/port" \
+	    --pidfile "$T/smtpd.pid" --cert "${CERT:-$CERTS/server.pem}" \
+	    --key "${KEY:-$CERTS/server.key}" --maildir "$T/mail" \
+	    --transcript "$T/transcript" --auth user:secret "$@" \
+	    2>>"$T/smtpd.err" &
+	wait_for 10 test -s "$T/port" || { echo "smtpd did not start"; cat "$T/smtpd.err"; return 1; }
+	PORT=$(cat "$T/port")
+}
+
+# write_conf [extra lines]: config for $T pointing at $PORT
+write_conf() {
+	{
+		echo "smarthost localhost:$PORT"
+		echo "tls_ca_file $CERTS/ca.pem"
+		echo "auth_user user"
+		echo "auth_password_file $T/pw"
+		echo "spool $T/spool"
+		echo "domain example.org"
+		echo "log $T/log"
+		echo "retry_min 1s"
+		echo "retry_max 2s"
+		for l in "$@"; do echo "$l"; done
+	} > "$T/conf"
+	touch "$T/log"
+	chown $RUNUID:$RUNGID "$T/log"
+}
+
+start_daemon() {
+	"${AS_USER[@]}" env "$@" "$TOP/relayq" -C "$T/conf" drain -f 2>>"$T/daemon.err" &
+	echo $! > "$T/daemon.pid"
+	wait_for 10 grep -q "started:" "$T/log" || { echo "daemon did not start"; cat "$T/daemon.err"; return 1; }
+}
+
+stop_daemon() { stop_pid "$T/daemon.pid"; }
+
+# submit ARGS... < message: run sendmail as the test user
+submit() { as_user env RELAYQ_CONFIG="$T/conf" "$TOP/sendmail" "$@"; }
+
+queue_count() { ls "$T/spool/queue" 2>/dev/null | wc -l; }
+log_has() { grep -qE -- "$1" "$T/log"; }
+
+summary() {
+	echo "$PASS passed, $FAIL failed"
+	[ "$FAIL" -eq 0 ]
+}

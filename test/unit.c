@@ -1,0 +1,2769 @@
+/*
+ * Unit tests: one function per module, one case per rule, each named
+ * after the rule it checks and asserting exact bytes and return codes.
+ * Files live under a private mkdtemp(3) directory removed at exit.
+ * Output protocol: see unit.h.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bsd/string.h>
+#define LIBBSD_OPENBSD_VIS
+#include <bsd/vis.h>
+
+#include "relayq.h"
+#include "client.h"
+/* msg.h has its own MSG_MORE, unrelated to send(2)'s flag */
+#undef MSG_MORE
+#include "msg.h"
+#include "unit.h"
+
+extern char **environ;
+
+/* --- scratch files ------------------------------------------------------- */
+
+static char	 tmpdir[] = "/tmp/relayq-unit.XXXXXX";
+static int	 tmpdir_made;
+static unsigned int tmpseq;
+
+static int
+rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static void
+tmp_cleanup(void)
+{
+	if (tmpdir_made)
+		(void)nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* tmpdir/NAME in a static buffer (two in turn, for link(2) and friends) */
+static const char *
+tmp_path(const char *name)
+{
+	static char	 buf[2][PATH_MAX];
+	static int	 k;
+
+	k = !k;
+	(void)snprintf(buf[k], sizeof(buf[k]), "%s/%s", tmpdir, name);
+	return buf[k];
+}
+
+static int
+write_path(const char *path, const void *data, size_t len)
+{
+	int	 fd;
+
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600)) == -1)
+		return -1;
+	if (util_writeall(fd, data, len) == -1) {
+		(void)close(fd);
+		return -1;
+	}
+	return close(fd);
+}
+
+/* A fresh unlinked scratch file holding `data', open read-write at 0. */
+static int
+tmp_fd(const void *data, size_t len)
+{
+	char	 name[32];
+	int	 fd;
+
+	(void)snprintf(name, sizeof(name), "scratch.%u", tmpseq++);
+	if ((fd = open(tmp_path(name), O_RDWR | O_CREAT | O_EXCL, 0600)) == -1)
+		return -1;
+	(void)unlink(tmp_path(name));
+	if (util_writeall(fd, data, len) == -1 || lseek(fd, 0, SEEK_SET) ==
+	    -1) {
+		(void)close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* The whole content of `fd' (from offset 0), NUL-terminated; free it. */
+static char *
+slurp_fd(int fd, size_t *lenp)
+{
+	struct stat	 st;
+	char		*buf;
+	ssize_t		 n;
+
+	*lenp = 0;
+	if (fstat(fd, &st) == -1 || (buf = malloc((size_t)st.st_size + 1)) ==
+	    NULL)
+		return NULL;
+	if ((n = pread(fd, buf, (size_t)st.st_size, 0)) != st.st_size) {
+		free(buf);
+		return NULL;
+	}
+	buf[n] = '\0';
+	*lenp = (size_t)n;
+	return buf;
+}
+
+static char *
+slurp_path(const char *path, size_t *lenp)
+{
+	char	*buf;
+	int	 fd;
+
+	*lenp = 0;
+	if ((fd = open(path, O_RDONLY)) == -1)
+		return NULL;
+	buf = slurp_fd(fd, lenp);
+	(void)close(fd);
+	return buf;
+}
+
+/* `n' copies of `c', NUL-terminated, in one of 4 static buffers in turn */
+static const char *
+rep(int c, size_t n)
+{
+	static char	 buf[4][8192];
+	static int	 k;
+
+	k = (k + 1) % 4;
+	if (n >= sizeof(buf[k]))
+		n = sizeof(buf[k]) - 1;
+	memset(buf[k], c, n);
+	buf[k][n] = '\0';
+	return buf[k];
+}
+
+static int
+starts_with(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* --- addr.c -------------------------------------------------------------- */
+
+static void
+addr_join(const struct addr_list *l, char *out, size_t outsz)
+{
+	size_t	 i;
+
+	out[0] = '\0';
+	for (i = 0; i < l->n; i++) {
+		if (i > 0)
+			(void)strlcat(out, "|", outsz);
+		(void)strlcat(out, l->v[i], outsz);
+	}
+}
+
+/*
+ * One case for addr_parse_list: the return code, and when it is 0 the
+ * addresses kept, joined by '|'.  A failure must come with a message.
+ */
+static void
+addr_case_n(const char *name, const char *in, size_t len, int wantrc,
+    const char *want)
+{
+	struct addr_list	 l = { NULL, 0 };
+	char			 err[256] = "", got[4096];
+	int			 rc;
+
+	rc = addr_parse_list(in, len, &l, err, sizeof(err));
+	addr_join(&l, got, sizeof(got));
+	CASE(name);
+	EXPECT_INT("addr_parse_list", rc, wantrc);
+	if (rc == -1)
+		EXPECT(err[0] != '\0', "no error message with -1");
+	if (want != NULL)
+		EXPECT_STR("addresses", got, want);
+	END();
+	addr_list_free(&l);
+}
+
+static void
+addr_case(const char *name, const char *in, int wantrc, const char *want)
+{
+	addr_case_n(name, in, strlen(in), wantrc, want);
+}
+
+static void
+test_addr(void)
+{
+	const char *const	 locals[] = { "localhost", "VM", NULL };
+	char			 buf[8300], out[ADDR_MAX + 1];
+	size_t			 i;
+	int			 rc;
+
+	addr_case("addr: list split at commas", "a@x, b@y", 0, "a@x|b@y");
+	addr_case("addr: display name dropped, angle address kept",
+	    "Name <a@x>", 0, "a@x");
+	addr_case("addr: comma inside a quoted display name",
+	    "\"Doe, John\" <j@x>, k@y", 0, "j@x|k@y");
+	addr_case("addr: comment dropped", "root (Cron Daemon)", 0, "root");
+	addr_case("addr: nested comment with a comma dropped",
+	    "a@x (Cron, (the) daemon), b@y", 0, "a@x|b@y");
+	addr_case("addr: empty group gives no address",
+	    "undisclosed-recipients:;", 0, "");
+	addr_case("addr: group members kept, group name dropped",
+	    "Group: a@x, Name <b@y>;, c@z", 0, "a@x|b@y|c@z");
+	addr_case("addr: trailing and doubled commas ignored", "a@x,, b@y, ",
+	    0, "a@x|b@y");
+	addr_case("addr: obsolete source route dropped", "<@route,@r2:u@x>",
+	    0, "u@x");
+	addr_case("addr: quoted local part kept verbatim",
+	    "\"john doe\"@x, Name <\"a b\"@y>", 0,
+	    "\"john doe\"@x|\"a b\"@y");
+	addr_case("addr: escaped quote in a quoted local part kept verbatim",
+	    "\"a\\\"b\"@x", 0, "\"a\\\"b\"@x");
+	addr_case("addr: duplicates removed", "a@x, b@y, a@x, Name <b@y>", 0,
+	    "a@x|b@y");
+	addr_case("addr: unbalanced quote rejected", "\"a@x, b@y", -1, NULL);
+	addr_case("addr: unbalanced parenthesis rejected", "a@x (comment", -1,
+	    NULL);
+	addr_case("addr: unbalanced closing parenthesis rejected", "a@x)", -1,
+	    NULL);
+	addr_case("addr: unbalanced '<' rejected", "Name <a@x", -1, NULL);
+	addr_case("addr: stray '>' rejected", "a@x>", -1, NULL);
+	addr_case("addr: two angle addresses in one mailbox rejected",
+	    "<a@x> <b@y>", -1, NULL);
+	addr_case("addr: CR or LF in a list rejected (header injection)",
+	    "a@x,\r\n b@y", -1, NULL);
+	addr_case("addr: bare LF in a list rejected", "a@x\nBcc: evil@y", -1,
+	    NULL);
+	addr_case_n("addr: NUL in a list rejected", "a@x\0b@y", 7, -1, NULL);
+
+	/* ADDR_MAX octets is the limit of an address */
+	(void)snprintf(buf, sizeof(buf), "%s@x", rep('a', ADDR_MAX - 2));
+	addr_case("addr: address of ADDR_MAX octets accepted", buf, 0, buf);
+	(void)snprintf(buf, sizeof(buf), "%s@x", rep('a', ADDR_MAX - 1));
+	addr_case("addr: address of ADDR_MAX+1 octets rejected", buf, -1, NULL);
+	(void)snprintf(buf, sizeof(buf), "b@y, %s@x", rep('a', 1000));
+	addr_case("addr: over-long address rejected, no overflow", buf, -1,
+	    NULL);
+	(void)snprintf(buf, sizeof(buf), "Name <%s@x>", rep('a', 1000));
+	addr_case("addr: over-long angle address rejected", buf, -1, NULL);
+	(void)snprintf(buf, sizeof(buf), "%s <a@x>", rep('N', 600));
+	addr_case("addr: long display name with a short address accepted", buf,
+	    0, "a@x");
+
+	CASE("addr: valid accepts envelope-safe addresses");
+	EXPECT(addr_valid("a@x"), "a@x rejected");
+	EXPECT(addr_valid("\"a b\"@x"), "quoted space rejected");
+	EXPECT(addr_valid("\"a\\\"b\"@x"), "quoted escaped quote rejected");
+	EXPECT(addr_valid("caf\xc3\xa9@x"), "UTF-8 local part rejected");
+	EXPECT(addr_valid("root"), "bare name rejected");
+	(void)snprintf(buf, sizeof(buf), "%s@x", rep('a', ADDR_MAX - 2));
+	EXPECT(addr_valid(buf), "ADDR_MAX octets rejected");
+	END();
+
+	CASE("addr: valid rejects empty, long, spaces, brackets, controls");
+	EXPECT(!addr_valid(""), "empty accepted");
+	(void)snprintf(buf, sizeof(buf), "%s@x", rep('a', ADDR_MAX - 1));
+	EXPECT(!addr_valid(buf), "ADDR_MAX+1 octets accepted");
+	EXPECT(!addr_valid("a b@x"), "unquoted space accepted");
+	EXPECT(!addr_valid("<a@x>"), "angle brackets accepted");
+	EXPECT(!addr_valid("a,b@x"), "comma accepted");
+	EXPECT(!addr_valid("a@x\r\nRCPT TO:<b@y>"), "CRLF accepted");
+	EXPECT(!addr_valid("a\x01@x"), "control character accepted");
+	EXPECT(!addr_valid("a\x7f@x"), "DEL accepted");
+	EXPECT(!addr_valid("\"a@x"), "unbalanced quote accepted");
+	EXPECT(!addr_valid("\"a\nb\"@x"), "LF inside quotes accepted");
+	END();
+
+	CASE("addr: valid rejects a control character escaped inside quotes");
+	EXPECT(!addr_valid("\"a\\\x01\"@x"), "\"a\\<0x01>\"@x accepted");
+	EXPECT(!addr_valid("\"a\\\n\"@x"), "\"a\\<LF>\"@x accepted");
+	EXPECT(!addr_valid("\"a\\\r\"@x"), "\"a\\<CR>\"@x accepted");
+	END();
+
+	CASE("addr: is_local for bare names and local domains");
+	EXPECT_INT("root", addr_is_local("root", locals), 1);
+	EXPECT_INT("root@localhost", addr_is_local("root@localhost", locals),
+	    1);
+	EXPECT_INT("x@vm (case)", addr_is_local("x@vm", locals), 1);
+	EXPECT_INT("a@other", addr_is_local("a@other", locals), 0);
+	EXPECT_INT("a@localhost.other", addr_is_local("a@localhost.other",
+	    locals), 0);
+	EXPECT_INT("\"a@localhost\"@other",
+	    addr_is_local("\"a@localhost\"@other", locals), 0);
+	EXPECT_INT("NULL locals: a@localhost", addr_is_local("a@localhost",
+	    NULL), 0);
+	EXPECT_INT("NULL locals: root", addr_is_local("root", NULL), 1);
+	END();
+
+	{
+		static const struct {
+			const char	*in, *want;
+		} q[] = {
+			{ "root", "root@example.org" },
+			{ "root@localhost", "root@example.org" },
+			{ "x@VM", "x@example.org" },
+			{ "x@vm", "x@example.org" },
+			{ "a@other", "a@other" },
+			{ "\"a@b\"@localhost", "\"a@b\"@example.org" },
+			{ "\"a@b\"", "\"a@b\"@example.org" },
+			{ "\"a@b\"@other", "\"a@b\"@other" },
+		};
+
+		CASE("addr: qualify bare names and local domains, keep others");
+		for (i = 0; i < sizeof(q) / sizeof(q[0]); i++) {
+			memset(out, 'Z', sizeof(out));
+			rc = addr_qualify(q[i].in, "example.org", locals, out,
+			    sizeof(out));
+			EXPECT_INT(q[i].in, rc, 0);
+			EXPECT_STR(q[i].in, rc == 0 ? out : "(failed)",
+			    q[i].want);
+		}
+		END();
+	}
+
+	CASE("addr: qualify fails when the result does not fit");
+	EXPECT_INT("out of 8 bytes", addr_qualify("root", "example.org",
+	    locals, out, 8), -1);
+	EXPECT_INT("foreign copy into 4 bytes", addr_qualify("a@other",
+	    "example.org", locals, out, 4), -1);
+	(void)snprintf(buf, sizeof(buf), "%s", rep('r', ADDR_MAX - 5));
+	EXPECT_INT("over ADDR_MAX", addr_qualify(buf, "example.org", locals,
+	    out, sizeof(out)), -1);
+	END();
+}
+
+/* --- util.c -------------------------------------------------------------- */
+
+/* hostile server text; a literal with its NULs */
+#define LIT(s)	{ s, sizeof(s) - 1 }
+static const struct {
+	const char	*s;
+	size_t		 len;
+} hostile[] = {
+	LIT("a\x01\tb\n\r\x1b[0m\\"),
+	LIT("\xc3\xa9\x7f\x80\xff z"),
+	LIT("x\0" "1y\0"),
+	LIT("\\\\^A\\M-a\\001"),
+	LIT("\r\n.\r\nQUIT\r\n"),
+};
+#undef LIT
+
+/* Printable ASCII only, and unvis(3) gives the input back. */
+static void
+sanitise_roundtrip(const char *in, size_t len)
+{
+	char	 out[512], back[512], shown[128];
+	size_t	 i;
+	int	 n;
+
+	unit_escape(shown, sizeof(shown), in, len);
+	util_sanitise(out, sizeof(out), in, len);
+	for (i = 0; out[i] != '\0'; i++)
+		if ((unsigned char)out[i] < 0x20 ||
+		    (unsigned char)out[i] > 0x7e) {
+			EXPECT(0, "\"%s\": raw byte 0x%02x in the output", shown,
+			    (unsigned char)out[i]);
+			return;
+		}
+	n = strunvis(back, out);
+	EXPECT(n == (int)len && memcmp(back, in, len) == 0,
+	    "\"%s\" sanitised to \"%s\" does not decode back", shown, out);
+}
+
+/*
+ * Truncated to `sz': a prefix of the whole sanitised text that ends
+ * between two escapes, so what follows it in the whole text decodes to
+ * the rest of the input.  (A dangling '\\' would eat a closing quote.)
+ */
+static void
+sanitise_prefix(const char *in, size_t len, size_t sz)
+{
+	char	 out[64], whole[512], back[512], shown[128];
+	size_t	 ol;
+	int	 n, m;
+
+	unit_escape(shown, sizeof(shown), in, len);
+	memset(out, 'Q', sizeof(out));
+	util_sanitise(out, sz, in, len);
+	util_sanitise(whole, sizeof(whole), in, len);
+	if (memchr(out, '\0', sz) == NULL) {
+		EXPECT(0, "\"%s\" into %zu bytes: not NUL-terminated", shown,
+		    sz);
+		return;
+	}
+	ol = strlen(out);
+	n = strunvis(back, out);
+	if (strncmp(whole, out, ol) != 0 || n < 0 || (size_t)n > len ||
+	    memcmp(back, in, (size_t)n) != 0) {
+		EXPECT(0, "\"%s\" into %zu bytes: \"%s\" is not a prefix of "
+		    "\"%s\"", shown, sz, out, whole);
+		return;
+	}
+	m = strunvis(back, whole + ol);
+	EXPECT(m == (int)(len - (size_t)n) && memcmp(back, in + n, (size_t)m)
+	    == 0, "\"%s\" into %zu bytes: \"%s\" cuts an escape of \"%s\"",
+	    shown, sz, out, whole);
+}
+
+static void
+test_util(void)
+{
+	static const struct {
+		const char	*in;
+		time_t		 want;
+	} good[] = {
+		{ "90", 90 }, { "90s", 90 }, { "5m", 300 }, { "1h", 3600 },
+		{ "5d", 432000 }, { "3660d", 3660LL * 86400 },
+	};
+	static const char *const bad[] = {
+		"", "m", "s", "-1", "-5m", "99999d", "3661d", "5x", "5 m",
+		"1.5h", "5mm", "0x10", "99999999999999999999999999999999",
+	};
+	char	 dst[256], small[16];
+	time_t	 t;
+	size_t	 i, j;
+
+	CASE("util: durations in seconds, m, h, d");
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		t = -7;
+		EXPECT_INT(good[i].in, util_duration(good[i].in, &t), 0);
+		EXPECT_INT(good[i].in, t, good[i].want);
+	}
+	END();
+
+	CASE("util: bad or over 10 year durations rejected, out untouched");
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		t = -7;
+		EXPECT_INT(bad[i], util_duration(bad[i], &t), -1);
+		EXPECT_INT(bad[i], t, -7);
+	}
+	END();
+
+	CASE("util: sanitise leaves printable text as it is");
+	util_sanitise(dst, sizeof(dst), "250 2.0.0 Ok: queued as <ABC> ~!", 32);
+	EXPECT_STR("sanitised", dst, "250 2.0.0 Ok: queued as <ABC> ~!");
+	END();
+
+	CASE("util: sanitise escapes controls, 8-bit, DEL, backslash "
+	    "reversibly");
+	for (i = 0; i < sizeof(hostile) / sizeof(hostile[0]); i++)
+		sanitise_roundtrip(hostile[i].s, hostile[i].len);
+	END();
+
+	CASE("util: sanitise truncates to the buffer, always NUL-terminated");
+	memset(small, 'Q', sizeof(small));
+	util_sanitise(small, 8, "abcdefghijklmnop", 16);
+	EXPECT_MEM("8-byte buffer", small, 9, "abcdefg\0Q", 9);
+	memset(small, 'Q', sizeof(small));
+	util_sanitise(small, 1, "abc", 3);
+	EXPECT_MEM("1-byte buffer", small, 2, "\0Q", 2);
+	memset(small, 'Q', sizeof(small));
+	util_sanitise(small, 0, "abc", 3);
+	EXPECT(small[0] == 'Q', "0-byte buffer written");
+	memset(small, 'Q', sizeof(small));
+	util_sanitise(small, 6, "\x01\x01\x01\x01", 4);
+	EXPECT(memchr(small, '\0', 6) != NULL, "not NUL-terminated");
+	END();
+
+	CASE("util: sanitise truncation never leaves half an escape");
+	for (i = 0; i < sizeof(hostile) / sizeof(hostile[0]); i++)
+		for (j = 1; j < 40; j++)
+			sanitise_prefix(hostile[i].s, hostile[i].len, j);
+	END();
+}
+
+/* --- conf.c -------------------------------------------------------------- */
+
+static char	 conf_path[PATH_MAX];
+
+/* Write `text' as the config file and load it; err gets the message. */
+static int
+conf_try(struct conf *c, const char *text, int use_env, char *err,
+    size_t errsz)
+{
+	(void)strlcpy(conf_path, tmp_path("relayq.conf"), sizeof(conf_path));
+	if (write_path(conf_path, text, strlen(text)) == -1)
+		return -2;
+	conf_init(c);
+	err[0] = '\0';
+	return conf_load(c, conf_path, 1, use_env, err, errsz);
+}
+
+/* A bad value: -1 and "PATH:LINE: " then `what' somewhere after. */
+static void
+conf_bad(const char *name, const char *text, unsigned int line,
+    const char *what)
+{
+	struct conf	 c;
+	char		 err[512], prefix[PATH_MAX + 16];
+	int		 rc;
+
+	rc = conf_try(&c, text, 0, err, sizeof(err));
+	(void)snprintf(prefix, sizeof(prefix), "%s:%u: ", conf_path, line);
+	CASE(name);
+	EXPECT_INT("conf_load", rc, -1);
+	EXPECT(strncmp(err, prefix, strlen(prefix)) == 0,
+	    "error does not start with \"%s\": \"%s\"", prefix, err);
+	EXPECT_HAS("error", err, what);
+	END();
+	conf_free(&c);
+}
+
+static void
+env_clear_relayq(void)
+{
+	char	 name[128], *eq;
+	size_t	 i;
+	int	 again = 1;
+
+	while (again) {
+		again = 0;
+		for (i = 0; environ[i] != NULL; i++) {
+			if (strncmp(environ[i], "RELAYQ_", 7) != 0)
+				continue;
+			(void)strlcpy(name, environ[i], sizeof(name));
+			if ((eq = strchr(name, '=')) != NULL)
+				*eq = '\0';
+			(void)unsetenv(name);
+			again = 1;
+			break;
+		}
+	}
+}
+
+static void
+test_conf(void)
+{
+	struct conf	 c;
+	char		 err[512], want[PATH_MAX + 128], text[4096];
+	int		 rc;
+	size_t		 i;
+
+	env_clear_relayq();
+
+	rc = conf_try(&c,
+	    "# relayq.conf\n"
+	    "smarthost mail.example.net\n"
+	    "smarthost [::1]:2525\n"
+	    "tls implicit\n"
+	    "tls_ca_file /etc/ssl/ca.pem\n"
+	    "tls_min_version 1.3\n"
+	    "auth_user relay@example.org\n"
+	    "auth_password_file /etc/relayq/secret\n"
+	    "helo_name client.example.org\n"
+	    "domain example.org\n"
+	    "spool /var/tmp/spool\n"
+	    "log stderr\n"
+	    "max_message_size 10M\n"
+	    "queue_lifetime 2d\n"
+	    "retry_min 30s\n"
+	    "retry_max 2h\n"
+	    "timeout_connect 10s\n"
+	    "timeout_command 2m\n"
+	    "timeout_data 5m\n"
+	    "add_received no\n", 0, err, sizeof(err));
+	CASE("conf: every supported key parses");
+	EXPECT_INT("conf_load", rc, 0);
+	EXPECT_STR("error", err, "");
+	EXPECT_INT("nhost", c.nhost, 2);
+	EXPECT_STR("host[0].name", c.host[0].name, "mail.example.net");
+	EXPECT_STR("host[0].port", c.host[0].port, "587");
+	EXPECT_INT("host[0].tls", c.host[0].tls, TLS_IMPLICIT);
+	EXPECT_STR("host[1].name", c.host[1].name, "::1");
+	EXPECT_STR("host[1].port", c.host[1].port, "2525");
+	EXPECT_INT("tls", c.tls, TLS_IMPLICIT);
+	EXPECT_INT("tls_set", c.tls_set, 1);
+	EXPECT_STR("tls_ca_file", c.tls_ca_file, "/etc/ssl/ca.pem");
+	EXPECT_INT("tls_min_version", c.tls_min_version, 3);
+	EXPECT_STR("auth_user", c.auth_user, "relay@example.org");
+	EXPECT_STR("auth_password_file", c.auth_password_file,
+	    "/etc/relayq/secret");
+	EXPECT_STR("helo_name", c.helo_name, "client.example.org");
+	EXPECT_STR("domain", c.domain, "example.org");
+	EXPECT_STR("spool", c.spool, "/var/tmp/spool");
+	EXPECT_STR("log", c.log, "stderr");
+	EXPECT_INT("max_message_size", c.max_message_size, 10LL * 1024 * 1024);
+	EXPECT_INT("queue_lifetime", c.queue_lifetime, 2 * 86400);
+	EXPECT_INT("retry_min", c.retry_min, 30);
+	EXPECT_INT("retry_max", c.retry_max, 7200);
+	EXPECT_INT("timeout_connect", c.timeout_connect, 10);
+	EXPECT_INT("timeout_command", c.timeout_command, 120);
+	EXPECT_INT("timeout_data", c.timeout_data, 300);
+	EXPECT_INT("add_received", c.add_received, 0);
+	END();
+	conf_free(&c);
+
+	rc = conf_try(&c, "", 0, err, sizeof(err));
+	CASE("conf: defaults from an empty file");
+	EXPECT_INT("conf_load", rc, 0);
+	EXPECT_INT("nhost", c.nhost, 0);
+	EXPECT_INT("tls", c.tls, TLS_STARTTLS);
+	EXPECT_INT("tls_min_version", c.tls_min_version, 2);
+	EXPECT_INT("max_message_size", c.max_message_size, 50LL * 1024 * 1024);
+	EXPECT_INT("queue_lifetime", c.queue_lifetime, 5 * 86400);
+	EXPECT_INT("retry_min", c.retry_min, 60);
+	EXPECT_INT("retry_max", c.retry_max, 3600);
+	EXPECT_INT("timeout_connect", c.timeout_connect, 30);
+	EXPECT_INT("add_received", c.add_received, 1);
+	EXPECT_STR("spool", c.spool, SPOOLDIR);
+	EXPECT(c.auth_user == NULL && c.domain == NULL, "strings set");
+	END();
+	conf_free(&c);
+
+	rc = conf_try(&c, "\n   \n# comment only\n\t\n"
+	    "\tsmarthost\thost.example   # trailing comment\r\n"
+	    "  domain   example.org  \n", 0, err, sizeof(err));
+	CASE("conf: comments, blank lines, tabs, trailing spaces and CRLF");
+	EXPECT_INT("conf_load", rc, 0);
+	EXPECT_STR("error", err, "");
+	EXPECT_INT("nhost", c.nhost, 1);
+	EXPECT_STR("host[0].name", c.host[0].name, "host.example");
+	EXPECT_STR("host[0].port", c.host[0].port, "587");
+	EXPECT_STR("domain", c.domain, "example.org");
+	END();
+	conf_free(&c);
+
+	rc = conf_try(&c, "domain example.org\n\nbogus 1\n", 0, err,
+	    sizeof(err));
+	(void)snprintf(want, sizeof(want), "%s:3: unknown key \"bogus\"",
+	    conf_path);
+	CASE("conf: unknown key is FILE:LINE: unknown key \"x\"");
+	EXPECT_INT("conf_load", rc, -1);
+	EXPECT_STR("error", err, want);
+	END();
+	conf_free(&c);
+
+	conf_bad("conf: key of the spec not in this version says not supported",
+	    "domain example.org\ntls_fingerprint sha256:00\n", 2,
+	    "not supported");
+	conf_bad("conf: admin_address says not supported",
+	    "admin_address root@example.org\n", 1, "not supported");
+	conf_bad("conf: bad duration names the line",
+	    "domain x\nretry_min 5x\n", 2, "bad duration");
+	conf_bad("conf: negative duration rejected",
+	    "domain x\nqueue_lifetime -1d\n", 2, "bad duration");
+	conf_bad("conf: bad size names the line",
+	    "domain x\nmax_message_size 5Q\n", 2, "bad size");
+	conf_bad("conf: zero size rejected",
+	    "domain x\nmax_message_size 0\n", 2, "bad size");
+	conf_bad("conf: bad bool names the line",
+	    "domain x\nadd_received maybe\n", 2, "not yes or no");
+	conf_bad("conf: bad tls mode names the line",
+	    "domain x\ntls none\n", 2, "not one of");
+	conf_bad("conf: bad tls_min_version names the line",
+	    "domain x\ntls_min_version 1.1\n", 2, "1.2 or 1.3");
+	conf_bad("conf: port 0 rejected", "domain x\nsmarthost h:0\n", 2,
+	    "bad port");
+	conf_bad("conf: port 65536 rejected", "domain x\nsmarthost h:65536\n",
+	    2, "bad port");
+	conf_bad("conf: empty port rejected", "domain x\nsmarthost h:\n", 2,
+	    "bad port");
+	conf_bad("conf: unclosed '[' rejected", "domain x\nsmarthost [::1:25\n",
+	    2, "missing ']'");
+	conf_bad("conf: junk after ']' rejected",
+	    "domain x\nsmarthost [::1]25\n", 2, "bad smarthost");
+	conf_bad("conf: relative path rejected", "domain x\nspool var/spool\n",
+	    2, "absolute path");
+	conf_bad("conf: key without value rejected", "domain x\nhelo_name\n",
+	    2, "missing value");
+	(void)strlcpy(text, "", sizeof(text));
+	for (i = 0; i < CONF_MAXHOSTS + 1; i++)
+		(void)strlcat(text, "smarthost h.example\n", sizeof(text));
+	conf_bad("conf: more than CONF_MAXHOSTS smarthosts rejected", text,
+	    CONF_MAXHOSTS + 1, "more than");
+	{
+		static const char nul[] = "domain x\nhelo_name a\0b\n";
+
+		(void)strlcpy(conf_path, tmp_path("relayq.conf"),
+		    sizeof(conf_path));
+		(void)write_path(conf_path, nul, sizeof(nul) - 1);
+		conf_init(&c);
+		rc = conf_load(&c, conf_path, 1, 0, err, sizeof(err));
+		(void)snprintf(want, sizeof(want), "%s:2: ", conf_path);
+		CASE("conf: NUL byte inside a line rejected with its line");
+		EXPECT_INT("conf_load", rc, -1);
+		EXPECT(strncmp(err, want, strlen(want)) == 0,
+		    "error is \"%s\"", err);
+		EXPECT_HAS("error", err, "NUL");
+		END();
+		conf_free(&c);
+	}
+
+	rc = conf_try(&c, "smarthost [::1]:2525\nsmarthost [192.0.2.1]\n"
+	    "smarthost 2001:db8::25\n", 0, err, sizeof(err));
+	CASE("conf: [::1]:2525 is host ::1 port 2525, bare IPv6 takes 587");
+	EXPECT_INT("conf_load", rc, 0);
+	EXPECT_INT("nhost", c.nhost, 3);
+	EXPECT_STR("host[0].name", c.host[0].name, "::1");
+	EXPECT_STR("host[0].port", c.host[0].port, "2525");
+	EXPECT_STR("host[1].name", c.host[1].name, "192.0.2.1");
+	EXPECT_STR("host[1].port", c.host[1].port, "587");
+	EXPECT_STR("host[2].name", c.host[2].name, "2001:db8::25");
+	EXPECT_STR("host[2].port", c.host[2].port, "587");
+	END();
+	conf_free(&c);
+
+	rc = conf_try(&c, "smarthost smtp.example:465\nsmarthost "
+	    "smtp2.example\nsmarthost smtp3.example:587\n", 0, err,
+	    sizeof(err));
+	CASE("conf: port 465 gives implicit TLS by default, others STARTTLS");
+	EXPECT_INT("conf_load", rc, 0);
+	EXPECT_INT("host[0].tls (465)", c.host[0].tls, TLS_IMPLICIT);
+	EXPECT_INT("host[1].tls (587)", c.host[1].tls, TLS_STARTTLS);
+	EXPECT_INT("host[2].tls (587)", c.host[2].tls, TLS_STARTTLS);
+	END();
+	conf_free(&c);
+
+	rc = conf_try(&c, "smarthost smtp.example:465\ntls starttls\n", 0,
+	    err, sizeof(err));
+	CASE("conf: explicit tls starttls wins over port 465");
+	EXPECT_INT("conf_load", rc, 0);
+	EXPECT_INT("host[0].tls", c.host[0].tls, TLS_STARTTLS);
+	END();
+	conf_free(&c);
+
+	rc = conf_try(&c, "smarthost h.example:00000000587\n", 0, err,
+	    sizeof(err));
+	CASE("conf: a port is stored whole or rejected, never truncated");
+	EXPECT(rc == -1 || strcmp(c.host[0].port, "587") == 0,
+	    "conf_load returned %d with port \"%s\" for \"00000000587\"", rc,
+	    c.nhost > 0 ? c.host[0].port : "");
+	END();
+	conf_free(&c);
+
+	(void)strlcpy(want, tmp_path("no-such.conf"), sizeof(want));
+	conf_init(&c);
+	err[0] = '\0';
+	rc = conf_load(&c, want, 1, 0, err, sizeof(err));
+	CASE("conf: missing file named by the caller is an error");
+	EXPECT_INT("conf_load", rc, -1);
+	EXPECT_HAS("error", err, want);
+	EXPECT_HAS("error", err, strerror(ENOENT));
+	END();
+	conf_free(&c);
+	conf_init(&c);
+	err[0] = '\0';
+	rc = conf_load(&c, want, 0, 0, err, sizeof(err));
+	CASE("conf: missing default file means defaults");
+	EXPECT_INT("conf_load", rc, 0);
+	EXPECT_STR("error", err, "");
+	EXPECT_INT("nhost", c.nhost, 0);
+	EXPECT_INT("retry_min", c.retry_min, 60);
+	END();
+	conf_free(&c);
+
+	(void)setenv("RELAYQ_SMARTHOST", "env1.example:465, [::1]:25", 1);
+	(void)setenv("RELAYQ_RETRY_MIN", "5m", 1);
+	(void)setenv("RELAYQ_DOMAIN", "env.example", 1);
+	rc = conf_try(&c, "smarthost file.example\nretry_min 2m\n"
+	    "domain file.example\n", 1, err, sizeof(err));
+	CASE("conf: RELAYQ_<KEY> overrides the file, smarthost list replaced");
+	EXPECT_INT("conf_load", rc, 0);
+	EXPECT_STR("error", err, "");
+	EXPECT_INT("nhost", c.nhost, 2);
+	EXPECT_STR("host[0].name", c.host[0].name, "env1.example");
+	EXPECT_STR("host[0].port", c.host[0].port, "465");
+	EXPECT_INT("host[0].tls", c.host[0].tls, TLS_IMPLICIT);
+	EXPECT_STR("host[1].name", c.host[1].name, "::1");
+	EXPECT_STR("host[1].port", c.host[1].port, "25");
+	EXPECT_INT("retry_min", c.retry_min, 300);
+	EXPECT_STR("domain", c.domain, "env.example");
+	END();
+	conf_free(&c);
+	rc = conf_try(&c, "smarthost file.example\nretry_min 2m\n", 0, err,
+	    sizeof(err));
+	CASE("conf: environment ignored when use_env is 0 (setgid front end)");
+	EXPECT_INT("conf_load", rc, 0);
+	EXPECT_INT("nhost", c.nhost, 1);
+	EXPECT_STR("host[0].name", c.host[0].name, "file.example");
+	EXPECT_INT("retry_min", c.retry_min, 120);
+	EXPECT(c.domain == NULL, "domain from the environment");
+	END();
+	conf_free(&c);
+	(void)unsetenv("RELAYQ_SMARTHOST");
+	(void)unsetenv("RELAYQ_DOMAIN");
+
+	(void)setenv("RELAYQ_RETRY_MIN", "soon", 1);
+	rc = conf_try(&c, "retry_min 2m\n", 1, err, sizeof(err));
+	CASE("conf: bad environment value names the variable");
+	EXPECT_INT("conf_load", rc, -1);
+	EXPECT(strncmp(err, "RELAYQ_RETRY_MIN: ", 18) == 0,
+	    "error does not start with the variable: \"%s\"", err);
+	EXPECT_HAS("error", err, "bad duration");
+	END();
+	conf_free(&c);
+	(void)unsetenv("RELAYQ_RETRY_MIN");
+
+	(void)setenv("RELAYQ_SMARTHOST", "ok.example, bad.example:0", 1);
+	rc = conf_try(&c, "", 1, err, sizeof(err));
+	CASE("conf: bad RELAYQ_SMARTHOST names the variable");
+	EXPECT_INT("conf_load", rc, -1);
+	EXPECT(strncmp(err, "RELAYQ_SMARTHOST: ", 18) == 0,
+	    "error does not start with the variable: \"%s\"", err);
+	EXPECT_HAS("error", err, "bad port");
+	END();
+	conf_free(&c);
+	(void)unsetenv("RELAYQ_SMARTHOST");
+
+	rc = conf_try(&c, "retry_min 2h\nretry_max 1h\n", 0, err,
+	    sizeof(err));
+	CASE("conf: retry_min larger than retry_max rejected");
+	EXPECT_INT("conf_load", rc, -1);
+	EXPECT_HAS("error", err, "retry_min is larger than retry_max");
+	END();
+	conf_free(&c);
+
+	(void)setenv("RELAYQ_RETRY_MAX", "10s", 1);
+	rc = conf_try(&c, "", 1, err, sizeof(err));
+	CASE("conf: retry_min > retry_max also caught from the environment");
+	EXPECT_INT("conf_load", rc, -1);
+	EXPECT_HAS("error", err, "retry_min is larger than retry_max");
+	END();
+	conf_free(&c);
+	(void)unsetenv("RELAYQ_RETRY_MAX");
+
+	rc = conf_try(&c, "smarthost lan.example:25\ntls off\n"
+	    "auth_user someone\n", 0, err, sizeof(err));
+	CASE("conf: auth_user with tls off rejected");
+	EXPECT_INT("conf_load", rc, -1);
+	EXPECT_HAS("error", err, "tls off");
+	END();
+	conf_free(&c);
+
+	rc = conf_try(&c, "smarthost lan.example:25\ntls off\n", 0, err,
+	    sizeof(err));
+	CASE("conf: tls off without auth_user accepted for every host");
+	EXPECT_INT("conf_load", rc, 0);
+	EXPECT_INT("host[0].tls", c.host[0].tls, TLS_OFF);
+	END();
+	conf_free(&c);
+}
+
+/* --- spool.c ------------------------------------------------------------- */
+
+static const char spool_env_ok[] =
+    "RELAYQ 1\n"
+    "I 0123456789ABCDEF\n"
+    "T 1700000000\n"
+    "U 1000 alice\n"
+    "S alice@example.org\n"
+    "R bob@example.net\n"
+    "O bob\n"
+    "R carol@example.net\n"
+    "M\n";
+static const char spool_data_ok[] = "Subject: t\r\n\r\nhi\r\n..dot\r\n";
+
+static void
+env_bad(const char *name, const char *env)
+{
+	struct qmsg	 m;
+	char		 err[256] = "";
+	int		 rc;
+
+	memset(&m, 0xa5, sizeof(m));
+	rc = spool_parse_envelope(env, strlen(env), &m, err, sizeof(err));
+	CASE(name);
+	EXPECT_INT("spool_parse_envelope", rc, -1);
+	EXPECT(err[0] != '\0', "no error message");
+	EXPECT(m.nrcpt == 0 && m.rcpt == NULL && m.sender == NULL &&
+	    m.user == NULL && m.fd == -1, "message not cleaned up");
+	END();
+	if (rc == 0)
+		spool_free_msg(&m);
+}
+
+static void
+trailer_case(const char *name, const char *t, int wantrc, off_t wantlen,
+    int want8)
+{
+	struct qmsg	 m;
+	int		 rc;
+
+	memset(&m, 0, sizeof(m));
+	m.datalen = -5;
+	m.eightbit = -5;
+	rc = spool_check_trailer(t, strlen(t), &m);
+	CASE(name);
+	EXPECT_INT("spool_check_trailer", rc, wantrc);
+	if (wantrc != -1) {
+		EXPECT_INT("datalen", m.datalen, wantlen);
+		EXPECT_INT("eightbit", m.eightbit, want8);
+	}
+	END();
+}
+
+static void
+data_case(const char *name, const char *d, size_t len, int wantrc)
+{
+	char	 err[128] = "", *buf;
+	int	 fd, rc;
+
+	/* a prefix, so the offset is honoured */
+	if ((buf = malloc(len + 5)) == NULL)
+		abort();
+	memcpy(buf, "XXXX\n", 5);
+	memcpy(buf + 5, d, len);
+	fd = tmp_fd(buf, len + 5);
+	free(buf);
+	rc = spool_check_data(fd, 5, (off_t)len, err, sizeof(err));
+	CASE(name);
+	EXPECT_INT("spool_check_data", rc, wantrc);
+	if (rc == -1)
+		EXPECT(err[0] != '\0', "no error message");
+	END();
+	(void)close(fd);
+}
+
+/* A queue file in dir qdir: envelope, data, trailer. */
+static int
+qfile(const char *name, const char *env, const char *data, size_t dlen,
+    const char *trailer)
+{
+	char	 path[PATH_MAX], *buf;
+	size_t	 el = strlen(env), tl = strlen(trailer);
+	int	 rc;
+
+	(void)snprintf(path, sizeof(path), "%s/q/%s", tmpdir, name);
+	if ((buf = malloc(el + dlen + tl)) == NULL)
+		abort();
+	memcpy(buf, env, el);
+	memcpy(buf + el, data, dlen);
+	memcpy(buf + el + dlen, trailer, tl);
+	rc = write_path(path, buf, el + dlen + tl);
+	free(buf);
+	return rc;
+}
+
+static void
+open_bad(const char *name, int qfd, const char *file)
+{
+	struct qmsg	 m;
+	char		 err[256] = "";
+	int		 rc;
+
+	memset(&m, 0, sizeof(m));
+	m.fd = -1;
+	CASE(name);
+	(void)alarm(5);		/* a FIFO must not block */
+	rc = spool_open_msg(qfd, file, &m, err, sizeof(err));
+	(void)alarm(60);
+	EXPECT_INT("spool_open_msg", rc, -1);
+	EXPECT(err[0] != '\0', "no error message");
+	EXPECT(m.fd == -1 && m.rcpt == NULL, "message not cleaned up");
+	END();
+	if (rc == 0)
+		spool_free_msg(&m);
+}
+
+/* A hand-built queue message with `n' recipients, all pending. */
+static void
+qmsg_build(struct qmsg *m, const char *sender, const char *const *rcpt,
+    size_t n)
+{
+	size_t	 i;
+
+	memset(m, 0, sizeof(*m));
+	m->fd = -1;
+	(void)strlcpy(m->id, "0123456789ABCDEF", sizeof(m->id));
+	if ((m->sender = strdup(sender)) == NULL ||
+	    (m->rcpt = calloc(n, sizeof(*m->rcpt))) == NULL)
+		abort();
+	m->nrcpt = n;
+	for (i = 0; i < n; i++) {
+		if ((m->rcpt[i].addr = strdup(rcpt[i])) == NULL)
+			abort();
+		m->rcpt[i].status = RCPT_PENDING;
+	}
+}
+
+static void
+state_bad(const char *name, const char *text)
+{
+	static const char *const r2[] = { "a@x", "b@y" };
+	struct qmsg	 m;
+
+	qmsg_build(&m, "s@x", r2, 2);
+	CHECK(name, spool_parse_state(text, strlen(text), &m) == -1,
+	    "spool_parse_state accepted \"%s\"", text);
+	spool_free_msg(&m);
+}
+
+static void
+test_spool(void)
+{
+	static const struct {
+		time_t	 sec;
+		long	 nsec;
+		pid_t	 pid;
+	} ts[] = {
+		{ 0, 0, 1 },
+		{ 0, 1000, 1 },
+		{ 1, 0, 4194304 },
+		{ 1, 999999000, 99999 },
+		{ 2, 0, 1 },
+		{ 1700000000, 0, 30000 },
+		{ 1700000000, 1000, 2 },
+		{ 1700000000, 31000, 1 },
+		{ 1700000000, 32000, 1 },
+		{ 1700000001, 0, 1 },
+		{ 1700000031, 0, 1 },
+		{ 1700000032, 0, 1 },
+		{ 4102444800, 0, 77 },		/* 2100 */
+		{ 32503680000LL, 0, 1 },	/* 3000 */
+	};
+	static const char *const r4[] = { "a@x", "b@y", "c@z", "d@w" };
+	char		 ids[sizeof(ts) / sizeof(ts[0])][SPOOL_IDLEN + 1];
+	char		 err[256], env[2048], path[PATH_MAX], big[70100];
+	char		*buf;
+	struct timespec	 t;
+	struct qmsg	 m, m2;
+	struct stat	 st;
+	size_t		 i, j, len;
+	int		 rc, qfd, sfd, fd;
+
+	CASE("spool: queue id is 16 base32hex characters");
+	for (i = 0; i < sizeof(ts) / sizeof(ts[0]); i++) {
+		t.tv_sec = ts[i].sec;
+		t.tv_nsec = ts[i].nsec;
+		memset(ids[i], 'x', sizeof(ids[i]));
+		spool_make_id(ids[i], &t, ts[i].pid);
+		EXPECT(memchr(ids[i], '\0', sizeof(ids[i])) != NULL &&
+		    strlen(ids[i]) == SPOOL_IDLEN, "id %zu has length %zu", i,
+		    strnlen(ids[i], sizeof(ids[i])));
+		for (j = 0; j < SPOOL_IDLEN; j++)
+			EXPECT(strchr("0123456789ABCDEFGHIJKLMNOPQRSTUV",
+			    ids[i][j]) != NULL && ids[i][j] != '\0',
+			    "id \"%.16s\": bad character", ids[i]);
+		EXPECT(spool_id_ok(ids[i]), "spool_id_ok(\"%s\") = 0", ids[i]);
+	}
+	END();
+
+	CASE("spool: queue ids sort by time as strings");
+	for (i = 0; i + 1 < sizeof(ts) / sizeof(ts[0]); i++)
+		EXPECT(strcmp(ids[i], ids[i + 1]) < 0, "\"%s\" (%lld.%06ld) "
+		    "does not sort before \"%s\" (%lld.%06ld)", ids[i],
+		    (long long)ts[i].sec, ts[i].nsec / 1000, ids[i + 1],
+		    (long long)ts[i + 1].sec, ts[i + 1].nsec / 1000);
+	END();
+
+	CASE("spool: id_ok rejects other alphabets and lengths");
+	EXPECT(!spool_id_ok("0123456789abcdef"), "lower case accepted");
+	EXPECT(!spool_id_ok("0123456789ABCDEW"), "'W' accepted");
+	EXPECT(!spool_id_ok("0123456789ABCDE"), "15 characters accepted");
+	EXPECT(!spool_id_ok("0123456789ABCDEF0"), "17 characters accepted");
+	EXPECT(!spool_id_ok("../../etc/passwd"), "path accepted");
+	EXPECT(!spool_id_ok(""), "empty accepted");
+	END();
+
+	(void)snprintf(env, sizeof(env), "%s%s", spool_env_ok, spool_data_ok);
+	memset(&m, 0, sizeof(m));
+	rc = spool_parse_envelope(env, strlen(env), &m, err, sizeof(err));
+	CASE("spool: valid envelope parsed");
+	EXPECT_INT("spool_parse_envelope", rc, 0);
+	if (rc == 0) {
+		EXPECT_STR("id", m.id, "0123456789ABCDEF");
+		EXPECT_INT("arrival", m.arrival, 1700000000);
+		EXPECT_INT("uid", m.uid, 1000);
+		EXPECT_STR("user", m.user, "alice");
+		EXPECT_STR("sender", m.sender, "alice@example.org");
+		EXPECT_INT("nrcpt", m.nrcpt, 2);
+		EXPECT_STR("rcpt[0]", m.rcpt[0].addr, "bob@example.net");
+		EXPECT_STR("orig[0]", m.rcpt[0].orig, "bob");
+		EXPECT_STR("rcpt[1]", m.rcpt[1].addr, "carol@example.net");
+		EXPECT(m.rcpt[1].orig == NULL, "orig[1] set");
+		EXPECT_INT("status", m.rcpt[0].status, RCPT_PENDING);
+		EXPECT_INT("dataoff", m.dataoff, strlen(spool_env_ok));
+		EXPECT_INT("fd", m.fd, -1);
+	}
+	END();
+	spool_free_msg(&m);
+
+	(void)strlcpy(env, "RELAYQ 1\nI 0123456789ABCDEF\nT 1\nU 0 root\nS \n"
+	    "R a@x\nM\n", sizeof(env));
+	rc = spool_parse_envelope(env, strlen(env), &m, err, sizeof(err));
+	CASE("spool: empty S record is the null sender");
+	EXPECT_INT("spool_parse_envelope", rc, 0);
+	EXPECT_STR("sender", rc == 0 ? m.sender : NULL, "");
+	END();
+	spool_free_msg(&m);
+
+	env_bad("spool: envelope without the RELAYQ 1 line rejected",
+	    "I 0123456789ABCDEF\nT 1\nU 0 root\nS \nR a@x\nM\n");
+	env_bad("spool: envelope of another version rejected",
+	    "RELAYQ 2\nI 0123456789ABCDEF\nT 1\nU 0 root\nS \nR a@x\nM\n");
+	env_bad("spool: records out of order rejected",
+	    "RELAYQ 1\nT 1\nI 0123456789ABCDEF\nU 0 root\nS \nR a@x\nM\n");
+	env_bad("spool: R before S rejected",
+	    "RELAYQ 1\nI 0123456789ABCDEF\nT 1\nU 0 root\nR a@x\nS \nM\n");
+	env_bad("spool: envelope without R rejected",
+	    "RELAYQ 1\nI 0123456789ABCDEF\nT 1\nU 0 root\nS a@x\nM\nbody\r\n");
+	env_bad("spool: value with CR rejected",
+	    "RELAYQ 1\nI 0123456789ABCDEF\nT 1\nU 0 root\nS a@x\r\nR b@y\nM\n");
+	env_bad("spool: O without R rejected",
+	    "RELAYQ 1\nI 0123456789ABCDEF\nT 1\nU 0 root\nS a@x\nO b\nR b@y\n"
+	    "M\n");
+	env_bad("spool: two O for one R rejected",
+	    "RELAYQ 1\nI 0123456789ABCDEF\nT 1\nU 0 root\nS a@x\nR b@y\nO b\n"
+	    "O c\nM\n");
+	env_bad("spool: truncated envelope (no M line) rejected",
+	    "RELAYQ 1\nI 0123456789ABCDEF\nT 1\nU 0 root\nS a@x\nR b@y\nR c@z");
+	env_bad("spool: bad queue id rejected",
+	    "RELAYQ 1\nI ../../etc/passwd\nT 1\nU 0 root\nS \nR a@x\nM\n");
+	env_bad("spool: unknown record rejected",
+	    "RELAYQ 1\nI 0123456789ABCDEF\nT 1\nU 0 root\nS \nR a@x\nX y\nM\n");
+	env_bad("spool: recipient with a space rejected",
+	    "RELAYQ 1\nI 0123456789ABCDEF\nT 1\nU 0 root\nS \nR a@x b@y\nM\n");
+	env_bad("spool: second S record rejected",
+	    "RELAYQ 1\nI 0123456789ABCDEF\nT 1\nU 0 root\nS a@x\nS b@y\n"
+	    "R a@x\nM\n");
+	env_bad("spool: bad arrival time rejected",
+	    "RELAYQ 1\nI 0123456789ABCDEF\nT soon\nU 0 root\nS \nR a@x\nM\n");
+	{
+		static const char nul[] = "RELAYQ 1\nI 0123456789ABCDEF\nT 1\n"
+		    "U 0 root\nS a\0b@x\nR a@x\nM\n";
+
+		memset(&m, 0, sizeof(m));
+		CHECK("spool: value with NUL rejected", spool_parse_envelope(
+		    nul, sizeof(nul) - 1, &m, err, sizeof(err)) == -1,
+		    "accepted");
+		spool_free_msg(&m);
+	}
+
+	trailer_case("spool: trailer E 12 7BIT", "data\r\nE 12 7BIT\n", 10, 12,
+	    0);
+	trailer_case("spool: trailer E 12 8BITMIME sets eightbit",
+	    "data\r\nE 12 8BITMIME\n", 14, 12, 1);
+	trailer_case("spool: trailer E 0 7BIT", "\nE 0 7BIT\n", 9, 0, 0);
+	trailer_case("spool: trailer with leading zero rejected",
+	    "data\r\nE 012 7BIT\n", -1, 0, 0);
+	trailer_case("spool: trailer with a sign rejected",
+	    "data\r\nE +12 7BIT\n", -1, 0, 0);
+	trailer_case("spool: trailer without body type rejected",
+	    "data\r\nE 12\n", -1, 0, 0);
+	trailer_case("spool: trailer without final newline rejected",
+	    "data\r\nE 12 7BIT", -1, 0, 0);
+	trailer_case("spool: trailer with unknown body type rejected",
+	    "data\r\nE 12 BINARYMIME\n", -1, 0, 0);
+	trailer_case("spool: trailer with a negative length rejected",
+	    "data\r\nE -12 7BIT\n", -1, 0, 0);
+	trailer_case("spool: garbage trailer rejected", "data\r\nhello world\n",
+	    -1, 0, 0);
+	trailer_case("spool: trailer CRLF rejected", "data\r\nE 12 7BIT\r\n",
+	    -1, 0, 0);
+
+	/* queue files on disk */
+	(void)snprintf(path, sizeof(path), "%s/q", tmpdir);
+	if (mkdir(path, 0700) == -1 || (qfd = open(path, O_RDONLY |
+	    O_DIRECTORY)) == -1) {
+		CHECK("spool: scratch queue directory", 0, "%s: %s", path,
+		    strerror(errno));
+		return;
+	}
+	len = sizeof(spool_data_ok) - 1;
+	(void)snprintf(env, sizeof(env), "E %zu 7BIT\n", len);
+	(void)qfile("valid", spool_env_ok, spool_data_ok, len, env);
+	err[0] = '\0';
+	rc = spool_open_msg(qfd, "valid", &m, err, sizeof(err));
+	CASE("spool: valid queue file accepted with dataoff and datalen");
+	EXPECT_INT("spool_open_msg", rc, 0);
+	EXPECT_STR("error", err, "");
+	EXPECT_INT("dataoff", m.dataoff, strlen(spool_env_ok));
+	EXPECT_INT("datalen", m.datalen, len);
+	EXPECT_INT("eightbit", m.eightbit, 0);
+	EXPECT_INT("nrcpt", m.nrcpt, 2);
+	EXPECT(m.fd >= 0, "message does not own the descriptor");
+	EXPECT_INT("owner", m.owner, getuid());
+	if (rc == 0)
+		EXPECT_INT("spool_check_data", spool_check_data(m.fd, m.dataoff,
+		    m.datalen, err, sizeof(err)), 0);
+	END();
+	spool_free_msg(&m);
+
+	(void)snprintf(env, sizeof(env), "E %zu 8BITMIME\n", len);
+	(void)qfile("eight", spool_env_ok, spool_data_ok, len, env);
+	rc = spool_open_msg(qfd, "eight", &m, err, sizeof(err));
+	CASE("spool: 8BITMIME trailer marks the message eightbit");
+	EXPECT_INT("spool_open_msg", rc, 0);
+	EXPECT_INT("eightbit", m.eightbit, 1);
+	END();
+	spool_free_msg(&m);
+
+	(void)snprintf(env, sizeof(env), "E %zu 7BIT\n", len - 1);
+	(void)qfile("short", spool_env_ok, spool_data_ok, len, env);
+	open_bad("spool: trailer must match file size (too small)", qfd,
+	    "short");
+	(void)snprintf(env, sizeof(env), "E %zu 7BIT\n", len + 1);
+	(void)qfile("long", spool_env_ok, spool_data_ok, len, env);
+	open_bad("spool: trailer must match file size (too large)", qfd,
+	    "long");
+	(void)qfile("notrailer", spool_env_ok, spool_data_ok, len, "");
+	open_bad("spool: file without trailer (crash mid-write) rejected", qfd,
+	    "notrailer");
+	(void)qfile("empty", "", "", 0, "");
+	open_bad("spool: empty file rejected", qfd, "empty");
+	(void)qfile("noenv", "RELAYQ 1\nI 0123456789ABCDEF\n", spool_data_ok,
+	    len, "E 27 7BIT\n");
+	open_bad("spool: file with a broken envelope rejected", qfd, "noenv");
+
+	if (symlinkat("valid", qfd, "sym") == -1)
+		CHECK("spool: symlink to a queue file rejected (O_NOFOLLOW)", 0,
+		    "symlink: %s", strerror(errno));
+	else
+		open_bad("spool: symlink to a queue file rejected (O_NOFOLLOW)",
+		    qfd, "sym");
+	if (linkat(qfd, "valid", qfd, "hard", 0) == -1)
+		CHECK("spool: file with 2 hard links rejected", 0, "link: %s",
+		    strerror(errno));
+	else {
+		open_bad("spool: file with 2 hard links rejected", qfd, "hard");
+		open_bad("spool: the other name of a hard link rejected too",
+		    qfd, "valid");
+		(void)unlinkat(qfd, "hard", 0);
+	}
+	if (mkfifoat(qfd, "fifo", 0600) == -1)
+		CHECK("spool: FIFO rejected without blocking", 0, "mkfifo: %s",
+		    strerror(errno));
+	else
+		open_bad("spool: FIFO rejected without blocking", qfd, "fifo");
+	if (mkdirat(qfd, "dir", 0700) == -1)
+		CHECK("spool: directory rejected", 0, "mkdir: %s",
+		    strerror(errno));
+	else
+		open_bad("spool: directory rejected", qfd, "dir");
+	open_bad("spool: missing file rejected", qfd, "nonexistent");
+
+	(void)snprintf(path, sizeof(path), "%s/q/valid", tmpdir);
+	fd = open(path, O_RDONLY);
+	rc = fd == -1 ? -2 : spool_load_fd(fd, &m, err, sizeof(err));
+	if (rc == 0)
+		spool_free_msg(&m);		/* closes fd */
+	else if (fd != -1)
+		(void)close(fd);
+	(void)snprintf(path, sizeof(path), "%s/q/short", tmpdir);
+	fd = open(path, O_RDONLY);
+	rc = fd == -1 ? -2 : spool_load_fd(fd, &m, err, sizeof(err));
+	CASE("spool: load_fd failure leaves the descriptor to the caller");
+	EXPECT_INT("spool_load_fd", rc, -1);
+	EXPECT(fd >= 0 && fcntl(fd, F_GETFD) != -1, "descriptor closed");
+	EXPECT_INT("m.fd", m.fd, -1);
+	END();
+	if (fd >= 0)
+		(void)close(fd);
+
+	data_case("spool: data with CRLF-only lines accepted",
+	    "a\r\nb\r\n\r\n", 8, 0);
+	data_case("spool: bare LF in data rejected", "a\nb\r\n", 5, -1);
+	data_case("spool: bare CR in data rejected", "a\rb\r\n", 5, -1);
+	data_case("spool: CR CR LF in data rejected", "a\r\r\n", 4, -1);
+	data_case("spool: lone dot line in data rejected",
+	    "a\r\n.\r\nMAIL FROM:<x>\r\n", 22, -1);
+	data_case("spool: lone dot as the first line rejected", ".\r\nb\r\n",
+	    6, -1);
+	data_case("spool: dot-stuffed lines accepted", "..\r\n.x\r\n...\r\n",
+	    13, 0);
+	data_case("spool: data without final CRLF rejected", "a\r\nb", 4, -1);
+	data_case("spool: data ending in CR rejected", "a\r\nb\r", 5, -1);
+	data_case("spool: NUL in data rejected", "a\0b\r\n", 5, -1);
+	data_case("spool: empty data rejected", "", 0, -1);
+	/* the state must carry across read(2) chunks of 65536 */
+	memset(big, 'x', sizeof(big));
+	big[65534] = '\r';
+	big[65535] = '\n';
+	big[65536] = '.';
+	big[65537] = '\r';
+	big[65538] = '\n';
+	big[sizeof(big) - 2] = '\r';
+	big[sizeof(big) - 1] = '\n';
+	data_case("spool: lone dot right after a 64K chunk rejected", big,
+	    sizeof(big), -1);
+	big[65536] = 'y';
+	big[65535] = '\r';
+	big[65536] = '\n';
+	big[65534] = 'x';
+	data_case("spool: CRLF split across 64K chunks accepted", big,
+	    sizeof(big), 0);
+
+	/* state files */
+	(void)snprintf(path, sizeof(path), "%s/state", tmpdir);
+	if (mkdir(path, 0700) == -1 || (sfd = open(path, O_RDONLY |
+	    O_DIRECTORY)) == -1) {
+		CHECK("spool: scratch state directory", 0, "%s: %s", path,
+		    strerror(errno));
+		(void)close(qfd);
+		return;
+	}
+	qmsg_build(&m, "s@x", r4, 4);
+	m.attempts = 3;
+	m.next_try = 1700000600;
+	m.last_try = 1700000000;
+	m.rcpt[0].status = RCPT_SENT;
+	(void)strlcpy(m.rcpt[0].dsn, "2.0.0", sizeof(m.rcpt[0].dsn));
+	(void)strlcpy(m.rcpt[0].reply, "250 2.0.0 Ok: queued as X",
+	    sizeof(m.rcpt[0].reply));
+	m.rcpt[1].status = RCPT_DEFER;
+	(void)strlcpy(m.rcpt[1].dsn, "4.2.0", sizeof(m.rcpt[1].dsn));
+	(void)strlcpy(m.rcpt[1].reply, "host mx.test[192.0.2.1]:587 said: "
+	    "450 4.2.0 busy", sizeof(m.rcpt[1].reply));
+	m.rcpt[2].status = RCPT_FAIL;
+	(void)strlcpy(m.rcpt[2].reply, "local error", sizeof(m.rcpt[2].reply));
+	rc = spool_write_state(sfd, m.id, &m);
+	(void)snprintf(path, sizeof(path), "%s/state/%s", tmpdir, m.id);
+	buf = slurp_path(path, &len);
+	CASE("spool: state file written with exact records");
+	EXPECT_INT("spool_write_state", rc, 0);
+	EXPECT_BYTES("state file", buf, len,
+	    "RELAYQ-STATE 1\n"
+	    "A 3 1700000600 1700000000\n"
+	    "R 0 sent 2.0.0 250 2.0.0 Ok: queued as X\n"
+	    "R 1 deferred 4.2.0 host mx.test[192.0.2.1]:587 said: 450 4.2.0 "
+	    "busy\n"
+	    "R 2 failed - local error\n");
+	(void)snprintf(path, sizeof(path), "%s.tmp", m.id);
+	EXPECT(fstatat(sfd, path, &st, 0) == -1 && errno == ENOENT,
+	    "%s left behind", path);
+	END();
+	free(buf);
+
+	qmsg_build(&m2, "s@x", r4, 4);
+	rc = spool_read_state(sfd, m.id, &m2);
+	CASE("spool: state round trip (attempts, times, status, dsn, reply)");
+	EXPECT_INT("spool_read_state", rc, 0);
+	EXPECT_INT("attempts", m2.attempts, 3);
+	EXPECT_INT("next_try", m2.next_try, 1700000600);
+	EXPECT_INT("last_try", m2.last_try, 1700000000);
+	for (i = 0; i < 4; i++) {
+		EXPECT_INT(r4[i], m2.rcpt[i].status, m.rcpt[i].status);
+		EXPECT_STR(r4[i], m2.rcpt[i].dsn, m.rcpt[i].dsn);
+		EXPECT_STR(r4[i], m2.rcpt[i].reply, m.rcpt[i].reply);
+	}
+	END();
+	spool_free_msg(&m2);
+
+	m.attempts = 4;
+	m.rcpt[1].status = RCPT_SENT;
+	(void)strlcpy(m.rcpt[1].reply, "250 ok", sizeof(m.rcpt[1].reply));
+	rc = spool_write_state(sfd, m.id, &m);
+	qmsg_build(&m2, "s@x", r4, 4);
+	CASE("spool: state file replaced by the next write");
+	EXPECT_INT("spool_write_state", rc, 0);
+	EXPECT_INT("spool_read_state", spool_read_state(sfd, m.id, &m2), 0);
+	EXPECT_INT("attempts", m2.attempts, 4);
+	EXPECT_INT("status[1]", m2.rcpt[1].status, RCPT_SENT);
+	EXPECT_STR("reply[1]", m2.rcpt[1].reply, "250 ok");
+	END();
+	spool_free_msg(&m2);
+	spool_free_msg(&m);
+
+	qmsg_build(&m2, "s@x", r4, 4);
+	rc = spool_read_state(sfd, "VVVVVVVVVVVVVVVV", &m2);
+	CHECK("spool: missing state file means first attempt", rc == 0 &&
+	    m2.attempts == 0 && m2.rcpt[0].status == RCPT_PENDING,
+	    "rc %d, attempts %u", rc, m2.attempts);
+	spool_free_msg(&m2);
+
+	state_bad("spool: state of another version rejected",
+	    "RELAYQ-STATE 2\nA 1 2 3\n");
+	state_bad("spool: state without header rejected", "A 1 2 3\n");
+	state_bad("spool: state recipient index out of range rejected",
+	    "RELAYQ-STATE 1\nA 1 2 3\nR 2 sent 2.0.0 ok\n");
+	state_bad("spool: state negative recipient index rejected",
+	    "RELAYQ-STATE 1\nR -1 sent 2.0.0 ok\n");
+	state_bad("spool: state unknown status rejected",
+	    "RELAYQ-STATE 1\nR 0 bounced 5.0.0 no\n");
+	state_bad("spool: state short R line rejected",
+	    "RELAYQ-STATE 1\nR 0 sent\n");
+	state_bad("spool: state unknown record rejected",
+	    "RELAYQ-STATE 1\nX whatever\n");
+	state_bad("spool: state empty line rejected", "RELAYQ-STATE 1\n\n");
+	state_bad("spool: state last line without newline rejected",
+	    "RELAYQ-STATE 1\nA 1 2 3\nR 0 sent 2.0.0 ok");
+	(void)close(sfd);
+	(void)close(qfd);
+}
+
+/* --- msg.c --------------------------------------------------------------- */
+
+#define BIGSZ	20000	/* two rep() results and some text */
+
+/* msg_in_line over `in': each piece, then '$' (MSG_LINE) or '+' (MSG_MORE) */
+static void
+in_pieces(struct msg_in *in, size_t cap, char *out, size_t outsz)
+{
+	int	 r, n = 0;
+
+	out[0] = '\0';
+	while ((r = msg_in_line(in, cap)) != MSG_EOF && n++ < 1000) {
+		if (in->seglen + strlen(out) + 2 >= outsz)
+			break;
+		(void)strncat(out, in->seg, in->seglen);
+		(void)strlcat(out, r == MSG_LINE ? "$" : r == MSG_MORE ? "+" :
+		    "?", outsz);
+	}
+}
+
+struct in_result {
+	char		 pieces[4096];
+	unsigned long	 nuls, barecr;
+	int		 eightbit, again;
+};
+
+static void
+in_run(const char *data, size_t len, int iflag, int crspace, size_t cap,
+    struct in_result *res)
+{
+	struct msg_in	*in;
+	int		 fd;
+
+	if ((in = malloc(sizeof(*in))) == NULL || (fd = tmp_fd(data, len)) ==
+	    -1)
+		abort();
+	msg_in_init(in, fd, iflag);
+	in->crspace = crspace;
+	in_pieces(in, cap, res->pieces, sizeof(res->pieces));
+	res->nuls = in->nuls;
+	res->barecr = in->barecr;
+	res->eightbit = in->eightbit;
+	res->again = msg_in_line(in, cap);	/* EOF stays EOF */
+	(void)close(fd);
+	free(in);
+}
+
+static void
+in_case(const char *name, const char *data, size_t len, int iflag,
+    int crspace, size_t cap, const char *want, unsigned long barecr,
+    unsigned long nuls)
+{
+	struct in_result	 res;
+
+	in_run(data, len, iflag, crspace, cap, &res);
+	CASE(name);
+	EXPECT_STR("pieces", res.pieces, want);
+	EXPECT_INT("barecr", res.barecr, barecr);
+	EXPECT_INT("nuls", res.nuls, nuls);
+	EXPECT_INT("after EOF", res.again, MSG_EOF);
+	END();
+}
+
+struct msg_result {
+	int		 rc;
+	char		*out;
+	size_t		 outlen;
+	unsigned long	 folded, nuls, barecr;
+	int		 eightbit;
+};
+
+/* The submission path: read header, write header and body to a file. */
+static void
+msg_run(const char *data, size_t len, int iflag, long long max,
+    char *const *top, char *const *bottom, struct msg_result *res)
+{
+	struct msg_in	*in;
+	struct msg_out	*o;
+	struct msg	 m;
+	int		 ifd, ofd;
+
+	if ((in = malloc(sizeof(*in))) == NULL ||
+	    (o = malloc(sizeof(*o))) == NULL ||
+	    (ifd = tmp_fd(data, len)) == -1 || (ofd = tmp_fd("", 0)) == -1)
+		abort();
+	memset(&m, 0, sizeof(m));
+	msg_in_init(in, ifd, iflag);
+	msg_out_init(o, ofd, max);
+	res->rc = msg_read_header(&m, in);
+	if (res->rc == 0)
+		res->rc = msg_write_header(&m, o, top, bottom, &in->folded);
+	if (res->rc == 0)
+		res->rc = msg_write_body(&m, in, o);
+	else
+		(void)msg_out_flush(o);
+	res->out = slurp_fd(ofd, &res->outlen);
+	res->folded = in->folded;
+	res->nuls = in->nuls;
+	res->barecr = in->barecr;
+	res->eightbit = in->eightbit;
+	msg_free(&m);
+	(void)close(ifd);
+	(void)close(ofd);
+	free(in);
+	free(o);
+}
+
+/* One end-to-end case: the exact bytes written, return code 0. */
+static void
+msg_case(const char *name, const char *in, int iflag, char *const *top,
+    char *const *bottom, const char *want)
+{
+	struct msg_result	 res;
+
+	msg_run(in, strlen(in), iflag, 1LL << 30, top, bottom, &res);
+	CASE(name);
+	EXPECT_INT("rc", res.rc, 0);
+	EXPECT_MEM("queued data", res.out, res.outlen, want, strlen(want));
+	END();
+	free(res.out);
+}
+
+/* Recipients from the header of `in' (msg_hdr_recipients), '|'-joined. */
+static void
+rcpt_case(const char *name, const char *in, int wantrc, const char *want)
+{
+	struct msg_in		*mi;
+	struct msg		 m;
+	struct addr_list	 l = { NULL, 0 };
+	char			 err[256] = "", got[1024];
+	int			 fd, rc;
+
+	if ((mi = malloc(sizeof(*mi))) == NULL ||
+	    (fd = tmp_fd(in, strlen(in))) == -1)
+		abort();
+	memset(&m, 0, sizeof(m));
+	msg_in_init(mi, fd, 0);
+	rc = msg_read_header(&m, mi);
+	if (rc == 0)
+		rc = msg_hdr_recipients(&m, &l, err, sizeof(err));
+	addr_join(&l, got, sizeof(got));
+	CASE(name);
+	EXPECT_INT("rc", rc, wantrc);
+	if (rc != 0)
+		EXPECT(err[0] != '\0', "no error message");
+	EXPECT_STR("recipients", got, want);
+	END();
+	addr_list_free(&l);
+	msg_free(&m);
+	(void)close(fd);
+	free(mi);
+}
+
+/* input given as a literal, NULs included */
+#define IN_CASE(name, lit, ...) \
+	in_case(name, lit, sizeof(lit) - 1, __VA_ARGS__)
+
+static void
+test_msg(void)
+{
+	static char	 recv[] = "Received: by host.example (relayq); "
+			    "Thu, 1 Jan 2024 00:00:00 +0000";
+	static char	 date[] = "Date: Thu, 1 Jan 2024 00:00:00 +0000";
+	static char	 mid[] = "Message-ID: <20240101000000.ID@example.org>";
+	char *const	 top[] = { recv, NULL };
+	char *const	 bottom[] = { date, mid, NULL };
+	struct in_result res;
+	struct msg_result mr;
+	struct msg_in	*in;
+	char		*buf, *want, pieces[256];
+	size_t		 n;
+	int		 sv[2];
+
+	IN_CASE("msg: LF, CRLF and mixed line ends", "a\nb\r\nc\r\nd\n",
+	    0, 0, 998, "a$b$c$d$", 0, 0);
+	IN_CASE("msg: bare CR is a line break in the body, counted",
+	    "a\rb\r\nc\r", 0, 0, 998, "a$b$c$", 2, 0);
+	IN_CASE("msg: NUL bytes dropped and counted", "a\0b\0\n\0", 0, 0,
+	    998, "ab$", 0, 3);
+	IN_CASE("msg: last line without newline still read", "a\nb", 0, 0,
+	    998, "a$b$", 0, 0);
+	IN_CASE("msg: empty input is EOF at once", "", 0, 0, 998, "", 0, 0);
+	IN_CASE("msg: empty lines kept", "\n\r\n\n", 0, 0, 998, "$$$", 0, 0);
+	IN_CASE("msg: lone dot ends input without -i", "a\n.\nb\n", 0, 0,
+	    998, "a$", 0, 0);
+	IN_CASE("msg: lone dot with CRLF ends input without -i",
+	    "a\r\n.\r\nb\r\n", 0, 0, 998, "a$", 0, 0);
+	IN_CASE("msg: lone dot is data with -i", "a\n.\nb\n", 1, 0, 998,
+	    "a$.$b$", 0, 0);
+	IN_CASE("msg: dot followed by text is data without -i",
+	    "a\n.b\n..\n", 0, 0, 998, "a$.b$..$", 0, 0);
+	IN_CASE("msg: long line split into MSG_MORE pieces",
+	    "abcdefghij\nxy\n", 0, 0, 4, "abcd+efgh+ij$xy$", 0, 0);
+	IN_CASE("msg: a piece of a long line that is a dot does not end input",
+	    "abcd.\nz\n", 0, 0, 4, "abcd+.$z$", 0, 0);
+
+	/* the space itself may come from msg_read_header: see below */
+	in_run("Subject: a\rb\r\n", 14, 0, 1, 998, &res);
+	CASE("msg: bare CR does not end a line in header mode, counted");
+	EXPECT(strcmp(res.pieces, "Subject: a b$") == 0 ||
+	    strcmp(res.pieces, "Subject: a\rb$") == 0,
+	    "pieces \"%s\"", res.pieces);
+	EXPECT_INT("barecr", res.barecr, 1);
+	END();
+
+	in_run("caf\xc3\xa9\n", 6, 0, 0, 998, &res);
+	CHECK("msg: 8-bit input flagged", res.eightbit == 1,
+	    "eightbit %d", res.eightbit);
+	in_run("plain ascii\n", 12, 0, 0, 998, &res);
+	CHECK("msg: 7-bit input not flagged", res.eightbit == 0,
+	    "eightbit %d", res.eightbit);
+
+	/* a CRLF split across two read(2)s is still one line end */
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) == -1 ||
+	    (in = malloc(sizeof(*in))) == NULL)
+		CHECK("msg: CRLF split across reads is one line end", 0,
+		    "socketpair: %s", strerror(errno));
+	else {
+		(void)!write(sv[1], "a\r", 2);
+		(void)!write(sv[1], "\nb\r", 3);
+		(void)!write(sv[1], "\n", 1);
+		(void)shutdown(sv[1], SHUT_WR);
+		msg_in_init(in, sv[0], 0);
+		in_pieces(in, 998, pieces, sizeof(pieces));
+		CASE("msg: CRLF split across reads is one line end");
+		EXPECT_STR("pieces", pieces, "a$b$");
+		EXPECT_INT("barecr", in->barecr, 0);
+		END();
+		free(in);
+		(void)close(sv[0]);
+		(void)close(sv[1]);
+	}
+
+	msg_case("msg: normal message, trace on top, missing fields at bottom",
+	    "Subject: hi\nTo: a@x\n\nHello\n.dot\n", 0, top, bottom,
+	    "Received: by host.example (relayq); Thu, 1 Jan 2024 00:00:00 "
+	    "+0000\r\n"
+	    "Subject: hi\r\n"
+	    "To: a@x\r\n"
+	    "Date: Thu, 1 Jan 2024 00:00:00 +0000\r\n"
+	    "Message-ID: <20240101000000.ID@example.org>\r\n"
+	    "\r\n"
+	    "Hello\r\n"
+	    "..dot\r\n");
+	msg_case("msg: mixed CRLF/LF input becomes CRLF",
+	    "Subject: hi\r\nTo: a@x\n\r\nline1\r\nline2\n", 0, NULL, NULL,
+	    "Subject: hi\r\nTo: a@x\r\n\r\nline1\r\nline2\r\n");
+	msg_case("msg: mbox From line at the start dropped",
+	    "From alice Mon Jan  1 00:00:00 2024\nSubject: x\n\nbody\n", 0,
+	    NULL, NULL, "Subject: x\r\n\r\nbody\r\n");
+	msg_case("msg: mbox >From line at the start dropped",
+	    ">From alice Mon Jan  1 00:00:00 2024\nSubject: x\n\nbody\n", 0,
+	    NULL, NULL, "Subject: x\r\n\r\nbody\r\n");
+	msg_case("msg: all leading From / >From lines dropped",
+	    "From alice Mon Jan  1 00:00:00 2024\n>From bob Mon Jan  1 "
+	    "00:00:00 2024\nSubject: x\n\nbody\n", 0, NULL, NULL,
+	    "Subject: x\r\n\r\nbody\r\n");
+	msg_case("msg: From line later in the body kept",
+	    "Subject: x\n\nFrom here on\n", 0, NULL, NULL,
+	    "Subject: x\r\n\r\nFrom here on\r\n");
+	msg_case("msg: first line not a header: whole input is body",
+	    "Hello there\nSubject: not a header\n\nend\n", 0, NULL, bottom,
+	    "Date: Thu, 1 Jan 2024 00:00:00 +0000\r\n"
+	    "Message-ID: <20240101000000.ID@example.org>\r\n"
+	    "\r\n"
+	    "Hello there\r\nSubject: not a header\r\n\r\nend\r\n");
+	msg_case("msg: header ends at a non-header line, empty line inserted",
+	    "Subject: x\nthis is body\n.leading dot\n", 1, NULL, NULL,
+	    "Subject: x\r\n\r\nthis is body\r\n..leading dot\r\n");
+	msg_case("msg: first body line after the header keeps its dot doubled",
+	    "Subject: x\n.dot first\n", 1, NULL, NULL,
+	    "Subject: x\r\n\r\n..dot first\r\n");
+	msg_case("msg: continuation lines kept, last line gets CRLF",
+	    "Subject: a\n b\n\tc\n\nbody", 0, NULL, NULL,
+	    "Subject: a\r\n b\r\n\tc\r\n\r\nbody\r\n");
+	msg_case("msg: header at end of input without empty line",
+	    "Subject: x", 0, NULL, NULL, "Subject: x\r\n\r\n");
+	msg_case("msg: empty input gives just the empty line", "", 0, NULL,
+	    NULL, "\r\n");
+	msg_case("msg: obsolete \"Name :\" field syntax is a header field",
+	    "To : a@x\nSubject: s\n\nbody\n", 0, NULL, NULL,
+	    "To : a@x\r\nSubject: s\r\n\r\nbody\r\n");
+	msg_case("msg: leading dots doubled in the body with -i",
+	    "Subject: x\n\n.\n..\n.a\nb.\n", 1, NULL, NULL,
+	    "Subject: x\r\n\r\n..\r\n...\r\n..a\r\nb.\r\n");
+	msg_case("msg: lone dot ends the message without -i",
+	    "Subject: x\n\nbody\n.\nafter\n", 0, NULL, NULL,
+	    "Subject: x\r\n\r\nbody\r\n");
+	msg_case("msg: lone dot in the header ends the message without -i",
+	    "Subject: x\n.\nTo: a@x\n\nbody\n", 0, NULL, NULL,
+	    "Subject: x\r\n\r\n");
+	msg_case("msg: bare CR in the body becomes a line break",
+	    "Subject: x\n\na\rb\r\nc\n", 0, NULL, NULL,
+	    "Subject: x\r\n\r\na\r\nb\r\nc\r\n");
+	msg_case("msg: bare CR in a header becomes a space",
+	    "Subject: a\rb\nTo: c\n\nd\n", 0, NULL, NULL,
+	    "Subject: a b\r\nTo: c\r\n\r\nd\r\n");
+	msg_case("msg: bare CR in the first body line becomes a line break",
+	    "hello\rworld\n", 0, NULL, NULL, "\r\nhello\r\nworld\r\n");
+	msg_case("msg: bare CR smuggling a lone dot cannot end data early",
+	    "Subject: x\n\na\r.\rMAIL FROM:<e>\n", 1, NULL, NULL,
+	    "Subject: x\r\n\r\na\r\n..\r\nMAIL FROM:<e>\r\n");
+
+	{
+		static const char nul[] = "Subject: a\0b\n\nc\0d\n";
+
+		msg_run(nul, sizeof(nul) - 1, 0, 1LL << 30, NULL, NULL, &mr);
+		CASE("msg: NUL bytes dropped in header and body, counted");
+		EXPECT_INT("rc", mr.rc, 0);
+		EXPECT_BYTES("queued data", mr.out, mr.outlen,
+		    "Subject: ab\r\n\r\ncd\r\n");
+		EXPECT_INT("nuls", mr.nuls, 2);
+		END();
+		free(mr.out);
+	}
+
+	/* folding at 998 octets with CRLF SPACE */
+	if ((buf = malloc(BIGSZ)) == NULL || (want = malloc(BIGSZ)) == NULL)
+		abort();
+	(void)snprintf(buf, BIGSZ, "X-Long: %s\n\nbody\n", rep('h', 1200));
+	(void)snprintf(want, BIGSZ, "X-Long: %s\r\n %s\r\n\r\nbody\r\n",
+	    rep('h', 998 - 8), rep('h', 1200 - (998 - 8)));
+	msg_run(buf, strlen(buf), 0, 1LL << 30, NULL, NULL, &mr);
+	CASE("msg: over-long header line folded with CRLF SPACE at 998");
+	EXPECT_INT("rc", mr.rc, 0);
+	EXPECT_MEM("queued data", mr.out, mr.outlen, want, strlen(want));
+	EXPECT_INT("folded", mr.folded, 1);
+	END();
+	free(mr.out);
+
+	(void)snprintf(buf, BIGSZ, "X-Long: %s\n\nbody\n", rep('h', 2500));
+	msg_run(buf, strlen(buf), 0, 1LL << 30, NULL, NULL, &mr);
+	CHECK("msg: a folded header line counts once in folded",
+	    mr.folded == 1, "expected 1 line folded, got %lu", mr.folded);
+	free(mr.out);
+
+	(void)snprintf(buf, BIGSZ, "Subject: x\n\n%s\nnext\n", rep('b', 2500));
+	n = (size_t)snprintf(want, BIGSZ, "Subject: x\r\n\r\n%s\r\n", rep('b',
+	    998));
+	n += (size_t)snprintf(want + n, BIGSZ - n, " %s\r\n", rep('b', 997));
+	(void)snprintf(want + n, BIGSZ - n, " %s\r\nnext\r\n", rep('b',
+	    2500 - 998 - 997));
+	msg_run(buf, strlen(buf), 0, 1LL << 30, NULL, NULL, &mr);
+	CASE("msg: over-long body line folded with CRLF SPACE at 998");
+	EXPECT_INT("rc", mr.rc, 0);
+	EXPECT_MEM("queued data", mr.out, mr.outlen, want, strlen(want));
+	EXPECT_INT("folded", mr.folded, 1);
+	END();
+	free(mr.out);
+
+	(void)snprintf(buf, BIGSZ, "Subject: x\n\n%s\nnext\n", rep('b', 998));
+	(void)snprintf(want, BIGSZ, "Subject: x\r\n\r\n%s\r\nnext\r\n",
+	    rep('b', 998));
+	msg_run(buf, strlen(buf), 0, 1LL << 30, NULL, NULL, &mr);
+	CASE("msg: body line of exactly 998 octets not folded");
+	EXPECT_INT("rc", mr.rc, 0);
+	EXPECT_MEM("queued data", mr.out, mr.outlen, want, strlen(want));
+	EXPECT_INT("folded", mr.folded, 0);
+	END();
+	free(mr.out);
+
+	(void)snprintf(buf, BIGSZ, "Subject: x\n\n%s", rep('b', 998));
+	(void)snprintf(want, BIGSZ, "Subject: x\r\n\r\n%s\r\n", rep('b', 998));
+	msg_run(buf, strlen(buf), 0, 1LL << 30, NULL, NULL, &mr);
+	CHECK("msg: last body line of 998 octets without newline not folded",
+	    mr.rc == 0 && mr.outlen == strlen(want) && memcmp(mr.out, want,
+	    mr.outlen) == 0, "rc %d, %zu bytes written, expected %zu",
+	    mr.rc, mr.outlen, strlen(want));
+	free(mr.out);
+
+	(void)snprintf(buf, BIGSZ, "Subject: x\n\n%s\n", rep('b', 999));
+	(void)snprintf(want, BIGSZ, "Subject: x\r\n\r\n%s\r\n b\r\n",
+	    rep('b', 998));
+	msg_case("msg: body line of 999 octets folded once", buf, 0, NULL,
+	    NULL, want);
+
+	(void)snprintf(buf, BIGSZ, "%s\n", rep('b', 1500));
+	(void)snprintf(want, BIGSZ, "\r\n%s\r\n %s\r\n", rep('b', 998),
+	    rep('b', 502));
+	msg_case("msg: over-long first line of a header-less input folded",
+	    buf, 0, NULL, NULL, want);
+	free(buf);
+	free(want);
+
+	/* "Subject: x\r\n" 12 + "\r\n" 2 + "body\r\n" 6 = 20 octets */
+	msg_run("Subject: x\n\nbody\n", 17, 0, 20, NULL, NULL, &mr);
+	CHECK("msg: message of exactly max_message_size accepted", mr.rc == 0,
+	    "rc %d", mr.rc);
+	free(mr.out);
+	msg_run("Subject: x\n\nbody\n", 17, 0, 19, NULL, NULL, &mr);
+	CHECK("msg: max_message_size exceeded in the body is EX_DATAERR",
+	    mr.rc == EX_DATAERR, "expected %d, got %d", EX_DATAERR, mr.rc);
+	free(mr.out);
+	msg_run("Subject: a very long subject\n\nbody\n", 35, 0, 10, NULL,
+	    NULL, &mr);
+	CHECK("msg: max_message_size exceeded in the header is EX_DATAERR",
+	    mr.rc == EX_DATAERR, "expected %d, got %d", EX_DATAERR, mr.rc);
+	free(mr.out);
+
+	rcpt_case("msg: -t recipients from To, Cc and Bcc",
+	    "From: f@v\nTo: a@x, Name <b@y>\nCc: c@z\nBcc: d@w\nSubject: "
+	    "e@u\n\nbody\n", 0, "a@x|b@y|c@z|d@w");
+	rcpt_case("msg: -t field names are case-insensitive",
+	    "TO: a@x\ncc: b@y\nbCC: c@z\n\n", 0, "a@x|b@y|c@z");
+	rcpt_case("msg: -t with Resent- fields uses only Resent-To/Cc/Bcc",
+	    "To: a@x\nCc: b@y\nResent-Date: Thu, 1 Jan 2024 00:00:00 +0000\n"
+	    "Resent-To: r@x\nResent-Cc: s@x\nResent-Bcc: t@x\n\nbody\n", 0,
+	    "r@x|s@x|t@x");
+	rcpt_case("msg: -t with a folded To field",
+	    "To: a@x,\n b@y,\n\tc@z\nSubject: s\n\n", 0, "a@x|b@y|c@z");
+	rcpt_case("msg: -t with an unbalanced address is an error",
+	    "To: \"a@x\n\n", -1, "");
+}
+
+/* --- smtp.c -------------------------------------------------------------- */
+
+/* A scripted smarthost: each read returns the next chunk; writes recorded. */
+struct peer {
+	const char *const	*script;	/* NULL-terminated */
+	size_t			 next, off;
+	char			*out;
+	size_t			 outlen, outsz;
+	int			 starttls_calls;
+	int			 verify;	/* what the handshake sets */
+};
+
+static ssize_t
+peer_read(struct conn *c, void *buf, size_t sz)
+{
+	struct peer	*p = c->priv;
+	const char	*chunk = p->script[p->next];
+	size_t		 n;
+
+	if (chunk == NULL)
+		return 0;			/* the server hung up */
+	n = strlen(chunk) - p->off;
+	if (n > sz)
+		n = sz;
+	memcpy(buf, chunk + p->off, n);
+	p->off += n;
+	if (chunk[p->off] == '\0') {
+		p->next++;
+		p->off = 0;
+	}
+	return (ssize_t)n;
+}
+
+static ssize_t
+peer_write(struct conn *c, const void *buf, size_t n)
+{
+	struct peer	*p = c->priv;
+	char		*t;
+
+	if (p->outlen + n + 1 > p->outsz) {
+		if ((t = realloc(p->out, p->outlen + n + 65536)) == NULL)
+			abort();
+		p->out = t;
+		p->outsz = p->outlen + n + 65536;
+	}
+	memcpy(p->out + p->outlen, buf, n);
+	p->outlen += n;
+	p->out[p->outlen] = '\0';
+	return (ssize_t)n;
+}
+
+static int
+peer_starttls(struct conn *c, char *err, size_t errsz)
+{
+	struct peer	*p = c->priv;
+
+	(void)err;
+	(void)errsz;
+	p->starttls_calls++;
+	c->verified = p->verify;
+	return 0;
+}
+
+static const struct conn_ops peer_ops = {
+	peer_read, peer_write, peer_starttls
+};
+
+struct fixture {
+	struct peer		 p;
+	struct conn		 c;
+	struct smtp_session	 s;
+	struct conf		 conf;
+	struct smarthost	 host;
+	char			 err[REPLY_MAX + 128];
+};
+
+static char	 fx_helo[] = "client.test";
+static char	 fx_user[] = "user";
+
+static void
+fx_init(struct fixture *f, enum tls_mode tls, int verified,
+    const char *const *script)
+{
+	memset(f, 0, sizeof(*f));
+	f->p.script = script;
+	f->p.verify = 1;
+	conf_init(&f->conf);
+	f->conf.helo_name = fx_helo;
+	(void)strlcpy(f->host.name, "mx.test", sizeof(f->host.name));
+	(void)strlcpy(f->host.port, "587", sizeof(f->host.port));
+	f->host.tls = tls;
+	f->c.ops = &peer_ops;
+	f->c.fd = -1;
+	f->c.verified = verified;
+	f->c.host = &f->host;
+	f->c.priv = &f->p;
+	(void)strlcpy(f->c.peer, "mx.test[192.0.2.1]:587", sizeof(f->c.peer));
+	f->s.conn = &f->c;
+	f->s.conf = &f->conf;
+	f->s.password = "pass";
+}
+
+static void
+fx_free(struct fixture *f)
+{
+	free(f->p.out);
+	f->p.out = NULL;
+}
+
+static const char *
+fx_out(struct fixture *f)
+{
+	return f->p.out != NULL ? f->p.out : "";
+}
+
+/* reply from lines, for the pure helpers */
+static int
+reply_from(struct smtp_reply *r, const char *const *lines)
+{
+	int	 rc = -1;
+
+	memset(r, 0, sizeof(*r));
+	for (; *lines != NULL; lines++)
+		if ((rc = smtp_reply_line(r, *lines, strlen(*lines))) == -1)
+			return -1;
+	return rc;
+}
+
+static void
+reply_bad(const char *name, const char *const *lines)
+{
+	struct smtp_reply	*r;
+
+	if ((r = malloc(sizeof(*r))) == NULL)
+		abort();
+	CHECK(name, reply_from(r, lines) == -1, "reply accepted");
+	free(r);
+}
+
+static void
+dsn_case(struct smtp_reply *r, const char *line, const char *want)
+{
+	const char	*lines[] = { line, NULL };
+	char		 buf[16];
+
+	if (reply_from(r, lines) != 1) {
+		EXPECT(0, "reply \"%s\" not parsed", line);
+		return;
+	}
+	EXPECT_STR(line, smtp_dsn(r, buf, sizeof(buf)), want);
+}
+
+/* data file for smtp_send: `pre' junk, then the wire data */
+static int
+send_data(struct qmsg *m, const char *data, size_t len)
+{
+	char	*buf;
+
+	if ((buf = malloc(len + 7)) == NULL)
+		abort();
+	memcpy(buf, "ENVLP\n\n", 7);
+	memcpy(buf + 7, data, len);
+	m->fd = tmp_fd(buf, len + 7);
+	free(buf);
+	m->dataoff = 7;
+	m->datalen = (off_t)len;
+	return m->fd;
+}
+
+static const char smtp_data_ok[] = "Subject: t\r\n\r\nhi\r\n";
+
+static void
+test_smtp_parse(void)
+{
+	struct smtp_reply	*r;
+	long long		 maxsize;
+	unsigned int		 caps;
+	const char		*lines[110];
+	size_t			 i;
+	int			 rc = 0;
+
+	if ((r = malloc(sizeof(*r))) == NULL)
+		abort();
+
+	memset(r, 0, sizeof(*r));
+	rc = smtp_reply_line(r, "250 2.0.0 Ok", 12);
+	CASE("smtp: single-line reply");
+	EXPECT_INT("rc", rc, 1);
+	EXPECT_INT("code", r->code, 250);
+	EXPECT_STR("text", r->text, "2.0.0 Ok");
+	END();
+
+	{
+		const char *const ml[] = { "250-mx.test hello", "250-SIZE 100",
+		    "250 8BITMIME", NULL };
+		int	 r1, r2, r3;
+
+		memset(r, 0, sizeof(*r));
+		r1 = smtp_reply_line(r, ml[0], strlen(ml[0]));
+		r2 = smtp_reply_line(r, ml[1], strlen(ml[1]));
+		r3 = smtp_reply_line(r, ml[2], strlen(ml[2]));
+		CASE("smtp: multi-line reply, text joined by LF");
+		EXPECT_INT("line 1", r1, 0);
+		EXPECT_INT("line 2", r2, 0);
+		EXPECT_INT("line 3", r3, 1);
+		EXPECT_INT("code", r->code, 250);
+		EXPECT_STR("text", r->text, "mx.test hello\nSIZE 100\n8BITMIME");
+		EXPECT_INT("len", r->len, strlen(r->text));
+		END();
+	}
+
+	memset(r, 0, sizeof(*r));
+	rc = smtp_reply_line(r, "250", 3);
+	CASE("smtp: bare \"250\" is a complete reply");
+	EXPECT_INT("rc", rc, 1);
+	EXPECT_INT("code", r->code, 250);
+	EXPECT_STR("text", r->text, "");
+	END();
+
+	memset(r, 0, sizeof(*r));
+	rc = smtp_reply_line(r, "250 a\tb", 7);
+	CHECK("smtp: tab in reply text allowed", rc == 1, "rc %d", rc);
+
+	{
+		const char *const a[] = { "250-a", "251 b", NULL };
+		const char *const b[] = { "25", NULL };
+		const char *const c[] = { "250x", NULL };
+		const char *const d[] = { "250 a\x01z", NULL };
+		const char *const e[] = { "250 a\x7fz", NULL };
+		const char *const f[] = { "250-a", "250 b\x1b[0m", NULL };
+		const char *const g[] = { "2a0 x", NULL };
+		const char *const h[] = { "199 x", NULL };
+		const char *const k[] = { "600 x", NULL };
+		const char *const l[] = { "", NULL };
+		const char *const m[] = { "250-a", "25", NULL };
+
+		reply_bad("smtp: code differing across lines rejected", a);
+		reply_bad("smtp: two-digit reply \"25\" rejected", b);
+		reply_bad("smtp: \"250x\" rejected", c);
+		reply_bad("smtp: control character in a reply rejected", d);
+		reply_bad("smtp: DEL in a reply rejected", e);
+		reply_bad("smtp: escape sequence in a continuation rejected", f);
+		reply_bad("smtp: non-digit code rejected", g);
+		reply_bad("smtp: code below 200 rejected", h);
+		reply_bad("smtp: code above 599 rejected", k);
+		reply_bad("smtp: empty reply line rejected", l);
+		reply_bad("smtp: short final line of a multi-line reply rejected",
+		    m);
+	}
+
+	for (i = 0; i < 100; i++)
+		lines[i] = "250-x";
+	lines[100] = "250 end";
+	lines[101] = NULL;
+	reply_bad("smtp: reply of 101 lines rejected", lines);
+	lines[99] = "250 end";
+	lines[100] = NULL;
+	CHECK("smtp: reply of 100 lines accepted", reply_from(r, lines) == 1,
+	    "rejected");
+
+	{
+		char	 longl[2100];
+
+		memset(longl, 'a', sizeof(longl));
+		memcpy(longl, "250 ", 4);
+		memset(r, 0, sizeof(*r));
+		CHECK("smtp: reply line over 2048 octets rejected",
+		    smtp_reply_line(r, longl, sizeof(longl)) == -1, "accepted");
+		memset(r, 0, sizeof(*r));
+		longl[3] = '-';
+		for (i = 0, rc = 0; i < 10 && rc == 0; i++)
+			rc = smtp_reply_line(r, longl, 2000);
+		CHECK("smtp: reply over the total text cap rejected", rc == -1,
+		    "rc %d after %zu lines of 2000", rc, i);
+	}
+
+	{
+		const char *const e1[] = { "250-mx.test greets you",
+		    "250-STARTTLS", "250-AUTH PLAIN LOGIN", "250-SIZE 35882577",
+		    "250-PIPELINING", "250-8BITMIME", "250-ENHANCEDSTATUSCODES",
+		    "250-DSN", "250 SMTPUTF8", NULL };
+		const char *const e2[] = { "250-mx", "250-AUTH=LOGIN",
+		    "250 AUTH CRAM-MD5", NULL };
+		const char *const e3[] = { "250-mx", "250-starttls",
+		    "250-auth login plain", "250-size 1000", "250 8bitmime",
+		    NULL };
+		const char *const e4[] = { "250 STARTTLS", NULL };
+		const char *const e5[] = { "250-mx", "250-SIZE", "250-AUTHPLAIN",
+		    "250-STARTTLSX", "250 XSTARTTLS", NULL };
+		const char *const e6[] = { "250-mx", "250-SIZE -5", NULL };
+
+		(void)reply_from(r, e1);
+		caps = smtp_ehlo_caps(r, &maxsize);
+		CASE("smtp: EHLO capabilities parsed");
+		EXPECT_INT("caps", caps, CAP_STARTTLS | CAP_AUTH_PLAIN |
+		    CAP_AUTH_LOGIN | CAP_SIZE | CAP_PIPELINING | CAP_8BITMIME |
+		    CAP_ENHANCED | CAP_DSN | CAP_SMTPUTF8);
+		EXPECT_INT("SIZE", maxsize, 35882577);
+		END();
+
+		(void)reply_from(r, e2);
+		caps = smtp_ehlo_caps(r, &maxsize);
+		CHECK("smtp: AUTH=LOGIN understood, CRAM-MD5 ignored",
+		    caps == CAP_AUTH_LOGIN, "caps 0x%x", caps);
+
+		(void)reply_from(r, e3);
+		caps = smtp_ehlo_caps(r, &maxsize);
+		CASE("smtp: EHLO keywords are case-insensitive");
+		EXPECT_INT("caps", caps, CAP_STARTTLS | CAP_AUTH_PLAIN |
+		    CAP_AUTH_LOGIN | CAP_SIZE | CAP_8BITMIME);
+		EXPECT_INT("SIZE", maxsize, 1000);
+		END();
+
+		(void)reply_from(r, e4);
+		caps = smtp_ehlo_caps(r, &maxsize);
+		CHECK("smtp: the EHLO greeting line is not a capability",
+		    caps == 0, "caps 0x%x", caps);
+
+		(void)reply_from(r, e5);
+		maxsize = -1;
+		caps = smtp_ehlo_caps(r, &maxsize);
+		CASE("smtp: only whole EHLO keywords count; SIZE without value");
+		EXPECT_INT("caps", caps, CAP_SIZE);
+		EXPECT_INT("SIZE", maxsize, 0);
+		END();
+
+		memset(r, 0, sizeof(*r));
+		(void)reply_from(r, e6);
+		(void)smtp_reply_line(r, "250 PIPELINING", 14);
+		caps = smtp_ehlo_caps(r, &maxsize);
+		CASE("smtp: negative SIZE ignored");
+		EXPECT_INT("caps", caps, CAP_SIZE | CAP_PIPELINING);
+		EXPECT_INT("SIZE", maxsize, 0);
+		END();
+	}
+
+	CASE("smtp: dsn is the enhanced status code when present");
+	dsn_case(r, "550 5.1.1 <a@x>: no such user", "5.1.1");
+	dsn_case(r, "250 2.0.0 Ok: queued as X", "2.0.0");
+	dsn_case(r, "452 4.5.3 Too many recipients", "4.5.3");
+	dsn_case(r, "550 5.7.1", "5.7.1");
+	dsn_case(r, "554 5.123.456 long but valid", "5.123.456");
+	END();
+
+	CASE("smtp: dsn is class.0.0 without an enhanced code");
+	dsn_case(r, "250 Ok", "2.0.0");
+	dsn_case(r, "451", "4.0.0");
+	dsn_case(r, "550 2.1.5 class does not match", "5.0.0");
+	dsn_case(r, "550 5.1 too short", "5.0.0");
+	dsn_case(r, "550 5.1.1:no space after", "5.0.0");
+	END();
+
+	CASE("smtp: dsn rejects malformed enhanced codes");
+	dsn_case(r, "550 5.... dots", "5.0.0");
+	dsn_case(r, "550 5.1.1.1 four parts", "5.0.0");
+	dsn_case(r, "550 5.1234.1 subject too long", "5.0.0");
+	END();
+
+	free(r);
+}
+
+static void
+test_smtp_session(void)
+{
+	struct fixture		*f;
+	struct smtp_reply	*r;
+	size_t			 i;
+	int			 rc;
+
+	if ((f = malloc(sizeof(*f))) == NULL ||
+	    (r = malloc(sizeof(*r))) == NULL)
+		abort();
+
+	{
+		static const char *const sc[] = { "25", "0-first\n250 ",
+		    "last\r\n", NULL };
+
+		fx_init(f, TLS_OFF, 0, sc);
+		rc = smtp_read_reply(&f->c, r, f->err, sizeof(f->err));
+		CASE("smtp: reply split across reads, bare LF accepted");
+		EXPECT_INT("smtp_read_reply", rc, 0);
+		EXPECT_INT("code", r->code, 250);
+		EXPECT_STR("text", r->text, "first\nlast");
+		END();
+		fx_free(f);
+	}
+	{
+		static char	 longl[3000];
+		static const char *const sc[] = { longl, NULL };
+
+		memset(longl, 'a', sizeof(longl) - 3);
+		memcpy(longl, "250 ", 4);
+		memcpy(longl + sizeof(longl) - 3, "\r\n", 3);
+		fx_init(f, TLS_OFF, 0, sc);
+		rc = smtp_read_reply(&f->c, r, f->err, sizeof(f->err));
+		CASE("smtp: over-long reply line from the server aborts");
+		EXPECT_INT("smtp_read_reply", rc, -1);
+		EXPECT_HAS("error", f->err, "too long");
+		END();
+		fx_free(f);
+	}
+	{
+		static const char *const sc[] = { "250-a\r\n", NULL };
+
+		fx_init(f, TLS_OFF, 0, sc);
+		rc = smtp_read_reply(&f->c, r, f->err, sizeof(f->err));
+		CASE("smtp: EOF in the middle of a reply is a lost connection");
+		EXPECT_INT("smtp_read_reply", rc, -1);
+		EXPECT_STR("error", f->err,
+		    "lost connection with mx.test[192.0.2.1]:587");
+		END();
+		fx_free(f);
+	}
+	{
+		static const char *const sc[] = { "250 a\rb\r\n", NULL };
+
+		fx_init(f, TLS_OFF, 0, sc);
+		rc = smtp_read_reply(&f->c, r, f->err, sizeof(f->err));
+		CASE("smtp: CR inside a reply line aborts");
+		EXPECT_INT("smtp_read_reply", rc, -1);
+		EXPECT_HAS("error", f->err, "malformed reply");
+		END();
+		fx_free(f);
+	}
+
+	/* smtp_open */
+	{
+		static const char *const sc[] = { "220 mx.test ESMTP\r\n",
+		    "250-mx.test\r\n250-AUTH PLAIN LOGIN\r\n250 8BITMIME\r\n",
+		    "235 2.7.0 ok\r\n", "250 2.1.0 ok\r\n", NULL };
+
+		fx_init(f, TLS_STARTTLS, 0, sc);
+		f->conf.auth_user = fx_user;
+		rc = smtp_open(&f->s, f->err, sizeof(f->err));
+		CASE("smtp: STARTTLS not offered -> -1, never plaintext");
+		EXPECT_INT("smtp_open", rc, -1);
+		EXPECT_HAS("error", f->err, "plaintext");
+		EXPECT_INT("temp", f->s.temp, 1);
+		EXPECT_INT("starttls calls", f->p.starttls_calls, 0);
+		EXPECT_STR("written", fx_out(f), "EHLO client.test\r\n");
+		END();
+		fx_free(f);
+	}
+	{
+		static const char *const sc[] = { "220 mx.test ESMTP\r\n",
+		    "250-mx.test\r\n250 STARTTLS\r\n",
+		    "220 2.0.0 go ahead\r\n250-mx.test\r\n250 AUTH PLAIN\r\n",
+		    "235 ok\r\n", NULL };
+
+		fx_init(f, TLS_STARTTLS, 0, sc);
+		f->conf.auth_user = fx_user;
+		rc = smtp_open(&f->s, f->err, sizeof(f->err));
+		CASE("smtp: bytes after the 220 to STARTTLS abort (injection)");
+		EXPECT_INT("smtp_open", rc, -1);
+		EXPECT_INT("starttls calls", f->p.starttls_calls, 0);
+		EXPECT_HAS("error", f->err, "after the STARTTLS reply");
+		EXPECT_INT("temp", f->s.temp, 1);
+		EXPECT_STR("written", fx_out(f),
+		    "EHLO client.test\r\nSTARTTLS\r\n");
+		END();
+		fx_free(f);
+	}
+	{
+		static const char *const sc[] = { "220 mx.test ESMTP\r\n",
+		    "250-mx.test\r\n250-STARTTLS\r\n250-SIZE 1000\r\n"
+		    "250-8BITMIME\r\n250 AUTH LOGIN\r\n",
+		    "220 2.0.0 go ahead\r\n",
+		    "250-mx.test\r\n250-PIPELINING\r\n250 AUTH PLAIN LOGIN\r\n",
+		    "235 2.7.0 Authentication successful\r\n", NULL };
+
+		fx_init(f, TLS_STARTTLS, 0, sc);
+		f->conf.auth_user = fx_user;
+		rc = smtp_open(&f->s, f->err, sizeof(f->err));
+		CASE("smtp: STARTTLS, EHLO again with caps forgotten, AUTH "
+		    "PLAIN exact base64");
+		EXPECT_INT("smtp_open", rc, 0);
+		EXPECT_STR("error", f->err, "");
+		EXPECT_INT("starttls calls", f->p.starttls_calls, 1);
+		EXPECT_INT("caps", f->s.caps, CAP_PIPELINING | CAP_AUTH_PLAIN |
+		    CAP_AUTH_LOGIN);
+		EXPECT_INT("maxsize", f->s.maxsize, 0);
+		EXPECT_STR("written", fx_out(f),
+		    "EHLO client.test\r\nSTARTTLS\r\nEHLO client.test\r\n"
+		    "AUTH PLAIN AHVzZXIAcGFzcw==\r\n");
+		END();
+		fx_free(f);
+	}
+	{
+		static const char *const sc[] = { "220 mx.test ESMTP\r\n",
+		    "250-mx.test\r\n250 AUTH=LOGIN\r\n",
+		    "334 VXNlcm5hbWU6\r\n", "334 UGFzc3dvcmQ6\r\n",
+		    "235 2.7.0 ok\r\n", NULL };
+
+		fx_init(f, TLS_IMPLICIT, 1, sc);
+		f->conf.auth_user = fx_user;
+		rc = smtp_open(&f->s, f->err, sizeof(f->err));
+		CASE("smtp: AUTH LOGIN exact base64 when PLAIN is not offered");
+		EXPECT_INT("smtp_open", rc, 0);
+		EXPECT_STR("written", fx_out(f),
+		    "EHLO client.test\r\nAUTH LOGIN\r\ndXNlcg==\r\ncGFzcw==\r\n");
+		END();
+		fx_free(f);
+	}
+	{
+		static const char *const sc[] = { "220 mx.test ESMTP\r\n",
+		    "250-mx.test\r\n250 AUTH PLAIN LOGIN\r\n", "235 ok\r\n",
+		    NULL };
+
+		fx_init(f, TLS_OFF, 0, sc);
+		f->conf.auth_user = fx_user;
+		rc = smtp_open(&f->s, f->err, sizeof(f->err));
+		CASE("smtp: AUTH never sent without verified TLS");
+		EXPECT_INT("smtp_open", rc, -1);
+		EXPECT_HAS("error", f->err, "without verified TLS");
+		EXPECT_INT("temp", f->s.temp, 1);
+		EXPECT_STR("written", fx_out(f), "EHLO client.test\r\n");
+		END();
+		fx_free(f);
+	}
+	{
+		static const char *const sc[] = { "220 mx.test ESMTP\r\n",
+		    "250-mx.test\r\n250 STARTTLS\r\n", "220 go ahead\r\n",
+		    "250-mx.test\r\n250 AUTH PLAIN\r\n", "235 ok\r\n", NULL };
+
+		fx_init(f, TLS_STARTTLS, 0, sc);
+		f->p.verify = 0;	/* handshake up, peer not verified */
+		f->conf.auth_user = fx_user;
+		rc = smtp_open(&f->s, f->err, sizeof(f->err));
+		CASE("smtp: AUTH not sent when the handshake did not verify");
+		EXPECT_INT("smtp_open", rc, -1);
+		EXPECT(strstr(fx_out(f), "AUTH") == NULL, "AUTH written: %s",
+		    fx_out(f));
+		END();
+		fx_free(f);
+	}
+	{
+		static const char *const sc[] = { "220 mx.test ESMTP\r\n",
+		    "250-mx.test\r\n250 AUTH PLAIN\r\n",
+		    "535 5.7.8 Authentication credentials invalid\r\n", NULL };
+
+		fx_init(f, TLS_IMPLICIT, 1, sc);
+		f->conf.auth_user = fx_user;
+		rc = smtp_open(&f->s, f->err, sizeof(f->err));
+		CASE("smtp: 535 defers with \"authentication failed: 535 ...\"");
+		EXPECT_INT("smtp_open", rc, -1);
+		EXPECT_STR("error", f->err, "authentication failed: 535 5.7.8 "
+		    "Authentication credentials invalid");
+		EXPECT_INT("temp", f->s.temp, 1);
+		END();
+		fx_free(f);
+	}
+	{
+		static const char *const sc[] = { "220 mx.test ESMTP\r\n",
+		    "250 mx.test\r\n", NULL };
+
+		fx_init(f, TLS_IMPLICIT, 1, sc);
+		f->conf.auth_user = fx_user;
+		rc = smtp_open(&f->s, f->err, sizeof(f->err));
+		CASE("smtp: no supported AUTH mechanism defers");
+		EXPECT_INT("smtp_open", rc, -1);
+		EXPECT_HAS("error", f->err, "no AUTH mechanism");
+		EXPECT_INT("temp", f->s.temp, 1);
+		END();
+		fx_free(f);
+	}
+	{
+		static const char *const sc[] = { "554 5.3.2 go away\r\n", NULL };
+
+		fx_init(f, TLS_IMPLICIT, 1, sc);
+		rc = smtp_open(&f->s, f->err, sizeof(f->err));
+		CASE("smtp: greeting other than 220 fails, nothing written");
+		EXPECT_INT("smtp_open", rc, -1);
+		EXPECT_STR("error", f->err, "greeting: 554 5.3.2 go away");
+		EXPECT_INT("temp", f->s.temp, 1);
+		EXPECT_STR("written", fx_out(f), "");
+		END();
+		fx_free(f);
+	}
+	{
+		static const char *const sc[] = { "220 hi\x1b[2J\r\n", NULL };
+
+		fx_init(f, TLS_IMPLICIT, 1, sc);
+		rc = smtp_open(&f->s, f->err, sizeof(f->err));
+		CASE("smtp: control character in the greeting aborts, error "
+		    "sanitised");
+		EXPECT_INT("smtp_open", rc, -1);
+		EXPECT_HAS("error", f->err, "malformed reply");
+		for (i = 0; f->err[i] != '\0'; i++)
+			EXPECT((unsigned char)f->err[i] >= 0x20 &&
+			    (unsigned char)f->err[i] < 0x7f,
+			    "raw byte 0x%02x in the error",
+			    (unsigned char)f->err[i]);
+		END();
+		fx_free(f);
+	}
+	{
+		static const char *const sc[] = { "220 mx.test\r\n"
+		    "250 forged reply\r\n", "250 mx.test\r\n", NULL };
+
+		fx_init(f, TLS_IMPLICIT, 1, sc);
+		rc = smtp_open(&f->s, f->err, sizeof(f->err));
+		CASE("smtp: data after a complete reply when none is expected "
+		    "aborts");
+		EXPECT_INT("smtp_open", rc, -1);
+		END();
+		fx_free(f);
+	}
+
+	free(r);
+	free(f);
+}
+
+/* One smtp_send run over a scripted peer. */
+static int
+send_run(struct fixture *f, struct qmsg *m, unsigned int caps,
+    const char *const *script)
+{
+	fx_init(f, TLS_IMPLICIT, 1, script);
+	f->s.caps = caps;
+	return smtp_send(&f->s, m);
+}
+
+static void
+test_smtp_send(void)
+{
+	static const char *const r3[] = { "a@x", "b@y", "c@z" };
+	static const char *const r2[] = { "a@x", "b@y" };
+	struct fixture	*f;
+	struct qmsg	 m;
+	char		 want[1024], *big, *wbig;
+	size_t		 n, len;
+	int		 rc;
+
+	if ((f = malloc(sizeof(*f))) == NULL)
+		abort();
+
+	{
+		static const char *const sc[] = { "250 2.1.0 Ok\r\n",
+		    "250 2.1.5 Ok\r\n", "450 4.2.0 <b@y>: busy\r\n",
+		    "550 5.1.1 <c@z>: no such user\r\n",
+		    "354 End data with <CR><LF>.<CR><LF>\r\n",
+		    "250 2.0.0 Ok: queued as ABC\r\n", NULL };
+
+		qmsg_build(&m, "s@x", r3, 3);
+		m.eightbit = 1;
+		(void)send_data(&m, smtp_data_ok, sizeof(smtp_data_ok) - 1);
+		rc = send_run(f, &m, CAP_SIZE | CAP_8BITMIME, sc);
+		(void)snprintf(want, sizeof(want),
+		    "MAIL FROM:<s@x> SIZE=%zu BODY=8BITMIME\r\n"
+		    "RCPT TO:<a@x>\r\nRCPT TO:<b@y>\r\nRCPT TO:<c@z>\r\n"
+		    "DATA\r\n%s.\r\n", sizeof(smtp_data_ok) - 1, smtp_data_ok);
+		CASE("smtp: per-recipient outcomes 250/450/550 and the exact "
+		    "transaction");
+		EXPECT_INT("smtp_send", rc, 0);
+		EXPECT_MEM("written", fx_out(f), f->p.outlen, want,
+		    strlen(want));
+		EXPECT_INT("status a@x", m.rcpt[0].status, RCPT_SENT);
+		EXPECT_STR("dsn a@x", m.rcpt[0].dsn, "2.0.0");
+		EXPECT_STR("reply a@x", m.rcpt[0].reply,
+		    "250 2.0.0 Ok: queued as ABC");
+		EXPECT_INT("status b@y", m.rcpt[1].status, RCPT_DEFER);
+		EXPECT_STR("dsn b@y", m.rcpt[1].dsn, "4.2.0");
+		EXPECT_STR("reply b@y", m.rcpt[1].reply, "host mx.test"
+		    "[192.0.2.1]:587 said: 450 4.2.0 <b@y>: busy");
+		EXPECT_INT("status c@z", m.rcpt[2].status, RCPT_FAIL);
+		EXPECT_STR("dsn c@z", m.rcpt[2].dsn, "5.1.1");
+		EXPECT_STR("reply c@z", m.rcpt[2].reply, "host mx.test"
+		    "[192.0.2.1]:587 said: 550 5.1.1 <c@z>: no such user");
+		END();
+		fx_free(f);
+		spool_free_msg(&m);
+	}
+	{
+		static const char *const sc[] = { "250 ok\r\n", "250 ok\r\n",
+		    "354 go\r\n", "250 queued\r\n", NULL };
+
+		qmsg_build(&m, "", r2 + 1, 1);
+		m.eightbit = 1;
+		(void)send_data(&m, smtp_data_ok, sizeof(smtp_data_ok) - 1);
+		rc = send_run(f, &m, 0, sc);
+		CASE("smtp: no SIZE or BODY=8BITMIME unless offered; null sender "
+		    "is <>");
+		EXPECT_INT("smtp_send", rc, 0);
+		EXPECT(starts_with(fx_out(f), "MAIL FROM:<>\r\n"
+		    "RCPT TO:<b@y>\r\n"), "written \"%.60s\"", fx_out(f));
+		EXPECT_INT("status", m.rcpt[0].status, RCPT_SENT);
+		END();
+		fx_free(f);
+		spool_free_msg(&m);
+	}
+	{
+		static const char *const sc[] = { "250 ok\r\n", "250 ok\r\n",
+		    "354 go\r\n", "250 queued\r\n", NULL };
+
+		qmsg_build(&m, "s@x", r2, 1);
+		m.eightbit = 0;
+		(void)send_data(&m, smtp_data_ok, sizeof(smtp_data_ok) - 1);
+		rc = send_run(f, &m, CAP_8BITMIME | CAP_SIZE, sc);
+		(void)snprintf(want, sizeof(want), "MAIL FROM:<s@x> SIZE=%zu\r\n",
+		    sizeof(smtp_data_ok) - 1);
+		CASE("smtp: BODY=8BITMIME not sent for a 7-bit message");
+		EXPECT_INT("smtp_send", rc, 0);
+		EXPECT(starts_with(fx_out(f), want),
+		    "written \"%.60s\"", fx_out(f));
+		END();
+		fx_free(f);
+		spool_free_msg(&m);
+	}
+	{
+		static const char *const sc[] = { "250 ok\r\n",
+		    "550 5.1.1 no\r\n", "451 4.3.0 later\r\n", "250 reset\r\n",
+		    NULL };
+
+		qmsg_build(&m, "s@x", r2, 2);
+		(void)send_data(&m, smtp_data_ok, sizeof(smtp_data_ok) - 1);
+		rc = send_run(f, &m, 0, sc);
+		CASE("smtp: no accepted recipient -> RSET, no DATA");
+		EXPECT_INT("smtp_send", rc, 0);
+		EXPECT_STR("written", fx_out(f), "MAIL FROM:<s@x>\r\n"
+		    "RCPT TO:<a@x>\r\nRCPT TO:<b@y>\r\nRSET\r\n");
+		EXPECT_INT("status a@x", m.rcpt[0].status, RCPT_FAIL);
+		EXPECT_INT("status b@y", m.rcpt[1].status, RCPT_DEFER);
+		EXPECT_STR("dsn b@y", m.rcpt[1].dsn, "4.3.0");
+		END();
+		fx_free(f);
+		spool_free_msg(&m);
+	}
+	{
+		static const char *const sc[] = { "250 ok\r\n", "250 ok\r\n",
+		    "550 5.1.1 no\r\n", "554 5.5.1 Error: no valid recipients\r\n",
+		    "250 reset\r\n", NULL };
+
+		qmsg_build(&m, "s@x", r2, 2);
+		(void)send_data(&m, smtp_data_ok, sizeof(smtp_data_ok) - 1);
+		rc = send_run(f, &m, 0, sc);
+		CASE("smtp: DATA refused with 554 fails the accepted recipients");
+		EXPECT_INT("smtp_send", rc, 0);
+		EXPECT_STR("written", fx_out(f), "MAIL FROM:<s@x>\r\n"
+		    "RCPT TO:<a@x>\r\nRCPT TO:<b@y>\r\nDATA\r\nRSET\r\n");
+		EXPECT_INT("status a@x", m.rcpt[0].status, RCPT_FAIL);
+		EXPECT_STR("dsn a@x", m.rcpt[0].dsn, "5.5.1");
+		EXPECT_STR("reply a@x", m.rcpt[0].reply, "host mx.test"
+		    "[192.0.2.1]:587 said: 554 5.5.1 Error: no valid "
+		    "recipients");
+		EXPECT_INT("status b@y", m.rcpt[1].status, RCPT_FAIL);
+		EXPECT_STR("dsn b@y", m.rcpt[1].dsn, "5.1.1");
+		END();
+		fx_free(f);
+		spool_free_msg(&m);
+	}
+	{
+		static const char *const sc[] = { "250 ok\r\n", "250 ok\r\n",
+		    "450 4.2.0 later\r\n", "354 go\r\n", NULL };
+
+		qmsg_build(&m, "s@x", r2, 2);
+		(void)send_data(&m, smtp_data_ok, sizeof(smtp_data_ok) - 1);
+		rc = send_run(f, &m, 0, sc);
+		(void)snprintf(want, sizeof(want), "MAIL FROM:<s@x>\r\n"
+		    "RCPT TO:<a@x>\r\nRCPT TO:<b@y>\r\nDATA\r\n%s.\r\n",
+		    smtp_data_ok);
+		CASE("smtp: connection lost after the final dot defers, \"more "
+		    "than once\"");
+		EXPECT_INT("smtp_send", rc, -1);
+		EXPECT_INT("temp", f->s.temp, 1);
+		EXPECT_STR("written", fx_out(f), want);
+		EXPECT_INT("status a@x", m.rcpt[0].status, RCPT_DEFER);
+		EXPECT_STR("dsn a@x", m.rcpt[0].dsn, "4.4.2");
+		EXPECT_HAS("reply a@x", m.rcpt[0].reply, "more than once");
+		EXPECT_HAS("reply a@x", m.rcpt[0].reply, "mx.test[192.0.2.1]");
+		EXPECT_INT("status b@y", m.rcpt[1].status, RCPT_DEFER);
+		EXPECT_STR("reply b@y", m.rcpt[1].reply, "host mx.test"
+		    "[192.0.2.1]:587 said: 450 4.2.0 later");
+		END();
+		fx_free(f);
+		spool_free_msg(&m);
+	}
+	{
+		static const char *const sc[] = { "250 ok\r\n", "250 ok\r\n",
+		    "250 ok\r\n", "354 go\r\n", "451 4.3.0 queue full\r\n",
+		    NULL };
+
+		qmsg_build(&m, "s@x", r2, 2);
+		(void)send_data(&m, smtp_data_ok, sizeof(smtp_data_ok) - 1);
+		rc = send_run(f, &m, 0, sc);
+		CASE("smtp: 4xx final reply defers the accepted recipients");
+		EXPECT_INT("smtp_send", rc, 0);
+		EXPECT_INT("status a@x", m.rcpt[0].status, RCPT_DEFER);
+		EXPECT_INT("status b@y", m.rcpt[1].status, RCPT_DEFER);
+		EXPECT_STR("dsn", m.rcpt[1].dsn, "4.3.0");
+		EXPECT_STR("reply", m.rcpt[1].reply, "host mx.test"
+		    "[192.0.2.1]:587 said: 451 4.3.0 queue full");
+		EXPECT(strstr(fx_out(f), "RSET") == NULL, "RSET after the "
+		    "final reply");
+		END();
+		fx_free(f);
+		spool_free_msg(&m);
+	}
+	{
+		static const char *const sc[] = { "250 ok\r\n", "250 ok\r\n",
+		    NULL };
+
+		qmsg_build(&m, "s@x", r2, 2);
+		(void)send_data(&m, smtp_data_ok, sizeof(smtp_data_ok) - 1);
+		rc = send_run(f, &m, 0, sc);
+		CASE("smtp: connection lost at RCPT defers every open recipient");
+		EXPECT_INT("smtp_send", rc, -1);
+		EXPECT_INT("status a@x", m.rcpt[0].status, RCPT_DEFER);
+		EXPECT_INT("status b@y", m.rcpt[1].status, RCPT_DEFER);
+		EXPECT_HAS("reply b@y", m.rcpt[1].reply, "lost connection");
+		EXPECT_STR("dsn b@y", m.rcpt[1].dsn, "4.4.2");
+		END();
+		fx_free(f);
+		spool_free_msg(&m);
+	}
+	{
+		static const char *const sc[] = { "451 4.3.0 try later\r\n",
+		    "250 reset\r\n", NULL };
+
+		qmsg_build(&m, "s@x", r2, 2);
+		(void)send_data(&m, smtp_data_ok, sizeof(smtp_data_ok) - 1);
+		rc = send_run(f, &m, 0, sc);
+		CASE("smtp: MAIL FROM refused decides every recipient, then RSET");
+		EXPECT_INT("smtp_send", rc, 0);
+		EXPECT_STR("written", fx_out(f), "MAIL FROM:<s@x>\r\nRSET\r\n");
+		EXPECT_INT("status a@x", m.rcpt[0].status, RCPT_DEFER);
+		EXPECT_INT("status b@y", m.rcpt[1].status, RCPT_DEFER);
+		EXPECT_STR("dsn", m.rcpt[0].dsn, "4.3.0");
+		END();
+		fx_free(f);
+		spool_free_msg(&m);
+	}
+	{
+		static const char *const sc[] = { "250 ok\r\n", "250 ok\r\n",
+		    "354 go\r\n", "250 queued\r\n", NULL };
+
+		qmsg_build(&m, "s@x", r3, 3);
+		m.rcpt[0].status = RCPT_SENT;
+		m.rcpt[1].status = RCPT_FAIL;
+		m.rcpt[2].status = RCPT_DEFER;
+		(void)send_data(&m, smtp_data_ok, sizeof(smtp_data_ok) - 1);
+		rc = send_run(f, &m, 0, sc);
+		CASE("smtp: only pending and deferred recipients are tried again");
+		EXPECT_INT("smtp_send", rc, 0);
+		EXPECT(starts_with(fx_out(f), "MAIL FROM:<s@x>\r\n"
+		    "RCPT TO:<c@z>\r\nDATA\r\n"), "written \"%.80s\"",
+		    fx_out(f));
+		EXPECT_INT("status a@x", m.rcpt[0].status, RCPT_SENT);
+		EXPECT_INT("status b@y", m.rcpt[1].status, RCPT_FAIL);
+		EXPECT_INT("status c@z", m.rcpt[2].status, RCPT_SENT);
+		END();
+		fx_free(f);
+		spool_free_msg(&m);
+	}
+	{
+		/* 150 KB in wire form, over two read buffers of the engine */
+		static const char *const sc[] = { "250 ok\r\n", "250 ok\r\n",
+		    "354 go\r\n", "250 queued\r\n", NULL };
+		static const char line[] = "..a dot-stuffed line of text, "
+		    "long enough to matter in a message\r\n";
+
+		len = 150 * 1024;
+		if ((big = malloc(len + 64)) == NULL ||
+		    (wbig = malloc(len + 128)) == NULL)
+			abort();
+		for (n = 0; n + sizeof(line) - 1 <= len; n += sizeof(line) - 1)
+			memcpy(big + n, line, sizeof(line) - 1);
+		len = n;
+		qmsg_build(&m, "s@x", r2, 1);
+		(void)send_data(&m, big, len);
+		rc = send_run(f, &m, 0, sc);
+		n = (size_t)snprintf(wbig, 128, "MAIL FROM:<s@x>\r\n"
+		    "RCPT TO:<a@x>\r\nDATA\r\n");
+		memcpy(wbig + n, big, len);
+		memcpy(wbig + n + len, ".\r\n", 3);
+		CASE("smtp: data streamed from the queue file ends with exactly "
+		    "one .\\r\\n");
+		EXPECT_INT("smtp_send", rc, 0);
+		EXPECT_MEM("written", fx_out(f), f->p.outlen, wbig, n + len + 3);
+		EXPECT_INT("status", m.rcpt[0].status, RCPT_SENT);
+		END();
+		free(big);
+		free(wbig);
+		fx_free(f);
+		spool_free_msg(&m);
+	}
+	{
+		static const char *const sc[] = { "250 ok\r\n",
+		    "252 2.1.5 cannot verify, will try\r\n", "250 reset\r\n",
+		    NULL };
+
+		qmsg_build(&m, "s@x", r2, 1);
+		(void)send_data(&m, smtp_data_ok, sizeof(smtp_data_ok) - 1);
+		rc = send_run(f, &m, 0, sc);
+		CASE("smtp: recipient never SENT when the data was never sent "
+		    "(RCPT 252)");
+		EXPECT(strstr(fx_out(f), "DATA\r\n") != NULL ||
+		    m.rcpt[0].status != RCPT_SENT, "status SENT, but the "
+		    "commands were \"%s\"", fx_out(f));
+		END();
+		fx_free(f);
+		spool_free_msg(&m);
+	}
+	{
+		static const char *const sc[] = { "250 ok\r\n", "250 ok\r\n",
+		    "250 2.0.0 fine\r\n", "250 reset\r\n", NULL };
+
+		qmsg_build(&m, "s@x", r2, 1);
+		(void)send_data(&m, smtp_data_ok, sizeof(smtp_data_ok) - 1);
+		rc = send_run(f, &m, 0, sc);
+		CASE("smtp: recipient never SENT when DATA got 250, not 354");
+		EXPECT(m.rcpt[0].status != RCPT_SENT, "status SENT, but the "
+		    "commands were \"%s\"", fx_out(f));
+		END();
+		fx_free(f);
+		spool_free_msg(&m);
+	}
+	{
+		static const char *const sc[] = { "221 bye\r\n", NULL };
+
+		fx_init(f, TLS_IMPLICIT, 1, sc);
+		smtp_quit(&f->s);
+		CHECK("smtp: QUIT", strcmp(fx_out(f), "QUIT\r\n") == 0,
+		    "written \"%s\"", fx_out(f));
+		fx_free(f);
+	}
+	free(f);
+}
+
+static void
+test_smtp(void)
+{
+	test_smtp_parse();
+	test_smtp_session();
+	test_smtp_send();
+}
+
+int
+main(void)
+{
+	(void)signal(SIGPIPE, SIG_IGN);
+	unit_watchdog(60);
+	if (mkdtemp(tmpdir) == NULL) {
+		(void)printf("not ok - unit: scratch directory: %s\n",
+		    strerror(errno));
+		return 1;
+	}
+	tmpdir_made = 1;
+	if (atexit(tmp_cleanup) != 0)
+		return 1;
+
+	test_addr();
+	test_util();
+	test_conf();
+	test_spool();
+	test_msg();
+	test_smtp();
+
+	(void)fprintf(stderr, "# %u tests, %u failed\n", unit.run,
+	    unit.failed);
+	return unit.failed > 0 ? 1 : 0;
+}
