@@ -132,13 +132,14 @@ addr_parse_list(const char *s, size_t len, struct addr_list *l, char *err,
 	int	 plainlong = 0, anglelong = 0;
 	char	 c;
 
+	/* quoted or escaped, a line break or NUL never reaches a record */
+	if (memchr(s, '\0', len) != NULL || memchr(s, '\r', len) != NULL ||
+	    memchr(s, '\n', len) != NULL) {
+		(void)snprintf(err, errsz, "control character in address list");
+		return -1;
+	}
 	for (i = 0; i <= len; i++) {
 		c = i < len ? s[i] : ',';	/* the end closes the last one */
-		if (c == '\0' || c == '\r' || c == '\n') {
-			(void)snprintf(err, errsz, "control character in "
-			    "address list");
-			return -1;
-		}
 		if (inq) {
 			if (c == '\\' && i + 1 < len) {
 				ADDR_PUT(c);	/* quoted-pair kept verbatim */

@@ -122,7 +122,10 @@ msg_in_line(struct msg_in *in, size_t cap)
 		in->seg[in->seglen++] = (char)c;
 		if (in->seglen == cap) {
 			/* exactly `cap' octets and then the line end: whole */
-			c = msg_in_peek(in);
+			while ((c = msg_in_peek(in)) == '\0') {
+				in->pos++;
+				in->nuls++;
+			}
 			if (c == '\n')
 				in->pos++;
 			else if (c == '\r' && !in->crspace) {

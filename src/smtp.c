@@ -265,19 +265,22 @@ smtp_reply(struct smtp_session *s, struct smtp_reply *r)
 static int
 smtp_cmd(struct smtp_session *s, struct smtp_reply *r, const char *fmt, ...)
 {
-	char	 buf[ADDR_MAX + 128];
+	char	 buf[2048];	/* an AUTH line with a long password fits */
 	va_list	 ap;
-	int	 n;
+	int	 n, rc;
 
 	va_start(ap, fmt);
 	n = vsnprintf(buf, sizeof(buf) - 2, fmt, ap);
 	va_end(ap);
 	if (n < 0 || (size_t)n >= sizeof(buf) - 2) {
+		explicit_bzero(buf, sizeof(buf));
 		(void)snprintf(s->error, sizeof(s->error), "command too long");
 		return -1;
 	}
 	memcpy(buf + n, "\r\n", 2);
-	if (smtp_write(s, buf, (size_t)n + 2) == -1)
+	rc = smtp_write(s, buf, (size_t)n + 2);
+	explicit_bzero(buf, (size_t)n + 2);	/* may have held a secret */
+	if (rc == -1)
 		return -1;
 	return smtp_reply(s, r);
 }
@@ -332,7 +335,7 @@ static int
 smtp_auth(struct smtp_session *s, struct smtp_reply *r)
 {
 	const char	*user = s->conf->auth_user, *pw = s->password;
-	char		 raw[1024], b64[1400], b64u[400];
+	char		 raw[1024], b64[1400], b64u[400];	/* wiped */
 	size_t		 ul = strlen(user), pl = strlen(pw);
 	int		 rc = -1;
 
@@ -542,7 +545,7 @@ smtp_send(struct smtp_session *s, struct qmsg *m)
 	    m->eightbit && (s->caps & CAP_8BITMIME) ? " BODY=8BITMIME" : "")
 	    == -1)
 		goto done;
-	if (r.code != 250) {
+	if (r.code / 100 != 2) {
 		for (i = 0; i < m->nrcpt; i++)
 			if (smtp_open_rcpt(&m->rcpt[i])) {
 				smtp_set(s, &m->rcpt[i], smtp_status(r.code), &r,

@@ -426,17 +426,24 @@ spool_parse_state(const char *buf, size_t len, struct qmsg *m)
 int
 spool_read_state(int dirfd, const char *id, struct qmsg *m)
 {
-	char	 buf[65536];
-	ssize_t	 n;
-	int	 fd;
+	struct stat	 st;
+	char		*buf;
+	int		 fd, rc = -1;
 
 	if ((fd = openat(dirfd, id, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
 		return errno == ENOENT ? 0 : -1;
-	n = read(fd, buf, sizeof(buf));
-	(void)close(fd);
-	if (n < 0 || n == (ssize_t)sizeof(buf))
+	/* bounded by what SPOOL_RCPTMAX recipients can need */
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    st.st_size > (off_t)SPOOL_RCPTMAX * REPLY_MAX * 2 ||
+	    (buf = malloc((size_t)st.st_size + 1)) == NULL) {
+		(void)close(fd);
 		return -1;
-	return spool_parse_state(buf, (size_t)n, m);
+	}
+	if (pread(fd, buf, (size_t)st.st_size, 0) == (ssize_t)st.st_size)
+		rc = spool_parse_state(buf, (size_t)st.st_size, m);
+	free(buf);
+	(void)close(fd);
+	return rc;
 }
 
 /*

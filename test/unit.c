@@ -24,6 +24,8 @@
 #define LIBBSD_OPENBSD_VIS
 #include <bsd/vis.h>
 
+#include <mbedtls/base64.h>
+
 #include "relayq.h"
 #include "client.h"
 /* msg.h has its own MSG_MORE, unrelated to send(2)'s flag */
@@ -241,6 +243,10 @@ test_addr(void)
 	addr_case("addr: stray '>' rejected", "a@x>", -1, NULL);
 	addr_case("addr: two angle addresses in one mailbox rejected",
 	    "<a@x> <b@y>", -1, NULL);
+	addr_case("addr: LF escaped in a quoted string rejected",
+	    "\"a\\\nb\" <x@y>", -1, NULL);
+	addr_case("addr: CR escaped in a comment rejected",
+	    "x@y (a\\\rb)", -1, NULL);
 	addr_case("addr: CR or LF in a list rejected (header injection)",
 	    "a@x,\r\n b@y", -1, NULL);
 	addr_case("addr: bare LF in a list rejected", "a@x\nBcc: evil@y", -1,
@@ -480,6 +486,45 @@ test_util(void)
 	for (i = 0; i < sizeof(hostile) / sizeof(hostile[0]); i++)
 		for (j = 1; j < 40; j++)
 			sanitise_prefix(hostile[i].s, hostile[i].len, j);
+	END();
+
+	{
+		char	*tz = getenv("TZ") != NULL ? strdup(getenv("TZ")) : NULL;
+
+		(void)setenv("TZ", "IST-5:30", 1);
+		tzset();
+		util_rfc5322_date(dst, sizeof(dst), 31536000);
+		CASE("util: RFC 5322 date in local time with a numeric zone");
+		EXPECT_STR("date", dst, "Fri, 01 Jan 1971 05:30:00 +0530");
+		END();
+		if (tz != NULL)
+			(void)setenv("TZ", tz, 1);
+		else
+			(void)unsetenv("TZ");
+		tzset();
+		free(tz);
+	}
+
+	{
+		int	 p[2];
+
+		CASE("util: writeall reports a failed write");
+		if (pipe(p) == -1)
+			EXPECT(0, "pipe: %s", strerror(errno));
+		else {
+			(void)close(p[0]);
+			errno = 0;
+			EXPECT_INT("to a pipe nobody reads", util_writeall(p[1],
+			    "abc", 3), -1);
+			EXPECT_INT("errno", errno, EPIPE);
+			(void)close(p[1]);
+		}
+		END();
+	}
+
+	CASE("util: fsync_dir on a directory, -1 on a missing one");
+	EXPECT_INT("tmpdir", util_fsync_dir(tmpdir), 0);
+	EXPECT_INT("missing", util_fsync_dir(tmp_path("no-such-dir")), -1);
 	END();
 }
 
@@ -1372,6 +1417,43 @@ test_spool(void)
 	    "rc %d, attempts %u", rc, m2.attempts);
 	spool_free_msg(&m2);
 
+	{
+		/* 300 recipients with long replies: a state file over 64 KB */
+		const char	**many;
+		size_t		  nm = 300;
+
+		if ((many = calloc(nm, sizeof(*many))) == NULL)
+			abort();
+		for (i = 0; i < nm; i++)
+			many[i] = "r@x";
+		qmsg_build(&m, "s@x", many, nm);
+		qmsg_build(&m2, "s@x", many, nm);
+		free(many);
+		m.attempts = 2;
+		for (i = 0; i < nm; i++) {
+			m.rcpt[i].status = i % 2 ? RCPT_SENT : RCPT_DEFER;
+			(void)strlcpy(m.rcpt[i].dsn, i % 2 ? "2.0.0" : "4.2.0",
+			    sizeof(m.rcpt[i].dsn));
+			(void)snprintf(m.rcpt[i].reply, sizeof(m.rcpt[i].reply),
+			    "host mx.test[192.0.2.1]:587 said: 450 4.2.0 "
+			    "<r%zu@x>: %s", i, rep('x', 200));
+		}
+		(void)strlcpy(m.id, "0000000000000300", sizeof(m.id));
+		rc = spool_write_state(sfd, m.id, &m);
+		CASE("spool: state of many recipients (over 64 KB) round trip");
+		EXPECT_INT("spool_write_state", rc, 0);
+		EXPECT_INT("spool_read_state", spool_read_state(sfd, m.id, &m2),
+		    0);
+		EXPECT_INT("attempts", m2.attempts, 2);
+		EXPECT_INT("last status", m2.rcpt[nm - 1].status,
+		    m.rcpt[nm - 1].status);
+		EXPECT_STR("last reply", m2.rcpt[nm - 1].reply,
+		    m.rcpt[nm - 1].reply);
+		END();
+		spool_free_msg(&m);
+		spool_free_msg(&m2);
+	}
+
 	state_bad("spool: state of another version rejected",
 	    "RELAYQ-STATE 2\nA 1 2 3\n");
 	state_bad("spool: state without header rejected", "A 1 2 3\n");
@@ -1762,6 +1844,17 @@ test_msg(void)
 	    mr.rc, mr.outlen, strlen(want));
 	free(mr.out);
 
+	n = (size_t)snprintf(buf, BIGSZ, "Subject: x\n\n%s", rep('b', 998));
+	memcpy(buf + n, "\0\nnext\n", 7);
+	(void)snprintf(want, BIGSZ, "Subject: x\r\n\r\n%s\r\nnext\r\n",
+	    rep('b', 998));
+	msg_run(buf, n + 7, 0, 1LL << 30, NULL, NULL, &mr);
+	CASE("msg: a NUL after 998 octets does not add a line");
+	EXPECT_INT("rc", mr.rc, 0);
+	EXPECT_MEM("queued data", mr.out, mr.outlen, want, strlen(want));
+	END();
+	free(mr.out);
+
 	(void)snprintf(buf, BIGSZ, "Subject: x\n\n%s\n", rep('b', 999));
 	(void)snprintf(want, BIGSZ, "Subject: x\r\n\r\n%s\r\n b\r\n",
 	    rep('b', 998));
@@ -1790,6 +1883,51 @@ test_msg(void)
 	CHECK("msg: max_message_size exceeded in the header is EX_DATAERR",
 	    mr.rc == EX_DATAERR, "expected %d, got %d", EX_DATAERR, mr.rc);
 	free(mr.out);
+
+	{
+		char	*hb;
+		size_t	 hl = 1100 * 1024;
+
+		if ((hb = malloc(hl + 32)) == NULL)
+			abort();
+		memcpy(hb, "X-Big: ", 7);
+		memset(hb + 7, 'x', hl - 7);
+		memcpy(hb + hl, "\n\nbody\n", 7);
+		msg_run(hb, hl + 7, 0, 1LL << 40, NULL, NULL, &mr);
+		CHECK("msg: header over 1 MB is EX_DATAERR (memory bounded)",
+		    mr.rc == EX_DATAERR, "expected %d, got %d", EX_DATAERR,
+		    mr.rc);
+		free(mr.out);
+		free(hb);
+	}
+
+	{
+		struct msg_in	*wi;
+		struct msg_out	*wo;
+		struct msg	 wm;
+		int		 ifd, ofd, wrc;
+
+		if ((wi = malloc(sizeof(*wi))) == NULL ||
+		    (wo = malloc(sizeof(*wo))) == NULL ||
+		    (ifd = tmp_fd("Subject: x\n\nbody\n", 17)) == -1 ||
+		    (ofd = open(tmp_path("."), O_RDONLY | O_DIRECTORY)) == -1)
+			abort();
+		memset(&wm, 0, sizeof(wm));
+		msg_in_init(wi, ifd, 0);
+		msg_out_init(wo, ofd, 1LL << 30);
+		wrc = msg_read_header(&wm, wi);
+		if (wrc == 0)
+			wrc = msg_write_header(&wm, wo, NULL, NULL, &wi->folded);
+		if (wrc == 0)
+			wrc = msg_write_body(&wm, wi, wo);
+		CHECK("msg: a failed write to the queue file is an error",
+		    wrc == -1, "expected -1, got %d", wrc);
+		msg_free(&wm);
+		(void)close(ifd);
+		(void)close(ofd);
+		free(wi);
+		free(wo);
+	}
 
 	rcpt_case("msg: -t recipients from To, Cc and Bcc",
 	    "From: f@v\nTo: a@x, Name <b@y>\nCc: c@z\nBcc: d@w\nSubject: "
@@ -2359,6 +2497,33 @@ test_smtp_session(void)
 	}
 	{
 		static const char *const sc[] = { "220 mx.test ESMTP\r\n",
+		    "250-mx.test\r\n250 AUTH PLAIN\r\n", "235 2.7.0 ok\r\n",
+		    NULL };
+		char		 raw[600], b64[1024], want[1100];
+		size_t		 olen;
+
+		/* within smtp_auth's own limits (user 256, 1024 in all) */
+		memset(raw, 0, sizeof(raw));
+		memcpy(raw + 1, "user", 4);
+		memcpy(raw + 6, rep('p', 500), 500);
+		(void)mbedtls_base64_encode((unsigned char *)b64, sizeof(b64),
+		    &olen, (unsigned char *)raw, 506);
+		b64[olen] = '\0';
+		(void)snprintf(want, sizeof(want), "EHLO client.test\r\n"
+		    "AUTH PLAIN %s\r\n", b64);
+		fx_init(f, TLS_IMPLICIT, 1, sc);
+		f->conf.auth_user = fx_user;
+		f->s.password = rep('p', 500);
+		rc = smtp_open(&f->s, f->err, sizeof(f->err));
+		CASE("smtp: AUTH PLAIN with a 500-octet password sent whole");
+		EXPECT_STR("error", f->err, "");
+		EXPECT_INT("smtp_open", rc, 0);
+		EXPECT_STR("written", fx_out(f), want);
+		END();
+		fx_free(f);
+	}
+	{
+		static const char *const sc[] = { "220 mx.test ESMTP\r\n",
 		    "250 mx.test\r\n", NULL };
 
 		fx_init(f, TLS_IMPLICIT, 1, sc);
@@ -2688,6 +2853,23 @@ test_smtp_send(void)
 		END();
 		free(big);
 		free(wbig);
+		fx_free(f);
+		spool_free_msg(&m);
+	}
+	{
+		static const char *const sc[] = { "251 2.1.0 sender ok, sort "
+		    "of\r\n", "250 ok\r\n", "354 go\r\n", "250 queued\r\n",
+		    "250 reset\r\n", NULL };
+
+		qmsg_build(&m, "s@x", r2, 1);
+		(void)send_data(&m, smtp_data_ok, sizeof(smtp_data_ok) - 1);
+		rc = send_run(f, &m, 0, sc);
+		CASE("smtp: recipient never SENT when the data was never sent "
+		    "(MAIL 251)");
+		EXPECT(strstr(fx_out(f), "DATA\r\n") != NULL ||
+		    m.rcpt[0].status != RCPT_SENT, "status SENT, but the "
+		    "commands were \"%s\"", fx_out(f));
+		END();
 		fx_free(f);
 		spool_free_msg(&m);
 	}
