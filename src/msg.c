@@ -77,8 +77,8 @@ msg_in_bare_cr(struct msg_in *in)
 
 /*
  * Next piece of a line, at most `cap' bytes, into in->seg.  Returns
- * MSG_LINE (a whole line or its last piece), MSG_MORE (the line goes on)
- * or MSG_EOF.  LF and CRLF end a line.  A bare CR ends one too, except in
+ * MSGIN_LINE (a whole line or its last piece), MSGIN_MORE (the line goes on)
+ * or MSGIN_EOF.  LF and CRLF end a line.  A bare CR ends one too, except in
  * header mode (crspace), where it is kept in the piece for the caller to
  * turn into a space; either way it is counted so the repair is logged.
  * A line that is a lone dot ends the input unless -i was given.
@@ -90,13 +90,13 @@ msg_in_line(struct msg_in *in, size_t cap)
 
 	in->seglen = 0;
 	if (in->done)
-		return MSG_EOF;
+		return MSGIN_EOF;
 	for (;;) {
 		if ((c = msg_in_getc(in)) == -1) {
 			in->done = 1;
 			/* no final newline: the last line still counts */
 			if (in->seglen == 0 && in->bol)
-				return MSG_EOF;
+				return MSGIN_EOF;
 			break;
 		}
 		if (c == '\r') {
@@ -109,7 +109,7 @@ msg_in_line(struct msg_in *in, size_t cap)
 			if (!in->iflag && in->bol && in->seglen == 1 &&
 			    in->seg[0] == '.') {
 				in->done = 1;
-				return MSG_EOF;
+				return MSGIN_EOF;
 			}
 			break;
 		}
@@ -134,13 +134,13 @@ msg_in_line(struct msg_in *in, size_t cap)
 			}
 			else if (c != -1) {
 				in->bol = 0;
-				return MSG_MORE;
+				return MSGIN_MORE;
 			}
 			break;
 		}
 	}
 	in->bol = 1;
-	return MSG_LINE;
+	return MSGIN_LINE;
 }
 
 /* --- output: wire form, counted --- */
@@ -327,8 +327,8 @@ msg_read_physical(struct msg *m, struct msg_in *in)
 
 	m->linelen = 0;
 	do {
-		if ((r = msg_in_line(in, sizeof(in->seg) - 2)) == MSG_EOF)
-			return m->linelen > 0 ? MSG_LINE : MSG_EOF;
+		if ((r = msg_in_line(in, sizeof(in->seg) - 2)) == MSGIN_EOF)
+			return m->linelen > 0 ? MSGIN_LINE : MSGIN_EOF;
 		if (m->linelen + in->seglen + 1 > MSG_HDRMAX)
 			return -1;
 		if (m->linelen + in->seglen + 1 > m->linesz) {
@@ -340,9 +340,9 @@ msg_read_physical(struct msg *m, struct msg_in *in)
 		}
 		memcpy(m->line + m->linelen, in->seg, in->seglen);
 		m->linelen += in->seglen;
-	} while (r == MSG_MORE);
+	} while (r == MSGIN_MORE);
 	m->line[m->linelen] = '\0';
-	return MSG_LINE;
+	return MSGIN_LINE;
 }
 
 /*
@@ -362,7 +362,7 @@ msg_read_header(struct msg *m, struct msg_in *in)
 	for (;;) {
 		if ((r = msg_read_physical(m, in)) == -1)
 			return EX_DATAERR;
-		if (r == MSG_EOF || m->linelen == 0)
+		if (r == MSGIN_EOF || m->linelen == 0)
 			break;
 		if (m->nhdr == 0 && (strncmp(m->line, "From ", 5) == 0 ||
 		    strncmp(m->line, ">From ", 6) == 0))
@@ -498,13 +498,13 @@ msg_write_body(struct msg *m, struct msg_in *in, struct msg_out *o)
 	}
 	for (;;) {
 		r = msg_in_line(in, fold ? LINE_MAX_OCTETS - 1 : LINE_MAX_OCTETS);
-		if (r == MSG_EOF)
+		if (r == MSGIN_EOF)
 			break;
 		if ((rc = msg_out_seg(o, fold, in->seg, in->seglen)) != 0)
 			return rc;
-		if (r == MSG_MORE && !fold)
+		if (r == MSGIN_MORE && !fold)
 			in->folded++;
-		fold = r == MSG_MORE;
+		fold = r == MSGIN_MORE;
 	}
 	if (in->error != 0) {
 		errno = in->error;

@@ -2,9 +2,9 @@
 #ifndef MSG_H
 #define MSG_H
 
-#define MSG_EOF		0
-#define MSG_LINE	1
-#define MSG_MORE	2
+#define MSGIN_EOF		0
+#define MSGIN_LINE	1
+#define MSGIN_MORE	2
 
 struct msg_in {
 	int		 fd;

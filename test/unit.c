@@ -28,8 +28,6 @@
 
 #include "relayq.h"
 #include "client.h"
-/* msg.h has its own MSG_MORE, unrelated to send(2)'s flag */
-#undef MSG_MORE
 #include "msg.h"
 #include "unit.h"
 
@@ -1478,18 +1476,18 @@ test_spool(void)
 
 #define BIGSZ	20000	/* two rep() results and some text */
 
-/* msg_in_line over `in': each piece, then '$' (MSG_LINE) or '+' (MSG_MORE) */
+/* msg_in_line over `in': each piece, then '$' (MSGIN_LINE) or '+' (MSGIN_MORE) */
 static void
 in_pieces(struct msg_in *in, size_t cap, char *out, size_t outsz)
 {
 	int	 r, n = 0;
 
 	out[0] = '\0';
-	while ((r = msg_in_line(in, cap)) != MSG_EOF && n++ < 1000) {
+	while ((r = msg_in_line(in, cap)) != MSGIN_EOF && n++ < 1000) {
 		if (in->seglen + strlen(out) + 2 >= outsz)
 			break;
 		(void)strncat(out, in->seg, in->seglen);
-		(void)strlcat(out, r == MSG_LINE ? "$" : r == MSG_MORE ? "+" :
+		(void)strlcat(out, r == MSGIN_LINE ? "$" : r == MSGIN_MORE ? "+" :
 		    "?", outsz);
 	}
 }
@@ -1533,7 +1531,7 @@ in_case(const char *name, const char *data, size_t len, int iflag,
 	EXPECT_STR("pieces", res.pieces, want);
 	EXPECT_INT("barecr", res.barecr, barecr);
 	EXPECT_INT("nuls", res.nuls, nuls);
-	EXPECT_INT("after EOF", res.again, MSG_EOF);
+	EXPECT_INT("after EOF", res.again, MSGIN_EOF);
 	END();
 }
 
@@ -1665,7 +1663,7 @@ test_msg(void)
 	    "a$.$b$", 0, 0);
 	IN_CASE("msg: dot followed by text is data without -i",
 	    "a\n.b\n..\n", 0, 0, 998, "a$.b$..$", 0, 0);
-	IN_CASE("msg: long line split into MSG_MORE pieces",
+	IN_CASE("msg: long line split into MSGIN_MORE pieces",
 	    "abcdefghij\nxy\n", 0, 0, 4, "abcd+efgh+ij$xy$", 0, 0);
 	IN_CASE("msg: a piece of a long line that is a dot does not end input",
 	    "abcd.\nz\n", 0, 0, 4, "abcd+.$z$", 0, 0);
