@@ -17,8 +17,8 @@ CFLAGS		+= -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
 LDFLAGS		+= -fsanitize=$(SANITIZE)
 endif
 
-CPPFLAGS	+= -D_GNU_SOURCE -DSYSCONFDIR='"$(SYSCONFDIR)"' \
-		   -DSPOOLDIR='"$(SPOOLDIR)"' -Isrc
+CPPFLAGS	+= -D_GNU_SOURCE -Isrc
+PATH_DEFS	 = -DSYSCONFDIR='"$(SYSCONFDIR)"' -DSPOOLDIR='"$(SPOOLDIR)"'
 ALL_CFLAGS	 = -std=gnu11 $(WARNINGS) $(CFLAGS)
 
 # shared by both programs; no TLS code in the front end
@@ -50,7 +50,7 @@ relayq: $(RELAYQ_OBJS) $(COMMON_OBJS)
 	    $(BSD_LIBS)
 
 .c.o:
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(PATH_DEFS) $(ALL_CFLAGS) -c -o $@ $<
 
 $(COMMON_OBJS) $(SENDMAIL_OBJS) $(RELAYQ_OBJS): src/relayq.h
 $(SENDMAIL_OBJS): src/msg.h
@@ -65,13 +65,21 @@ test/unit: $(UNIT_SRCS) src/msg.o src/smtp.o src/tls.o $(COMMON_OBJS) \
 	    src/msg.o src/smtp.o src/tls.o $(COMMON_OBJS) $(TLS_LIBS) \
 	    $(BSD_LIBS)
 
+# sendmail reading its config from test/sgid-etc, for the test of the
+# installed (setgid) model, where RELAYQ_CONFIG and -C are refused
+test/sendmail-sgid: $(SENDMAIL_SRCS) $(COMMON_SRCS) src/relayq.h src/msg.h
+	$(CC) $(CPPFLAGS) -DSYSCONFDIR='"$(CURDIR)/test/sgid-etc"' \
+	    -DSPOOLDIR='"$(SPOOLDIR)"' \
+	    $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(SENDMAIL_SRCS) $(COMMON_SRCS) \
+	    $(BSD_LIBS)
+
 test/smtpd: test/smtpd.c
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ test/smtpd.c $(TLS_LIBS)
 
 deps:
 	@sh test/deps.sh
 
-check: deps all test/unit test/smtpd
+check: deps all test/unit test/smtpd test/sendmail-sgid
 	@bash test/check.sh
 
 demo: deps all test/smtpd
@@ -80,12 +88,15 @@ demo: deps all test/smtpd
 interop: deps all
 	@bash test/interop.sh
 
+bench: deps all test/smtpd
+	@bash test/bench.sh
+
 install: all
 	DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" SYSCONFDIR="$(SYSCONFDIR)" \
 	    SPOOLDIR="$(SPOOLDIR)" SBINDIR="$(SBINDIR)" MANDIR="$(MANDIR)" \
 	    sh contrib/install.sh
 
 clean:
-	rm -f sendmail relayq src/*.o test/unit test/smtpd
+	rm -f sendmail relayq src/*.o test/unit test/smtpd test/sendmail-sgid
 
-.PHONY: all check demo interop install clean deps
+.PHONY: all check demo interop bench install clean deps

@@ -380,6 +380,17 @@ conf_load(struct conf *c, const char *path, int named, int use_env,
 	}
 	if (use_env && conf_env(c, err, errsz) == -1)
 		goto done;
+	if (c->retry_min < 1) {
+		(void)snprintf(err, errsz, "%s: retry_min must be at least 1s",
+		    path);
+		goto done;
+	}
+	if (c->log != NULL && strcmp(c->log, "syslog") != 0 &&
+	    strcmp(c->log, "stderr") != 0 && c->log[0] != '/') {
+		(void)snprintf(err, errsz, "%s: log must be syslog, stderr or "
+		    "an absolute file name", path);
+		goto done;
+	}
 	if (c->retry_min > c->retry_max) {
 		(void)snprintf(err, errsz, "%s: retry_min is larger than "
 		    "retry_max", path);

@@ -210,7 +210,8 @@ drain_finish(struct qmsg *m, size_t qi)
 		(void)snprintf(name, sizeof(name), "%s.state", m->id);
 		if (spool_write_state(drain_statefd, m->id, m) == -1 ||
 		    renameat(drain_queuefd, m->id, drain_failedfd, m->id) == -1 ||
-		    renameat(drain_statefd, m->id, drain_failedfd, name) == -1)
+		    renameat(drain_statefd, m->id, drain_failedfd, name) == -1 ||
+		    fsync(drain_failedfd) == -1 || fsync(drain_statefd) == -1)
 			log_warn("%s: moving to failed/", m->id);
 		else
 			log_info("%s: %zu recipient(s) failed, message kept in "
@@ -380,7 +381,13 @@ drain_import_one(const char *name)
 	if (fd == -1) {
 		if (errno == ENOENT)
 			return;
-		log_warn("drop/%s: removed, cannot open", name);
+		if (errno != ELOOP) {
+			/* never delete what we cannot read: it may be mail */
+			log_warn("drop/%s: cannot open; left in place (check "
+			    "its mode and that relayq is in its group)", name);
+			return;
+		}
+		log_warnx("drop/%s: removed: a symbolic link", name);
 		goto junk;
 	}
 	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
@@ -552,6 +559,12 @@ drain_setup(int foreground, char *err, size_t errsz)
 {
 	if (drain_drop_root(err, errsz) == -1)
 		return -1;
+	if (!foreground && drain_conf->log != NULL &&
+	    strcmp(drain_conf->log, "stderr") == 0) {
+		(void)snprintf(err, errsz, "log stderr needs drain -f: a "
+		    "daemon in the background has no stderr");
+		return -1;
+	}
 	if (drain_conf->nhost == 0) {
 		(void)snprintf(err, errsz, "%s: no smarthost configured",
 		    drain_conf->path);

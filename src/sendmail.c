@@ -281,6 +281,17 @@ sm_create(char *id, char *path, size_t pathsz)
 		exit(errno == ENOSPC || errno == EDQUOT ? EX_TEMPFAIL :
 		    EX_CANTCREAT);
 	}
+	/*
+	 * The caller's umask (077 in many services) must not hide the file
+	 * from the daemon: it reads it through group relayq.  Set the mode
+	 * on the descriptor, whatever the umask made of it.
+	 */
+	if (fchmod(fd, 0640) == -1) {
+		warn("fchmod %s", path);
+		if (unlink(path) == -1)
+			(void)ftruncate(fd, 0);
+		exit(EX_CANTCREAT);
+	}
 	/* held until exit: the daemon never reaps a file being written */
 	if (flock(fd, LOCK_EX) == -1)
 		err(EX_OSERR, "flock %s", path);
@@ -372,7 +383,8 @@ main(int argc, char *argv[])
 	conf_init(&conf);
 	cfg = CONF_PATH;
 	if (o.config != NULL) {
-		if (getuid() != 0 || sm_privileged)
+		/* root may; anyone else would steer a setgid program */
+		if (getuid() != 0)
 			errx(EX_NOPERM, "-C: only root may name another "
 			    "configuration file");
 		cfg = o.config;

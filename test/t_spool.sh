@@ -52,5 +52,36 @@ test_drop_hostile() {
 	stop_daemon
 }
 
+# The installed model, as root only: the daemon runs as one uid in group
+# G, the caller as another uid whose sendmail runs with effective gid G
+# (what setgid relayq gives), drop/ is 1730.  A caller with umask 077 (many
+# services) still gets its mail delivered, and cannot list drop/.
+test_setgid_model() {
+	local rc G=4250 U=4251
+	[ "$(id -u)" = 0 ] || return 0
+	new_env setgid
+	chown -R $RUNUID:$G "$T"
+	mkdir -m 1730 "$T/spool/drop" && chown $RUNUID:$G "$T/spool/drop" && chmod 1730 "$T/spool/drop"
+	start_smtpd && write_conf || { not_ok "setgid model: set-up" "see $T"; return; }
+	chmod 644 "$T/conf"
+	# the compiled-in config path of test/sendmail-sgid
+	mkdir -p "$TOP/test/sgid-etc" && cp "$T/conf" "$TOP/test/sgid-etc/relayq.conf"
+	(umask 077; printf 'Subject: umask\n\nbody\n' |
+	    setpriv --reuid=$U --rgid=$U --egid=$G --clear-groups -- "$TOP/test/sendmail-sgid" root 2>"$T/sm.err"); rc=$?
+	check "setgid model, umask 077: sendmail exit 0" test $rc -eq 0
+	local f=$(ls "$T/spool/drop")
+	check "setgid model: queued file is mode 0640 despite umask 077" test "$(stat -c %a "$T/spool/drop/$f")" = 640
+	check "setgid model: a user cannot list drop/" sh -c "! setpriv --reuid=$U --regid=$U --clear-groups -- ls '$T/spool/drop' 2>/dev/null"
+	check "setgid model: a user cannot read a queued file, even by name" \
+	    sh -c "! setpriv --reuid=$U --regid=$U --clear-groups -- cat '$T/spool/drop/$f' 2>/dev/null"
+	setpriv --reuid=$RUNUID --regid=$G --clear-groups -- "$TOP/relayq" -C "$T/conf" drain -f 2>>"$T/daemon.err" &
+	echo $! > "$T/daemon.pid"
+	check "setgid model: message delivered" wait_for 15 test -s "$T/mail/1.env"
+	check "setgid model: the caller's uid is in the envelope" grep -qx "mail=MAIL FROM:<uid$U@example.org> SIZE=[0-9]*" "$T/mail/1.env"
+	stop_daemon
+	rm -rf "$TOP/test/sgid-etc"
+}
+
 test_crash_safety
 test_drop_hostile
+test_setgid_model

@@ -1,0 +1,96 @@
+#!/bin/bash
+# make bench: relayq's speed and memory, each figure beside its reference
+# measured in the same run (SPEC section 10).  Reports; never fails the
+# build on a number.
+cd "$(dirname "$0")/.." || exit 1
+. test/lib.sh
+N=${BENCH_N:-300}
+
+cc -O2 -o "$WORK/benchrun" test/benchrun.c && cc -O2 -o "$WORK/floor" test/floor.c || exit 1
+# a 1.7 KB message, like the anchors in SPEC section 10
+{ printf 'From: bench@example.org\nTo: sink@example.net\nSubject: bench\n\n'
+  for i in $(seq 1 26); do echo "line $i of the benchmark message body, some sixty octets of text."; done
+} > "$WORK/msg"
+
+rss() { awk '/^'"$2"':/ {print $2}' /proc/$1/status; }
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+# --- submission latency vs the floor, interleaved rounds -------------
+new_env bench
+mkdir -p "$T/spool/drop" "$WORK/floordir"
+PORT=1 write_conf
+for round in 1 2 3 4 5; do
+	"$WORK/benchrun" $((N / 5)) "$WORK/msg" "$WORK/floor" "$WORK/floordir" |
+	    sed 's/.*median_ms=\([0-9.]*\).*/\1/' >> "$WORK/floor.ms"
+	RELAYQ_CONFIG="$T/conf" "$WORK/benchrun" $((N / 5)) "$WORK/msg" "$TOP/sendmail" root >> "$WORK/sm.out"
+	sed 's/.*median_ms=\([0-9.]*\).*/\1/' <<<"$(tail -1 "$WORK/sm.out")" >> "$WORK/sm.ms"
+done
+floor_ms=$(median < "$WORK/floor.ms")
+sm_ms=$(median < "$WORK/sm.ms")
+sm_rss=$(sed 's/.*maxrss_kb=//' "$WORK/sm.out" | sort -n | tail -1)
+
+# --- drain N queued messages over STARTTLS + AUTH to the sink ---------
+chown -R $RUNUID:$RUNGID "$T/spool"
+start_smtpd --sink
+write_conf
+t0=$(date +%s%N)
+start_daemon
+idle_rss=$(rss "$(cat "$T/daemon.pid")" VmRSS)
+wait_for 300 sh -c "[ \"\$(cat '$T/mail/count' 2>/dev/null)\" -ge $N ]"
+t1=$(date +%s%N)
+drain_rate=$(awk -v n=$N -v ns=$((t1 - t0)) 'BEGIN {printf "%.0f", n / (ns / 1e9)}')
+drain_hwm=$(rss "$(cat "$T/daemon.pid")" VmHWM)
+stop_daemon
+stop_pid "$T/smtpd.pid"
+
+# --- the same smarthost from a bare client (Postfix smtp-source) -------
+ref="n/a (smtp-source missing: make interop installs postfix)"
+if command -v smtp-source >/dev/null || [ -x /usr/sbin/smtp-source ]; then
+	new_env benchref
+	"$TOP/test/smtpd" --port 0 --portfile "$T/port" --pidfile "$T/smtpd.pid" \
+	    --sink --maildir "$T/mail" 2>/dev/null &
+	wait_for 10 test -s "$T/port"
+	t0=$(date +%s%N)
+	PATH=$PATH:/usr/sbin smtp-source -s 1 -m $N -l 1700 -f bench@example.org \
+	    -t sink@example.net "127.0.0.1:$(cat "$T/port")"
+	t1=$(date +%s%N)
+	ref="$(awk -v n=$N -v ns=$((t1 - t0)) 'BEGIN {printf "%.0f", n / (ns / 1e9)}') msg/s (plaintext, 1 session)"
+	stop_pid "$T/smtpd.pid"
+fi
+
+# --- burst: parallel sendmail calls while the daemon runs -------------
+new_env burst
+start_smtpd --sink && write_conf && start_daemon
+t0=$(date +%s%N)
+for i in $(seq 1 50); do submit root < "$WORK/msg" & done
+wait
+wait_for 60 sh -c "[ \"\$(cat '$T/mail/count' 2>/dev/null)\" -ge 50 ]"
+t1=$(date +%s%N)
+burst_ms=$(( (t1 - t0) / 1000000 ))
+stop_daemon
+stop_pid "$T/smtpd.pid"
+
+# --- one 50 MB message -------------------------------------------------
+new_env big
+head -c 52000000 /dev/urandom | base64 -w 76 | head -c 50000000 > "$WORK/big.body"
+{ printf 'Subject: big\n\n'; cat "$WORK/big.body"; } > "$WORK/big"
+start_smtpd --sink && write_conf "max_message_size 60M" && start_daemon
+RELAYQ_CONFIG="$T/conf" "$WORK/benchrun" 1 "$WORK/big" "$TOP/sendmail" root > "$WORK/big.out" 2>&1
+big_sm_rss=$(sed 's/.*maxrss_kb=//' "$WORK/big.out")
+wait_for 120 sh -c "[ \"\$(cat '$T/mail/count' 2>/dev/null)\" -ge 1 ]"
+big_hwm=$(rss "$(cat "$T/daemon.pid")" VmHWM)
+stop_daemon
+stop_pid "$T/smtpd.pid"
+
+printf '\n%-44s %14s %s\n' "figure" "relayq" "reference (same run)"
+printf '%-44s %11s ms  floor %s ms (ratio %s; target <= 1.2)\n' "sendmail per call (median, 1.7 KB)" "$sm_ms" "$floor_ms" \
+    "$(awk -v a="$sm_ms" -v b="$floor_ms" 'BEGIN {printf "%.2f", a / b}')"
+printf '%-44s %8s msg/s  %s\n' "drain $N queued, STARTTLS+AUTH, test sink" "$drain_rate" "$ref"
+printf '%-44s %11s ms\n' "burst: 50 parallel sendmail until delivered" "$burst_ms"
+printf '%-44s %11s KB  target <= 2048\n' "daemon idle RSS" "$idle_rss"
+printf '%-44s %11s KB\n' "daemon peak RSS draining $N" "$drain_hwm"
+printf '%-44s %11s KB\n' "daemon peak RSS with one 50 MB message" "$big_hwm"
+printf '%-44s %11s KB\n' "sendmail peak RSS, 1.7 KB message" "$sm_rss"
+printf '%-44s %11s KB\n' "sendmail peak RSS, 50 MB message" "$big_sm_rss"
+printf '%-44s %11s B\n' "sendmail binary" "$(stat -c %s "$TOP/sendmail")"
+printf '%-44s %11s B\n' "relayq binary" "$(stat -c %s "$TOP/relayq")"
