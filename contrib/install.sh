@@ -22,7 +22,10 @@ install -m 755 sendmail "$DESTDIR$SBINDIR/sendmail"
 # setgid relayq: only to create files in the drop directory
 own root:relayq "$DESTDIR$SBINDIR/sendmail"
 chmod 2755 "$DESTDIR$SBINDIR/sendmail"
+# the names callers use; the mode comes from argv[0]
 ln -sf "$SBINDIR/sendmail" "$DESTDIR$PREFIX/lib/sendmail"
+ln -sf "$SBINDIR/sendmail" "$DESTDIR$PREFIX/bin/mailq"
+ln -sf "$SBINDIR/sendmail" "$DESTDIR$PREFIX/bin/newaliases"
 
 install -d -m 755 "$DESTDIR$SPOOLDIR"
 own relayq:relayq "$DESTDIR$SPOOLDIR"

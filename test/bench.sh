@@ -62,8 +62,9 @@ fi
 new_env burst
 start_smtpd --sink && write_conf && start_daemon
 t0=$(date +%s%N)
-for i in $(seq 1 50); do submit root < "$WORK/msg" & done
-wait
+pids=()
+for i in $(seq 1 50); do submit root < "$WORK/msg" & pids+=($!); done
+wait "${pids[@]}"
 wait_for 60 sh -c "[ \"\$(cat '$T/mail/count' 2>/dev/null)\" -ge 50 ]"
 t1=$(date +%s%N)
 burst_ms=$(( (t1 - t0) / 1000000 ))
