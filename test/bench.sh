@@ -74,9 +74,9 @@ stop_pid "$T/smtpd.pid"
 # --- one 50 MB message -------------------------------------------------
 new_env big
 head -c 52000000 /dev/urandom | base64 -w 76 | head -c 50000000 > "$WORK/big.body"
-{ printf 'Subject: big\n\n'; cat "$WORK/big.body"; } > "$WORK/big"
+{ printf 'Subject: big\n\n'; cat "$WORK/big.body"; } > "$WORK/big.msg"
 start_smtpd --sink && write_conf "max_message_size 60M" && start_daemon
-RELAYQ_CONFIG="$T/conf" "$WORK/benchrun" 1 "$WORK/big" "$TOP/sendmail" root > "$WORK/big.out" 2>&1
+RELAYQ_CONFIG="$T/conf" "$WORK/benchrun" 1 "$WORK/big.msg" "$TOP/sendmail" root > "$WORK/big.out" 2>&1
 big_sm_rss=$(sed 's/.*maxrss_kb=//' "$WORK/big.out")
 wait_for 120 sh -c "[ \"\$(cat '$T/mail/count' 2>/dev/null)\" -ge 1 ]"
 big_hwm=$(rss "$(cat "$T/daemon.pid")" VmHWM)
