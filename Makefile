@@ -42,8 +42,12 @@ TLS_LIBS	 = -lmbedtls -lmbedx509 -lmbedcrypto
 
 all: sendmail relayq
 
+# libbsd linked statically into the front end: one shared library less to
+# map on every call (make bench: about 0.2 ms of a 2 ms submission)
+SENDMAIL_LIBS	?= -Wl,-Bstatic -lbsd -lmd -Wl,-Bdynamic
+
 sendmail: $(SENDMAIL_OBJS) $(COMMON_OBJS)
-	$(CC) $(LDFLAGS) -o $@ $(SENDMAIL_OBJS) $(COMMON_OBJS) $(BSD_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $(SENDMAIL_OBJS) $(COMMON_OBJS) $(SENDMAIL_LIBS)
 
 relayq: $(RELAYQ_OBJS) $(COMMON_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $(RELAYQ_OBJS) $(COMMON_OBJS) $(TLS_LIBS) \

@@ -436,6 +436,6 @@ conf_domain(struct conf *c)
 		(void)fclose(fp);
 	}
 	if (c->domain == NULL)
-		c->domain = strdup(util_hostname());
+		c->domain = strdup(util_fqdn());
 	return c->domain != NULL ? c->domain : "localhost";
 }

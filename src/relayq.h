@@ -108,6 +108,7 @@ int		 util_writeall(int, const void *, size_t);
 void		 util_sanitise(char *, size_t, const char *, size_t);
 int		 util_fsync_dir(const char *);
 char		*util_hostname(void);
+char		*util_fqdn(void);
 void		 util_rfc5322_date(char *, size_t, time_t);
 
 /* conf.c */

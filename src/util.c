@@ -126,31 +126,46 @@ util_fsync_dir(const char *path)
 	return close(fd);
 }
 
-/* The fully qualified name of this host, or its short name; never NULL. */
+/* This host's name as the kernel has it: no lookup, no DNS; never NULL. */
 char *
 util_hostname(void)
 {
 	static char	 name[256];
-	struct addrinfo	 hints, *res;
 
 	if (name[0] != '\0')
 		return name;
 	if (gethostname(name, sizeof(name)) == -1 || name[0] == '\0')
 		(void)strlcpy(name, "localhost", sizeof(name));
 	name[sizeof(name) - 1] = '\0';
-	if (strchr(name, '.') != NULL)
-		return name;
+	return name;
+}
+
+/*
+ * The fully qualified name, for the last fallback of `domain' only: the
+ * lookup may read /etc/hosts or even ask DNS, which nothing on the
+ * submission path may do when `domain' or /etc/mailname is set.
+ */
+char *
+util_fqdn(void)
+{
+	static char	 fqdn[256];
+	struct addrinfo	 hints, *res;
+
+	if (fqdn[0] != '\0')
+		return fqdn;
+	(void)strlcpy(fqdn, util_hostname(), sizeof(fqdn));
+	if (strchr(fqdn, '.') != NULL)
+		return fqdn;
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_flags = AI_CANONNAME;
 	hints.ai_family = AF_UNSPEC;
-	/* /etc/hosts only in practice; a resolver miss just keeps the short name */
-	if (getaddrinfo(name, NULL, &hints, &res) == 0) {
+	if (getaddrinfo(fqdn, NULL, &hints, &res) == 0) {
 		if (res->ai_canonname != NULL &&
 		    strchr(res->ai_canonname, '.') != NULL)
-			(void)strlcpy(name, res->ai_canonname, sizeof(name));
+			(void)strlcpy(fqdn, res->ai_canonname, sizeof(fqdn));
 		freeaddrinfo(res);
 	}
-	return name;
+	return fqdn;
 }
 
 /* RFC 5322 date-time in local time with a numeric zone. */
