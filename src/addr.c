@@ -273,3 +273,183 @@ addr_qualify(const char *a, const char *domain, const char *const *locals,
 	n = snprintf(out, outsz, "%.*s@%s", (int)local, a, domain);
 	return n >= 0 && (size_t)n < outsz && n <= ADDR_MAX ? 0 : -1;
 }
+
+/*
+ * Header masquerading (SPEC 4).  `s' is the value of an address field
+ * (From, To, ...), possibly folded with CRLF.  Every mailbox whose
+ * addr-spec is a bare name or at a local domain gets "@domain": the
+ * domain part is replaced, or appended to a bare name.  Everything else
+ * (display names, comments, groups, white space, folding) is copied
+ * byte for byte: the reader sees the same field with a deliverable
+ * address.  A mailbox whose plain addr-spec is split by white space or
+ * comments ("root (x) @ vm", obsolete syntax) and any value that does
+ * not parse are left alone, never guessed at.
+ *
+ * Returns the number of addresses rewritten with *out a new string
+ * (caller frees), 0 with *out NULL when nothing changed, -1 when out of
+ * memory.
+ */
+struct addr_edit {
+	size_t	 at;		/* replace [at, end) with "@domain" */
+	size_t	 end;
+};
+
+static int
+addr_mbox_edit(const char *s, size_t start, size_t end,
+    const char *const *locals, struct addr_edit *e)
+{
+	const char	*colon;
+	char		 a[ADDR_MAX + 1];
+	const char	*at;
+	size_t		 n;
+
+	if (end <= start || end - start > ADDR_MAX)
+		return 0;
+	/* obsolete source route <@a,@b:user@c>: only user@c is rewritten */
+	if (s[start] == '@') {
+		colon = memchr(s + start, ':', end - start);
+		if (colon == NULL)
+			return 0;
+		start = (size_t)(colon - s) + 1;
+	}
+	n = end - start;
+	memcpy(a, s + start, n);
+	a[n] = '\0';
+	if (!addr_valid(a) || !addr_is_local(a, locals))
+		return 0;
+	at = addr_domain(a);
+	if (at == a)	/* "@vm": no local part to qualify */
+		return 0;
+	e->at = at != NULL ? start + (size_t)(at - a) : end;
+	e->end = end;
+	return 1;
+}
+
+int
+addr_masquerade(const char *s, size_t len, const char *domain,
+    const char *const *locals, char **out)
+{
+	struct addr_edit	*ed = NULL, *t;
+	size_t			 ned = 0, i, ps = 0, pe = 0, as = 0, ae = 0;
+	size_t			 dl = strlen(domain), olen, k, from;
+	int			 inq = 0, depth = 0, inangle = 0, hasangle = 0;
+	int			 plain = 0, gap = 0, messy = 0, angleseen = 0;
+	char			 c, *o;
+
+	*out = NULL;
+	for (i = 0; i <= len; i++) {
+		c = i < len ? s[i] : ',';
+		if (inq) {
+			if (c == '\\' && i + 1 < len)
+				i++;
+			else if (c == '"')
+				inq = 0;
+			if (i == len)
+				goto done;	/* unbalanced: leave alone */
+			if (inangle)
+				ae = i + 1;
+			else
+				pe = i + 1;
+			continue;
+		}
+		if (depth > 0) {
+			if (c == '\\' && i + 1 < len)
+				i++;
+			else if (c == '(')
+				depth++;
+			else if (c == ')')
+				depth--;
+			continue;
+		}
+		if (c == ' ' || c == '\t' || c == '\r' || c == '\n' ||
+		    c == '(') {
+			if (c == '(')
+				depth++;
+			if (plain && !inangle)
+				gap = 1;
+			continue;
+		}
+		if (inangle) {
+			if (c == '>')
+				inangle = 0;
+			else {
+				if (!angleseen)
+					as = i;
+				angleseen = 1;
+				ae = i + 1;
+				if (c == '"')
+					inq = 1;
+			}
+			continue;
+		}
+		switch (c) {
+		case '<':
+			if (hasangle)
+				goto done;
+			inangle = hasangle = 1;
+			angleseen = 0;
+			as = ae = i + 1;
+			break;
+		case ':':	/* a group name, or nothing we rewrite */
+			plain = gap = messy = 0;
+			break;
+		case ',':
+		case ';':
+			if (ned % 8 == 0) {
+				t = reallocarray(ed, ned + 8, sizeof(*ed));
+				if (t == NULL) {
+					free(ed);
+					return -1;
+				}
+				ed = t;
+			}
+			if (hasangle)
+				ned += (size_t)addr_mbox_edit(s, as, ae,
+				    locals, &ed[ned]);
+			else if (plain && !messy)
+				ned += (size_t)addr_mbox_edit(s, ps, pe,
+				    locals, &ed[ned]);
+			plain = gap = messy = hasangle = 0;
+			break;
+		case ')':
+		case '>':
+			goto done;
+		default:
+			if (!plain)
+				ps = i;
+			else if (gap)
+				messy = 1;
+			plain = 1;
+			gap = 0;
+			pe = i + 1;
+			if (c == '"')
+				inq = 1;
+			break;
+		}
+	}
+	if (depth > 0 || inangle || ned == 0)
+		goto done;
+	olen = len + ned * (dl + 1);
+	for (k = 0; k < ned; k++)
+		olen -= ed[k].end - ed[k].at;
+	if ((o = malloc(olen + 1)) == NULL) {
+		free(ed);
+		return -1;
+	}
+	for (k = 0, from = 0, i = 0; k < ned; k++) {
+		memcpy(o + i, s + from, ed[k].at - from);
+		i += ed[k].at - from;
+		o[i++] = '@';
+		memcpy(o + i, domain, dl);
+		i += dl;
+		from = ed[k].end;
+	}
+	memcpy(o + i, s + from, len - from);
+	o[olen] = '\0';
+	*out = o;
+	free(ed);
+	return (int)ned;
+ done:
+	free(ed);
+	return 0;
+}

@@ -141,6 +141,8 @@ int		 addr_qualify(const char *, const char *, const char *const *,
 		    char *, size_t);
 int		 addr_is_local(const char *, const char *const *);
 int		 addr_valid(const char *);
+int		 addr_masquerade(const char *, size_t, const char *,
+		    const char *const *, char **);
 
 /* spool.c */
 void		 spool_make_id(char *, struct timespec *, pid_t);

@@ -357,6 +357,7 @@ main(int argc, char *argv[])
 	char		*top[2] = { NULL, NULL }, *bottom[4];
 	char		*env = NULL, trailer[32], *fullname, *dotp;
 	size_t		 envlen = 0, i, nb = 0;
+	unsigned long	 nmasq = 0;
 	struct tm	 tm;
 	FILE		*ef;
 	time_t		 now;
@@ -485,6 +486,10 @@ main(int argc, char *argv[])
 			sm_fail(fd, path, EX_DATAERR, "mail loop: more than "
 			    "50 Received header fields");
 	}
+
+	/* masquerading: replies and bounces must reach a real mailbox */
+	if (msg_hdr_masquerade(&m, domain, locals, &nmasq) != 0)
+		sm_fail(fd, path, EX_OSERR, "out of memory");
 
 	/* the envelope: values were validated, none holds a line break */
 	if ((ef = open_memstream(&env, &envlen)) == NULL)

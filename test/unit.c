@@ -2922,6 +2922,268 @@ test_smtp(void)
 	test_smtp_send();
 }
 
+/* --- masquerading (addr_masquerade, msg_hdr_masquerade) ----------------- */
+
+static const char *const masq_locals[] = { "localhost",
+    "localhost.localdomain", "vm.example.net", "vm", NULL };
+
+/* One field value in, the exact value out (`want' NULL: unchanged). */
+static void
+masq_case(const char *name, const char *in, int wantn, const char *want)
+{
+	char	*out = NULL;
+	int	 n;
+
+	n = addr_masquerade(in, strlen(in), "example.org", masq_locals, &out);
+	CASE(name);
+	EXPECT_INT("rewritten", n, wantn);
+	if (want == NULL)
+		EXPECT(out == NULL, "changed to \"%s\"", out);
+	else
+		EXPECT_STR("value", out != NULL ? out : "(unchanged)", want);
+	END();
+	free(out);
+}
+
+static void
+test_masquerade(void)
+{
+	static char	 date[] = "Date: x";
+	char *const	 bottom[] = { date, NULL };
+	struct msg_result res;
+	struct msg_in	*in;
+	struct msg_out	*o;
+	struct msg	 m;
+	unsigned long	 count = 0;
+	int		 ifd, ofd, rc;
+	static const char hin[] = "From: root (Cron Daemon)\n"
+	    "To: <root@vm>, admin@example.com\n"
+	    "Cc: Fail2Ban <fail2ban>,\n\tundisclosed:;\n"
+	    "Reply-To: \"Smith, J\" <j@LOCALHOST>\n"
+	    "Subject: root@vm stays\n"
+	    "Resent-From: Logwatch\n"
+	    "\nbody root@vm\n";
+	static const char hout[] = "From: root@example.org (Cron Daemon)\r\n"
+	    "To: <root@example.org>, admin@example.com\r\n"
+	    "Cc: Fail2Ban <fail2ban@example.org>,\r\n\tundisclosed:;\r\n"
+	    "Reply-To: \"Smith, J\" <j@example.org>\r\n"
+	    "Subject: root@vm stays\r\n"
+	    "Resent-From: Logwatch@example.org\r\n"
+	    "Date: x\r\n"
+	    "\r\nbody root@vm\r\n";
+
+	masq_case("masquerade: bare name with a comment, comment kept",
+	    " root (Cron Daemon)", 1, " root@example.org (Cron Daemon)");
+	masq_case("masquerade: bare display-less name (From: Logwatch)",
+	    " Logwatch", 1, " Logwatch@example.org");
+	masq_case("masquerade: angle address at the short hostname",
+	    " <root@vm>", 1, " <root@example.org>");
+	masq_case("masquerade: display name kept (Fail2Ban <fail2ban>)",
+	    " Fail2Ban <fail2ban>", 1, " Fail2Ban <fail2ban@example.org>");
+	masq_case("masquerade: FQDN, localhost, case-insensitive",
+	    " a@VM.example.net, b@localhost, c@localhost.localdomain", 3,
+	    " a@example.org, b@example.org, c@example.org");
+	masq_case("masquerade: foreign addresses untouched",
+	    " a@example.com, \"B\" <b@x.y>", 0, NULL);
+	masq_case("masquerade: group members rewritten, group name kept",
+	    " Admins: root, ops@example.com;", 1,
+	    " Admins: root@example.org, ops@example.com;");
+	masq_case("masquerade: empty group untouched",
+	    " undisclosed-recipients:;", 0, NULL);
+	masq_case("masquerade: quoted display name with comma and '<'",
+	    " \"Doe, <J>\" <jd>", 1, " \"Doe, <J>\" <jd@example.org>");
+	masq_case("masquerade: quoted local part kept verbatim",
+	    " \"a b\"@vm", 1, " \"a b\"@example.org");
+	masq_case("masquerade: folding and comments kept byte for byte",
+	    " root (x),\r\n\t(y) <www-data> (z)", 2,
+	    " root@example.org (x),\r\n\t(y) <www-data@example.org> (z)");
+	masq_case("masquerade: comment with parentheses and a comma",
+	    " root (a (b, c) d)", 1, " root@example.org (a (b, c) d)");
+	masq_case("masquerade: white space inside angle brackets",
+	    " < root >", 1, " < root@example.org >");
+	masq_case("masquerade: source route keeps the route",
+	    " <@r1,@r2:root@vm>", 1, " <@r1,@r2:root@example.org>");
+	masq_case("masquerade: trailing comma", " root,", 1,
+	    " root@example.org,");
+	masq_case("masquerade: obsolete split addr-spec left alone",
+	    " root @ vm", 0, NULL);
+	masq_case("masquerade: unbalanced quote left alone", " \"root", 0,
+	    NULL);
+	masq_case("masquerade: unbalanced parenthesis left alone",
+	    " root (x", 0, NULL);
+	masq_case("masquerade: stray '>' left alone", " root>", 0, NULL);
+	masq_case("masquerade: empty angle untouched", " Name <>", 0, NULL);
+	masq_case("masquerade: empty value untouched", "", 0, NULL);
+	masq_case("masquerade: \"@vm\" without a local part untouched",
+	    " @vm", 0, NULL);
+
+	/* the whole header, through msg_hdr_masquerade */
+	if ((in = malloc(sizeof(*in))) == NULL ||
+	    (o = malloc(sizeof(*o))) == NULL ||
+	    (ifd = tmp_fd(hin, sizeof(hin) - 1)) == -1 ||
+	    (ofd = tmp_fd("", 0)) == -1)
+		abort();
+	memset(&m, 0, sizeof(m));
+	msg_in_init(in, ifd, 0);
+	msg_out_init(o, ofd, 1LL << 30);
+	rc = msg_read_header(&m, in);
+	if (rc == 0)
+		rc = msg_hdr_masquerade(&m, "example.org", masq_locals,
+		    &count);
+	if (rc == 0)
+		rc = msg_write_header(&m, o, NULL, bottom, &in->folded);
+	if (rc == 0)
+		rc = msg_write_body(&m, in, o);
+	memset(&res, 0, sizeof(res));
+	res.out = slurp_fd(ofd, &res.outlen);
+	CASE("masquerade: every address field, exact bytes; Subject and "
+	    "body untouched");
+	EXPECT_INT("rc", rc, 0);
+	EXPECT_INT("count", count, 5);
+	EXPECT_MEM("queued data", res.out, res.outlen, hout, sizeof(hout) - 1);
+	END();
+	free(res.out);
+	msg_free(&m);
+	(void)close(ifd);
+	(void)close(ofd);
+	free(in);
+	free(o);
+}
+
+/* --- property: random input never yields a bad wire form ------------------ */
+
+static unsigned long long prop_state = 0x9e3779b97f4a7c15ULL;
+
+static unsigned int
+prop_rand(void)
+{
+	prop_state ^= prop_state << 13;
+	prop_state ^= prop_state >> 7;
+	prop_state ^= prop_state << 17;
+	return (unsigned int)(prop_state >> 32);
+}
+
+/* A reference model of the body rules (SPEC 4), written independently. */
+static char *
+prop_model(const char *in, size_t len, int iflag, size_t *outlen)
+{
+	char	*clean, *out, *line;
+	size_t	 n = 0, i, ll, start, k, cap, on = 0;
+	int	 first;
+
+	if ((clean = malloc(len + 1)) == NULL ||
+	    (out = malloc(len * 2 + 16)) == NULL)
+		abort();
+	for (i = 0; i < len; i++)
+		if (in[i] != '\0')
+			clean[n++] = in[i];
+	for (i = 0; i < n;) {
+		start = i;
+		while (i < n && clean[i] != '\n' && clean[i] != '\r')
+			i++;
+		line = clean + start;
+		ll = i - start;
+		if (i < n) {	/* CRLF, LF or bare CR: one line end */
+			if (clean[i] == '\r' && i + 1 < n && clean[i + 1] == '\n')
+				i++;
+			i++;
+		}
+		if (!iflag && ll == 1 && line[0] == '.' &&
+		    (i <= n && (clean[i - 1] == '\n' || clean[i - 1] == '\r')))
+			break;
+		for (first = 1, cap = LINE_MAX_OCTETS;; first = 0) {
+			k = ll > cap ? cap : ll;
+			if (!first)
+				out[on++] = ' ';
+			else if (k > 0 && line[0] == '.')
+				out[on++] = '.';
+			memcpy(out + on, line, k);
+			on += k;
+			out[on++] = '\r';
+			out[on++] = '\n';
+			line += k;
+			ll -= k;
+			cap = LINE_MAX_OCTETS - 1;
+			if (ll == 0)
+				break;
+		}
+	}
+	free(clean);
+	*outlen = on;
+	return out;
+}
+
+static void
+test_property(void)
+{
+	static const char alpha[] = "a.\r\n\0\xff .";
+	struct msg_result res;
+	char		*in, *want;
+	size_t		 len, i, wl;
+	int		 iter, bad = 0, iflag, hdr;
+
+	for (iter = 0; iter < 400 && !bad; iter++) {
+		len = prop_rand() % (iter % 4 == 2 ? 5000 : 300);
+		iflag = iter & 1;
+		hdr = iter % 3 == 0;
+		if ((in = malloc(len + 16)) == NULL)
+			abort();
+		i = 0;
+		if (hdr)	/* a header with random bytes in it */
+			memcpy(in, "Subject: ", (i = 9));
+		else
+			in[i++] = '\n';	/* empty header: all body */
+		for (; i < len + 9; i++) {
+			if (iter % 4 == 2 && prop_rand() % 1500 != 0)
+				in[i] = 'x';	/* lines over 998 octets */
+			else
+				in[i] = alpha[prop_rand() % (sizeof(alpha) - 1)];
+		}
+		len = i;
+		msg_run(in, len, iflag, 1LL << 30, NULL, NULL, &res);
+		/* invariants on the queued data, header or not */
+		for (i = 0; i < res.outlen && !bad; i++) {
+			if (res.out[i] == '\0')
+				bad = 1;
+			if (res.out[i] == '\r' && (i + 1 == res.outlen ||
+			    res.out[i + 1] != '\n'))
+				bad = 2;
+			if (res.out[i] == '\n' && (i == 0 ||
+			    res.out[i - 1] != '\r'))
+				bad = 3;
+		}
+		if (res.outlen >= 2 && memcmp(res.out + res.outlen - 2,
+		    "\r\n", 2) != 0)
+			bad = 4;
+		if (memmem(res.out, res.outlen, "\r\n.\r\n", 5) != NULL ||
+		    (res.outlen >= 3 && memcmp(res.out, ".\r\n", 3) == 0))
+			bad = 5;
+		for (i = 0, wl = 0; i < res.outlen && !bad; i++) {
+			wl = res.out[i] == '\n' ? 0 : wl + 1;
+			if (wl > LINE_MAX_OCTETS + 1)
+				bad = 6;
+		}
+		if (res.rc != 0)
+			bad = 7;
+		if (!bad && !hdr) {	/* body: exactly the documented rules */
+			want = prop_model(in + 1, len - 1, iflag, &wl);
+			if (res.outlen != wl + 2 || memcmp(res.out, "\r\n", 2) != 0
+			    || memcmp(res.out + 2, want, wl) != 0)
+				bad = 8;
+			free(want);
+		}
+		free(res.out);
+		free(in);
+	}
+	CASE("property: random CR/LF/dot/NUL/8-bit/long input: CRLF only, "
+	    "no early end of data, lines <= 998 + CRLF, body as specified");
+	EXPECT_INT("first failure (0 = none; 1 NUL 2 CR 3 LF 4 end 5 dot "
+	    "6 long 7 rc 8 model)", bad, 0);
+	if (bad)
+		EXPECT(0, "at iteration %d", iter - 1);
+	END();
+}
+
 int
 main(void)
 {
@@ -2942,6 +3204,8 @@ main(void)
 	test_spool();
 	test_msg();
 	test_smtp();
+	test_masquerade();
+	test_property();
 
 	(void)fprintf(stderr, "# %u tests, %u failed\n", unit.run,
 	    unit.failed);
