@@ -73,9 +73,17 @@ enum rcpt_status {
 	RCPT_FAIL,
 };
 
+/* DSN NOTIFY (RFC 3461), from sendmail -N; 0 = not given */
+#define DSN_NOTIFY_NEVER	0x01
+#define DSN_NOTIFY_SUCCESS	0x02
+#define DSN_NOTIFY_FAILURE	0x04
+#define DSN_NOTIFY_DELAY	0x08
+#define DSN_ENVID_MAX		100	/* RFC 3461 4.4 */
+
 struct rcpt {
 	char			*addr;
 	char			*orig;
+	unsigned int		 notify;	/* DSN_NOTIFY_* */
 	enum rcpt_status	 status;
 	char			 dsn[16];	/* enhanced status, e.g. 2.0.0 */
 	char			 reply[REPLY_MAX];	/* sanitised */
@@ -91,6 +99,10 @@ struct qmsg {
 	struct rcpt	*rcpt;
 	size_t		 nrcpt;
 	int		 eightbit;
+	int		 body_decl;	/* -B: 0 none, 7 or 8 */
+	int		 dsn_ret;	/* -R: 0 none, 1 FULL, 2 HDRS */
+	char		 envid[DSN_ENVID_MAX + 1];	/* -V, "" = none */
+	int		 smtputf8;	/* an address is not ASCII */
 	int		 fd;
 	off_t		 dataoff;	/* wire-ready data: CRLF, dot-stuffed */
 	off_t		 datalen;
@@ -158,5 +170,8 @@ int		 spool_read_state(int, const char *, struct qmsg *);
 int		 spool_write_state(int, const char *, struct qmsg *);
 int		 spool_parse_state(const char *, size_t, struct qmsg *);
 int		 spool_check_data(int, off_t, off_t, char *, size_t);
+int		 spool_notify_parse(const char *, unsigned int *);
+int		 spool_notify_str(unsigned int, char *, size_t);
+int		 spool_envid_ok(const char *);
 
 #endif /* RELAYQ_H */

@@ -12,6 +12,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 
+#include <ctype.h>
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -32,14 +33,19 @@
 #include "msg.h"
 
 struct sm_opts {
-	int		 mode;		/* 'm', 'v' (-bv) */
+	int		 mode;		/* -b: 'm', 'p', 'i', 's', 'v' */
 	int		 tflag;
 	int		 iflag;
 	int		 verbose;
 	const char	*sender;	/* -f/-r, NULL = from the uid */
 	const char	*fullname;	/* -F */
 	const char	*config;	/* -C */
-	int		 body8;		/* -B8BITMIME */
+	int		 body_decl;	/* -B: 0, 7 or 8 */
+	unsigned int	 notify;	/* -N: DSN_NOTIFY_* */
+	int		 dsn_ret;	/* -R: 0, 1 FULL, 2 HDRS */
+	const char	*envid;		/* -V */
+	int		 qflag;		/* -q: 'R' all, 'I' one */
+	const char	*qid;		/* -qI<id> */
 	char		**rcpt;
 	int		 nrcpt;
 };
@@ -53,8 +59,9 @@ sm_usage(const char *why)
 {
 	if (why != NULL)
 		warnx("%s", why);
-	(void)fprintf(stderr, "usage: sendmail [-i] [-t] [-v] [-B type] "
-	    "[-C file] [-F name] [-f sender] [--] [recipient ...]\n");
+	(void)fprintf(stderr, "usage: sendmail [-itv] [-B type] [-b m|s|v|i|p] "
+	    "[-C file] [-F name] [-f sender] [-N dsn] [-R ret] [-V envid] "
+	    "[-q] [--] [recipient ...]\n");
 	exit(EX_USAGE);
 }
 
@@ -82,9 +89,89 @@ sm_check_value(int opt, const char *v)
 	}
 }
 
+/* One option that takes a value (SPEC 3). */
+static void
+sm_option(struct sm_opts *o, int c, const char *v)
+{
+	switch (c) {
+	case 'B':
+		if (strcasecmp(v, "8BITMIME") == 0)
+			o->body_decl = 8;
+		else if (strcasecmp(v, "7BIT") == 0)
+			o->body_decl = 7;
+		else
+			sm_usage("-B: use 7BIT or 8BITMIME");
+		break;
+	case 'C':
+		o->config = v;
+		break;
+	case 'F':
+		o->fullname = v;
+		break;
+	case 'f':
+	case 'r':
+		o->sender = v;
+		break;
+	case 'N':
+		if (spool_notify_parse(v, &o->notify) == -1)
+			sm_usage("-N: use never, or a list of success, "
+			    "failure, delay");
+		break;
+	case 'R':
+		if (strcasecmp(v, "full") == 0)
+			o->dsn_ret = 1;
+		else if (strcasecmp(v, "hdrs") == 0)
+			o->dsn_ret = 2;
+		else
+			sm_usage("-R: use full or hdrs");
+		break;
+	case 'V':
+		if (!spool_envid_ok(v))
+			sm_usage("-V: envid must be 1-100 printable ASCII "
+			    "characters without space, '+' or '='");
+		o->envid = v;
+		break;
+	case 'b':
+		if (v[0] != '\0' && v[1] == '\0' &&
+		    strchr("mpisv", v[0]) != NULL)
+			o->mode = v[0];
+		else if (strcmp(v, "h") != 0 && strcmp(v, "H") != 0)
+			sm_usage("unsupported -b mode (use -bm, -bs, -bv, -bi "
+			    "or -bp)");
+		break;	/* -bh, -bH: accepted, ignored */
+	case 'o':
+		/* -oi is -i; -oem, -od*, -om, -o7 and the rest: ignored */
+		if (strcmp(v, "i") == 0)
+			o->iflag = 1;
+		break;
+	default:
+		/* -A -D -L -O -X -d -e -h -p: accepted, ignored.  -X and -D
+		 * name files that are NEVER opened (CVE-2016-10033: PHP
+		 * mail() passes caller data into the argv). */
+		break;
+	}
+}
+
+/* -q: bare, -qR<x>, -qI<id>, or an interval (-q30m) that we ignore. */
+static void
+sm_queue_opt(struct sm_opts *o, const char *v)
+{
+	if (v[0] == '\0' || v[0] == 'R')
+		o->qflag = 'R';
+	else if (v[0] == 'I' && v[1] != '\0') {
+		o->qflag = 'I';
+		o->qid = v + 1;
+	} else if (isdigit((unsigned char)v[0]) &&
+	    strspn(v, "0123456789smhdw") == strlen(v))
+		exit(EX_OK);	/* a daemon's run interval: meaningless */
+	else
+		sm_usage("unsupported -q mode (use -q, -qI<id> or -qR<x>)");
+}
+
 /*
  * Postfix parsing rules: options cluster (-ti), values may be glued or
  * separate (-fx, -f x), "--" and the first non-option end the options.
+ * -q takes only a glued value (a bare -q is a mode of its own).
  */
 static void
 sm_getopt(int argc, char **argv, struct sm_opts *o)
@@ -100,78 +187,23 @@ sm_getopt(int argc, char **argv, struct sm_opts *o)
 			break;
 		}
 		for (p = argv[i] + 1; (c = *p) != '\0'; p++) {
-			if (strchr("ABCDFLNORVXbdefhopqr", c) != NULL) {
-				v = p[1] != '\0' ? p + 1 : NULL;
-				if (v == NULL && c != 'q') {
-					if (i + 1 == argc)
-						sm_usage("option requires an "
-						    "argument");
+			if (c == 'q') {
+				sm_check_value(c, p + 1);
+				sm_queue_opt(o, p + 1);
+				break;
+			}
+			if (strchr("ABCDFLNORVXbdefhopr", c) != NULL) {
+				if (p[1] != '\0')
+					v = p + 1;
+				else if (i + 1 < argc)
 					v = argv[++i];
+				else {
+					warnx("-%c: option requires an "
+					    "argument", c);
+					sm_usage(NULL);
 				}
-				if (v != NULL)
-					sm_check_value(c, v);
-				switch (c) {
-				case 'B':
-					if (strcasecmp(v, "8BITMIME") == 0)
-						o->body8 = 1;
-					else if (strcasecmp(v, "7BIT") != 0)
-						sm_usage("-B: use 7BIT or "
-						    "8BITMIME");
-					break;
-				case 'C':
-					o->config = v;
-					break;
-				case 'F':
-					o->fullname = v;
-					break;
-				case 'f':
-				case 'r':
-					o->sender = v;
-					break;
-				case 'b':
-					if (strchr("mv", v[0]) != NULL &&
-					    v[1] == '\0')
-						o->mode = v[0];
-					else if (strchr("hH", v[0]) != NULL &&
-					    v[1] == '\0')
-						;	/* accepted, ignored */
-					else if (strchr("pis", v[0]) != NULL &&
-					    v[1] == '\0') {
-						warnx("-b%s: not available in "
-						    "relayq %s", v,
-						    RELAYQ_VERSION);
-						exit(EX_UNAVAILABLE);
-					} else
-						sm_usage("unsupported -b mode");
-					break;
-				case 'o':
-					if (strcmp(v, "i") == 0)
-						o->iflag = 1;
-					break;
-				case 'q':
-					/* -q30m etc.: a queue run interval,
-					 * meaningless here */
-					if (v == NULL || v[0] == 'I' ||
-					    v[0] == 'R') {
-						warnx("-q: not available in "
-						    "relayq %s", RELAYQ_VERSION);
-						exit(EX_UNAVAILABLE);
-					}
-					if (v[0] == 'S' || v[0] == 'f')
-						sm_usage("unsupported -q mode");
-					exit(EX_OK);
-				case 'N':
-				case 'R':
-				case 'V':
-					/* DSN parameters: recorded once the
-					 * smarthost side supports DSN */
-					break;
-				default:
-					/* -A -D -L -O -X -d -e -h -p: ignored.
-					 * -X and -D name files that are never
-					 * opened (CVE-2016-10033). */
-					break;
-				}
+				sm_check_value(c, v);
+				sm_option(o, c, v);
 				break;	/* the value ended this argument */
 			}
 			switch (c) {
@@ -184,6 +216,9 @@ sm_getopt(int argc, char **argv, struct sm_opts *o)
 			case 'v':
 				o->verbose = 1;
 				break;
+			case 'I':
+				o->mode = 'i';
+				break;
 			case 'G':
 			case 'U':
 			case 'm':
@@ -192,7 +227,11 @@ sm_getopt(int argc, char **argv, struct sm_opts *o)
 			case 'x':
 				break;
 			default:
-				sm_usage("unknown option");
+				if (isprint(c))
+					warnx("-%c: unknown option", c);
+				else
+					warnx("unknown option");
+				sm_usage(NULL);
 			}
 		}
 	}
@@ -352,7 +391,7 @@ main(int argc, char *argv[])
 	struct passwd	*pw;
 	const char	*locals[5], *prog, *cfg, *domain;
 	char		 id[SPOOL_IDLEN + 1], path[PATH_MAX], user[64];
-	char		 sender[ADDR_MAX + 1], errbuf[512], date[64];
+	char		 sender[ADDR_MAX + 1], errbuf[512], date[64], notify[32];
 	char		 recv[1024], msgid[640], from[1200], dname[512], datef[80];
 	char		*top[2] = { NULL, NULL }, *bottom[4];
 	char		*env = NULL, trailer[32], *fullname, *dotp;
@@ -374,12 +413,38 @@ main(int argc, char *argv[])
 
 	memset(&o, 0, sizeof(o));
 	o.mode = 'm';
-	prog = strrchr(argv[0], '/') != NULL ? strrchr(argv[0], '/') + 1 :
-	    argv[0];
-	if (strcmp(prog, "mailq") == 0 || strcmp(prog, "newaliases") == 0)
-		errx(EX_UNAVAILABLE, "%s: not available in relayq %s", prog,
+	/* the mode from the name we were called by; an explicit -b wins */
+	prog = argc > 0 && argv[0] != NULL ? argv[0] : "sendmail";
+	if (strrchr(prog, '/') != NULL)
+		prog = strrchr(prog, '/') + 1;
+	if (strcmp(prog, "mailq") == 0)
+		o.mode = 'p';
+	else if (strcmp(prog, "newaliases") == 0)
+		o.mode = 'i';
+	if (argc > 0)
+		sm_getopt(argc, argv, &o);
+	if (o.mode == 'p' && o.nrcpt > 0)
+		sm_usage("-bp (mailq) takes no recipients");
+	if (o.qflag == 'I' && !spool_id_ok(o.qid))
+		sm_usage("-qI: not a queue id");
+	/*
+	 * The queue listing and the flush request go to the daemon over its
+	 * control socket, which this version does not have yet: say so
+	 * plainly rather than print an empty queue or pretend to flush.
+	 */
+	if (o.mode == 'p')
+		errx(EX_UNAVAILABLE, "%s: queue listing not available in "
+		    "relayq %s (no control socket yet)",
+		    strcmp(prog, "mailq") == 0 ? "mailq" : "-bp",
 		    RELAYQ_VERSION);
-	sm_getopt(argc, argv, &o);
+	if (o.qflag != 0)
+		errx(EX_UNAVAILABLE, "-q: flush request not available in "
+		    "relayq %s (no control socket yet); the daemon retries "
+		    "on its own schedule", RELAYQ_VERSION);
+
+	if (o.mode == 'i' || o.mode == 's')
+		errx(EX_UNAVAILABLE, "-b%c: not available in relayq %s",
+		    o.mode, RELAYQ_VERSION);
 
 	conf_init(&conf);
 	cfg = CONF_PATH;
@@ -497,10 +562,22 @@ main(int argc, char *argv[])
 	now = time(NULL);
 	(void)fprintf(ef, "RELAYQ 1\nI %s\nT %lld\nU %u %s\nS %s\n", id,
 	    (long long)now, (unsigned int)getuid(), user, sender);
+	if (o.body_decl != 0)
+		(void)fprintf(ef, "B %s\n", o.body_decl == 8 ? "8BITMIME" :
+		    "7BIT");
+	if (o.dsn_ret != 0)
+		(void)fprintf(ef, "D %s\n", o.dsn_ret == 1 ? "FULL" : "HDRS");
+	if (o.envid != NULL)
+		(void)fprintf(ef, "V %s\n", o.envid);
+	if (o.notify != 0 && spool_notify_str(o.notify, notify,
+	    sizeof(notify)) == -1)
+		sm_fail(fd, path, EX_SOFTWARE, "-N: cannot record");
 	for (i = 0; i < final.n; i++) {
 		(void)fprintf(ef, "R %s\n", final.v[i]);
 		if (strcmp(final.v[i], orig.v[i]) != 0)
 			(void)fprintf(ef, "O %s\n", orig.v[i]);
+		if (o.notify != 0)
+			(void)fprintf(ef, "N %s\n", notify);
 	}
 	if (fclose(ef) == EOF)
 		sm_fail(fd, path, -1, "open_memstream");
@@ -565,7 +642,7 @@ main(int argc, char *argv[])
 		sm_fail(fd, path, rc, rc == EX_IOERR && in->error != 0 ?
 		    "reading the message" : "writing the queue file");
 	(void)snprintf(trailer, sizeof(trailer), "E %lld %s\n",
-	    out->written, o.body8 || in->eightbit ? "8BITMIME" : "7BIT");
+	    out->written, o.body_decl == 8 || in->eightbit ? "8BITMIME" : "7BIT");
 	if (util_writeall(fd, trailer, strlen(trailer)) == -1)
 		sm_fail(fd, path, -1, "writing the queue file");
 
