@@ -66,5 +66,107 @@ test_message_repair() {
 	stop_daemon
 }
 
+# opt_rc WANT NAME ARGS...: exit code of sendmail ARGS with a small message
+opt_rc() {
+	local want=$1 name=$2 rc
+	shift 2
+	rm -f "$T/spool/drop"/*
+	printf 'Subject: opt\n\nbody\n' | submit "$@" >"$T/out" 2>"$T/err"; rc=$?
+	if [ $rc -eq "$want" ]; then ok "options: $name -> $want"
+	else not_ok "options: $name -> $want" "got $rc: $(cat "$T/err")"; fi
+}
+
+# the envelope recipients of the one queued file, space-separated
+opt_rcpts() { sed -n '/^M$/q; s/^R //p' "$T/spool/drop"/* | tr '\n' ' '; }
+
+test_sendmail_options() {
+	local rc out o
+	new_env options
+	PORT=1 write_conf
+	mkdir -p "$T/spool/drop" && chown $RUNUID:$RUNGID "$T/spool/drop"
+
+	# accepted and ignored: each still queues the message to root only
+	for o in "-oem" "-oep" "-oeq" "-oee" "-odi" "-odb" "-odq" "-om" "-o7" \
+	    "-o8" "-oAx" "-o x" "-h 30" "-h30" "-L tag" "-O Timeout=1" "-A m" \
+	    "-G" "-U" "-m" "-n" "-c" "-x" "-p smtp" "-e x" "-d 0.1" "-bh" \
+	    "-bH" "-X $T/xlog" "-X$T/xlog" "-D $T/dlog" "-Uim" "-bm"; do
+		# shellcheck disable=SC2086 # split on purpose: option and value
+		opt_rc 0 "$o (accepted, ignored)" $o root
+		check "options: $o: only root is a recipient" test "$(opt_rcpts)" = "root@example.org "
+	done
+	check "options: -X file never opened (CVE-2016-10033)" test ! -e "$T/xlog"
+	check "options: -D file never opened" test ! -e "$T/dlog"
+
+	# rejected, with a usage line
+	for o in "-bd" "-bl" "-bz" "-bpx" "-qS" "-qfoo" "-Q" "-k" "-B 9BIT" \
+	    "-N maybe" "-N never,success" "-N success,success" "-R body" \
+	    "-V a+b"; do
+		# shellcheck disable=SC2086
+		opt_rc 64 "$o rejected" $o root
+		check "options: $o: usage line" grep -q '^usage: sendmail' "$T/err"
+		check "options: $o: nothing queued" test -z "$(ls -A "$T/spool/drop")"
+	done
+	opt_rc 64 "-f missing its value" -f
+	check "options: -f missing its value: message" grep -q 'option requires an argument' "$T/err"
+	opt_rc 64 "CR in -F rejected" -F $'a\rb' root
+	opt_rc 64 "LF in a recipient rejected" $'root\nBcc: x@y'
+	opt_rc 64 "-bp with recipients" -bp root
+	check "options: -bp with recipients: message" grep -q 'takes no recipients' "$T/err"
+	opt_rc 64 "-qI with a bad id" -qIxyz
+
+	# -q variants: an interval is meaningless here and ignored
+	opt_rc 0 "-q30m ignored" -q30m
+	opt_rc 0 "-q1h ignored" -q1h
+
+	# stop at -- and at the first non-option; clusters; glued values
+	opt_rc 0 "-- ends the options" -i -- -t
+	check "options: after --, -t is a recipient" test "$(opt_rcpts)" = "-t@example.org "
+	opt_rc 0 "first non-option ends the options" root -t
+	check "options: after a recipient, -t is one too" test "$(opt_rcpts)" = "root@example.org -t@example.org "
+	opt_rc 0 "-o consumes one argument" -o ignored root
+	check "options: -o value is not a recipient" test "$(opt_rcpts)" = "root@example.org "
+	opt_rc 0 "cluster with a glued value (-tif a@x)" -tifann@example.com bob@example.com
+	check "options: -tif: sender from the cluster" grep -qx 'S ann@example.com' "$T/spool/drop"/*
+	opt_rc 0 "-r is -f" -r '<ann@example.com>' root
+	check "options: -r: angle brackets stripped" grep -qx 'S ann@example.com' "$T/spool/drop"/*
+	opt_rc 0 "-f '<>' is the null sender" -f '<>' root
+	check "options: -f <>: S record empty" grep -qx 'S ' "$T/spool/drop"/*
+	opt_rc 0 "address list in one argument, trailing comma" 'a@x.org, Bob <b@y.org>,'
+	check "options: address list split" test "$(opt_rcpts)" = "a@x.org b@y.org "
+	opt_rc 0 "-V envid recorded" -V 'env-1' root
+	check "options: -V: V record" grep -qx 'V env-1' "$T/spool/drop"/*
+	opt_rc 0 "-N never recorded per recipient" -N never root bob@example.com
+	check "options: -N never: one N record per recipient" test "$(grep -c '^N NEVER$' "$T/spool/drop"/*)" = 2
+	opt_rc 0 "-R full recorded" -R full root
+	check "options: -R full: D record" grep -qx 'D FULL' "$T/spool/drop"/*
+	opt_rc 0 "-B 7BIT recorded" -B 7BIT root
+	check "options: -B 7BIT: B record" grep -qx 'B 7BIT' "$T/spool/drop"/*
+
+	# -v: queue id and envelope on stderr
+	opt_rc 0 "-v" -v root
+	check "options: -v prints the queue id" grep -qE '^sendmail: queued as [0-9A-V]{16}, from=<' "$T/err"
+	check "options: -v prints the rewritten recipient" grep -qx 'sendmail: to=<root@example.org>, orig_to=<root>' "$T/err"
+
+	# -bv: the recipients after qualification, nothing queued
+	opt_rc 0 "-bv" -bv root bob@example.com
+	check "options: -bv output" cmp -s "$T/out" <(printf 'root -> root@example.org\nbob@example.com -> bob@example.com\n')
+	check "options: -bv queues nothing" test -z "$(ls -A "$T/spool/drop")"
+
+	# mode from argv[0]; an explicit -b wins
+	ln -sf "$TOP/sendmail" "$T/mailq"
+	ln -sf "$TOP/sendmail" "$T/newaliases"
+	out=$(as_user env RELAYQ_CONFIG="$T/conf" "$T/mailq" 2>&1); rc=$?
+	check "options: mailq -> -bp (not available yet, 69)" test $rc -eq 69
+	check "options: mailq says why" grep -q '^mailq: .*queue listing not available' <<<"$out"
+	printf 'x\n' | as_user env RELAYQ_CONFIG="$T/conf" "$T/mailq" -bm root; rc=$?
+	check "options: mailq -bm queues (explicit -b wins)" test $rc -eq 0
+	out=$(as_user env RELAYQ_CONFIG="$T/conf" "$T/mailq" root 2>&1); rc=$?
+	check "options: mailq with recipients -> 64" test $rc -eq 64
+	out=$(submit -q 2>&1); rc=$?
+	check "options: -q: flush not available yet -> 69" test $rc -eq 69
+	check "options: -q says why" grep -q 'flush request not available' <<<"$out"
+}
+
 test_sendmail_errors
 test_message_repair
+test_sendmail_options
