@@ -63,6 +63,11 @@ struct conf {
 	time_t			 timeout_command;
 	time_t			 timeout_data;
 	int			 add_received;
+	char			*aliases;
+	char			*admin_address;
+	char			*default_sender;
+	char			*force_sender;
+	int			 force_from;
 };
 
 /* Per-recipient outcome, shared by the spool state file and the client. */
@@ -155,6 +160,35 @@ int		 addr_is_local(const char *, const char *const *);
 int		 addr_valid(const char *);
 int		 addr_masquerade(const char *, size_t, const char *,
 		    const char *const *, char **);
+
+/* aliases.c */
+struct alias {
+	char	*name;
+	char	*value;		/* the target list as written */
+	size_t	 line;
+};
+struct aliases {
+	char		 path[1024];
+	struct alias	*v;
+	size_t		 n;
+	size_t		 nproblems;
+	/* called for each problem found while loading (-bi prints them) */
+	void		(*report)(const char *, size_t, const char *);
+};
+struct aliases_ctx {
+	const char		*domain;
+	const char *const	*locals;
+	const char		*admin;		/* admin_address or NULL */
+	void			(*warn)(void *, const char *, ...)
+				    __attribute__((format(printf, 2, 3)));
+	void			*arg;
+};
+int		 aliases_load(struct aliases *, const char *);
+int		 aliases_split(const char *, struct addr_list *, char *,
+		    size_t);
+void		 aliases_free(struct aliases *);
+int		 aliases_expand(const struct aliases *, const char *,
+		    const struct aliases_ctx *, struct addr_list *);
 
 /* spool.c */
 void		 spool_make_id(char *, struct timespec *, pid_t);

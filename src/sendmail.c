@@ -19,6 +19,7 @@
 #include <limits.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -360,23 +361,109 @@ sm_fail(int fd, const char *path, int code, const char *what)
 	exit(code);
 }
 
-static void
-sm_add_rcpt(struct addr_list *final, struct addr_list *orig, const char *a,
-    const char *const *locals)
+/* Warnings while expanding aliases: the caller and the log see them. */
+static void __attribute__((format(printf, 2, 3)))
+sm_alias_warn(void *arg, const char *fmt, ...)
 {
-	char	 q[ADDR_MAX + 1];
-	size_t	 n = final->n;
+	va_list	 ap;
+	char	 msg[512];
 
-	if (addr_qualify(a, conf_domain(&conf), locals, q, sizeof(q)) == -1 ||
-	    !addr_valid(q))
-		errx(EX_DATAERR, "bad recipient address \"%.100s\"", a);
-	if (addr_list_add(final, q) == -1)
+	(void)arg;
+	va_start(ap, fmt);
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	warnx("%s", msg);
+	log_warnx("%s", msg);
+}
+
+/* -bi (newaliases): each problem on stderr, naming file and line. */
+static void
+sm_alias_report(const char *path, size_t line, const char *msg)
+{
+	warnx("%s:%zu: %s", path, line, msg);
+}
+
+/*
+ * The alias file: `aliases' from the configuration, else /etc/aliases
+ * when it exists.  A configured file that cannot be read is reported
+ * but does not stop a submission (cron does not retry: admin_address
+ * still applies); -bi exits 78 on it.  0, or -1 when unreadable.
+ */
+static int
+sm_load_aliases(struct aliases *al, int check)
+{
+	const char	*path = conf.aliases;
+	int		 saved;
+
+	memset(al, 0, sizeof(*al));
+	if (check)
+		al->report = sm_alias_report;
+	if (path == NULL) {
+		path = SYSCONFDIR "/aliases";
+		if (access(path, F_OK) == -1 && errno == ENOENT && !check)
+			return 0;
+	}
+	if (aliases_load(al, path) == -1) {
+		saved = errno;
+		aliases_free(al);
+		errno = saved;
+		warn("alias file %s", path);
+		log_warnx("alias file %s: %s", path, strerror(saved));
+		return -1;
+	}
+	return 0;
+}
+
+/* orig stays parallel to final, so it must keep its duplicates */
+static void
+sm_push(struct addr_list *l, const char *a)
+{
+	char	**v;
+
+	if ((v = reallocarray(l->v, l->n + 1, sizeof(*v))) == NULL ||
+	    (v[l->n] = strdup(a)) == NULL)
 		err(EX_OSERR, "recipient list");
-	if (final->n > n && addr_list_add(orig, a) == -1)
-		err(EX_OSERR, "recipient list");
-	/* orig is kept parallel to final: duplicates are dropped from both */
-	if (final->n != orig->n)
-		errx(EX_SOFTWARE, "recipient lists out of step");
+	l->v = v;
+	l->n++;
+}
+
+/*
+ * One recipient as the caller wrote it: qualified, expanded through the
+ * aliases, admin_address for local names without one.  Each final
+ * address keeps `a' as its original (the O record, orig_to= in logs).
+ * A bad address: 0 with the reason in err; else 1.
+ */
+static int
+sm_add_rcpt(struct addr_list *final, struct addr_list *orig, const char *a,
+    const struct aliases *al, const struct aliases_ctx *cx, char *why,
+    size_t whysz)
+{
+	struct addr_list	 x = { NULL, 0 };
+	size_t			 i, n;
+
+	if (aliases_expand(al, a, cx, &x) == -1) {
+		if (errno != EINVAL)
+			err(EX_OSERR, "recipient list");
+		(void)snprintf(why, whysz, "bad recipient address \"%.100s\"",
+		    a);
+		addr_list_free(&x);
+		return 0;
+	}
+	for (i = 0; i < x.n; i++) {
+		if (!addr_valid(x.v[i])) {
+			(void)snprintf(why, whysz, "bad recipient address "
+			    "\"%.100s\"", x.v[i]);
+			addr_list_free(&x);
+			return 0;
+		}
+		n = final->n;
+		if (addr_list_add(final, x.v[i]) == -1)
+			err(EX_OSERR, "recipient list");
+		if (final->n > n)
+			sm_push(orig, a);
+	}
+	addr_list_free(&x);
+	return 1;
 }
 
 int
@@ -388,6 +475,9 @@ main(int argc, char *argv[])
 	struct msg_in	*in;
 	struct msg_out	*out;
 	struct msg	 m;
+	struct aliases	 al;
+	struct aliases_ctx cx;
+	char		 admin[ADDR_MAX + 1];
 	struct passwd	*pw;
 	const char	*locals[5], *prog, *cfg, *domain;
 	char		 id[SPOOL_IDLEN + 1], path[PATH_MAX], user[64];
@@ -442,7 +532,7 @@ main(int argc, char *argv[])
 		    "relayq %s (no control socket yet); the daemon retries "
 		    "on its own schedule", RELAYQ_VERSION);
 
-	if (o.mode == 'i' || o.mode == 's')
+	if (o.mode == 's')
 		errx(EX_UNAVAILABLE, "-b%c: not available in relayq %s",
 		    o.mode, RELAYQ_VERSION);
 
@@ -472,6 +562,28 @@ main(int argc, char *argv[])
 		*dotp = '\0';
 	locals[3] = dname;
 	locals[4] = NULL;
+
+	/* admin_address: local recipients without an alias go there */
+	memset(&cx, 0, sizeof(cx));
+	cx.domain = domain;
+	cx.locals = locals;
+	cx.warn = sm_alias_warn;
+	if (conf.admin_address != NULL) {
+		if (addr_qualify(conf.admin_address, domain, locals, admin,
+		    sizeof(admin)) == -1 || !addr_valid(admin))
+			errx(EX_CONFIG, "%s: admin_address: bad address "
+			    "\"%.100s\"", conf.path, conf.admin_address);
+		cx.admin = admin;
+	}
+	if (o.mode == 'i') {
+		/* newaliases: check the file, report, exit 0 if readable */
+		if (sm_load_aliases(&al, 1) == -1)
+			return EX_CONFIG;
+		(void)printf("%s: %zu aliases, %zu problems\n", al.path, al.n,
+		    al.nproblems);
+		return EX_OK;
+	}
+	(void)sm_load_aliases(&al, 0);
 
 	/* identity from the real uid, never $LOGNAME or $USER (sudo) */
 	if ((pw = getpwuid(getuid())) != NULL)
@@ -513,7 +625,9 @@ main(int argc, char *argv[])
 
 	if (o.mode == 'v') {
 		for (i = 0; i < argl.n; i++)
-			sm_add_rcpt(&final, &orig, argl.v[i], locals);
+			if (!sm_add_rcpt(&final, &orig, argl.v[i], &al, &cx,
+			    errbuf, sizeof(errbuf)))
+				errx(EX_DATAERR, "%s", errbuf);
 		for (i = 0; i < final.n; i++)
 			(void)printf("%s -> %s\n", orig.v[i], final.v[i]);
 		return EX_OK;
@@ -535,7 +649,9 @@ main(int argc, char *argv[])
 		sm_fail(fd, path, EX_DATAERR, errbuf);
 	}
 	for (i = 0; i < argl.n; i++)
-		sm_add_rcpt(&final, &orig, argl.v[i], locals);
+		if (!sm_add_rcpt(&final, &orig, argl.v[i], &al, &cx, errbuf,
+		    sizeof(errbuf)))
+			sm_fail(fd, path, EX_DATAERR, errbuf);
 	if (final.n == 0)
 		sm_fail(fd, path, EX_USAGE, "no recipients");
 

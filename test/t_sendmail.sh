@@ -167,6 +167,49 @@ test_sendmail_options() {
 	check "options: -q says why" grep -q 'flush request not available' <<<"$out"
 }
 
+test_sendmail_aliases() {
+	local rc out
+	new_env aliases
+	printf 'postmaster: root\nroot: admin, ops@example.com\nadmin: alice@example.com\nweb: "|/usr/bin/handler"\nbroken\n' > "$T/aliases"
+	PORT=1 write_conf "aliases $T/aliases" "admin_address hostmaster@example.net"
+	mkdir -p "$T/spool/drop" && chown $RUNUID:$RUNGID "$T/spool/drop"
+
+	out=$(submit -bi 2>"$T/err"); rc=$?
+	check "aliases: -bi with problems still exits 0" test $rc -eq 0
+	check "aliases: -bi summary" test "$out" = "$T/aliases: 4 aliases, 2 problems"
+	check "aliases: -bi names file and line of each problem" cmp -s "$T/err" <(printf 'sendmail: %s:4: web: "|/usr/bin/handler": pipes, files and :include: are not supported by a relay, skipped\nsendmail: %s:5: no '"':'"' after the alias name\n' "$T/aliases" "$T/aliases")
+	ln -sf "$TOP/sendmail" "$T/newaliases"
+	out=$(as_user env RELAYQ_CONFIG="$T/conf" "$T/newaliases" 2>/dev/null); rc=$?
+	check "aliases: newaliases is -bi" test $rc -eq 0 -a "$out" = "$T/aliases: 4 aliases, 2 problems"
+
+	out=$(submit -bv postmaster www-data bob@example.com 2>&1); rc=$?
+	check "aliases: -bv exit 0" test $rc -eq 0
+	check "aliases: -bv shows aliases and admin_address" test "$out" = "postmaster -> alice@example.com
+postmaster -> ops@example.com
+www-data -> hostmaster@example.net
+bob@example.com -> bob@example.com"
+
+	printf 'Subject: a\n\nx\n' | submit root@localhost web 2>"$T/err"; rc=$?
+	check "aliases: queued, exit 0" test $rc -eq 0
+	check "aliases: envelope R/O records" test "$(sed -n '/^M$/q; /^[RO] /p' "$T/spool/drop"/*)" = "R alice@example.com
+O root@localhost
+R ops@example.com
+O root@localhost
+R hostmaster@example.net
+O web"
+	check "aliases: skipped pipe logged" log_has 'alias "web": target "\|/usr/bin/handler" skipped'
+
+	chmod 000 "$T/aliases"
+	out=$(submit -bi 2>&1); rc=$?
+	check "aliases: -bi on an unreadable file -> 78" test $rc -eq 78
+	check "aliases: -bi unreadable names the file" grep -q "alias file $T/aliases: Permission denied" <<<"$out"
+	rm -f "$T/spool/drop"/*
+	printf 'Subject: a\n\nx\n' | submit root 2>"$T/err"; rc=$?
+	check "aliases: unreadable file does not stop a submission" test $rc -eq 0
+	check "aliases: unreadable: admin_address still applies" grep -qx 'R hostmaster@example.net' "$T/spool/drop"/*
+}
+
 test_sendmail_errors
 test_message_repair
 test_sendmail_options
+test_sendmail_aliases
