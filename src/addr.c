@@ -275,68 +275,23 @@ addr_qualify(const char *a, const char *domain, const char *const *locals,
 }
 
 /*
- * Header masquerading (SPEC 4).  `s' is the value of an address field
- * (From, To, ...), possibly folded with CRLF.  Every mailbox whose
- * addr-spec is a bare name or at a local domain gets "@domain": the
- * domain part is replaced, or appended to a bare name.  Everything else
- * (display names, comments, groups, white space, folding) is copied
- * byte for byte: the reader sees the same field with a deliverable
- * address.  A mailbox whose plain addr-spec is split by white space or
- * comments ("root (x) @ vm", obsolete syntax) and any value that does
- * not parse are left alone, never guessed at.
- *
- * Returns the number of addresses rewritten with *out a new string
- * (caller frees), 0 with *out NULL when nothing changed, -1 when out of
- * memory.
+ * Walk the mailboxes of an address field value `s' (possibly folded with
+ * CRLF) and call `cb' with the span [start, end) of each addr-spec: the
+ * inside of <...>, or the plain addr-spec when there is no angle.  A
+ * plain addr-spec split by white space or comments ("root (x) @ vm",
+ * obsolete syntax) is not reported, never guessed at.  Group names,
+ * display names and comments are skipped.  0, or -1 when the value does
+ * not parse (unbalanced quote, comment or angle) or `cb' fails.
  */
-struct addr_edit {
-	size_t	 at;		/* replace [at, end) with "@domain" */
-	size_t	 end;
-};
-
 static int
-addr_mbox_edit(const char *s, size_t start, size_t end,
-    const char *const *locals, struct addr_edit *e)
+addr_scan(const char *s, size_t len,
+    int (*cb)(void *, const char *, size_t, size_t), void *arg)
 {
-	const char	*colon;
-	char		 a[ADDR_MAX + 1];
-	const char	*at;
-	size_t		 n;
+	size_t	 i, ps = 0, pe = 0, as = 0, ae = 0;
+	int	 inq = 0, depth = 0, inangle = 0, hasangle = 0;
+	int	 plain = 0, gap = 0, messy = 0, angleseen = 0;
+	char	 c;
 
-	if (end <= start || end - start > ADDR_MAX)
-		return 0;
-	/* obsolete source route <@a,@b:user@c>: only user@c is rewritten */
-	if (s[start] == '@') {
-		colon = memchr(s + start, ':', end - start);
-		if (colon == NULL)
-			return 0;
-		start = (size_t)(colon - s) + 1;
-	}
-	n = end - start;
-	memcpy(a, s + start, n);
-	a[n] = '\0';
-	if (!addr_valid(a) || !addr_is_local(a, locals))
-		return 0;
-	at = addr_domain(a);
-	if (at == a)	/* "@vm": no local part to qualify */
-		return 0;
-	e->at = at != NULL ? start + (size_t)(at - a) : end;
-	e->end = end;
-	return 1;
-}
-
-int
-addr_masquerade(const char *s, size_t len, const char *domain,
-    const char *const *locals, char **out)
-{
-	struct addr_edit	*ed = NULL, *t;
-	size_t			 ned = 0, i, ps = 0, pe = 0, as = 0, ae = 0;
-	size_t			 dl = strlen(domain), olen, k, from;
-	int			 inq = 0, depth = 0, inangle = 0, hasangle = 0;
-	int			 plain = 0, gap = 0, messy = 0, angleseen = 0;
-	char			 c, *o;
-
-	*out = NULL;
 	for (i = 0; i <= len; i++) {
 		c = i < len ? s[i] : ',';
 		if (inq) {
@@ -345,7 +300,7 @@ addr_masquerade(const char *s, size_t len, const char *domain,
 			else if (c == '"')
 				inq = 0;
 			if (i == len)
-				goto done;	/* unbalanced: leave alone */
+				return -1;
 			if (inangle)
 				ae = i + 1;
 			else
@@ -385,7 +340,7 @@ addr_masquerade(const char *s, size_t len, const char *domain,
 		switch (c) {
 		case '<':
 			if (hasangle)
-				goto done;
+				return -1;
 			inangle = hasangle = 1;
 			angleseen = 0;
 			as = ae = i + 1;
@@ -395,25 +350,16 @@ addr_masquerade(const char *s, size_t len, const char *domain,
 			break;
 		case ',':
 		case ';':
-			if (ned % 8 == 0) {
-				t = reallocarray(ed, ned + 8, sizeof(*ed));
-				if (t == NULL) {
-					free(ed);
-					return -1;
-				}
-				ed = t;
-			}
-			if (hasangle)
-				ned += (size_t)addr_mbox_edit(s, as, ae,
-				    locals, &ed[ned]);
-			else if (plain && !messy)
-				ned += (size_t)addr_mbox_edit(s, ps, pe,
-				    locals, &ed[ned]);
+			if (hasangle && cb(arg, s, as, ae) == -1)
+				return -1;
+			if (!hasangle && plain && !messy &&
+			    cb(arg, s, ps, pe) == -1)
+				return -1;
 			plain = gap = messy = hasangle = 0;
 			break;
 		case ')':
 		case '>':
-			goto done;
+			return -1;
 		default:
 			if (!plain)
 				ps = i;
@@ -427,29 +373,156 @@ addr_masquerade(const char *s, size_t len, const char *domain,
 			break;
 		}
 	}
-	if (depth > 0 || inangle || ned == 0)
-		goto done;
-	olen = len + ned * (dl + 1);
-	for (k = 0; k < ned; k++)
-		olen -= ed[k].end - ed[k].at;
-	if ((o = malloc(olen + 1)) == NULL) {
-		free(ed);
-		return -1;
-	}
-	for (k = 0, from = 0, i = 0; k < ned; k++) {
-		memcpy(o + i, s + from, ed[k].at - from);
-		i += ed[k].at - from;
-		o[i++] = '@';
-		memcpy(o + i, domain, dl);
-		i += dl;
-		from = ed[k].end;
+	return depth > 0 || inangle ? -1 : 0;
+}
+
+/* Replace [at, end) of `s' by `rep' in each edit; a new string. */
+struct addr_edit {
+	size_t		 at;
+	size_t		 end;
+};
+
+struct addr_edits {
+	struct addr_edit	*v;
+	size_t			 n;
+	const char *const	*locals;
+	int			 first_only;	/* force_from: one mailbox */
+};
+
+static char *
+addr_apply(const char *s, size_t len, const struct addr_edits *e,
+    const char *rep)
+{
+	size_t	 rl = strlen(rep), olen = len, k, from, i;
+	char	*o;
+
+	for (k = 0; k < e->n; k++)
+		olen += rl - (e->v[k].end - e->v[k].at);
+	if ((o = malloc(olen + 1)) == NULL)
+		return NULL;
+	for (k = 0, from = 0, i = 0; k < e->n; k++) {
+		memcpy(o + i, s + from, e->v[k].at - from);
+		i += e->v[k].at - from;
+		memcpy(o + i, rep, rl);
+		i += rl;
+		from = e->v[k].end;
 	}
 	memcpy(o + i, s + from, len - from);
 	o[olen] = '\0';
-	*out = o;
-	free(ed);
-	return (int)ned;
- done:
-	free(ed);
+	return o;
+}
+
+static int
+addr_edit_push(struct addr_edits *e, size_t at, size_t end)
+{
+	struct addr_edit	*t;
+
+	if ((t = reallocarray(e->v, e->n + 1, sizeof(*t))) == NULL)
+		return -1;
+	e->v = t;
+	e->v[e->n].at = at;
+	e->v[e->n].end = end;
+	e->n++;
 	return 0;
+}
+
+/* masquerade: the domain part of a local addr-spec, or its end */
+static int
+addr_masq_cb(void *arg, const char *s, size_t start, size_t end)
+{
+	struct addr_edits	*e = arg;
+	const char		*colon, *at;
+	char			 a[ADDR_MAX + 1];
+	size_t			 n;
+
+	if (end <= start || end - start > ADDR_MAX)
+		return 0;
+	/* obsolete source route <@a,@b:user@c>: only user@c is rewritten */
+	if (s[start] == '@') {
+		if ((colon = memchr(s + start, ':', end - start)) == NULL)
+			return 0;
+		start = (size_t)(colon - s) + 1;
+	}
+	n = end - start;
+	memcpy(a, s + start, n);
+	a[n] = '\0';
+	if (!addr_valid(a) || !addr_is_local(a, e->locals))
+		return 0;
+	if ((at = addr_domain(a)) == a)	/* "@vm": no local part */
+		return 0;
+	return addr_edit_push(e, at != NULL ? start + (size_t)(at - a) :
+	    end, end);
+}
+
+/* force_from: the whole addr-spec of the first mailbox */
+static int
+addr_first_cb(void *arg, const char *s, size_t start, size_t end)
+{
+	struct addr_edits	*e = arg;
+
+	(void)s;
+	if (e->n > 0 || end <= start)
+		return 0;
+	return addr_edit_push(e, start, end);
+}
+
+/*
+ * Header masquerading (SPEC 4).  `s' is the value of an address field
+ * (From, To, ...).  Every mailbox whose addr-spec is a bare name or at a
+ * local domain gets "@domain": the domain part is replaced, or appended
+ * to a bare name.  Everything else (display names, comments, groups,
+ * white space, folding) is copied byte for byte: the reader sees the
+ * same field with a deliverable address.  A value that does not parse is
+ * left alone.
+ *
+ * Returns the number of addresses rewritten with *out a new string
+ * (caller frees), 0 with *out NULL when nothing changed, -1 when out of
+ * memory.
+ */
+int
+addr_masquerade(const char *s, size_t len, const char *domain,
+    const char *const *locals, char **out)
+{
+	struct addr_edits	 e;
+	char			*rep;
+	int			 n;
+
+	*out = NULL;
+	memset(&e, 0, sizeof(e));
+	e.locals = locals;
+	if (addr_scan(s, len, addr_masq_cb, &e) == -1 || e.n == 0) {
+		free(e.v);
+		return 0;	/* unparsable, or out of memory: unchanged */
+	}
+	if (asprintf(&rep, "@%s", domain) == -1) {
+		free(e.v);
+		return -1;
+	}
+	*out = addr_apply(s, len, &e, rep);
+	free(rep);
+	free(e.v);
+	n = (int)e.n;
+	return *out != NULL ? n : -1;
+}
+
+/*
+ * force_from: the addr-spec of the first mailbox of a From value becomes
+ * `addr', display name and comments kept ("Cron <root>" -> "Cron <a@x>").
+ * A value without a usable mailbox becomes " <addr>".  A new string, or
+ * NULL when out of memory.
+ */
+char *
+addr_force(const char *s, size_t len, const char *addr)
+{
+	struct addr_edits	 e;
+	char			*o;
+
+	memset(&e, 0, sizeof(e));
+	if (addr_scan(s, len, addr_first_cb, &e) == -1 || e.n == 0) {
+		free(e.v);
+		return asprintf(&o, " <%s>", addr) == -1 ? NULL : o;
+	}
+	o = addr_apply(s, len, &e, addr);
+	free(e.v);
+	return o;
 }

@@ -5,6 +5,7 @@
  * the header is held (up to MSG_HDRMAX), the body is streamed.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -491,6 +492,60 @@ msg_hdr_masquerade(struct msg *m, const char *domain,
 		h->len = v + nl;
 		*count += (unsigned long)r;
 	}
+	return 0;
+}
+
+/*
+ * force_from (SPEC 4): the address of the From field becomes `addr',
+ * display name and comments kept; the original value goes to a new
+ * Reply-To when the message has none, so replies still reach the
+ * author.  0, or EX_OSERR / EX_DATAERR (header too large).
+ */
+int
+msg_hdr_force_from(struct msg *m, const char *addr)
+{
+	struct msg_hdr	*h = NULL;
+	size_t		 i, v, nl;
+	char		*val, *t, *rt;
+	int		 rc;
+
+	for (i = 0; i < m->nhdr && h == NULL; i++)
+		if (!m->hdr[i].drop && msg_hdr_name_is(&m->hdr[i], "From"))
+			h = &m->hdr[i];
+	if (h == NULL)
+		return 0;	/* the generated From has the address */
+	v = (size_t)(strchr(h->text, ':') - h->text) + 1;
+	if ((val = addr_force(h->text + v, h->len - v, addr)) == NULL)
+		return EX_OSERR;
+	if (msg_hdr_find(m, "Reply-To") == NULL) {
+		if (asprintf(&rt, "Reply-To:%s", h->text + v) == -1) {
+			free(val);
+			return EX_OSERR;
+		}
+		rc = msg_hdr_add(m, rt, strlen(rt), 1);
+		free(rt);
+		if (rc != 0) {
+			free(val);
+			return rc;
+		}
+		/* msg_hdr_add may have moved the array */
+		for (i = 0, h = NULL; i < m->nhdr && h == NULL; i++)
+			if (!m->hdr[i].drop &&
+			    msg_hdr_name_is(&m->hdr[i], "From"))
+				h = &m->hdr[i];
+	}
+	nl = strlen(val);
+	if ((t = malloc(v + nl + 1)) == NULL) {
+		free(val);
+		return EX_OSERR;
+	}
+	memcpy(t, h->text, v);
+	memcpy(t + v, val, nl + 1);
+	free(val);
+	free(h->text);
+	h->text = t;
+	m->hdrbytes += v + nl - h->len;
+	h->len = v + nl;
 	return 0;
 }
 

@@ -160,6 +160,7 @@ int		 addr_is_local(const char *, const char *const *);
 int		 addr_valid(const char *);
 int		 addr_masquerade(const char *, size_t, const char *,
 		    const char *const *, char **);
+char		*addr_force(const char *, size_t, const char *);
 
 /* aliases.c */
 struct alias {

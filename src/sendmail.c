@@ -414,6 +414,20 @@ sm_load_aliases(struct aliases *al, int check)
 	return 0;
 }
 
+/* An address from the configuration, qualified; 0 when not set. */
+static int
+sm_conf_addr(const char *key, const char *v, const char *domain,
+    const char *const *locals, char *out, size_t outsz)
+{
+	if (v == NULL)
+		return 0;
+	if (addr_qualify(v, domain, locals, out, outsz) == -1 ||
+	    !addr_valid(out))
+		errx(EX_CONFIG, "%s: %s: bad address \"%.100s\"", conf.path,
+		    key, v);
+	return 1;
+}
+
 /* orig stays parallel to final, so it must keep its duplicates */
 static void
 sm_push(struct addr_list *l, const char *a)
@@ -477,7 +491,9 @@ main(int argc, char *argv[])
 	struct msg	 m;
 	struct aliases	 al;
 	struct aliases_ctx cx;
-	char		 admin[ADDR_MAX + 1];
+	char		 admin[ADDR_MAX + 1], force[ADDR_MAX + 1];
+	char		 dflt[ADDR_MAX + 1];
+	int		 has_force, has_default;
 	struct passwd	*pw;
 	const char	*locals[5], *prog, *cfg, *domain;
 	char		 id[SPOOL_IDLEN + 1], path[PATH_MAX], user[64];
@@ -568,13 +584,13 @@ main(int argc, char *argv[])
 	cx.domain = domain;
 	cx.locals = locals;
 	cx.warn = sm_alias_warn;
-	if (conf.admin_address != NULL) {
-		if (addr_qualify(conf.admin_address, domain, locals, admin,
-		    sizeof(admin)) == -1 || !addr_valid(admin))
-			errx(EX_CONFIG, "%s: admin_address: bad address "
-			    "\"%.100s\"", conf.path, conf.admin_address);
+	if (sm_conf_addr("admin_address", conf.admin_address, domain, locals,
+	    admin, sizeof(admin)))
 		cx.admin = admin;
-	}
+	has_force = sm_conf_addr("force_sender", conf.force_sender, domain,
+	    locals, force, sizeof(force));
+	has_default = sm_conf_addr("default_sender", conf.default_sender,
+	    domain, locals, dflt, sizeof(dflt));
 	if (o.mode == 'i') {
 		/* newaliases: check the file, report, exit 0 if readable */
 		if (sm_load_aliases(&al, 1) == -1)
@@ -619,9 +635,20 @@ main(int argc, char *argv[])
 		else if (addr_qualify(s, domain, locals, sender,
 		    sizeof(sender)) == -1 || !addr_valid(sender))
 			errx(EX_USAGE, "-f: bad address \"%.100s\"", o.sender);
+	} else if (pw == NULL && has_default) {
+		/* containers: an arbitrary uid without a passwd entry */
+		(void)strlcpy(sender, dflt, sizeof(sender));
 	} else if (addr_qualify(user, domain, locals, sender,
 	    sizeof(sender)) == -1)
 		errx(EX_DATAERR, "sender address too long");
+	if (pw == NULL)
+		log_warnx("uid %u has no passwd entry: sender <%s>%s",
+		    (unsigned int)getuid(), sender, has_default ? "" :
+		    " (set default_sender to choose it)");
+	/* force_sender: smarthosts that accept only one sender (SES, M365);
+	 * the null sender of a bounce stays null, or bounces could loop */
+	if (has_force && sender[0] != '\0')
+		(void)strlcpy(sender, force, sizeof(sender));
 
 	if (o.mode == 'v') {
 		for (i = 0; i < argl.n; i++)
@@ -670,6 +697,11 @@ main(int argc, char *argv[])
 
 	/* masquerading: replies and bounces must reach a real mailbox */
 	if (msg_hdr_masquerade(&m, domain, locals, &nmasq) != 0)
+		sm_fail(fd, path, EX_OSERR, "out of memory");
+
+	/* force_from: the From address is the sender's, name kept */
+	if (conf.force_from && sender[0] != '\0' &&
+	    msg_hdr_force_from(&m, sender) != 0)
 		sm_fail(fd, path, EX_OSERR, "out of memory");
 
 	/* the envelope: values were validated, none holds a line break */

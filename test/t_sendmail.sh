@@ -209,7 +209,60 @@ O web"
 	check "aliases: unreadable: admin_address still applies" grep -qx 'R hostmaster@example.net' "$T/spool/drop"/*
 }
 
+# the header of the one queued file, CR stripped, Received/Date/Message-ID out
+sp_header() {
+	sed -n '/^M$/,/^\r$/p' "$T/spool/drop"/* | tr -d '\r' | sed '1d;$d' |
+	    grep -v -e '^Received:' -e '^	id ' -e '^Date:' -e '^Message-ID:'
+}
+
+test_sender_policy() {
+	local rc
+	new_env policy
+	PORT=1 write_conf "force_sender app@ses.example" "force_from yes"
+	mkdir -p "$T/spool/drop" && chown $RUNUID:$RUNGID "$T/spool/drop"
+
+	printf 'From: Cron Daemon <root>\nSubject: s\n\nx\n' | submit -f someone@example.com root; rc=$?
+	check "policy: queued" test $rc -eq 0
+	check "policy: force_sender overrides -f" grep -qx 'S app@ses.example' "$T/spool/drop"/*
+	check "policy: force_from: display name kept, original to Reply-To" test "$(sp_header)" = "From: Cron Daemon <app@ses.example>
+Subject: s
+Reply-To: Cron Daemon <root@example.org>"
+	rm -f "$T/spool/drop"/*
+	printf 'From: a@example.com\nReply-To: r@example.com\n\nx\n' | submit root; rc=$?
+	check "policy: existing Reply-To kept" test "$(sp_header)" = "From: app@ses.example
+Reply-To: r@example.com"
+	rm -f "$T/spool/drop"/*
+	printf 'Subject: s\n\nx\n' | submit -f '<>' root; rc=$?
+	check "policy: the null sender stays null" grep -qx 'S ' "$T/spool/drop"/*
+	rm -f "$T/spool/drop"/*
+
+	PORT=1 write_conf "force_sender not an address"
+	printf 'x\n' | submit root 2>"$T/err"; rc=$?
+	check "policy: bad force_sender -> 78" test $rc -eq 78
+	check "policy: bad force_sender message" grep -q "$T/conf: force_sender: bad address" "$T/err"
+
+	# a uid without a passwd entry (containers)
+	if [ "$(id -u)" = 0 ] && ! getent passwd 54321 >/dev/null; then
+		chmod 1777 "$T/spool/drop"
+		PORT=1 write_conf "default_sender app@example.net"
+		chmod 666 "$T/log"
+		printf 'Subject: s\n\nx\n' | setpriv --reuid=54321 --regid=54321 --clear-groups -- env RELAYQ_CONFIG="$T/conf" "$TOP/sendmail" root; rc=$?
+		check "policy: uid without passwd entry: queued" test $rc -eq 0
+		check "policy: default_sender is the sender" grep -qx 'S app@example.net' "$T/spool/drop"/*
+		check "policy: U record names uid54321" grep -qx 'U 54321 uid54321' "$T/spool/drop"/*
+		check "policy: generated From uses default_sender" grep -q '^From: app@example.net' "$T/spool/drop"/*
+		check "policy: missing passwd entry logged" log_has 'uid 54321 has no passwd entry: sender <app@example.net>'
+		rm -f "$T/spool/drop"/*
+		PORT=1 write_conf
+		chmod 666 "$T/log"
+		printf 'Subject: s\n\nx\n' | setpriv --reuid=54321 --regid=54321 --clear-groups -- env RELAYQ_CONFIG="$T/conf" "$TOP/sendmail" root; rc=$?
+		check "policy: no default_sender: uid<N>@domain" grep -qx 'S uid54321@example.org' "$T/spool/drop"/*
+		check "policy: no default_sender: the log says how to choose" log_has 'uid 54321 has no passwd entry: sender <uid54321@example.org> \(set default_sender to choose it\)'
+	fi
+}
+
 test_sendmail_errors
 test_message_repair
 test_sendmail_options
 test_sendmail_aliases
+test_sender_policy

@@ -3020,6 +3020,36 @@ test_masquerade(void)
 	masq_case("masquerade: \"@vm\" without a local part untouched",
 	    " @vm", 0, NULL);
 
+	{
+		static const struct { const char *name, *in, *want; } fc[] = {
+			{ "force_from: display name kept",
+			    " Cron Daemon <root@example.org>",
+			    " Cron Daemon <app@ses.example>" },
+			{ "force_from: comment kept",
+			    " root@example.org (Cron Daemon)",
+			    " app@ses.example (Cron Daemon)" },
+			{ "force_from: bare address",
+			    " a@b.c", " app@ses.example" },
+			{ "force_from: first mailbox only",
+			    " a@b.c, d@e.f", " app@ses.example, d@e.f" },
+			{ "force_from: unparsable value replaced",
+			    " \"broken <x@y>", " <app@ses.example>" },
+			{ "force_from: empty value replaced", "",
+			    " <app@ses.example>" },
+		};
+		size_t	 k;
+		char	*got;
+
+		for (k = 0; k < sizeof(fc) / sizeof(fc[0]); k++) {
+			got = addr_force(fc[k].in, strlen(fc[k].in),
+			    "app@ses.example");
+			CHECK(fc[k].name, got != NULL &&
+			    strcmp(got, fc[k].want) == 0, "got \"%s\"",
+			    got != NULL ? got : "(null)");
+			free(got);
+		}
+	}
+
 	/* the whole header, through msg_hdr_masquerade */
 	if ((in = malloc(sizeof(*in))) == NULL ||
 	    (o = malloc(sizeof(*o))) == NULL ||
