@@ -414,6 +414,15 @@ sm_load_aliases(struct aliases *al, int check)
 	return 0;
 }
 
+static int
+sm_nonascii(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s >= 0x80)
+			return 1;
+	return 0;
+}
+
 /* An address from the configuration, qualified; 0 when not set. */
 static int
 sm_conf_addr(const char *key, const char *v, const char *domain,
@@ -493,7 +502,7 @@ main(int argc, char *argv[])
 	struct aliases_ctx cx;
 	char		 admin[ADDR_MAX + 1], force[ADDR_MAX + 1];
 	char		 dflt[ADDR_MAX + 1];
-	int		 has_force, has_default;
+	int		 has_force, has_default, utf8;
 	struct passwd	*pw;
 	const char	*locals[5], *prog, *cfg, *domain;
 	char		 id[SPOOL_IDLEN + 1], path[PATH_MAX], user[64];
@@ -710,6 +719,10 @@ main(int argc, char *argv[])
 	now = time(NULL);
 	(void)fprintf(ef, "RELAYQ 1\nI %s\nT %lld\nU %u %s\nS %s\n", id,
 	    (long long)now, (unsigned int)getuid(), user, sender);
+	/* SMTPUTF8 (RFC 6531) is needed when an envelope address is not
+	 * ASCII; the daemon must not send such a message without it */
+	for (i = 0, utf8 = sm_nonascii(sender); i < final.n; i++)
+		utf8 |= sm_nonascii(final.v[i]);
 	if (o.body_decl != 0)
 		(void)fprintf(ef, "B %s\n", o.body_decl == 8 ? "8BITMIME" :
 		    "7BIT");
@@ -720,6 +733,8 @@ main(int argc, char *argv[])
 	if (o.notify != 0 && spool_notify_str(o.notify, notify,
 	    sizeof(notify)) == -1)
 		sm_fail(fd, path, EX_SOFTWARE, "-N: cannot record");
+	if (utf8)
+		(void)fprintf(ef, "F SMTPUTF8\n");
 	for (i = 0; i < final.n; i++) {
 		(void)fprintf(ef, "R %s\n", final.v[i]);
 		if (strcmp(final.v[i], orig.v[i]) != 0)

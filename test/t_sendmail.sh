@@ -142,6 +142,11 @@ test_sendmail_options() {
 	opt_rc 0 "-B 7BIT recorded" -B 7BIT root
 	check "options: -B 7BIT: B record" grep -qx 'B 7BIT' "$T/spool/drop"/*
 
+	opt_rc 0 "UTF-8 recipient" $'j\xc3\xb6rg@example.com'
+	check "options: UTF-8 address recorded for SMTPUTF8" grep -qx 'F SMTPUTF8' "$T/spool/drop"/*
+	opt_rc 0 "ASCII only" root
+	check "options: no F record for ASCII addresses" test -z "$(grep '^F ' "$T/spool/drop"/*)"
+
 	# -v: queue id and envelope on stderr
 	opt_rc 0 "-v" -v root
 	check "options: -v prints the queue id" grep -qE '^sendmail: queued as [0-9A-V]{16}, from=<' "$T/err"

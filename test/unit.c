@@ -3364,6 +3364,63 @@ test_aliases(void)
 	aliases_free(&al);
 }
 
+/* --- spool: the DSN and SMTPUTF8 envelope records (sendmail -B -N -R -V) --- */
+
+#define ENV_HEAD "RELAYQ 1\nI 0123456789ABCDEF\nT 1\nU 1 a\nS a@x\n"
+
+static void
+test_spool_dsn(void)
+{
+	static const char ok[] = ENV_HEAD "B 8BITMIME\nD HDRS\nV env-1\n"
+	    "F SMTPUTF8\nR b@x\nO b\nN SUCCESS,DELAY\nR c@x\nN NEVER\nR d@x\nM\n";
+	struct qmsg	 m;
+	char		 err[256] = "", buf[64];
+	unsigned int	 bits;
+	int		 rc;
+
+	rc = spool_parse_envelope(ok, strlen(ok), &m, err, sizeof(err));
+	CASE("spool: B, D, V, F and N records parsed");
+	EXPECT_INT("rc", rc, 0);
+	if (rc == 0) {
+		EXPECT_INT("body_decl", m.body_decl, 8);
+		EXPECT_INT("dsn_ret", m.dsn_ret, 2);
+		EXPECT_STR("envid", m.envid, "env-1");
+		EXPECT_INT("smtputf8", m.smtputf8, 1);
+		EXPECT_INT("nrcpt", m.nrcpt, 3);
+		EXPECT_INT("notify 0", m.rcpt[0].notify, DSN_NOTIFY_SUCCESS |
+		    DSN_NOTIFY_DELAY);
+		EXPECT_STR("orig 0", m.rcpt[0].orig, "b");
+		EXPECT_INT("notify 1", m.rcpt[1].notify, DSN_NOTIFY_NEVER);
+		EXPECT_INT("notify 2", m.rcpt[2].notify, 0);
+		spool_free_msg(&m);
+	}
+	END();
+	env_bad("spool: N before any R rejected", ENV_HEAD "N NEVER\nR b@x\nM\n");
+	env_bad("spool: B after an R rejected", ENV_HEAD "R b@x\nB 7BIT\nM\n");
+	env_bad("spool: two V records rejected",
+	    ENV_HEAD "V a\nV b\nR b@x\nM\n");
+	env_bad("spool: V with a space rejected", ENV_HEAD "V a b\nR b@x\nM\n");
+	env_bad("spool: V with '+' rejected", ENV_HEAD "V a+b\nR b@x\nM\n");
+	env_bad("spool: bad D value rejected", ENV_HEAD "D BODY\nR b@x\nM\n");
+	env_bad("spool: bad F value rejected", ENV_HEAD "F 8BIT\nR b@x\nM\n");
+	env_bad("spool: NEVER combined rejected",
+	    ENV_HEAD "R b@x\nN NEVER,SUCCESS\nM\n");
+	env_bad("spool: two N for one recipient rejected",
+	    ENV_HEAD "R b@x\nN DELAY\nN FAILURE\nM\n");
+	env_bad("spool: O after N rejected",
+	    ENV_HEAD "R b@x\nN DELAY\nO b\nM\n");
+
+	CHECK("spool: notify parse is case-insensitive, canonical output",
+	    spool_notify_parse("delay,Success", &bits) == 0 &&
+	    spool_notify_str(bits, buf, sizeof(buf)) == 0 &&
+	    strcmp(buf, "SUCCESS,DELAY") == 0, "got \"%s\"", buf);
+	CHECK("spool: notify parse rejects an empty item",
+	    spool_notify_parse("success,", &bits) == -1, "accepted");
+	CHECK("spool: envid of 101 characters rejected",
+	    !spool_envid_ok("xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"), "accepted");
+}
+
 int
 main(void)
 {
@@ -3387,6 +3444,7 @@ main(void)
 	test_masquerade();
 	test_property();
 	test_aliases();
+	test_spool_dsn();
 
 	(void)fprintf(stderr, "# %u tests, %u failed\n", unit.run,
 	    unit.failed);
