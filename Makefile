@@ -29,7 +29,8 @@ COMMON_SRCS	 = src/util.c \
 		   src/spool.c
 SENDMAIL_SRCS	 = src/sendmail.c \
 		   src/msg.c \
-		   src/aliases.c
+		   src/aliases.c \
+		   src/bs.c
 RELAYQ_SRCS	 = src/relayq.c \
 		   src/drain.c \
 		   src/smtp.c \

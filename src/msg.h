@@ -68,4 +68,15 @@ int	 msg_write_header(struct msg *, struct msg_out *, char *const *,
 int	 msg_write_body(struct msg *, struct msg_in *, struct msg_out *);
 void	 msg_free(struct msg *);
 
+/* bs.c: one -bs transaction, handed to a child that queues it like -bm */
+struct bs_job {
+	char		*sender;	/* "" = null sender */
+	char		**rcpt;
+	int		 nrcpt;
+	int		 idfd;		/* write the queue id here, -1 = no */
+};
+
+/* bs.c */
+void	 bs_serve(const char *, long long, struct bs_job *);
+
 #endif /* MSG_H */

@@ -502,7 +502,8 @@ main(int argc, char *argv[])
 	struct aliases_ctx cx;
 	char		 admin[ADDR_MAX + 1], force[ADDR_MAX + 1];
 	char		 dflt[ADDR_MAX + 1];
-	int		 has_force, has_default, utf8;
+	int		 has_force, has_default, utf8, idfd = -1;
+	struct bs_job	 job;
 	struct passwd	*pw;
 	const char	*locals[5], *prog, *cfg, *domain;
 	char		 id[SPOOL_IDLEN + 1], path[PATH_MAX], user[64];
@@ -556,10 +557,6 @@ main(int argc, char *argv[])
 		errx(EX_UNAVAILABLE, "-q: flush request not available in "
 		    "relayq %s (no control socket yet); the daemon retries "
 		    "on its own schedule", RELAYQ_VERSION);
-
-	if (o.mode == 's')
-		errx(EX_UNAVAILABLE, "-b%c: not available in relayq %s",
-		    o.mode, RELAYQ_VERSION);
 
 	conf_init(&conf);
 	cfg = CONF_PATH;
@@ -619,6 +616,18 @@ main(int argc, char *argv[])
 	if (!addr_valid(user))
 		errx(EX_NOUSER, "user name \"%s\" is not usable in an address",
 		    user);
+
+	if (o.mode == 's') {
+		/* returns in a child per message, which queues it as -bm */
+		bs_serve(conf.helo_name != NULL ? conf.helo_name :
+		    util_hostname(), conf.max_message_size, &job);
+		o.sender = job.sender;
+		o.rcpt = job.rcpt;
+		o.nrcpt = job.nrcpt;
+		o.tflag = 0;
+		o.iflag = 1;	/* the data is already unstuffed */
+		idfd = job.idfd;
+	}
 
 	for (i = 0; i < (size_t)o.nrcpt; i++)
 		if (addr_parse_list(o.rcpt[i], strlen(o.rcpt[i]), &argl,
@@ -778,11 +787,13 @@ main(int argc, char *argv[])
 		if (fullname != NULL && fullname[0] != '\0' &&
 		    strpbrk(fullname, "\r\n") == NULL) {
 			sm_display_name(dname, sizeof(dname), fullname);
-			(void)snprintf(from, sizeof(from), "From: %s <%s>",
-			    dname, sender[0] ? sender : "MAILER-DAEMON");
+			(void)snprintf(from, sizeof(from), "From: %s <%s%s>",
+			    dname, sender[0] ? sender : "MAILER-DAEMON@",
+			    sender[0] ? "" : domain);
 		} else
-			(void)snprintf(from, sizeof(from), "From: %s",
-			    sender[0] ? sender : "MAILER-DAEMON");
+			(void)snprintf(from, sizeof(from), "From: %s%s",
+			    sender[0] ? sender : "MAILER-DAEMON@",
+			    sender[0] ? "" : domain);
 		bottom[nb++] = from;
 	}
 	bottom[nb] = NULL;
@@ -829,6 +840,10 @@ main(int argc, char *argv[])
 	if (close(fd) == -1)
 		sm_fail(fd, path, -1, "close of the queue file");
 
+	/* -bs: the parent answers 250 only on this id and exit status 0 */
+	if (idfd != -1 && (util_writeall(idfd, id, strlen(id)) == -1 ||
+	    close(idfd) == -1))
+		err(EX_OSERR, "-bs: reporting the queue id");
 	log_info("%s: uid=%u from=<%s> size=%lld nrcpt=%zu", id,
 	    (unsigned int)getuid(), sender, out->data, final.n);
 	if (in->nuls > 0)

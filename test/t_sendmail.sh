@@ -266,8 +266,58 @@ Reply-To: r@example.com"
 	fi
 }
 
+# bs_session: run sendmail -bs -odb -oem on the SMTP input in $1 (printf %b)
+bs_session() {
+	printf '%b' "$1" | submit -bs -odb -oem 2>"$T/err" | sed -E 's/queued as [0-9A-V]{16}/queued as ID/'
+}
+
+test_sendmail_bs() {
+	local out want rc f
+	new_env bs
+	PORT=1 write_conf "max_message_size 2K"
+	mkdir -p "$T/spool/drop" && chown $RUNUID:$RUNGID "$T/spool/drop"
+
+	out=$(bs_session 'EHLO client\r\nMAIL FROM:<ann@example.com> BODY=8BITMIME\r\nRCPT TO:<root>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\nSubject: bs\r\n\r\n..leading dot\r\nline\r\n.\r\nMAIL FROM:<>\r\nRCPT TO:<carol@example.com>\r\nDATA\r\nsecond\r\n.\r\nQUIT\r\n')
+	want=$(printf '220 %s ESMTP relayq 0.1.0 (sendmail -bs)\r\n250-%s\r\n250-PIPELINING\r\n250-SIZE 2048\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250 ENHANCEDSTATUSCODES\r\n250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n250 2.1.5 Ok\r\n354 End data with <CR><LF>.<CR><LF>\r\n250 2.0.0 Ok: queued as ID\r\n250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 End data with <CR><LF>.<CR><LF>\r\n250 2.0.0 Ok: queued as ID\r\n221 2.0.0 Bye\r' "$(hostname)" "$(hostname)")
+	check "bs: session transcript, exact bytes (pipelined)" test "$out" = "$want"
+	check "bs: two messages queued" test "$(ls "$T/spool/drop" | wc -l)" = 2
+	f=$(grep -l '^S ann@example.com$' "$T/spool/drop"/*)
+	check "bs: first envelope" test "$(sed -n '/^M$/q; /^[SRO] /p' "$f")" = "S ann@example.com
+R root@example.org
+O root
+R bob@example.com"
+	check "bs: dot-unstuffed on input, stuffed again in the queue" grep -q $'^\\.\\.leading dot\r$' "$f"
+	check "bs: the lone dot is not in the message" test -z "$(sed -n '/^M$/,$p' "$f" | grep -x $'\\.\r')"
+	f=$(grep -l '^S $' "$T/spool/drop"/*)
+	check "bs: MAIL FROM:<> is the null sender" test -n "$f"
+	check "bs: the id in the reply is the queued file" grep -q "^I $(basename "$f")$" "$f"
+
+	out=$(bs_session 'HELO c\r\nRCPT TO:<a@x.org>\r\nDATA\r\nMAIL FROM:a@x.org\r\nMAIL FROM:<a b@x>\r\nMAIL FROM:<a@x.org> SIZE=99999\r\nMAIL FROM:<a@x.org> FOO=1\r\nMAIL FROM:<a@x.org>\r\nMAIL FROM:<a@x.org>\r\nDATA\r\nRCPT TO:<bad address>\r\nVRFY root\r\nNOOP\r\nETRN x\r\nRSET\r\nQUIT\r\n')
+	want=$(printf '220 %s ESMTP relayq 0.1.0 (sendmail -bs)\r\n250 %s\r\n503 5.5.1 Error: need MAIL command\r\n503 5.5.1 Error: need MAIL command\r\n501 5.5.4 Syntax: MAIL FROM:<address>\r\n553 5.1.7 Bad sender address syntax\r\n552 5.3.4 Message size exceeds fixed limit\r\n555 5.5.4 Unsupported option: FOO=1\r\n250 2.1.0 Ok\r\n503 5.5.1 Error: nested MAIL command\r\n554 5.5.1 Error: no valid recipients\r\n553 5.1.3 Bad recipient address syntax\r\n252 2.0.0 Cannot VRFY, but will take the message\r\n250 2.0.0 Ok\r\n502 5.5.2 Error: command not recognized\r\n250 2.0.0 Ok\r\n221 2.0.0 Bye\r' "$(hostname)" "$(hostname)")
+	check "bs: error replies, exact bytes" test "$out" = "$want"
+
+	rm -f "$T/spool/drop"/*
+	out=$(bs_session 'MAIL FROM:<a@x.org>\r\nRCPT TO:<b@y.org>\r\nDATA\r\nSubject: cut\r\n\r\nno end')
+	check "bs: input ends inside DATA: nothing queued" test -z "$(ls -A "$T/spool/drop")"
+	check "bs: input ends inside DATA: no 250 after 354" test "$(printf '%s' "$out" | tail -1)" = $'354 End data with <CR><LF>.<CR><LF>\r'
+
+	out=$(bs_session "MAIL FROM:<a@x.org>\r\nRCPT TO:<b@y.org>\r\nDATA\r\n$(for i in $(seq 51); do printf 'Received: from x\\r\\n'; done)\r\nloop\r\n.\r\nQUIT\r\n")
+	check "bs: mail loop rejected with 554, the session goes on" grep -q $'^554 5.6.0 Message rejected: bad data, too large or a mail loop (see the log)\r$' <<<"$out"
+	check "bs: mail loop: nothing queued" test -z "$(ls -A "$T/spool/drop")"
+	out=$(bs_session "MAIL FROM:<a@x.org>\r\nRCPT TO:<b@y.org>\r\nDATA\r\n$(head -c 5000 /dev/zero | tr '\0' x)\r\n.\r\nQUIT\r\n")
+	check "bs: over max_message_size: 552" grep -q '^552 5.3.4 Message size exceeds fixed limit' <<<"$out"
+	check "bs: over max_message_size: nothing queued" test -z "$(ls -A "$T/spool/drop")"
+
+	rmdir "$T/spool/drop"
+	out=$(bs_session 'MAIL FROM:<a@x.org>\r\nRCPT TO:<b@y.org>\r\nDATA\r\nx\r\n.\r\nQUIT\r\n')
+	check "bs: spool unusable: 451, never 250 (250 only after commit)" grep -q $'^451 4.3.0 Message not queued (exit 73): try again later\r$' <<<"$out"
+	check "bs: spool unusable: no 250 for the message" test -z "$(grep '^250 2.0.0 Ok: queued' <<<"$out")"
+	mkdir -p "$T/spool/drop" && chown $RUNUID:$RUNGID "$T/spool/drop"
+}
+
 test_sendmail_errors
 test_message_repair
 test_sendmail_options
 test_sendmail_aliases
 test_sender_policy
+test_sendmail_bs
