@@ -386,7 +386,6 @@ struct addr_edits {
 	struct addr_edit	*v;
 	size_t			 n;
 	const char *const	*locals;
-	int			 first_only;	/* force_from: one mailbox */
 };
 
 static char *

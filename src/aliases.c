@@ -4,7 +4,7 @@
  *
  *	# comment
  *	name: target, target,
- *	    continued target	(a line starting with white space continues)
+ *	    continued target	(white space first: a continuation)
  *
  * Names are case-insensitive.  A target is an address, or a bare local
  * name that is looked up again.  "|command", "/file" and ":include:"
@@ -224,13 +224,15 @@ aliases_load(struct aliases *al, const char *path)
 			n = strspn(buf, " \t");
 			if (buf[n] == '#' || buf[n] == '\0')
 				continue;
-			if (n > 0 && logical != NULL) {	/* continuation */
+			if (n > 0 && logical != NULL) {
+				/* a continuation line */
 				t = realloc(logical, ll + (size_t)len + 2);
 				if (t == NULL)
 					goto oom;
 				logical = t;
 				logical[ll++] = ' ';
-				memcpy(logical + ll, buf + n, (size_t)len - n + 1);
+				memcpy(logical + ll, buf + n,
+				    (size_t)len - n + 1);
 				ll += (size_t)len - n;
 				continue;
 			}

@@ -35,7 +35,7 @@
 #include "relayq.h"
 #include "msg.h"
 
-#define BS_LINEMAX	2048	/* a command line; RFC 5321 4.5.3.1.4: 512 */
+#define BS_LINEMAX	2048	/* a command line (RFC 5321: 512) */
 #define BS_RCPTMAX	1000
 
 struct bs {
@@ -269,7 +269,7 @@ bs_data(struct bs *b, int fd)
 				b->pos++;
 				break;
 			}
-			/* ".\r" and more: data, the bare CR for -bm to repair */
+			/* ".\r" and more: data; -bm repairs the bare CR */
 		}
 		bol = c == '\n';
 		if (big)
@@ -294,7 +294,9 @@ bs_data(struct bs *b, int fd)
 static void
 bs_result(int status, const char *id)
 {
-	int	 code = WIFEXITED(status) ? WEXITSTATUS(status) : EX_SOFTWARE;
+	int	 code;
+
+	code = WIFEXITED(status) ? WEXITSTATUS(status) : EX_SOFTWARE;
 
 	switch (code) {
 	case EX_OK:

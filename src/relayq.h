@@ -179,7 +179,7 @@ struct aliases {
 struct aliases_ctx {
 	const char		*domain;
 	const char *const	*locals;
-	const char		*admin;		/* admin_address or NULL */
+	const char		*admin;		/* admin_address */
 	void			(*warn)(void *, const char *, ...)
 				    __attribute__((format(printf, 2, 3)));
 	void			*arg;

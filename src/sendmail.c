@@ -507,7 +507,8 @@ main(int argc, char *argv[])
 	struct passwd	*pw;
 	const char	*locals[5], *prog, *cfg, *domain;
 	char		 id[SPOOL_IDLEN + 1], path[PATH_MAX], user[64];
-	char		 sender[ADDR_MAX + 1], errbuf[512], date[64], notify[32];
+	char		 sender[ADDR_MAX + 1], errbuf[512], date[64];
+	char		 notify[32];
 	char		 recv[1024], msgid[640], from[1200], dname[512], datef[80];
 	char		*top[2] = { NULL, NULL }, *bottom[4];
 	char		*env = NULL, trailer[32], *fullname, *dotp;
@@ -816,7 +817,8 @@ main(int argc, char *argv[])
 		sm_fail(fd, path, rc, rc == EX_IOERR && in->error != 0 ?
 		    "reading the message" : "writing the queue file");
 	(void)snprintf(trailer, sizeof(trailer), "E %lld %s\n",
-	    out->written, o.body_decl == 8 || in->eightbit ? "8BITMIME" : "7BIT");
+	    out->written, o.body_decl == 8 || in->eightbit ? "8BITMIME" :
+	    "7BIT");
 	if (util_writeall(fd, trailer, strlen(trailer)) == -1)
 		sm_fail(fd, path, -1, "writing the queue file");
 

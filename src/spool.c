@@ -11,7 +11,7 @@
  *	T <arrival, seconds since the epoch>
  *	U <uid> <user name>
  *	S <envelope sender, empty for the null sender>
- *	B 7BIT|8BITMIME			optional: body type given with -B
+ *	B 7BIT|8BITMIME			optional: body type from -B
  *	D FULL|HDRS			optional: DSN RET (-R)
  *	V <envid>			optional: DSN ENVID (-V), printable
  *					ASCII without space, '+' or '='
