@@ -315,9 +315,29 @@ R bob@example.com"
 	mkdir -p "$T/spool/drop" && chown $RUNUID:$RUNGID "$T/spool/drop"
 }
 
+# End to end: what the test smarthost receives for a cron report to root
+# with aliases, admin_address, masquerading and force_from.
+test_rewrite_delivered() {
+	new_env rewrite
+	printf 'root: admin\nadmin: ops@example.net\n' > "$T/aliases"
+	start_smtpd && write_conf "add_received no" "aliases $T/aliases" \
+	    "admin_address hostmaster@example.net" "force_sender app@example.org" \
+	    "force_from yes" && start_daemon || { not_ok "rewrite: set-up" "see $T"; return; }
+	printf 'From: root (Cron Daemon)\nTo: root, www-data@localhost\nCc: Fail2Ban <fail2ban>\nDate: x\nMessage-ID: <m@x>\nSubject: Cron <root@%s> job\n\n.\nout\n' "$(hostname)" | submit -FCronDaemon -i -B8BITMIME -oem root www-data
+	check "rewrite: delivered" wait_for 15 test -s "$T/mail/1.env"
+	check "rewrite: smarthost got the forced sender" grep -qx 'mail=MAIL FROM:<app@example.org> SIZE=[0-9]* BODY=8BITMIME' "$T/mail/1.env"
+	check "rewrite: smarthost got the aliased recipients" \
+	    test "$(grep '^rcpt=' "$T/mail/1.env" | tr '\n' ' ')" = "rcpt=RCPT TO:<ops@example.net> rcpt=RCPT TO:<hostmaster@example.net> "
+	check "rewrite: smarthost got exactly these bytes" cmp -s "$T/mail/1.msg" <(printf 'From: app@example.org (Cron Daemon)\r\nTo: root@example.org, www-data@example.org\r\nCc: Fail2Ban <fail2ban@example.org>\r\nDate: x\r\nMessage-ID: <m@x>\r\nSubject: Cron <root@%s> job\r\nReply-To: root@example.org (Cron Daemon)\r\n\r\n.\r\nout\r\n' "$(hostname)")
+	check "rewrite: orig_to logged for the alias" log_has 'to=<ops@example.net>, orig_to=<root>'
+	stop_daemon
+	stop_pid "$T/smtpd.pid"
+}
+
 test_sendmail_errors
 test_message_repair
 test_sendmail_options
 test_sendmail_aliases
 test_sender_policy
 test_sendmail_bs
+test_rewrite_delivered
