@@ -82,7 +82,7 @@ opt_rcpts() { sed -n '/^M$/q; s/^R //p' "$T/spool/drop"/* | tr '\n' ' '; }
 test_sendmail_options() {
 	local rc out o
 	new_env options
-	PORT=1 write_conf
+	PORT=1 write_conf "aliases /dev/null"	# not the host's /etc/aliases
 	mkdir -p "$T/spool/drop" && chown $RUNUID:$RUNGID "$T/spool/drop"
 
 	# accepted and ignored: each still queues the message to root only
@@ -223,7 +223,8 @@ sp_header() {
 test_sender_policy() {
 	local rc
 	new_env policy
-	PORT=1 write_conf "force_sender app@ses.example" "force_from yes"
+	PORT=1 write_conf "force_sender app@ses.example" "force_from yes" \
+	    "aliases /dev/null"
 	mkdir -p "$T/spool/drop" && chown $RUNUID:$RUNGID "$T/spool/drop"
 
 	printf 'From: Cron Daemon <root>\nSubject: s\n\nx\n' | submit -f someone@example.com root; rc=$?
@@ -249,7 +250,7 @@ Reply-To: r@example.com"
 	# a uid without a passwd entry (containers)
 	if [ "$(id -u)" = 0 ] && ! getent passwd 54321 >/dev/null; then
 		chmod 1777 "$T/spool/drop"
-		PORT=1 write_conf "default_sender app@example.net"
+		PORT=1 write_conf "default_sender app@example.net" "aliases /dev/null"
 		chmod 666 "$T/log"
 		printf 'Subject: s\n\nx\n' | setpriv --reuid=54321 --regid=54321 --clear-groups -- env RELAYQ_CONFIG="$T/conf" "$TOP/sendmail" root; rc=$?
 		check "policy: uid without passwd entry: queued" test $rc -eq 0
@@ -258,7 +259,7 @@ Reply-To: r@example.com"
 		check "policy: generated From uses default_sender" grep -q '^From: app@example.net' "$T/spool/drop"/*
 		check "policy: missing passwd entry logged" log_has 'uid 54321 has no passwd entry: sender <app@example.net>'
 		rm -f "$T/spool/drop"/*
-		PORT=1 write_conf
+		PORT=1 write_conf "aliases /dev/null"
 		chmod 666 "$T/log"
 		printf 'Subject: s\n\nx\n' | setpriv --reuid=54321 --regid=54321 --clear-groups -- env RELAYQ_CONFIG="$T/conf" "$TOP/sendmail" root; rc=$?
 		check "policy: no default_sender: uid<N>@domain" grep -qx 'S uid54321@example.org' "$T/spool/drop"/*
@@ -274,7 +275,7 @@ bs_session() {
 test_sendmail_bs() {
 	local out want rc f
 	new_env bs
-	PORT=1 write_conf "max_message_size 2K"
+	PORT=1 write_conf "max_message_size 2K" "aliases /dev/null"
 	mkdir -p "$T/spool/drop" && chown $RUNUID:$RUNGID "$T/spool/drop"
 
 	out=$(bs_session 'EHLO client\r\nMAIL FROM:<ann@example.com> BODY=8BITMIME\r\nRCPT TO:<root>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\nSubject: bs\r\n\r\n..leading dot\r\nline\r\n.\r\nMAIL FROM:<>\r\nRCPT TO:<carol@example.com>\r\nDATA\r\nsecond\r\n.\r\nQUIT\r\n')
