@@ -335,6 +335,37 @@ test_rewrite_delivered() {
 	stop_pid "$T/smtpd.pid"
 }
 
+# Property: for random input (CR, LF, dots, NUL, 8-bit, long lines), -bs
+# queues exactly the data that -bm -i queues for the same message, so
+# the -bs path inherits every rule and the unit property test of -bm.
+bs_norm() {	# the queued data without what differs between two runs
+	sed -n '/^M$/,$p' "$1" | grep -av -e '^Received: by ' -e '^	id ' \
+	    -e '^Date: ' -e '^Message-ID: <' -e '^E [0-9]* '
+}
+
+test_bs_property() {
+	local i f g bad=0
+	new_env bsprop
+	PORT=1 write_conf "aliases /dev/null"
+	mkdir -p "$T/spool/drop" && chown $RUNUID:$RUNGID "$T/spool/drop"
+	for i in $(seq 30); do
+		head -c $((RANDOM % 3000)) /dev/urandom |
+		    tr '\000-\377' 'a.\r\n\000\377 xa.\n\nxxxxxxxxxx' > "$T/in"
+		[ $((i % 5)) = 0 ] && head -c 2500 /dev/zero | tr '\000' y >> "$T/in"
+		rm -f "$T/spool/drop"/*
+		submit -i -f a@x.org b@y.org < "$T/in" 2>/dev/null || { bad=1; break; }
+		f=$(ls "$T/spool/drop")
+		mv "$T/spool/drop/$f" "$T/bm"
+		# SMTP dot-stuffing of the same input
+		{ printf 'MAIL FROM:<a@x.org>\r\nRCPT TO:<b@y.org>\r\nDATA\r\n'
+		  sed 's/^\./../' "$T/in"; printf '\n.\r\nQUIT\r\n'; } |
+		    submit -bs >/dev/null 2>&1
+		g=$(ls "$T/spool/drop")
+		[ -n "$g" ] && cmp -s <(bs_norm "$T/bm") <(bs_norm "$T/spool/drop/$g") || { bad=$i; cp "$T/in" "$T/failed.in"; break; }
+	done
+	check "bs property: 30 random messages queue the same data via -bs and -bm -i (first failure: $bad)" test "$bad" = 0
+}
+
 test_sendmail_errors
 test_message_repair
 test_sendmail_options
@@ -342,3 +373,4 @@ test_sendmail_aliases
 test_sender_policy
 test_sendmail_bs
 test_rewrite_delivered
+test_bs_property
