@@ -358,7 +358,10 @@ test_bs_property() {
 		mv "$T/spool/drop/$f" "$T/bm"
 		# SMTP dot-stuffing of the same input
 		{ printf 'MAIL FROM:<a@x.org>\r\nRCPT TO:<b@y.org>\r\nDATA\r\n'
-		  sed 's/^\./../' "$T/in"; printf '\n.\r\nQUIT\r\n'; } |
+		  sed 's/^\./../' "$T/in"
+		  # the end of data needs a line end before the dot
+		  [ -s "$T/in" ] && [ "$(tail -c 1 "$T/in" | od -An -c | tr -d ' ')" != '\n' ] && printf '\n'
+		  printf '.\r\nQUIT\r\n'; } |
 		    submit -bs >/dev/null 2>&1
 		g=$(ls "$T/spool/drop")
 		[ -n "$g" ] && cmp -s <(bs_norm "$T/bm") <(bs_norm "$T/spool/drop/$g") || { bad=$i; cp "$T/in" "$T/failed.in"; break; }
