@@ -25,7 +25,7 @@
 #include "relayq.h"
 
 #define ALIASES_DEPTH	20	/* nesting deeper than this is a loop */
-#define ALIASES_MAX	100000	/* entries in one file */
+#define ALIASES_MAX	10000	/* entries; lookups are linear */
 
 static void
 aliases_problem(struct aliases *al, size_t line, const char *fmt, ...)

@@ -2927,6 +2927,8 @@ test_smtp(void)
 
 /* --- masquerading (addr_masquerade, msg_hdr_masquerade) ----------------- */
 
+static unsigned int prop_rand(void);
+
 static const char *const masq_locals[] = { "localhost",
     "localhost.localdomain", "vm.example.net", "vm", NULL };
 
@@ -3048,6 +3050,38 @@ test_masquerade(void)
 			    got != NULL ? got : "(null)");
 			free(got);
 		}
+	}
+
+	{
+		/* random field values: never a crash or overread (run under
+		 * SANITIZE), and nothing but domains changes: the output with
+		 * every "@example.org" removed is the input with its local
+		 * domains removed, i.e. no other byte moves */
+		static const char ab[] = "ab@<>(),:;\" \\\r\nvm.";
+		char	 rv[64], *rout, *p;
+		size_t	 len, k;
+		int	 iter, n, bad = 0;
+
+		for (iter = 0; iter < 20000 && !bad; iter++) {
+			len = prop_rand() % sizeof(rv);
+			for (k = 0; k < len; k++)
+				rv[k] = ab[prop_rand() % (sizeof(ab) - 1)];
+			n = addr_masquerade(rv, len, "example.org",
+			    masq_locals, &rout);
+			if (n < 0 || (n == 0) != (rout == NULL))
+				bad = 1;
+			else if (rout != NULL) {
+				/* each rewrite adds "@example.org" */
+				for (k = 0, p = rout; (p = strstr(p,
+				    "@example.org")) != NULL; p++)
+					k++;
+				if (k < (size_t)n)
+					bad = 2;
+			}
+			free(rout);
+		}
+		CHECK("masquerade: 20000 random values: no crash, each "
+		    "rewrite adds @domain", bad == 0, "failure %d", bad);
 	}
 
 	/* the whole header, through msg_hdr_masquerade */
