@@ -326,6 +326,47 @@ Message-ID: MSGID
 E N 7BIT" \
 	    -- -t
 
+	compat_case "mdadm (-t)" \
+	    "From: mdadm monitoring <root>\nTo: root\nSubject: Fail event on /dev/md0:$compat_host\n\nThis is an automatically generated mail message from mdadm\n" \
+	    "RELAYQ 1
+U $RUNUID USER
+S USER@example.org
+R root@example.org
+O root
+--
+RECEIVED
+From: mdadm monitoring <root@example.org>
+To: root@example.org
+Subject: Fail event on /dev/md0:HOST
+Date: DATE
+Message-ID: MSGID
+--
+This is an automatically generated mail message from mdadm
+--
+E N 7BIT" \
+	    -- -t
+
+	compat_case "debsecan (-t)" \
+	    "To: root@localhost\nSubject: Debian security status of $compat_host\nContent-Type: text/plain; charset=utf-8\n\nSecurity report based on the bookworm release\n" \
+	    "RELAYQ 1
+U $RUNUID USER
+S USER@example.org
+R root@example.org
+O root@localhost
+--
+RECEIVED
+To: root@example.org
+Subject: Debian security status of HOST
+Content-Type: text/plain; charset=utf-8
+Date: DATE
+Message-ID: MSGID
+From: \"GECOS\" <USER@example.org>
+--
+Security report based on the bookworm release
+--
+E N 7BIT" \
+	    -- -t
+
 	compat_case "sudo (-t): identity from the uid, not \$LOGNAME" \
 	    "To: root\nFrom: root\nAuto-Submitted: auto-generated\nSubject: *** SECURITY information for $compat_host ***\n\n$compat_host : user NOT in sudoers\n" \
 	    "RELAYQ 1
