@@ -2,11 +2,14 @@
  * sendmail(8): the front end.  Parses the command line like Postfix,
  * prepares the message (msg.c) and commits it to the spool's drop
  * directory.  Never touches the network; exit 0 means the message is on
- * disk, fsynced, and the daemon will deliver or bounce it.
+ * disk, fsynced, and the daemon will deliver or bounce it.  Recipients
+ * go through the aliases (aliases.c); -bs (bs.c) hands each message of
+ * an SMTP session to a child that takes this same path.
  *
  * Privilege: installed setgid relayq only to create a file in the drop
  * directory (mode 1730).  The group is dropped for good right after the
- * create; everything that reads caller input runs without it.
+ * create; everything that reads caller input runs without it (in -bs
+ * the session process never creates a file, so each child can).
  */
 #include <sys/types.h>
 #include <sys/file.h>
