@@ -28,7 +28,9 @@ COMMON_SRCS	 = src/util.c \
 		   src/addr.c \
 		   src/spool.c
 SENDMAIL_SRCS	 = src/sendmail.c \
-		   src/msg.c
+		   src/msg.c \
+		   src/aliases.c \
+		   src/bs.c
 RELAYQ_SRCS	 = src/relayq.c \
 		   src/drain.c \
 		   src/smtp.c \
@@ -63,10 +65,11 @@ src/smtp.o src/drain.o src/tls.o src/relayq.o: src/client.h
 # --- tests -----------------------------------------------------------
 
 UNIT_SRCS	 = test/unit.c
-test/unit: $(UNIT_SRCS) src/msg.o src/smtp.o src/tls.o $(COMMON_OBJS) \
+test/unit: $(UNIT_SRCS) src/msg.o src/aliases.o src/smtp.o src/tls.o $(COMMON_OBJS) \
 	    test/unit.h
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(UNIT_SRCS) \
-	    src/msg.o src/smtp.o src/tls.o $(COMMON_OBJS) $(TLS_LIBS) \
+	    src/msg.o src/aliases.o src/smtp.o src/tls.o $(COMMON_OBJS) \
+	    $(TLS_LIBS) \
 	    $(BSD_LIBS)
 
 # sendmail reading its config from test/sgid-etc, for the test of the

@@ -273,3 +273,255 @@ addr_qualify(const char *a, const char *domain, const char *const *locals,
 	n = snprintf(out, outsz, "%.*s@%s", (int)local, a, domain);
 	return n >= 0 && (size_t)n < outsz && n <= ADDR_MAX ? 0 : -1;
 }
+
+/*
+ * Walk the mailboxes of an address field value `s' (possibly folded with
+ * CRLF) and call `cb' with the span [start, end) of each addr-spec: the
+ * inside of <...>, or the plain addr-spec when there is no angle.  A
+ * plain addr-spec split by white space or comments ("root (x) @ vm",
+ * obsolete syntax) is not reported, never guessed at.  Group names,
+ * display names and comments are skipped.  0, or -1 when the value does
+ * not parse (unbalanced quote, comment or angle) or `cb' fails.
+ */
+static int
+addr_scan(const char *s, size_t len,
+    int (*cb)(void *, const char *, size_t, size_t), void *arg)
+{
+	size_t	 i, ps = 0, pe = 0, as = 0, ae = 0;
+	int	 inq = 0, depth = 0, inangle = 0, hasangle = 0;
+	int	 plain = 0, gap = 0, messy = 0, angleseen = 0;
+	char	 c;
+
+	for (i = 0; i <= len; i++) {
+		c = i < len ? s[i] : ',';
+		if (inq) {
+			if (c == '\\' && i + 1 < len)
+				i++;
+			else if (c == '"')
+				inq = 0;
+			if (i == len)
+				return -1;
+			if (inangle)
+				ae = i + 1;
+			else
+				pe = i + 1;
+			continue;
+		}
+		if (depth > 0) {
+			if (c == '\\' && i + 1 < len)
+				i++;
+			else if (c == '(')
+				depth++;
+			else if (c == ')')
+				depth--;
+			continue;
+		}
+		if (c == ' ' || c == '\t' || c == '\r' || c == '\n' ||
+		    c == '(') {
+			if (c == '(')
+				depth++;
+			if (plain && !inangle)
+				gap = 1;
+			continue;
+		}
+		if (inangle) {
+			if (c == '>')
+				inangle = 0;
+			else {
+				if (!angleseen)
+					as = i;
+				angleseen = 1;
+				ae = i + 1;
+				if (c == '"')
+					inq = 1;
+			}
+			continue;
+		}
+		switch (c) {
+		case '<':
+			if (hasangle)
+				return -1;
+			inangle = hasangle = 1;
+			angleseen = 0;
+			as = ae = i + 1;
+			break;
+		case ':':	/* a group name, or nothing we rewrite */
+			plain = gap = messy = 0;
+			break;
+		case ',':
+		case ';':
+			if (hasangle && cb(arg, s, as, ae) == -1)
+				return -1;
+			if (!hasangle && plain && !messy &&
+			    cb(arg, s, ps, pe) == -1)
+				return -1;
+			plain = gap = messy = hasangle = 0;
+			break;
+		case ')':
+		case '>':
+			return -1;
+		default:
+			if (!plain)
+				ps = i;
+			else if (gap)
+				messy = 1;
+			plain = 1;
+			gap = 0;
+			pe = i + 1;
+			if (c == '"')
+				inq = 1;
+			break;
+		}
+	}
+	return depth > 0 || inangle ? -1 : 0;
+}
+
+/* Replace [at, end) of `s' by `rep' in each edit; a new string. */
+struct addr_edit {
+	size_t		 at;
+	size_t		 end;
+};
+
+struct addr_edits {
+	struct addr_edit	*v;
+	size_t			 n;
+	const char *const	*locals;
+};
+
+static char *
+addr_apply(const char *s, size_t len, const struct addr_edits *e,
+    const char *rep)
+{
+	size_t	 rl = strlen(rep), olen = len, k, from, i;
+	char	*o;
+
+	for (k = 0; k < e->n; k++)
+		olen += rl - (e->v[k].end - e->v[k].at);
+	if ((o = malloc(olen + 1)) == NULL)
+		return NULL;
+	for (k = 0, from = 0, i = 0; k < e->n; k++) {
+		memcpy(o + i, s + from, e->v[k].at - from);
+		i += e->v[k].at - from;
+		memcpy(o + i, rep, rl);
+		i += rl;
+		from = e->v[k].end;
+	}
+	memcpy(o + i, s + from, len - from);
+	o[olen] = '\0';
+	return o;
+}
+
+static int
+addr_edit_push(struct addr_edits *e, size_t at, size_t end)
+{
+	struct addr_edit	*t;
+
+	if ((t = reallocarray(e->v, e->n + 1, sizeof(*t))) == NULL)
+		return -1;
+	e->v = t;
+	e->v[e->n].at = at;
+	e->v[e->n].end = end;
+	e->n++;
+	return 0;
+}
+
+/* masquerade: the domain part of a local addr-spec, or its end */
+static int
+addr_masq_cb(void *arg, const char *s, size_t start, size_t end)
+{
+	struct addr_edits	*e = arg;
+	const char		*colon, *at;
+	char			 a[ADDR_MAX + 1];
+	size_t			 n;
+
+	if (end <= start || end - start > ADDR_MAX)
+		return 0;
+	/* obsolete source route <@a,@b:user@c>: only user@c is rewritten */
+	if (s[start] == '@') {
+		if ((colon = memchr(s + start, ':', end - start)) == NULL)
+			return 0;
+		start = (size_t)(colon - s) + 1;
+	}
+	n = end - start;
+	memcpy(a, s + start, n);
+	a[n] = '\0';
+	if (!addr_valid(a) || !addr_is_local(a, e->locals))
+		return 0;
+	if ((at = addr_domain(a)) == a)	/* "@vm": no local part */
+		return 0;
+	return addr_edit_push(e, at != NULL ? start + (size_t)(at - a) :
+	    end, end);
+}
+
+/* force_from: the whole addr-spec of the first mailbox */
+static int
+addr_first_cb(void *arg, const char *s, size_t start, size_t end)
+{
+	struct addr_edits	*e = arg;
+
+	(void)s;
+	if (e->n > 0 || end <= start)
+		return 0;
+	return addr_edit_push(e, start, end);
+}
+
+/*
+ * Header masquerading (SPEC 4).  `s' is the value of an address field
+ * (From, To, ...).  Every mailbox whose addr-spec is a bare name or at a
+ * local domain gets "@domain": the domain part is replaced, or appended
+ * to a bare name.  Everything else (display names, comments, groups,
+ * white space, folding) is copied byte for byte: the reader sees the
+ * same field with a deliverable address.  A value that does not parse is
+ * left alone.
+ *
+ * Returns the number of addresses rewritten with *out a new string
+ * (caller frees), 0 with *out NULL when nothing changed, -1 when out of
+ * memory.
+ */
+int
+addr_masquerade(const char *s, size_t len, const char *domain,
+    const char *const *locals, char **out)
+{
+	struct addr_edits	 e;
+	char			*rep;
+	int			 n;
+
+	*out = NULL;
+	memset(&e, 0, sizeof(e));
+	e.locals = locals;
+	if (addr_scan(s, len, addr_masq_cb, &e) == -1 || e.n == 0) {
+		free(e.v);
+		return 0;	/* unparsable, or out of memory: unchanged */
+	}
+	if (asprintf(&rep, "@%s", domain) == -1) {
+		free(e.v);
+		return -1;
+	}
+	*out = addr_apply(s, len, &e, rep);
+	free(rep);
+	free(e.v);
+	n = (int)e.n;
+	return *out != NULL ? n : -1;
+}
+
+/*
+ * force_from: the addr-spec of the first mailbox of a From value becomes
+ * `addr', display name and comments kept ("Cron <root>" -> "Cron <a@x>").
+ * A value without a usable mailbox becomes " <addr>".  A new string, or
+ * NULL when out of memory.
+ */
+char *
+addr_force(const char *s, size_t len, const char *addr)
+{
+	struct addr_edits	 e;
+	char			*o;
+
+	memset(&e, 0, sizeof(e));
+	if (addr_scan(s, len, addr_first_cb, &e) == -1 || e.n == 0) {
+		free(e.v);
+		return asprintf(&o, " <%s>", addr) == -1 ? NULL : o;
+	}
+	o = addr_apply(s, len, &e, addr);
+	free(e.v);
+	return o;
+}

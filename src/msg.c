@@ -5,6 +5,7 @@
  * the header is held (up to MSG_HDRMAX), the body is streamed.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -63,11 +64,21 @@ msg_in_peek(struct msg_in *in)
 	return c;
 }
 
-/* After a CR: swallow the LF of a CRLF.  1 if it was a bare CR. */
+/*
+ * After a CR: swallow the LF of a CRLF.  1 if it was a bare CR.  NULs
+ * in between are dropped first ("CR NUL LF" is one line end), so that
+ * the result is that of removing every NUL before reading lines.
+ */
 static int
 msg_in_bare_cr(struct msg_in *in)
 {
-	if (msg_in_peek(in) == '\n') {
+	int	 c;
+
+	while ((c = msg_in_peek(in)) == '\0') {
+		in->pos++;
+		in->nuls++;
+	}
+	if (c == '\n') {
 		in->pos++;
 		return 0;
 	}
@@ -423,6 +434,118 @@ msg_hdr_recipients(const struct msg *m, struct addr_list *l, char *err,
 				return -1;
 		}
 	}
+	return 0;
+}
+
+/*
+ * Masquerading (SPEC 4): the fields that carry addresses a reply or a
+ * bounce goes to.  Bcc and Resent-Bcc are removed anyway.
+ */
+static const char *const msg_addr_fields[] = {
+	"From", "Sender", "Reply-To", "To", "Cc",
+	"Resent-From", "Resent-Sender", "Resent-Reply-To", "Resent-To",
+	"Resent-Cc", "Errors-To", "Mail-Followup-To", "Mail-Reply-To",
+	"Disposition-Notification-To", "Return-Receipt-To", NULL
+};
+
+/*
+ * Rewrite bare names and local-domain addresses in every address field
+ * to name@domain (addr_masquerade).  *count gets the number of addresses
+ * rewritten.  0, or EX_OSERR when out of memory.
+ */
+int
+msg_hdr_masquerade(struct msg *m, const char *domain,
+    const char *const *locals, unsigned long *count)
+{
+	struct msg_hdr	*h;
+	size_t		 i, j, v, nl;
+	char		*val, *t;
+	int		 r;
+
+	for (i = 0; i < m->nhdr; i++) {
+		h = &m->hdr[i];
+		if (h->drop)
+			continue;
+		for (j = 0; msg_addr_fields[j] != NULL; j++)
+			if (msg_hdr_name_is(h, msg_addr_fields[j]))
+				break;
+		if (msg_addr_fields[j] == NULL)
+			continue;
+		v = (size_t)(strchr(h->text, ':') - h->text) + 1;
+		r = addr_masquerade(h->text + v, h->len - v, domain, locals,
+		    &val);
+		if (r == -1)
+			return EX_OSERR;
+		if (r == 0)
+			continue;
+		nl = strlen(val);
+		if ((t = malloc(v + nl + 1)) == NULL) {
+			free(val);
+			return EX_OSERR;
+		}
+		memcpy(t, h->text, v);
+		memcpy(t + v, val, nl + 1);
+		free(val);
+		free(h->text);
+		h->text = t;
+		m->hdrbytes += v + nl - h->len;
+		h->len = v + nl;
+		*count += (unsigned long)r;
+	}
+	return 0;
+}
+
+/*
+ * force_from (SPEC 4): the address of the From field becomes `addr',
+ * display name and comments kept; the original value goes to a new
+ * Reply-To when the message has none, so replies still reach the
+ * author.  0, or EX_OSERR / EX_DATAERR (header too large).
+ */
+int
+msg_hdr_force_from(struct msg *m, const char *addr)
+{
+	struct msg_hdr	*h = NULL;
+	size_t		 i, v, nl;
+	char		*val, *t, *rt;
+	int		 rc;
+
+	for (i = 0; i < m->nhdr && h == NULL; i++)
+		if (!m->hdr[i].drop && msg_hdr_name_is(&m->hdr[i], "From"))
+			h = &m->hdr[i];
+	if (h == NULL)
+		return 0;	/* the generated From has the address */
+	v = (size_t)(strchr(h->text, ':') - h->text) + 1;
+	if ((val = addr_force(h->text + v, h->len - v, addr)) == NULL)
+		return EX_OSERR;
+	if (msg_hdr_find(m, "Reply-To") == NULL) {
+		if (asprintf(&rt, "Reply-To:%s", h->text + v) == -1) {
+			free(val);
+			return EX_OSERR;
+		}
+		rc = msg_hdr_add(m, rt, strlen(rt), 1);
+		free(rt);
+		if (rc != 0) {
+			free(val);
+			return rc;
+		}
+		/* msg_hdr_add may have moved the array */
+		for (i = 0, h = NULL; i < m->nhdr && h == NULL; i++)
+			if (!m->hdr[i].drop &&
+			    msg_hdr_name_is(&m->hdr[i], "From"))
+				h = &m->hdr[i];
+	}
+	nl = strlen(val);
+	if ((t = malloc(v + nl + 1)) == NULL) {
+		free(val);
+		return EX_OSERR;
+	}
+	memcpy(t, h->text, v);
+	memcpy(t + v, val, nl + 1);
+	free(val);
+	free(h->text);
+	h->text = t;
+	m->hdrbytes += v + nl - h->len;
+	h->len = v + nl;
 	return 0;
 }
 

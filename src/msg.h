@@ -60,9 +60,23 @@ int	 msg_hdr_name_is(const struct msg_hdr *, const char *);
 const struct msg_hdr *msg_hdr_find(const struct msg *, const char *);
 int	 msg_hdr_recipients(const struct msg *, struct addr_list *, char *,
 	    size_t);
+int	 msg_hdr_masquerade(struct msg *, const char *, const char *const *,
+	    unsigned long *);
+int	 msg_hdr_force_from(struct msg *, const char *);
 int	 msg_write_header(struct msg *, struct msg_out *, char *const *,
 	    char *const *, unsigned long *);
 int	 msg_write_body(struct msg *, struct msg_in *, struct msg_out *);
 void	 msg_free(struct msg *);
+
+/* bs.c: one -bs transaction, handed to a child that queues it like -bm */
+struct bs_job {
+	char		*sender;	/* "" = null sender */
+	char		**rcpt;
+	int		 nrcpt;
+	int		 idfd;		/* write the queue id here, -1 = no */
+};
+
+/* bs.c */
+void	 bs_serve(const char *, long long, struct bs_job *);
 
 #endif /* MSG_H */

@@ -63,6 +63,11 @@ struct conf {
 	time_t			 timeout_command;
 	time_t			 timeout_data;
 	int			 add_received;
+	char			*aliases;
+	char			*admin_address;
+	char			*default_sender;
+	char			*force_sender;
+	int			 force_from;
 };
 
 /* Per-recipient outcome, shared by the spool state file and the client. */
@@ -73,9 +78,17 @@ enum rcpt_status {
 	RCPT_FAIL,
 };
 
+/* DSN NOTIFY (RFC 3461), from sendmail -N; 0 = not given */
+#define DSN_NOTIFY_NEVER	0x01
+#define DSN_NOTIFY_SUCCESS	0x02
+#define DSN_NOTIFY_FAILURE	0x04
+#define DSN_NOTIFY_DELAY	0x08
+#define DSN_ENVID_MAX		100	/* RFC 3461 4.4 */
+
 struct rcpt {
 	char			*addr;
 	char			*orig;
+	unsigned int		 notify;	/* DSN_NOTIFY_* */
 	enum rcpt_status	 status;
 	char			 dsn[16];	/* enhanced status, e.g. 2.0.0 */
 	char			 reply[REPLY_MAX];	/* sanitised */
@@ -91,6 +104,10 @@ struct qmsg {
 	struct rcpt	*rcpt;
 	size_t		 nrcpt;
 	int		 eightbit;
+	int		 body_decl;	/* -B: 0 none, 7 or 8 */
+	int		 dsn_ret;	/* -R: 0 none, 1 FULL, 2 HDRS */
+	char		 envid[DSN_ENVID_MAX + 1];	/* -V, "" = none */
+	int		 smtputf8;	/* an address is not ASCII */
 	int		 fd;
 	off_t		 dataoff;	/* wire-ready data: CRLF, dot-stuffed */
 	off_t		 datalen;
@@ -142,6 +159,38 @@ int		 addr_qualify(const char *, const char *, const char *const *,
 		    char *, size_t);
 int		 addr_is_local(const char *, const char *const *);
 int		 addr_valid(const char *);
+int		 addr_masquerade(const char *, size_t, const char *,
+		    const char *const *, char **);
+char		*addr_force(const char *, size_t, const char *);
+
+/* aliases.c */
+struct alias {
+	char	*name;
+	char	*value;		/* the target list as written */
+	size_t	 line;
+};
+struct aliases {
+	char		 path[1024];
+	struct alias	*v;
+	size_t		 n;
+	size_t		 nproblems;
+	/* called for each problem found while loading (-bi prints them) */
+	void		(*report)(const char *, size_t, const char *);
+};
+struct aliases_ctx {
+	const char		*domain;
+	const char *const	*locals;
+	const char		*admin;		/* admin_address */
+	void			(*warn)(void *, const char *, ...)
+				    __attribute__((format(printf, 2, 3)));
+	void			*arg;
+};
+int		 aliases_load(struct aliases *, const char *);
+int		 aliases_split(const char *, struct addr_list *, char *,
+		    size_t);
+void		 aliases_free(struct aliases *);
+int		 aliases_expand(const struct aliases *, const char *,
+		    const struct aliases_ctx *, struct addr_list *);
 
 /* spool.c */
 void		 spool_make_id(char *, struct timespec *, pid_t);
@@ -157,5 +206,8 @@ int		 spool_read_state(int, const char *, struct qmsg *);
 int		 spool_write_state(int, const char *, struct qmsg *);
 int		 spool_parse_state(const char *, size_t, struct qmsg *);
 int		 spool_check_data(int, off_t, off_t, char *, size_t);
+int		 spool_notify_parse(const char *, unsigned int *);
+int		 spool_notify_str(unsigned int, char *, size_t);
+int		 spool_envid_ok(const char *);
 
 #endif /* RELAYQ_H */

@@ -2,22 +2,27 @@
  * sendmail(8): the front end.  Parses the command line like Postfix,
  * prepares the message (msg.c) and commits it to the spool's drop
  * directory.  Never touches the network; exit 0 means the message is on
- * disk, fsynced, and the daemon will deliver or bounce it.
+ * disk, fsynced, and the daemon will deliver or bounce it.  Recipients
+ * go through the aliases (aliases.c); -bs (bs.c) hands each message of
+ * an SMTP session to a child that takes this same path.
  *
  * Privilege: installed setgid relayq only to create a file in the drop
  * directory (mode 1730).  The group is dropped for good right after the
- * create; everything that reads caller input runs without it.
+ * create; everything that reads caller input runs without it (in -bs
+ * the session process never creates a file, so each child can).
  */
 #include <sys/types.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 
+#include <ctype.h>
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,14 +37,19 @@
 #include "msg.h"
 
 struct sm_opts {
-	int		 mode;		/* 'm', 'v' (-bv) */
+	int		 mode;		/* -b: 'm', 'p', 'i', 's', 'v' */
 	int		 tflag;
 	int		 iflag;
 	int		 verbose;
 	const char	*sender;	/* -f/-r, NULL = from the uid */
 	const char	*fullname;	/* -F */
 	const char	*config;	/* -C */
-	int		 body8;		/* -B8BITMIME */
+	int		 body_decl;	/* -B: 0, 7 or 8 */
+	unsigned int	 notify;	/* -N: DSN_NOTIFY_* */
+	int		 dsn_ret;	/* -R: 0, 1 FULL, 2 HDRS */
+	const char	*envid;		/* -V */
+	int		 qflag;		/* -q: 'R' all, 'I' one */
+	const char	*qid;		/* -qI<id> */
 	char		**rcpt;
 	int		 nrcpt;
 };
@@ -53,8 +63,9 @@ sm_usage(const char *why)
 {
 	if (why != NULL)
 		warnx("%s", why);
-	(void)fprintf(stderr, "usage: sendmail [-i] [-t] [-v] [-B type] "
-	    "[-C file] [-F name] [-f sender] [--] [recipient ...]\n");
+	(void)fprintf(stderr, "usage: sendmail [-itv] [-B type] [-b m|s|v|i|p] "
+	    "[-C file] [-F name] [-f sender] [-N dsn] [-R ret] [-V envid] "
+	    "[-q] [--] [recipient ...]\n");
 	exit(EX_USAGE);
 }
 
@@ -82,9 +93,89 @@ sm_check_value(int opt, const char *v)
 	}
 }
 
+/* One option that takes a value (SPEC 3). */
+static void
+sm_option(struct sm_opts *o, int c, const char *v)
+{
+	switch (c) {
+	case 'B':
+		if (strcasecmp(v, "8BITMIME") == 0)
+			o->body_decl = 8;
+		else if (strcasecmp(v, "7BIT") == 0)
+			o->body_decl = 7;
+		else
+			sm_usage("-B: use 7BIT or 8BITMIME");
+		break;
+	case 'C':
+		o->config = v;
+		break;
+	case 'F':
+		o->fullname = v;
+		break;
+	case 'f':
+	case 'r':
+		o->sender = v;
+		break;
+	case 'N':
+		if (spool_notify_parse(v, &o->notify) == -1)
+			sm_usage("-N: use never, or a list of success, "
+			    "failure, delay");
+		break;
+	case 'R':
+		if (strcasecmp(v, "full") == 0)
+			o->dsn_ret = 1;
+		else if (strcasecmp(v, "hdrs") == 0)
+			o->dsn_ret = 2;
+		else
+			sm_usage("-R: use full or hdrs");
+		break;
+	case 'V':
+		if (!spool_envid_ok(v))
+			sm_usage("-V: envid must be 1-100 printable ASCII "
+			    "characters without space, '+' or '='");
+		o->envid = v;
+		break;
+	case 'b':
+		if (v[0] != '\0' && v[1] == '\0' &&
+		    strchr("mpisv", v[0]) != NULL)
+			o->mode = v[0];
+		else if (strcmp(v, "h") != 0 && strcmp(v, "H") != 0)
+			sm_usage("unsupported -b mode (use -bm, -bs, -bv, -bi "
+			    "or -bp)");
+		break;	/* -bh, -bH: accepted, ignored */
+	case 'o':
+		/* -oi is -i; -oem, -od*, -om, -o7 and the rest: ignored */
+		if (strcmp(v, "i") == 0)
+			o->iflag = 1;
+		break;
+	default:
+		/* -A -D -L -O -X -d -e -h -p: accepted, ignored.  -X and -D
+		 * name files that are NEVER opened (CVE-2016-10033: PHP
+		 * mail() passes caller data into the argv). */
+		break;
+	}
+}
+
+/* -q: bare, -qR<x>, -qI<id>, or an interval (-q30m) that we ignore. */
+static void
+sm_queue_opt(struct sm_opts *o, const char *v)
+{
+	if (v[0] == '\0' || v[0] == 'R')
+		o->qflag = 'R';
+	else if (v[0] == 'I' && v[1] != '\0') {
+		o->qflag = 'I';
+		o->qid = v + 1;
+	} else if (isdigit((unsigned char)v[0]) &&
+	    strspn(v, "0123456789smhdw") == strlen(v))
+		exit(EX_OK);	/* a daemon's run interval: meaningless */
+	else
+		sm_usage("unsupported -q mode (use -q, -qI<id> or -qR<x>)");
+}
+
 /*
  * Postfix parsing rules: options cluster (-ti), values may be glued or
  * separate (-fx, -f x), "--" and the first non-option end the options.
+ * -q takes only a glued value (a bare -q is a mode of its own).
  */
 static void
 sm_getopt(int argc, char **argv, struct sm_opts *o)
@@ -100,78 +191,23 @@ sm_getopt(int argc, char **argv, struct sm_opts *o)
 			break;
 		}
 		for (p = argv[i] + 1; (c = *p) != '\0'; p++) {
-			if (strchr("ABCDFLNORVXbdefhopqr", c) != NULL) {
-				v = p[1] != '\0' ? p + 1 : NULL;
-				if (v == NULL && c != 'q') {
-					if (i + 1 == argc)
-						sm_usage("option requires an "
-						    "argument");
+			if (c == 'q') {
+				sm_check_value(c, p + 1);
+				sm_queue_opt(o, p + 1);
+				break;
+			}
+			if (strchr("ABCDFLNORVXbdefhopr", c) != NULL) {
+				if (p[1] != '\0')
+					v = p + 1;
+				else if (i + 1 < argc)
 					v = argv[++i];
+				else {
+					warnx("-%c: option requires an "
+					    "argument", c);
+					sm_usage(NULL);
 				}
-				if (v != NULL)
-					sm_check_value(c, v);
-				switch (c) {
-				case 'B':
-					if (strcasecmp(v, "8BITMIME") == 0)
-						o->body8 = 1;
-					else if (strcasecmp(v, "7BIT") != 0)
-						sm_usage("-B: use 7BIT or "
-						    "8BITMIME");
-					break;
-				case 'C':
-					o->config = v;
-					break;
-				case 'F':
-					o->fullname = v;
-					break;
-				case 'f':
-				case 'r':
-					o->sender = v;
-					break;
-				case 'b':
-					if (strchr("mv", v[0]) != NULL &&
-					    v[1] == '\0')
-						o->mode = v[0];
-					else if (strchr("hH", v[0]) != NULL &&
-					    v[1] == '\0')
-						;	/* accepted, ignored */
-					else if (strchr("pis", v[0]) != NULL &&
-					    v[1] == '\0') {
-						warnx("-b%s: not available in "
-						    "relayq %s", v,
-						    RELAYQ_VERSION);
-						exit(EX_UNAVAILABLE);
-					} else
-						sm_usage("unsupported -b mode");
-					break;
-				case 'o':
-					if (strcmp(v, "i") == 0)
-						o->iflag = 1;
-					break;
-				case 'q':
-					/* -q30m etc.: a queue run interval,
-					 * meaningless here */
-					if (v == NULL || v[0] == 'I' ||
-					    v[0] == 'R') {
-						warnx("-q: not available in "
-						    "relayq %s", RELAYQ_VERSION);
-						exit(EX_UNAVAILABLE);
-					}
-					if (v[0] == 'S' || v[0] == 'f')
-						sm_usage("unsupported -q mode");
-					exit(EX_OK);
-				case 'N':
-				case 'R':
-				case 'V':
-					/* DSN parameters: recorded once the
-					 * smarthost side supports DSN */
-					break;
-				default:
-					/* -A -D -L -O -X -d -e -h -p: ignored.
-					 * -X and -D name files that are never
-					 * opened (CVE-2016-10033). */
-					break;
-				}
+				sm_check_value(c, v);
+				sm_option(o, c, v);
 				break;	/* the value ended this argument */
 			}
 			switch (c) {
@@ -184,6 +220,9 @@ sm_getopt(int argc, char **argv, struct sm_opts *o)
 			case 'v':
 				o->verbose = 1;
 				break;
+			case 'I':
+				o->mode = 'i';
+				break;
 			case 'G':
 			case 'U':
 			case 'm':
@@ -192,7 +231,11 @@ sm_getopt(int argc, char **argv, struct sm_opts *o)
 			case 'x':
 				break;
 			default:
-				sm_usage("unknown option");
+				if (isprint(c))
+					warnx("-%c: unknown option", c);
+				else
+					warnx("unknown option");
+				sm_usage(NULL);
 			}
 		}
 	}
@@ -321,23 +364,132 @@ sm_fail(int fd, const char *path, int code, const char *what)
 	exit(code);
 }
 
-static void
-sm_add_rcpt(struct addr_list *final, struct addr_list *orig, const char *a,
-    const char *const *locals)
+/* Warnings while expanding aliases: the caller and the log see them. */
+static void __attribute__((format(printf, 2, 3)))
+sm_alias_warn(void *arg, const char *fmt, ...)
 {
-	char	 q[ADDR_MAX + 1];
-	size_t	 n = final->n;
+	va_list	 ap;
+	char	 msg[512];
 
-	if (addr_qualify(a, conf_domain(&conf), locals, q, sizeof(q)) == -1 ||
-	    !addr_valid(q))
-		errx(EX_DATAERR, "bad recipient address \"%.100s\"", a);
-	if (addr_list_add(final, q) == -1)
+	(void)arg;
+	va_start(ap, fmt);
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	warnx("%s", msg);
+	log_warnx("%s", msg);
+}
+
+/* -bi (newaliases): each problem on stderr, naming file and line. */
+static void
+sm_alias_report(const char *path, size_t line, const char *msg)
+{
+	warnx("%s:%zu: %s", path, line, msg);
+}
+
+/*
+ * The alias file: `aliases' from the configuration, else /etc/aliases
+ * when it exists.  A configured file that cannot be read is reported
+ * but does not stop a submission (cron does not retry: admin_address
+ * still applies); -bi exits 78 on it.  0, or -1 when unreadable.
+ */
+static int
+sm_load_aliases(struct aliases *al, int check)
+{
+	const char	*path = conf.aliases;
+	int		 saved;
+
+	memset(al, 0, sizeof(*al));
+	if (check)
+		al->report = sm_alias_report;
+	if (path == NULL) {
+		path = SYSCONFDIR "/aliases";
+		if (access(path, F_OK) == -1 && errno == ENOENT && !check)
+			return 0;
+	}
+	if (aliases_load(al, path) == -1) {
+		saved = errno;
+		aliases_free(al);
+		errno = saved;
+		warn("alias file %s", path);
+		log_warnx("alias file %s: %s", path, strerror(saved));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+sm_nonascii(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s >= 0x80)
+			return 1;
+	return 0;
+}
+
+/* An address from the configuration, qualified; 0 when not set. */
+static int
+sm_conf_addr(const char *key, const char *v, const char *domain,
+    const char *const *locals, char *out, size_t outsz)
+{
+	if (v == NULL)
+		return 0;
+	if (addr_qualify(v, domain, locals, out, outsz) == -1 ||
+	    !addr_valid(out))
+		errx(EX_CONFIG, "%s: %s: bad address \"%.100s\"", conf.path,
+		    key, v);
+	return 1;
+}
+
+/* orig stays parallel to final, so it must keep its duplicates */
+static void
+sm_push(struct addr_list *l, const char *a)
+{
+	char	**v;
+
+	if ((v = reallocarray(l->v, l->n + 1, sizeof(*v))) == NULL ||
+	    (v[l->n] = strdup(a)) == NULL)
 		err(EX_OSERR, "recipient list");
-	if (final->n > n && addr_list_add(orig, a) == -1)
-		err(EX_OSERR, "recipient list");
-	/* orig is kept parallel to final: duplicates are dropped from both */
-	if (final->n != orig->n)
-		errx(EX_SOFTWARE, "recipient lists out of step");
+	l->v = v;
+	l->n++;
+}
+
+/*
+ * One recipient as the caller wrote it: qualified, expanded through the
+ * aliases, admin_address for local names without one.  Each final
+ * address keeps `a' as its original (the O record, orig_to= in logs).
+ * A bad address: 0 with the reason in err; else 1.
+ */
+static int
+sm_add_rcpt(struct addr_list *final, struct addr_list *orig, const char *a,
+    const struct aliases *al, const struct aliases_ctx *cx, char *why,
+    size_t whysz)
+{
+	struct addr_list	 x = { NULL, 0 };
+	size_t			 i, n;
+
+	if (aliases_expand(al, a, cx, &x) == -1) {
+		if (errno != EINVAL)
+			err(EX_OSERR, "recipient list");
+		(void)snprintf(why, whysz, "bad recipient address \"%.100s\"",
+		    a);
+		addr_list_free(&x);
+		return 0;
+	}
+	for (i = 0; i < x.n; i++) {
+		if (!addr_valid(x.v[i])) {
+			(void)snprintf(why, whysz, "bad recipient address "
+			    "\"%.100s\"", x.v[i]);
+			addr_list_free(&x);
+			return 0;
+		}
+		n = final->n;
+		if (addr_list_add(final, x.v[i]) == -1)
+			err(EX_OSERR, "recipient list");
+		if (final->n > n)
+			sm_push(orig, a);
+	}
+	addr_list_free(&x);
+	return 1;
 }
 
 int
@@ -349,14 +501,22 @@ main(int argc, char *argv[])
 	struct msg_in	*in;
 	struct msg_out	*out;
 	struct msg	 m;
+	struct aliases	 al;
+	struct aliases_ctx cx;
+	char		 admin[ADDR_MAX + 1], force[ADDR_MAX + 1];
+	char		 dflt[ADDR_MAX + 1];
+	int		 has_force, has_default, utf8, idfd = -1;
+	struct bs_job	 job;
 	struct passwd	*pw;
 	const char	*locals[5], *prog, *cfg, *domain;
 	char		 id[SPOOL_IDLEN + 1], path[PATH_MAX], user[64];
 	char		 sender[ADDR_MAX + 1], errbuf[512], date[64];
+	char		 notify[32];
 	char		 recv[1024], msgid[640], from[1200], dname[512], datef[80];
 	char		*top[2] = { NULL, NULL }, *bottom[4];
 	char		*env = NULL, trailer[32], *fullname, *dotp;
 	size_t		 envlen = 0, i, nb = 0;
+	unsigned long	 nmasq = 0;
 	struct tm	 tm;
 	FILE		*ef;
 	time_t		 now;
@@ -373,12 +533,34 @@ main(int argc, char *argv[])
 
 	memset(&o, 0, sizeof(o));
 	o.mode = 'm';
-	prog = strrchr(argv[0], '/') != NULL ? strrchr(argv[0], '/') + 1 :
-	    argv[0];
-	if (strcmp(prog, "mailq") == 0 || strcmp(prog, "newaliases") == 0)
-		errx(EX_UNAVAILABLE, "%s: not available in relayq %s", prog,
+	/* the mode from the name we were called by; an explicit -b wins */
+	prog = argc > 0 && argv[0] != NULL ? argv[0] : "sendmail";
+	if (strrchr(prog, '/') != NULL)
+		prog = strrchr(prog, '/') + 1;
+	if (strcmp(prog, "mailq") == 0)
+		o.mode = 'p';
+	else if (strcmp(prog, "newaliases") == 0)
+		o.mode = 'i';
+	if (argc > 0)
+		sm_getopt(argc, argv, &o);
+	if (o.mode == 'p' && o.nrcpt > 0)
+		sm_usage("-bp (mailq) takes no recipients");
+	if (o.qflag == 'I' && !spool_id_ok(o.qid))
+		sm_usage("-qI: not a queue id");
+	/*
+	 * The queue listing and the flush request go to the daemon over its
+	 * control socket, which this version does not have yet: say so
+	 * plainly rather than print an empty queue or pretend to flush.
+	 */
+	if (o.mode == 'p')
+		errx(EX_UNAVAILABLE, "%s: queue listing not available in "
+		    "relayq %s (no control socket yet)",
+		    strcmp(prog, "mailq") == 0 ? "mailq" : "-bp",
 		    RELAYQ_VERSION);
-	sm_getopt(argc, argv, &o);
+	if (o.qflag != 0)
+		errx(EX_UNAVAILABLE, "-q: flush request not available in "
+		    "relayq %s (no control socket yet); the daemon retries "
+		    "on its own schedule", RELAYQ_VERSION);
 
 	conf_init(&conf);
 	cfg = CONF_PATH;
@@ -407,6 +589,28 @@ main(int argc, char *argv[])
 	locals[3] = dname;
 	locals[4] = NULL;
 
+	/* admin_address: local recipients without an alias go there */
+	memset(&cx, 0, sizeof(cx));
+	cx.domain = domain;
+	cx.locals = locals;
+	cx.warn = sm_alias_warn;
+	if (sm_conf_addr("admin_address", conf.admin_address, domain, locals,
+	    admin, sizeof(admin)))
+		cx.admin = admin;
+	has_force = sm_conf_addr("force_sender", conf.force_sender, domain,
+	    locals, force, sizeof(force));
+	has_default = sm_conf_addr("default_sender", conf.default_sender,
+	    domain, locals, dflt, sizeof(dflt));
+	if (o.mode == 'i') {
+		/* newaliases: check the file, report, exit 0 if readable */
+		if (sm_load_aliases(&al, 1) == -1)
+			return EX_CONFIG;
+		(void)printf("%s: %zu aliases, %zu problems\n", al.path, al.n,
+		    al.nproblems);
+		return EX_OK;
+	}
+	(void)sm_load_aliases(&al, 0);
+
 	/* identity from the real uid, never $LOGNAME or $USER (sudo) */
 	if ((pw = getpwuid(getuid())) != NULL)
 		(void)strlcpy(user, pw->pw_name, sizeof(user));
@@ -416,6 +620,18 @@ main(int argc, char *argv[])
 	if (!addr_valid(user))
 		errx(EX_NOUSER, "user name \"%s\" is not usable in an address",
 		    user);
+
+	if (o.mode == 's') {
+		/* returns in a child per message, which queues it as -bm */
+		bs_serve(conf.helo_name != NULL ? conf.helo_name :
+		    util_hostname(), conf.max_message_size, &job);
+		o.sender = job.sender;
+		o.rcpt = job.rcpt;
+		o.nrcpt = job.nrcpt;
+		o.tflag = 0;
+		o.iflag = 1;	/* the data is already unstuffed */
+		idfd = job.idfd;
+	}
 
 	for (i = 0; i < (size_t)o.nrcpt; i++)
 		if (addr_parse_list(o.rcpt[i], strlen(o.rcpt[i]), &argl,
@@ -441,13 +657,26 @@ main(int argc, char *argv[])
 		else if (addr_qualify(s, domain, locals, sender,
 		    sizeof(sender)) == -1 || !addr_valid(sender))
 			errx(EX_USAGE, "-f: bad address \"%.100s\"", o.sender);
+	} else if (pw == NULL && has_default) {
+		/* containers: an arbitrary uid without a passwd entry */
+		(void)strlcpy(sender, dflt, sizeof(sender));
 	} else if (addr_qualify(user, domain, locals, sender,
 	    sizeof(sender)) == -1)
 		errx(EX_DATAERR, "sender address too long");
+	if (pw == NULL)
+		log_warnx("uid %u has no passwd entry: sender <%s>%s",
+		    (unsigned int)getuid(), sender, has_default ? "" :
+		    " (set default_sender to choose it)");
+	/* force_sender: smarthosts that accept only one sender (SES, M365);
+	 * the null sender of a bounce stays null, or bounces could loop */
+	if (has_force && sender[0] != '\0')
+		(void)strlcpy(sender, force, sizeof(sender));
 
 	if (o.mode == 'v') {
 		for (i = 0; i < argl.n; i++)
-			sm_add_rcpt(&final, &orig, argl.v[i], locals);
+			if (!sm_add_rcpt(&final, &orig, argl.v[i], &al, &cx,
+			    errbuf, sizeof(errbuf)))
+				errx(EX_DATAERR, "%s", errbuf);
 		for (i = 0; i < final.n; i++)
 			(void)printf("%s -> %s\n", orig.v[i], final.v[i]);
 		return EX_OK;
@@ -469,7 +698,9 @@ main(int argc, char *argv[])
 		sm_fail(fd, path, EX_DATAERR, errbuf);
 	}
 	for (i = 0; i < argl.n; i++)
-		sm_add_rcpt(&final, &orig, argl.v[i], locals);
+		if (!sm_add_rcpt(&final, &orig, argl.v[i], &al, &cx, errbuf,
+		    sizeof(errbuf)))
+			sm_fail(fd, path, EX_DATAERR, errbuf);
 	if (final.n == 0)
 		sm_fail(fd, path, EX_USAGE, "no recipients");
 
@@ -486,16 +717,43 @@ main(int argc, char *argv[])
 			    "50 Received header fields");
 	}
 
+	/* masquerading: replies and bounces must reach a real mailbox */
+	if (msg_hdr_masquerade(&m, domain, locals, &nmasq) != 0)
+		sm_fail(fd, path, EX_OSERR, "out of memory");
+
+	/* force_from: the From address is the sender's, name kept */
+	if (conf.force_from && sender[0] != '\0' &&
+	    msg_hdr_force_from(&m, sender) != 0)
+		sm_fail(fd, path, EX_OSERR, "out of memory");
+
 	/* the envelope: values were validated, none holds a line break */
 	if ((ef = open_memstream(&env, &envlen)) == NULL)
 		sm_fail(fd, path, -1, "open_memstream");
 	now = time(NULL);
 	(void)fprintf(ef, "RELAYQ 1\nI %s\nT %lld\nU %u %s\nS %s\n", id,
 	    (long long)now, (unsigned int)getuid(), user, sender);
+	/* SMTPUTF8 (RFC 6531) is needed when an envelope address is not
+	 * ASCII; the daemon must not send such a message without it */
+	for (i = 0, utf8 = sm_nonascii(sender); i < final.n; i++)
+		utf8 |= sm_nonascii(final.v[i]);
+	if (o.body_decl != 0)
+		(void)fprintf(ef, "B %s\n", o.body_decl == 8 ? "8BITMIME" :
+		    "7BIT");
+	if (o.dsn_ret != 0)
+		(void)fprintf(ef, "D %s\n", o.dsn_ret == 1 ? "FULL" : "HDRS");
+	if (o.envid != NULL)
+		(void)fprintf(ef, "V %s\n", o.envid);
+	if (o.notify != 0 && spool_notify_str(o.notify, notify,
+	    sizeof(notify)) == -1)
+		sm_fail(fd, path, EX_SOFTWARE, "-N: cannot record");
+	if (utf8)
+		(void)fprintf(ef, "F SMTPUTF8\n");
 	for (i = 0; i < final.n; i++) {
 		(void)fprintf(ef, "R %s\n", final.v[i]);
 		if (strcmp(final.v[i], orig.v[i]) != 0)
 			(void)fprintf(ef, "O %s\n", orig.v[i]);
+		if (o.notify != 0)
+			(void)fprintf(ef, "N %s\n", notify);
 	}
 	if (fclose(ef) == EOF)
 		sm_fail(fd, path, -1, "open_memstream");
@@ -533,11 +791,13 @@ main(int argc, char *argv[])
 		if (fullname != NULL && fullname[0] != '\0' &&
 		    strpbrk(fullname, "\r\n") == NULL) {
 			sm_display_name(dname, sizeof(dname), fullname);
-			(void)snprintf(from, sizeof(from), "From: %s <%s>",
-			    dname, sender[0] ? sender : "MAILER-DAEMON");
+			(void)snprintf(from, sizeof(from), "From: %s <%s%s>",
+			    dname, sender[0] ? sender : "MAILER-DAEMON@",
+			    sender[0] ? "" : domain);
 		} else
-			(void)snprintf(from, sizeof(from), "From: %s",
-			    sender[0] ? sender : "MAILER-DAEMON");
+			(void)snprintf(from, sizeof(from), "From: %s%s",
+			    sender[0] ? sender : "MAILER-DAEMON@",
+			    sender[0] ? "" : domain);
 		bottom[nb++] = from;
 	}
 	bottom[nb] = NULL;
@@ -560,7 +820,8 @@ main(int argc, char *argv[])
 		sm_fail(fd, path, rc, rc == EX_IOERR && in->error != 0 ?
 		    "reading the message" : "writing the queue file");
 	(void)snprintf(trailer, sizeof(trailer), "E %lld %s\n",
-	    out->written, o.body8 || in->eightbit ? "8BITMIME" : "7BIT");
+	    out->written, o.body_decl == 8 || in->eightbit ? "8BITMIME" :
+	    "7BIT");
 	if (util_writeall(fd, trailer, strlen(trailer)) == -1)
 		sm_fail(fd, path, -1, "writing the queue file");
 
@@ -584,6 +845,10 @@ main(int argc, char *argv[])
 	if (close(fd) == -1)
 		sm_fail(fd, path, -1, "close of the queue file");
 
+	/* -bs: the parent answers 250 only on this id and exit status 0 */
+	if (idfd != -1 && (util_writeall(idfd, id, strlen(id)) == -1 ||
+	    close(idfd) == -1))
+		err(EX_OSERR, "-bs: reporting the queue id");
 	log_info("%s: uid=%u from=<%s> size=%lld nrcpt=%zu", id,
 	    (unsigned int)getuid(), sender, out->data, final.n);
 	if (in->nuls > 0)

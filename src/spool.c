@@ -11,12 +11,20 @@
  *	T <arrival, seconds since the epoch>
  *	U <uid> <user name>
  *	S <envelope sender, empty for the null sender>
+ *	B 7BIT|8BITMIME			optional: body type from -B
+ *	D FULL|HDRS			optional: DSN RET (-R)
+ *	V <envid>			optional: DSN ENVID (-V), printable
+ *					ASCII without space, '+' or '='
+ *	F SMTPUTF8			optional: an address is not ASCII
  *	R <recipient>			one or more, each optionally followed by
  *	O <original recipient>		the address as the caller wrote it
+ *	N NEVER|<SUCCESS,FAILURE,DELAY>	and its DSN NOTIFY (-N)
  *	M
  *	<data>
  *	E <length of data> 7BIT|8BITMIME
  *
+ * The optional records B, D, V and F come at most once each, after S and
+ * before the first R; N at most once per recipient, after its R and O.
  * Values cannot hold CR, LF or NUL (checked at submission and here), so
  * no value can forge a record.  The trailer is the commit mark: a file
  * without a trailer that matches its size is incomplete and is never
@@ -32,6 +40,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <bsd/stdlib.h>
@@ -195,9 +204,49 @@ spool_parse_envelope(const char *buf, size_t len, struct qmsg *m, char *err,
 			    spool_add_rcpt(m, v) == -1)
 				goto bad;
 			break;
+		case 'B':
+			if (state != 5 || m->nrcpt != 0 || m->body_decl != 0)
+				goto bad;
+			if (strcmp(v, "7BIT") == 0)
+				m->body_decl = 7;
+			else if (strcmp(v, "8BITMIME") == 0)
+				m->body_decl = 8;
+			else
+				goto bad;
+			break;
+		case 'D':
+			if (state != 5 || m->nrcpt != 0 || m->dsn_ret != 0)
+				goto bad;
+			if (strcmp(v, "FULL") == 0)
+				m->dsn_ret = 1;
+			else if (strcmp(v, "HDRS") == 0)
+				m->dsn_ret = 2;
+			else
+				goto bad;
+			break;
+		case 'V':
+			if (state != 5 || m->nrcpt != 0 || m->envid[0] != '\0' ||
+			    !spool_envid_ok(v))
+				goto bad;
+			(void)strlcpy(m->envid, v, sizeof(m->envid));
+			break;
+		case 'F':
+			if (state != 5 || m->nrcpt != 0 || m->smtputf8 ||
+			    strcmp(v, "SMTPUTF8") != 0)
+				goto bad;
+			m->smtputf8 = 1;
+			break;
+		case 'N':
+			if (state != 5 || m->nrcpt == 0 ||
+			    m->rcpt[m->nrcpt - 1].notify != 0 ||
+			    spool_notify_parse(v,
+			    &m->rcpt[m->nrcpt - 1].notify) == -1)
+				goto bad;
+			break;
 		case 'O':
 			if (state != 5 || m->nrcpt == 0 ||
 			    m->rcpt[m->nrcpt - 1].orig != NULL ||
+			    m->rcpt[m->nrcpt - 1].notify != 0 ||
 			    (m->rcpt[m->nrcpt - 1].orig = strdup(v)) == NULL)
 				goto bad;
 			break;
@@ -212,6 +261,77 @@ spool_parse_envelope(const char *buf, size_t len, struct qmsg *m, char *err,
  fail:
 	spool_free_msg(m);
 	return -1;
+}
+
+/*
+ * DSN NOTIFY as sendmail -N takes it and the N record stores it:
+ * "never", or a comma-separated list of success, failure, delay (any
+ * case).  NEVER cannot be combined (RFC 3461 4.1).  0 or -1.
+ */
+int
+spool_notify_parse(const char *s, unsigned int *bits)
+{
+	static const char *const names[] = { "SUCCESS", "FAILURE", "DELAY" };
+	static const unsigned int flags[] = { DSN_NOTIFY_SUCCESS,
+	    DSN_NOTIFY_FAILURE, DSN_NOTIFY_DELAY };
+	size_t		 n, i;
+	unsigned int	 b = 0;
+
+	if (strcasecmp(s, "NEVER") == 0) {
+		*bits = DSN_NOTIFY_NEVER;
+		return 0;
+	}
+	for (;;) {
+		n = strcspn(s, ",");
+		for (i = 0; i < 3; i++)
+			if (strlen(names[i]) == n &&
+			    strncasecmp(s, names[i], n) == 0)
+				break;
+		if (i == 3 || (b & flags[i]) != 0)
+			return -1;
+		b |= flags[i];
+		if (s[n] == '\0')
+			break;
+		s += n + 1;
+	}
+	*bits = b;
+	return 0;
+}
+
+/* The canonical form of an N record's value. */
+int
+spool_notify_str(unsigned int bits, char *buf, size_t sz)
+{
+	buf[0] = '\0';
+	if (bits == DSN_NOTIFY_NEVER)
+		return strlcpy(buf, "NEVER", sz) < sz ? 0 : -1;
+	if (bits & DSN_NOTIFY_SUCCESS)
+		(void)strlcat(buf, ",SUCCESS", sz);
+	if (bits & DSN_NOTIFY_FAILURE)
+		(void)strlcat(buf, ",FAILURE", sz);
+	if (bits & DSN_NOTIFY_DELAY)
+		(void)strlcat(buf, ",DELAY", sz);
+	if (buf[0] == '\0')
+		return -1;
+	memmove(buf, buf + 1, strlen(buf));
+	return 0;
+}
+
+/*
+ * An ENVID we store and later send as xtext: 1-100 printable ASCII
+ * characters, none of space, '+' or '=' (so it never needs encoding).
+ */
+int
+spool_envid_ok(const char *s)
+{
+	size_t	 n = strlen(s), i;
+
+	if (n == 0 || n > DSN_ENVID_MAX)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (s[i] <= ' ' || s[i] > '~' || s[i] == '+' || s[i] == '=')
+			return 0;
+	return 1;
 }
 
 /*

@@ -13,6 +13,7 @@
 #include <ftw.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -690,8 +691,10 @@ test_conf(void)
 	conf_bad("conf: key of the spec not in this version says not supported",
 	    "domain example.org\ntls_fingerprint sha256:00\n", 2,
 	    "not supported");
-	conf_bad("conf: admin_address says not supported",
-	    "admin_address root@example.org\n", 1, "not supported");
+	conf_bad("conf: force_from is yes or no",
+	    "domain x\nforce_from maybe\n", 2, "is not yes or no");
+	conf_bad("conf: aliases must be an absolute path",
+	    "aliases etc/aliases\n", 1, "not an absolute path");
 	conf_bad("conf: bad duration names the line",
 	    "domain x\nretry_min 5x\n", 2, "bad duration");
 	conf_bad("conf: negative duration rejected",
@@ -2922,6 +2925,536 @@ test_smtp(void)
 	test_smtp_send();
 }
 
+/* --- masquerading (addr_masquerade, msg_hdr_masquerade) ----------------- */
+
+static unsigned int prop_rand(void);
+
+static const char *const masq_locals[] = { "localhost",
+    "localhost.localdomain", "vm.example.net", "vm", NULL };
+
+/* One field value in, the exact value out (`want' NULL: unchanged). */
+static void
+masq_case(const char *name, const char *in, int wantn, const char *want)
+{
+	char	*out = NULL;
+	int	 n;
+
+	n = addr_masquerade(in, strlen(in), "example.org", masq_locals, &out);
+	CASE(name);
+	EXPECT_INT("rewritten", n, wantn);
+	if (want == NULL)
+		EXPECT(out == NULL, "changed to \"%s\"", out);
+	else
+		EXPECT_STR("value", out != NULL ? out : "(unchanged)", want);
+	END();
+	free(out);
+}
+
+static void
+test_masquerade(void)
+{
+	static char	 date[] = "Date: x";
+	char *const	 bottom[] = { date, NULL };
+	struct msg_result res;
+	struct msg_in	*in;
+	struct msg_out	*o;
+	struct msg	 m;
+	unsigned long	 count = 0;
+	int		 ifd, ofd, rc;
+	static const char hin[] = "From: root (Cron Daemon)\n"
+	    "To: <root@vm>, admin@example.com\n"
+	    "Cc: Fail2Ban <fail2ban>,\n\tundisclosed:;\n"
+	    "Reply-To: \"Smith, J\" <j@LOCALHOST>\n"
+	    "Subject: root@vm stays\n"
+	    "Resent-From: Logwatch\n"
+	    "\nbody root@vm\n";
+	static const char hout[] = "From: root@example.org (Cron Daemon)\r\n"
+	    "To: <root@example.org>, admin@example.com\r\n"
+	    "Cc: Fail2Ban <fail2ban@example.org>,\r\n\tundisclosed:;\r\n"
+	    "Reply-To: \"Smith, J\" <j@example.org>\r\n"
+	    "Subject: root@vm stays\r\n"
+	    "Resent-From: Logwatch@example.org\r\n"
+	    "Date: x\r\n"
+	    "\r\nbody root@vm\r\n";
+
+	masq_case("masquerade: bare name with a comment, comment kept",
+	    " root (Cron Daemon)", 1, " root@example.org (Cron Daemon)");
+	masq_case("masquerade: bare display-less name (From: Logwatch)",
+	    " Logwatch", 1, " Logwatch@example.org");
+	masq_case("masquerade: angle address at the short hostname",
+	    " <root@vm>", 1, " <root@example.org>");
+	masq_case("masquerade: display name kept (Fail2Ban <fail2ban>)",
+	    " Fail2Ban <fail2ban>", 1, " Fail2Ban <fail2ban@example.org>");
+	masq_case("masquerade: FQDN, localhost, case-insensitive",
+	    " a@VM.example.net, b@localhost, c@localhost.localdomain", 3,
+	    " a@example.org, b@example.org, c@example.org");
+	masq_case("masquerade: foreign addresses untouched",
+	    " a@example.com, \"B\" <b@x.y>", 0, NULL);
+	masq_case("masquerade: group members rewritten, group name kept",
+	    " Admins: root, ops@example.com;", 1,
+	    " Admins: root@example.org, ops@example.com;");
+	masq_case("masquerade: empty group untouched",
+	    " undisclosed-recipients:;", 0, NULL);
+	masq_case("masquerade: quoted display name with comma and '<'",
+	    " \"Doe, <J>\" <jd>", 1, " \"Doe, <J>\" <jd@example.org>");
+	masq_case("masquerade: quoted local part kept verbatim",
+	    " \"a b\"@vm", 1, " \"a b\"@example.org");
+	masq_case("masquerade: folding and comments kept byte for byte",
+	    " root (x),\r\n\t(y) <www-data> (z)", 2,
+	    " root@example.org (x),\r\n\t(y) <www-data@example.org> (z)");
+	masq_case("masquerade: comment with parentheses and a comma",
+	    " root (a (b, c) d)", 1, " root@example.org (a (b, c) d)");
+	masq_case("masquerade: white space inside angle brackets",
+	    " < root >", 1, " < root@example.org >");
+	masq_case("masquerade: source route keeps the route",
+	    " <@r1,@r2:root@vm>", 1, " <@r1,@r2:root@example.org>");
+	masq_case("masquerade: trailing comma", " root,", 1,
+	    " root@example.org,");
+	masq_case("masquerade: obsolete split addr-spec left alone",
+	    " root @ vm", 0, NULL);
+	masq_case("masquerade: unbalanced quote left alone", " \"root", 0,
+	    NULL);
+	masq_case("masquerade: unbalanced parenthesis left alone",
+	    " root (x", 0, NULL);
+	masq_case("masquerade: stray '>' left alone", " root>", 0, NULL);
+	masq_case("masquerade: empty angle untouched", " Name <>", 0, NULL);
+	masq_case("masquerade: empty value untouched", "", 0, NULL);
+	masq_case("masquerade: \"@vm\" without a local part untouched",
+	    " @vm", 0, NULL);
+
+	{
+		static const struct { const char *name, *in, *want; } fc[] = {
+			{ "force_from: display name kept",
+			    " Cron Daemon <root@example.org>",
+			    " Cron Daemon <app@ses.example>" },
+			{ "force_from: comment kept",
+			    " root@example.org (Cron Daemon)",
+			    " app@ses.example (Cron Daemon)" },
+			{ "force_from: bare address",
+			    " a@b.c", " app@ses.example" },
+			{ "force_from: first mailbox only",
+			    " a@b.c, d@e.f", " app@ses.example, d@e.f" },
+			{ "force_from: unparsable value replaced",
+			    " \"broken <x@y>", " <app@ses.example>" },
+			{ "force_from: empty value replaced", "",
+			    " <app@ses.example>" },
+		};
+		size_t	 k;
+		char	*got;
+
+		for (k = 0; k < sizeof(fc) / sizeof(fc[0]); k++) {
+			got = addr_force(fc[k].in, strlen(fc[k].in),
+			    "app@ses.example");
+			CHECK(fc[k].name, got != NULL &&
+			    strcmp(got, fc[k].want) == 0, "got \"%s\"",
+			    got != NULL ? got : "(null)");
+			free(got);
+		}
+	}
+
+	{
+		/* random field values: never a crash or overread (run under
+		 * SANITIZE), and nothing but domains changes: the output with
+		 * every "@example.org" removed is the input with its local
+		 * domains removed, i.e. no other byte moves */
+		static const char ab[] = "ab@<>(),:;\" \\\r\nvm.";
+		char	 rv[64], *rout, *p;
+		size_t	 len, k;
+		int	 iter, n, bad = 0;
+
+		for (iter = 0; iter < 20000 && !bad; iter++) {
+			len = prop_rand() % sizeof(rv);
+			for (k = 0; k < len; k++)
+				rv[k] = ab[prop_rand() % (sizeof(ab) - 1)];
+			n = addr_masquerade(rv, len, "example.org",
+			    masq_locals, &rout);
+			if (n < 0 || (n == 0) != (rout == NULL))
+				bad = 1;
+			else if (rout != NULL) {
+				/* each rewrite adds "@example.org" */
+				for (k = 0, p = rout; (p = strstr(p,
+				    "@example.org")) != NULL; p++)
+					k++;
+				if (k < (size_t)n)
+					bad = 2;
+			}
+			free(rout);
+		}
+		CHECK("masquerade: 20000 random values: no crash, each "
+		    "rewrite adds @domain", bad == 0, "failure %d", bad);
+	}
+
+	/* the whole header, through msg_hdr_masquerade */
+	if ((in = malloc(sizeof(*in))) == NULL ||
+	    (o = malloc(sizeof(*o))) == NULL ||
+	    (ifd = tmp_fd(hin, sizeof(hin) - 1)) == -1 ||
+	    (ofd = tmp_fd("", 0)) == -1)
+		abort();
+	memset(&m, 0, sizeof(m));
+	msg_in_init(in, ifd, 0);
+	msg_out_init(o, ofd, 1LL << 30);
+	rc = msg_read_header(&m, in);
+	if (rc == 0)
+		rc = msg_hdr_masquerade(&m, "example.org", masq_locals,
+		    &count);
+	if (rc == 0)
+		rc = msg_write_header(&m, o, NULL, bottom, &in->folded);
+	if (rc == 0)
+		rc = msg_write_body(&m, in, o);
+	memset(&res, 0, sizeof(res));
+	res.out = slurp_fd(ofd, &res.outlen);
+	CASE("masquerade: every address field, exact bytes; Subject and "
+	    "body untouched");
+	EXPECT_INT("rc", rc, 0);
+	EXPECT_INT("count", count, 5);
+	EXPECT_MEM("queued data", res.out, res.outlen, hout, sizeof(hout) - 1);
+	END();
+	free(res.out);
+	msg_free(&m);
+	(void)close(ifd);
+	(void)close(ofd);
+	free(in);
+	free(o);
+}
+
+/* --- property: random input never yields a bad wire form ------------------ */
+
+static unsigned long long prop_state = 0x9e3779b97f4a7c15ULL;
+
+static unsigned int
+prop_rand(void)
+{
+	prop_state ^= prop_state << 13;
+	prop_state ^= prop_state >> 7;
+	prop_state ^= prop_state << 17;
+	return (unsigned int)(prop_state >> 32);
+}
+
+/* A reference model of the body rules (SPEC 4), written independently. */
+static char *
+prop_model(const char *in, size_t len, int iflag, size_t *outlen)
+{
+	char	*clean, *out, *line;
+	size_t	 n = 0, i, ll, start, k, cap, on = 0;
+	int	 first;
+
+	if ((clean = malloc(len + 1)) == NULL ||
+	    (out = malloc(len * 2 + 16)) == NULL)
+		abort();
+	for (i = 0; i < len; i++)
+		if (in[i] != '\0')
+			clean[n++] = in[i];
+	for (i = 0; i < n;) {
+		start = i;
+		while (i < n && clean[i] != '\n' && clean[i] != '\r')
+			i++;
+		line = clean + start;
+		ll = i - start;
+		if (i < n) {	/* CRLF, LF or bare CR: one line end */
+			if (clean[i] == '\r' && i + 1 < n && clean[i + 1] == '\n')
+				i++;
+			i++;
+		}
+		if (!iflag && ll == 1 && line[0] == '.' &&
+		    (i <= n && (clean[i - 1] == '\n' || clean[i - 1] == '\r')))
+			break;
+		for (first = 1, cap = LINE_MAX_OCTETS;; first = 0) {
+			k = ll > cap ? cap : ll;
+			if (!first)
+				out[on++] = ' ';
+			else if (k > 0 && line[0] == '.')
+				out[on++] = '.';
+			memcpy(out + on, line, k);
+			on += k;
+			out[on++] = '\r';
+			out[on++] = '\n';
+			line += k;
+			ll -= k;
+			cap = LINE_MAX_OCTETS - 1;
+			if (ll == 0)
+				break;
+		}
+	}
+	free(clean);
+	*outlen = on;
+	return out;
+}
+
+static void
+test_property(void)
+{
+	static const char alpha[] = "a.\r\n\0\xff .";
+	struct msg_result res;
+	char		*in, *want;
+	size_t		 len, i, wl;
+	int		 iter, bad = 0, iflag, hdr;
+
+	for (iter = 0; iter < 400 && !bad; iter++) {
+		len = prop_rand() % (iter % 4 == 2 ? 5000 : 300);
+		iflag = iter & 1;
+		hdr = iter % 3 == 0;
+		if ((in = malloc(len + 16)) == NULL)
+			abort();
+		i = 0;
+		if (hdr)	/* a header with random bytes in it */
+			memcpy(in, "Subject: ", (i = 9));
+		else
+			in[i++] = '\n';	/* empty header: all body */
+		for (; i < len + 9; i++) {
+			if (iter % 4 == 2 && prop_rand() % 1500 != 0)
+				in[i] = 'x';	/* lines over 998 octets */
+			else
+				in[i] = alpha[prop_rand() % (sizeof(alpha) - 1)];
+		}
+		len = i;
+		msg_run(in, len, iflag, 1LL << 30, NULL, NULL, &res);
+		/* invariants on the queued data, header or not */
+		for (i = 0; i < res.outlen && !bad; i++) {
+			if (res.out[i] == '\0')
+				bad = 1;
+			if (res.out[i] == '\r' && (i + 1 == res.outlen ||
+			    res.out[i + 1] != '\n'))
+				bad = 2;
+			if (res.out[i] == '\n' && (i == 0 ||
+			    res.out[i - 1] != '\r'))
+				bad = 3;
+		}
+		if (res.outlen >= 2 && memcmp(res.out + res.outlen - 2,
+		    "\r\n", 2) != 0)
+			bad = 4;
+		if (memmem(res.out, res.outlen, "\r\n.\r\n", 5) != NULL ||
+		    (res.outlen >= 3 && memcmp(res.out, ".\r\n", 3) == 0))
+			bad = 5;
+		for (i = 0, wl = 0; i < res.outlen && !bad; i++) {
+			wl = res.out[i] == '\n' ? 0 : wl + 1;
+			if (wl > LINE_MAX_OCTETS + 1)
+				bad = 6;
+		}
+		if (res.rc != 0)
+			bad = 7;
+		if (!bad && !hdr) {	/* body: exactly the documented rules */
+			want = prop_model(in + 1, len - 1, iflag, &wl);
+			if (res.outlen != wl + 2 || memcmp(res.out, "\r\n", 2) != 0
+			    || memcmp(res.out + 2, want, wl) != 0)
+				bad = 8;
+			free(want);
+		}
+		free(res.out);
+		free(in);
+	}
+	CASE("property: random CR/LF/dot/NUL/8-bit/long input: CRLF only, "
+	    "no early end of data, lines <= 998 + CRLF, body as specified");
+	EXPECT_INT("first failure (0 = none; 1 NUL 2 CR 3 LF 4 end 5 dot "
+	    "6 long 7 rc 8 model)", bad, 0);
+	if (bad)
+		EXPECT(0, "at iteration %d", iter - 1);
+	END();
+}
+
+/* --- aliases ---------------------------------------------------------- */
+
+static char	 alias_problems[2048];
+
+static void
+alias_report(const char *path, size_t line, const char *msg)
+{
+	char	 b[320];
+
+	(void)path;
+	(void)snprintf(b, sizeof(b), "%zu: %s|", line, msg);
+	(void)strlcat(alias_problems, b, sizeof(alias_problems));
+}
+
+static char	 alias_warnings[1024];
+
+static void __attribute__((format(printf, 2, 3)))
+alias_warn(void *arg, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	 b[320];
+
+	(void)arg;
+	va_start(ap, fmt);
+	(void)vsnprintf(b, sizeof(b), fmt, ap);
+	va_end(ap);
+	(void)strlcat(alias_warnings, b, sizeof(alias_warnings));
+	(void)strlcat(alias_warnings, "|", sizeof(alias_warnings));
+}
+
+/* One recipient expanded: the '|'-joined result, or "ERR" */
+static void
+alias_case(const struct aliases *al, const char *admin, const char *name,
+    const char *rcpt, const char *want)
+{
+	struct aliases_ctx	 cx;
+	struct addr_list	 l = { NULL, 0 };
+	char			 got[1024];
+
+	memset(&cx, 0, sizeof(cx));
+	cx.domain = "example.org";
+	cx.locals = masq_locals;
+	cx.admin = admin;
+	cx.warn = alias_warn;
+	if (aliases_expand(al, rcpt, &cx, &l) == -1)
+		(void)strlcpy(got, "ERR", sizeof(got));
+	else
+		addr_join(&l, got, sizeof(got));
+	CHECK(name, strcmp(got, want) == 0, "got \"%s\", want \"%s\"", got,
+	    want);
+	addr_list_free(&l);
+}
+
+static void
+test_aliases(void)
+{
+	static const char file[] =
+	    "# See man 5 aliases\n"
+	    "postmaster:    root\n"
+	    "ROOT: admin, ops@example.com\n"
+	    "admin: Alice <alice@example.com>,\n"
+	    "\tbob@example.com\n"
+	    "  # a comment inside does not end the entry\n"
+	    "    , carol@example.com\n"
+	    "\n"
+	    "self: self, log@example.com\n"
+	    "loopa: loopb\n"
+	    "loopb: loopa\n"
+	    "pipe: \"|/usr/bin/procmail\", /var/mail/x, :include:/etc/list, "
+	    "keep@example.com\n"
+	    "onlypipe: |/bin/true\n"
+	    "www-data: root@localhost\n"
+	    "broken line\n"
+	    "postmaster: other@example.com\n"
+	    "bad: \"unbalanced\n"
+	    "  orphan-continuation-at-end: x\n";
+	static const char probs[] =
+	    "12: pipe: \"|/usr/bin/procmail\": pipes, files and :include: are "
+	    "not supported by a relay, skipped|"
+	    "12: pipe: \"/var/mail/x\": pipes, files and :include: are not "
+	    "supported by a relay, skipped|"
+	    "12: pipe: \":include:/etc/list\": pipes, files and :include: are "
+	    "not supported by a relay, skipped|"
+	    "13: onlypipe: \"|/bin/true\": pipes, files and :include: are not "
+	    "supported by a relay, skipped|"
+	    "15: no ':' after the alias name|"
+	    "16: duplicate alias \"postmaster\" ignored (first defined on line "
+	    "2)|"
+	    "17: bad: unbalanced quote|";
+	struct aliases	 al;
+	int		 rc;
+
+	if (write_path(tmp_path("aliases"), file, sizeof(file) - 1) == -1)
+		abort();
+	memset(&al, 0, sizeof(al));
+	al.report = alias_report;
+	rc = aliases_load(&al, tmp_path("aliases"));
+	CASE("aliases: load, each problem reported with its line");
+	EXPECT_INT("rc", rc, 0);
+	EXPECT_INT("aliases", al.n, 9);
+	EXPECT_STR("problems", alias_problems, probs);
+	END();
+
+	alias_case(&al, NULL, "aliases: recursive, case-insensitive, "
+	    "continuation lines, display names dropped", "Postmaster",
+	    "alice@example.com|bob@example.com|carol@example.com|"
+	    "ops@example.com");
+	alias_case(&al, NULL, "aliases: local domain looked up",
+	    "root@vm.example.net",
+	    "alice@example.com|bob@example.com|carol@example.com|"
+	    "ops@example.com");
+	alias_case(&al, NULL, "aliases: a foreign domain is not looked up",
+	    "root@example.com", "root@example.com");
+	alias_case(&al, NULL, "aliases: no alias: qualified", "nobody",
+	    "nobody@example.org");
+	alias_case(&al, "hostmaster@example.net", "aliases: no alias: "
+	    "admin_address", "nobody", "hostmaster@example.net");
+	alias_case(&al, "hostmaster@example.net", "aliases: the target of an "
+	    "alias that has none goes to admin_address too", "www-data",
+	    "alice@example.com|bob@example.com|carol@example.com|"
+	    "ops@example.com");
+	alias_case(&al, NULL, "aliases: a name in its own list is not "
+	    "expanded again", "self", "self@example.org|log@example.com");
+	alias_case(&al, NULL, "aliases: a loop ends at the first repeat",
+	    "loopa", "loopa@example.org");
+	alias_warnings[0] = '\0';
+	alias_case(&al, NULL, "aliases: pipes, files, :include: skipped",
+	    "pipe", "keep@example.com");
+	CHECK("aliases: skipped targets are warned about",
+	    strstr(alias_warnings, "target \"|/usr/bin/procmail\" "
+	    "skipped") != NULL, "warnings \"%s\"", alias_warnings);
+	alias_warnings[0] = '\0';
+	alias_case(&al, "hostmaster@example.net", "aliases: nothing "
+	    "deliverable: as if there were no alias", "onlypipe",
+	    "hostmaster@example.net");
+	CHECK("aliases: nothing deliverable is warned about",
+	    strstr(alias_warnings, "alias \"onlypipe\" has no deliverable "
+	    "target") != NULL, "warnings \"%s\"", alias_warnings);
+	aliases_free(&al);
+
+	memset(&al, 0, sizeof(al));
+	CHECK("aliases: a missing file is an error with errno",
+	    aliases_load(&al, tmp_path("no-such-aliases")) == -1 &&
+	    errno == ENOENT, "errno %d", errno);
+	aliases_free(&al);
+}
+
+/* --- spool: the DSN and SMTPUTF8 envelope records (sendmail -B -N -R -V) --- */
+
+#define ENV_HEAD "RELAYQ 1\nI 0123456789ABCDEF\nT 1\nU 1 a\nS a@x\n"
+
+static void
+test_spool_dsn(void)
+{
+	static const char ok[] = ENV_HEAD "B 8BITMIME\nD HDRS\nV env-1\n"
+	    "F SMTPUTF8\nR b@x\nO b\nN SUCCESS,DELAY\nR c@x\nN NEVER\nR d@x\nM\n";
+	struct qmsg	 m;
+	char		 err[256] = "", buf[64];
+	unsigned int	 bits;
+	int		 rc;
+
+	rc = spool_parse_envelope(ok, strlen(ok), &m, err, sizeof(err));
+	CASE("spool: B, D, V, F and N records parsed");
+	EXPECT_INT("rc", rc, 0);
+	if (rc == 0) {
+		EXPECT_INT("body_decl", m.body_decl, 8);
+		EXPECT_INT("dsn_ret", m.dsn_ret, 2);
+		EXPECT_STR("envid", m.envid, "env-1");
+		EXPECT_INT("smtputf8", m.smtputf8, 1);
+		EXPECT_INT("nrcpt", m.nrcpt, 3);
+		EXPECT_INT("notify 0", m.rcpt[0].notify, DSN_NOTIFY_SUCCESS |
+		    DSN_NOTIFY_DELAY);
+		EXPECT_STR("orig 0", m.rcpt[0].orig, "b");
+		EXPECT_INT("notify 1", m.rcpt[1].notify, DSN_NOTIFY_NEVER);
+		EXPECT_INT("notify 2", m.rcpt[2].notify, 0);
+		spool_free_msg(&m);
+	}
+	END();
+	env_bad("spool: N before any R rejected", ENV_HEAD "N NEVER\nR b@x\nM\n");
+	env_bad("spool: B after an R rejected", ENV_HEAD "R b@x\nB 7BIT\nM\n");
+	env_bad("spool: two V records rejected",
+	    ENV_HEAD "V a\nV b\nR b@x\nM\n");
+	env_bad("spool: V with a space rejected", ENV_HEAD "V a b\nR b@x\nM\n");
+	env_bad("spool: V with '+' rejected", ENV_HEAD "V a+b\nR b@x\nM\n");
+	env_bad("spool: bad D value rejected", ENV_HEAD "D BODY\nR b@x\nM\n");
+	env_bad("spool: bad F value rejected", ENV_HEAD "F 8BIT\nR b@x\nM\n");
+	env_bad("spool: NEVER combined rejected",
+	    ENV_HEAD "R b@x\nN NEVER,SUCCESS\nM\n");
+	env_bad("spool: two N for one recipient rejected",
+	    ENV_HEAD "R b@x\nN DELAY\nN FAILURE\nM\n");
+	env_bad("spool: O after N rejected",
+	    ENV_HEAD "R b@x\nN DELAY\nO b\nM\n");
+
+	CHECK("spool: notify parse is case-insensitive, canonical output",
+	    spool_notify_parse("delay,Success", &bits) == 0 &&
+	    spool_notify_str(bits, buf, sizeof(buf)) == 0 &&
+	    strcmp(buf, "SUCCESS,DELAY") == 0, "got \"%s\"", buf);
+	CHECK("spool: notify parse rejects an empty item",
+	    spool_notify_parse("success,", &bits) == -1, "accepted");
+	CHECK("spool: envid of 101 characters rejected",
+	    !spool_envid_ok("xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"), "accepted");
+}
+
 int
 main(void)
 {
@@ -2942,6 +3475,10 @@ main(void)
 	test_spool();
 	test_msg();
 	test_smtp();
+	test_masquerade();
+	test_property();
+	test_aliases();
+	test_spool_dsn();
 
 	(void)fprintf(stderr, "# %u tests, %u failed\n", unit.run,
 	    unit.failed);
