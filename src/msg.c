@@ -438,6 +438,30 @@ msg_hdr_recipients(const struct msg *m, struct addr_list *l, char *err,
 }
 
 /*
+ * Replace the value of field `h' (after the colon at offset `v') with
+ * `val', which is consumed.  -1 when out of memory (`h' unchanged).
+ */
+static int
+msg_hdr_set_value(struct msg *m, struct msg_hdr *h, size_t v, char *val)
+{
+	size_t	 nl = strlen(val);
+	char	*t;
+
+	if ((t = malloc(v + nl + 1)) == NULL) {
+		free(val);
+		return -1;
+	}
+	memcpy(t, h->text, v);
+	memcpy(t + v, val, nl + 1);
+	free(val);
+	free(h->text);
+	h->text = t;
+	m->hdrbytes += v + nl - h->len;
+	h->len = v + nl;
+	return 0;
+}
+
+/*
  * Masquerading (SPEC 4): the fields that carry addresses a reply or a
  * bounce goes to.  Bcc and Resent-Bcc are removed anyway.
  */
@@ -458,8 +482,8 @@ msg_hdr_masquerade(struct msg *m, const char *domain,
     const char *const *locals, unsigned long *count)
 {
 	struct msg_hdr	*h;
-	size_t		 i, j, v, nl;
-	char		*val, *t;
+	size_t		 i, j, v;
+	char		*val;
 	int		 r;
 
 	for (i = 0; i < m->nhdr; i++) {
@@ -478,18 +502,8 @@ msg_hdr_masquerade(struct msg *m, const char *domain,
 			return EX_OSERR;
 		if (r == 0)
 			continue;
-		nl = strlen(val);
-		if ((t = malloc(v + nl + 1)) == NULL) {
-			free(val);
+		if (msg_hdr_set_value(m, h, v, val) == -1)
 			return EX_OSERR;
-		}
-		memcpy(t, h->text, v);
-		memcpy(t + v, val, nl + 1);
-		free(val);
-		free(h->text);
-		h->text = t;
-		m->hdrbytes += v + nl - h->len;
-		h->len = v + nl;
 		*count += (unsigned long)r;
 	}
 	return 0;
@@ -505,8 +519,8 @@ int
 msg_hdr_force_from(struct msg *m, const char *addr)
 {
 	struct msg_hdr	*h = NULL;
-	size_t		 i, v, nl;
-	char		*val, *t, *rt;
+	size_t		 i, v;
+	char		*val, *rt;
 	int		 rc;
 
 	for (i = 0; i < m->nhdr && h == NULL; i++)
@@ -534,19 +548,7 @@ msg_hdr_force_from(struct msg *m, const char *addr)
 			    msg_hdr_name_is(&m->hdr[i], "From"))
 				h = &m->hdr[i];
 	}
-	nl = strlen(val);
-	if ((t = malloc(v + nl + 1)) == NULL) {
-		free(val);
-		return EX_OSERR;
-	}
-	memcpy(t, h->text, v);
-	memcpy(t + v, val, nl + 1);
-	free(val);
-	free(h->text);
-	h->text = t;
-	m->hdrbytes += v + nl - h->len;
-	h->len = v + nl;
-	return 0;
+	return msg_hdr_set_value(m, h, v, val) == -1 ? EX_OSERR : 0;
 }
 
 /* Write each CRLF-separated line of a field, folding over-long ones. */
