@@ -83,10 +83,14 @@ test/sendmail-sgid: $(SENDMAIL_SRCS) $(COMMON_SRCS) src/relayq.h src/msg.h
 test/smtpd: test/smtpd.c
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ test/smtpd.c $(TLS_LIBS)
 
+# LD_PRELOAD shim: names under relayq.test resolve to 127.0.0.1
+test/fakedns.so: test/fakedns.c
+	$(CC) $(ALL_CFLAGS) -fPIC -shared $(LDFLAGS) -o $@ test/fakedns.c -ldl
+
 deps:
 	@sh test/deps.sh
 
-check: deps all test/unit test/smtpd test/sendmail-sgid
+check: deps all test/unit test/smtpd test/sendmail-sgid test/fakedns.so
 	@bash test/check.sh
 
 demo: deps all test/smtpd
@@ -104,6 +108,7 @@ install: all
 	    sh contrib/install.sh
 
 clean:
-	rm -f sendmail relayq src/*.o test/unit test/smtpd test/sendmail-sgid
+	rm -f sendmail relayq src/*.o test/unit test/smtpd test/sendmail-sgid \
+	    test/fakedns.so
 
 .PHONY: all check demo interop bench install clean deps

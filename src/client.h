@@ -22,6 +22,7 @@ struct conn {
 	int			 verified;	/* TLS up and the peer checked */
 	time_t			 timeout;	/* for each read or write */
 	const struct smarthost	*host;
+	const struct conf	*conf;		/* pins, client certificate */
 	char			 peer[320];	/* "name[addr]:port" for logs */
 	char			 rbuf[CONN_BUFSZ];
 	size_t			 rpos, rlen;
@@ -71,9 +72,13 @@ void	 smtp_quit(struct smtp_session *);
 const char *smtp_dsn(const struct smtp_reply *, char *, size_t);
 
 /* tls.c */
+struct mbedtls_x509_crt;
+int	 tls_spki_pin(const struct mbedtls_x509_crt *, unsigned char [32],
+	    char *, size_t);
+void	 tls_cert_names(const struct mbedtls_x509_crt *, char *, size_t);
 int	 tls_init(const struct conf *, char *, size_t);
-int	 tls_connect(struct conn *, const struct smarthost *, time_t, char *,
-	    size_t);
+int	 tls_connect(struct conn *, const struct conf *,
+	    const struct smarthost *, time_t, char *, size_t);
 void	 tls_close(struct conn *);
 
 #endif /* CLIENT_H */

@@ -265,7 +265,7 @@ drain_connect(struct conn *c, struct smtp_session *s, char *err, size_t errsz)
 	size_t	 i;
 
 	for (i = 0; i < drain_conf->nhost; i++) {
-		if (tls_connect(c, &drain_conf->host[i],
+		if (tls_connect(c, drain_conf, &drain_conf->host[i],
 		    drain_conf->timeout_connect, err, errsz) == -1)
 			continue;
 		memset(s, 0, sizeof(*s));

@@ -114,6 +114,7 @@ static struct {
 	const char	*transcript;
 	int		 sink;
 	int		 tls_garbage;
+	int		 tls11;		/* offer TLS 1.1 and nothing newer */
 	int		 timeout;	/* idle seconds */
 	unsigned int	 drop_after;	/* bit per enum cmd */
 	unsigned int	 hang_after;
@@ -268,7 +269,7 @@ usage(void)
 	    "             [--transcript F] [--timeout SECS]\n"
 	    "             [--reply CMD=TEXT] [--reply RCPT:ADDR=TEXT]\n"
 	    "             [--drop-after CMD] [--hang-after CMD]"
-	    " [--tls-garbage]\n"
+	    " [--tls-garbage] [--tls11]\n"
 	    "CMD: GREETING EHLO STARTTLS AUTH MAIL RCPT DATA DOT QUIT\n");
 	exit(2);
 }
@@ -505,6 +506,21 @@ tls_init(void)
 	mbedtls_ssl_conf_min_version(&tls_conf, MBEDTLS_SSL_MAJOR_VERSION_3,
 	    MBEDTLS_SSL_MINOR_VERSION_3);
 #endif
+	/*
+	 * --tls11: an outdated server that speaks TLS 1.1 at most, so tests
+	 * can check that relayq refuses it.  Only mbedTLS 2.x still has it.
+	 */
+	if (cfg.tls11) {
+#if MBEDTLS_VERSION_NUMBER < 0x03000000 && defined(MBEDTLS_SSL_PROTO_TLS1_1)
+		mbedtls_ssl_conf_min_version(&tls_conf,
+		    MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_2);
+		mbedtls_ssl_conf_max_version(&tls_conf,
+		    MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_2);
+#else
+		log_err("--tls11: this mbedTLS has no TLS 1.1");
+		exit(77);
+#endif
+	}
 	/* Client certificates are irrelevant to relayq's use. */
 	mbedtls_ssl_conf_authmode(&tls_conf, MBEDTLS_SSL_VERIFY_NONE);
 	mbedtls_ssl_conf_rng(&tls_conf, mbedtls_ctr_drbg_random, &tls_drbg);
@@ -1696,6 +1712,7 @@ main(int argc, char *argv[])
 		{ "drop-after",	required_argument,	NULL, 'd' },
 		{ "hang-after",	required_argument,	NULL, 'h' },
 		{ "tls-garbage", no_argument,		NULL, 'g' },
+		{ "tls11",	no_argument,		NULL, 'V' },
 		{ "help",	no_argument,		NULL, '?' },
 		{ NULL,		0,			NULL, 0 }
 	};
@@ -1768,6 +1785,9 @@ main(int argc, char *argv[])
 			break;
 		case 'g':
 			cfg.tls_garbage = 1;
+			break;
+		case 'V':
+			cfg.tls11 = 1;
 			break;
 		default:
 			usage();

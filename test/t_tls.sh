@@ -1,0 +1,119 @@
+# TLS verification by the rules (SPEC 6): every refusal defers with the
+# exact reason, before any AUTH or MAIL; pins; address literals.
+# Sourced by test/check.sh, which provides test/lib.sh.
+
+# names under relayq.test resolve to 127.0.0.1 in the daemon
+FAKEDNS=$TOP/test/fakedns.so
+
+# SHA-256 of a certificate's SubjectPublicKeyInfo, in hex
+spki_pin() {
+	openssl x509 -in "$1" -pubkey -noout | openssl pkey -pubin -outform DER |
+	    sha256sum | cut -d' ' -f1
+}
+
+# tls_env NAME CERT HOST SMTPD-OPTS [conf lines...]: smarthost with
+# CERT.pem, relayq pointed at HOST:PORT, one message submitted
+tls_env() {
+	local name=$1 cert=$2 host=$3 opts=$4
+	shift 4
+	new_env "tls_$(echo "$name" | tr -c 'a-z0-9\n' _)"
+	CERT=$CERTS/$cert.pem KEY=$CERTS/$cert.key eval "start_smtpd $opts" &&
+	    write_conf "$@" &&
+	    sed -i "s/^smarthost localhost:/smarthost $host:/" "$T/conf" &&
+	    start_daemon LD_PRELOAD="$FAKEDNS" || return 1
+	printf 'Subject: tls\n\nbody\n' | submit user@example.net
+}
+
+no_cmd() { ! grep -qE "^C: ($1)" "$T/transcript"; }
+
+# tls_refused NAME CERT HOST REASON-REGEX [SMTPD-OPTS [conf lines...]]
+tls_refused() {
+	local name=$1 cert=$2 host=$3 re=$4 opts=${5:-}
+	shift 4; [ $# -gt 0 ] && shift
+	tls_env "$name" "$cert" "$host" "$opts" "$@" ||
+	    { not_ok "$name: set-up" "see $T"; stop_daemon; return; }
+	if wait_for 15 log_has "relay=none, .*status=deferred \($re\)$"; then
+		ok "$name: refused with the exact reason"
+	else
+		not_ok "$name: refused with the exact reason" \
+		    "want /$re/, log: $(grep deferred "$T/log" | tail -1)"
+	fi
+	check "$name: no AUTH sent" no_cmd AUTH
+	check "$name: no mail sent" no_cmd 'MAIL|RCPT|DATA'
+	check "$name: nothing delivered" test ! -e "$T/mail/1.msg"
+	check "$name: message still queued" test "$(queue_count)" -eq 1
+	stop_daemon
+}
+
+# tls_accepted NAME CERT HOST [SMTPD-OPTS [conf lines...]]
+tls_accepted() {
+	local name=$1 cert=$2 host=$3 opts=${4:-}
+	shift 3; [ $# -gt 0 ] && shift
+	tls_env "$name" "$cert" "$host" "$opts" "$@" ||
+	    { not_ok "$name: set-up" "see $T"; stop_daemon; return; }
+	if wait_for 15 test -s "$T/mail/1.env"; then
+		ok "$name: accepted and delivered"
+	else
+		not_ok "$name: accepted and delivered" \
+		    "log: $(grep -v started "$T/log" | tail -1)"
+	fi
+	check "$name: AUTH after the handshake" \
+	    awk '/^-- tls established/ {t=1} /^C: AUTH/ {a=1; if (!t) exit 1} END {exit !a}' "$T/transcript"
+	stop_daemon
+}
+
+test_tls_verification() {
+	local v='certificate verify failed for'
+	tls_refused "wrong name" wrong localhost \
+	    "$v localhost: name mismatch \(want localhost; certificate is for DNS:wrong\.example\)"
+	tls_refused "expired" expired localhost "$v localhost: expired"
+	tls_refused "not yet valid" notyet localhost "$v localhost: not yet valid"
+	tls_refused "self-signed without pin" selfsigned localhost \
+	    "$v localhost: not signed by a trusted CA"
+	tls_accepted "wildcard, one label deep" wildcard mail.relayq.test
+	tls_refused "wildcard, two labels deep" wildcard a.mail.relayq.test \
+	    "$v a\.mail\.relayq\.test: name mismatch \(want a\.mail\.relayq\.test; certificate is for DNS:\*\.relayq\.test\)"
+	tls_refused "wildcard does not cover the bare domain" wildcard relayq.test \
+	    "$v relayq\.test: name mismatch \(want relayq\.test; certificate is for DNS:\*\.relayq\.test\)"
+	tls_accepted "IP SAN for an address literal" server 127.0.0.1
+	tls_refused "address literal against a DNS-ID only" dnsip 127.0.0.1 \
+	    "$v 127\.0\.0\.1: name mismatch \(an address needs an IP SAN for 127\.0\.0\.1; certificate is for DNS:127\.0\.0\.1\)"
+	tls_accepted "CN used when there is no SAN" cnonly localhost
+	tls_refused "CN ignored when there are SANs" cnignored localhost \
+	    "$v localhost: name mismatch \(want localhost; certificate is for DNS:other\.example\)"
+	tls_accepted "intermediate CA sent by the server" chain localhost
+	tls_refused "intermediate that is not a CA" notca localhost \
+	    "$v localhost: not signed by a trusted CA"
+	tls_refused "TLS 1.1-only server" server localhost \
+	    "TLS handshake with localhost\[127\.0\.0\.1\]:[0-9]+ failed: server offers no TLS version >= 1\.2 \(tls_min_version\)" \
+	    --tls11
+	tls_refused "STARTTLS not offered" server localhost \
+	    "localhost\[127\.0\.0\.1\]:[0-9]+ does not offer STARTTLS; not sending in plaintext" \
+	    --no-starttls
+	tls_refused "STARTTLS 454" server localhost \
+	    "STARTTLS refused: 454 4\.7\.0 TLS not available due to temporary reason" \
+	    "--reply 'STARTTLS=454 4.7.0 TLS not available due to temporary reason'"
+	tls_refused "bytes injected after the STARTTLS 220" server localhost \
+	    "localhost\[127\.0\.0\.1\]:[0-9]+ sent data after the STARTTLS reply; aborting|TLS handshake with localhost\[127\.0\.0\.1\]:[0-9]+ failed: .*" \
+	    --tls-garbage
+}
+
+test_tls_pinning() {
+	local self srv
+	self=$(spki_pin "$CERTS/selfsigned.pem")
+	srv=$(spki_pin "$CERTS/server.pem")
+	tls_accepted "pin: self-signed relay with its pin" selfsigned localhost "" \
+	    "tls_fingerprint sha256:$self"
+	tls_refused "pin: self-signed relay with a wrong pin" selfsigned localhost \
+	    "certificate verify failed for localhost: public key matches no tls_fingerprint \(server key is sha256:$self\)" \
+	    "" "tls_fingerprint sha256:$srv"
+	tls_refused "pin: CA-signed relay with a wrong pin" server localhost \
+	    "certificate verify failed for localhost: public key matches no tls_fingerprint \(server key is sha256:$srv\)" \
+	    "" "tls_fingerprint sha256:$self"
+	tls_accepted "pin: several pins, one matches (rotation)" selfsigned localhost "" \
+	    "tls_fingerprint sha256:$srv" \
+	    "tls_fingerprint sha256:$(echo "$self" | tr a-f A-F | sed 's/../&:/g; s/:$//')"
+}
+
+test_tls_verification
+test_tls_pinning
