@@ -34,6 +34,7 @@ SENDMAIL_SRCS	 = src/sendmail.c \
 RELAYQ_SRCS	 = src/relayq.c \
 		   src/drain.c \
 		   src/smtp.c \
+		   src/auth.c \
 		   src/tls.c
 
 COMMON_OBJS	 = $(COMMON_SRCS:.c=.o)
@@ -60,16 +61,16 @@ relayq: $(RELAYQ_OBJS) $(COMMON_OBJS)
 
 $(COMMON_OBJS) $(SENDMAIL_OBJS) $(RELAYQ_OBJS): src/relayq.h
 $(SENDMAIL_OBJS): src/msg.h
-src/smtp.o src/drain.o src/tls.o src/relayq.o: src/client.h
+src/smtp.o src/drain.o src/tls.o src/relayq.o src/auth.o: src/client.h
 
 # --- tests -----------------------------------------------------------
 
 UNIT_SRCS	 = test/unit.c
-test/unit: $(UNIT_SRCS) src/msg.o src/aliases.o src/smtp.o src/tls.o $(COMMON_OBJS) \
-	    test/unit.h
+test/unit: $(UNIT_SRCS) src/msg.o src/aliases.o src/smtp.o src/auth.o \
+	    src/tls.o $(COMMON_OBJS) test/unit.h
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(UNIT_SRCS) \
-	    src/msg.o src/aliases.o src/smtp.o src/tls.o $(COMMON_OBJS) \
-	    $(TLS_LIBS) \
+	    src/msg.o src/aliases.o src/smtp.o src/auth.o src/tls.o \
+	    $(COMMON_OBJS) $(TLS_LIBS) \
 	    $(BSD_LIBS)
 
 # sendmail reading its config from test/sgid-etc, for the test of the

@@ -50,6 +50,43 @@ enum smtp_caps {
 	CAP_ENHANCED	= 1 << 6,
 	CAP_AUTH_PLAIN	= 1 << 7,
 	CAP_AUTH_LOGIN	= 1 << 8,
+	CAP_AUTH_SCRAM	= 1 << 9,
+	CAP_AUTH_XOAUTH2 = 1 << 10,
+	CAP_AUTH_OAUTHBEARER = 1 << 11,
+	CAP_AUTH_CRAMMD5 = 1 << 12,
+};
+
+enum auth_id {
+	AUTH_SCRAM,
+	AUTH_PLAIN,
+	AUTH_LOGIN,
+	AUTH_XOAUTH2,
+	AUTH_OAUTHBEARER,
+	AUTH_CRAMMD5,
+};
+
+struct auth_mech {
+	const char	*name;
+	enum auth_id	 id;
+	unsigned int	 cap;
+	int		 dflt;	/* tried when auth_mechanisms is not set */
+};
+
+#define AUTH_MAXMECHS	8
+#define AUTH_SECRET_MAX	8192	/* password or token, with its NUL */
+
+/* One SASL exchange; auth_done() wipes it (nonce, keys, signature). */
+struct auth {
+	const struct auth_mech	*mech;
+	const char		*user;
+	const char		*secret;
+	const char		*host, *port;	/* OAUTHBEARER */
+	int			 step;
+	char			 nonce[64];	/* SCRAM client nonce */
+	char			 first[640];	/* SCRAM client-first-bare */
+	unsigned char		 ssig[32];	/* expected server signature */
+	int			 verified;	/* server signature checked */
+	char			 detail[256];	/* OAuth error JSON, sanitised */
 };
 
 struct smtp_session {
@@ -61,6 +98,19 @@ struct smtp_session {
 	char			 error[REPLY_MAX + 128];	/* why it failed */
 	int			 temp;		/* that failure is temporary */
 };
+
+/* auth.c */
+const struct auth_mech *auth_mech_byname(const char *, size_t);
+unsigned int auth_caps(const char *);
+size_t	 auth_order(const struct conf *, const struct auth_mech **, size_t);
+int	 auth_check_list(const char *, char *, size_t);
+void	 auth_start(struct auth *, const struct auth_mech *, const char *,
+	    const char *, const char *, const char *, const char *);
+int	 auth_step(struct auth *, const char *, size_t, char *, size_t,
+	    size_t *, char *, size_t);
+int	 auth_finished(const struct auth *, char *, size_t);
+void	 auth_done(struct auth *);
+int	 auth_command(const char *, char *, size_t, char *, size_t);
 
 /* smtp.c */
 int	 smtp_reply_line(struct smtp_reply *, const char *, size_t);

@@ -42,6 +42,8 @@ static const struct conf_key conf_keys[] = {
 	{ "tls_fingerprint",	CT_PIN,		0 },
 	{ "auth_user",		CT_STR,		O(auth_user) },
 	{ "auth_password_file",	CT_PATH,	O(auth_password_file) },
+	{ "auth_password_command", CT_STR,	O(auth_password_command) },
+	{ "auth_mechanisms",	CT_STR,		O(auth_mechanisms) },
 	{ "helo_name",		CT_STR,		O(helo_name) },
 	{ "domain",		CT_STR,		O(domain) },
 	{ "spool",		CT_PATH,	O(spool) },
@@ -62,8 +64,6 @@ static const struct conf_key conf_keys[] = {
 	/* in the specification, not in this version yet: say so, not "unknown" */
 	{ "tls_client_cert",	CT_UNSUPPORTED,	0 },
 	{ "tls_client_key",	CT_UNSUPPORTED,	0 },
-	{ "auth_password_command", CT_UNSUPPORTED, 0 },
-	{ "auth_mechanisms",	CT_UNSUPPORTED,	0 },
 	{ "bounce_to",		CT_UNSUPPORTED,	0 },
 	{ "max_sessions",	CT_UNSUPPORTED,	0 },
 	{ "max_messages_per_session", CT_UNSUPPORTED, 0 },

@@ -557,6 +557,8 @@ drain_lock(char *err, size_t errsz)
 static int
 drain_setup(int foreground, char *err, size_t errsz)
 {
+	char	 msg[256];
+
 	if (drain_drop_root(err, errsz) == -1)
 		return -1;
 	if (!foreground && drain_conf->log != NULL &&
@@ -571,9 +573,17 @@ drain_setup(int foreground, char *err, size_t errsz)
 		return -1;
 	}
 	if (drain_conf->auth_user != NULL &&
-	    drain_conf->auth_password_file == NULL) {
+	    drain_conf->auth_password_file == NULL &&
+	    drain_conf->auth_password_command == NULL) {
 		(void)snprintf(err, errsz, "%s: auth_user needs "
-		    "auth_password_file", drain_conf->path);
+		    "auth_password_file or auth_password_command",
+		    drain_conf->path);
+		return -1;
+	}
+	if (drain_conf->auth_mechanisms != NULL &&
+	    auth_check_list(drain_conf->auth_mechanisms, msg,
+	    sizeof(msg)) == -1) {
+		(void)snprintf(err, errsz, "%s: %s", drain_conf->path, msg);
 		return -1;
 	}
 	if (drain_conf->auth_password_file != NULL &&

@@ -54,6 +54,8 @@ struct conf {
 	size_t			 ntls_pin;
 	char			*auth_user;
 	char			*auth_password_file;
+	char			*auth_password_command;	/* stdout = secret */
+	char			*auth_mechanisms;	/* preference order */
 	char			*helo_name;
 	char			*domain;
 	char			*spool;

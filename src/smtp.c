@@ -87,7 +87,7 @@ unsigned int
 smtp_ehlo_caps(const struct smtp_reply *r, long long *maxsize)
 {
 	const char	*p = r->text, *nl, *errstr;
-	char		 kw[256], *arg, *tok, *last;
+	char		 kw[256], *arg;
 	unsigned int	 caps = 0;
 	size_t		 n;
 
@@ -122,13 +122,7 @@ smtp_ehlo_caps(const struct smtp_reply *r, long long *maxsize)
 			if (errstr != NULL)
 				*maxsize = 0;
 		} else if (strcasecmp(kw, "AUTH") == 0)
-			for (tok = strtok_r(arg, " ", &last); tok != NULL;
-			    tok = strtok_r(NULL, " ", &last)) {
-				if (strcasecmp(tok, "PLAIN") == 0)
-					caps |= CAP_AUTH_PLAIN;
-				else if (strcasecmp(tok, "LOGIN") == 0)
-					caps |= CAP_AUTH_LOGIN;
-			}
+			caps |= auth_caps(arg);
 		if (nl == NULL)
 			break;
 	}
@@ -265,7 +259,7 @@ smtp_reply(struct smtp_session *s, struct smtp_reply *r)
 static int
 smtp_cmd(struct smtp_session *s, struct smtp_reply *r, const char *fmt, ...)
 {
-	char	 buf[2048];	/* an AUTH line with a long password fits */
+	char	 buf[12288];	/* an AUTH line with an OAuth token fits */
 	va_list	 ap;
 	int	 n, rc;
 
@@ -314,80 +308,149 @@ smtp_ehlo(struct smtp_session *s, struct smtp_reply *r)
 	return 0;
 }
 
-/* base64 of `in' into `out' (NUL-terminated); the caller wipes both */
+/*
+ * One SASL exchange with mechanism `m': initial response when the
+ * mechanism has one, then a response to each 334 challenge until the
+ * server decides.  Returns the final reply code in r, -1 when the
+ * session broke or the mechanism failed locally (s->error set).
+ * Every buffer that held the secret or a derivative is wiped.
+ */
 static int
-smtp_b64(char *out, size_t outsz, const void *in, size_t inlen)
+smtp_sasl(struct smtp_session *s, struct smtp_reply *r,
+    const struct auth_mech *m, const char *secret)
 {
-	size_t	 olen;
+	struct auth	 a;
+	char		 raw[AUTH_SECRET_MAX + 1024];
+	char		 b64[(AUTH_SECRET_MAX + 1024) * 4 / 3 + 8];
+	size_t		 rawlen, olen;
+	int		 rc = -1, round;
 
-	if (mbedtls_base64_encode((unsigned char *)out, outsz, &olen, in,
-	    inlen) != 0)
-		return -1;
-	out[olen] = '\0';
-	return 0;
+	auth_start(&a, m, s->conf->auth_user, secret, s->conn->host->name,
+	    s->conn->host->port, NULL);
+	if (auth_step(&a, NULL, 0, raw, sizeof(raw), &rawlen, s->error,
+	    sizeof(s->error)) == -1)
+		goto done;
+	if (rawlen > 0) {
+		if (mbedtls_base64_encode((unsigned char *)b64, sizeof(b64),
+		    &olen, (unsigned char *)raw, rawlen) != 0)
+			goto toolong;
+		b64[olen] = '\0';
+		if (smtp_cmd(s, r, "AUTH %s %s", m->name, b64) == -1)
+			goto done;
+	} else if (smtp_cmd(s, r, "AUTH %s", m->name) == -1)
+		goto done;
+	for (round = 0; r->code == 334 && round < 4; round++) {
+		/* the challenge is base64 after "334 " */
+		if (mbedtls_base64_decode((unsigned char *)raw, sizeof(raw),
+		    &rawlen, (const unsigned char *)r->text, r->len) != 0) {
+			(void)snprintf(s->error, sizeof(s->error), "%s: "
+			    "challenge from %s is not base64", m->name,
+			    s->conn->peer);
+			(void)smtp_cmd(s, r, "*");	/* cancel, RFC 4954 */
+			goto done;
+		}
+		if (auth_step(&a, raw, rawlen, raw, sizeof(raw), &rawlen,
+		    s->error, sizeof(s->error)) == -1) {
+			(void)smtp_cmd(s, r, "*");
+			goto done;
+		}
+		if (mbedtls_base64_encode((unsigned char *)b64, sizeof(b64),
+		    &olen, (unsigned char *)raw, rawlen) != 0)
+			goto toolong;
+		b64[olen] = '\0';
+		if (smtp_cmd(s, r, "%s", b64) == -1)
+			goto done;
+	}
+	if (r->code == 235 && auth_finished(&a, s->error,
+	    sizeof(s->error)) == -1)
+		goto done;
+	if (r->code != 235) {
+		smtp_fail(s, "authentication failed", r);
+		(void)strlcat(s->error, " (AUTH ", sizeof(s->error));
+		(void)strlcat(s->error, m->name, sizeof(s->error));
+		if (a.detail[0] != '\0') {
+			(void)strlcat(s->error, "; server said ",
+			    sizeof(s->error));
+			(void)strlcat(s->error, a.detail, sizeof(s->error));
+		}
+		(void)strlcat(s->error, ")", sizeof(s->error));
+	}
+	rc = 0;
+	goto done;
+ toolong:
+	(void)snprintf(s->error, sizeof(s->error), "%s: auth_user or secret "
+	    "too long", m->name);
+ done:
+	auth_done(&a);
+	explicit_bzero(raw, sizeof(raw));
+	explicit_bzero(b64, sizeof(b64));
+	return rc;
 }
 
 /*
- * AUTH PLAIN (RFC 4616) or LOGIN, only over verified TLS.  The password
- * and its encodings live in stack buffers wiped before return.
+ * AUTH only over verified TLS, with the first mechanism of the
+ * preference order (auth_mechanisms) that the server offers.  The secret
+ * comes from auth_password_command when set, run afresh for each session
+ * so an expired token is never reused, and once more after a 535: the
+ * token may have expired between the command and the server's check.
  */
 static int
 smtp_auth(struct smtp_session *s, struct smtp_reply *r)
 {
-	const char	*user = s->conf->auth_user, *pw = s->password;
-	char		 raw[1024], b64[1400], b64u[400];	/* wiped */
-	size_t		 ul = strlen(user), pl = strlen(pw);
-	int		 rc = -1;
+	const struct auth_mech	*order[AUTH_MAXMECHS], *m = NULL;
+	const char		*cmd = s->conf->auth_password_command;
+	char			 secret[AUTH_SECRET_MAX];	/* wiped */
+	char			 names[128] = "";
+	size_t			 i, n;
+	int			 rc = -1, tries;
 
+	s->temp = 1;	/* AUTH trouble defers, never bounces */
 	if (!s->conn->verified) {
 		(void)snprintf(s->error, sizeof(s->error), "refusing to send "
 		    "credentials to %s without verified TLS", s->conn->peer);
-		s->temp = 1;
 		return -1;
 	}
-	if (ul + pl + 2 > sizeof(raw) || ul > 256) {
-		(void)snprintf(s->error, sizeof(s->error), "auth_user or "
-		    "password too long");
-		s->temp = 1;
-		return -1;
-	}
-	if (s->caps & CAP_AUTH_PLAIN) {
-		raw[0] = '\0';
-		memcpy(raw + 1, user, ul);
-		raw[ul + 1] = '\0';
-		memcpy(raw + ul + 2, pw, pl);
-		if (smtp_b64(b64, sizeof(b64), raw, ul + pl + 2) == -1 ||
-		    smtp_cmd(s, r, "AUTH PLAIN %s", b64) == -1)
-			goto done;
-	} else if (s->caps & CAP_AUTH_LOGIN) {
-		if (smtp_cmd(s, r, "AUTH LOGIN") == -1)
-			goto done;
-		if (r->code == 334) {
-			if (smtp_b64(b64u, sizeof(b64u), user, ul) == -1 ||
-			    smtp_cmd(s, r, "%s", b64u) == -1)
-				goto done;
+	n = auth_order(s->conf, order, AUTH_MAXMECHS);
+	for (i = 0; i < n && m == NULL; i++)
+		if (s->caps & order[i]->cap)
+			m = order[i];
+	if (m == NULL) {
+		for (i = 0; i < n; i++) {
+			(void)strlcat(names, i > 0 ? " " : "", sizeof(names));
+			(void)strlcat(names, order[i]->name, sizeof(names));
 		}
-		if (r->code == 334) {
-			if (smtp_b64(b64, sizeof(b64), pw, pl) == -1 ||
-			    smtp_cmd(s, r, "%s", b64) == -1)
-				goto done;
-		}
-	} else {
 		(void)snprintf(s->error, sizeof(s->error), "%s offers no AUTH "
-		    "mechanism relayq supports (PLAIN, LOGIN)", s->conn->peer);
-		s->temp = 1;
-		goto done;
+		    "mechanism relayq may use (%s%s)", s->conn->peer,
+		    s->conf->auth_mechanisms != NULL ? "auth_mechanisms: " :
+		    "", names);
+		return -1;
 	}
-	if (r->code != 235) {
-		smtp_fail(s, "authentication failed", r);
-		s->temp = 1;	/* AUTH trouble defers, never bounces */
-		goto done;
+	for (tries = 0; tries < (cmd != NULL ? 2 : 1); tries++) {
+		if (cmd != NULL) {
+			if (auth_command(cmd, secret, sizeof(secret), s->error,
+			    sizeof(s->error)) == -1)
+				goto done;
+		} else if (strlcpy(secret, s->password, sizeof(secret)) >=
+		    sizeof(secret)) {
+			(void)snprintf(s->error, sizeof(s->error), "password "
+			    "too long");
+			goto done;
+		}
+		if (smtp_sasl(s, r, m, secret) == -1)
+			goto done;
+		if (r->code == 235) {
+			rc = 0;
+			goto done;
+		}
+		if (r->code != 535)
+			break;
 	}
-	rc = 0;
  done:
-	explicit_bzero(raw, sizeof(raw));
-	explicit_bzero(b64, sizeof(b64));
-	explicit_bzero(b64u, sizeof(b64u));
+	explicit_bzero(secret, sizeof(secret));
+	if (rc == 0)
+		s->temp = 0;
+	else
+		s->temp = 1;
 	return rc;
 }
 
