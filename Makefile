@@ -35,6 +35,7 @@ RELAYQ_SRCS	 = src/relayq.c \
 		   src/drain.c \
 		   src/smtp.c \
 		   src/auth.c \
+		   src/probe.c \
 		   src/tls.c
 
 COMMON_OBJS	 = $(COMMON_SRCS:.c=.o)

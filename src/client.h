@@ -9,6 +9,7 @@
  * operations, so tests drive it with a scripted peer and no network.
  */
 struct conn;
+struct mbedtls_x509_crt;
 struct conn_ops {
 	ssize_t	(*read)(struct conn *, void *, size_t);
 	ssize_t	(*write)(struct conn *, const void *, size_t);
@@ -27,6 +28,10 @@ struct conn {
 	char			 rbuf[CONN_BUFSZ];
 	size_t			 rpos, rlen;
 	void			*priv;		/* test peers */
+	/* relayq probe: each certificate of the chain as it is verified */
+	void	(*cert_cb)(void *, const struct mbedtls_x509_crt *, int,
+		    uint32_t);
+	void			*cert_arg;
 };
 
 #define REPLY_LINES	100
@@ -89,6 +94,14 @@ struct auth {
 	char			 detail[256];	/* OAuth error JSON, sanitised */
 };
 
+enum smtp_stage {
+	SMTP_STAGE_GREETING,
+	SMTP_STAGE_EHLO,
+	SMTP_STAGE_STARTTLS,	/* STARTTLS, handshake and verification */
+	SMTP_STAGE_AUTH,
+	SMTP_STAGE_READY,
+};
+
 struct smtp_session {
 	struct conn		*conn;
 	const struct conf	*conf;
@@ -97,6 +110,12 @@ struct smtp_session {
 	long long		 maxsize;
 	char			 error[REPLY_MAX + 128];	/* why it failed */
 	int			 temp;		/* that failure is temporary */
+	enum smtp_stage		 stage;		/* where smtp_open got to */
+	/* relayq probe: every line sent ("C: ") and received ("S: "),
+	 * with AUTH payloads replaced by a placeholder */
+	void			(*trace)(void *, const char *);
+	void			*trace_arg;
+	int			 hide;		/* AUTH exchange under way */
 };
 
 /* auth.c */
@@ -112,6 +131,9 @@ int	 auth_finished(const struct auth *, char *, size_t);
 void	 auth_done(struct auth *);
 int	 auth_command(const char *, char *, size_t, char *, size_t);
 
+/* probe.c */
+int	 probe_main(const struct conf *);
+
 /* smtp.c */
 int	 smtp_reply_line(struct smtp_reply *, const char *, size_t);
 unsigned int smtp_ehlo_caps(const struct smtp_reply *, long long *);
@@ -122,7 +144,6 @@ void	 smtp_quit(struct smtp_session *);
 const char *smtp_dsn(const struct smtp_reply *, char *, size_t);
 
 /* tls.c */
-struct mbedtls_x509_crt;
 int	 tls_spki_pin(const struct mbedtls_x509_crt *, unsigned char [32],
 	    char *, size_t);
 void	 tls_cert_names(const struct mbedtls_x509_crt *, char *, size_t);

@@ -242,9 +242,22 @@ smtp_write(struct smtp_session *s, const char *buf, size_t len)
 static int
 smtp_reply(struct smtp_session *s, struct smtp_reply *r)
 {
+	char		 line[REPLY_MAX + 16];
+	const char	*p, *nl;
+
 	if (smtp_read_reply(s->conn, r, s->error, sizeof(s->error)) == -1) {
 		s->temp = 1;
 		return -1;
+	}
+	/* the parser let no control character through: print as is */
+	for (p = r->text; s->trace != NULL; p = nl + 1) {
+		nl = strchr(p, '\n');
+		(void)snprintf(line, sizeof(line), "S: %d%c%.*s", r->code,
+		    nl != NULL ? '-' : ' ', (int)(nl != NULL ?
+		    (size_t)(nl - p) : strlen(p)), p);
+		s->trace(s->trace_arg, line);
+		if (nl == NULL)
+			break;
 	}
 	if (s->conn->rpos != s->conn->rlen) {
 		(void)snprintf(s->error, sizeof(s->error), "%s sent data "
@@ -253,6 +266,24 @@ smtp_reply(struct smtp_session *s, struct smtp_reply *r)
 		return -1;
 	}
 	return 0;
+}
+
+/* For relayq probe: the command as sent, AUTH data replaced. */
+static void
+smtp_trace_cmd(struct smtp_session *s, const char *buf, size_t n)
+{
+	char	 line[128];
+	size_t	 keep = 0;
+
+	if (s->hide) {
+		if (strncmp(buf, "AUTH ", 5) == 0)
+			keep = 5 + strcspn(buf + 5, " ");
+		(void)snprintf(line, sizeof(line), "C: %.*s%s[%zu bytes of "
+		    "AUTH data not shown]", (int)keep, buf, keep > 0 ? " " : "",
+		    n - keep);
+	} else
+		(void)snprintf(line, sizeof(line), "C: %.*s", (int)n, buf);
+	s->trace(s->trace_arg, line);
 }
 
 /* Send a command, read its reply.  -1: the session is gone (s->error). */
@@ -272,6 +303,8 @@ smtp_cmd(struct smtp_session *s, struct smtp_reply *r, const char *fmt, ...)
 		return -1;
 	}
 	memcpy(buf + n, "\r\n", 2);
+	if (s->trace != NULL)
+		smtp_trace_cmd(s, buf, (size_t)n);
 	rc = smtp_write(s, buf, (size_t)n + 2);
 	explicit_bzero(buf, (size_t)n + 2);	/* may have held a secret */
 	if (rc == -1)
@@ -327,6 +360,7 @@ smtp_sasl(struct smtp_session *s, struct smtp_reply *r,
 
 	auth_start(&a, m, s->conf->auth_user, secret, s->conn->host->name,
 	    s->conn->host->port, NULL);
+	s->hide = 1;
 	if (auth_step(&a, NULL, 0, raw, sizeof(raw), &rawlen, s->error,
 	    sizeof(s->error)) == -1)
 		goto done;
@@ -381,6 +415,7 @@ smtp_sasl(struct smtp_session *s, struct smtp_reply *r,
 	(void)snprintf(s->error, sizeof(s->error), "%s: auth_user or secret "
 	    "too long", m->name);
  done:
+	s->hide = 0;
 	auth_done(&a);
 	explicit_bzero(raw, sizeof(raw));
 	explicit_bzero(b64, sizeof(b64));
@@ -465,15 +500,18 @@ smtp_open(struct smtp_session *s, char *err, size_t errsz)
 	struct conn		*c = s->conn;
 
 	s->conn->timeout = s->conf->timeout_command;
+	s->stage = SMTP_STAGE_GREETING;
 	if (smtp_reply(s, &r) == -1)
 		goto fail;
 	if (r.code != 220) {
 		smtp_fail(s, "greeting", &r);
 		goto fail;
 	}
+	s->stage = SMTP_STAGE_EHLO;
 	if (smtp_ehlo(s, &r) == -1)
 		goto fail;
 	if (c->host->tls == TLS_STARTTLS) {
+		s->stage = SMTP_STAGE_STARTTLS;
 		if (!(s->caps & CAP_STARTTLS)) {
 			(void)snprintf(s->error, sizeof(s->error), "%s does not "
 			    "offer STARTTLS; not sending in plaintext", c->peer);
@@ -503,8 +541,10 @@ smtp_open(struct smtp_session *s, char *err, size_t errsz)
 		if (smtp_ehlo(s, &r) == -1)
 			goto fail;
 	}
+	s->stage = SMTP_STAGE_AUTH;
 	if (s->conf->auth_user != NULL && smtp_auth(s, &r) == -1)
 		goto fail;
+	s->stage = SMTP_STAGE_READY;
 	return 0;
  fail:
 	s->temp = 1;

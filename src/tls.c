@@ -59,6 +59,7 @@
 /* What the verify callback learnt about the leaf, for the verdict. */
 struct tls_verify {
 	const struct conf	*conf;
+	const struct conn	*conn;
 	const char		*name;		/* reference identity */
 	unsigned char		 ip[16];	/* when `name' is a literal */
 	size_t			 iplen;
@@ -366,6 +367,8 @@ tls_verify_cb(void *arg, mbedtls_x509_crt *crt, int depth, uint32_t *flags)
 	if (depth > 0) {
 		if (v->conf->ntls_pin > 0)
 			*flags = 0;
+		if (v->conn->cert_cb != NULL)
+			v->conn->cert_cb(v->conn->cert_arg, crt, depth, *flags);
 		return 0;
 	}
 	tls_cert_names(crt, v->names, sizeof(v->names));
@@ -385,6 +388,8 @@ tls_verify_cb(void *arg, mbedtls_x509_crt *crt, int depth, uint32_t *flags)
 		*flags = v->pin_ok ? 0 : MBEDTLS_X509_BADCERT_OTHER;
 	}
 	explicit_bzero(hash, sizeof(hash));
+	if (v->conn->cert_cb != NULL)
+		v->conn->cert_cb(v->conn->cert_arg, crt, depth, *flags);
 	return 0;
 }
 
@@ -446,6 +451,7 @@ tls_handshake(struct conn *c, char *err, size_t errsz)
 	mbedtls_ssl_init(ssl);
 	c->tls = t;
 	t->v.conf = c->conf;
+	t->v.conn = c;
 	t->v.name = c->host->name;
 	if (inet_pton(AF_INET, c->host->name, t->v.ip) == 1)
 		t->v.iplen = 4;

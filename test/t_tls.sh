@@ -117,3 +117,60 @@ test_tls_pinning() {
 
 test_tls_verification
 test_tls_pinning
+
+# probe_run: relayq probe with $T/conf, output in $T/probe.out, exit
+# code in $PROBE_RC
+probe_run() {
+	"$TOP/relayq" -C "$T/conf" probe >"$T/probe.out" 2>&1
+	PROBE_RC=$?
+}
+
+# probe_env NAME CERT SMTPD-OPTS: smarthost with CERT.pem and a config
+probe_env() {
+	new_env "probe_$1"
+	CERT=$CERTS/$2.pem KEY=$CERTS/$2.key eval "start_smtpd $3" && write_conf || return 1
+}
+
+test_probe() {
+	local pin
+	probe_env ok server "--auth-mechs 'PLAIN SCRAM-SHA-256'" ||
+	    { not_ok "probe: set-up" "see $T"; return; }
+	probe_run
+	check "probe: usable smarthost exits 0" test "$PROBE_RC" -eq 0
+	check "probe: shows DNS, connect, banner, EHLO, STARTTLS" \
+	    grep -qzE "DNS: localhost -> 127\.0\.0\.1.*connect: localhost\[127\.0\.0\.1\]:$PORT.*S: 220 localhost ESMTP.*C: EHLO .*C: STARTTLS.*S: 220 2\.0\.0 Ready" "$T/probe.out"
+	check "probe: shows the server certificate with its pin" \
+	    grep -qzE "subject:  CN=localhost.*issuer:   CN=relayq test CA.*names:    DNS:localhost, IP:127\.0\.0\.1.*valid:    [0-9-]+ [0-9:]+ UTC to .*pin:      tls_fingerprint sha256:$(spki_pin "$CERTS/server.pem")" "$T/probe.out"
+	check "probe: verdict and AUTH result" \
+	    grep -qzE "S: 250-AUTH PLAIN SCRAM-SHA-256.*C: AUTH SCRAM-SHA-256 \[[0-9]+ bytes of AUTH data not shown\].*verdict: certificate accepted \(chain to a trusted CA, name matches\).*AUTH: ok as user.*result: usable" "$T/probe.out"
+	check "probe: sends no mail" sh -c "! grep -qE '^C: (MAIL|RCPT|DATA)' '$T/transcript' && grep -q '^C: QUIT' '$T/transcript'"
+	check "probe: shows no password" sh -c "! grep -q secret '$T/probe.out'"
+
+	probe_env wrongname wrong "" || { not_ok "probe: set-up" "see $T"; return; }
+	probe_run
+	check "probe: TLS failure exits 3" test "$PROBE_RC" -eq 3
+	check "probe: TLS failure says why" grep -qF "verdict: REFUSED: certificate verify failed for localhost: name mismatch (want localhost; certificate is for DNS:wrong.example)" "$T/probe.out"
+	check "probe: TLS failure, no AUTH sent" sh -c "! grep -q '^C: AUTH' '$T/transcript'"
+
+	probe_env selfsigned selfsigned "" || { not_ok "probe: set-up" "see $T"; return; }
+	probe_run
+	pin=$(sed -n 's/.*pin:      \(tls_fingerprint sha256:[0-9a-f]*\)$/\1/p' "$T/probe.out" | tail -1)
+	echo "$pin" >> "$T/conf"
+	probe_run
+	check "probe: the printed pin, pasted, makes a self-signed relay usable" \
+	    test "$PROBE_RC" -eq 0 -a -n "$pin"
+	check "probe: pinned verdict" grep -qF "verdict: certificate accepted (public key matches tls_fingerprint)" "$T/probe.out"
+
+	probe_env badpw server "" || { not_ok "probe: set-up" "see $T"; return; }
+	echo wrong > "$T/pw"
+	probe_run
+	check "probe: AUTH failure exits 4" test "$PROBE_RC" -eq 4
+	check "probe: AUTH failure names mechanism and reply" grep -qF "AUTH: FAILED: authentication failed: 535 5.7.8 Authentication credentials invalid (AUTH PLAIN)" "$T/probe.out"
+
+	stop_pid "$T/smtpd.pid"
+	probe_run
+	check "probe: network failure exits 2" test "$PROBE_RC" -eq 2
+	check "probe: connect failure shown" grep -qE "connect: FAILED: connect to localhost\[[0-9a-f:.]+\]:$PORT: Connection refused" "$T/probe.out"
+}
+
+test_probe
