@@ -30,7 +30,7 @@ struct conn {
 	void			*priv;		/* test peers */
 	/* relayq probe: each certificate of the chain as it is verified */
 	void	(*cert_cb)(void *, const struct mbedtls_x509_crt *, int,
-		    uint32_t);
+		    unsigned int);
 	void			*cert_arg;
 };
 

@@ -58,7 +58,7 @@ probe_time(char *buf, size_t sz, const mbedtls_x509_time *t)
 /* One certificate of the chain as mbedTLS verifies it (root first). */
 static void
 probe_cert(void *arg, const struct mbedtls_x509_crt *crt, int depth,
-    uint32_t flags)
+    unsigned int flags)
 {
 	unsigned char	 hash[32];
 	char		 buf[512], from[32], to[32], pin[8 + 64 + 1];

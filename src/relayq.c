@@ -5,7 +5,6 @@
  *	relayq version
  */
 #include <err.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
