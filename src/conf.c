@@ -40,6 +40,8 @@ static const struct conf_key conf_keys[] = {
 	{ "tls_ca_file",	CT_PATH,	O(tls_ca_file) },
 	{ "tls_min_version",	CT_TLSVER,	0 },
 	{ "tls_fingerprint",	CT_PIN,		0 },
+	{ "tls_client_cert",	CT_PATH,	O(tls_client_cert) },
+	{ "tls_client_key",	CT_PATH,	O(tls_client_key) },
 	{ "auth_user",		CT_STR,		O(auth_user) },
 	{ "auth_password_file",	CT_PATH,	O(auth_password_file) },
 	{ "auth_password_command", CT_STR,	O(auth_password_command) },
@@ -62,8 +64,6 @@ static const struct conf_key conf_keys[] = {
 	{ "force_sender",	CT_STR,		O(force_sender) },
 	{ "force_from",		CT_BOOL,	O(force_from) },
 	/* in the specification, not in this version yet: say so, not "unknown" */
-	{ "tls_client_cert",	CT_UNSUPPORTED,	0 },
-	{ "tls_client_key",	CT_UNSUPPORTED,	0 },
 	{ "bounce_to",		CT_UNSUPPORTED,	0 },
 	{ "max_sessions",	CT_UNSUPPORTED,	0 },
 	{ "max_messages_per_session", CT_UNSUPPORTED, 0 },

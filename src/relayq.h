@@ -52,6 +52,8 @@ struct conf {
 	int			 tls_min_version;	/* 2 = 1.2, 3 = 1.3 */
 	unsigned char		 tls_pin[CONF_MAXPINS][32];	/* SHA-256 of SPKI */
 	size_t			 ntls_pin;
+	char			*tls_client_cert;
+	char			*tls_client_key;	/* mode 600 or stricter */
 	char			*auth_user;
 	char			*auth_password_file;
 	char			*auth_password_command;	/* stdout = secret */

@@ -13,6 +13,7 @@
  */
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -35,6 +36,7 @@
 #include <mbedtls/error.h>
 #include <mbedtls/net_sockets.h>
 #include <mbedtls/oid.h>
+#include <mbedtls/pk.h>
 #include <mbedtls/sha256.h>
 #include <mbedtls/ssl.h>
 #include <mbedtls/version.h>
@@ -77,6 +79,8 @@ static mbedtls_entropy_context	 tls_entropy;
 static mbedtls_ctr_drbg_context	 tls_drbg;
 static mbedtls_x509_crt		 tls_ca;
 static mbedtls_ssl_config	 tls_cfg;
+static mbedtls_x509_crt		 tls_own_cert;
+static mbedtls_pk_context	 tls_own_key;
 static int			 tls_ready;
 
 /* Where distributions keep the CA bundle: Debian, Alpine, RHEL. */
@@ -91,6 +95,78 @@ static void
 tls_strerror(int rc, char *buf, size_t sz)
 {
 	mbedtls_strerror(rc, buf, sz);
+}
+
+/*
+ * The client certificate, for relays that want one (tls_client_cert,
+ * tls_client_key).  A key that group or others may read is refused: it
+ * proves who we are to the relay, so anyone who can copy it can relay
+ * mail as us.
+ */
+static int
+tls_client_cert(const struct conf *conf, char *err, size_t errsz)
+{
+	struct stat	 st;
+	char		 msg[128];
+	int		 rc, fd;
+
+	if (conf->tls_client_cert == NULL && conf->tls_client_key == NULL)
+		return 0;
+	if (conf->tls_client_cert == NULL || conf->tls_client_key == NULL) {
+		(void)snprintf(err, errsz, "tls_client_cert and tls_client_key "
+		    "go together");
+		return -1;
+	}
+	if ((fd = open(conf->tls_client_key, O_RDONLY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1 || fstat(fd, &st) == -1) {
+		(void)snprintf(err, errsz, "tls_client_key %s: %s",
+		    conf->tls_client_key, strerror(errno));
+		if (fd != -1)
+			(void)close(fd);
+		return -1;
+	}
+	(void)close(fd);
+	if (!S_ISREG(st.st_mode) || (st.st_mode & 077) != 0) {
+		(void)snprintf(err, errsz, "tls_client_key %s is readable by "
+		    "others or not a regular file: refusing it (chmod 600 %s)",
+		    conf->tls_client_key, conf->tls_client_key);
+		return -1;
+	}
+	mbedtls_x509_crt_init(&tls_own_cert);
+	mbedtls_pk_init(&tls_own_key);
+	if ((rc = mbedtls_x509_crt_parse_file(&tls_own_cert,
+	    conf->tls_client_cert)) != 0) {
+		tls_strerror(rc, msg, sizeof(msg));
+		(void)snprintf(err, errsz, "tls_client_cert %s: %s",
+		    conf->tls_client_cert, rc < 0 ? msg : "unparsable "
+		    "certificate");
+		return -1;
+	}
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+	rc = mbedtls_pk_parse_keyfile(&tls_own_key, conf->tls_client_key, NULL,
+	    mbedtls_ctr_drbg_random, &tls_drbg);
+	if (rc == 0)
+		rc = mbedtls_pk_check_pair(&tls_own_cert.pk, &tls_own_key,
+		    mbedtls_ctr_drbg_random, &tls_drbg);
+#else
+	rc = mbedtls_pk_parse_keyfile(&tls_own_key, conf->tls_client_key, NULL);
+	if (rc == 0)
+		rc = mbedtls_pk_check_pair(&tls_own_cert.pk, &tls_own_key);
+#endif
+	if (rc != 0) {
+		tls_strerror(rc, msg, sizeof(msg));
+		(void)snprintf(err, errsz, "tls_client_key %s: %s (is it the "
+		    "key of %s?)", conf->tls_client_key, msg,
+		    conf->tls_client_cert);
+		return -1;
+	}
+	if ((rc = mbedtls_ssl_conf_own_cert(&tls_cfg, &tls_own_cert,
+	    &tls_own_key)) != 0) {
+		tls_strerror(rc, msg, sizeof(msg));
+		(void)snprintf(err, errsz, "tls_client_cert: %s", msg);
+		return -1;
+	}
+	return 0;
 }
 
 /*
@@ -155,6 +231,8 @@ tls_init(const struct conf *conf, char *err, size_t errsz)
 	mbedtls_ssl_conf_min_version(&tls_cfg, MBEDTLS_SSL_MAJOR_VERSION_3,
 	    MBEDTLS_SSL_MINOR_VERSION_3);
 #endif
+	if (tls_client_cert(conf, err, errsz) == -1)
+		return -1;
 	tls_ready = 1;
 	return 0;
 }

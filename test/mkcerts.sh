@@ -16,6 +16,7 @@
 #   notca.pem notca.key           localhost leaf + an intermediate that is
 #                                 not a CA (CA:FALSE) but signed by the CA
 #   chain.pem chain.key           localhost leaf + a proper intermediate CA
+#   client.pem client.key         CN=relayq client, clientAuth, by the CA
 #
 # All keys are EC P-256 because they are generated in milliseconds.
 # Idempotent: when every file already exists the script does nothing, so
@@ -36,7 +37,7 @@ FILES="ca.pem ca.key server.pem server.key wrong.pem wrong.key \
 selfsigned.pem selfsigned.key expired.pem expired.key \
 notyet.pem notyet.key wildcard.pem wildcard.key dnsip.pem dnsip.key \
 cnonly.pem cnonly.key cnignored.pem cnignored.key notca.pem notca.key \
-chain.pem chain.key"
+chain.pem chain.key client.pem client.key"
 
 all=1
 for f in $FILES; do
@@ -134,6 +135,13 @@ keyUsage = critical, digitalSignature, keyCertSign
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
 
+[ client_ext ]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = clientAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+
 [ inter_ext ]
 basicConstraints = critical, CA:TRUE, pathlen:0
 keyUsage = critical, keyCertSign, cRLSign
@@ -164,6 +172,8 @@ sign wrong wrong.example wrong_ext
 
 genkey wildcard
 sign wildcard '*.relayq.test' wildcard_ext
+genkey client
+sign client 'relayq client' client_ext
 genkey dnsip
 sign dnsip 127.0.0.1 dnsip_ext
 genkey cnonly

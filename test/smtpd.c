@@ -121,6 +121,7 @@ static struct {
 	const char	*auth_mechs;	/* advertised, default "PLAIN LOGIN" */
 	const char	*token;		/* XOAUTH2/OAUTHBEARER bearer token */
 	int		 scram_bad_sig;	/* send a wrong server signature */
+	const char	*client_ca;	/* require a client certificate */
 	int		 timeout;	/* idle seconds */
 	unsigned int	 drop_after;	/* bit per enum cmd */
 	unsigned int	 hang_after;
@@ -143,6 +144,7 @@ static int tls_ready;			/* cert and key loaded */
 static mbedtls_entropy_context	tls_entropy;
 static mbedtls_ctr_drbg_context	tls_drbg;
 static mbedtls_ssl_config	tls_conf;
+static mbedtls_x509_crt		tls_client_ca;
 static mbedtls_x509_crt		tls_cert;
 static mbedtls_pk_context	tls_pkey;
 
@@ -281,6 +283,7 @@ usage(void)
 	    "             [--drop-after CMD] [--hang-after CMD]"
 	    " [--tls-garbage] [--tls11]\n"
 	    "             [--auth-mechs LIST] [--token T] [--scram-bad-sig]\n"
+	    "             [--client-ca F]\n"
 	    "CMD: GREETING EHLO STARTTLS AUTH MAIL RCPT DATA DOT QUIT\n");
 	exit(2);
 }
@@ -532,8 +535,19 @@ tls_init(void)
 		exit(77);
 #endif
 	}
-	/* Client certificates are irrelevant to relayq's use. */
-	mbedtls_ssl_conf_authmode(&tls_conf, MBEDTLS_SSL_VERIFY_NONE);
+	/* --client-ca: require a client certificate signed by that CA */
+	if (cfg.client_ca != NULL) {
+		mbedtls_x509_crt_init(&tls_client_ca);
+		if ((r = mbedtls_x509_crt_parse_file(&tls_client_ca,
+		    cfg.client_ca)) != 0) {
+			log_tls(cfg.client_ca, r);
+			exit(1);
+		}
+		mbedtls_ssl_conf_ca_chain(&tls_conf, &tls_client_ca, NULL);
+		mbedtls_ssl_conf_authmode(&tls_conf,
+		    MBEDTLS_SSL_VERIFY_REQUIRED);
+	} else
+		mbedtls_ssl_conf_authmode(&tls_conf, MBEDTLS_SSL_VERIFY_NONE);
 	mbedtls_ssl_conf_rng(&tls_conf, mbedtls_ctr_drbg_random, &tls_drbg);
 	if ((r = mbedtls_ssl_conf_own_cert(&tls_conf, &tls_cert, &tls_pkey))
 	    != 0) {
@@ -737,6 +751,18 @@ conn_starttls(struct conn *c)
 	}
 	c->tls = 1;
 	transcript_line("-- ", "tls established", 15);
+	if (cfg.client_ca != NULL &&
+	    mbedtls_ssl_get_peer_cert(&c->ssl) != NULL) {
+		char	 dn[256], line[300];
+		int	 n;
+
+		if (mbedtls_x509_dn_gets(dn, sizeof(dn),
+		    &mbedtls_ssl_get_peer_cert(&c->ssl)->subject) > 0) {
+			n = snprintf(line, sizeof(line), "client certificate %s",
+			    dn);
+			transcript_line("-- ", line, (size_t)n);
+		}
+	}
 	return 0;
 }
 
@@ -1938,6 +1964,7 @@ main(int argc, char *argv[])
 		{ "auth-mechs",	required_argument,	NULL, 'M' },
 		{ "token",	required_argument,	NULL, 'O' },
 		{ "scram-bad-sig", no_argument,		NULL, 'B' },
+		{ "client-ca",	required_argument,	NULL, 'C' },
 		{ "help",	no_argument,		NULL, '?' },
 		{ NULL,		0,			NULL, 0 }
 	};
@@ -2022,6 +2049,9 @@ main(int argc, char *argv[])
 			break;
 		case 'B':
 			cfg.scram_bad_sig = 1;
+			break;
+		case 'C':
+			cfg.client_ca = optarg;
 			break;
 		default:
 			usage();

@@ -173,4 +173,26 @@ test_probe() {
 	check "probe: connect failure shown" grep -qE "connect: FAILED: connect to localhost\[[0-9a-f:.]+\]:$PORT: Connection refused" "$T/probe.out"
 }
 
+test_client_cert() {
+	new_env tls_client_cert
+	cp "$CERTS/client.pem" "$CERTS/client.key" "$T/"
+	chown "$RUNUID:$RUNGID" "$T/client.pem" "$T/client.key"
+	chmod 600 "$T/client.key"
+	start_smtpd --client-ca "$CERTS/ca.pem" &&
+	    write_conf "tls_client_cert $T/client.pem" "tls_client_key $T/client.key" &&
+	    start_daemon || { not_ok "client certificate: set-up" "see $T"; stop_daemon; return; }
+	printf 'Subject: cc\n\nbody\n' | submit user@example.net
+	check "client certificate: delivered to a relay that requires one" wait_for 15 test -s "$T/mail/1.env"
+	check "client certificate: the relay saw it" grep -qx -- '-- client certificate CN=relayq client' "$T/transcript"
+	stop_daemon
+	chmod 640 "$T/client.key"
+	timeout 10 "${AS_USER[@]}" "$TOP/relayq" -C "$T/conf" drain -f 2>"$T/keyerr"
+	check "client certificate: key readable by others refused at start" \
+	    grep -qF "tls_client_key $T/client.key is readable by others or not a regular file: refusing it (chmod 600 $T/client.key)" "$T/keyerr"
+	tls_refused "relay requires a client certificate, none configured" server localhost \
+	    "TLS handshake with localhost\[127\.0\.0\.1\]:[0-9]+ failed: .*" \
+	    "--client-ca $CERTS/ca.pem"
+}
+
 test_probe
+test_client_cert
