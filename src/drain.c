@@ -265,6 +265,10 @@ drain_connect(struct conn *c, struct smtp_session *s, char *err, size_t errsz)
 	size_t	 i;
 
 	for (i = 0; i < drain_conf->nhost; i++) {
+		if (i > 0)	/* the admin must learn the primary is broken */
+			log_warnx("smarthost %s: %s; trying %s",
+			    drain_conf->host[i - 1].name, err,
+			    drain_conf->host[i].name);
 		if (tls_connect(c, drain_conf, &drain_conf->host[i],
 		    drain_conf->timeout_connect, err, errsz) == -1)
 			continue;

@@ -196,3 +196,24 @@ test_client_cert() {
 
 test_probe
 test_client_cert
+
+# Two smarthosts: the first presents a certificate for another name, the
+# second is right; each is checked against its own name.
+test_failover() {
+	local port1
+	new_env tls_failover
+	CERT=$CERTS/wrong.pem KEY=$CERTS/wrong.key start_smtpd ||
+	    { not_ok "failover: set-up" "see $T"; return; }
+	port1=$PORT
+	mv "$T/smtpd.pid" "$T/smtpd1.pid"
+	start_smtpd && write_conf && sed -i "1i smarthost mail.relayq.test:$port1" "$T/conf" &&
+	    start_daemon LD_PRELOAD="$FAKEDNS" || { not_ok "failover: set-up" "see $T"; stop_daemon; return; }
+	printf 'Subject: failover\n\nbody\n' | submit user@example.net
+	check "failover: delivered by the second smarthost" wait_for 15 test -s "$T/mail/1.env"
+	check "failover: the first smarthost's refusal is logged" \
+	    log_has "smarthost mail\.relayq\.test: certificate verify failed for mail\.relayq\.test: name mismatch \(want mail\.relayq\.test; certificate is for DNS:wrong\.example\); trying localhost$"
+	check "failover: sent through the second" log_has "relay=localhost\[127\.0\.0\.1\]:$PORT, .*status=sent"
+	stop_daemon
+}
+
+test_failover
