@@ -10,6 +10,8 @@
  * the caller's buffers; auth_done() wipes the struct.
  */
 #include <sys/types.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 #include <errno.h>
@@ -467,6 +469,27 @@ auth_finished(const struct auth *a, char *err, size_t errsz)
 	if (a->mech->id == AUTH_SCRAM && !a->verified) {
 		(void)snprintf(err, errsz, "SCRAM-SHA-256: server said 235 "
 		    "without proving it knows the password");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Keep secrets out of core files and away from other processes of the
+ * same user: no core dump, and not dumpable, which also refuses ptrace
+ * and makes /proc/PID/mem and environ root's.  Called before the
+ * password is read.
+ */
+int
+auth_nodump(char *err, size_t errsz)
+{
+	struct rlimit	 rl;
+
+	rl.rlim_cur = rl.rlim_max = 0;
+	if (setrlimit(RLIMIT_CORE, &rl) == -1 ||
+	    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1) {
+		(void)snprintf(err, errsz, "cannot disable core dumps: %s",
+		    strerror(errno));
 		return -1;
 	}
 	return 0;

@@ -130,6 +130,7 @@ int	 auth_step(struct auth *, const char *, size_t, char *, size_t,
 int	 auth_finished(const struct auth *, char *, size_t);
 void	 auth_done(struct auth *);
 int	 auth_command(const char *, char *, size_t, char *, size_t);
+int	 auth_nodump(char *, size_t);
 
 /* probe.c */
 int	 probe_main(const struct conf *);

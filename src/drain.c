@@ -584,6 +584,9 @@ drain_setup(int foreground, char *err, size_t errsz)
 		    drain_conf->path);
 		return -1;
 	}
+	/* before any secret is in memory */
+	if (auth_nodump(err, errsz) == -1)
+		return -1;
 	if (drain_conf->auth_mechanisms != NULL &&
 	    auth_check_list(drain_conf->auth_mechanisms, msg,
 	    sizeof(msg)) == -1) {

@@ -239,6 +239,10 @@ probe_main(const struct conf *conf)
 		    err);
 		return EX_CONFIG;
 	}
+	if (auth_nodump(err, sizeof(err)) == -1) {
+		(void)fprintf(stderr, "relayq probe: %s\n", err);
+		return EX_OSERR;
+	}
 	if (conf->auth_user != NULL && conf->auth_password_command == NULL &&
 	    conf->auth_password_file != NULL &&
 	    probe_password(conf->auth_password_file, pw, sizeof(pw)) == -1)

@@ -30,6 +30,7 @@ auth_ok() {
 		not_ok "$name: delivered" "log: $(grep -v started "$T/log" | tail -1)"
 	fi
 	check "$name: authenticated with $mech" grep -qx "auth=$mech:user" "$T/mail/1.env"
+	check "$name: no core dump, not dumpable" sh -c "grep -qE '^Max core file size +0 +0 ' /proc/$(cat "$T/daemon.pid")/limits && [ \$(stat -c %u /proc/$(cat "$T/daemon.pid")/environ) = 0 ]"
 	check "$name: process title shows no secret" \
 	    sh -c "! tr '\0' ' ' < /proc/$(cat "$T/daemon.pid")/cmdline | grep -qe '$AUTH_PW' -e '$AUTH_TOKEN'"
 	stop_daemon
