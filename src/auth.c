@@ -227,6 +227,12 @@ auth_scram_final(struct auth *a, const char *sf, char *out, size_t outsz,
 	mbedtls_md_context_t md;
 
 	mbedtls_md_init(&md);
+	/* RFC 5802 5.1: a mandatory extension we do not know ends it */
+	if (strncmp(sf, "m=", 2) == 0) {
+		(void)snprintf(err, errsz, "SCRAM-SHA-256: server requires an "
+		    "extension relayq does not support");
+		goto done;
+	}
 	if ((r = auth_scram_attr(sf, 'r', &rl)) == NULL ||
 	    (s = auth_scram_attr(sf, 's', &sl)) == NULL ||
 	    (i = auth_scram_attr(sf, 'i', &il)) == NULL ||
@@ -267,7 +273,7 @@ auth_scram_final(struct auth *a, const char *sf, char *out, size_t outsz,
 	if (mbedtls_md_setup(&md, mbedtls_md_info_from_type(MBEDTLS_MD_SHA256),
 	    1) != 0)
 		goto crypto;
-#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+#if MBEDTLS_VERSION_NUMBER >= 0x03030000	/* _ext since 3.3 */
 	if (mbedtls_pkcs5_pbkdf2_hmac_ext(MBEDTLS_MD_SHA256,
 	    (const unsigned char *)a->secret, strlen(a->secret), salt, saltlen,
 	    (unsigned int)iter, sizeof(salted), salted) != 0)

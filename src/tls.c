@@ -55,6 +55,8 @@
 #define TLS_ERR_VERSION		MBEDTLS_ERR_SSL_BAD_HS_PROTOCOL_VERSION
 #endif
 
+/* any subjectAltName at all (ext_types is private in mbedTLS 3) */
+#define TLS_HAS_SAN(crt)	((crt)->subject_alt_names.buf.p != NULL)
 #define TLS_SAN_DNS	(MBEDTLS_ASN1_CONTEXT_SPECIFIC | 2)
 #define TLS_SAN_IP	(MBEDTLS_ASN1_CONTEXT_SPECIFIC | 7)
 
@@ -370,7 +372,7 @@ tls_cert_names(const mbedtls_x509_crt *crt, char *buf, size_t sz)
 	char				 one[INET6_ADDRSTRLEN + 8], safe[128];
 
 	buf[0] = '\0';
-	if (crt->ext_types & MBEDTLS_X509_EXT_SUBJECT_ALT_NAME) {
+	if (TLS_HAS_SAN(crt)) {
 		for (cur = &crt->subject_alt_names; cur != NULL;
 		    cur = cur->next) {
 			if (cur->buf.p == NULL)
@@ -413,7 +415,7 @@ tls_ip_match(const mbedtls_x509_crt *crt, const unsigned char *ip, size_t len)
 {
 	const mbedtls_x509_sequence	*cur;
 
-	if (!(crt->ext_types & MBEDTLS_X509_EXT_SUBJECT_ALT_NAME))
+	if (!TLS_HAS_SAN(crt))
 		return 0;
 	for (cur = &crt->subject_alt_names; cur != NULL; cur = cur->next)
 		if (cur->buf.p != NULL && cur->buf.tag == TLS_SAN_IP &&

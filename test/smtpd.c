@@ -1162,7 +1162,7 @@ smtp_auth_scram(struct session *s, const char *ir, unsigned char *user,
 	if (mbedtls_base64_decode(proof, sizeof(proof), &plen,
 	    (const unsigned char *)p + 3, strlen(p + 3)) != 0 || plen != 32)
 		return smtp_reply(s, "535 5.7.8 SCRAM: bad proof");
-#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+#if MBEDTLS_VERSION_NUMBER >= 0x03030000
 	(void)mbedtls_pkcs5_pbkdf2_hmac_ext(MBEDTLS_MD_SHA256,
 	    (const unsigned char *)cfg.auth_pass, strlen(cfg.auth_pass), salt,
 	    sizeof(salt) - 1, 4096, 32, salted);

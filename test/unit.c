@@ -3541,6 +3541,16 @@ test_auth(void)
 	END();
 	auth_done(&a);
 
+	auth_start(&a, scram, "user", "pencil", "h", "587", "abc");
+	(void)auth_step(&a, NULL, 0, out, sizeof(out), &olen, err, sizeof(err));
+	rc = auth_step(&a, "m=ext,r=abcdef,s=QSXCR+Q6sek8bf92,i=4096", 37, out,
+	    sizeof(out), &olen, err, sizeof(err));
+	CASE("auth: SCRAM-SHA-256 unknown mandatory extension refused");
+	EXPECT_INT("auth_step", rc, -1);
+	EXPECT_HAS("error", err, "requires an extension");
+	END();
+	auth_done(&a);
+
 	auth_start(&a, scram, "a,b=c", "pencil", "h", "587", "n1");
 	auth_run(&a, NULL, "n,,n=a=2Cb=3Dc,r=n1",
 	    "auth: SCRAM-SHA-256 user name escapes ',' and '='");
