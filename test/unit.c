@@ -3615,6 +3615,27 @@ test_auth(void)
 	    sizeof(err)), -1);
 	EXPECT_HAS("error", err, "unknown mechanism \"DIGEST-MD5\"");
 	END();
+	conf_init(&c);
+	CASE("conf: tls_fingerprint, several per line, colons and case");
+	EXPECT_INT("conf_set", conf_set(&c, "tls_fingerprint", "sha256:"
+	    "0c5694c9573888989699b89dfd634e4a2ce6ccce8ec275e82fd164838c38b95e,"
+	    " SHA256:C2:6D:21:1F:6E:48:62:96:0C:19:76:39:22:E2:F1:BB:C0:F6:B0:"
+	    "EE:32:1A:4C:F3:19:FA:40:84:04:8E:B3:5A", err, sizeof(err)), 0);
+	EXPECT_INT("pins", c.ntls_pin, 2);
+	EXPECT(c.tls_pin[0][0] == 0x0c && c.tls_pin[0][31] == 0x5e &&
+	    c.tls_pin[1][0] == 0xc2 && c.tls_pin[1][31] == 0x5a, "bytes");
+	END();
+	CASE("conf: tls_fingerprint of 63 hex digits refused");
+	EXPECT_INT("conf_set", conf_set(&c, "tls_fingerprint", "sha256:"
+	    "0c5694c9573888989699b89dfd634e4a2ce6ccce8ec275e82fd164838c38b95",
+	    err, sizeof(err)), -1);
+	END();
+	CASE("conf: tls_fingerprint other than sha256 refused");
+	EXPECT_INT("conf_set", conf_set(&c, "tls_fingerprint", "sha1:"
+	    "0c5694c9573888989699b89dfd634e4a2ce6ccce", err, sizeof(err)), -1);
+	EXPECT_HAS("error", err, "is not sha256: and 64 hex digits");
+	END();
+	conf_free(&c);
 	CASE("auth: EHLO AUTH list to capabilities");
 	EXPECT_INT("caps", auth_caps("PLAIN SCRAM-SHA-256 GSSAPI login"),
 	    CAP_AUTH_PLAIN | CAP_AUTH_SCRAM | CAP_AUTH_LOGIN);
