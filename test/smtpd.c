@@ -991,6 +991,17 @@ smtp_starttls(struct session *s, const char *arg)
 	if ((r = smtp_fault(s, CMD_STARTTLS, NULL, &code)) != 0) {
 		if (r != 1 || code != 220 || s->closing)
 			return r;
+	} else if (cfg.tls_garbage) {
+		/*
+		 * The injected reply in the same write as the 220, as a man
+		 * in the middle would send it: the client reads both at
+		 * once, so the test sees one outcome every time.
+		 */
+		transcript_line("S: ", "220 2.0.0 Ready to start TLS", 28);
+		transcript_line("S: ", "250 injected", 12);
+		if (conn_write(&s->c, "220 2.0.0 Ready to start TLS\r\n"
+		    "250 injected\r\n", 44) == -1)
+			return -1;
 	} else if (smtp_reply(s, "220 2.0.0 Ready to start TLS") == -1)
 		return -1;
 	/*
@@ -999,7 +1010,7 @@ smtp_starttls(struct session *s, const char *arg)
 	 * 0411 class), as a correct server must.
 	 */
 	s->c.off = s->c.len = 0;
-	if (cfg.tls_garbage) {
+	if (cfg.tls_garbage && r != 0) {
 		/* Inject a plaintext reply to test the client's defence. */
 		transcript_line("S: ", "250 injected", 12);
 		if (conn_write(&s->c, "250 injected\r\n", 14) == -1)
