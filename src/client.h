@@ -148,6 +148,7 @@ const char *smtp_dsn(const struct smtp_reply *, char *, size_t);
 int	 tls_spki_pin(const struct mbedtls_x509_crt *, unsigned char [32],
 	    char *, size_t);
 void	 tls_cert_names(const struct mbedtls_x509_crt *, char *, size_t);
+int	 tls_name_match(const unsigned char *, size_t, const char *);
 int	 tls_init(const struct conf *, char *, size_t);
 int	 tls_connect(struct conn *, const struct conf *,
 	    const struct smarthost *, time_t, char *, size_t);

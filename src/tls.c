@@ -4,12 +4,13 @@
  * checked against the configured smarthost, SNI sent, TLS 1.2 at least.
  * There is no switch that turns verification off.
  *
- * mbedTLS does the chain, the dates and the DNS-ID match (SAN dNSName,
- * CN only when there is no SAN, "*" only as the whole left-most label).
- * Two decisions are ours, made in tls_verify_cb on the leaf: an address
- * literal smarthost must match an iPAddress SAN (mbedTLS 2.28 compares
- * it as text against every SAN, so a dNSName "127.0.0.1" would pass),
- * and tls_fingerprint pins replace the CA chain with the admin's word.
+ * mbedTLS checks the chain and the dates.  The name is checked by us, in
+ * tls_verify_cb on the leaf, because mbedTLS 2.28 compares the name as
+ * text with every subjectAltName whatever its type (a dNSName
+ * "127.0.0.1" would pass for an address, so would a URI): a host name
+ * matches a dNSName only (the CN only when there is no SAN at all, "*"
+ * only as the whole left-most label), an address literal an iPAddress
+ * only.  tls_fingerprint pins replace the CA chain with the admin's word.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -26,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -409,6 +411,53 @@ tls_cert_names(const mbedtls_x509_crt *crt, char *buf, size_t sz)
 	(void)strlcpy(buf, "no name at all", sz);
 }
 
+/*
+ * RFC 6125 6.4: `pat' (a dNSName or CN, not NUL-terminated) against the
+ * host name, case-insensitively; "*." only as the whole left-most label,
+ * matching exactly one non-empty label, and not on a bare TLD ("*.com").
+ */
+int
+tls_name_match(const unsigned char *pat, size_t plen, const char *host)
+{
+	const char	*dot;
+	size_t		 hlen = strlen(host);
+
+	if (hlen > 0 && host[hlen - 1] == '.')	/* "example.net." */
+		hlen--;
+	if (plen == hlen && strncasecmp((const char *)pat, host, hlen) == 0)
+		return memchr(pat, '*', plen) == NULL;
+	if (plen < 4 || pat[0] != '*' || pat[1] != '.' ||
+	    memchr(pat + 2, '.', plen - 2) == NULL ||
+	    memchr(pat + 1, '*', plen - 1) != NULL)
+		return 0;
+	if ((dot = memchr(host, '.', hlen)) == NULL || dot == host)
+		return 0;
+	return hlen - (size_t)(dot - host) == plen - 1 &&
+	    strncasecmp((const char *)pat + 1, dot, plen - 1) == 0;
+}
+
+/* A host name against the dNSName SANs, or the CN when there is no SAN. */
+static int
+tls_dns_match(const mbedtls_x509_crt *crt, const char *host)
+{
+	const mbedtls_x509_sequence	*cur;
+	const mbedtls_x509_name		*n;
+
+	if (TLS_HAS_SAN(crt)) {
+		for (cur = &crt->subject_alt_names; cur != NULL;
+		    cur = cur->next)
+			if (cur->buf.p != NULL && cur->buf.tag == TLS_SAN_DNS &&
+			    tls_name_match(cur->buf.p, cur->buf.len, host))
+				return 1;
+		return 0;
+	}
+	for (n = &crt->subject; n != NULL; n = n->next)
+		if (MBEDTLS_OID_CMP(MBEDTLS_OID_AT_CN, &n->oid) == 0 &&
+		    tls_name_match(n->val.p, n->val.len, host))
+			return 1;
+	return 0;
+}
+
 /* RFC 6125 6.2.1: an address literal matches an iPAddress SAN only. */
 static int
 tls_ip_match(const mbedtls_x509_crt *crt, const unsigned char *ip, size_t len)
@@ -454,12 +503,11 @@ tls_verify_cb(void *arg, mbedtls_x509_crt *crt, int depth, uint32_t *flags)
 	tls_cert_names(crt, v->names, sizeof(v->names));
 	if (tls_spki_pin(crt, hash, v->pin, sizeof(v->pin)) == -1)
 		return MBEDTLS_ERR_X509_FATAL_ERROR;
-	if (v->iplen > 0) {
-		if (tls_ip_match(crt, v->ip, v->iplen))
-			*flags &= ~(uint32_t)MBEDTLS_X509_BADCERT_CN_MISMATCH;
-		else
-			*flags |= MBEDTLS_X509_BADCERT_CN_MISMATCH;
-	}
+	if (v->iplen > 0 ? tls_ip_match(crt, v->ip, v->iplen) :
+	    tls_dns_match(crt, v->name))
+		*flags &= ~(uint32_t)MBEDTLS_X509_BADCERT_CN_MISMATCH;
+	else
+		*flags |= MBEDTLS_X509_BADCERT_CN_MISMATCH;
 	if (v->conf->ntls_pin > 0) {
 		v->pin_ok = 0;
 		for (i = 0; i < v->conf->ntls_pin; i++)

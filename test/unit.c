@@ -3636,6 +3636,38 @@ test_auth(void)
 	EXPECT_HAS("error", err, "is not sha256: and 64 hex digits");
 	END();
 	conf_free(&c);
+	{
+		static const struct {
+			const char	*pat, *host;
+			int		 want;
+		} nm[] = {
+			{ "smtp.example.net", "smtp.example.net", 1 },
+			{ "SMTP.Example.NET", "smtp.example.net", 1 },
+			{ "smtp.example.net", "smtp.example.net.", 1 },
+			{ "smtp.example.net", "mail.example.net", 0 },
+			{ "*.example.net", "smtp.example.net", 1 },
+			{ "*.example.net", "a.smtp.example.net", 0 },
+			{ "*.example.net", "example.net", 0 },
+			{ "*.example.net", ".example.net", 0 },
+			{ "*.net", "example.net", 0 },
+			{ "s*.example.net", "smtp.example.net", 0 },
+			{ "*", "localhost", 0 },
+			{ "*.*.net", "a.b.net", 0 },
+			{ "smtp.example.net.evil", "smtp.example.net", 0 },
+		};
+		size_t	 k;
+
+		for (k = 0; k < sizeof(nm) / sizeof(nm[0]); k++) {
+			(void)snprintf(out, sizeof(out), "tls: name \"%s\" "
+			    "%s \"%s\"", nm[k].pat, nm[k].want ? "matches" :
+			    "does not match", nm[k].host);
+			CASE(out);
+			EXPECT_INT("tls_name_match", tls_name_match(
+			    (const unsigned char *)nm[k].pat,
+			    strlen(nm[k].pat), nm[k].host), nm[k].want);
+			END();
+		}
+	}
 	CASE("auth: EHLO AUTH list to capabilities");
 	EXPECT_INT("caps", auth_caps("PLAIN SCRAM-SHA-256 GSSAPI login"),
 	    CAP_AUTH_PLAIN | CAP_AUTH_SCRAM | CAP_AUTH_LOGIN);
