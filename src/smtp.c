@@ -278,9 +278,13 @@ smtp_trace_cmd(struct smtp_session *s, const char *buf, size_t n)
 	if (s->hide) {
 		if (strncmp(buf, "AUTH ", 5) == 0)
 			keep = 5 + strcspn(buf + 5, " ");
-		(void)snprintf(line, sizeof(line), "C: %.*s%s[%zu bytes of "
-		    "AUTH data not shown]", (int)keep, buf, keep > 0 ? " " : "",
-		    n - keep);
+		if (keep == n)	/* "AUTH LOGIN": no data to hide */
+			(void)snprintf(line, sizeof(line), "C: %.*s", (int)n,
+			    buf);
+		else
+			(void)snprintf(line, sizeof(line), "C: %.*s%s[%zu "
+			    "bytes of AUTH data not shown]", (int)keep, buf,
+			    keep > 0 ? " " : "", n - keep - (keep > 0));
 	} else
 		(void)snprintf(line, sizeof(line), "C: %.*s", (int)n, buf);
 	s->trace(s->trace_arg, line);
