@@ -116,6 +116,7 @@ struct smtp_session {
 	void			(*trace)(void *, const char *);
 	void			*trace_arg;
 	int			 hide;		/* AUTH exchange under way */
+	const char		*mech;		/* AUTH mechanism chosen */
 };
 
 /* auth.c */

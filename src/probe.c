@@ -210,7 +210,8 @@ probe_host(const struct conf *conf, const struct smarthost *h,
 			    "tls_fingerprint" : "chain to a trusted CA, name "
 			    "matches");
 		if (conf->auth_user != NULL)
-			(void)printf("  AUTH: ok as %s\n", conf->auth_user);
+			(void)printf("  AUTH: ok with %s as %s\n", s.mech,
+			    conf->auth_user);
 		else
 			(void)printf("  AUTH: not configured (no auth_user)\n");
 		smtp_quit(&s);

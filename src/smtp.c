@@ -464,6 +464,7 @@ smtp_auth(struct smtp_session *s, struct smtp_reply *r)
 		    "", names);
 		return -1;
 	}
+	s->mech = m->name;
 	for (tries = 0; tries < (cmd != NULL ? 2 : 1); tries++) {
 		if (cmd != NULL) {
 			if (auth_command(cmd, secret, sizeof(secret), s->error,

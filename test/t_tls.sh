@@ -142,7 +142,7 @@ test_probe() {
 	check "probe: shows the server certificate with its pin" \
 	    grep -qzE "subject:  CN=localhost.*issuer:   CN=relayq test CA.*names:    DNS:localhost, IP:127\.0\.0\.1.*valid:    [0-9-]+ [0-9:]+ UTC to .*pin:      tls_fingerprint sha256:$(spki_pin "$CERTS/server.pem")" "$T/probe.out"
 	check "probe: verdict and AUTH result" \
-	    grep -qzE "S: 250-AUTH PLAIN SCRAM-SHA-256.*C: AUTH SCRAM-SHA-256 \[[0-9]+ bytes of AUTH data not shown\].*verdict: certificate accepted \(chain to a trusted CA, name matches\).*AUTH: ok as user.*result: usable" "$T/probe.out"
+	    grep -qzE "S: 250-AUTH PLAIN SCRAM-SHA-256.*C: AUTH SCRAM-SHA-256 \[[0-9]+ bytes of AUTH data not shown\].*verdict: certificate accepted \(chain to a trusted CA, name matches\).*AUTH: ok with SCRAM-SHA-256 as user.*result: usable" "$T/probe.out"
 	check "probe: sends no mail" sh -c "! grep -qE '^C: (MAIL|RCPT|DATA)' '$T/transcript' && grep -q '^C: QUIT' '$T/transcript'"
 	check "probe: shows no password" sh -c "! grep -q secret '$T/probe.out'"
 
