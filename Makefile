@@ -34,6 +34,8 @@ SENDMAIL_SRCS	 = src/sendmail.c \
 RELAYQ_SRCS	 = src/relayq.c \
 		   src/drain.c \
 		   src/smtp.c \
+		   src/auth.c \
+		   src/probe.c \
 		   src/tls.c
 
 COMMON_OBJS	 = $(COMMON_SRCS:.c=.o)
@@ -60,16 +62,16 @@ relayq: $(RELAYQ_OBJS) $(COMMON_OBJS)
 
 $(COMMON_OBJS) $(SENDMAIL_OBJS) $(RELAYQ_OBJS): src/relayq.h
 $(SENDMAIL_OBJS): src/msg.h
-src/smtp.o src/drain.o src/tls.o src/relayq.o: src/client.h
+src/smtp.o src/drain.o src/tls.o src/relayq.o src/auth.o: src/client.h
 
 # --- tests -----------------------------------------------------------
 
 UNIT_SRCS	 = test/unit.c
-test/unit: $(UNIT_SRCS) src/msg.o src/aliases.o src/smtp.o src/tls.o $(COMMON_OBJS) \
-	    test/unit.h
+test/unit: $(UNIT_SRCS) src/msg.o src/aliases.o src/smtp.o src/auth.o \
+	    src/tls.o $(COMMON_OBJS) test/unit.h
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(UNIT_SRCS) \
-	    src/msg.o src/aliases.o src/smtp.o src/tls.o $(COMMON_OBJS) \
-	    $(TLS_LIBS) \
+	    src/msg.o src/aliases.o src/smtp.o src/auth.o src/tls.o \
+	    $(COMMON_OBJS) $(TLS_LIBS) \
 	    $(BSD_LIBS)
 
 # sendmail reading its config from test/sgid-etc, for the test of the
@@ -83,10 +85,14 @@ test/sendmail-sgid: $(SENDMAIL_SRCS) $(COMMON_SRCS) src/relayq.h src/msg.h
 test/smtpd: test/smtpd.c
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ test/smtpd.c $(TLS_LIBS)
 
+# LD_PRELOAD shim: names under relayq.test resolve to 127.0.0.1
+test/fakedns.so: test/fakedns.c
+	$(CC) $(ALL_CFLAGS) -fPIC -shared $(LDFLAGS) -o $@ test/fakedns.c -ldl
+
 deps:
 	@sh test/deps.sh
 
-check: deps all test/unit test/smtpd test/sendmail-sgid
+check: deps all test/unit test/smtpd test/sendmail-sgid test/fakedns.so
 	@bash test/check.sh
 
 demo: deps all test/smtpd
@@ -104,6 +110,7 @@ install: all
 	    sh contrib/install.sh
 
 clean:
-	rm -f sendmail relayq src/*.o test/unit test/smtpd test/sendmail-sgid
+	rm -f sendmail relayq src/*.o test/unit test/smtpd test/sendmail-sgid \
+	    test/fakedns.so
 
 .PHONY: all check demo interop bench install clean deps

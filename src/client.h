@@ -9,6 +9,7 @@
  * operations, so tests drive it with a scripted peer and no network.
  */
 struct conn;
+struct mbedtls_x509_crt;
 struct conn_ops {
 	ssize_t	(*read)(struct conn *, void *, size_t);
 	ssize_t	(*write)(struct conn *, const void *, size_t);
@@ -22,10 +23,15 @@ struct conn {
 	int			 verified;	/* TLS up and the peer checked */
 	time_t			 timeout;	/* for each read or write */
 	const struct smarthost	*host;
+	const struct conf	*conf;		/* pins, client certificate */
 	char			 peer[320];	/* "name[addr]:port" for logs */
 	char			 rbuf[CONN_BUFSZ];
 	size_t			 rpos, rlen;
 	void			*priv;		/* test peers */
+	/* relayq probe: each certificate of the chain as it is verified */
+	void	(*cert_cb)(void *, const struct mbedtls_x509_crt *, int,
+		    unsigned int);
+	void			*cert_arg;
 };
 
 #define REPLY_LINES	100
@@ -49,6 +55,51 @@ enum smtp_caps {
 	CAP_ENHANCED	= 1 << 6,
 	CAP_AUTH_PLAIN	= 1 << 7,
 	CAP_AUTH_LOGIN	= 1 << 8,
+	CAP_AUTH_SCRAM	= 1 << 9,
+	CAP_AUTH_XOAUTH2 = 1 << 10,
+	CAP_AUTH_OAUTHBEARER = 1 << 11,
+	CAP_AUTH_CRAMMD5 = 1 << 12,
+};
+
+enum auth_id {
+	AUTH_SCRAM,
+	AUTH_PLAIN,
+	AUTH_LOGIN,
+	AUTH_XOAUTH2,
+	AUTH_OAUTHBEARER,
+	AUTH_CRAMMD5,
+};
+
+struct auth_mech {
+	const char	*name;
+	enum auth_id	 id;
+	unsigned int	 cap;
+	int		 dflt;	/* tried when auth_mechanisms is not set */
+};
+
+#define AUTH_MAXMECHS	8
+#define AUTH_SECRET_MAX	8192	/* password or token, with its NUL */
+
+/* One SASL exchange; auth_done() wipes it (nonce, keys, signature). */
+struct auth {
+	const struct auth_mech	*mech;
+	const char		*user;
+	const char		*secret;
+	const char		*host, *port;	/* OAUTHBEARER */
+	int			 step;
+	char			 nonce[64];	/* SCRAM client nonce */
+	char			 first[640];	/* SCRAM client-first-bare */
+	unsigned char		 ssig[32];	/* expected server signature */
+	int			 verified;	/* server signature checked */
+	char			 detail[256];	/* OAuth error JSON, sanitised */
+};
+
+enum smtp_stage {
+	SMTP_STAGE_GREETING,
+	SMTP_STAGE_EHLO,
+	SMTP_STAGE_STARTTLS,	/* STARTTLS, handshake and verification */
+	SMTP_STAGE_AUTH,
+	SMTP_STAGE_READY,
 };
 
 struct smtp_session {
@@ -59,7 +110,31 @@ struct smtp_session {
 	long long		 maxsize;
 	char			 error[REPLY_MAX + 128];	/* why it failed */
 	int			 temp;		/* that failure is temporary */
+	enum smtp_stage		 stage;		/* where smtp_open got to */
+	/* relayq probe: every line sent ("C: ") and received ("S: "),
+	 * with AUTH payloads replaced by a placeholder */
+	void			(*trace)(void *, const char *);
+	void			*trace_arg;
+	int			 hide;		/* AUTH exchange under way */
+	const char		*mech;		/* AUTH mechanism chosen */
 };
+
+/* auth.c */
+const struct auth_mech *auth_mech_byname(const char *, size_t);
+unsigned int auth_caps(const char *);
+size_t	 auth_order(const struct conf *, const struct auth_mech **, size_t);
+int	 auth_check_list(const char *, char *, size_t);
+void	 auth_start(struct auth *, const struct auth_mech *, const char *,
+	    const char *, const char *, const char *, const char *);
+int	 auth_step(struct auth *, const char *, size_t, char *, size_t,
+	    size_t *, char *, size_t);
+int	 auth_finished(const struct auth *, char *, size_t);
+void	 auth_done(struct auth *);
+int	 auth_command(const char *, char *, size_t, char *, size_t);
+int	 auth_nodump(char *, size_t);
+
+/* probe.c */
+int	 probe_main(const struct conf *);
 
 /* smtp.c */
 int	 smtp_reply_line(struct smtp_reply *, const char *, size_t);
@@ -71,9 +146,13 @@ void	 smtp_quit(struct smtp_session *);
 const char *smtp_dsn(const struct smtp_reply *, char *, size_t);
 
 /* tls.c */
+int	 tls_spki_pin(const struct mbedtls_x509_crt *, unsigned char [32],
+	    char *, size_t);
+void	 tls_cert_names(const struct mbedtls_x509_crt *, char *, size_t);
+int	 tls_name_match(const unsigned char *, size_t, const char *);
 int	 tls_init(const struct conf *, char *, size_t);
-int	 tls_connect(struct conn *, const struct smarthost *, time_t, char *,
-	    size_t);
+int	 tls_connect(struct conn *, const struct conf *,
+	    const struct smarthost *, time_t, char *, size_t);
 void	 tls_close(struct conn *);
 
 #endif /* CLIENT_H */

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <bsd/stdlib.h>
 #include <bsd/string.h>
@@ -23,6 +24,7 @@ enum conf_type {
 	CT_BOOL,
 	CT_TLSVER,
 	CT_UNSUPPORTED,
+	CT_PIN,
 };
 
 struct conf_key {
@@ -37,8 +39,13 @@ static const struct conf_key conf_keys[] = {
 	{ "tls",		CT_TLS,		0 },
 	{ "tls_ca_file",	CT_PATH,	O(tls_ca_file) },
 	{ "tls_min_version",	CT_TLSVER,	0 },
+	{ "tls_fingerprint",	CT_PIN,		0 },
+	{ "tls_client_cert",	CT_PATH,	O(tls_client_cert) },
+	{ "tls_client_key",	CT_PATH,	O(tls_client_key) },
 	{ "auth_user",		CT_STR,		O(auth_user) },
 	{ "auth_password_file",	CT_PATH,	O(auth_password_file) },
+	{ "auth_password_command", CT_STR,	O(auth_password_command) },
+	{ "auth_mechanisms",	CT_STR,		O(auth_mechanisms) },
 	{ "helo_name",		CT_STR,		O(helo_name) },
 	{ "domain",		CT_STR,		O(domain) },
 	{ "spool",		CT_PATH,	O(spool) },
@@ -57,11 +64,6 @@ static const struct conf_key conf_keys[] = {
 	{ "force_sender",	CT_STR,		O(force_sender) },
 	{ "force_from",		CT_BOOL,	O(force_from) },
 	/* in the specification, not in this version yet: say so, not "unknown" */
-	{ "tls_fingerprint",	CT_UNSUPPORTED,	0 },
-	{ "tls_client_cert",	CT_UNSUPPORTED,	0 },
-	{ "tls_client_key",	CT_UNSUPPORTED,	0 },
-	{ "auth_password_command", CT_UNSUPPORTED, 0 },
-	{ "auth_mechanisms",	CT_UNSUPPORTED,	0 },
 	{ "bounce_to",		CT_UNSUPPORTED,	0 },
 	{ "max_sessions",	CT_UNSUPPORTED,	0 },
 	{ "max_messages_per_session", CT_UNSUPPORTED, 0 },
@@ -178,6 +180,61 @@ conf_size(const char *v, long long *out)
 	return errstr == NULL ? 0 : -1;
 }
 
+/*
+ * "sha256:HEX" (64 hex digits, colons between bytes allowed, as openssl
+ * prints them); several separated by spaces or commas, and the key may be
+ * repeated, so a new key can be pinned before the relay switches to it.
+ */
+static int
+conf_add_pins(struct conf *c, const char *v, char *err, size_t errsz)
+{
+	char		 buf[1024], *tok, *last, *p;
+	unsigned char	*pin;
+	size_t		 n;
+	int		 hi;
+
+	if (strlcpy(buf, v, sizeof(buf)) >= sizeof(buf)) {
+		(void)snprintf(err, errsz, "tls_fingerprint: value too long");
+		return -1;
+	}
+	for (tok = strtok_r(buf, ", \t", &last); tok != NULL;
+	    tok = strtok_r(NULL, ", \t", &last)) {
+		if (c->ntls_pin == CONF_MAXPINS) {
+			(void)snprintf(err, errsz, "tls_fingerprint: more than "
+			    "%d pins", CONF_MAXPINS);
+			return -1;
+		}
+		if (strncasecmp(tok, "sha256:", 7) != 0)
+			goto bad;
+		pin = c->tls_pin[c->ntls_pin];
+		n = 0;
+		hi = -1;
+		for (p = tok + 7; *p != '\0'; p++) {
+			if (*p == ':')
+				continue;
+			if (!isxdigit((unsigned char)*p) || n == 32)
+				goto bad;
+			if (hi == -1) {
+				hi = isdigit((unsigned char)*p) ? *p - '0' :
+				    tolower((unsigned char)*p) - 'a' + 10;
+				continue;
+			}
+			pin[n++] = (unsigned char)(hi << 4 |
+			    (isdigit((unsigned char)*p) ? *p - '0' :
+			    tolower((unsigned char)*p) - 'a' + 10));
+			hi = -1;
+		}
+		if (n != 32 || hi != -1)
+			goto bad;
+		c->ntls_pin++;
+	}
+	return 0;
+ bad:
+	(void)snprintf(err, errsz, "tls_fingerprint: \"%s\" is not sha256: "
+	    "and 64 hex digits (see relayq probe)", tok);
+	return -1;
+}
+
 /* Set one key; `err' gets a message without location on failure. */
 int
 conf_set(struct conf *c, const char *key, const char *v, char *err,
@@ -201,6 +258,8 @@ conf_set(struct conf *c, const char *key, const char *v, char *err,
 	switch (k->type) {
 	case CT_HOST:
 		return conf_add_host(c, v, err, errsz);
+	case CT_PIN:
+		return conf_add_pins(c, v, err, errsz);
 	case CT_TLS:
 		if (strcmp(v, "starttls") == 0)
 			c->tls = TLS_STARTTLS;

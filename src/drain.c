@@ -265,7 +265,11 @@ drain_connect(struct conn *c, struct smtp_session *s, char *err, size_t errsz)
 	size_t	 i;
 
 	for (i = 0; i < drain_conf->nhost; i++) {
-		if (tls_connect(c, &drain_conf->host[i],
+		if (i > 0)	/* the admin must learn the primary is broken */
+			log_warnx("smarthost %s: %s; trying %s",
+			    drain_conf->host[i - 1].name, err,
+			    drain_conf->host[i].name);
+		if (tls_connect(c, drain_conf, &drain_conf->host[i],
 		    drain_conf->timeout_connect, err, errsz) == -1)
 			continue;
 		memset(s, 0, sizeof(*s));
@@ -557,6 +561,8 @@ drain_lock(char *err, size_t errsz)
 static int
 drain_setup(int foreground, char *err, size_t errsz)
 {
+	char	 msg[256];
+
 	if (drain_drop_root(err, errsz) == -1)
 		return -1;
 	if (!foreground && drain_conf->log != NULL &&
@@ -571,9 +577,20 @@ drain_setup(int foreground, char *err, size_t errsz)
 		return -1;
 	}
 	if (drain_conf->auth_user != NULL &&
-	    drain_conf->auth_password_file == NULL) {
+	    drain_conf->auth_password_file == NULL &&
+	    drain_conf->auth_password_command == NULL) {
 		(void)snprintf(err, errsz, "%s: auth_user needs "
-		    "auth_password_file", drain_conf->path);
+		    "auth_password_file or auth_password_command",
+		    drain_conf->path);
+		return -1;
+	}
+	/* before any secret is in memory */
+	if (auth_nodump(err, errsz) == -1)
+		return -1;
+	if (drain_conf->auth_mechanisms != NULL &&
+	    auth_check_list(drain_conf->auth_mechanisms, msg,
+	    sizeof(msg)) == -1) {
+		(void)snprintf(err, errsz, "%s: %s", drain_conf->path, msg);
 		return -1;
 	}
 	if (drain_conf->auth_password_file != NULL &&

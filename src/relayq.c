@@ -1,6 +1,7 @@
 /*
  * relayq(8): the daemon and the operator's tool in one binary.
  *	relayq [-C file] drain [-f]
+ *	relayq [-C file] probe
  *	relayq version
  */
 #include <err.h>
@@ -14,11 +15,13 @@
 
 #include "relayq.h"
 #include "drain.h"
+#include "client.h"
 
 static void __attribute__((noreturn))
 usage(void)
 {
 	(void)fprintf(stderr, "usage: relayq [-C file] drain [-f]\n"
+	    "       relayq [-C file] probe\n"
 	    "       relayq version\n");
 	exit(EX_USAGE);
 }
@@ -55,6 +58,8 @@ main(int argc, char *argv[])
 	if (conf_load(&conf, cfg != NULL ? cfg : CONF_PATH, cfg != NULL, 1,
 	    errbuf, sizeof(errbuf)) == -1)
 		errx(EX_CONFIG, "%s", errbuf);
+	if (strcmp(argv[0], "probe") == 0 && argc == 1)
+		return probe_main(&conf);
 	if (strcmp(argv[0], "drain") == 0) {
 		optind = 1;
 		while ((ch = getopt(argc, argv, "f")) != -1) {

@@ -24,6 +24,7 @@
 #define RELAYQ_USER		"relayq"
 
 #define CONF_MAXHOSTS		8
+#define CONF_MAXPINS		8	/* tls_fingerprint values, for rotation */
 #define ADDR_MAX		512	/* longest envelope address we take */
 #define LINE_MAX_OCTETS		998	/* RFC 5322 2.1.1, without CRLF */
 #define SPOOL_IDLEN		16
@@ -49,8 +50,14 @@ struct conf {
 	enum tls_mode		 tls;
 	char			*tls_ca_file;
 	int			 tls_min_version;	/* 2 = 1.2, 3 = 1.3 */
+	unsigned char		 tls_pin[CONF_MAXPINS][32];	/* SHA-256 of SPKI */
+	size_t			 ntls_pin;
+	char			*tls_client_cert;
+	char			*tls_client_key;	/* mode 600 or stricter */
 	char			*auth_user;
 	char			*auth_password_file;
+	char			*auth_password_command;	/* stdout = secret */
+	char			*auth_mechanisms;	/* preference order */
 	char			*helo_name;
 	char			*domain;
 	char			*spool;

@@ -87,7 +87,7 @@ unsigned int
 smtp_ehlo_caps(const struct smtp_reply *r, long long *maxsize)
 {
 	const char	*p = r->text, *nl, *errstr;
-	char		 kw[256], *arg, *tok, *last;
+	char		 kw[256], *arg;
 	unsigned int	 caps = 0;
 	size_t		 n;
 
@@ -122,13 +122,7 @@ smtp_ehlo_caps(const struct smtp_reply *r, long long *maxsize)
 			if (errstr != NULL)
 				*maxsize = 0;
 		} else if (strcasecmp(kw, "AUTH") == 0)
-			for (tok = strtok_r(arg, " ", &last); tok != NULL;
-			    tok = strtok_r(NULL, " ", &last)) {
-				if (strcasecmp(tok, "PLAIN") == 0)
-					caps |= CAP_AUTH_PLAIN;
-				else if (strcasecmp(tok, "LOGIN") == 0)
-					caps |= CAP_AUTH_LOGIN;
-			}
+			caps |= auth_caps(arg);
 		if (nl == NULL)
 			break;
 	}
@@ -248,9 +242,22 @@ smtp_write(struct smtp_session *s, const char *buf, size_t len)
 static int
 smtp_reply(struct smtp_session *s, struct smtp_reply *r)
 {
+	char		 line[REPLY_MAX + 16];
+	const char	*p, *nl;
+
 	if (smtp_read_reply(s->conn, r, s->error, sizeof(s->error)) == -1) {
 		s->temp = 1;
 		return -1;
+	}
+	/* the parser let no control character through: print as is */
+	for (p = r->text; s->trace != NULL; p = nl + 1) {
+		nl = strchr(p, '\n');
+		(void)snprintf(line, sizeof(line), "S: %d%c%.*s", r->code,
+		    nl != NULL ? '-' : ' ', (int)(nl != NULL ?
+		    (size_t)(nl - p) : strlen(p)), p);
+		s->trace(s->trace_arg, line);
+		if (nl == NULL)
+			break;
 	}
 	if (s->conn->rpos != s->conn->rlen) {
 		(void)snprintf(s->error, sizeof(s->error), "%s sent data "
@@ -261,11 +268,33 @@ smtp_reply(struct smtp_session *s, struct smtp_reply *r)
 	return 0;
 }
 
+/* For relayq probe: the command as sent, AUTH data replaced. */
+static void
+smtp_trace_cmd(struct smtp_session *s, const char *buf, size_t n)
+{
+	char	 line[128];
+	size_t	 keep = 0;
+
+	if (s->hide) {
+		if (strncmp(buf, "AUTH ", 5) == 0)
+			keep = 5 + strcspn(buf + 5, " ");
+		if (keep == n)	/* "AUTH LOGIN": no data to hide */
+			(void)snprintf(line, sizeof(line), "C: %.*s", (int)n,
+			    buf);
+		else
+			(void)snprintf(line, sizeof(line), "C: %.*s%s[%zu "
+			    "bytes of AUTH data not shown]", (int)keep, buf,
+			    keep > 0 ? " " : "", n - keep - (keep > 0));
+	} else
+		(void)snprintf(line, sizeof(line), "C: %.*s", (int)n, buf);
+	s->trace(s->trace_arg, line);
+}
+
 /* Send a command, read its reply.  -1: the session is gone (s->error). */
 static int
 smtp_cmd(struct smtp_session *s, struct smtp_reply *r, const char *fmt, ...)
 {
-	char	 buf[2048];	/* an AUTH line with a long password fits */
+	char	 buf[12288];	/* an AUTH line with an OAuth token fits */
 	va_list	 ap;
 	int	 n, rc;
 
@@ -278,6 +307,8 @@ smtp_cmd(struct smtp_session *s, struct smtp_reply *r, const char *fmt, ...)
 		return -1;
 	}
 	memcpy(buf + n, "\r\n", 2);
+	if (s->trace != NULL)
+		smtp_trace_cmd(s, buf, (size_t)n);
 	rc = smtp_write(s, buf, (size_t)n + 2);
 	explicit_bzero(buf, (size_t)n + 2);	/* may have held a secret */
 	if (rc == -1)
@@ -314,80 +345,152 @@ smtp_ehlo(struct smtp_session *s, struct smtp_reply *r)
 	return 0;
 }
 
-/* base64 of `in' into `out' (NUL-terminated); the caller wipes both */
+/*
+ * One SASL exchange with mechanism `m': initial response when the
+ * mechanism has one, then a response to each 334 challenge until the
+ * server decides.  Returns the final reply code in r, -1 when the
+ * session broke or the mechanism failed locally (s->error set).
+ * Every buffer that held the secret or a derivative is wiped.
+ */
 static int
-smtp_b64(char *out, size_t outsz, const void *in, size_t inlen)
+smtp_sasl(struct smtp_session *s, struct smtp_reply *r,
+    const struct auth_mech *m, const char *secret)
 {
-	size_t	 olen;
+	struct auth	 a;
+	char		 raw[AUTH_SECRET_MAX + 1024];
+	char		 b64[(AUTH_SECRET_MAX + 1024) * 4 / 3 + 8];
+	size_t		 rawlen, olen;
+	int		 rc = -1, round;
 
-	if (mbedtls_base64_encode((unsigned char *)out, outsz, &olen, in,
-	    inlen) != 0)
-		return -1;
-	out[olen] = '\0';
-	return 0;
+	auth_start(&a, m, s->conf->auth_user, secret, s->conn->host->name,
+	    s->conn->host->port, NULL);
+	s->hide = 1;
+	if (auth_step(&a, NULL, 0, raw, sizeof(raw), &rawlen, s->error,
+	    sizeof(s->error)) == -1)
+		goto done;
+	if (rawlen > 0) {
+		if (mbedtls_base64_encode((unsigned char *)b64, sizeof(b64),
+		    &olen, (unsigned char *)raw, rawlen) != 0)
+			goto toolong;
+		b64[olen] = '\0';
+		if (smtp_cmd(s, r, "AUTH %s %s", m->name, b64) == -1)
+			goto done;
+	} else if (smtp_cmd(s, r, "AUTH %s", m->name) == -1)
+		goto done;
+	for (round = 0; r->code == 334 && round < 4; round++) {
+		/* the challenge is base64 after "334 " */
+		if (mbedtls_base64_decode((unsigned char *)raw, sizeof(raw),
+		    &rawlen, (const unsigned char *)r->text, r->len) != 0) {
+			(void)snprintf(s->error, sizeof(s->error), "%s: "
+			    "challenge from %s is not base64", m->name,
+			    s->conn->peer);
+			(void)smtp_cmd(s, r, "*");	/* cancel, RFC 4954 */
+			goto done;
+		}
+		if (auth_step(&a, raw, rawlen, raw, sizeof(raw), &rawlen,
+		    s->error, sizeof(s->error)) == -1) {
+			(void)smtp_cmd(s, r, "*");
+			goto done;
+		}
+		if (mbedtls_base64_encode((unsigned char *)b64, sizeof(b64),
+		    &olen, (unsigned char *)raw, rawlen) != 0)
+			goto toolong;
+		b64[olen] = '\0';
+		if (smtp_cmd(s, r, "%s", b64) == -1)
+			goto done;
+	}
+	if (r->code == 235 && auth_finished(&a, s->error,
+	    sizeof(s->error)) == -1)
+		goto done;
+	if (r->code != 235) {
+		smtp_fail(s, "authentication failed", r);
+		(void)strlcat(s->error, " (AUTH ", sizeof(s->error));
+		(void)strlcat(s->error, m->name, sizeof(s->error));
+		if (a.detail[0] != '\0') {
+			(void)strlcat(s->error, "; server said ",
+			    sizeof(s->error));
+			(void)strlcat(s->error, a.detail, sizeof(s->error));
+		}
+		(void)strlcat(s->error, ")", sizeof(s->error));
+	}
+	rc = 0;
+	goto done;
+ toolong:
+	(void)snprintf(s->error, sizeof(s->error), "%s: auth_user or secret "
+	    "too long", m->name);
+ done:
+	s->hide = 0;
+	auth_done(&a);
+	explicit_bzero(raw, sizeof(raw));
+	explicit_bzero(b64, sizeof(b64));
+	return rc;
 }
 
 /*
- * AUTH PLAIN (RFC 4616) or LOGIN, only over verified TLS.  The password
- * and its encodings live in stack buffers wiped before return.
+ * AUTH only over verified TLS, with the first mechanism of the
+ * preference order (auth_mechanisms) that the server offers.  The secret
+ * comes from auth_password_command when set, run afresh for each session
+ * so an expired token is never reused, and once more after a 535: the
+ * token may have expired between the command and the server's check.
  */
 static int
 smtp_auth(struct smtp_session *s, struct smtp_reply *r)
 {
-	const char	*user = s->conf->auth_user, *pw = s->password;
-	char		 raw[1024], b64[1400], b64u[400];	/* wiped */
-	size_t		 ul = strlen(user), pl = strlen(pw);
-	int		 rc = -1;
+	const struct auth_mech	*order[AUTH_MAXMECHS], *m = NULL;
+	const char		*cmd = s->conf->auth_password_command;
+	char			 secret[AUTH_SECRET_MAX];	/* wiped */
+	char			 names[128] = "";
+	size_t			 i, n;
+	int			 rc = -1, tries;
 
+	s->temp = 1;	/* AUTH trouble defers, never bounces */
 	if (!s->conn->verified) {
 		(void)snprintf(s->error, sizeof(s->error), "refusing to send "
 		    "credentials to %s without verified TLS", s->conn->peer);
-		s->temp = 1;
 		return -1;
 	}
-	if (ul + pl + 2 > sizeof(raw) || ul > 256) {
-		(void)snprintf(s->error, sizeof(s->error), "auth_user or "
-		    "password too long");
-		s->temp = 1;
-		return -1;
-	}
-	if (s->caps & CAP_AUTH_PLAIN) {
-		raw[0] = '\0';
-		memcpy(raw + 1, user, ul);
-		raw[ul + 1] = '\0';
-		memcpy(raw + ul + 2, pw, pl);
-		if (smtp_b64(b64, sizeof(b64), raw, ul + pl + 2) == -1 ||
-		    smtp_cmd(s, r, "AUTH PLAIN %s", b64) == -1)
-			goto done;
-	} else if (s->caps & CAP_AUTH_LOGIN) {
-		if (smtp_cmd(s, r, "AUTH LOGIN") == -1)
-			goto done;
-		if (r->code == 334) {
-			if (smtp_b64(b64u, sizeof(b64u), user, ul) == -1 ||
-			    smtp_cmd(s, r, "%s", b64u) == -1)
-				goto done;
+	n = auth_order(s->conf, order, AUTH_MAXMECHS);
+	for (i = 0; i < n && m == NULL; i++)
+		if (s->caps & order[i]->cap)
+			m = order[i];
+	if (m == NULL) {
+		for (i = 0; i < n; i++) {
+			(void)strlcat(names, i > 0 ? " " : "", sizeof(names));
+			(void)strlcat(names, order[i]->name, sizeof(names));
 		}
-		if (r->code == 334) {
-			if (smtp_b64(b64, sizeof(b64), pw, pl) == -1 ||
-			    smtp_cmd(s, r, "%s", b64) == -1)
-				goto done;
-		}
-	} else {
 		(void)snprintf(s->error, sizeof(s->error), "%s offers no AUTH "
-		    "mechanism relayq supports (PLAIN, LOGIN)", s->conn->peer);
-		s->temp = 1;
-		goto done;
+		    "mechanism relayq may use (%s%s)", s->conn->peer,
+		    s->conf->auth_mechanisms != NULL ? "auth_mechanisms: " :
+		    "", names);
+		return -1;
 	}
-	if (r->code != 235) {
-		smtp_fail(s, "authentication failed", r);
-		s->temp = 1;	/* AUTH trouble defers, never bounces */
-		goto done;
+	s->mech = m->name;
+	for (tries = 0; tries < (cmd != NULL ? 2 : 1); tries++) {
+		if (cmd != NULL) {
+			if (auth_command(cmd, secret, sizeof(secret), s->error,
+			    sizeof(s->error)) == -1)
+				goto done;
+		} else if (strlcpy(secret, s->password, sizeof(secret)) >=
+		    sizeof(secret)) {
+			(void)snprintf(s->error, sizeof(s->error), "password "
+			    "too long");
+			goto done;
+		}
+		if (smtp_sasl(s, r, m, secret) == -1)
+			goto done;
+		if (r->code == 235) {
+			rc = 0;
+			goto done;
+		}
+		if (r->code != 535)
+			break;
 	}
-	rc = 0;
  done:
-	explicit_bzero(raw, sizeof(raw));
-	explicit_bzero(b64, sizeof(b64));
-	explicit_bzero(b64u, sizeof(b64u));
+	explicit_bzero(secret, sizeof(secret));
+	if (rc == 0)
+		s->temp = 0;
+	else
+		s->temp = 1;
 	return rc;
 }
 
@@ -402,15 +505,18 @@ smtp_open(struct smtp_session *s, char *err, size_t errsz)
 	struct conn		*c = s->conn;
 
 	s->conn->timeout = s->conf->timeout_command;
+	s->stage = SMTP_STAGE_GREETING;
 	if (smtp_reply(s, &r) == -1)
 		goto fail;
 	if (r.code != 220) {
 		smtp_fail(s, "greeting", &r);
 		goto fail;
 	}
+	s->stage = SMTP_STAGE_EHLO;
 	if (smtp_ehlo(s, &r) == -1)
 		goto fail;
 	if (c->host->tls == TLS_STARTTLS) {
+		s->stage = SMTP_STAGE_STARTTLS;
 		if (!(s->caps & CAP_STARTTLS)) {
 			(void)snprintf(s->error, sizeof(s->error), "%s does not "
 			    "offer STARTTLS; not sending in plaintext", c->peer);
@@ -440,8 +546,10 @@ smtp_open(struct smtp_session *s, char *err, size_t errsz)
 		if (smtp_ehlo(s, &r) == -1)
 			goto fail;
 	}
+	s->stage = SMTP_STAGE_AUTH;
 	if (s->conf->auth_user != NULL && smtp_auth(s, &r) == -1)
 		goto fail;
+	s->stage = SMTP_STAGE_READY;
 	return 0;
  fail:
 	s->temp = 1;

@@ -17,7 +17,7 @@ while IFS= read -r line; do
 done < <(./test/unit 2>"$WORK/unit.err"; echo "unit-exit $?")
 grep -q . "$WORK/unit.err" && sed 's/^/# unit: /' "$WORK/unit.err"
 
-for t in test/t_*.sh; do
+for t in ${TESTS:-test/t_*.sh}; do
 	. "$t"
 done
 summary

@@ -12,12 +12,13 @@
 #   3. starts a PRIVATE Postfix instance (own config, queue and data
 #      directories in the temp dir, listening on 127.0.0.1 only, free
 #      ports) with submission+STARTTLS on port P1 and implicit TLS
-#      ("smtps") on port P2, both requiring Cyrus SASL (sasldb, PLAIN and
-#      LOGIN) over TLS, relaying everything it accepts to Postfix's own
+#      ("smtps") on port P2, both requiring Cyrus SASL (sasldb, PLAIN,
+#      LOGIN, SCRAM-SHA-256) over TLS, relaying everything it accepts to Postfix's own
 #      smtp-sink on port P3, which writes each message to a file;
 #   4. checks that harness with openssl s_client (AUTH PLAIN on both
 #      ports), so a failure further down is relayq's and not the setup's;
-#   5. for both ports, runs `relayq drain -f` and `sendmail -t` as an
+#   5. for both ports (SCRAM-SHA-256, relayq's first choice) and for
+#      PLAIN and LOGIN on the STARTTLS port, runs `relayq drain -f` and `sendmail -t` as an
 #      unprivileged uid (65534 when run as root), submits one message and
 #      checks what reached the sink, the Postfix log (TLS, SASL) and the
 #      relayq log (status=sent);
@@ -322,7 +323,7 @@ cat >"$SASLDIR/smtpd.conf" <<EOF
 pwcheck_method: auxprop
 auxprop_plugin: sasldb
 sasldb_path: $SASLDB
-mech_list: PLAIN LOGIN
+mech_list: PLAIN LOGIN SCRAM-SHA-256
 EOF
 printf '%s' "$SASL_PW" |
     saslpasswd2 -p -f "$SASLDB" -c -u "$REALM" "$SASL_USER" \
@@ -573,8 +574,9 @@ compare_message() {
 	done < <("${PRIV[@]}" perl -e "$COMPARE_PL" "$1" "$2" "$3" "${4:-}" 2>&1)
 }
 
-# pf_session_check OFFSET SERVICE QUEUEID LABEL: the Postfix smtpd
-# session that accepted QUEUEID (on SERVICE) used TLS and SASL as our user.
+# pf_session_check OFFSET SERVICE QUEUEID LABEL MECH: the Postfix smtpd
+# session that accepted QUEUEID (on SERVICE) used TLS and SASL MECH as our
+# user.
 pf_session_check() {
 	local out tls client
 	out=$(maillog_since "$1" | awk -v svc="postfix-rq/$2/smtpd" -v q="$3" '
@@ -600,9 +602,9 @@ pf_session_check() {
 	check "$4: Postfix logged a TLS connection for that session" \
 	    "no \"TLS connection established\" line for that smtpd session" \
 	    test -n "$tls"
-	check "$4: Postfix logged SASL auth (PLAIN/LOGIN) as $SASL_USER" \
+	check "$4: Postfix logged SASL auth $5 as $SASL_USER" \
 	    "got: ${client#*: }" \
-	    grep -qE "sasl_method=(PLAIN|LOGIN), sasl_username=$SASL_USER(@$REALM)?(,|\$)" \
+	    grep -qE "sasl_method=$5, sasl_username=$SASL_USER(@$REALM)?(,|\$)" \
 	    <<<"$client"
 }
 
@@ -684,7 +686,7 @@ for mode in starttls implicit; do
 	f=$(sink_file "$token")
 	[ -n "$f" ] || bail "harness $mode: message in the sink" "no sink file has $token"
 	compare_message "$msg" "$f" "harness $mode"
-	pf_session_check "$off" "$mode" "$SC_QID" "harness $mode"
+	pf_session_check "$off" "$mode" "$SC_QID" "harness $mode" PLAIN
 done
 [ $nfail -eq 0 ] || bail "harness" "the Postfix side does not work; not testing relayq"
 
@@ -703,7 +705,7 @@ chmod 755 "$D/bin" "$D/bin/relayq" "$D/bin/sendmail"
 RELAYQ=$D/bin/relayq
 SENDMAIL=$D/bin/sendmail
 
-# setup_relayq NAME MODE PORT CAFILE: a spool, config and password file
+# setup_relayq NAME MODE PORT CAFILE [MECH]: a spool, config and password file
 # for one scenario in $D/rq-NAME, owned by the uid that runs relayq.
 setup_relayq() {
 	local dir=$D/rq-$1
@@ -721,6 +723,7 @@ spool $dir/spool
 domain example.org
 log $dir/relayq.log
 retry_min 1s
+${5:+auth_mechanisms $5}
 EOF
 	chmod 644 "$dir/relayq.conf"
 	chmod 700 "$dir/spool"
@@ -784,14 +787,16 @@ submit() {
 
 # --- positive tests: STARTTLS and implicit TLS -------------------------------
 
-for mode in starttls implicit; do
+# NAME:MODE:MECH; SCRAM-SHA-256 is what relayq picks when it is offered
+for scen in starttls:starttls:SCRAM-SHA-256 implicit:implicit:SCRAM-SHA-256 \
+    plain:starttls:PLAIN login:starttls:LOGIN; do
+	IFS=: read -r name mode mech <<<"$scen"
 	case $mode in starttls) port=$P1 ;; implicit) port=$P2 ;; esac
-	name=$mode
 	token=$(openssl rand -hex 8)
-	rcpt=rcpt-$mode@example.org
-	msg=$D/relayq-$mode.eml
-	make_message "$msg" "$mode" "$token" "$rcpt"
-	setup_relayq "$name" "$mode" "$port" "$D/tls/ca.pem"
+	rcpt=rcpt-$name@example.org
+	msg=$D/relayq-$name.eml
+	make_message "$msg" "$name" "$token" "$rcpt"
+	setup_relayq "$name" "$mode" "$port" "$D/tls/ca.pem" "$mech"
 	off=$(maillog_size)
 	if ! start_relayq "$name"; then
 		not_ok "$name: relayq drain -f starts" \
@@ -825,7 +830,7 @@ for mode in starttls implicit; do
 		qid=$(maillog_since "$off" | grep "postfix-rq/$mode/smtpd\[" |
 		    sed -n 's/.*]: \([0-9A-Za-z]*\): client=.*/\1/p' | tail -n 1)
 	fi
-	pf_session_check "$off" "$mode" "$qid" "$name"
+	pf_session_check "$off" "$mode" "$qid" "$name" "$mech"
 	if ! wait_for "$WAIT" pf_delivered "$off" "$qid"; then
 		not_ok "$name: Postfix relayed it to the sink" \
 		    "no status=sent for $qid to 127.0.0.1:$P3 within ${WAIT}s"

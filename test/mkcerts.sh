@@ -8,6 +8,15 @@
 #   wrong.pem wrong.key           DNS:wrong.example, signed by the CA
 #   selfsigned.pem selfsigned.key localhost, self-signed (not by the CA)
 #   expired.pem expired.key       localhost, signed by the CA, expired in 2020
+#   notyet.pem notyet.key         localhost, signed by the CA, valid from 2099
+#   wildcard.pem wildcard.key     DNS:*.relayq.test, signed by the CA
+#   dnsip.pem dnsip.key           DNS:127.0.0.1 (an IP in a DNS-ID), by the CA
+#   cnonly.pem cnonly.key         CN=localhost and no SAN at all, by the CA
+#   cnignored.pem cnignored.key   CN=localhost, SAN DNS:other.example, by the CA
+#   notca.pem notca.key           localhost leaf + an intermediate that is
+#                                 not a CA (CA:FALSE) but signed by the CA
+#   chain.pem chain.key           localhost leaf + a proper intermediate CA
+#   client.pem client.key         CN=relayq client, clientAuth, by the CA
 #
 # All keys are EC P-256 because they are generated in milliseconds.
 # Idempotent: when every file already exists the script does nothing, so
@@ -25,7 +34,10 @@ fi
 dir=$1
 
 FILES="ca.pem ca.key server.pem server.key wrong.pem wrong.key \
-selfsigned.pem selfsigned.key expired.pem expired.key"
+selfsigned.pem selfsigned.key expired.pem expired.key \
+notyet.pem notyet.key wildcard.pem wildcard.key dnsip.pem dnsip.key \
+cnonly.pem cnonly.key cnignored.pem cnignored.key notca.pem notca.key \
+chain.pem chain.key client.pem client.key"
 
 all=1
 for f in $FILES; do
@@ -85,6 +97,56 @@ extendedKeyUsage = serverAuth
 subjectAltName = DNS:wrong.example
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
+
+[ wildcard_ext ]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:*.relayq.test
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+
+[ dnsip_ext ]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:127.0.0.1
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+
+[ cnonly_ext ]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = serverAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+
+[ cnignored_ext ]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:other.example
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+
+[ leafca_ext ]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature, keyCertSign
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+
+[ client_ext ]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = clientAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+
+[ inter_ext ]
+basicConstraints = critical, CA:TRUE, pathlen:0
+keyUsage = critical, keyCertSign, cRLSign
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
 EOF
 
 # CA
@@ -107,6 +169,40 @@ sign server localhost localhost_ext
 
 genkey wrong
 sign wrong wrong.example wrong_ext
+
+genkey wildcard
+sign wildcard '*.relayq.test' wildcard_ext
+genkey client
+sign client 'relayq client' client_ext
+genkey dnsip
+sign dnsip 127.0.0.1 dnsip_ext
+genkey cnonly
+sign cnonly localhost cnonly_ext
+genkey cnignored
+sign cnignored localhost cnignored_ext
+
+# signby NAME ISSUER CN EXTSECTION: like sign, by ISSUER.pem/ISSUER.key
+signby() {
+	ossl req -new -key "$work/$1.key" -out "$work/$1.csr" -subj "/CN=$3" \
+	    -config "$work/ext.cnf"
+	ossl x509 -req -in "$work/$1.csr" -CA "$work/$2.pem" \
+	    -CAkey "$work/$2.key" -CAcreateserial -out "$work/$1.leaf" \
+	    -days 3650 -sha256 -extfile "$work/ext.cnf" -extensions "$4"
+}
+
+# Leaf + intermediate files as the server sends them.  "notca" is the
+# old basicConstraints attack: a leaf certificate (CA:FALSE) used to sign
+# another; "chain" is the same shape with a real intermediate CA.
+genkey notcaint
+sign notcaint 'relayq test leaf, not a CA' leafca_ext
+genkey notca
+signby notca notcaint localhost localhost_ext
+cat "$work/notca.leaf" "$work/notcaint.pem" >"$work/notca.pem"
+genkey chainint
+sign chainint 'relayq test intermediate CA' inter_ext
+genkey chain
+signby chain chainint localhost localhost_ext
+cat "$work/chain.leaf" "$work/chainint.pem" >"$work/chain.pem"
 
 # Self-signed: a valid-looking localhost cert that no trusted CA vouches
 # for.
@@ -155,6 +251,12 @@ ossl req -new -key "$work/expired.key" -out "$work/expired.csr" \
 ossl ca -batch -config "$work/ca.cnf" -notext -in "$work/expired.csr" \
     -out "$work/expired.pem" -startdate 20200101000000Z \
     -enddate 20200201000000Z
+genkey notyet
+ossl req -new -key "$work/notyet.key" -out "$work/notyet.csr" \
+    -subj "/CN=localhost" -config "$work/ext.cnf"
+ossl ca -batch -config "$work/ca.cnf" -notext -in "$work/notyet.csr" \
+    -out "$work/notyet.pem" -startdate 20990101000000Z \
+    -enddate 20991231000000Z
 
 # Sanity: the CA-signed certs chain to the CA, and the expired one fails
 # only because of its dates (so a test using it checks what it means to).

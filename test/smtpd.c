@@ -7,7 +7,8 @@
  *       -lmbedtls -lmbedx509 -lmbedcrypto
  *
  * A deliberately small SMTP server on 127.0.0.1 that speaks just enough
- * ESMTP (PIPELINING, STARTTLS or implicit TLS, AUTH PLAIN/LOGIN) for relayq
+ * ESMTP (PIPELINING, STARTTLS or implicit TLS, AUTH PLAIN/LOGIN,
+ * SCRAM-SHA-256, XOAUTH2, OAUTHBEARER) for relayq
  * to deliver to it, records what it receives so tests can check it byte
  * for byte, and can be told to misbehave in specific ways so tests can
  * check how relayq copes.  It is a test tool, not a mail server: it
@@ -55,6 +56,8 @@
 
 #include <mbedtls/version.h>
 #include <mbedtls/base64.h>
+#include <mbedtls/md.h>
+#include <mbedtls/pkcs5.h>
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/entropy.h>
 #include <mbedtls/error.h>
@@ -114,6 +117,11 @@ static struct {
 	const char	*transcript;
 	int		 sink;
 	int		 tls_garbage;
+	int		 tls11;		/* offer TLS 1.1 and nothing newer */
+	const char	*auth_mechs;	/* advertised, default "PLAIN LOGIN" */
+	const char	*token;		/* XOAUTH2/OAUTHBEARER bearer token */
+	int		 scram_bad_sig;	/* send a wrong server signature */
+	const char	*client_ca;	/* require a client certificate */
 	int		 timeout;	/* idle seconds */
 	unsigned int	 drop_after;	/* bit per enum cmd */
 	unsigned int	 hang_after;
@@ -136,6 +144,7 @@ static int tls_ready;			/* cert and key loaded */
 static mbedtls_entropy_context	tls_entropy;
 static mbedtls_ctr_drbg_context	tls_drbg;
 static mbedtls_ssl_config	tls_conf;
+static mbedtls_x509_crt		tls_client_ca;
 static mbedtls_x509_crt		tls_cert;
 static mbedtls_pk_context	tls_pkey;
 
@@ -212,6 +221,10 @@ static int	 smtp_starttls(struct session *, const char *);
 static int	 smtp_auth(struct session *, const char *);
 static int	 smtp_auth_getline(struct session *, char *, size_t);
 static int	 smtp_auth_check(const char *, size_t, const char *, size_t);
+static int	 smtp_auth_scram(struct session *, const char *,
+		    unsigned char *, size_t *);
+static int	 smtp_auth_oauth(struct session *, const char *, const char *,
+		    unsigned char *, size_t *);
 static int	 smtp_mail(struct session *, const char *, const char *);
 static int	 smtp_rcpt(struct session *, const char *, const char *);
 static int	 smtp_data(struct session *, const char *);
@@ -268,7 +281,9 @@ usage(void)
 	    "             [--transcript F] [--timeout SECS]\n"
 	    "             [--reply CMD=TEXT] [--reply RCPT:ADDR=TEXT]\n"
 	    "             [--drop-after CMD] [--hang-after CMD]"
-	    " [--tls-garbage]\n"
+	    " [--tls-garbage] [--tls11]\n"
+	    "             [--auth-mechs LIST] [--token T] [--scram-bad-sig]\n"
+	    "             [--client-ca F]\n"
 	    "CMD: GREETING EHLO STARTTLS AUTH MAIL RCPT DATA DOT QUIT\n");
 	exit(2);
 }
@@ -505,8 +520,34 @@ tls_init(void)
 	mbedtls_ssl_conf_min_version(&tls_conf, MBEDTLS_SSL_MAJOR_VERSION_3,
 	    MBEDTLS_SSL_MINOR_VERSION_3);
 #endif
-	/* Client certificates are irrelevant to relayq's use. */
-	mbedtls_ssl_conf_authmode(&tls_conf, MBEDTLS_SSL_VERIFY_NONE);
+	/*
+	 * --tls11: an outdated server that speaks TLS 1.1 at most, so tests
+	 * can check that relayq refuses it.  Only mbedTLS 2.x still has it.
+	 */
+	if (cfg.tls11) {
+#if MBEDTLS_VERSION_NUMBER < 0x03000000 && defined(MBEDTLS_SSL_PROTO_TLS1_1)
+		mbedtls_ssl_conf_min_version(&tls_conf,
+		    MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_2);
+		mbedtls_ssl_conf_max_version(&tls_conf,
+		    MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_2);
+#else
+		log_err("--tls11: this mbedTLS has no TLS 1.1");
+		exit(77);
+#endif
+	}
+	/* --client-ca: require a client certificate signed by that CA */
+	if (cfg.client_ca != NULL) {
+		mbedtls_x509_crt_init(&tls_client_ca);
+		if ((r = mbedtls_x509_crt_parse_file(&tls_client_ca,
+		    cfg.client_ca)) != 0) {
+			log_tls(cfg.client_ca, r);
+			exit(1);
+		}
+		mbedtls_ssl_conf_ca_chain(&tls_conf, &tls_client_ca, NULL);
+		mbedtls_ssl_conf_authmode(&tls_conf,
+		    MBEDTLS_SSL_VERIFY_REQUIRED);
+	} else
+		mbedtls_ssl_conf_authmode(&tls_conf, MBEDTLS_SSL_VERIFY_NONE);
 	mbedtls_ssl_conf_rng(&tls_conf, mbedtls_ctr_drbg_random, &tls_drbg);
 	if ((r = mbedtls_ssl_conf_own_cert(&tls_conf, &tls_cert, &tls_pkey))
 	    != 0) {
@@ -710,6 +751,18 @@ conn_starttls(struct conn *c)
 	}
 	c->tls = 1;
 	transcript_line("-- ", "tls established", 15);
+	if (cfg.client_ca != NULL &&
+	    mbedtls_ssl_get_peer_cert(&c->ssl) != NULL) {
+		char	 dn[256], line[300];
+		int	 n;
+
+		if (mbedtls_x509_dn_gets(dn, sizeof(dn),
+		    &mbedtls_ssl_get_peer_cert(&c->ssl)->subject) > 0) {
+			n = snprintf(line, sizeof(line), "client certificate %s",
+			    dn);
+			transcript_line("-- ", line, (size_t)n);
+		}
+	}
 	return 0;
 }
 
@@ -911,11 +964,14 @@ smtp_ehlo(struct session *s, const char *arg, int esmtp)
 	    "250-SIZE %lu\n"
 	    "250-8BITMIME\n"
 	    "250-ENHANCEDSTATUSCODES\n"
-	    "%s%s"
+	    "%s%s%s%s"
 	    "250 SMTPUTF8",
 	    SMTPD_ADVSIZE,
 	    !s->c.tls && !cfg.no_starttls && tls_ready ? "250-STARTTLS\n" : "",
-	    s->c.tls && cfg.auth_user != NULL ? "250-AUTH PLAIN LOGIN\n" : "");
+	    s->c.tls && cfg.auth_user != NULL ? "250-AUTH " : "",
+	    s->c.tls && cfg.auth_user != NULL ? (cfg.auth_mechs != NULL ?
+	    cfg.auth_mechs : "PLAIN LOGIN") : "",
+	    s->c.tls && cfg.auth_user != NULL ? "\n" : "");
 	return smtp_reply(s, buf);
 }
 
@@ -935,6 +991,17 @@ smtp_starttls(struct session *s, const char *arg)
 	if ((r = smtp_fault(s, CMD_STARTTLS, NULL, &code)) != 0) {
 		if (r != 1 || code != 220 || s->closing)
 			return r;
+	} else if (cfg.tls_garbage) {
+		/*
+		 * The injected reply in the same write as the 220, as a man
+		 * in the middle would send it: the client reads both at
+		 * once, so the test sees one outcome every time.
+		 */
+		transcript_line("S: ", "220 2.0.0 Ready to start TLS", 28);
+		transcript_line("S: ", "250 injected", 12);
+		if (conn_write(&s->c, "220 2.0.0 Ready to start TLS\r\n"
+		    "250 injected\r\n", 44) == -1)
+			return -1;
 	} else if (smtp_reply(s, "220 2.0.0 Ready to start TLS") == -1)
 		return -1;
 	/*
@@ -943,7 +1010,7 @@ smtp_starttls(struct session *s, const char *arg)
 	 * 0411 class), as a correct server must.
 	 */
 	s->c.off = s->c.len = 0;
-	if (cfg.tls_garbage) {
+	if (cfg.tls_garbage && r != 0) {
 		/* Inject a plaintext reply to test the client's defence. */
 		transcript_line("S: ", "250 injected", 12);
 		if (conn_write(&s->c, "250 injected\r\n", 14) == -1)
@@ -999,6 +1066,207 @@ smtp_auth_check(const char *user, size_t ulen, const char *pass,
 	    memcmp(user, cfg.auth_user, ulen) == 0 &&
 	    plen == strlen(cfg.auth_pass) &&
 	    memcmp(pass, cfg.auth_pass, plen) == 0;
+}
+
+static int
+smtpd_hmac(const unsigned char *key, size_t klen, const void *in,
+    size_t inlen, unsigned char out[32])
+{
+	return mbedtls_md_hmac(mbedtls_md_info_from_type(MBEDTLS_MD_SHA256),
+	    key, klen, in, inlen, out);
+}
+
+/* base64 of `len' bytes into a "334 " reply */
+static int
+smtp_challenge(struct session *s, const void *buf, size_t len)
+{
+	char	 out[SMTPD_MAXLINE];
+	size_t	 olen;
+
+	memcpy(out, "334 ", 4);
+	if (mbedtls_base64_encode((unsigned char *)out + 4, sizeof(out) - 4,
+	    &olen, buf, len) != 0)
+		return -1;
+	out[4 + olen] = '\0';
+	return smtp_reply(s, out);
+}
+
+/* the value of "k=" in a SCRAM message, NUL-terminated into `out' */
+static int
+scram_attr(const char *msg, const char *k, char *out, size_t sz)
+{
+	const char	*p = msg;
+	size_t		 n;
+
+	for (;;) {
+		if (strncmp(p, k, 2) == 0) {
+			n = strcspn(p + 2, ",");
+			if (n >= sz)
+				return -1;
+			memcpy(out, p + 2, n);
+			out[n] = '\0';
+			return 0;
+		}
+		if ((p = strchr(p, ',')) == NULL)
+			return -1;
+		p++;
+	}
+}
+
+/*
+ * SCRAM-SHA-256 server (RFC 5802, 7677) with a fixed salt: enough to
+ * check the client's proof and to send a server signature, right or (with
+ * --scram-bad-sig) wrong.  1: authenticated, 0: replied with a failure,
+ * -1: connection gone.
+ */
+static int
+smtp_auth_scram(struct session *s, const char *ir, unsigned char *user,
+    size_t *ulen)
+{
+	static const unsigned char salt[] = "relayq-test-salt";
+	char		 resp[SMTPD_MAXLINE + 1], cf[SMTPD_MAXLINE],
+			 fin[SMTPD_MAXLINE], sf[512], amsg[4096], name[256],
+			 cnonce[256], nonce[300], b64salt[64], v[128];
+	unsigned char	 salted[32], ckey[32], stored[32], csig[32], skey[32],
+			 ssig[32], proof[64];
+	const char	*bare, *p;
+	size_t		 n, plen, i;
+
+	if (*ir == '\0') {
+		if (smtp_reply(s, "334 ") == -1 ||
+		    smtp_auth_getline(s, resp, sizeof(resp)) == -1)
+			return -1;
+		ir = resp;
+	}
+	if (mbedtls_base64_decode((unsigned char *)cf, sizeof(cf) - 1, &n,
+	    (const unsigned char *)ir, strlen(ir)) != 0)
+		return smtp_reply(s, "501 5.5.2 Error: cannot decode response");
+	cf[n] = '\0';
+	if (strncmp(cf, "n,,", 3) != 0)
+		return smtp_reply(s, "535 5.7.8 SCRAM: channel binding or "
+		    "authzid not supported");
+	bare = cf + 3;
+	if (scram_attr(bare, "n=", name, sizeof(name)) == -1 ||
+	    scram_attr(bare, "r=", cnonce, sizeof(cnonce)) == -1)
+		return smtp_reply(s, "535 5.7.8 SCRAM: bad client-first");
+	(void)snprintf(nonce, sizeof(nonce), "%sSrVn0nce", cnonce);
+	(void)mbedtls_base64_encode((unsigned char *)b64salt, sizeof(b64salt),
+	    &n, salt, sizeof(salt) - 1);
+	b64salt[n] = '\0';
+	(void)snprintf(sf, sizeof(sf), "r=%s,s=%s,i=4096", nonce, b64salt);
+	if (smtp_challenge(s, sf, strlen(sf)) == -1 ||
+	    smtp_auth_getline(s, resp, sizeof(resp)) == -1)
+		return -1;
+	if (strcmp(resp, "*") == 0)
+		return smtp_reply(s, "501 5.7.0 Authentication aborted");
+	if (mbedtls_base64_decode((unsigned char *)fin, sizeof(fin) - 1, &n,
+	    (const unsigned char *)resp, strlen(resp)) != 0)
+		return smtp_reply(s, "501 5.5.2 Error: cannot decode response");
+	fin[n] = '\0';
+	if ((p = strstr(fin, ",p=")) == NULL ||
+	    strncmp(fin, "c=biws,r=", 9) != 0 ||
+	    (size_t)(p - fin - 9) != strlen(nonce) ||
+	    strncmp(fin + 9, nonce, strlen(nonce)) != 0)
+		return smtp_reply(s, "535 5.7.8 SCRAM: bad client-final");
+	(void)snprintf(amsg, sizeof(amsg), "%s,%s,%.*s", bare, sf,
+	    (int)(p - fin), fin);
+	if (mbedtls_base64_decode(proof, sizeof(proof), &plen,
+	    (const unsigned char *)p + 3, strlen(p + 3)) != 0 || plen != 32)
+		return smtp_reply(s, "535 5.7.8 SCRAM: bad proof");
+#if MBEDTLS_VERSION_NUMBER >= 0x03030000
+	(void)mbedtls_pkcs5_pbkdf2_hmac_ext(MBEDTLS_MD_SHA256,
+	    (const unsigned char *)cfg.auth_pass, strlen(cfg.auth_pass), salt,
+	    sizeof(salt) - 1, 4096, 32, salted);
+#else
+	{
+		mbedtls_md_context_t	 md;
+
+		mbedtls_md_init(&md);
+		(void)mbedtls_md_setup(&md,
+		    mbedtls_md_info_from_type(MBEDTLS_MD_SHA256), 1);
+		(void)mbedtls_pkcs5_pbkdf2_hmac(&md,
+		    (const unsigned char *)cfg.auth_pass, strlen(cfg.auth_pass),
+		    salt, sizeof(salt) - 1, 4096, 32, salted);
+		mbedtls_md_free(&md);
+	}
+#endif
+	(void)smtpd_hmac(salted, 32, "Client Key", 10, ckey);
+	(void)mbedtls_md(mbedtls_md_info_from_type(MBEDTLS_MD_SHA256), ckey,
+	    32, stored);
+	(void)smtpd_hmac(stored, 32, amsg, strlen(amsg), csig);
+	for (i = 0; i < 32; i++)
+		if ((proof[i] ^ csig[i]) != ckey[i])
+			break;
+	if (i < 32 || strcmp(name, cfg.auth_user) != 0)
+		return smtp_reply(s,
+		    "535 5.7.8 Authentication credentials invalid");
+	(void)smtpd_hmac(salted, 32, "Server Key", 10, skey);
+	(void)smtpd_hmac(skey, 32, amsg, strlen(amsg), ssig);
+	if (cfg.scram_bad_sig)
+		ssig[0] ^= 0x55;
+	memcpy(v, "v=", 2);
+	(void)mbedtls_base64_encode((unsigned char *)v + 2, sizeof(v) - 2, &n,
+	    ssig, 32);
+	v[2 + n] = '\0';
+	if (smtp_challenge(s, v, strlen(v)) == -1 ||
+	    smtp_auth_getline(s, resp, sizeof(resp)) == -1)
+		return -1;
+	if (strcmp(resp, "*") == 0)
+		return smtp_reply(s, "501 5.7.0 Authentication aborted");
+	*ulen = strlen(name);
+	memcpy(user, name, *ulen);
+	return 1;
+}
+
+/*
+ * XOAUTH2 ("user=U^Aauth=Bearer T^A^A") and OAUTHBEARER (RFC 7628,
+ * "n,a=U,^A...auth=Bearer T^A^A"), checked against --token.  A wrong
+ * token gets the error JSON in a 334, then 535 after the client's reply.
+ */
+static int
+smtp_auth_oauth(struct session *s, const char *mech, const char *ir,
+    unsigned char *user, size_t *ulen)
+{
+	char		 resp[SMTPD_MAXLINE + 1], dec[SMTPD_MAXLINE];
+	const char	*u, *ue, *t, *te, *json;
+	size_t		 n;
+	int		 xo = strcmp(mech, "XOAUTH2") == 0;
+
+	if (cfg.token == NULL)
+		return smtp_reply(s,
+		    "504 5.5.4 Unrecognized authentication type");
+	if (*ir == '\0') {
+		if (smtp_reply(s, "334 ") == -1 ||
+		    smtp_auth_getline(s, resp, sizeof(resp)) == -1)
+			return -1;
+		ir = resp;
+	}
+	if (mbedtls_base64_decode((unsigned char *)dec, sizeof(dec) - 1, &n,
+	    (const unsigned char *)ir, strlen(ir)) != 0)
+		return smtp_reply(s, "501 5.5.2 Error: cannot decode response");
+	dec[n] = '\0';
+	u = strstr(dec, xo ? "user=" : "n,a=");
+	t = strstr(dec, "auth=Bearer ");
+	if (u == NULL || t == NULL)
+		return smtp_reply(s, "501 5.5.2 Error: malformed response");
+	u += xo ? 5 : 4;
+	ue = u + strcspn(u, xo ? "\001" : ",");
+	t += 12;
+	te = t + strcspn(t, "\001");
+	if ((size_t)(ue - u) == strlen(cfg.auth_user) &&
+	    memcmp(u, cfg.auth_user, (size_t)(ue - u)) == 0 &&
+	    (size_t)(te - t) == strlen(cfg.token) &&
+	    memcmp(t, cfg.token, (size_t)(te - t)) == 0) {
+		*ulen = (size_t)(ue - u);
+		memcpy(user, u, *ulen);
+		return 1;
+	}
+	json = xo ? "{\"status\":\"401\",\"schemes\":\"bearer\"}" :
+	    "{\"status\":\"invalid_token\"}";
+	if (smtp_challenge(s, json, strlen(json)) == -1 ||
+	    smtp_auth_getline(s, resp, sizeof(resp)) == -1)
+		return -1;
+	return smtp_reply(s, "535 5.7.8 Username and Password not accepted");
 }
 
 static int
@@ -1105,6 +1373,13 @@ smtp_auth(struct session *s, const char *arg)
 		if (!smtp_auth_check((char *)user, ulen, (char *)dec, plen))
 			return smtp_reply(s,
 			    "535 5.7.8 Authentication credentials invalid");
+	} else if (strcmp(mech, "SCRAM-SHA-256") == 0) {
+		if ((r = smtp_auth_scram(s, ir, user, &ulen)) != 1)
+			return r;
+	} else if (strcmp(mech, "XOAUTH2") == 0 ||
+	    strcmp(mech, "OAUTHBEARER") == 0) {
+		if ((r = smtp_auth_oauth(s, mech, ir, user, &ulen)) != 1)
+			return r;
 	} else
 		return smtp_reply(s,
 		    "504 5.5.4 Unrecognized authentication type");
@@ -1696,6 +1971,11 @@ main(int argc, char *argv[])
 		{ "drop-after",	required_argument,	NULL, 'd' },
 		{ "hang-after",	required_argument,	NULL, 'h' },
 		{ "tls-garbage", no_argument,		NULL, 'g' },
+		{ "tls11",	no_argument,		NULL, 'V' },
+		{ "auth-mechs",	required_argument,	NULL, 'M' },
+		{ "token",	required_argument,	NULL, 'O' },
+		{ "scram-bad-sig", no_argument,		NULL, 'B' },
+		{ "client-ca",	required_argument,	NULL, 'C' },
 		{ "help",	no_argument,		NULL, '?' },
 		{ NULL,		0,			NULL, 0 }
 	};
@@ -1768,6 +2048,21 @@ main(int argc, char *argv[])
 			break;
 		case 'g':
 			cfg.tls_garbage = 1;
+			break;
+		case 'V':
+			cfg.tls11 = 1;
+			break;
+		case 'M':
+			cfg.auth_mechs = optarg;
+			break;
+		case 'O':
+			cfg.token = optarg;
+			break;
+		case 'B':
+			cfg.scram_bad_sig = 1;
+			break;
+		case 'C':
+			cfg.client_ca = optarg;
 			break;
 		default:
 			usage();
