@@ -619,6 +619,81 @@ smtp_data(struct smtp_session *s, struct qmsg *m)
 	return smtp_write(s, ".\r\n", 3);
 }
 
+/*
+ * xtext (RFC 3461 4): ORCPT and ENVID values go on the command line with
+ * '+', '=' and anything outside 0x21-0x7e as "+HH".  -1 if `out' is small.
+ */
+static int
+smtp_xtext(char *out, size_t outsz, const char *in)
+{
+	static const char	 hex[] = "0123456789ABCDEF";
+	const unsigned char	*p;
+	size_t			 n = 0;
+
+	for (p = (const unsigned char *)in; *p != '\0'; p++) {
+		if (n + 4 > outsz)
+			return -1;
+		if (*p < 0x21 || *p > 0x7e || *p == '+' || *p == '=') {
+			out[n++] = '+';
+			out[n++] = hex[*p >> 4];
+			out[n++] = hex[*p & 15];
+		} else
+			out[n++] = (char)*p;
+	}
+	out[n] = '\0';
+	return 0;
+}
+
+/*
+ * The ESMTP parameters of MAIL FROM, each only when the smarthost
+ * offers its extension: SIZE, BODY (RFC 6152), SMTPUTF8 (RFC 6531),
+ * RET and ENVID (RFC 3461).
+ */
+static void
+smtp_mail_params(const struct smtp_session *s, const struct qmsg *m,
+    char *buf, size_t sz)
+{
+	char	 x[DSN_ENVID_MAX * 3 + 1];
+
+	buf[0] = '\0';
+	if (s->caps & CAP_SIZE)
+		(void)snprintf(buf, sz, " SIZE=%lld", (long long)m->datalen);
+	if (m->eightbit && (s->caps & CAP_8BITMIME))
+		(void)strlcat(buf, " BODY=8BITMIME", sz);
+	if (m->smtputf8)
+		(void)strlcat(buf, " SMTPUTF8", sz);
+	if (!(s->caps & CAP_DSN))
+		return;
+	if (m->dsn_ret != 0)
+		(void)strlcat(buf, m->dsn_ret == 1 ? " RET=FULL" : " RET=HDRS",
+		    sz);
+	if (m->envid[0] != '\0' && smtp_xtext(x, sizeof(x), m->envid) == 0) {
+		(void)strlcat(buf, " ENVID=", sz);
+		(void)strlcat(buf, x, sz);
+	}
+}
+
+/* NOTIFY and ORCPT on RCPT TO, when the smarthost offers DSN */
+static void
+smtp_rcpt_params(const struct smtp_session *s, const struct rcpt *rc,
+    char *buf, size_t sz)
+{
+	char	 x[ADDR_MAX * 3 + 1];
+
+	buf[0] = '\0';
+	if (!(s->caps & CAP_DSN))
+		return;
+	if (rc->notify != 0 && spool_notify_str(rc->notify, x, sizeof(x)) == 0) {
+		(void)strlcat(buf, " NOTIFY=", sz);
+		(void)strlcat(buf, x, sz);
+	}
+	if (smtp_xtext(x, sizeof(x), rc->orig != NULL ? rc->orig :
+	    rc->addr) == 0) {
+		(void)strlcat(buf, " ORCPT=rfc822;", sz);
+		(void)strlcat(buf, x, sz);
+	}
+}
+
 /* still to be tried: never tried, or deferred last time */
 static int
 smtp_open_rcpt(const struct rcpt *rc)
@@ -637,7 +712,7 @@ smtp_send(struct smtp_session *s, struct qmsg *m)
 {
 	enum { UNTRIED, ACCEPTED, DECIDED };
 	struct smtp_reply	 r;
-	char			*st, size[40] = "";
+	char			*st, params[ADDR_MAX * 3 + 400];
 	size_t			 i, naccepted = 0;
 	int			 rc = -1, data;
 
@@ -645,13 +720,25 @@ smtp_send(struct smtp_session *s, struct qmsg *m)
 		(void)snprintf(s->error, sizeof(s->error), "out of memory");
 		return -1;
 	}
+	if (m->smtputf8 && !(s->caps & CAP_SMTPUTF8)) {
+		/* RFC 6531 3.4: no way to send a UTF-8 address without it */
+		for (i = 0; i < m->nrcpt; i++)
+			if (smtp_open_rcpt(&m->rcpt[i])) {
+				smtp_set(s, &m->rcpt[i], RCPT_FAIL, NULL,
+				    "the smarthost does not offer SMTPUTF8, "
+				    "needed for a non-ASCII address");
+				(void)strlcpy(m->rcpt[i].dsn, "5.6.7",
+				    sizeof(m->rcpt[i].dsn));
+			}
+		free(st);
+		return 0;
+	}
+	if (m->eightbit && !(s->caps & CAP_8BITMIME))
+		log_warnx("%s: 8-bit message sent to %s, which does not offer "
+		    "8BITMIME", m->id, s->conn->peer);
 	s->conn->timeout = s->conf->timeout_command;
-	if (s->caps & CAP_SIZE)
-		(void)snprintf(size, sizeof(size), " SIZE=%lld",
-		    (long long)m->datalen);
-	if (smtp_cmd(s, &r, "MAIL FROM:<%s>%s%s", m->sender, size,
-	    m->eightbit && (s->caps & CAP_8BITMIME) ? " BODY=8BITMIME" : "")
-	    == -1)
+	smtp_mail_params(s, m, params, sizeof(params));
+	if (smtp_cmd(s, &r, "MAIL FROM:<%s>%s", m->sender, params) == -1)
 		goto done;
 	if (r.code / 100 != 2) {
 		for (i = 0; i < m->nrcpt; i++)
@@ -666,7 +753,9 @@ smtp_send(struct smtp_session *s, struct qmsg *m)
 	for (i = 0; i < m->nrcpt; i++) {
 		if (!smtp_open_rcpt(&m->rcpt[i]))
 			continue;
-		if (smtp_cmd(s, &r, "RCPT TO:<%s>", m->rcpt[i].addr) == -1)
+		smtp_rcpt_params(s, &m->rcpt[i], params, sizeof(params));
+		if (smtp_cmd(s, &r, "RCPT TO:<%s>%s", m->rcpt[i].addr,
+		    params) == -1)
 			goto done;
 		if (r.code / 100 == 2) {	/* 250, 251, 252: positive */
 			st[i] = ACCEPTED;

@@ -2684,6 +2684,74 @@ test_smtp_send(void)
 		spool_free_msg(&m);
 	}
 	{
+		static const char *const sc[] = { "250 ok\r\n", "250 ok\r\n",
+		    "250 ok\r\n", "354 go\r\n", "250 queued\r\n", NULL };
+
+		qmsg_build(&m, "s@x", r2, 2);
+		m.dsn_ret = 2;
+		(void)strlcpy(m.envid, "QQ314159", sizeof(m.envid));
+		m.rcpt[0].notify = DSN_NOTIFY_SUCCESS | DSN_NOTIFY_FAILURE;
+		m.rcpt[1].notify = DSN_NOTIFY_NEVER;
+		if ((m.rcpt[1].orig = strdup("B+Y=z")) == NULL)
+			abort();
+		(void)send_data(&m, smtp_data_ok, sizeof(smtp_data_ok) - 1);
+		rc = send_run(f, &m, CAP_DSN, sc);
+		CASE("smtp: RET, ENVID, NOTIFY and xtext ORCPT when DSN is "
+		    "offered");
+		EXPECT_INT("smtp_send", rc, 0);
+		EXPECT(starts_with(fx_out(f), "MAIL FROM:<s@x> RET=HDRS "
+		    "ENVID=QQ314159\r\nRCPT TO:<a@x> NOTIFY=SUCCESS,FAILURE "
+		    "ORCPT=rfc822;a@x\r\nRCPT TO:<b@y> NOTIFY=NEVER "
+		    "ORCPT=rfc822;B+2BY+3Dz\r\nDATA\r\n"),
+		    "written \"%.200s\"", fx_out(f));
+		END();
+		fx_free(f);
+		spool_free_msg(&m);
+
+		qmsg_build(&m, "s@x", r2, 1);
+		m.dsn_ret = 1;
+		m.rcpt[0].notify = DSN_NOTIFY_NEVER;
+		(void)send_data(&m, smtp_data_ok, sizeof(smtp_data_ok) - 1);
+		rc = send_run(f, &m, 0, sc + 1);
+		CASE("smtp: no DSN parameters unless DSN is offered");
+		EXPECT_INT("smtp_send", rc, 0);
+		EXPECT(starts_with(fx_out(f), "MAIL FROM:<s@x>\r\n"
+		    "RCPT TO:<a@x>\r\nDATA\r\n"), "written \"%.100s\"",
+		    fx_out(f));
+		END();
+		fx_free(f);
+		spool_free_msg(&m);
+	}
+	{
+		static const char *const sc[] = { "250 ok\r\n", "250 ok\r\n",
+		    "354 go\r\n", "250 queued\r\n", NULL };
+
+		qmsg_build(&m, "s@x", r2, 1);
+		m.smtputf8 = 1;
+		(void)send_data(&m, smtp_data_ok, sizeof(smtp_data_ok) - 1);
+		rc = send_run(f, &m, CAP_SMTPUTF8, sc);
+		CASE("smtp: SMTPUTF8 on MAIL FROM for a non-ASCII address");
+		EXPECT_INT("smtp_send", rc, 0);
+		EXPECT(starts_with(fx_out(f), "MAIL FROM:<s@x> SMTPUTF8\r\n"),
+		    "written \"%.60s\"", fx_out(f));
+		END();
+		fx_free(f);
+		spool_free_msg(&m);
+
+		qmsg_build(&m, "s@x", r2, 1);
+		m.smtputf8 = 1;
+		(void)send_data(&m, smtp_data_ok, sizeof(smtp_data_ok) - 1);
+		rc = send_run(f, &m, 0, sc);
+		CASE("smtp: non-ASCII address, no SMTPUTF8: 5.6.7, nothing sent");
+		EXPECT_INT("smtp_send", rc, 0);
+		EXPECT_STR("written", fx_out(f), "");
+		EXPECT_INT("status", m.rcpt[0].status, RCPT_FAIL);
+		EXPECT_STR("dsn", m.rcpt[0].dsn, "5.6.7");
+		END();
+		fx_free(f);
+		spool_free_msg(&m);
+	}
+	{
 		static const char *const sc[] = { "250 ok\r\n",
 		    "550 5.1.1 no\r\n", "451 4.3.0 later\r\n", "250 reset\r\n",
 		    NULL };
