@@ -701,6 +701,139 @@ smtp_open_rcpt(const struct rcpt *rc)
 	return rc->status == RCPT_PENDING || rc->status == RCPT_DEFER;
 }
 
+enum { UNTRIED, ACCEPTED, DECIDED };	/* a recipient in a transaction */
+
+/* A RCPT reply: accepted for now, or decided (deferred or failed). */
+static void
+smtp_rcpt_reply(struct smtp_session *s, struct rcpt *rc, char *st,
+    const struct smtp_reply *r, size_t *naccepted)
+{
+	if (r->code / 100 == 2) {	/* 250, 251, 252: positive */
+		*st = ACCEPTED;
+		(*naccepted)++;
+	} else {
+		smtp_set(s, rc, smtp_status(r->code), r, NULL);
+		*st = DECIDED;
+	}
+}
+
+/*
+ * MAIL, RCPT and DATA one at a time.  0 with the DATA reply in `r', or
+ * with r->code 0 when no recipient was accepted (transaction reset);
+ * -1 when the session broke.
+ */
+static int
+smtp_envelope(struct smtp_session *s, struct qmsg *m, char *st,
+    struct smtp_reply *r)
+{
+	char	 params[ADDR_MAX * 3 + 400];
+	size_t	 i, naccepted = 0;
+
+	smtp_mail_params(s, m, params, sizeof(params));
+	if (smtp_cmd(s, r, "MAIL FROM:<%s>%s", m->sender, params) == -1)
+		return -1;
+	if (r->code / 100 != 2) {
+		for (i = 0; i < m->nrcpt; i++)
+			if (smtp_open_rcpt(&m->rcpt[i])) {
+				smtp_set(s, &m->rcpt[i], smtp_status(r->code),
+				    r, NULL);
+				st[i] = DECIDED;
+			}
+	} else
+		for (i = 0; i < m->nrcpt; i++) {
+			if (!smtp_open_rcpt(&m->rcpt[i]))
+				continue;
+			smtp_rcpt_params(s, &m->rcpt[i], params,
+			    sizeof(params));
+			if (smtp_cmd(s, r, "RCPT TO:<%s>%s", m->rcpt[i].addr,
+			    params) == -1)
+				return -1;
+			smtp_rcpt_reply(s, &m->rcpt[i], &st[i], r,
+			    &naccepted);
+		}
+	if (naccepted > 0)
+		return smtp_cmd(s, r, "DATA");
+	if (smtp_cmd(s, r, "RSET") == -1)
+		return -1;
+	r->code = 0;
+	return 0;
+}
+
+/*
+ * The same with PIPELINING (RFC 2920): MAIL, every RCPT and DATA in one
+ * write, then the replies in order.  Only the DATA reply may be followed
+ * by nothing at all; bytes after it were not asked for.  When MAIL or
+ * every RCPT failed but the server still said 354 to DATA, a lone dot
+ * ends the empty transaction (RFC 2920 3.1).
+ */
+static int
+smtp_envelope_pipelined(struct smtp_session *s, struct qmsg *m, char *st,
+    struct smtp_reply *r)
+{
+	struct smtp_reply	*mail;
+	char			 params[ADDR_MAX * 3 + 400], *batch = NULL;
+	size_t			 i, len = 0, naccepted = 0;
+	FILE			*fp;
+	int			 rc = -1;
+
+	if ((mail = malloc(sizeof(*mail))) == NULL ||
+	    (fp = open_memstream(&batch, &len)) == NULL) {
+		free(mail);
+		(void)snprintf(s->error, sizeof(s->error), "out of memory");
+		return -1;
+	}
+	smtp_mail_params(s, m, params, sizeof(params));
+	(void)fprintf(fp, "MAIL FROM:<%s>%s\r\n", m->sender, params);
+	for (i = 0; i < m->nrcpt; i++)
+		if (smtp_open_rcpt(&m->rcpt[i])) {
+			smtp_rcpt_params(s, &m->rcpt[i], params,
+			    sizeof(params));
+			(void)fprintf(fp, "RCPT TO:<%s>%s\r\n",
+			    m->rcpt[i].addr, params);
+		}
+	(void)fputs("DATA\r\n", fp);
+	if (fclose(fp) == EOF) {
+		(void)snprintf(s->error, sizeof(s->error), "out of memory");
+		goto done;
+	}
+	if (smtp_write(s, batch, len) == -1 ||
+	    smtp_read_reply(s->conn, mail, s->error, sizeof(s->error)) == -1)
+		goto fail;
+	for (i = 0; i < m->nrcpt; i++) {
+		if (!smtp_open_rcpt(&m->rcpt[i]))
+			continue;
+		if (smtp_read_reply(s->conn, r, s->error,
+		    sizeof(s->error)) == -1)
+			goto fail;
+		if (mail->code / 100 == 2)
+			smtp_rcpt_reply(s, &m->rcpt[i], &st[i], r, &naccepted);
+		else {
+			/* RCPT replies after a failed MAIL say nothing */
+			smtp_set(s, &m->rcpt[i], smtp_status(mail->code), mail,
+			    NULL);
+			st[i] = DECIDED;
+		}
+	}
+	if (smtp_reply(s, r) == -1)
+		goto done;
+	if (naccepted > 0) {
+		rc = 0;
+		goto done;
+	}
+	if (r->code == 354 && (smtp_write(s, ".\r\n", 3) == -1 ||
+	    smtp_reply(s, r) == -1))
+		goto done;
+	rc = smtp_cmd(s, r, "RSET") == -1 ? -1 : 0;
+	r->code = 0;
+	goto done;
+ fail:
+	s->temp = 1;
+ done:
+	free(mail);
+	free(batch);
+	return rc;
+}
+
 /*
  * One transaction for the recipients of `m' that are still pending or
  * deferred.  Each gets a status and the reply that decided it; when the
@@ -710,10 +843,9 @@ smtp_open_rcpt(const struct rcpt *rc)
 int
 smtp_send(struct smtp_session *s, struct qmsg *m)
 {
-	enum { UNTRIED, ACCEPTED, DECIDED };
 	struct smtp_reply	 r;
-	char			*st, params[ADDR_MAX * 3 + 400];
-	size_t			 i, naccepted = 0;
+	char			*st;
+	size_t			 i;
 	int			 rc = -1, data;
 
 	if ((st = calloc(m->nrcpt ? m->nrcpt : 1, 1)) == NULL) {
@@ -737,40 +869,15 @@ smtp_send(struct smtp_session *s, struct qmsg *m)
 		log_warnx("%s: 8-bit message sent to %s, which does not offer "
 		    "8BITMIME", m->id, s->conn->peer);
 	s->conn->timeout = s->conf->timeout_command;
-	smtp_mail_params(s, m, params, sizeof(params));
-	if (smtp_cmd(s, &r, "MAIL FROM:<%s>%s", m->sender, params) == -1)
+	if (s->caps & CAP_PIPELINING)
+		rc = smtp_envelope_pipelined(s, m, st, &r);
+	else
+		rc = smtp_envelope(s, m, st, &r);
+	if (rc == -1)
 		goto done;
-	if (r.code / 100 != 2) {
-		for (i = 0; i < m->nrcpt; i++)
-			if (smtp_open_rcpt(&m->rcpt[i])) {
-				smtp_set(s, &m->rcpt[i], smtp_status(r.code), &r,
-				    NULL);
-				st[i] = DECIDED;
-			}
-		rc = smtp_cmd(s, &r, "RSET");
-		goto done;
-	}
-	for (i = 0; i < m->nrcpt; i++) {
-		if (!smtp_open_rcpt(&m->rcpt[i]))
-			continue;
-		smtp_rcpt_params(s, &m->rcpt[i], params, sizeof(params));
-		if (smtp_cmd(s, &r, "RCPT TO:<%s>%s", m->rcpt[i].addr,
-		    params) == -1)
-			goto done;
-		if (r.code / 100 == 2) {	/* 250, 251, 252: positive */
-			st[i] = ACCEPTED;
-			naccepted++;
-		} else {
-			smtp_set(s, &m->rcpt[i], smtp_status(r.code), &r, NULL);
-			st[i] = DECIDED;
-		}
-	}
-	if (naccepted == 0) {
-		rc = smtp_cmd(s, &r, "RSET");
-		goto done;
-	}
-	if (smtp_cmd(s, &r, "DATA") == -1)
-		goto done;
+	if (r.code == 0)
+		goto done;	/* nothing accepted; the transaction is reset */
+	rc = -1;
 	if ((data = r.code == 354)) {
 		s->conn->timeout = s->conf->timeout_data;
 		if (smtp_data(s, m) == -1)

@@ -2752,6 +2752,84 @@ test_smtp_send(void)
 		spool_free_msg(&m);
 	}
 	{
+		static const char *const sc[] = { "250 2.1.0 Ok\r\n",
+		    "250 2.1.5 Ok\r\n", "550 5.1.1 <b@y>: no\r\n",
+		    "354 go\r\n", "250 2.0.0 queued\r\n", NULL };
+
+		qmsg_build(&m, "s@x", r2, 2);
+		(void)send_data(&m, smtp_data_ok, sizeof(smtp_data_ok) - 1);
+		rc = send_run(f, &m, CAP_PIPELINING, sc);
+		(void)snprintf(want, sizeof(want), "MAIL FROM:<s@x>\r\n"
+		    "RCPT TO:<a@x>\r\nRCPT TO:<b@y>\r\nDATA\r\n%s.\r\n",
+		    smtp_data_ok);
+		CASE("smtp: PIPELINING sends MAIL, RCPTs and DATA together, "
+		    "replies in order");
+		EXPECT_INT("smtp_send", rc, 0);
+		EXPECT_STR("written", fx_out(f), want);
+		EXPECT_INT("status a@x", m.rcpt[0].status, RCPT_SENT);
+		EXPECT_INT("status b@y", m.rcpt[1].status, RCPT_FAIL);
+		EXPECT_STR("dsn b@y", m.rcpt[1].dsn, "5.1.1");
+		END();
+		fx_free(f);
+		spool_free_msg(&m);
+	}
+	{
+		static const char *const sc[] = { "451 4.3.0 busy\r\n",
+		    "503 5.5.1 no MAIL\r\n", "503 5.5.1 no MAIL\r\n",
+		    "503 5.5.1 no valid recipients\r\n", "250 reset\r\n",
+		    NULL };
+
+		qmsg_build(&m, "s@x", r2, 2);
+		(void)send_data(&m, smtp_data_ok, sizeof(smtp_data_ok) - 1);
+		rc = send_run(f, &m, CAP_PIPELINING, sc);
+		CASE("smtp: PIPELINING, MAIL refused: every recipient gets the "
+		    "MAIL reply, not the 503s");
+		EXPECT_INT("smtp_send", rc, 0);
+		EXPECT_STR("written", fx_out(f), "MAIL FROM:<s@x>\r\n"
+		    "RCPT TO:<a@x>\r\nRCPT TO:<b@y>\r\nDATA\r\nRSET\r\n");
+		EXPECT_INT("status a@x", m.rcpt[0].status, RCPT_DEFER);
+		EXPECT_STR("dsn a@x", m.rcpt[0].dsn, "4.3.0");
+		EXPECT_INT("status b@y", m.rcpt[1].status, RCPT_DEFER);
+		END();
+		fx_free(f);
+		spool_free_msg(&m);
+	}
+	{
+		static const char *const sc[] = { "250 ok\r\n",
+		    "550 5.1.1 no\r\n", "354 go anyway\r\n",
+		    "554 5.5.1 no valid recipients\r\n", "250 reset\r\n",
+		    NULL };
+
+		qmsg_build(&m, "s@x", r2, 1);
+		(void)send_data(&m, smtp_data_ok, sizeof(smtp_data_ok) - 1);
+		rc = send_run(f, &m, CAP_PIPELINING, sc);
+		CASE("smtp: PIPELINING, nothing accepted but DATA got 354: a lone "
+		    "dot, no message data");
+		EXPECT_INT("smtp_send", rc, 0);
+		EXPECT_STR("written", fx_out(f), "MAIL FROM:<s@x>\r\n"
+		    "RCPT TO:<a@x>\r\nDATA\r\n.\r\nRSET\r\n");
+		EXPECT_INT("status a@x", m.rcpt[0].status, RCPT_FAIL);
+		END();
+		fx_free(f);
+		spool_free_msg(&m);
+	}
+	{
+		static const char *const sc[] = { "250 ok\r\n", "250 ok\r\n",
+		    "354 go\r\n250 2.0.0 not asked for\r\n", NULL };
+
+		qmsg_build(&m, "s@x", r2, 1);
+		(void)send_data(&m, smtp_data_ok, sizeof(smtp_data_ok) - 1);
+		rc = send_run(f, &m, CAP_PIPELINING, sc);
+		CASE("smtp: PIPELINING, bytes after the DATA reply abort the "
+		    "session before any data");
+		EXPECT_INT("smtp_send", rc, -1);
+		EXPECT(strstr(fx_out(f), "Subject") == NULL, "data was sent");
+		EXPECT_INT("status a@x", m.rcpt[0].status, RCPT_DEFER);
+		END();
+		fx_free(f);
+		spool_free_msg(&m);
+	}
+	{
 		static const char *const sc[] = { "250 ok\r\n",
 		    "550 5.1.1 no\r\n", "451 4.3.0 later\r\n", "250 reset\r\n",
 		    NULL };
