@@ -26,13 +26,15 @@ COMMON_SRCS	 = src/util.c \
 		   src/conf.c \
 		   src/log.c \
 		   src/addr.c \
-		   src/spool.c
+		   src/spool.c \
+		   src/ctl.c
 SENDMAIL_SRCS	 = src/sendmail.c \
 		   src/msg.c \
 		   src/aliases.c \
 		   src/bs.c
 RELAYQ_SRCS	 = src/relayq.c \
 		   src/drain.c \
+		   src/queue.c \
 		   src/smtp.c \
 		   src/auth.c \
 		   src/probe.c \

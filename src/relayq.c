@@ -2,7 +2,11 @@
  * relayq(8): the daemon and the operator's tool in one binary.
  *	relayq [-C file] drain [-f]
  *	relayq [-C file] probe
+ *	relayq [-C file] queue | status | show ID | flush [ID] | hold ID |
+ *	    release ID | delete ID|all
  *	relayq version
+ * The queue commands are requests to the running daemon over its control
+ * socket (ctl.c); the daemon decides what the caller may see and do.
  */
 #include <err.h>
 #include <stdio.h>
@@ -22,17 +26,41 @@ usage(void)
 {
 	(void)fprintf(stderr, "usage: relayq [-C file] drain [-f]\n"
 	    "       relayq [-C file] probe\n"
+	    "       relayq [-C file] queue | status\n"
+	    "       relayq [-C file] show | hold | release ID\n"
+	    "       relayq [-C file] flush [ID]\n"
+	    "       relayq [-C file] delete ID | all\n"
 	    "       relayq version\n");
 	exit(EX_USAGE);
+}
+
+/* A queue command: one request to the daemon, its answer on stdout. */
+static int
+relayq_ctl(struct conf *conf, int argc, char *argv[])
+{
+	char	 req[CTL_LINEMAX], err[512];
+	int	 rc;
+
+	if (argc > 2 || (size_t)snprintf(req, sizeof(req), "%s%s%s", argv[0],
+	    argc == 2 ? " " : "", argc == 2 ? argv[1] : "") >= sizeof(req))
+		usage();
+	if ((rc = ctl_call(conf->spool, req, stdout, err, sizeof(err))) != 0)
+		errx(rc, "%s: %s", argv[0], err);
+	return EX_OK;
 }
 
 int
 main(int argc, char *argv[])
 {
+	static const char *const ctlcmds[] = {
+		"queue", "status", "show", "flush", "hold", "release",
+		"delete", NULL
+	};
 	struct conf	 conf;
 	const char	*cfg = NULL;
 	char		 errbuf[512];
 	int		 ch, fg = 0;
+	size_t		 i;
 
 	while ((ch = getopt(argc, argv, "+C:")) != -1) {
 		switch (ch) {
@@ -71,5 +99,8 @@ main(int argc, char *argv[])
 			usage();
 		return drain_main(&conf, fg);
 	}
+	for (i = 0; ctlcmds[i] != NULL; i++)
+		if (strcmp(argv[0], ctlcmds[i]) == 0)
+			return relayq_ctl(&conf, argc, argv);
 	usage();
 }

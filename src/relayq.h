@@ -217,4 +217,37 @@ int		 spool_notify_parse(const char *, unsigned int *);
 int		 spool_notify_str(unsigned int, char *, size_t);
 int		 spool_envid_ok(const char *);
 
+/* queue.c */
+void		 queue_list_head(FILE *);
+void		 queue_list_entry(FILE *, const struct qmsg *, long long, int);
+void		 queue_list_total(FILE *, unsigned long long, size_t);
+void		 queue_show(FILE *, const struct qmsg *, long long, int);
+
+/* ctl.c */
+#define CTL_SOCKET		"ctl"
+#define CTL_LINEMAX		64
+enum ctl_cmd {
+	CTL_QUEUE,
+	CTL_STATUS,
+	CTL_SHOW,
+	CTL_FLUSH,
+	CTL_HOLD,
+	CTL_RELEASE,
+	CTL_DELETE,
+};
+struct ctl_req {
+	enum ctl_cmd	 cmd;
+	char		 id[SPOOL_IDLEN + 1];	/* "" = none given */
+	int		 all;			/* delete all */
+};
+struct ucred;
+int		 ctl_parse(const char *, size_t, struct ctl_req *, char *,
+		    size_t);
+int		 ctl_listen(char *, size_t);
+int		 ctl_accept(int, struct ctl_req *, struct ucred *);
+int		 ctl_error(int, int, const char *);
+int		 ctl_ok(int, const char *, size_t);
+int		 ctl_call(const char *, const char *, FILE *, char *, size_t);
+int		 ctl_frontend(const struct conf *, int, const char *, int);
+
 #endif /* RELAYQ_H */

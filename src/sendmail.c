@@ -547,20 +547,6 @@ main(int argc, char *argv[])
 		sm_usage("-bp (mailq) takes no recipients");
 	if (o.qflag == 'I' && !spool_id_ok(o.qid))
 		sm_usage("-qI: not a queue id");
-	/*
-	 * The queue listing and the flush request go to the daemon over its
-	 * control socket, which this version does not have yet: say so
-	 * plainly rather than print an empty queue or pretend to flush.
-	 */
-	if (o.mode == 'p')
-		errx(EX_UNAVAILABLE, "%s: queue listing not available in "
-		    "relayq %s (no control socket yet)",
-		    strcmp(prog, "mailq") == 0 ? "mailq" : "-bp",
-		    RELAYQ_VERSION);
-	if (o.qflag != 0)
-		errx(EX_UNAVAILABLE, "-q: flush request not available in "
-		    "relayq %s (no control socket yet); the daemon retries "
-		    "on its own schedule", RELAYQ_VERSION);
 
 	conf_init(&conf);
 	cfg = CONF_PATH;
@@ -575,6 +561,10 @@ main(int argc, char *argv[])
 	if (conf_load(&conf, cfg, strcmp(cfg, CONF_PATH) != 0, !sm_privileged, errbuf,
 	    sizeof(errbuf)) == -1)
 		errx(EX_CONFIG, "%s", errbuf);
+	/* the queue listing and the flush request: the daemon's socket */
+	if (o.mode == 'p' || o.qflag != 0)
+		return ctl_frontend(&conf, o.mode == 'p' ? 'p' : 'q',
+		    o.qflag == 'I' ? o.qid : NULL, o.nrcpt);
 	if (conf.log != NULL && strcmp(conf.log, "stderr") == 0)
 		(void)log_init("sendmail", "syslog");
 	else

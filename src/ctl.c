@@ -1,0 +1,358 @@
+/*
+ * The control socket: SPOOL/ctl, a UNIX stream socket the daemon listens
+ * on, and the client side used by relayq(8) and sendmail -bp/-q.
+ *
+ * Protocol, one request and one answer per connection:
+ *
+ *	client:	COMMAND [ARGUMENT] LF		at most CTL_LINEMAX octets
+ *	daemon:	OK LF, then text until EOF
+ *	    or:	ERR <sysexits code> <message> LF
+ *
+ *	queue | status | show ID | flush | flush ID | hold ID | release ID |
+ *	delete ID | delete all
+ *
+ * The socket is mode 0666 on purpose: anyone may ask, and the daemon
+ * decides what each caller may see or change from the peer credentials
+ * the kernel gives it (SO_PEERCRED), never from anything the client says.
+ * The parser is strict (no spaces but one separator, no control octets,
+ * ids in queue id syntax) because it reads bytes from any local user.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <err.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include <bsd/stdlib.h>
+#include <bsd/string.h>
+
+#include "relayq.h"
+
+#define CTL_TIMEOUT	2	/* seconds a client may take to ask or read */
+#define CTL_WAIT	30	/* seconds a client waits for the daemon, which
+				   answers between messages of a run */
+
+static const struct {
+	const char	*name;
+	enum ctl_cmd	 cmd;
+	int		 arg;	/* 0 none, 1 required id, 2 optional id,
+				   3 id or "all" */
+} ctl_cmds[] = {
+	{ "queue",	CTL_QUEUE,	0 },
+	{ "status",	CTL_STATUS,	0 },
+	{ "show",	CTL_SHOW,	1 },
+	{ "flush",	CTL_FLUSH,	2 },
+	{ "hold",	CTL_HOLD,	1 },
+	{ "release",	CTL_RELEASE,	1 },
+	{ "delete",	CTL_DELETE,	3 },
+};
+
+/*
+ * Parse one request line (with its LF).  On error `err' says what is
+ * wrong in words the operator can act on.
+ */
+int
+ctl_parse(const char *buf, size_t len, struct ctl_req *req, char *err,
+    size_t errsz)
+{
+	char		 line[CTL_LINEMAX + 1], *arg;
+	size_t		 i;
+
+	memset(req, 0, sizeof(*req));
+	if (len == 0 || buf[len - 1] != '\n' || len > CTL_LINEMAX) {
+		(void)snprintf(err, errsz, "request must be one line of at "
+		    "most %d octets", CTL_LINEMAX);
+		return -1;
+	}
+	len--;
+	for (i = 0; i < len; i++)
+		if ((unsigned char)buf[i] < 0x21 && buf[i] != ' ') {
+			(void)snprintf(err, errsz, "control character in "
+			    "request");
+			return -1;
+		} else if ((unsigned char)buf[i] > 0x7e) {
+			(void)snprintf(err, errsz, "non-ASCII request");
+			return -1;
+		}
+	memcpy(line, buf, len);
+	line[len] = '\0';
+	if ((arg = strchr(line, ' ')) != NULL)
+		*arg++ = '\0';
+	for (i = 0; i < sizeof(ctl_cmds) / sizeof(ctl_cmds[0]); i++)
+		if (strcmp(line, ctl_cmds[i].name) == 0)
+			break;
+	if (i == sizeof(ctl_cmds) / sizeof(ctl_cmds[0])) {
+		(void)snprintf(err, errsz, "unknown command \"%.32s\"", line);
+		return -1;
+	}
+	req->cmd = ctl_cmds[i].cmd;
+	if (arg == NULL) {
+		if (ctl_cmds[i].arg == 0 || ctl_cmds[i].arg == 2)
+			return 0;
+		(void)snprintf(err, errsz, "%s: needs a queue id%s",
+		    ctl_cmds[i].name, ctl_cmds[i].arg == 3 ? " or \"all\"" :
+		    "");
+		return -1;
+	}
+	if (ctl_cmds[i].arg == 0) {
+		(void)snprintf(err, errsz, "%s: takes no argument",
+		    ctl_cmds[i].name);
+		return -1;
+	}
+	if (ctl_cmds[i].arg == 3 && strcmp(arg, "all") == 0) {
+		req->all = 1;
+		return 0;
+	}
+	if (!spool_id_ok(arg)) {
+		(void)snprintf(err, errsz, "%s: \"%.32s\" is not a queue id",
+		    ctl_cmds[i].name, arg);
+		return -1;
+	}
+	memcpy(req->id, arg, SPOOL_IDLEN + 1);
+	return 0;
+}
+
+/*
+ * Listen on "ctl" in the current directory (the spool).  A stale socket
+ * from a daemon that died is removed first: the pid file lock, taken
+ * before this, proves no other daemon owns it.
+ */
+int
+ctl_listen(char *err, size_t errsz)
+{
+	struct sockaddr_un	 sun;
+	mode_t			 old;
+	int			 fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	(void)strlcpy(sun.sun_path, CTL_SOCKET, sizeof(sun.sun_path));
+	if (unlink(CTL_SOCKET) == -1 && errno != ENOENT) {
+		(void)snprintf(err, errsz, "removing old %s: %s", CTL_SOCKET,
+		    strerror(errno));
+		return -1;
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0)) == -1) {
+		(void)snprintf(err, errsz, "socket: %s", strerror(errno));
+		return -1;
+	}
+	/* 0666: access is decided per request from SO_PEERCRED */
+	old = umask(0111);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
+	    listen(fd, 16) == -1) {
+		(void)snprintf(err, errsz, "control socket %s: %s",
+		    CTL_SOCKET, strerror(errno));
+		(void)umask(old);
+		(void)close(fd);
+		return -1;
+	}
+	(void)umask(old);
+	return fd;
+}
+
+/*
+ * Take one connection: the caller's credentials from the kernel and its
+ * request line, read within CTL_TIMEOUT so a silent client cannot hold
+ * the daemon.  Returns the connection, -1 when there is none to take
+ * (or no descriptor to take it with), -2 after answering a bad request.
+ */
+int
+ctl_accept(int lfd, struct ctl_req *req, struct ucred *cred)
+{
+	struct timeval	 tv = { CTL_TIMEOUT, 0 };
+	socklen_t	 sl = sizeof(*cred);
+	char		 buf[CTL_LINEMAX + 1], err[128];
+	size_t		 len = 0;
+	ssize_t		 n;
+	int		 fd;
+
+	if ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) == -1)
+		return -1;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, cred, &sl) == -1 ||
+	    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == -1 ||
+	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == -1) {
+		(void)close(fd);
+		return -2;
+	}
+	while (len < sizeof(buf) && (len == 0 || buf[len - 1] != '\n')) {
+		n = read(fd, buf + len, sizeof(buf) - len);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	if (ctl_parse(buf, len, req, err, sizeof(err)) == -1) {
+		(void)ctl_error(fd, EX_USAGE, err);
+		(void)close(fd);
+		return -2;
+	}
+	return fd;
+}
+
+int
+ctl_error(int fd, int code, const char *msg)
+{
+	char	 buf[512];
+	int	 n;
+
+	n = snprintf(buf, sizeof(buf), "ERR %d %s\n", code, msg);
+	if (n < 0)
+		return -1;
+	return util_writeall(fd, buf, (size_t)n < sizeof(buf) ? (size_t)n :
+	    sizeof(buf) - 1);
+}
+
+int
+ctl_ok(int fd, const char *body, size_t len)
+{
+	if (util_writeall(fd, "OK\n", 3) == -1)
+		return -1;
+	return len > 0 ? util_writeall(fd, body, len) : 0;
+}
+
+/* Connect to SPOOL/ctl: -1 with errno when no daemon answers. */
+static int
+ctl_connect(const char *spool)
+{
+	struct sockaddr_un	 sun;
+	struct timeval		 tv = { CTL_WAIT, 0 };
+	int			 fd, saved;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if ((size_t)snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/%s",
+	    spool, CTL_SOCKET) >= sizeof(sun.sun_path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return -1;
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == -1 ||
+	    connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		saved = errno;
+		(void)close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * Send `request' (without LF) to the daemon of `spool' and copy the
+ * answer's text to `out' (NULL: discard it).  Returns a sysexits code; on failure `err'
+ * holds the daemon's message or why it could not be asked.
+ */
+int
+ctl_call(const char *spool, const char *request, FILE *out, char *err,
+    size_t errsz)
+{
+	char		 buf[4096], line[CTL_LINEMAX + 2];
+	const char	*errstr;
+	size_t		 len = 0;
+	ssize_t		 n;
+	char		*p, *nl;
+	int		 fd, code;
+
+	err[0] = '\0';
+	if ((size_t)snprintf(line, sizeof(line), "%s\n", request) >=
+	    sizeof(line)) {
+		(void)snprintf(err, errsz, "request too long");
+		return EX_USAGE;
+	}
+	if ((fd = ctl_connect(spool)) == -1) {
+		(void)snprintf(err, errsz, "the relayq daemon is not running "
+		    "(%s/%s: %s); start it with \"relayq drain\"", spool,
+		    CTL_SOCKET, strerror(errno));
+		return EX_UNAVAILABLE;
+	}
+	if (util_writeall(fd, line, strlen(line)) == -1) {
+		(void)snprintf(err, errsz, "sending to %s/%s: %s", spool,
+		    CTL_SOCKET, strerror(errno));
+		(void)close(fd);
+		return EX_UNAVAILABLE;
+	}
+	/* the status line first, then the text until EOF */
+	while (len < sizeof(buf) - 1 && memchr(buf, '\n', len) == NULL) {
+		if ((n = read(fd, buf + len, sizeof(buf) - 1 - len)) <= 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	if ((nl = memchr(buf, '\n', len)) == NULL) {
+		(void)snprintf(err, errsz, "no answer from the daemon on "
+		    "%s/%s within %d seconds", spool, CTL_SOCKET, CTL_WAIT);
+		(void)close(fd);
+		return EX_UNAVAILABLE;
+	}
+	*nl = '\0';
+	if (strncmp(buf, "ERR ", 4) == 0) {
+		if ((p = strchr(buf + 4, ' ')) != NULL)
+			*p++ = '\0';
+		code = (int)strtonum(buf + 4, 1, 127, &errstr);
+		(void)snprintf(err, errsz, "%s", p != NULL ? p : "error");
+		(void)close(fd);
+		return errstr != NULL ? EX_SOFTWARE : code;
+	}
+	if (strcmp(buf, "OK") != 0) {
+		(void)snprintf(err, errsz, "bad answer from the daemon");
+		(void)close(fd);
+		return EX_PROTOCOL;
+	}
+	p = nl + 1;
+	if (out == NULL) {	/* the caller wants the status only */
+		(void)close(fd);
+		return EX_OK;
+	}
+	if (fwrite(p, 1, len - (size_t)(p - buf), out) != len - (size_t)(p -
+	    buf))
+		goto werr;
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		if (fwrite(buf, 1, (size_t)n, out) != (size_t)n)
+			goto werr;
+	(void)close(fd);
+	if (n == -1) {
+		(void)snprintf(err, errsz, "reading from %s/%s: %s", spool,
+		    CTL_SOCKET, strerror(errno));
+		return EX_IOERR;
+	}
+	return fflush(out) == EOF ? EX_IOERR : EX_OK;
+ werr:
+	(void)snprintf(err, errsz, "writing output: %s", strerror(errno));
+	(void)close(fd);
+	return EX_IOERR;
+}
+
+/*
+ * sendmail -bp (mailq) and -q/-qR/-qI<id>: the same requests as relayq
+ * queue and relayq flush.  -q is silent on success, like Postfix's.
+ */
+int
+ctl_frontend(const struct conf *conf, int mode, const char *qid, int nrcpt)
+{
+	char	 req[CTL_LINEMAX], err[512];
+	int	 rc;
+
+	if (mode == 'p' && nrcpt > 0) {
+		warnx("-bp: a queue listing takes no recipients");
+		return EX_USAGE;
+	}
+	if (mode == 'q' && qid != NULL && !spool_id_ok(qid)) {
+		warnx("-qI: \"%.40s\" is not a queue id", qid);
+		return EX_USAGE;
+	}
+	(void)snprintf(req, sizeof(req), "%s%s%s", mode == 'p' ? "queue" :
+	    "flush", qid != NULL ? " " : "", qid != NULL ? qid : "");
+	rc = ctl_call(conf->spool, req, mode == 'p' ? stdout : NULL, err,
+	    sizeof(err));
+	if (rc != EX_OK)
+		warnx("%s: %s", mode == 'p' ? "queue report unavailable" :
+		    "queue run", err);
+	return rc;
+}
