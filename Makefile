@@ -35,6 +35,7 @@ SENDMAIL_SRCS	 = src/sendmail.c \
 RELAYQ_SRCS	 = src/relayq.c \
 		   src/drain.c \
 		   src/queue.c \
+		   src/bounce.c \
 		   src/smtp.c \
 		   src/auth.c \
 		   src/probe.c \

@@ -64,11 +64,11 @@ static const struct conf_key conf_keys[] = {
 	{ "force_sender",	CT_STR,		O(force_sender) },
 	{ "force_from",		CT_BOOL,	O(force_from) },
 	/* in the specification, not in this version yet: say so, not "unknown" */
-	{ "bounce_to",		CT_UNSUPPORTED,	0 },
+	{ "bounce_to",		CT_STR,		O(bounce_to) },
 	{ "max_sessions",	CT_UNSUPPORTED,	0 },
 	{ "max_messages_per_session", CT_UNSUPPORTED, 0 },
 	{ "idle_timeout",	CT_UNSUPPORTED,	0 },
-	{ "failed_keep",	CT_UNSUPPORTED,	0 },
+	{ "failed_keep",	CT_DURATION,	O(failed_keep) },
 };
 #undef O
 
@@ -86,6 +86,7 @@ conf_init(struct conf *c)
 	c->timeout_command = 300;
 	c->timeout_data = 600;	/* RFC 5321 4.5.3.2.6: final dot, 10 minutes */
 	c->add_received = 1;
+	c->failed_keep = 7 * 86400;
 }
 
 void

@@ -59,6 +59,7 @@ static char			*drain_password;
 static volatile sig_atomic_t	 drain_stop;
 
 static void	 drain_ctl_serve(void);
+static void	 drain_import_one(const char *);
 
 /* for `relayq status': since start-up */
 static struct {
@@ -288,6 +289,51 @@ drain_defer_all(struct qmsg *m, const char *dsn, enum rcpt_status st,
 		}
 }
 
+/*
+ * Recipients that failed for good in this attempt (open[i] says who was
+ * tried) get one DSN to the sender.  The bounce is queued and fsynced
+ * before the caller records the failure (bounce.c says why); when it
+ * cannot be written they stay deferred, so the failure is reported on a
+ * later try rather than never.  A null-sender message is never bounced:
+ * that is how bounce loops are stopped.
+ */
+static void
+drain_bounce(struct qmsg *m, const char *open)
+{
+	char	*failed, newid[SPOOL_IDLEN + 1], err[256];
+	size_t	 i, n = 0;
+
+	if ((failed = calloc(m->nrcpt, 1)) == NULL) {
+		log_warn("%s: bounce", m->id);
+		return;
+	}
+	for (i = 0; i < m->nrcpt; i++)
+		if (open[i] && m->rcpt[i].status == RCPT_FAIL) {
+			failed[i] = 1;
+			n++;
+		}
+	if (n == 0)
+		goto done;
+	if (m->sender[0] == '\0') {	/* bounce_to included */
+		log_info("%s: no non-delivery notification: null sender",
+		    m->id);
+		goto done;
+	}
+	if (bounce_write(drain_dropfd, drain_conf, m, failed, newid, err,
+	    sizeof(err)) == -1) {
+		log_warnx("%s: cannot queue the non-delivery notification: "
+		    "%s; failed recipients kept as deferred", m->id, err);
+		for (i = 0; i < m->nrcpt; i++)
+			if (failed[i])
+				m->rcpt[i].status = RCPT_DEFER;
+		goto done;
+	}
+	log_info("%s: sender non-delivery notification: %s", m->id, newid);
+	drain_import_one(newid);
+ done:
+	free(failed);
+}
+
 /* Try each smarthost in order until one gives a usable session. */
 static int
 drain_connect(struct conn *c, struct smtp_session *s, char *err, size_t errsz)
@@ -384,6 +430,7 @@ drain_run(void)
 		for (i = 0; i < m.nrcpt; i++)
 			if (open[i])
 				drain_log(&m, i, relay, start, connt, end);
+		drain_bounce(&m, open);
 		free(open);
 		(void)strlcpy(id, m.id, sizeof(id));
 		drain_finish(&m, qi);	/* may move the last entry to qi */
@@ -921,6 +968,32 @@ drain_ctl_serve(void)
 	}
 }
 
+/*
+ * failed/ keeps a message with its state for failed_keep after it left
+ * the queue (the rename set its ctime), then both go.
+ */
+static void
+drain_failed_one(const char *name)
+{
+	char		 id[SPOOL_IDLEN + 1], st[SPOOL_IDLEN + 8];
+	struct stat	 sb;
+
+	if (!spool_id_ok(name))
+		return;		/* ID.state goes with its ID */
+	if (fstatat(drain_failedfd, name, &sb, AT_SYMLINK_NOFOLLOW) == -1 ||
+	    time(NULL) - sb.st_ctime < drain_conf->failed_keep)
+		return;
+	(void)strlcpy(id, name, sizeof(id));
+	(void)snprintf(st, sizeof(st), "%s.state", id);
+	if (unlinkat(drain_failedfd, id, 0) == -1) {
+		log_warn("failed/%s: unlink", id);
+		return;
+	}
+	if (unlinkat(drain_failedfd, st, 0) == -1 && errno != ENOENT)
+		log_warn("failed/%s: unlink", st);
+	log_info("%s: removed from failed/ after failed_keep", id);
+}
+
 /* Root starts us: become the relayq user before touching any message. */
 static int
 drain_drop_root(char *err, size_t errsz)
@@ -1052,7 +1125,7 @@ drain_main(struct conf *conf, int foreground)
 	struct sigaction	 sa;
 	struct pollfd		 pfd[2];
 	char			 err[2048], evbuf[4096];
-	time_t			 now, wake;
+	time_t			 now, wake, cleaned = 0, keepscan;
 	size_t			 i;
 	int			 ifd, n;
 
@@ -1079,16 +1152,25 @@ drain_main(struct conf *conf, int foreground)
 	    IN_MOVED_TO) == -1)
 		log_warn("inotify; scanning every %d seconds", DRAIN_SCAN);
 	drain_stats.started = time(NULL);
+	/* failed/ is looked at every minute, or sooner for a short keep */
+	keepscan = conf->failed_keep < DRAIN_SCAN ? conf->failed_keep + 1 :
+	    DRAIN_SCAN;
 	drain_each(drain_statefd, drain_orphan_one);
 	drain_each(drain_queuefd, drain_load_one);
 	log_info("started: relayq %s, spool %s, %zu message(s) queued",
 	    RELAYQ_VERSION, conf->spool, drain_nq);
 
 	while (!drain_stop) {
+		if (time(NULL) >= cleaned + keepscan) {
+			drain_each(drain_failedfd, drain_failed_one);
+			cleaned = time(NULL);
+		}
 		drain_each(drain_dropfd, drain_import_one);
 		drain_run();
 		now = time(NULL);
 		wake = now + DRAIN_SCAN;
+		if (cleaned + keepscan < wake)
+			wake = cleaned + keepscan;
 		for (i = 0; i < drain_nq; i++)
 			if (drain_q[i].next < wake)
 				wake = drain_q[i].next;

@@ -75,6 +75,8 @@ struct conf {
 	char			*default_sender;
 	char			*force_sender;
 	int			 force_from;
+	char			*bounce_to;	/* all DSNs go here */
+	time_t			 failed_keep;	/* in failed/, then removed */
 };
 
 /* Per-recipient outcome, shared by the spool state file and the client. */
@@ -222,6 +224,10 @@ void		 queue_list_head(FILE *);
 void		 queue_list_entry(FILE *, const struct qmsg *, long long, int);
 void		 queue_list_total(FILE *, unsigned long long, size_t);
 void		 queue_show(FILE *, const struct qmsg *, long long, int);
+
+/* bounce.c */
+int		 bounce_write(int, struct conf *, const struct qmsg *,
+		    const char *, char *, char *, size_t);
 
 /* ctl.c */
 #define CTL_SOCKET		"ctl"

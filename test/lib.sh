@@ -119,6 +119,10 @@ submit() { as_user env RELAYQ_CONFIG="$T/conf" "$TOP/sendmail" "$@"; }
 
 queue_count() { ls "$T/spool/queue" 2>/dev/null | wc -l; }
 log_has() { grep -qE -- "$1" "$T/log"; }
+# log_count_ge REGEX N: the log has at least N matching lines (for wait_for,
+# which needs a command that looks again each time)
+log_count_ge() { [ "$(grep -cE -- "$1" "$T/log")" -ge "$2" ]; }
+dir_empty() { [ -z "$(ls -A "$1")" ]; }
 
 summary() {
 	echo "$PASS passed, $FAIL failed"

@@ -32,7 +32,7 @@ test_queue_commands() {
 	check "relayq queue, empty: Mail queue is empty" test "$out" = "Mail queue is empty"
 	printf 'Subject: one\n\nbody\n' | submit -f alice@example.org bob@example.net
 	printf 'Subject: two\n\nbody\n' | submit carol@example.net dave@example.net
-	wait_for 15 test "$(grep -c 'status=deferred' "$T/log")" -ge 3
+	wait_for 15 log_count_ge 'status=deferred' 3
 	check "queue: three deferrals logged" test "$(grep -c 'status=deferred' "$T/log")" -eq 3
 	a=$(queued_ids | sed -n 1p); b=$(queued_ids | sed -n 2p)
 	out=$(rq queue); rc=$?
@@ -65,13 +65,13 @@ test_queue_commands() {
 	out=$(rq flush "$a"); rc=$?
 	check "relayq flush ID: exit 0" test $rc -eq 0
 	check "relayq flush ID: answer" test "$out" = "1 message(s) scheduled for delivery now"
-	check "relayq flush ID: a new attempt is made" wait_for 10 test "$(grep -c "$a: to=<bob@example.net>.*status=deferred" "$T/log")" -eq 2
+	check "relayq flush ID: a new attempt is made" wait_for 10 log_count_ge "$a: to=<bob@example.net>.*status=deferred" 2
 	out=$(submit -qI"$b" 2>&1); rc=$?
 	check "sendmail -qI<id>: exit 0, silent" test $rc -eq 0 -a -z "$out"
-	check "sendmail -qI<id>: a new attempt is made" wait_for 10 test "$(grep -c "$b: to=<carol@example.net>.*status=deferred" "$T/log")" -eq 2
+	check "sendmail -qI<id>: a new attempt is made" wait_for 10 log_count_ge "$b: to=<carol@example.net>.*status=deferred" 2
 	out=$(submit -q 2>&1); rc=$?
 	check "sendmail -q: exit 0, silent" test $rc -eq 0 -a -z "$out"
-	check "sendmail -q: every message tried again" wait_for 10 test "$(grep -c "$b: to=<carol@example.net>.*status=deferred" "$T/log")" -eq 3
+	check "sendmail -q: every message tried again" wait_for 10 log_count_ge "$b: to=<carol@example.net>.*status=deferred" 3
 	check "sendmail -q: flush logged" log_has "flush of the queue requested by uid $RUNUID"
 	out=$(submit -qRexample.net 2>&1); rc=$?
 	check "sendmail -qR: exit 0" test $rc -eq 0
@@ -96,7 +96,7 @@ test_queue_commands() {
 	out=$(rq release "$a"); rc=$?
 	check "relayq release: exit 0" test $rc -eq 0 -a "$out" = "$a: released from hold"
 	check "relayq release: back in queue/" test -f "$T/spool/queue/$a" -a ! -e "$T/spool/hold/$a"
-	check "relayq release: tried at once" wait_for 10 test "$(grep -c "$a: to=<bob@example.net>.*status=deferred" "$T/log")" -ge 4
+	check "relayq release: tried at once" wait_for 10 log_count_ge "$a: to=<bob@example.net>.*status=deferred" 4
 
 	# another user sees and changes only their own messages
 	if [ "$(id -u)" = 0 ]; then
@@ -104,7 +104,7 @@ test_queue_commands() {
 		# created with that group, the query comes with the user's own
 		chmod 1770 "$T/spool/drop"
 		printf 'Subject: other\n\nbody\n' | setpriv --reuid=$other --regid=$RUNGID --clear-groups -- env RELAYQ_CONFIG="$T/conf" "$TOP/sendmail" erin@example.net
-		wait_for 10 test "$(ls "$T/spool/queue" | wc -l)" -eq 3
+		wait_for 10 bash -c "[ \$(ls '$T/spool/queue' | wc -l) -eq 3 ]"
 		ro() { setpriv --reuid=$other --regid=$other --clear-groups -- "$TOP/relayq" -C "$T/conf" "$@"; }
 		out=$(ro queue)
 		check "other user: queue lists only their message" grep -qxE -- '-- [0-9]+ Kbytes in 1 Request\.' <<<"$(tail -1 <<<"$out")"

@@ -3817,6 +3817,9 @@ test_auth(void)
 	CASE("auth: EHLO AUTH list to capabilities");
 	EXPECT_INT("caps", auth_caps("PLAIN SCRAM-SHA-256 GSSAPI login"),
 	    CAP_AUTH_PLAIN | CAP_AUTH_SCRAM | CAP_AUTH_LOGIN);
+	END();
+}
+
 /* ctl.c: the control socket's request parser reads any local user's bytes */
 static int
 ctl_try(const char *line, struct ctl_req *req, char *err, size_t errsz)
