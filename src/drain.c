@@ -334,6 +334,59 @@ drain_bounce(struct qmsg *m, const char *open)
 	free(failed);
 }
 
+static size_t
+drain_count_sent(const struct qmsg *m)
+{
+	size_t	 i, n = 0;
+
+	for (i = 0; i < m->nrcpt; i++)
+		n += m->rcpt[i].status == RCPT_SENT;
+	return n;
+}
+
+/*
+ * A recipient deferred with 452 in the transaction just made (smtp.c
+ * decides every open recipient in each transaction, and writes the
+ * server's reply as "host PEER said: CODE text").
+ */
+static int
+drain_got_452(const struct qmsg *m)
+{
+	size_t	 i;
+
+	for (i = 0; i < m->nrcpt; i++)
+		if (m->rcpt[i].status == RCPT_DEFER &&
+		    strstr(m->rcpt[i].reply, " said: 452 ") != NULL)
+			return 1;
+	return 0;
+}
+
+/*
+ * An outage costs one connection attempt per run, not one per message
+ * (drain_run), and each message backs off on its own.  When a smarthost
+ * answers again, everything waiting is made due at once: the backoff
+ * was about the smarthost, not about the messages.
+ */
+static int	 drain_outage;
+
+static void
+drain_outage_note(int up)
+{
+	size_t	 i;
+
+	if (!up) {
+		drain_outage = 1;
+		return;
+	}
+	if (!drain_outage)
+		return;
+	drain_outage = 0;
+	for (i = 0; i < drain_nq; i++)
+		drain_q[i].next = 0;
+	log_info("smarthost reachable again: retrying %zu queued message(s) "
+	    "now", drain_nq);
+}
+
 /* Try each smarthost in order until one gives a usable session. */
 static int
 drain_connect(struct conn *c, struct smtp_session *s, char *err, size_t errsz)
@@ -375,8 +428,8 @@ drain_run(void)
 	const char		*relay;
 	double			 start, connt, end;
 	time_t			 now = time(NULL);
-	size_t			 qi, i;
-	int			 up = 0, down = 0;
+	size_t			 qi, i, nsent;
+	int			 up = 0, down = 0, expired;
 
 	memset(&c, 0, sizeof(c));
 	c.fd = -1;
@@ -408,7 +461,8 @@ drain_run(void)
 			open[i] = m.rcpt[i].status == RCPT_PENDING ||
 			    m.rcpt[i].status == RCPT_DEFER;
 		start = connt = drain_now();
-		if (now - m.arrival > drain_conf->queue_lifetime)
+		expired = now - m.arrival > drain_conf->queue_lifetime;
+		if (expired)
 			drain_defer_all(&m, "4.4.7", RCPT_FAIL, "message "
 			    "expired: delivery time (queue_lifetime) exceeded");
 		else if (!up && !down) {
@@ -417,12 +471,22 @@ drain_run(void)
 			else
 				down = 1;
 			connt = drain_now();
+			drain_outage_note(up);
 		}
 		relay = up ? c.peer : "none";
-		if (up && smtp_send(&s, &m) == -1) {
-			tls_close(&c);
-			up = 0;		/* reconnect for the next message */
-			(void)strlcpy(err, s.error, sizeof(err));
+		while (up && !expired) {
+			nsent = drain_count_sent(&m);
+			if (smtp_send(&s, &m) == -1) {
+				tls_close(&c);
+				up = 0;	/* reconnect for the next message */
+				(void)strlcpy(err, s.error, sizeof(err));
+				break;
+			}
+			/* 452: the server took what it could in this
+			   transaction; the rest go in a new one now, as long
+			   as each round gets someone through */
+			if (drain_count_sent(&m) == nsent || !drain_got_452(&m))
+				break;
 		}
 		if (down)
 			drain_defer_all(&m, "4.4.1", RCPT_DEFER, err);
