@@ -36,6 +36,7 @@ RELAYQ_SRCS	 = src/relayq.c \
 		   src/drain.c \
 		   src/queue.c \
 		   src/bounce.c \
+		   src/check.c \
 		   src/smtp.c \
 		   src/auth.c \
 		   src/probe.c \

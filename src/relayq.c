@@ -4,6 +4,7 @@
  *	relayq [-C file] probe
  *	relayq [-C file] queue | status | show ID | flush [ID] | hold ID |
  *	    release ID | delete ID|all
+ *	relayq [-C file] check
  *	relayq version
  * The queue commands are requests to the running daemon over its control
  * socket (ctl.c); the daemon decides what the caller may see and do.
@@ -30,6 +31,7 @@ usage(void)
 	    "       relayq [-C file] show | hold | release ID\n"
 	    "       relayq [-C file] flush [ID]\n"
 	    "       relayq [-C file] delete ID | all\n"
+	    "       relayq [-C file] check\n"
 	    "       relayq version\n");
 	exit(EX_USAGE);
 }
@@ -98,6 +100,11 @@ main(int argc, char *argv[])
 		if (optind != argc)
 			usage();
 		return drain_main(&conf, fg);
+	}
+	if (strcmp(argv[0], "check") == 0) {
+		if (argc != 1)
+			usage();
+		return check_main(&conf);
 	}
 	for (i = 0; ctlcmds[i] != NULL; i++)
 		if (strcmp(argv[0], ctlcmds[i]) == 0)

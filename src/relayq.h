@@ -229,6 +229,9 @@ void		 queue_show(FILE *, const struct qmsg *, long long, int);
 int		 bounce_write(int, struct conf *, const struct qmsg *,
 		    const char *, char *, char *, size_t);
 
+/* check.c */
+int		 check_main(struct conf *);
+
 /* ctl.c */
 #define CTL_SOCKET		"ctl"
 #define CTL_LINEMAX		64

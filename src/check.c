@@ -1,0 +1,227 @@
+/*
+ * relayq check: everything the daemon and the front end need, checked
+ * before they need it, each problem on one line saying which file, what
+ * is wrong and what to do.  Exit 0 when nothing is wrong, else 78.
+ *
+ * The configuration itself was loaded by main() (a bad key already
+ * exited 78 with file:line).  Ownership is judged against the user the
+ * daemon runs as: "relayq" when started as root, else whoever runs this
+ * (containers and tests run everything as one uid).
+ */
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include <bsd/string.h>
+
+#include "relayq.h"
+
+static unsigned int	 check_nproblems;
+
+static void
+check_problem(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+
+static void
+check_problem(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	check_nproblems++;
+	(void)fputs("relayq check: ", stdout);
+	va_start(ap, fmt);
+	(void)vprintf(fmt, ap);
+	va_end(ap);
+	(void)fputc('\n', stdout);
+}
+
+/* The secret: what drain_read_password will insist on at start-up. */
+static void
+check_password(const char *path, uid_t duid)
+{
+	struct stat	 st;
+
+	if (lstat(path, &st) == -1) {
+		check_problem("auth_password_file %s: %s", path,
+		    strerror(errno));
+		return;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		check_problem("auth_password_file %s: not a regular file "
+		    "(a symbolic link is refused)", path);
+		return;
+	}
+	if (st.st_uid != duid || (st.st_mode & 077) != 0)
+		check_problem("auth_password_file %s: must be owned by uid %u "
+		    "and not readable by others (chown %u %s; chmod 600 %s)",
+		    path, (unsigned int)duid, (unsigned int)duid, path, path);
+	else if (st.st_size == 0)
+		check_problem("auth_password_file %s: empty", path);
+}
+
+/*
+ * A spool directory: exists, is a directory (not a link), owned by the
+ * daemon's uid, with exactly `mode' (and the group relayq for drop/ when
+ * that group exists, so the setgid front end can write there).
+ */
+static void
+check_dir(const char *spool, const char *name, mode_t mode, uid_t duid,
+    const struct group *gr)
+{
+	struct stat	 st;
+	char		 path[1024];
+
+	(void)snprintf(path, sizeof(path), "%s/%s", spool, name);
+	if (lstat(path, &st) == -1) {
+		if (errno == ENOENT && strcmp(name, "drop") != 0)
+			return;		/* the daemon creates it */
+		check_problem("%s: %s (make install creates it: mode %o, "
+		    "owner %u)", path, strerror(errno), (unsigned int)mode,
+		    (unsigned int)duid);
+		return;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		check_problem("%s: not a directory", path);
+		return;
+	}
+	if (st.st_uid != duid)
+		check_problem("%s: owned by uid %u, must be the daemon's uid %u"
+		    " (chown %u %s)", path, (unsigned int)st.st_uid,
+		    (unsigned int)duid, (unsigned int)duid, path);
+	if ((st.st_mode & 07777) != mode)
+		check_problem("%s: mode %o, must be %o (chmod %o %s)", path,
+		    (unsigned int)(st.st_mode & 07777), (unsigned int)mode,
+		    (unsigned int)mode, path);
+	if (gr != NULL && strcmp(name, "drop") == 0 && st.st_gid != gr->gr_gid)
+		check_problem("%s: group must be %s so that sendmail (setgid "
+		    "%s) can write there (chgrp %s %s)", path, gr->gr_name,
+		    gr->gr_name, gr->gr_name, path);
+}
+
+/*
+ * What is in queue/ and state/: names in queue id syntax, regular files
+ * with one link, queue files that parse.  Needs the daemon's rights;
+ * without them this part is skipped with a note, not counted.
+ */
+static void
+check_queue(const char *spool)
+{
+	struct dirent	*de;
+	struct qmsg	 m;
+	char		 path[1024], err[256];
+	DIR		*d;
+	int		 dfd;
+
+	(void)snprintf(path, sizeof(path), "%s/queue", spool);
+	if ((dfd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1 || (d = fdopendir(dfd)) == NULL) {
+		if (errno == EACCES)
+			(void)printf("relayq check: note: %s not readable by "
+			    "uid %u; queue files not checked (run as root or "
+			    "as the daemon's user)\n", path,
+			    (unsigned int)geteuid());
+		else if (errno != ENOENT)
+			check_problem("%s: %s", path, strerror(errno));
+		if (dfd != -1)
+			(void)close(dfd);
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (!spool_id_ok(de->d_name)) {
+			check_problem("%s/%s: not a queue file name; the daemon "
+			    "ignores it (remove it)", path, de->d_name);
+			continue;
+		}
+		if (spool_open_msg(dfd, de->d_name, &m, err, sizeof(err)) ==
+		    -1) {
+			check_problem("%s/%s: %s (the daemon leaves it; move "
+			    "it away to inspect it)", path, de->d_name, err);
+			continue;
+		}
+		spool_free_msg(&m);
+	}
+	(void)closedir(d);
+}
+
+int
+check_main(struct conf *conf)
+{
+	struct passwd	*pw;
+	struct group	*gr;
+	struct stat	 st;
+	uid_t		 duid = geteuid();
+	char		 err[256];
+	int		 fd;
+
+	/* the setgid group matters for a system install, which root checks;
+	   a container runs everything as one uid without it */
+	gr = geteuid() == 0 ? getgrnam(RELAYQ_USER) : NULL;
+	if (geteuid() == 0) {
+		if ((pw = getpwnam(RELAYQ_USER)) == NULL)
+			check_problem("user %s does not exist; the daemon "
+			    "refuses to run as root (make install creates "
+			    "it)", RELAYQ_USER);
+		else
+			duid = pw->pw_uid;
+	}
+	(void)printf("relayq check: configuration %s loaded\n", conf->path);
+	if (conf->nhost == 0)
+		check_problem("%s: no smarthost configured (add: smarthost "
+		    "HOST[:PORT])", conf->path);
+	if (conf->auth_user != NULL && conf->auth_password_file == NULL)
+		check_problem("%s: auth_user needs auth_password_file",
+		    conf->path);
+	if (conf->auth_password_file != NULL)
+		check_password(conf->auth_password_file, duid);
+	if (conf->tls_set && conf->tls == TLS_OFF && conf->auth_user != NULL)
+		check_problem("%s: tls off with auth_user: AUTH is refused "
+		    "without TLS", conf->path);
+	if (conf->tls_ca_file != NULL) {
+		if ((fd = open(conf->tls_ca_file, O_RDONLY | O_CLOEXEC)) == -1)
+			check_problem("tls_ca_file %s: %s", conf->tls_ca_file,
+			    strerror(errno));
+		else
+			(void)close(fd);
+	}
+	if (conf->bounce_to != NULL && !addr_valid(conf->bounce_to))
+		check_problem("%s: bounce_to \"%s\" is not a valid address",
+		    conf->path, conf->bounce_to);
+	if (lstat(conf->spool, &st) == -1)
+		check_problem("spool %s: %s", conf->spool, strerror(errno));
+	else if (!S_ISDIR(st.st_mode))
+		check_problem("spool %s: not a directory", conf->spool);
+	else {
+		if ((st.st_mode & 022) != 0)
+			check_problem("spool %s: writable by group or others "
+			    "(chmod 755 %s)", conf->spool, conf->spool);
+		check_dir(conf->spool, "drop", 01730, duid, gr);
+		check_dir(conf->spool, "queue", 0700, duid, NULL);
+		check_dir(conf->spool, "state", 0700, duid, NULL);
+		check_dir(conf->spool, "failed", 0700, duid, NULL);
+		check_dir(conf->spool, "hold", 0700, duid, NULL);
+		check_queue(conf->spool);
+	}
+	/* not a problem: the daemon may be stopped on purpose */
+	if (ctl_call(conf->spool, "status", NULL, err, sizeof(err)) == EX_OK)
+		(void)printf("relayq check: daemon is running\n");
+	else
+		(void)printf("relayq check: note: %s\n", err);
+	if (check_nproblems == 0) {
+		(void)printf("relayq check: no problems found\n");
+		return EX_OK;
+	}
+	(void)printf("relayq check: %u problem(s) found\n", check_nproblems);
+	return EX_CONFIG;
+}

@@ -1,0 +1,35 @@
+# relayq check: configuration, permissions and spool, one precise line
+# per problem, exit 78 when there is any.  Sourced by test/check.sh.
+
+test_check() {
+	local out rc rq
+	new_env check
+	start_smtpd && write_conf && start_daemon || { not_ok "check: set-up" "see $T"; return; }
+	rq=(as_user "$TOP/relayq" -C "$T/conf" check)
+	out=$("${rq[@]}"); rc=$?
+	check "relayq check, all fine: exit 0" test $rc -eq 0
+	check "relayq check, all fine: says so" test "$(tail -1 <<<"$out")" = "relayq check: no problems found"
+	check "relayq check: daemon is running" grep -qx "relayq check: daemon is running" <<<"$out"
+	stop_daemon
+	out=$("${rq[@]}"); rc=$?
+	check "relayq check, daemon down: not a problem, noted" test $rc -eq 0
+	check "relayq check, daemon down: note" grep -qF "relayq check: note: the relayq daemon is not running" <<<"$out"
+	chmod 644 "$T/pw"
+	chmod 755 "$T/spool/drop"
+	echo junk > "$T/spool/queue/junk"; chown $RUNUID "$T/spool/queue/junk"
+	printf 'RELAYQ 1\nI 0000000000000000\n' > "$T/spool/queue/0000000000000000"; chown $RUNUID "$T/spool/queue/0000000000000000"
+	out=$("${rq[@]}"); rc=$?
+	check "relayq check, problems: exit 78" test $rc -eq 78
+	check "relayq check: password file readable by others" grep -qxF "relayq check: auth_password_file $T/pw: must be owned by uid $RUNUID and not readable by others (chown $RUNUID $T/pw; chmod 600 $T/pw)" <<<"$out"
+	check "relayq check: drop/ mode" grep -qxF "relayq check: $T/spool/drop: mode 755, must be 1730 (chmod 1730 $T/spool/drop)" <<<"$out"
+	check "relayq check: junk name in queue/" grep -qxF "relayq check: $T/spool/queue/junk: not a queue file name; the daemon ignores it (remove it)" <<<"$out"
+	check "relayq check: broken queue file" grep -qxF "relayq check: $T/spool/queue/0000000000000000: incomplete envelope (the daemon leaves it; move it away to inspect it)" <<<"$out"
+	check "relayq check: count on the last line" test "$(tail -1 <<<"$out")" = "relayq check: 4 problem(s) found"
+	printf 'smarthost\n' > "$T/conf2"
+	out=$(as_user "$TOP/relayq" -C "$T/conf2" check 2>&1); rc=$?
+	check "relayq check, bad config: exit 78 with file:line" test $rc -eq 78
+	check "relayq check, bad config: message" grep -qF "$T/conf2:1:" <<<"$out"
+	stop_pid "$T/smtpd.pid"
+}
+
+test_check
