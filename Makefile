@@ -64,7 +64,7 @@ relayq: $(RELAYQ_OBJS) $(COMMON_OBJS)
 .c.o:
 	$(CC) $(CPPFLAGS) $(PATH_DEFS) $(ALL_CFLAGS) -c -o $@ $<
 
-$(COMMON_OBJS) $(SENDMAIL_OBJS) $(RELAYQ_OBJS): src/relayq.h
+$(COMMON_OBJS) $(SENDMAIL_OBJS) $(RELAYQ_OBJS): src/relayq.h src/crash.h
 $(SENDMAIL_OBJS): src/msg.h
 src/smtp.o src/drain.o src/tls.o src/relayq.o src/auth.o: src/client.h
 
@@ -86,6 +86,17 @@ test/sendmail-sgid: $(SENDMAIL_SRCS) $(COMMON_SRCS) src/relayq.h src/msg.h
 	    $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(SENDMAIL_SRCS) $(COMMON_SRCS) \
 	    $(BSD_LIBS)
 
+# The crash battery's binaries: the same sources with crash points
+# (src/crash.h), which a normal build never contains.
+test/relayq-crash: $(RELAYQ_SRCS) $(COMMON_SRCS) src/relayq.h src/crash.h
+	$(CC) $(CPPFLAGS) $(PATH_DEFS) -DRELAYQ_TEST $(ALL_CFLAGS) $(LDFLAGS) -o $@ \
+	    $(RELAYQ_SRCS) $(COMMON_SRCS) $(TLS_LIBS) $(BSD_LIBS)
+
+test/sendmail-crash: $(SENDMAIL_SRCS) $(COMMON_SRCS) src/relayq.h \
+	    src/crash.h
+	$(CC) $(CPPFLAGS) $(PATH_DEFS) -DRELAYQ_TEST $(ALL_CFLAGS) $(LDFLAGS) -o $@ \
+	    $(SENDMAIL_SRCS) $(COMMON_SRCS) $(BSD_LIBS)
+
 test/smtpd: test/smtpd.c
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ test/smtpd.c $(TLS_LIBS)
 
@@ -96,7 +107,8 @@ test/fakedns.so: test/fakedns.c
 deps:
 	@sh test/deps.sh
 
-check: deps all test/unit test/smtpd test/sendmail-sgid test/fakedns.so
+check: deps all test/unit test/smtpd test/sendmail-sgid test/fakedns.so \
+	    test/relayq-crash test/sendmail-crash
 	@bash test/check.sh
 
 demo: deps all test/smtpd
@@ -115,6 +127,6 @@ install: all
 
 clean:
 	rm -f sendmail relayq src/*.o test/unit test/smtpd test/sendmail-sgid \
-	    test/fakedns.so
+	    test/fakedns.so test/relayq-crash test/sendmail-crash
 
 .PHONY: all check demo interop bench install clean deps

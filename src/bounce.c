@@ -32,6 +32,7 @@
 #include <bsd/string.h>
 
 #include "relayq.h"
+#include "crash.h"
 
 #define BOUNCE_HDRMAX	(64 * 1024)	/* original header returned */
 
@@ -234,7 +235,7 @@ bounce_write(int dropfd, struct conf *conf, const struct qmsg *m,
 	if (util_writeall(fd, env, strlen(env)) == -1 ||
 	    util_writeall(fd, data, len) == -1 ||
 	    dprintf(fd, "E %zu %s\n", len, eight ? "8BITMIME" : "7BIT") < 0 ||
-	    fsync(fd) == -1) {
+	    (CRASH_POINT("bounce-before-fsync"), fsync(fd)) == -1) {
 		(void)snprintf(err, errsz, "writing drop/%s: %s", newid,
 		    strerror(errno));
 		goto done;

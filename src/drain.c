@@ -39,6 +39,7 @@
 #include "relayq.h"
 #include "client.h"
 #include "drain.h"
+#include "crash.h"
 
 #define DRAIN_SCAN	60	/* seconds between fallback scans */
 #define DRAIN_STALE	600	/* an unlocked incomplete drop file this old
@@ -241,7 +242,8 @@ drain_finish(struct qmsg *m, size_t qi)
 		(void)snprintf(name, sizeof(name), "%s.state", m->id);
 		if (spool_write_state(drain_statefd, m->id, m) == -1 ||
 		    renameat(drain_queuefd, m->id, drain_failedfd, m->id) == -1 ||
-		    renameat(drain_statefd, m->id, drain_failedfd, name) == -1 ||
+		    (CRASH_POINT("drain-failed-mid"), renameat(drain_statefd,
+		    m->id, drain_failedfd, name)) == -1 ||
 		    fsync(drain_failedfd) == -1 || fsync(drain_statefd) == -1)
 			log_warn("%s: moving to failed/", m->id);
 		else
@@ -250,6 +252,7 @@ drain_finish(struct qmsg *m, size_t qi)
 	} else if (nopen == 0) {
 		if (unlinkat(drain_queuefd, m->id, 0) == -1)
 			log_warn("%s: unlink", m->id);
+		CRASH_POINT("drain-finish-mid");
 		if (unlinkat(drain_statefd, m->id, 0) == -1 && errno != ENOENT)
 			log_warn("%s: unlink state", m->id);
 	}
@@ -330,6 +333,7 @@ drain_bounce(struct qmsg *m, const char *open)
 	}
 	log_info("%s: sender non-delivery notification: %s", m->id, newid);
 	drain_import_one(newid);
+	CRASH_POINT("drain-bounce-queued");
  done:
 	free(failed);
 }
@@ -488,6 +492,8 @@ drain_run(void)
 			if (drain_count_sent(&m) == nsent || !drain_got_452(&m))
 				break;
 		}
+		if (drain_count_sent(&m) > 0)	/* 250 after the dot, unrecorded */
+			CRASH_POINT("drain-after-dot");
 		if (down)
 			drain_defer_all(&m, "4.4.1", RCPT_DEFER, err);
 		end = drain_now();
@@ -575,6 +581,7 @@ drain_import_one(const char *name)
 		spool_free_msg(&m);
 		return;
 	}
+	CRASH_POINT("drain-import-before-fsync");
 	if (fsync(drain_queuefd) == -1 || fsync(drain_dropfd) == -1)
 		log_warn("%s: fsync of spool directories", name);
 	if (drain_add(m.id, 0) == -1)
@@ -628,19 +635,32 @@ drain_load_one(const char *name)
 		log_warn("%s: queue table", name);
 }
 
-/* State files whose message is gone: a crash between the two unlinks. */
+/*
+ * At start-up, in state/: files whose message is gone (a crash between
+ * the two unlinks of drain_finish), and every "ID.tmp" (a crash inside
+ * spool_write_state: no write is in progress now, and the old state,
+ * if any, is still the valid one).
+ */
 static void
 drain_orphan_one(const char *name)
 {
 	char		 id[SPOOL_IDLEN + 8];
+	const char	*dot;
 	struct stat	 st;
+	int		 tmp;
 
 	(void)strlcpy(id, name, sizeof(id));
 	id[strcspn(id, ".")] = '\0';
-	if (fstatat(drain_queuefd, id, &st, AT_SYMLINK_NOFOLLOW) == -1 &&
-	    errno == ENOENT && fstatat(drain_holdfd, id, &st,
-	    AT_SYMLINK_NOFOLLOW) == -1 && errno == ENOENT && unlinkat(drain_statefd, name, 0) == -1)
+	tmp = (dot = strchr(name, '.')) != NULL && strcmp(dot, ".tmp") == 0;
+	if (!tmp && (fstatat(drain_queuefd, id, &st, AT_SYMLINK_NOFOLLOW) !=
+	    -1 || errno != ENOENT || fstatat(drain_holdfd, id, &st,
+	    AT_SYMLINK_NOFOLLOW) != -1 || errno != ENOENT))
+		return;
+	if (unlinkat(drain_statefd, name, 0) == -1)
 		log_warn("state/%s: unlink", name);
+	else
+		log_info("state/%s: removed: %s", name, tmp ? "left by an "
+		    "interrupted state update" : "its message is gone");
 }
 
 /*

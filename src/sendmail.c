@@ -35,6 +35,7 @@
 
 #include "relayq.h"
 #include "msg.h"
+#include "crash.h"
 
 struct sm_opts {
 	int		 mode;		/* -b: 'm', 'p', 'i', 's', 'v' */
@@ -824,8 +825,10 @@ main(int argc, char *argv[])
 	 * btrfs commit a new inode's creation (its directory entry) in the
 	 * journal transaction that fsync forces.  Only after this exit 0.
 	 */
+	CRASH_POINT("sendmail-before-fsync");
 	if (fsync(fd) == -1)
 		sm_fail(fd, path, -1, "fsync of the queue file");
+	CRASH_POINT("sendmail-before-dirfsync");
 	(void)snprintf(path, sizeof(path), "%s/drop", conf.spool);
 	if (util_fsync_dir(path) == -1 && errno != EACCES) {
 		(void)snprintf(path, sizeof(path), "%s/drop/%s", conf.spool,

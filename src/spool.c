@@ -47,6 +47,7 @@
 #include <bsd/string.h>
 
 #include "relayq.h"
+#include "crash.h"
 
 #define SPOOL_ENVMAX	(1024 * 1024)	/* envelope records, all of them */
 #define SPOOL_RCPTMAX	10000
@@ -601,6 +602,7 @@ spool_write_state(int dirfd, const char *id, struct qmsg *m)
 		rc = -1;
 	if (fclose(fp) == EOF)
 		rc = -1;
+	CRASH_POINT("state-before-rename");
 	if (rc == 0 && renameat(dirfd, tmp, dirfd, id) == -1)
 		rc = -1;
 	if (rc == 0 && fsync(dirfd) == -1)
