@@ -30,6 +30,7 @@ test_install_layout() {
 755 d /var/spool/relayq
 1730 d /var/spool/relayq/drop
 700 d /var/spool/relayq/failed
+700 d /var/spool/relayq/hold
 700 d /var/spool/relayq/queue
 700 d /var/spool/relayq/state
 EOT

@@ -161,15 +161,15 @@ test_sendmail_options() {
 	ln -sf "$TOP/sendmail" "$T/mailq"
 	ln -sf "$TOP/sendmail" "$T/newaliases"
 	out=$(as_user env RELAYQ_CONFIG="$T/conf" "$T/mailq" 2>&1); rc=$?
-	check "options: mailq -> -bp (not available yet, 69)" test $rc -eq 69
-	check "options: mailq says why" grep -q '^mailq: .*queue listing not available' <<<"$out"
+	check "options: mailq -> -bp (daemon down, 69)" test $rc -eq 69
+	check "options: mailq says why" grep -q '^mailq: queue report unavailable: the relayq daemon is not running' <<<"$out"
 	printf 'x\n' | as_user env RELAYQ_CONFIG="$T/conf" "$T/mailq" -bm root; rc=$?
 	check "options: mailq -bm queues (explicit -b wins)" test $rc -eq 0
 	out=$(as_user env RELAYQ_CONFIG="$T/conf" "$T/mailq" root 2>&1); rc=$?
 	check "options: mailq with recipients -> 64" test $rc -eq 64
 	out=$(submit -q 2>&1); rc=$?
-	check "options: -q: flush not available yet -> 69" test $rc -eq 69
-	check "options: -q says why" grep -q 'flush request not available' <<<"$out"
+	check "options: -q: daemon down -> 69" test $rc -eq 69
+	check "options: -q says why" grep -q 'queue run: the relayq daemon is not running' <<<"$out"
 }
 
 test_sendmail_aliases() {
