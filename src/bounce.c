@@ -140,6 +140,8 @@ bounce_report(FILE *fp, struct conf *conf, const struct qmsg *m,
 	bounce_line(fp, "%s", "");
 	bounce_line(fp, "Reporting-MTA: dns; %s", host);
 	bounce_line(fp, "X-Relayq-Queue-ID: %s", m->id);
+	if (m->envid[0] != '\0')	/* xtext-checked at submission */
+		bounce_line(fp, "Original-Envelope-Id: %s", m->envid);
 	util_rfc5322_date(date, sizeof(date), m->arrival);
 	bounce_line(fp, "Arrival-Date: %s", date);
 	util_rfc5322_date(date, sizeof(date), m->last_try != 0 ?

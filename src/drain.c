@@ -310,8 +310,16 @@ drain_bounce(struct qmsg *m, const char *open)
 		log_warn("%s: bounce", m->id);
 		return;
 	}
+	/* -N: NOTIFY=NEVER, or a list without FAILURE, asks for none */
 	for (i = 0; i < m->nrcpt; i++)
 		if (open[i] && m->rcpt[i].status == RCPT_FAIL) {
+			if (m->rcpt[i].notify != 0 &&
+			    !(m->rcpt[i].notify & DSN_NOTIFY_FAILURE)) {
+				log_info("%s: to=<%s>: no non-delivery "
+				    "notification: not requested (NOTIFY)",
+				    m->id, m->rcpt[i].addr);
+				continue;
+			}
 			failed[i] = 1;
 			n++;
 		}

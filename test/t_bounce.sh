@@ -77,7 +77,22 @@ test_no_bounce_auth() {
 	stop_pid "$T/smtpd.pid"
 }
 
+# -N never: the sender asked for no report; -V: the report names the envid
+test_bounce_dsn_options() {
+	new_env bouncedsn
+	start_smtpd --reply 'RCPT:bad@=550 5.1.1 no such user' && write_conf && start_daemon || { not_ok "bounce -N/-V: set-up" "see $T"; return; }
+	printf 'Subject: n\n\nbody\n' | submit -N never -f alice@example.org bad@example.net
+	check "-N never: no notification, logged" wait_for 15 log_has ': to=<bad@example.net>: no non-delivery notification: not requested \(NOTIFY\)$'
+	printf 'Subject: v\n\nbody\n' | submit -V env-42 -f alice@example.org bad@example.net
+	check "-V: notification delivered" wait_for 15 test -s "$T/mail/1.env"
+	check "-V: only one notification for the two failures" test ! -e "$T/mail/2.env"
+	check "-V: Original-Envelope-Id in the report" grep -qx $'Original-Envelope-Id: env-42\r' "$T/mail/1.msg"
+	stop_daemon
+	stop_pid "$T/smtpd.pid"
+}
+
 test_bounce_5xx
 test_bounce_null_sender_and_bounce_to
 test_bounce_expiry
 test_no_bounce_auth
+test_bounce_dsn_options
