@@ -96,3 +96,30 @@ test_bounce_null_sender_and_bounce_to
 test_bounce_expiry
 test_no_bounce_auth
 test_bounce_dsn_options
+
+# Trouble on the way never bounces: each fault leaves the message queued
+# with a deferral in the log and no notification.
+test_faults_defer_not_bounce() {
+	local f name
+	while IFS='|' read -r name f; do
+		new_env "fault-${name// /_}"
+		eval "start_smtpd $f" && write_conf "timeout_command 2s" "timeout_data 2s" && start_daemon || { not_ok "fault $name: set-up" "see $T"; continue; }
+		printf 'Subject: f\n\nbody\n' | submit -f alice@example.org user@example.net
+		check "fault $name: deferred, logged" wait_for 15 log_has 'to=<user@example\.net>, .*status=deferred'
+		check "fault $name: message stays queued" test "$(queue_count)" -eq 1
+		check "fault $name: no bounce" test "$(grep -c 'non-delivery' "$T/log")" -eq 0
+		stop_daemon
+		stop_pid "$T/smtpd.pid"
+	done <<'EOT'
+greeting 421|--reply 'GREETING=421 4.3.2 busy'
+AUTH 454|--reply 'AUTH=454 4.7.0 temporary authentication failure'
+AUTH 535|--reply 'AUTH=535 5.7.8 bad credentials'
+MAIL 451|--reply 'MAIL=451 4.3.0 try later'
+drop in DATA|--drop-after DATA
+drop after dot|--drop-after DOT
+hang after RCPT|--hang-after RCPT
+TLS failure|--tls-garbage
+EOT
+}
+
+test_faults_defer_not_bounce

@@ -120,6 +120,11 @@ test_queue_commands() {
 		out=$(ro delete all); rc=$?
 		check "other user: delete all removes only their own" test $rc -eq 0 -a "$out" = "1 message(s) deleted" -a "$(queue_count)" -eq 2
 		check "other user: ctl socket is 0666, the daemon decides" test "$(stat -c %a "$T/spool/ctl")" = 666
+		check "other user: cannot read queued mail" sh -c "! setpriv --reuid=$other --regid=$other --clear-groups -- cat '$T/spool/queue/$a' 2>/dev/null"
+		check "other user: cannot read the secret file" sh -c "! setpriv --reuid=$other --regid=$other --clear-groups -- cat '$T/pw' 2>/dev/null"
+		chmod 1730 "$T/spool/drop"
+		check "other user: cannot list the drop directory" sh -c "! setpriv --reuid=$other --regid=$other --clear-groups -- ls '$T/spool/drop' 2>/dev/null"
+		check "other user: cannot list the queue directory" sh -c "! setpriv --reuid=$other --regid=$other --clear-groups -- ls '$T/spool/queue' 2>/dev/null"
 	else
 		echo "# skip other-user queue tests: need root to run as a second uid"
 	fi
