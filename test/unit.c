@@ -3909,6 +3909,42 @@ test_ctl(void)
 	EXPECT_HAS("message", err, "at most");
 	END();
 
+	/*
+	 * Random requests, mostly near-valid: the parser must never read
+	 * past the buffer (ASan builds check), and what it accepts is a
+	 * command from the table with a well-formed id.
+	 */
+	CASE("ctl: random requests: accepted only when well formed");
+	{
+		static const char *const words[] = {
+			"queue", "status", "show", "flush", "hold", "release",
+			"delete", "all", " ", "\n", "0ABCDEFGHIJKLMNO", "\r",
+			"x", "\t", "\xff", ".."
+		};
+		unsigned int	 seed = 4242, n, k, nbad = 0;
+		size_t		 len;
+
+		for (n = 0; n < 20000; n++) {
+			len = 0;
+			for (k = rand_r(&seed) % 5; k > 0; k--) {
+				const char *w = words[rand_r(&seed) % 16];
+				size_t	    wl = strlen(w);
+
+				if (len + wl < sizeof(big)) {
+					memcpy(big + len, w, wl);
+					len += wl;
+				}
+			}
+			if (ctl_parse(big, len, &req, err, sizeof(err)) == 0 &&
+			    (big[len - 1] != '\n' || memchr(big, '\r', len) ||
+			    req.cmd > CTL_DELETE || (req.id[0] != '\0' &&
+			    !spool_id_ok(req.id))))
+				nbad++;
+		}
+		EXPECT_INT("accepted but malformed", nbad, 0);
+	}
+	END();
+
 	CASE("ctl: NUL inside the request refused");
 	EXPECT_INT("rc", ctl_parse("show\0x\n", 7, &req, err, sizeof(err)),
 	    -1);
