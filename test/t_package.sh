@@ -101,7 +101,7 @@ test_package_lifecycle() {
 	R=$T/root
 	mkdir -p "$R/up" "$R/work" "$R/m" "$T/out"
 	start_smtpd || { not_ok "package life cycle: set-up" "see $T"; return; }
-	unshare -m bash -s "$R" "$deb" "$PORT" "$CERTS/ca.pem" "$T/out" "$T/mail" >"$T/out/inner.log" 2>&1 <<'INNER'
+	timeout 150 unshare -m bash -s "$R" "$deb" "$PORT" "$CERTS/ca.pem" "$T/out" "$T/mail" >"$T/out/inner.log" 2>&1 <<'INNER'
 R=$1 deb=$2 port=$3 ca=$4 out=$5 mail=$6 m=$1/m
 set -u
 mount --make-rprivate / &&
