@@ -21,6 +21,7 @@
 #include "relayq.h"
 #include "drain.h"
 #include "client.h"
+#include "import.h"
 
 static void __attribute__((noreturn))
 usage(void)
@@ -32,6 +33,7 @@ usage(void)
 	    "       relayq [-C file] flush [ID]\n"
 	    "       relayq [-C file] delete ID | all\n"
 	    "       relayq [-C file] check\n"
+	    "       relayq import [--from program] [-p file] file ...\n"
 	    "       relayq version\n");
 	exit(EX_USAGE);
 }
@@ -82,6 +84,8 @@ main(int argc, char *argv[])
 		    MBEDTLS_VERSION_STRING);
 		return EX_OK;
 	}
+	if (strcmp(argv[0], "import") == 0)	/* reads no relayq.conf */
+		return import_main(argc, argv);
 	if (cfg == NULL)
 		cfg = getenv("RELAYQ_CONFIG");
 	conf_init(&conf);

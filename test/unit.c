@@ -32,6 +32,8 @@
 #include "msg.h"
 #include "unit.h"
 
+void	 test_import(unsigned int *, unsigned int *);	/* unit_import.c */
+
 extern char **environ;
 
 /* --- scratch files ------------------------------------------------------- */
@@ -3978,6 +3980,7 @@ main(void)
 	test_spool_dsn();
 	test_auth();
 	test_ctl();
+	test_import(&unit.run, &unit.failed);
 
 	(void)fprintf(stderr, "# %u tests, %u failed\n", unit.run,
 	    unit.failed);

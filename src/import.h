@@ -1,0 +1,88 @@
+/*
+ * relayq import: turn another null client's configuration into
+ * relayq.conf.  import_parse.c: pure functions over buffers
+ * (unit-tested); import.c: import_main() reads the files, writes the
+ * config and the secret.
+ */
+#ifndef IMPORT_H
+#define IMPORT_H
+
+#define IMPORT_MAXNOTES	24
+
+enum import_from {
+	IMPORT_NONE,
+	IMPORT_SSMTP,
+	IMPORT_MSMTP,
+	IMPORT_NULLMAILER,
+	IMPORT_DMA,
+	IMPORT_POSTFIX,
+};
+
+struct import_kv {
+	char		*k;
+	char		*v;
+	char		*x;	/* a second value: the password */
+	unsigned int	 line;
+};
+
+struct import_kvs {
+	struct import_kv *v;
+	size_t		 n;
+};
+
+/* What was found; empty strings are "not set". */
+struct import {
+	enum import_from	 from;
+	char			 host[CONF_MAXHOSTS][256];
+	char			 port[CONF_MAXHOSTS][8];
+	int			 htls[CONF_MAXHOSTS];	/* per relay */
+	size_t			 nhost;
+	int			 tls;		/* -1 unset, else tls_mode */
+	char			 user[256];
+	char			*password;	/* the secret: freezero'd */
+	char			 pwsrc[1100];	/* "FILE:LINE" of the secret */
+	char			 ca_file[1024];
+	char			 domain[256];
+	char			 helo[256];
+	char			 admin[256];
+	char			 force_sender[256];
+	int			 force_from;
+	char			 aliases[1024];
+	char			 notes[IMPORT_MAXNOTES][300];
+	size_t			 nnotes;
+	/* nullmailer control files, Postfix main.cf and sasl_passwd */
+	struct import_kvs	 ctl;
+	struct import_kvs	 sasl;
+	char			 saslname[1024];
+	char			 mainname[1024];
+};
+
+/* import_parse.c */
+void	 import_init(struct import *);
+void	 import_free(struct import *);
+int	 import_ssmtp(struct import *, const char *, const char *, size_t,
+	    char *, size_t);
+int	 import_msmtp(struct import *, const char *, const char *, size_t,
+	    const char *, char *, size_t);
+int	 import_nullmailer(struct import *, const char *, const char *,
+	    size_t, char *, size_t);
+int	 import_dma(struct import *, const char *, const char *, size_t,
+	    char *, size_t);
+int	 import_dma_auth(struct import *, const char *, const char *, size_t,
+	    char *, size_t);
+int	 import_postfix(struct import *, const char *, const char *, size_t,
+	    char *, size_t);
+int	 import_postfix_sasl(struct import *, const char *, const char *,
+	    size_t, char *, size_t);
+int	 import_finish(struct import *, char *, size_t);
+void	 import_note(struct import *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+const char *import_name(enum import_from);
+int	 import_companion(const struct import *, char *, size_t);
+int	 import_write(const struct import *, FILE *, const char *,
+	    const char *);
+
+/* import.c */
+int	 import_main(int, char *[]);
+
+#endif /* IMPORT_H */
