@@ -17,7 +17,8 @@ CFLAGS		+= -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
 LDFLAGS		+= -fsanitize=$(SANITIZE)
 endif
 
-CPPFLAGS	+= -D_GNU_SOURCE -Isrc
+# ours apart from CPPFLAGS, so `make CPPFLAGS=$(dpkg-buildflags ...)' adds
+BASE_CPPFLAGS	 = -D_GNU_SOURCE -Isrc
 PATH_DEFS	 = -DSYSCONFDIR='"$(SYSCONFDIR)"' -DSPOOLDIR='"$(SPOOLDIR)"'
 ALL_CFLAGS	 = -std=gnu11 $(WARNINGS) $(CFLAGS)
 
@@ -64,7 +65,7 @@ relayq: $(RELAYQ_OBJS) $(COMMON_OBJS)
 	    $(BSD_LIBS)
 
 .c.o:
-	$(CC) $(CPPFLAGS) $(PATH_DEFS) $(ALL_CFLAGS) -c -o $@ $<
+	$(CC) $(BASE_CPPFLAGS) $(CPPFLAGS) $(PATH_DEFS) $(ALL_CFLAGS) -c -o $@ $<
 
 $(COMMON_OBJS) $(SENDMAIL_OBJS) $(RELAYQ_OBJS): src/relayq.h src/crash.h
 $(SENDMAIL_OBJS): src/msg.h
@@ -77,7 +78,7 @@ UNIT_SRCS	 = test/unit.c \
 		   test/unit_import.c
 test/unit: $(UNIT_SRCS) src/msg.o src/aliases.o src/smtp.o src/auth.o \
 	    src/tls.o src/import_parse.o $(COMMON_OBJS) test/unit.h
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(UNIT_SRCS) \
+	$(CC) $(BASE_CPPFLAGS) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(UNIT_SRCS) \
 	    src/msg.o src/aliases.o src/smtp.o src/auth.o src/tls.o \
 	    src/import_parse.o $(COMMON_OBJS) $(TLS_LIBS) \
 	    $(BSD_LIBS)
@@ -85,7 +86,7 @@ test/unit: $(UNIT_SRCS) src/msg.o src/aliases.o src/smtp.o src/auth.o \
 # sendmail reading its config from test/sgid-etc, for the test of the
 # installed (setgid) model, where RELAYQ_CONFIG and -C are refused
 test/sendmail-sgid: $(SENDMAIL_SRCS) $(COMMON_SRCS) src/relayq.h src/msg.h
-	$(CC) $(CPPFLAGS) -DSYSCONFDIR='"$(CURDIR)/test/sgid-etc"' \
+	$(CC) $(BASE_CPPFLAGS) $(CPPFLAGS) -DSYSCONFDIR='"$(CURDIR)/test/sgid-etc"' \
 	    -DSPOOLDIR='"$(SPOOLDIR)"' \
 	    $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(SENDMAIL_SRCS) $(COMMON_SRCS) \
 	    $(BSD_LIBS)
@@ -93,12 +94,12 @@ test/sendmail-sgid: $(SENDMAIL_SRCS) $(COMMON_SRCS) src/relayq.h src/msg.h
 # The crash battery's binaries: the same sources with crash points
 # (src/crash.h), which a normal build never contains.
 test/relayq-crash: $(RELAYQ_SRCS) $(COMMON_SRCS) src/relayq.h src/crash.h
-	$(CC) $(CPPFLAGS) $(PATH_DEFS) -DRELAYQ_TEST $(ALL_CFLAGS) $(LDFLAGS) -o $@ \
+	$(CC) $(BASE_CPPFLAGS) $(CPPFLAGS) $(PATH_DEFS) -DRELAYQ_TEST $(ALL_CFLAGS) $(LDFLAGS) -o $@ \
 	    $(RELAYQ_SRCS) $(COMMON_SRCS) $(TLS_LIBS) $(BSD_LIBS)
 
 test/sendmail-crash: $(SENDMAIL_SRCS) $(COMMON_SRCS) src/relayq.h \
 	    src/crash.h
-	$(CC) $(CPPFLAGS) $(PATH_DEFS) -DRELAYQ_TEST $(ALL_CFLAGS) $(LDFLAGS) -o $@ \
+	$(CC) $(BASE_CPPFLAGS) $(CPPFLAGS) $(PATH_DEFS) -DRELAYQ_TEST $(ALL_CFLAGS) $(LDFLAGS) -o $@ \
 	    $(SENDMAIL_SRCS) $(COMMON_SRCS) $(BSD_LIBS)
 
 test/smtpd: test/smtpd.c

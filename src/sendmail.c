@@ -284,6 +284,18 @@ sm_display_name(char *buf, size_t sz, const char *name)
 }
 
 /*
+ * Leave nothing the daemon would deliver.  Without the group we may not
+ * unlink in the drop directory; an empty file has no trailer, and the
+ * daemon removes it.
+ */
+static void
+sm_discard(int fd, const char *path)
+{
+	if (unlink(path) == -1 && ftruncate(fd, 0) == -1)
+		warn("truncating %s", path);
+}
+
+/*
  * Create the queue file under its final name.  The egid relayq is taken
  * back only for the open(2) and given up for good right after it.
  */
@@ -332,8 +344,7 @@ sm_create(char *id, char *path, size_t pathsz)
 	 */
 	if (fchmod(fd, 0640) == -1) {
 		warn("fchmod %s", path);
-		if (unlink(path) == -1)
-			(void)ftruncate(fd, 0);
+		sm_discard(fd, path);
 		exit(EX_CANTCREAT);
 	}
 	/* held until exit: the daemon never reaps a file being written */
@@ -348,10 +359,7 @@ sm_fail(int fd, const char *path, int code, const char *what)
 {
 	int	 saved = errno;
 
-	/* Without the group we may not unlink in the drop directory; an
-	 * empty file has no trailer, and the daemon removes it. */
-	if (unlink(path) == -1)
-		(void)ftruncate(fd, 0);
+	sm_discard(fd, path);
 	errno = saved;
 	if (code == -1) {
 		/* disk full, quota, I/O error, file size limit: the caller
