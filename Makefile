@@ -28,7 +28,8 @@ COMMON_SRCS	 = src/util.c \
 		   src/log.c \
 		   src/addr.c \
 		   src/spool.c \
-		   src/ctl.c
+		   src/ctl.c \
+		   src/submit.c
 SENDMAIL_SRCS	 = src/sendmail.c \
 		   src/msg.c \
 		   src/aliases.c \

@@ -9,7 +9,7 @@
  *	    or:	ERR <sysexits code> <message> LF
  *
  *	queue | status | show ID | flush | flush ID | hold ID | release ID |
- *	delete ID | delete all
+ *	delete ID | delete all | submit (with a queue file descriptor)
  *
  * The socket is mode 0666 on purpose: anyone may ask, and the daemon
  * decides what each caller may see or change from the peer credentials
@@ -52,6 +52,7 @@ static const struct {
 	{ "hold",	CTL_HOLD,	1 },
 	{ "release",	CTL_RELEASE,	1 },
 	{ "delete",	CTL_DELETE,	3 },
+	{ "submit",	CTL_SUBMIT,	0 },	/* with a descriptor: submit.c */
 };
 
 /*
@@ -168,11 +169,18 @@ int
 ctl_accept(int lfd, struct ctl_req *req, struct ucred *cred)
 {
 	struct timeval	 tv = { CTL_TIMEOUT, 0 };
+	struct msghdr	 msg;
+	struct iovec	 iov;
+	struct cmsghdr	*cm;
+	union {
+		struct cmsghdr	hdr;
+		char		buf[CMSG_SPACE(sizeof(int))];
+	} cbuf;
 	socklen_t	 sl = sizeof(*cred);
 	char		 buf[CTL_LINEMAX + 1], err[128];
 	size_t		 len = 0;
 	ssize_t		 n;
-	int		 fd;
+	int		 fd, rfd = -1;
 
 	if ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) == -1)
 		return -1;
@@ -182,7 +190,28 @@ ctl_accept(int lfd, struct ctl_req *req, struct ucred *cred)
 		(void)close(fd);
 		return -2;
 	}
-	while (len < sizeof(buf) && (len == 0 || buf[len - 1] != '\n')) {
+	/*
+	 * The first read also takes a descriptor sent with "submit".  The
+	 * control buffer holds exactly one: the kernel closes any more a
+	 * hostile client attaches (MSG_CTRUNC), so none can leak here.
+	 */
+	memset(&msg, 0, sizeof(msg));
+	iov.iov_base = buf;
+	iov.iov_len = sizeof(buf);
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = cbuf.buf;
+	msg.msg_controllen = sizeof(cbuf.buf);
+	if ((n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC)) > 0) {
+		len = (size_t)n;
+		for (cm = CMSG_FIRSTHDR(&msg); cm != NULL;
+		    cm = CMSG_NXTHDR(&msg, cm))
+			if (cm->cmsg_level == SOL_SOCKET &&
+			    cm->cmsg_type == SCM_RIGHTS &&
+			    cm->cmsg_len == CMSG_LEN(sizeof(int)) && rfd == -1)
+				memcpy(&rfd, CMSG_DATA(cm), sizeof(int));
+	}
+	while (n > 0 && len < sizeof(buf) && buf[len - 1] != '\n') {
 		n = read(fd, buf + len, sizeof(buf) - len);
 		if (n <= 0)
 			break;
@@ -190,9 +219,16 @@ ctl_accept(int lfd, struct ctl_req *req, struct ucred *cred)
 	}
 	if (ctl_parse(buf, len, req, err, sizeof(err)) == -1) {
 		(void)ctl_error(fd, EX_USAGE, err);
+		if (rfd != -1)
+			(void)close(rfd);
 		(void)close(fd);
 		return -2;
 	}
+	if (req->cmd != CTL_SUBMIT && rfd != -1) {
+		(void)close(rfd);	/* sent along with a plain request */
+		rfd = -1;
+	}
+	req->fd = rfd;
 	return fd;
 }
 
@@ -218,7 +254,7 @@ ctl_ok(int fd, const char *body, size_t len)
 }
 
 /* Connect to SPOOL/ctl: -1 with errno when no daemon answers. */
-static int
+int
 ctl_connect(const char *spool)
 {
 	struct sockaddr_un	 sun;

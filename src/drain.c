@@ -1019,6 +1019,11 @@ drain_ctl_one(int fd, const struct ctl_req *req, const struct ucred *cr)
 		}
 		(void)fprintf(fp, "%zu message(s) deleted\n", n);
 		break;
+	case CTL_SUBMIT:
+		/* anyone may submit, as anyone may run sendmail */
+		submit_accept(fd, req->fd, cr->uid, drain_dropfd,
+		    drain_conf->max_message_size);
+		goto done;
 	}
 	if (fclose(fp) == EOF) {
 		fp = NULL;
@@ -1056,6 +1061,8 @@ drain_ctl_serve(void)
 		if (fd == -1)
 			return;		/* none waiting, or out of fds */
 		drain_ctl_one(fd, &req, &cr);
+		if (req.fd != -1)
+			(void)close(req.fd);
 		(void)close(fd);
 	}
 }

@@ -243,11 +243,13 @@ enum ctl_cmd {
 	CTL_HOLD,
 	CTL_RELEASE,
 	CTL_DELETE,
+	CTL_SUBMIT,
 };
 struct ctl_req {
 	enum ctl_cmd	 cmd;
 	char		 id[SPOOL_IDLEN + 1];	/* "" = none given */
 	int		 all;			/* delete all */
+	int		 fd;			/* submit: the queue file */
 };
 struct ucred;
 int		 ctl_parse(const char *, size_t, struct ctl_req *, char *,
@@ -258,5 +260,10 @@ int		 ctl_error(int, int, const char *);
 int		 ctl_ok(int, const char *, size_t);
 int		 ctl_call(const char *, const char *, FILE *, char *, size_t);
 int		 ctl_frontend(const struct conf *, int, const char *, int);
+int		 ctl_connect(const char *);
+
+/* submit.c */
+int		 submit_send(const char *, int, char *, size_t);
+void		 submit_accept(int, int, uid_t, int, long long);
 
 #endif /* RELAYQ_H */

@@ -13,6 +13,7 @@
  */
 #include <sys/types.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include <ctype.h>
@@ -57,6 +58,7 @@ struct sm_opts {
 
 static struct conf	 conf;
 static gid_t		 sm_rgid, sm_egid;
+static int		 sm_via_socket;	/* no drop/: submit.c */
 static int		 sm_privileged;
 
 static void __attribute__((noreturn))
@@ -291,8 +293,37 @@ sm_display_name(char *buf, size_t sz, const char *name)
 static void
 sm_discard(int fd, const char *path)
 {
-	if (unlink(path) == -1 && ftruncate(fd, 0) == -1)
+	if ((path[0] == '\0' || unlink(path) == -1) &&
+	    ftruncate(fd, 0) == -1)
 		warn("truncating %s", path);
+}
+
+/*
+ * The queue file in an anonymous memory file, for submission over the
+ * control socket; only when the daemon's socket accepts a connection
+ * now, so that a caller without any way in hears it before its message
+ * is read.  `path' becomes empty: there is nothing to unlink.
+ */
+static int
+sm_socket_fallback(char *path, size_t pathsz)
+{
+	int	 fd, saved = errno;
+
+	if ((fd = ctl_connect(conf.spool)) == -1) {
+		warnx("cannot create a queue file in %s/drop (%s), and the "
+		    "relayq daemon's socket %s/%s does not answer (%s): "
+		    "start relayq drain, or make sendmail setgid relayq "
+		    "where the caller can use it", conf.spool,
+		    strerror(saved), conf.spool, CTL_SOCKET, strerror(errno));
+		exit(EX_UNAVAILABLE);
+	}
+	(void)close(fd);
+	if ((fd = memfd_create("relayq-submit", MFD_CLOEXEC)) == -1)
+		err(EX_OSERR, "memfd_create");
+	sm_via_socket = 1;
+	if (pathsz > 0)
+		path[0] = '\0';
+	return fd;
 }
 
 /*
@@ -327,6 +358,14 @@ sm_create(char *id, char *path, size_t pathsz)
 		if (fd != -1 || errno != EEXIST)
 			break;
 	}
+	/*
+	 * Permission denied without privilege: the set-group-ID bit had no
+	 * effect (NoNewPrivileges=, a nosuid mount).  Prepare the file in
+	 * memory and hand it to the daemon (submit.c), if it answers.
+	 */
+	if (fd == -1 && errno == EACCES && !sm_privileged &&
+	    (fd = sm_socket_fallback(path, pathsz)) != -1)
+		return fd;
 	if (fd == -1) {
 		warn("cannot create queue file %s", path);
 		if (errno == ENOENT || errno == EACCES)
@@ -834,11 +873,19 @@ main(int argc, char *argv[])
 	 * journal transaction that fsync forces.  Only after this exit 0.
 	 */
 	CRASH_POINT("sendmail-before-fsync");
-	if (fsync(fd) == -1)
+	if (sm_via_socket) {
+		/* the daemon fsyncs its copy before it answers OK */
+		if ((rc = submit_send(conf.spool, fd, errbuf,
+		    sizeof(errbuf))) != EX_OK) {
+			warnx("handing the message to the relayq daemon: %s",
+			    errbuf);
+			exit(rc);
+		}
+	} else if (fsync(fd) == -1)
 		sm_fail(fd, path, -1, "fsync of the queue file");
 	CRASH_POINT("sendmail-before-dirfsync");
 	(void)snprintf(path, sizeof(path), "%s/drop", conf.spool);
-	if (util_fsync_dir(path) == -1 && errno != EACCES) {
+	if (!sm_via_socket && util_fsync_dir(path) == -1 && errno != EACCES) {
 		(void)snprintf(path, sizeof(path), "%s/drop/%s", conf.spool,
 		    id);
 		sm_fail(fd, path, -1, "fsync of the drop directory");

@@ -3954,6 +3954,55 @@ test_ctl(void)
 	END();
 }
 
+/*
+ * submit.c, daemon side: the copy in drop/ is checked, and the envelope
+ * must carry the uid the kernel gave for the peer.
+ */
+static void
+submit_case(const char *name, uid_t envuid, uid_t peer, const char *want,
+    int want_file)
+{
+	static const char data[] = "Subject: x\r\n\r\nhi\r\n";
+	char		 file[512], ans[256], dname[64];
+	struct stat	 st;
+	ssize_t		 n;
+	int		 sv[2], dfd, mfd, len;
+
+	(void)snprintf(dname, sizeof(dname), "submit.%u", tmpseq++);
+	if (mkdir(tmp_path(dname), 0700) == -1 ||
+	    (dfd = open(tmp_path(dname), O_RDONLY | O_DIRECTORY)) == -1 ||
+	    socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == -1)
+		abort();
+	len = snprintf(file, sizeof(file), "RELAYQ 1\nI 0000000000000001\n"
+	    "T 0\nU %u someone\nS a@b.example\nR c@d.example\nM\n%sE %zu "
+	    "7BIT\n", (unsigned int)envuid, data, sizeof(data) - 1);
+	if ((mfd = tmp_fd(file, (size_t)len)) == -1)
+		abort();
+	submit_accept(sv[0], mfd, peer, dfd, 1024 * 1024);
+	(void)close(sv[0]);
+	n = read(sv[1], ans, sizeof(ans) - 1);
+	ans[n > 0 ? n : 0] = '\0';
+	CASE(name);
+	EXPECT(strncmp(ans, want, strlen(want)) == 0, "answer \"%s\", want "
+	    "\"%s...\"", ans, want);
+	EXPECT_INT("file in drop/", fstatat(dfd, "0000000000000001", &st,
+	    0) == 0, want_file);
+	END();
+	(void)close(sv[1]);
+	(void)close(mfd);
+	(void)close(dfd);
+}
+
+static void
+test_submit(void)
+{
+	submit_case("submit: the caller's own message is taken into drop/",
+	    4242, 4242, "OK\n0000000000000001", 1);
+	submit_case("submit: an envelope naming another uid is refused, "
+	    "nothing left", 0, 4242, "ERR 65 the envelope's uid 0 is not the "
+	    "caller's (4242)", 0);
+}
+
 int
 main(void)
 {
@@ -3980,6 +4029,7 @@ main(void)
 	test_spool_dsn();
 	test_auth();
 	test_ctl();
+	test_submit();
 	test_import(&unit.run, &unit.failed);
 
 	(void)fprintf(stderr, "# %u tests, %u failed\n", unit.run,
