@@ -12,9 +12,10 @@ SBINDIR		?= $(PREFIX)/sbin
 MANDIR		?= $(PREFIX)/share/man
 SANITIZE	?=
 
+# override: also when CFLAGS is given on the command line (CI does)
 ifneq ($(SANITIZE),)
-CFLAGS		+= -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
-LDFLAGS		+= -fsanitize=$(SANITIZE)
+override CFLAGS	+= -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
+override LDFLAGS += -fsanitize=$(SANITIZE)
 endif
 
 CPPFLAGS	+= -D_GNU_SOURCE -Isrc
@@ -65,6 +66,14 @@ relayq: $(RELAYQ_OBJS) $(COMMON_OBJS)
 	$(CC) $(CPPFLAGS) $(PATH_DEFS) $(ALL_CFLAGS) -c -o $@ $<
 
 $(COMMON_OBJS) $(SENDMAIL_OBJS) $(RELAYQ_OBJS): src/relayq.h src/crash.h
+
+# Everything is rebuilt when the flags change (make check SANITIZE=...
+# after a plain build must not link old objects): .flags holds the last.
+BUILD_FLAGS	 = $(CC) $(CPPFLAGS) $(PATH_DEFS) $(ALL_CFLAGS) $(LDFLAGS)
+.flags: FORCE
+	@echo '$(BUILD_FLAGS)' | cmp -s - $@ || echo '$(BUILD_FLAGS)' > $@
+$(COMMON_OBJS) $(SENDMAIL_OBJS) $(RELAYQ_OBJS) test/unit test/smtpd \
+    test/sendmail-sgid: .flags
 $(SENDMAIL_OBJS): src/msg.h
 src/smtp.o src/drain.o src/tls.o src/relayq.o src/auth.o: src/client.h
 
@@ -127,6 +136,6 @@ install: all
 
 clean:
 	rm -f sendmail relayq src/*.o test/unit test/smtpd test/sendmail-sgid \
-	    test/fakedns.so test/relayq-crash test/sendmail-crash
+	    test/fakedns.so test/relayq-crash test/sendmail-crash .flags
 
-.PHONY: all check demo interop bench install clean deps
+.PHONY: all check demo interop bench install clean deps FORCE

@@ -99,7 +99,9 @@ main(int argc, char *argv[])
 		}
 		if (optind != argc)
 			usage();
-		return drain_main(&conf, fg);
+		ch = drain_main(&conf, fg);
+		conf_free(&conf);
+		return ch;
 	}
 	if (strcmp(argv[0], "check") == 0) {
 		if (argc != 1)

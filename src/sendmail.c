@@ -493,6 +493,22 @@ sm_add_rcpt(struct addr_list *final, struct addr_list *orig, const char *a,
 	return 1;
 }
 
+/*
+ * Everything main allocated, freed before a successful return, so that a
+ * LeakSanitizer build (make check SANITIZE=...) reports real leaks only.
+ */
+static void
+sm_free(struct addr_list *argl, struct addr_list *final,
+    struct addr_list *orig, struct msg_in *in, struct msg_out *out)
+{
+	addr_list_free(argl);
+	addr_list_free(final);
+	addr_list_free(orig);
+	free(in);
+	free(out);
+	conf_free(&conf);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -515,7 +531,7 @@ main(int argc, char *argv[])
 	char		 notify[32];
 	char		 recv[1024], msgid[640], from[1200], dname[512], datef[80];
 	char		*top[2] = { NULL, NULL }, *bottom[4];
-	char		*env = NULL, trailer[32], *fullname, *dotp;
+	char		*env = NULL, trailer[32], *fullname, *dotp, *gecos = NULL;
 	size_t		 envlen = 0, i, nb = 0;
 	unsigned long	 nmasq = 0;
 	struct tm	 tm;
@@ -670,6 +686,7 @@ main(int argc, char *argv[])
 				errx(EX_DATAERR, "%s", errbuf);
 		for (i = 0; i < final.n; i++)
 			(void)printf("%s -> %s\n", orig.v[i], final.v[i]);
+		sm_free(&argl, &final, &orig, NULL, NULL);
 		return EX_OK;
 	}
 
@@ -775,7 +792,7 @@ main(int argc, char *argv[])
 		if (fullname == NULL)
 			fullname = getenv("NAME");
 		if (fullname == NULL && pw != NULL && pw->pw_gecos != NULL) {
-			fullname = strdup(pw->pw_gecos);
+			fullname = gecos = strdup(pw->pw_gecos);
 			if (fullname != NULL)
 				fullname[strcspn(fullname, ",")] = '\0';
 		}
@@ -860,5 +877,8 @@ main(int argc, char *argv[])
 			(void)fprintf(stderr, "sendmail: to=<%s>, "
 			    "orig_to=<%s>\n", final.v[i], orig.v[i]);
 	}
+	free(gecos);
+	msg_free(&m);
+	sm_free(&argl, &final, &orig, in, out);
 	return EX_OK;
 }
