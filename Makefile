@@ -116,6 +116,29 @@ test/fakedns.so: test/fakedns.c
 deps:
 	@sh test/deps.sh
 
+# libFuzzer targets, one per parser that sees outside bytes (test/fuzz/).
+# make fuzz FUZZ_SECONDS=N runs each for N seconds from its seed corpus.
+FUZZ_SECONDS	?= 60
+FUZZ_CC		?= clang
+FUZZ_TARGETS	 = reply engine addr msg conf spool
+FUZZ_BINS	 = $(FUZZ_TARGETS:%=test/fuzz/fuzz_%)
+FUZZ_LIBSRCS	 = $(COMMON_SRCS) src/msg.c src/aliases.c src/smtp.c src/tls.c \
+		   test/fuzz/fuzz_file.c
+# (-Wno-format-nonliteral: clang, unlike gcc, flags the v*printf wrappers)
+test/fuzz/fuzz_%: test/fuzz/fuzz_%.c test/fuzz/fuzz.h $(FUZZ_LIBSRCS) \
+	    src/relayq.h src/msg.h src/client.h
+	$(FUZZ_CC) $(CPPFLAGS) -Itest/fuzz -std=gnu11 $(WARNINGS) -O1 -g \
+	    -Wno-format-nonliteral -fsanitize=fuzzer,address,undefined \
+	    -fno-sanitize-recover=undefined -o $@ $< $(FUZZ_LIBSRCS) \
+	    $(TLS_LIBS) $(BSD_LIBS)
+
+fuzz-deps:
+	@PKGS="clang libclang-rt-14-dev" sh test/deps.sh
+
+fuzz: deps fuzz-deps
+	@$(MAKE) --no-print-directory $(FUZZ_BINS)
+	@sh test/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
 check: deps all test/unit test/smtpd test/sendmail-sgid test/fakedns.so \
 	    test/relayq-crash test/sendmail-crash
 	@bash test/check.sh
@@ -136,6 +159,7 @@ install: all
 
 clean:
 	rm -f sendmail relayq src/*.o test/unit test/smtpd test/sendmail-sgid \
-	    test/fakedns.so test/relayq-crash test/sendmail-crash .flags
+	    test/fakedns.so test/relayq-crash test/sendmail-crash .flags \
+	    $(FUZZ_BINS)
 
-.PHONY: all check demo interop bench install clean deps FORCE
+.PHONY: all check demo interop bench install clean deps FORCE fuzz fuzz-deps
