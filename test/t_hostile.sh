@@ -1,0 +1,96 @@
+# A hostile smarthost (test/smtpd --raw, --endless, --bytewise,
+# --tls-alert-in-data): whatever it sends, relayq must not crash, must
+# give up within its configured timeout, must keep the message queued
+# and must log one sanitised line saying why.  Sourced by test/check.sh.
+#
+# Checked against deliberately broken builds: with the "sent data nobody
+# asked for" test in smtp_reply (src/smtp.c) disabled, both "pipelined"
+# cases fail (the early 250 is taken as the reply to the next command:
+# RCPT, then DATA); with the control-character test of smtp_reply_line
+# disabled, "unprintable bytes" fails (the EHLO reply is accepted).
+
+HOSTILE_TIMEOUT=2	# timeout_command and timeout_data, seconds
+
+# hostile_case NAME LOG-REGEX SMTPD-OPTIONS...: the message must stay queued
+hostile_case() {
+	local name=$1 re=$2 t0 t1 pid; shift 2
+	new_env "hostile_$(echo "$name" | tr -c 'a-z0-9\n' _)"
+	start_smtpd "$@" && write_conf "timeout_command ${HOSTILE_TIMEOUT}s" \
+	    "timeout_data ${HOSTILE_TIMEOUT}s" && start_daemon ||
+	    { not_ok "hostile $name: set-up" "see $T"; return; }
+	t0=$(date +%s)
+	# HOSTILE_BIG: 3 MB of body, so the client is still sending when the
+	# server acts up in the middle of DATA
+	{ printf 'Subject: x\n\nbody\n'; [ -z "${HOSTILE_BIG:-}" ] ||
+	    head -c 3000000 /dev/zero | tr '\0' a | fold -w 76; } |
+	    submit user@example.net
+	# the first attempt starts at once: its verdict is due within the
+	# timeout, plus the time to connect and hand shake
+	if wait_for $((HOSTILE_TIMEOUT + 8)) log_has "$re"; then
+		t1=$(date +%s)
+		ok "hostile $name: deferred with the reason logged ($((t1 - t0))s)"
+	else
+		not_ok "hostile $name: deferred with the reason logged" \
+		    "want /$re/, log: $(grep -v started "$T/log" | tail -2)"
+	fi
+	check "hostile $name: message stays queued" test "$(queue_count)" -eq 1
+	check "hostile $name: nothing delivered" test ! -e "$T/mail/1.msg"
+	pid=$(cat "$T/daemon.pid")
+	check "hostile $name: daemon still running" kill -0 "$pid"
+	check "hostile $name: log lines printable ASCII only" \
+	    sh -c "! LC_ALL=C grep -q '[^[:print:]]' '$T/log'"
+	stop_daemon
+	stop_pid "$T/smtpd.pid"
+}
+
+test_hostile() {
+	local relay="relay=[^,]+, .*status=deferred"
+
+	hostile_case "reply line longer than any limit" \
+	    "$relay \(reply line too long from localhost" \
+	    --raw 'GREETING=220 {100000*x}\r\n'
+	hostile_case "multi-line reply longer than the total limit" \
+	    "$relay \(malformed reply from localhost\[127\.0\.0\.1\]:[0-9]+: \"250-a{100}" \
+	    --raw "EHLO=$(for i in 1 2 3 4 5 6 7 8 9 10; do printf '250-{2000*a}\\r\\n'; done)250 end\r\n"
+	hostile_case "unprintable bytes" \
+	    "$relay \(malformed reply from localhost\[127\.0\.0\.1\]:[0-9]+: \"250 \\\\033\[31m\\\\001\\\\377\"" \
+	    --raw 'EHLO=250-localhost\r\n250 \x1b[31m\x01\xff\r\n'
+	hostile_case "continuation lines with different codes" \
+	    "$relay \(malformed reply from localhost\[127\.0\.0\.1\]:[0-9]+: \"251-second\"" \
+	    --raw 'EHLO=250-localhost\r\n251-second\r\n250 STARTTLS\r\n'
+	hostile_case "reply pipelined ahead of EHLO" \
+	    "$relay \(localhost\[127\.0\.0\.1\]:[0-9]+ sent data nobody asked for after a reply; aborting\)" \
+	    --raw 'GREETING=220 localhost ESMTP\r\n250 ahead of EHLO\r\n'
+	hostile_case "pipelined ahead of MAIL" \
+	    "$relay \(localhost\[127\.0\.0\.1\]:[0-9]+ sent data nobody asked for after a reply; aborting\)" \
+	    --raw 'MAIL=250 2.1.0 Ok\r\n250 2.1.5 Ok for the RCPT not yet sent\r\n'
+	hostile_case "endless multi-line reply" \
+	    "$relay \(malformed reply from localhost\[127\.0\.0\.1\]:[0-9]+: \"250-endless continuation line\"" \
+	    --endless EHLO
+	hostile_case "garbage after the STARTTLS 220" \
+	    "$relay \((localhost\[127\.0\.0\.1\]:[0-9]+ sent data after the STARTTLS reply; aborting|TLS handshake with localhost\[127\.0\.0\.1\]:[0-9]+ failed)" \
+	    --raw 'STARTTLS=220 2.0.0 go ahead\r\n\x16\x03\x01\x00\x05garbage{5000*G}\r\n'
+	HOSTILE_BIG=1 hostile_case "TLS alert in the middle of DATA" \
+	    "$relay \(lost connection with localhost\[127\.0\.0\.1\]:[0-9]+\)" \
+	    --tls-alert-in-data
+	hostile_case "silence after MAIL" \
+	    "$relay \(timeout reading from localhost\[127\.0\.0\.1\]:[0-9]+\)" \
+	    --hang-after MAIL
+}
+
+# a function, so that wait_for counts again on each poll
+hostile_queue_empty() { [ "$(queue_count)" -eq 0 ]; }
+
+# Replies split byte by byte are legal: the message must get through.
+test_hostile_bytewise() {
+	new_env hostile_bytewise
+	start_smtpd --bytewise && write_conf "timeout_command ${HOSTILE_TIMEOUT}s" &&
+	    start_daemon || { not_ok "bytewise: set-up" "see $T"; return; }
+	printf 'Subject: x\n\nbody\n' | submit user@example.net
+	check "hostile replies split byte by byte: delivered" wait_for 20 test -s "$T/mail/1.msg"
+	check "hostile replies split byte by byte: queue empty" wait_for 10 hostile_queue_empty
+	stop_daemon
+}
+
+test_hostile
+test_hostile_bytewise
