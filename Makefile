@@ -38,6 +38,7 @@ RELAYQ_SRCS	 = src/relayq.c \
 		   src/queue.c \
 		   src/bounce.c \
 		   src/check.c \
+		   src/sandbox.c \
 		   src/smtp.c \
 		   src/auth.c \
 		   src/probe.c \
@@ -73,7 +74,7 @@ BUILD_FLAGS	 = $(CC) $(CPPFLAGS) $(PATH_DEFS) $(ALL_CFLAGS) $(LDFLAGS)
 .flags: FORCE
 	@echo '$(BUILD_FLAGS)' | cmp -s - $@ || echo '$(BUILD_FLAGS)' > $@
 $(COMMON_OBJS) $(SENDMAIL_OBJS) $(RELAYQ_OBJS) test/unit test/smtpd \
-    test/sendmail-sgid: .flags
+    test/sendmail-sgid test/nosandbox: .flags
 $(SENDMAIL_OBJS): src/msg.h
 src/smtp.o src/drain.o src/tls.o src/relayq.o src/auth.o: src/client.h
 
@@ -113,6 +114,9 @@ test/smtpd: test/smtpd.c
 test/fakedns.so: test/fakedns.c
 	$(CC) $(ALL_CFLAGS) -fPIC -shared $(LDFLAGS) -o $@ test/fakedns.c -ldl
 
+test/nosandbox: test/nosandbox.c
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ test/nosandbox.c
+
 deps:
 	@sh test/deps.sh
 
@@ -140,7 +144,7 @@ fuzz: deps fuzz-deps
 	@sh test/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 check: deps all test/unit test/smtpd test/sendmail-sgid test/fakedns.so \
-	    test/relayq-crash test/sendmail-crash
+	    test/relayq-crash test/sendmail-crash test/nosandbox
 	@bash test/check.sh
 
 demo: deps all test/smtpd
@@ -159,7 +163,7 @@ install: all
 
 clean:
 	rm -f sendmail relayq src/*.o test/unit test/smtpd test/sendmail-sgid \
-	    test/fakedns.so test/relayq-crash test/sendmail-crash .flags \
-	    $(FUZZ_BINS)
+	    test/fakedns.so test/relayq-crash test/sendmail-crash \
+	    test/nosandbox .flags $(FUZZ_BINS)
 
 .PHONY: all check demo interop bench install clean deps FORCE fuzz fuzz-deps

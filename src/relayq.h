@@ -258,5 +258,6 @@ int		 ctl_error(int, int, const char *);
 int		 ctl_ok(int, const char *, size_t);
 int		 ctl_call(const char *, const char *, FILE *, char *, size_t);
 int		 ctl_frontend(const struct conf *, int, const char *, int);
+void		 sandbox_apply(const struct conf *);
 
 #endif /* RELAYQ_H */

@@ -92,5 +92,24 @@ test_hostile_bytewise() {
 	stop_daemon
 }
 
+# Argument injection through sendmail's argv (CVE-2016-10033, PHP mail()):
+# -X names a file that sendmail never opens, and a -f value carrying a
+# second option is refused, not split.  Checked against a broken build:
+# with the addr_valid test of the -f value in sendmail's main removed,
+# the -f case queues (exit 0).
+test_argv_injection() {
+	local rc
+	new_env argv
+	start_smtpd && write_conf && start_daemon && stop_daemon ||
+	    { not_ok "argv injection: set-up" "see $T"; return; }
+	printf 'Subject: x\n\nbody\n' | submit -X "$T/xlog" user@example.net; rc=$?
+	check "argv injection: -X accepted, message queued" test $rc -eq 0
+	check "argv injection: -X file never created" test ! -e "$T/xlog"
+	printf 'Subject: x\n\nbody\n' | submit -f "a@example.org -X$T/xlog2" user@example.net 2>/dev/null; rc=$?
+	check "argv injection: -f with a space and a second option refused (64)" test $rc -eq 64
+	check "argv injection: -f injection creates no file" test ! -e "$T/xlog2"
+}
+
 test_hostile
 test_hostile_bytewise
+test_argv_injection
