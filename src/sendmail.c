@@ -499,8 +499,17 @@ sm_add_rcpt(struct addr_list *final, struct addr_list *orig, const char *a,
  */
 static void
 sm_free(struct addr_list *argl, struct addr_list *final,
-    struct addr_list *orig, struct msg_in *in, struct msg_out *out)
+    struct addr_list *orig, struct msg_in *in, struct msg_out *out,
+    struct aliases *al, struct bs_job *job)
 {
+	int	 i;
+
+	/* -bs: the child owns the transaction bs_serve handed over */
+	for (i = 0; i < job->nrcpt; i++)
+		free(job->rcpt[i]);
+	free(job->rcpt);
+	free(job->sender);
+	aliases_free(al);
 	addr_list_free(argl);
 	addr_list_free(final);
 	addr_list_free(orig);
@@ -523,7 +532,7 @@ main(int argc, char *argv[])
 	char		 admin[ADDR_MAX + 1], force[ADDR_MAX + 1];
 	char		 dflt[ADDR_MAX + 1];
 	int		 has_force, has_default, utf8, idfd = -1;
-	struct bs_job	 job;
+	struct bs_job	 job = { NULL, NULL, 0, -1 };
 	struct passwd	*pw;
 	const char	*locals[5], *prog, *cfg, *domain;
 	char		 id[SPOOL_IDLEN + 1], path[PATH_MAX], user[64];
@@ -614,6 +623,7 @@ main(int argc, char *argv[])
 			return EX_CONFIG;
 		(void)printf("%s: %zu aliases, %zu problems\n", al.path, al.n,
 		    al.nproblems);
+		sm_free(&argl, &final, &orig, NULL, NULL, &al, &job);
 		return EX_OK;
 	}
 	(void)sm_load_aliases(&al, 0);
@@ -686,7 +696,7 @@ main(int argc, char *argv[])
 				errx(EX_DATAERR, "%s", errbuf);
 		for (i = 0; i < final.n; i++)
 			(void)printf("%s -> %s\n", orig.v[i], final.v[i]);
-		sm_free(&argl, &final, &orig, NULL, NULL);
+		sm_free(&argl, &final, &orig, NULL, NULL, &al, &job);
 		return EX_OK;
 	}
 
@@ -879,6 +889,6 @@ main(int argc, char *argv[])
 	}
 	free(gecos);
 	msg_free(&m);
-	sm_free(&argl, &final, &orig, in, out);
+	sm_free(&argl, &final, &orig, in, out, &al, &job);
 	return EX_OK;
 }
