@@ -124,7 +124,7 @@ deps:
 # make fuzz FUZZ_SECONDS=N runs each for N seconds from its seed corpus.
 FUZZ_SECONDS	?= 60
 FUZZ_CC		?= clang
-FUZZ_TARGETS	 = reply engine addr msg conf spool
+FUZZ_TARGETS	 = reply engine addr msg conf spool aliases
 FUZZ_BINS	 = $(FUZZ_TARGETS:%=test/fuzz/fuzz_%)
 FUZZ_LIBSRCS	 = $(COMMON_SRCS) src/msg.c src/aliases.c src/smtp.c src/tls.c \
 		   test/fuzz/fuzz_file.c
