@@ -59,7 +59,9 @@
 static const char *const sandbox_ro[] = {
 	"/etc/hosts", "/etc/resolv.conf", "/etc/nsswitch.conf",
 	"/etc/gai.conf", "/etc/host.conf", "/etc/services",
-	"/etc/localtime", "/usr/share/zoneinfo", "/dev/urandom", NULL
+	"/etc/localtime", "/usr/share/zoneinfo", "/dev/urandom",
+	"/etc/ld.so.cache",	/* dlopen of the NSS modules looks here */
+	NULL
 };
 
 /* NSS modules (libnss_*.so) are loaded on the first lookup: map them */
