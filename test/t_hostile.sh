@@ -7,7 +7,9 @@
 # asked for" test in smtp_reply (src/smtp.c) disabled, both "pipelined"
 # cases fail (the early 250 is taken as the reply to the next command:
 # RCPT, then DATA); with the control-character test of smtp_reply_line
-# disabled, "unprintable bytes" fails (the EHLO reply is accepted).
+# disabled, "unprintable bytes" fails (the EHLO reply is accepted); with
+# the same pipelining check disabled, "reply injected after the STARTTLS
+# 220" fails (the injected reply is taken as the EHLO reply over TLS).
 
 HOSTILE_TIMEOUT=2	# timeout_command and timeout_data, seconds
 
@@ -70,6 +72,14 @@ test_hostile() {
 	hostile_case "garbage after the STARTTLS 220" \
 	    "$relay \((localhost\[127\.0\.0\.1\]:[0-9]+ sent data after the STARTTLS reply; aborting|TLS handshake with localhost\[127\.0\.0\.1\]:[0-9]+ failed)" \
 	    --raw 'STARTTLS=220 2.0.0 go ahead\r\n\x16\x03\x01\x00\x05garbage{5000*G}\r\n'
+	# CVE-2011-0411: a plaintext EHLO reply sent with the 220, to be
+	# read as if it came through TLS; the bytes arrive in the read that
+	# holds the 220, so the verdict is always the same
+	hostile_case "reply injected after the STARTTLS 220" \
+	    "$relay \(localhost\[127\.0\.0\.1\]:[0-9]+ sent data after the STARTTLS reply; aborting\)" \
+	    --raw 'STARTTLS=220 2.0.0 go ahead\r\n250-injected\r\n250 AUTH PLAIN\r\n'
+	check "hostile reply injected after the STARTTLS 220: no AUTH sent" \
+	    sh -c "! grep -q '^C: AUTH' '$T/transcript'"
 	HOSTILE_BIG=1 hostile_case "TLS alert in the middle of DATA" \
 	    "$relay \(lost connection with localhost\[127\.0\.0\.1\]:[0-9]+\)" \
 	    --tls-alert-in-data
