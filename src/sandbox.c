@@ -275,6 +275,17 @@ sandbox_apply(const struct conf *conf)
 	log_warnx("sandbox: not applied in a sanitizer build");
 	return;
 #endif
+	/*
+	 * auth_password_command runs /bin/sh for each session, which neither
+	 * Landlock nor the allow-list can permit without permitting anything.
+	 * Running it from a helper forked before the sandbox is the way;
+	 * until then, say plainly that this configuration is not confined.
+	 */
+	if (conf->auth_password_command != NULL) {
+		log_warnx("sandbox: not applied: auth_password_command runs a "
+		    "program for each session (auth_password_file keeps it)");
+		return;
+	}
 	/* both need it, and it keeps set-uid programs from gaining rights */
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1) {
 		log_warn("sandbox: not applied: PR_SET_NO_NEW_PRIVS");

@@ -4,9 +4,8 @@
 # and must log one sanitised line saying why.  Sourced by test/check.sh.
 #
 # Checked against deliberately broken builds: with the "sent data nobody
-# asked for" test in smtp_reply (src/smtp.c) disabled, both "pipelined"
-# cases fail (the early 250 is taken as the reply to the next command:
-# RCPT, then DATA); with the control-character test of smtp_reply_line
+# asked for" test in smtp_reply (src/smtp.c) disabled, "pipelined ahead
+# of EHLO" fails (the early 250 is taken as the EHLO reply); with the control-character test of smtp_reply_line
 # disabled, "unprintable bytes" fails (the EHLO reply is accepted); with
 # the same pipelining check disabled, "reply injected after the STARTTLS
 # 220" fails (the injected reply is taken as the EHLO reply over TLS).
@@ -63,8 +62,11 @@ test_hostile() {
 	hostile_case "reply pipelined ahead of EHLO" \
 	    "$relay \(localhost\[127\.0\.0\.1\]:[0-9]+ sent data nobody asked for after a reply; aborting\)" \
 	    --raw 'GREETING=220 localhost ESMTP\r\n250 ahead of EHLO\r\n'
+	# MAIL, RCPT and DATA go in one write (PIPELINING): an extra reply
+	# shifts the count, DATA gets a 250 where a 354 belongs, and the
+	# session is dropped with no data sent
 	hostile_case "pipelined ahead of MAIL" \
-	    "$relay \(localhost\[127\.0\.0\.1\]:[0-9]+ sent data nobody asked for after a reply; aborting\)" \
+	    "$relay \(unexpected reply to DATA: 250 2\.1\.5 Ok\)" \
 	    --raw 'MAIL=250 2.1.0 Ok\r\n250 2.1.5 Ok for the RCPT not yet sent\r\n'
 	hostile_case "endless multi-line reply" \
 	    "$relay \(malformed reply from localhost\[127\.0\.0\.1\]:[0-9]+: \"250-endless continuation line\"" \
