@@ -126,7 +126,8 @@ FUZZ_SECONDS	?= 60
 FUZZ_CC		?= clang
 FUZZ_TARGETS	 = reply engine addr msg conf spool aliases
 FUZZ_BINS	 = $(FUZZ_TARGETS:%=test/fuzz/fuzz_%)
-FUZZ_LIBSRCS	 = $(COMMON_SRCS) src/msg.c src/aliases.c src/smtp.c src/tls.c \
+FUZZ_LIBSRCS	 = $(COMMON_SRCS) src/msg.c src/aliases.c src/smtp.c src/auth.c \
+		   src/tls.c \
 		   test/fuzz/fuzz_file.c
 # (-Wno-format-nonliteral: clang, unlike gcc, flags the v*printf wrappers)
 test/fuzz/fuzz_%: test/fuzz/fuzz_%.c test/fuzz/fuzz.h $(FUZZ_LIBSRCS) \
