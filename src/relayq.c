@@ -88,8 +88,11 @@ main(int argc, char *argv[])
 	if (conf_load(&conf, cfg != NULL ? cfg : CONF_PATH, cfg != NULL, 1,
 	    errbuf, sizeof(errbuf)) == -1)
 		errx(EX_CONFIG, "%s", errbuf);
-	if (strcmp(argv[0], "probe") == 0 && argc == 1)
-		return probe_main(&conf);
+	if (strcmp(argv[0], "probe") == 0 && argc == 1) {
+		ch = probe_main(&conf);
+		conf_free(&conf);	/* LeakSanitizer builds see real leaks */
+		return ch;
+	}
 	if (strcmp(argv[0], "drain") == 0) {
 		optind = 1;
 		while ((ch = getopt(argc, argv, "f")) != -1) {
