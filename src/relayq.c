@@ -109,10 +109,15 @@ main(int argc, char *argv[])
 	if (strcmp(argv[0], "check") == 0) {
 		if (argc != 1)
 			usage();
-		return check_main(&conf);
+		ch = check_main(&conf);
+		conf_free(&conf);
+		return ch;
 	}
 	for (i = 0; ctlcmds[i] != NULL; i++)
-		if (strcmp(argv[0], ctlcmds[i]) == 0)
-			return relayq_ctl(&conf, argc, argv);
+		if (strcmp(argv[0], ctlcmds[i]) == 0) {
+			ch = relayq_ctl(&conf, argc, argv);
+			conf_free(&conf);
+			return ch;
+		}
 	usage();
 }
