@@ -12,9 +12,10 @@ SBINDIR		?= $(PREFIX)/sbin
 MANDIR		?= $(PREFIX)/share/man
 SANITIZE	?=
 
+# override: also when CFLAGS is given on the command line (CI does)
 ifneq ($(SANITIZE),)
-CFLAGS		+= -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
-LDFLAGS		+= -fsanitize=$(SANITIZE)
+override CFLAGS	+= -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
+override LDFLAGS += -fsanitize=$(SANITIZE)
 endif
 
 # ours apart from CPPFLAGS, so `make CPPFLAGS=$(dpkg-buildflags ...)' adds
@@ -39,6 +40,7 @@ RELAYQ_SRCS	 = src/relayq.c \
 		   src/queue.c \
 		   src/bounce.c \
 		   src/check.c \
+		   src/sandbox.c \
 		   src/smtp.c \
 		   src/auth.c \
 		   src/probe.c \
@@ -69,6 +71,14 @@ relayq: $(RELAYQ_OBJS) $(COMMON_OBJS)
 	$(CC) $(BASE_CPPFLAGS) $(CPPFLAGS) $(PATH_DEFS) $(ALL_CFLAGS) -c -o $@ $<
 
 $(COMMON_OBJS) $(SENDMAIL_OBJS) $(RELAYQ_OBJS): src/relayq.h src/crash.h
+
+# Everything is rebuilt when the flags change (make check SANITIZE=...
+# after a plain build must not link old objects): .flags holds the last.
+BUILD_FLAGS	 = $(CC) $(CPPFLAGS) $(PATH_DEFS) $(ALL_CFLAGS) $(LDFLAGS)
+.flags: FORCE
+	@echo '$(BUILD_FLAGS)' | cmp -s - $@ || echo '$(BUILD_FLAGS)' > $@
+$(COMMON_OBJS) $(SENDMAIL_OBJS) $(RELAYQ_OBJS) test/unit test/smtpd \
+    test/sendmail-sgid test/nosandbox: .flags
 $(SENDMAIL_OBJS): src/msg.h
 src/smtp.o src/drain.o src/tls.o src/relayq.o src/auth.o: src/client.h
 src/import.o src/import_parse.o src/relayq.o: src/import.h
@@ -110,11 +120,38 @@ test/smtpd: test/smtpd.c
 test/fakedns.so: test/fakedns.c
 	$(CC) $(ALL_CFLAGS) -fPIC -shared $(LDFLAGS) -o $@ test/fakedns.c -ldl
 
+test/nosandbox: test/nosandbox.c
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ test/nosandbox.c
+
 deps:
 	@sh test/deps.sh
 
+# libFuzzer targets, one per parser that sees outside bytes (test/fuzz/).
+# make fuzz FUZZ_SECONDS=N runs each for N seconds from its seed corpus.
+FUZZ_SECONDS	?= 60
+FUZZ_CC		?= clang
+FUZZ_TARGETS	 = reply engine addr msg conf spool aliases
+FUZZ_BINS	 = $(FUZZ_TARGETS:%=test/fuzz/fuzz_%)
+FUZZ_LIBSRCS	 = $(COMMON_SRCS) src/msg.c src/aliases.c src/smtp.c src/auth.c \
+		   src/tls.c \
+		   test/fuzz/fuzz_file.c
+# (-Wno-format-nonliteral: clang, unlike gcc, flags the v*printf wrappers)
+test/fuzz/fuzz_%: test/fuzz/fuzz_%.c test/fuzz/fuzz.h $(FUZZ_LIBSRCS) \
+	    src/relayq.h src/msg.h src/client.h
+	$(FUZZ_CC) $(CPPFLAGS) -Itest/fuzz -std=gnu11 $(WARNINGS) -O1 -g \
+	    -Wno-format-nonliteral -fsanitize=fuzzer,address,undefined \
+	    -fno-sanitize-recover=undefined -o $@ $< $(FUZZ_LIBSRCS) \
+	    $(TLS_LIBS) $(BSD_LIBS)
+
+fuzz-deps:
+	@PKGS="clang libclang-rt-14-dev" sh test/deps.sh
+
+fuzz: deps fuzz-deps
+	@$(MAKE) --no-print-directory $(FUZZ_BINS)
+	@sh test/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
 check: deps all test/unit test/smtpd test/sendmail-sgid test/fakedns.so \
-	    test/relayq-crash test/sendmail-crash
+	    test/relayq-crash test/sendmail-crash test/nosandbox
 	@bash test/check.sh
 
 demo: deps all test/smtpd
@@ -144,7 +181,9 @@ install: all
 
 clean:
 	rm -f sendmail relayq src/*.o test/unit test/smtpd test/sendmail-sgid \
-	    test/fakedns.so test/relayq-crash test/sendmail-crash
+	    test/fakedns.so test/relayq-crash test/sendmail-crash \
+	    test/nosandbox .flags $(FUZZ_BINS)
 	rm -rf build
 
-.PHONY: all check demo interop bench install clean deps lint deb
+.PHONY: all check demo interop bench install clean deps lint deb FORCE fuzz \
+	fuzz-deps

@@ -139,6 +139,15 @@ conf_add_host(struct conf *c, const char *v, char *err, size_t errsz)
 		goto bad;
 	memcpy(name, v, len);
 	name[len] = '\0';
+	/*
+	 * A DNS name or an address literal, nothing else: the name goes
+	 * into log lines and TLS name checks, where a space, CR or other
+	 * control byte (found by test/fuzz/fuzz_conf) would forge or
+	 * confuse them.  RELAYQ_SMARTHOST is set by whoever runs us.
+	 */
+	if (strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789.-_:%") != len)
+		goto bad;
 	pn = strtonum(port, 1, 65535, &errstr);
 	if (errstr != NULL || strspn(port, "0123456789") != strlen(port)) {
 		(void)snprintf(err, errsz, "bad port \"%s\" in smarthost", port);
@@ -149,7 +158,9 @@ conf_add_host(struct conf *c, const char *v, char *err, size_t errsz)
 	(void)snprintf(h->port, sizeof(h->port), "%lld", pn);
 	return 0;
  bad:
-	(void)snprintf(err, errsz, "bad smarthost \"%s\": use HOST[:PORT]", v);
+	util_sanitise(name, sizeof(name), v, strlen(v));
+	(void)snprintf(err, errsz, "bad smarthost \"%s\": use HOST[:PORT]",
+	    name);
 	return -1;
 }
 

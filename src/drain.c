@@ -1258,6 +1258,7 @@ drain_main(struct conf *conf, int foreground)
 	drain_each(drain_queuefd, drain_load_one);
 	log_info("started: relayq %s, spool %s, %zu message(s) queued",
 	    RELAYQ_VERSION, conf->spool, drain_nq);
+	sandbox_apply(conf);	/* from here on: src/sandbox.c */
 
 	while (!drain_stop) {
 		if (time(NULL) >= cleaned + keepscan) {

@@ -92,8 +92,11 @@ main(int argc, char *argv[])
 	if (conf_load(&conf, cfg != NULL ? cfg : CONF_PATH, cfg != NULL, 1,
 	    errbuf, sizeof(errbuf)) == -1)
 		errx(EX_CONFIG, "%s", errbuf);
-	if (strcmp(argv[0], "probe") == 0 && argc == 1)
-		return probe_main(&conf);
+	if (strcmp(argv[0], "probe") == 0 && argc == 1) {
+		ch = probe_main(&conf);
+		conf_free(&conf);	/* LeakSanitizer builds see real leaks */
+		return ch;
+	}
 	if (strcmp(argv[0], "drain") == 0) {
 		optind = 1;
 		while ((ch = getopt(argc, argv, "f")) != -1) {
@@ -103,15 +106,22 @@ main(int argc, char *argv[])
 		}
 		if (optind != argc)
 			usage();
-		return drain_main(&conf, fg);
+		ch = drain_main(&conf, fg);
+		conf_free(&conf);
+		return ch;
 	}
 	if (strcmp(argv[0], "check") == 0) {
 		if (argc != 1)
 			usage();
-		return check_main(&conf);
+		ch = check_main(&conf);
+		conf_free(&conf);
+		return ch;
 	}
 	for (i = 0; ctlcmds[i] != NULL; i++)
-		if (strcmp(argv[0], ctlcmds[i]) == 0)
-			return relayq_ctl(&conf, argc, argv);
+		if (strcmp(argv[0], ctlcmds[i]) == 0) {
+			ch = relayq_ctl(&conf, argc, argv);
+			conf_free(&conf);
+			return ch;
+		}
 	usage();
 }

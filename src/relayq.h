@@ -266,4 +266,7 @@ int		 ctl_connect(const char *);
 int		 submit_send(const char *, int, char *, size_t);
 void		 submit_accept(int, int, uid_t, int, long long);
 
+/* sandbox.c */
+void		 sandbox_apply(const struct conf *);
+
 #endif /* RELAYQ_H */

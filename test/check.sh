@@ -20,4 +20,11 @@ grep -q . "$WORK/unit.err" && sed 's/^/# unit: /' "$WORK/unit.err"
 for t in ${TESTS:-test/t_*.sh}; do
 	. "$t"
 done
+# sanitizer builds: zero reports from any program the suite ran
+if ls "$SAN" | grep -q .; then
+	not_ok "sanitizers: no reports" "$(ls "$SAN" | wc -l) report(s)"
+	for f in "$SAN"/*; do sed 's/^/# /' "$f"; done
+else
+	ok "sanitizers: no reports"
+fi
 summary

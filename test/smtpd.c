@@ -125,6 +125,13 @@ static struct {
 	int		 timeout;	/* idle seconds */
 	unsigned int	 drop_after;	/* bit per enum cmd */
 	unsigned int	 hang_after;
+	/* hostile smarthost (test/t_hostile.sh) */
+	char		*raw[CMD_NONE];	/* --raw CMD=BYTES, sent verbatim */
+	size_t		 rawlen[CMD_NONE];
+	unsigned int	 endless;	/* --endless CMD: "250-" for ever */
+	int		 bytewise;	/* --bytewise: one byte per write */
+	int		 tls_alert_data; /* --tls-alert-in-data */
+	const char	*wire;		/* --wire F: DATA bytes as received */
 	struct reply_override replies[SMTPD_MAXREPLY];
 	size_t		 nreplies;
 } cfg = {
@@ -139,6 +146,7 @@ struct shared {
 
 static struct shared *shm;
 static int transcript_fd = -1;
+static int wire_fd = -1;		/* --wire */
 static int tls_ready;			/* cert and key loaded */
 
 static mbedtls_entropy_context	tls_entropy;
@@ -197,6 +205,8 @@ static enum cmd	 cmd_lookup(const char *, size_t);
 static void	 opt_reply(const char *);
 static void	 opt_cmdbit(unsigned int *, const char *, const char *);
 static char	*opt_unescape(const char *);
+static void	 opt_raw(const char *);
+static int	 smtp_hostile(struct session *, enum cmd, int *);
 static int	 file_write_atomic(const char *, const char *, size_t);
 static void	 transcript_line(const char *, const char *, size_t);
 static void	 tls_init(void);
@@ -284,6 +294,8 @@ usage(void)
 	    " [--tls-garbage] [--tls11]\n"
 	    "             [--auth-mechs LIST] [--token T] [--scram-bad-sig]\n"
 	    "             [--client-ca F]\n"
+	    "             [--raw CMD=BYTES] [--endless CMD] [--bytewise]"
+	    " [--tls-alert-in-data] [--wire F]\n"
 	    "CMD: GREETING EHLO STARTTLS AUTH MAIL RCPT DATA DOT QUIT\n");
 	exit(2);
 }
@@ -342,6 +354,60 @@ opt_unescape(const char *s)
 	}
 	*o = '\0';
 	return out;
+}
+
+/*
+ * --raw CMD=BYTES: the reply to CMD is BYTES exactly, no CRLF added and
+ * nothing checked, for hostile-server tests.  Escapes: \r, \n, \\ and
+ * \xHH; "{N*C}" repeats the character C N times (an over-long line).
+ */
+static void
+opt_raw(const char *arg)
+{
+	const char	*eq, *s;
+	char		*out, *o, hex[3], *end;
+	size_t		 cap, i;
+	unsigned long	 n;
+	enum cmd	 c;
+
+	if ((eq = strchr(arg, '=')) == NULL ||
+	    (c = cmd_lookup(arg, (size_t)(eq - arg))) == CMD_NONE) {
+		log_err("--raw: expected CMD=BYTES: %s", arg);
+		exit(2);
+	}
+	cap = strlen(eq);
+	for (s = eq + 1; (s = strchr(s, '{')) != NULL; s++)
+		cap += strtoul(s + 1, NULL, 10);
+	o = out = xmalloc(cap + 1);
+	for (s = eq + 1; *s != '\0'; s++) {
+		if (s[0] == '\\' && s[1] == 'r') {
+			*o++ = '\r';
+			s++;
+		} else if (s[0] == '\\' && s[1] == 'n') {
+			*o++ = '\n';
+			s++;
+		} else if (s[0] == '\\' && s[1] == '\\') {
+			*o++ = '\\';
+			s++;
+		} else if (s[0] == '\\' && s[1] == 'x' &&
+		    isxdigit((unsigned char)s[2]) &&
+		    isxdigit((unsigned char)s[3])) {
+			hex[0] = s[2];
+			hex[1] = s[3];
+			hex[2] = '\0';
+			*o++ = (char)strtoul(hex, NULL, 16);
+			s += 3;
+		} else if (s[0] == '{' && (n = strtoul(s + 1, &end, 10)) > 0 &&
+		    end[0] == '*' && end[1] != '\0' && end[2] == '}') {
+			for (i = 0; i < n; i++)
+				*o++ = end[1];
+			s = end + 2;
+		} else
+			*o++ = *s;
+	}
+	*o = '\0';	/* for atoi; the bytes sent are rawlen long */
+	cfg.raw[c] = out;
+	cfg.rawlen[c] = (size_t)(o - out);
 }
 
 /* --reply CMD=TEXT or --reply RCPT:ADDR=TEXT */
@@ -664,11 +730,14 @@ conn_write(struct conn *c, const char *buf, size_t len)
 	int	 r;
 
 	while (len > 0) {
+		if (cfg.bytewise)
+			(void)usleep(1000);	/* each byte its own segment */
 		if (c->tls)
 			r = mbedtls_ssl_write(&c->ssl,
-			    (const unsigned char *)buf, len);
+			    (const unsigned char *)buf, cfg.bytewise ? 1 : len);
 		else
-			r = conn_bio_send(c, (const unsigned char *)buf, len);
+			r = conn_bio_send(c, (const unsigned char *)buf,
+			    cfg.bytewise ? 1 : len);
 		if (r == MBEDTLS_ERR_SSL_WANT_READ ||
 		    r == MBEDTLS_ERR_SSL_WANT_WRITE)
 			continue;
@@ -828,6 +897,8 @@ smtp_fault(struct session *s, enum cmd cmd, const char *line, int *code)
 	const char	*text;
 
 	*code = 0;
+	if (cfg.raw[cmd] != NULL || (cfg.endless & (1U << cmd)))
+		return smtp_hostile(s, cmd, code);
 	if (cfg.drop_after & (1U << cmd)) {
 		s->closing = 1;
 		return 1;
@@ -841,6 +912,34 @@ smtp_fault(struct session *s, enum cmd cmd, const char *line, int *code)
 		return 0;
 	*code = atoi(text);
 	if (smtp_reply(s, text) == -1)
+		return -1;
+	return 1;
+}
+
+/*
+ * --raw and --endless: what a hostile smarthost sends instead of the
+ * reply to CMD.  *code is what the bytes start with (a STARTTLS reply
+ * starting "220" still goes on to the handshake).  --endless sends
+ * continuation lines until the client hangs up, bounded so that a
+ * client that never stops reading cannot keep this test tool busy.
+ */
+static int
+smtp_hostile(struct session *s, enum cmd cmd, int *code)
+{
+	static const char	 line[] = "250-endless continuation line\r\n";
+	unsigned long		 i;
+
+	if (cfg.endless & (1U << cmd)) {
+		transcript_line("S: ", "250-endless ...", 15);
+		for (i = 0; i < 1000000; i++)
+			if (conn_write(&s->c, line, sizeof(line) - 1) == -1)
+				break;
+		s->closing = 1;
+		return 1;
+	}
+	transcript_line("S: ", cfg.raw[cmd], cfg.rawlen[cmd]);
+	*code = atoi(cfg.raw[cmd]);
+	if (conn_write(&s->c, cfg.raw[cmd], cfg.rawlen[cmd]) == -1)
 		return -1;
 	return 1;
 }
@@ -1543,6 +1642,17 @@ smtp_data_body(struct session *s)
 		if (conn_getchunk(&s->c, sizeof(s->c.buf), &p, &n, &eol) <= 0)
 			return -1;
 		transcript_line("C: ", p, n);
+		/* every message's data, unstuffed by nobody, appended */
+		if (wire_fd != -1 && write(wire_fd, p, n) != (ssize_t)n)
+			log_err("%s: %s", cfg.wire, strerror(errno));
+		if (cfg.tls_alert_data && s->c.tls) {
+			/* a fatal alert in the middle of the message data */
+			transcript_line("-- ", "tls alert sent", 14);
+			(void)mbedtls_ssl_send_alert_message(&s->c.ssl,
+			    MBEDTLS_SSL_ALERT_LEVEL_FATAL,
+			    MBEDTLS_SSL_ALERT_MSG_INTERNAL_ERROR);
+			return -1;
+		}
 		if (bol && eol && n == 3 && memcmp(p, ".\r\n", 3) == 0)
 			break;
 		if (bol && p[0] == '.') {
@@ -1976,6 +2086,11 @@ main(int argc, char *argv[])
 		{ "token",	required_argument,	NULL, 'O' },
 		{ "scram-bad-sig", no_argument,		NULL, 'B' },
 		{ "client-ca",	required_argument,	NULL, 'C' },
+		{ "raw",	required_argument,	NULL, 'R' },
+		{ "endless",	required_argument,	NULL, 'E' },
+		{ "bytewise",	no_argument,		NULL, 'Y' },
+		{ "tls-alert-in-data", no_argument,	NULL, 'A' },
+		{ "wire",	required_argument,	NULL, 'W' },
 		{ "help",	no_argument,		NULL, '?' },
 		{ NULL,		0,			NULL, 0 }
 	};
@@ -2064,6 +2179,21 @@ main(int argc, char *argv[])
 		case 'C':
 			cfg.client_ca = optarg;
 			break;
+		case 'R':
+			opt_raw(optarg);
+			break;
+		case 'E':
+			opt_cmdbit(&cfg.endless, "--endless", optarg);
+			break;
+		case 'Y':
+			cfg.bytewise = 1;
+			break;
+		case 'A':
+			cfg.tls_alert_data = 1;
+			break;
+		case 'W':
+			cfg.wire = optarg;
+			break;
 		default:
 			usage();
 		}
@@ -2092,6 +2222,11 @@ main(int argc, char *argv[])
 	if (cfg.transcript != NULL && (transcript_fd = open(cfg.transcript,
 	    O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644)) == -1) {
 		log_err("%s: %s", cfg.transcript, strerror(errno));
+		exit(1);
+	}
+	if (cfg.wire != NULL && (wire_fd = open(cfg.wire,
+	    O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644)) == -1) {
+		log_err("%s: %s", cfg.wire, strerror(errno));
 		exit(1);
 	}
 

@@ -1,0 +1,321 @@
+/*
+ * The daemon's sandbox, applied once start-up is done (config read,
+ * password read, CA bundle loaded, spool opened and locked, root dropped)
+ * and before the first byte from a smarthost is parsed.
+ *
+ * Why: the daemon parses what a possibly hostile server sends (the class
+ * of OpenSMTPD's CVE-2020-8794).  Should a parser bug still give an
+ * attacker code execution, the process can then
+ *  - open files only in its spool (read, write, create, rename, remove),
+ *    read its config and CA bundle, read the few files name resolution
+ *    and time zones need, and map shared libraries (Landlock), and
+ *  - make only the system calls this loop makes (seccomp allow-list; any
+ *    other kills the process: a loud failure, and mail stays queued).
+ * It still reaches the network: that is its job.  systemd adds more
+ * (contrib/relayq.service).
+ *
+ * On kernels without Landlock or seccomp it goes on without them and says
+ * so in one log line: refusing to deliver mail would help nobody.  In a
+ * sanitizer build (make SANITIZE=...) it is not applied at all, since the
+ * sanitizer runtimes need /proc, ptrace and their log files.
+ */
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sys/ioctl.h>
+
+#include <bsd/string.h>
+
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/landlock.h>
+#include <linux/seccomp.h>
+
+#include "relayq.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define SANDBOX_SANITIZER	1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SANDBOX_SANITIZER	1
+#endif
+#endif
+
+#if defined(__x86_64__)
+#define SANDBOX_ARCH	AUDIT_ARCH_X86_64
+#elif defined(__aarch64__)
+#define SANDBOX_ARCH	AUDIT_ARCH_AARCH64
+#endif
+
+/* what name resolution, time zones and the TLS library read at run time */
+static const char *const sandbox_ro[] = {
+	"/etc/hosts", "/etc/resolv.conf", "/etc/nsswitch.conf",
+	"/etc/gai.conf", "/etc/host.conf", "/etc/services",
+	"/etc/localtime", "/usr/share/zoneinfo", "/dev/urandom",
+	"/etc/ld.so.cache",	/* dlopen of the NSS modules looks here */
+	NULL
+};
+
+/* NSS modules (libnss_*.so) are loaded on the first lookup: map them */
+static const char *const sandbox_rx[] = { "/usr/lib", "/lib", NULL };
+
+#define LL_FILE		(LANDLOCK_ACCESS_FS_READ_FILE | \
+			 LANDLOCK_ACCESS_FS_WRITE_FILE)
+#define LL_RO		(LANDLOCK_ACCESS_FS_READ_FILE | \
+			 LANDLOCK_ACCESS_FS_READ_DIR)
+#define LL_RX		(LL_RO | LANDLOCK_ACCESS_FS_EXECUTE)
+#define LL_SPOOL	(LL_FILE | LANDLOCK_ACCESS_FS_READ_DIR | \
+			 LANDLOCK_ACCESS_FS_REMOVE_FILE | \
+			 LANDLOCK_ACCESS_FS_MAKE_REG | \
+			 LANDLOCK_ACCESS_FS_REFER)
+/* everything ABI 2 can restrict: the rest is denied outside the rules */
+#define LL_HANDLED	(LANDLOCK_ACCESS_FS_EXECUTE | LL_FILE | \
+			 LANDLOCK_ACCESS_FS_READ_DIR | \
+			 LANDLOCK_ACCESS_FS_REMOVE_DIR | \
+			 LANDLOCK_ACCESS_FS_REMOVE_FILE | \
+			 LANDLOCK_ACCESS_FS_MAKE_CHAR | \
+			 LANDLOCK_ACCESS_FS_MAKE_DIR | \
+			 LANDLOCK_ACCESS_FS_MAKE_REG | \
+			 LANDLOCK_ACCESS_FS_MAKE_SOCK | \
+			 LANDLOCK_ACCESS_FS_MAKE_FIFO | \
+			 LANDLOCK_ACCESS_FS_MAKE_BLOCK | \
+			 LANDLOCK_ACCESS_FS_MAKE_SYM | \
+			 LANDLOCK_ACCESS_FS_REFER)
+
+/*
+ * One path into the ruleset.  A missing path is skipped (not every system
+ * has /etc/gai.conf); the rights are cut to what a file can have.
+ */
+static int
+sandbox_rule(int rfd, const char *path, unsigned long long access)
+{
+	struct landlock_path_beneath_attr	 pb;
+	struct stat				 st;
+	int					 rc;
+
+	memset(&pb, 0, sizeof(pb));
+	if ((pb.parent_fd = open(path, O_PATH | O_CLOEXEC)) == -1)
+		return errno == ENOENT ? 0 : -1;
+	if (fstat(pb.parent_fd, &st) == -1) {
+		(void)close(pb.parent_fd);
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode))
+		access &= LL_FILE | LANDLOCK_ACCESS_FS_EXECUTE;
+	pb.allowed_access = access;
+	rc = (int)syscall(SYS_landlock_add_rule, rfd, LANDLOCK_RULE_PATH_BENEATH,
+	    &pb, 0);
+	(void)close(pb.parent_fd);
+	return rc;
+}
+
+/* Landlock ABI version, or -1 with `why' set. */
+static int
+sandbox_landlock(const struct conf *conf, const char **why)
+{
+	struct landlock_ruleset_attr	 ra;
+	size_t				 i;
+	int				 abi, rfd;
+
+	abi = (int)syscall(SYS_landlock_create_ruleset, NULL, 0,
+	    LANDLOCK_CREATE_RULESET_VERSION);
+	if (abi < 0) {
+		*why = errno == EOPNOTSUPP ? "disabled at boot" :
+		    "not in this kernel";
+		return -1;
+	}
+	/* ABI 1 cannot allow a rename between directories (queue/ to
+	 * failed/): it would break the spool, so go without */
+	if (abi < 2) {
+		*why = "ABI 1 cannot allow renames within the spool";
+		return -1;
+	}
+	memset(&ra, 0, sizeof(ra));
+	ra.handled_access_fs = LL_HANDLED;
+	if ((rfd = (int)syscall(SYS_landlock_create_ruleset, &ra, sizeof(ra),
+	    0)) == -1) {
+		*why = "cannot create a ruleset";
+		return -1;
+	}
+	if (sandbox_rule(rfd, conf->spool, LL_SPOOL) == -1 ||
+	    sandbox_rule(rfd, conf->path, LL_RO) == -1 ||
+	    (conf->tls_ca_file != NULL &&
+	    sandbox_rule(rfd, conf->tls_ca_file, LL_RO) == -1) ||
+	    (conf->log != NULL && conf->log[0] == '/' &&
+	    sandbox_rule(rfd, conf->log, LANDLOCK_ACCESS_FS_WRITE_FILE) == -1)) {
+		*why = "cannot add a rule";
+		(void)close(rfd);
+		return -1;
+	}
+	for (i = 0; sandbox_ro[i] != NULL; i++)
+		if (sandbox_rule(rfd, sandbox_ro[i], LL_RO) == -1) {
+			*why = "cannot add a rule";
+			(void)close(rfd);
+			return -1;
+		}
+	for (i = 0; sandbox_rx[i] != NULL; i++)
+		if (sandbox_rule(rfd, sandbox_rx[i], LL_RX) == -1) {
+			*why = "cannot add a rule";
+			(void)close(rfd);
+			return -1;
+		}
+	if (syscall(SYS_landlock_restrict_self, rfd, 0) == -1) {
+		*why = "restrict_self failed";
+		(void)close(rfd);
+		return -1;
+	}
+	(void)close(rfd);
+	return abi;
+}
+
+#ifdef SANDBOX_ARCH
+/*
+ * The system calls of the delivery loop: the spool (openat, pread,
+ * rename, fsync...), logging (file or syslog), inotify, poll, DNS (UDP,
+ * TCP, NSS modules loaded with mmap), TLS (getrandom), signals, time.
+ */
+static const int sandbox_syscalls[] = {
+	SYS_read, SYS_write, SYS_readv, SYS_writev, SYS_pread64,
+	SYS_pwrite64, SYS_openat, SYS_close, SYS_lseek, SYS_fstat,
+	SYS_newfstatat, SYS_statx, SYS_fsync, SYS_fdatasync, SYS_ftruncate,
+	SYS_getdents64, SYS_renameat, SYS_renameat2, SYS_unlinkat, SYS_fcntl,
+	SYS_flock, SYS_faccessat, SYS_readlinkat, SYS_dup, SYS_dup3,
+	SYS_brk, SYS_mmap, SYS_munmap, SYS_mremap, SYS_mprotect, SYS_madvise,
+	SYS_clock_gettime, SYS_gettimeofday, SYS_nanosleep,
+	SYS_clock_nanosleep, SYS_ppoll, SYS_pselect6, SYS_inotify_add_watch,
+	SYS_socket, SYS_connect, SYS_getsockopt, SYS_setsockopt,
+	SYS_accept4, SYS_pipe2,	/* the control socket (ctl.c) */
+	SYS_getsockname, SYS_getpeername, SYS_sendto, SYS_recvfrom,
+	SYS_sendmsg, SYS_recvmsg, SYS_sendmmsg, SYS_shutdown, SYS_bind,
+	SYS_uname, SYS_getrandom, SYS_futex, SYS_rt_sigaction,
+	SYS_rt_sigprocmask, SYS_rt_sigreturn, SYS_sigaltstack,
+	SYS_restart_syscall, SYS_getpid, SYS_gettid, SYS_tgkill, SYS_getuid,
+	SYS_kill,	/* crash points of test builds (crash.h): only our uid */
+	SYS_geteuid, SYS_getgid, SYS_getegid, SYS_sched_yield, SYS_exit,
+	SYS_exit_group,
+#ifdef SYS_open
+	SYS_open, SYS_stat, SYS_lstat, SYS_poll, SYS_select, SYS_access,
+	SYS_readlink, SYS_rename, SYS_unlink, SYS_time,
+#endif
+#ifdef SYS_rseq
+	SYS_rseq,
+#endif
+};
+
+#define SANDBOX_NSYS	(sizeof(sandbox_syscalls) / sizeof(sandbox_syscalls[0]))
+
+static int
+sandbox_seccomp(void)
+{
+	struct sock_filter	 f[SANDBOX_NSYS + 18];
+	struct sock_fprog	 prog;
+	size_t			 i, n = 0;
+
+	/* the right architecture, else kill (no x32 or i386 entry points) */
+	f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+	    offsetof(struct seccomp_data, arch));
+	f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+	    SANDBOX_ARCH, 1, 0);
+	f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K,
+	    SECCOMP_RET_KILL_PROCESS);
+	f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+	    offsetof(struct seccomp_data, nr));
+#if defined(__x86_64__)
+	f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K,
+	    0x40000000, 0, 1);	/* __X32_SYSCALL_BIT */
+	f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K,
+	    SECCOMP_RET_KILL_PROCESS);
+#endif
+	/*
+	 * ioctl: only what the resolver and sockets use (FIONREAD, FIONBIO);
+	 * others fail with ENOTTY (isatty), so no TIOCSTI into a terminal
+	 */
+	f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+	    SYS_ioctl, 0, 5);
+	f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+	    offsetof(struct seccomp_data, args[1]));
+	f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+	    FIONREAD, 2, 0);
+	f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+	    FIONBIO, 1, 0);
+	f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K,
+	    SECCOMP_RET_ERRNO | ENOTTY);
+	f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K,
+	    SECCOMP_RET_ALLOW);
+	/* prctl: some library code asks for process attributes in the
+	 * loop; refused without killing (nothing here depends on it) */
+	f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+	    SYS_prctl, 0, 1);
+	f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K,
+	    SECCOMP_RET_ERRNO | EPERM);
+	/* each allowed call: if equal, jump to the ALLOW at the end */
+	for (i = 0; i < SANDBOX_NSYS; i++)
+		f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+		    (unsigned int)sandbox_syscalls[i],
+		    (unsigned char)(SANDBOX_NSYS - i), 0);
+	f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K,
+	    SECCOMP_RET_KILL_PROCESS);
+	f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K,
+	    SECCOMP_RET_ALLOW);
+	prog.len = (unsigned short)n;
+	prog.filter = f;
+	return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog);
+}
+#endif /* SANDBOX_ARCH */
+
+void
+sandbox_apply(const struct conf *conf)
+{
+	const char	*why = NULL;
+	char		 ll[96], sc[64];
+	int		 abi;
+
+#ifdef SANDBOX_SANITIZER
+	(void)conf;
+	log_warnx("sandbox: not applied in a sanitizer build");
+	return;
+#endif
+	/*
+	 * auth_password_command runs /bin/sh for each session, which neither
+	 * Landlock nor the allow-list can permit without permitting anything.
+	 * Running it from a helper forked before the sandbox is the way;
+	 * until then, say plainly that this configuration is not confined.
+	 */
+	if (conf->auth_password_command != NULL) {
+		log_warnx("sandbox: not applied: auth_password_command runs a "
+		    "program for each session (auth_password_file keeps it)");
+		return;
+	}
+	/* both need it, and it keeps set-uid programs from gaining rights */
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1) {
+		log_warn("sandbox: not applied: PR_SET_NO_NEW_PRIVS");
+		return;
+	}
+	if ((abi = sandbox_landlock(conf, &why)) == -1)
+		(void)snprintf(ll, sizeof(ll), "Landlock unavailable (%s)",
+		    why);
+	else
+		(void)snprintf(ll, sizeof(ll), "Landlock ABI %d", abi);
+#ifdef SANDBOX_ARCH
+	if (sandbox_seccomp() == -1)
+		(void)snprintf(sc, sizeof(sc), "seccomp unavailable (%s)",
+		    strerror(errno));
+	else
+		(void)strlcpy(sc, "seccomp allow-list", sizeof(sc));
+#else
+	(void)strlcpy(sc, "seccomp unavailable (architecture)", sizeof(sc));
+#endif
+	if (abi == -1 || strncmp(sc, "seccomp allow", 13) != 0)
+		log_warnx("sandbox: partial or none, running anyway: %s, %s",
+		    ll, sc);
+	else
+		log_info("sandbox: %s, %s", ll, sc);
+}
