@@ -37,7 +37,9 @@ cp contrib/relayq.service "$src/debian/relayq.service"
 cd "$src"
 # a `make check CFLAGS=...' above us must not leak its flags
 # (environment, MAKEFLAGS) into the package build: dpkg-buildflags only
-unset MAKEFLAGS MFLAGS MAKELEVEL CFLAGS CPPFLAGS LDFLAGS
+# as a user would build it, not with the variables of a make around us
+# (make exports command-line variables such as SANITIZE=)
+unset MAKEFLAGS MFLAGS MAKELEVEL CFLAGS CPPFLAGS LDFLAGS SANITIZE
 dpkg-buildpackage -us -uc -b >"$out/build.log" 2>&1 || {
 	tail -30 "$out/build.log"
 	echo "dpkg-buildpackage failed: see $out/build.log"
