@@ -17,7 +17,6 @@
 #include <sys/stat.h>
 
 #include <ctype.h>
-#include <err.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -61,11 +60,79 @@ static gid_t		 sm_rgid, sm_egid;
 static int		 sm_via_socket;	/* no drop/: submit.c */
 static int		 sm_privileged;
 
+/*
+ * Errors go to the caller's stderr as "sendmail: what: why" and to the
+ * log (SPEC 3): a cron job's failed submission leaves a trace even when
+ * nobody reads cron's own mail.
+ */
+static void
+sm_vreport(int errnum, const char *fmt, va_list ap)
+{
+	char	 msg[1024];
+
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (errnum != 0)
+		(void)fprintf(stderr, "sendmail: %s: %s\n", msg,
+		    strerror(errnum));
+	else
+		(void)fprintf(stderr, "sendmail: %s\n", msg);
+	errno = errnum;
+	if (errnum != 0)
+		log_warn("%s", msg);
+	else
+		log_warnx("%s", msg);
+}
+
+static void __attribute__((format(printf, 1, 2)))
+sm_warnx(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	sm_vreport(0, fmt, ap);
+	va_end(ap);
+}
+
+static void __attribute__((format(printf, 1, 2)))
+sm_warn(const char *fmt, ...)
+{
+	va_list	 ap;
+	int	 saved = errno;
+
+	va_start(ap, fmt);
+	sm_vreport(saved, fmt, ap);
+	va_end(ap);
+	errno = saved;
+}
+
+static void __attribute__((noreturn, format(printf, 2, 3)))
+sm_errx(int code, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	sm_vreport(0, fmt, ap);
+	va_end(ap);
+	exit(code);
+}
+
+static void __attribute__((noreturn, format(printf, 2, 3)))
+sm_err(int code, const char *fmt, ...)
+{
+	va_list	 ap;
+	int	 saved = errno;
+
+	va_start(ap, fmt);
+	sm_vreport(saved, fmt, ap);
+	va_end(ap);
+	exit(code);
+}
+
 static void __attribute__((noreturn))
 sm_usage(const char *why)
 {
 	if (why != NULL)
-		warnx("%s", why);
+		sm_warnx("%s", why);
 	(void)fprintf(stderr, "usage: sendmail [-itv] [-B type] [-b m|s|v|i|p] "
 	    "[-C file] [-F name] [-f sender] [-N dsn] [-R ret] [-V envid] "
 	    "[-q] [--] [recipient ...]\n");
@@ -91,7 +158,7 @@ static void
 sm_check_value(int opt, const char *v)
 {
 	if (strpbrk(v, "\r\n") != NULL) {
-		warnx("-%c: value contains a line break", opt);
+		sm_warnx("-%c: value contains a line break", opt);
 		exit(EX_USAGE);
 	}
 }
@@ -205,7 +272,7 @@ sm_getopt(int argc, char **argv, struct sm_opts *o)
 				else if (i + 1 < argc)
 					v = argv[++i];
 				else {
-					warnx("-%c: option requires an "
+					sm_warnx("-%c: option requires an "
 					    "argument", c);
 					sm_usage(NULL);
 				}
@@ -235,9 +302,9 @@ sm_getopt(int argc, char **argv, struct sm_opts *o)
 				break;
 			default:
 				if (isprint(c))
-					warnx("-%c: unknown option", c);
+					sm_warnx("-%c: unknown option", c);
 				else
-					warnx("unknown option");
+					sm_warnx("unknown option");
 				sm_usage(NULL);
 			}
 		}
@@ -295,7 +362,7 @@ sm_discard(int fd, const char *path)
 {
 	if ((path[0] == '\0' || unlink(path) == -1) &&
 	    ftruncate(fd, 0) == -1)
-		warn("truncating %s", path);
+		sm_warn("truncating %s", path);
 }
 
 /*
@@ -310,7 +377,7 @@ sm_socket_fallback(char *path, size_t pathsz)
 	int	 fd, saved = errno;
 
 	if ((fd = ctl_connect(conf.spool)) == -1) {
-		warnx("cannot create a queue file in %s/drop (%s), and the "
+		sm_warnx("cannot create a queue file in %s/drop (%s), and the "
 		    "relayq daemon's socket %s/%s does not answer (%s): "
 		    "start relayq drain, or make sendmail setgid relayq "
 		    "where the caller can use it", conf.spool,
@@ -319,7 +386,7 @@ sm_socket_fallback(char *path, size_t pathsz)
 	}
 	(void)close(fd);
 	if ((fd = memfd_create("relayq-submit", MFD_CLOEXEC)) == -1)
-		err(EX_OSERR, "memfd_create");
+		sm_err(EX_OSERR, "memfd_create");
 	sm_via_socket = 1;
 	if (pathsz > 0)
 		path[0] = '\0';
@@ -346,14 +413,14 @@ sm_create(char *id, char *path, size_t pathsz)
 		spool_make_id(id, &ts, getpid());
 		if ((size_t)snprintf(path, pathsz, "%s/drop/%s", conf.spool,
 		    id) >= pathsz)
-			errx(EX_CONFIG, "spool path too long: %s", conf.spool);
+			sm_errx(EX_CONFIG, "spool path too long: %s", conf.spool);
 		if (sm_privileged && setegid(sm_egid) == -1)
-			err(EX_OSERR, "setegid");
+			sm_err(EX_OSERR, "setegid");
 		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
 		    O_CLOEXEC, 0640);
 		saved = errno;
 		if (setresgid(sm_rgid, sm_rgid, sm_rgid) == -1)
-			err(EX_OSERR, "setresgid");
+			sm_err(EX_OSERR, "setresgid");
 		errno = saved;
 		if (fd != -1 || errno != EEXIST)
 			break;
@@ -367,7 +434,7 @@ sm_create(char *id, char *path, size_t pathsz)
 	    (fd = sm_socket_fallback(path, pathsz)) != -1)
 		return fd;
 	if (fd == -1) {
-		warn("cannot create queue file %s", path);
+		sm_warn("cannot create queue file %s", path);
 		if (errno == ENOENT || errno == EACCES)
 			(void)fprintf(stderr, "sendmail: check that %s/drop "
 			    "exists with mode 1730, owner relayq, group relayq,"
@@ -382,13 +449,13 @@ sm_create(char *id, char *path, size_t pathsz)
 	 * on the descriptor, whatever the umask made of it.
 	 */
 	if (fchmod(fd, 0640) == -1) {
-		warn("fchmod %s", path);
+		sm_warn("fchmod %s", path);
 		sm_discard(fd, path);
 		exit(EX_CANTCREAT);
 	}
 	/* held until exit: the daemon never reaps a file being written */
 	if (flock(fd, LOCK_EX) == -1)
-		err(EX_OSERR, "flock %s", path);
+		sm_err(EX_OSERR, "flock %s", path);
 	return fd;
 }
 
@@ -404,11 +471,11 @@ sm_fail(int fd, const char *path, int code, const char *what)
 		/* disk full, quota, I/O error, file size limit: the caller
 		 * may try again later (sysexits: any write error is 75) */
 		code = EX_TEMPFAIL;
-		warn("%s", what);
+		sm_warn("%s", what);
 	} else if (code == EX_IOERR) {
-		warn("%s", what);
+		sm_warn("%s", what);
 	} else
-		warnx("%s", what);
+		sm_warnx("%s", what);
 	exit(code);
 }
 
@@ -423,7 +490,7 @@ sm_alias_warn(void *arg, const char *fmt, ...)
 	va_start(ap, fmt);
 	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	warnx("%s", msg);
+	sm_warnx("%s", msg);
 	log_warnx("%s", msg);
 }
 
@@ -431,7 +498,7 @@ sm_alias_warn(void *arg, const char *fmt, ...)
 static void
 sm_alias_report(const char *path, size_t line, const char *msg)
 {
-	warnx("%s:%zu: %s", path, line, msg);
+	sm_warnx("%s:%zu: %s", path, line, msg);
 }
 
 /*
@@ -458,7 +525,7 @@ sm_load_aliases(struct aliases *al, int check)
 		saved = errno;
 		aliases_free(al);
 		errno = saved;
-		warn("alias file %s", path);
+		sm_warn("alias file %s", path);
 		log_warnx("alias file %s: %s", path, strerror(saved));
 		return -1;
 	}
@@ -483,7 +550,7 @@ sm_conf_addr(const char *key, const char *v, const char *domain,
 		return 0;
 	if (addr_qualify(v, domain, locals, out, outsz) == -1 ||
 	    !addr_valid(out))
-		errx(EX_CONFIG, "%s: %s: bad address \"%.100s\"", conf.path,
+		sm_errx(EX_CONFIG, "%s: %s: bad address \"%.100s\"", conf.path,
 		    key, v);
 	return 1;
 }
@@ -496,7 +563,7 @@ sm_push(struct addr_list *l, const char *a)
 
 	if ((v = reallocarray(l->v, l->n + 1, sizeof(*v))) == NULL ||
 	    (v[l->n] = strdup(a)) == NULL)
-		err(EX_OSERR, "recipient list");
+		sm_err(EX_OSERR, "recipient list");
 	l->v = v;
 	l->n++;
 }
@@ -517,7 +584,7 @@ sm_add_rcpt(struct addr_list *final, struct addr_list *orig, const char *a,
 
 	if (aliases_expand(al, a, cx, &x) == -1) {
 		if (errno != EINVAL)
-			err(EX_OSERR, "recipient list");
+			sm_err(EX_OSERR, "recipient list");
 		(void)snprintf(why, whysz, "bad recipient address \"%.100s\"",
 		    a);
 		addr_list_free(&x);
@@ -532,7 +599,7 @@ sm_add_rcpt(struct addr_list *final, struct addr_list *orig, const char *a,
 		}
 		n = final->n;
 		if (addr_list_add(final, x.v[i]) == -1)
-			err(EX_OSERR, "recipient list");
+			sm_err(EX_OSERR, "recipient list");
 		if (final->n > n)
 			sm_push(orig, a);
 	}
@@ -602,7 +669,7 @@ main(int argc, char *argv[])
 	sm_privileged = sm_rgid != sm_egid || getuid() != geteuid();
 	/* run without the group until the one open(2) that needs it */
 	if (sm_privileged && setegid(sm_rgid) == -1)
-		err(EX_OSERR, "setegid");
+		sm_err(EX_OSERR, "setegid");
 
 	memset(&o, 0, sizeof(o));
 	o.mode = 'm';
@@ -626,14 +693,14 @@ main(int argc, char *argv[])
 	if (o.config != NULL) {
 		/* root may; anyone else would steer a setgid program */
 		if (getuid() != 0)
-			errx(EX_NOPERM, "-C: only root may name another "
+			sm_errx(EX_NOPERM, "-C: only root may name another "
 			    "configuration file");
 		cfg = o.config;
 	} else if (!sm_privileged && getenv("RELAYQ_CONFIG") != NULL)
 		cfg = getenv("RELAYQ_CONFIG");
 	if (conf_load(&conf, cfg, strcmp(cfg, CONF_PATH) != 0, !sm_privileged, errbuf,
 	    sizeof(errbuf)) == -1)
-		errx(EX_CONFIG, "%s", errbuf);
+		sm_errx(EX_CONFIG, "%s", errbuf);
 	/* the queue listing and the flush request: the daemon's socket */
 	if (o.mode == 'p' || o.qflag != 0)
 		return ctl_frontend(&conf, o.mode == 'p' ? 'p' : 'q',
@@ -682,7 +749,7 @@ main(int argc, char *argv[])
 		(void)snprintf(user, sizeof(user), "uid%u",
 		    (unsigned int)getuid());
 	if (!addr_valid(user))
-		errx(EX_NOUSER, "user name \"%s\" is not usable in an address",
+		sm_errx(EX_NOUSER, "user name \"%s\" is not usable in an address",
 		    user);
 
 	if (o.mode == 's') {
@@ -700,10 +767,10 @@ main(int argc, char *argv[])
 	for (i = 0; i < (size_t)o.nrcpt; i++)
 		if (addr_parse_list(o.rcpt[i], strlen(o.rcpt[i]), &argl,
 		    errbuf, sizeof(errbuf)) == -1)
-			errx(EX_USAGE, "recipient \"%.100s\": %s", o.rcpt[i],
+			sm_errx(EX_USAGE, "recipient \"%.100s\": %s", o.rcpt[i],
 			    errbuf);
 	if (!o.tflag && argl.n == 0)
-		errx(EX_USAGE, "no recipients given (use -t to take them "
+		sm_errx(EX_USAGE, "no recipients given (use -t to take them "
 		    "from the message)");
 
 	/* envelope sender: -f, with <> or empty meaning the null sender */
@@ -711,7 +778,7 @@ main(int argc, char *argv[])
 		char	 s[ADDR_MAX + 3];
 
 		if (strlcpy(s, o.sender, sizeof(s)) >= sizeof(s))
-			errx(EX_USAGE, "-f: address too long");
+			sm_errx(EX_USAGE, "-f: address too long");
 		if (s[0] == '<' && s[strlen(s) - 1] == '>') {
 			s[strlen(s) - 1] = '\0';
 			memmove(s, s + 1, strlen(s));
@@ -720,13 +787,13 @@ main(int argc, char *argv[])
 			sender[0] = '\0';
 		else if (addr_qualify(s, domain, locals, sender,
 		    sizeof(sender)) == -1 || !addr_valid(sender))
-			errx(EX_USAGE, "-f: bad address \"%.100s\"", o.sender);
+			sm_errx(EX_USAGE, "-f: bad address \"%.100s\"", o.sender);
 	} else if (pw == NULL && has_default) {
 		/* containers: an arbitrary uid without a passwd entry */
 		(void)strlcpy(sender, dflt, sizeof(sender));
 	} else if (addr_qualify(user, domain, locals, sender,
 	    sizeof(sender)) == -1)
-		errx(EX_DATAERR, "sender address too long");
+		sm_errx(EX_DATAERR, "sender address too long");
 	if (pw == NULL)
 		log_warnx("uid %u has no passwd entry: sender <%s>%s",
 		    (unsigned int)getuid(), sender, has_default ? "" :
@@ -740,7 +807,7 @@ main(int argc, char *argv[])
 		for (i = 0; i < argl.n; i++)
 			if (!sm_add_rcpt(&final, &orig, argl.v[i], &al, &cx,
 			    errbuf, sizeof(errbuf)))
-				errx(EX_DATAERR, "%s", errbuf);
+				sm_errx(EX_DATAERR, "%s", errbuf);
 		for (i = 0; i < final.n; i++)
 			(void)printf("%s -> %s\n", orig.v[i], final.v[i]);
 		sm_free(&argl, &final, &orig, NULL, NULL, &al, &job);
@@ -904,7 +971,7 @@ main(int argc, char *argv[])
 		/* the daemon fsyncs its copy before it answers OK */
 		if ((rc = submit_send(conf.spool, fd, errbuf,
 		    sizeof(errbuf))) != EX_OK) {
-			warnx("handing the message to the relayq daemon: %s",
+			sm_warnx("handing the message to the relayq daemon: %s",
 			    errbuf);
 			exit(rc);
 		}
@@ -923,7 +990,7 @@ main(int argc, char *argv[])
 	/* -bs: the parent answers 250 only on this id and exit status 0 */
 	if (idfd != -1 && (util_writeall(idfd, id, strlen(id)) == -1 ||
 	    close(idfd) == -1))
-		err(EX_OSERR, "-bs: reporting the queue id");
+		sm_err(EX_OSERR, "-bs: reporting the queue id");
 	log_info("%s: uid=%u from=<%s> size=%lld nrcpt=%zu", id,
 	    (unsigned int)getuid(), sender, out->data, final.n);
 	if (in->nuls > 0)

@@ -9,6 +9,7 @@ test_sendmail_errors() {
 	out=$(printf 'Subject: x\n\n' | submit 2>&1); rc=$?
 	check "sendmail: no recipients -> 64" test $rc -eq 64
 	check "sendmail: no recipients message" grep -q 'no recipients' <<<"$out"
+	check "sendmail: the error is logged too" log_has 'sendmail\[[0-9]+\]: no recipients given'
 	out=$(printf 'Subject: x\n\nbody\n' | submit -t 2>&1); rc=$?
 	check "sendmail -t without any recipient -> 64" test $rc -eq 64
 	out=$(submit -Q x </dev/null 2>&1); rc=$?
