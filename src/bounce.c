@@ -87,6 +87,33 @@ bounce_copy_header(FILE *fp, const struct qmsg *m)
 	return eight;
 }
 
+/*
+ * The whole original, at most BOUNCE_HDRMAX octets (the caller checks):
+ * CRLF and dot-stuffed already, so it goes in unchanged.  Returns 1 when
+ * it holds 8-bit octets, -1 on a read error.
+ */
+static int
+bounce_copy_message(FILE *fp, const struct qmsg *m)
+{
+	char	 buf[4096];
+	off_t	 off = 0;
+	ssize_t	 n, i;
+	int	 eight = 0;
+
+	while (off < m->datalen) {
+		n = pread(m->fd, buf, m->datalen - off < (off_t)sizeof(buf) ?
+		    (size_t)(m->datalen - off) : sizeof(buf), m->dataoff + off);
+		if (n <= 0)
+			return -1;
+		for (i = 0; i < n; i++)
+			eight |= (unsigned char)buf[i] >= 0x80;
+		if (fwrite(buf, 1, (size_t)n, fp) != (size_t)n)
+			return -1;
+		off += n;
+	}
+	return eight;
+}
+
 /* The report itself, into `fp' (the data part of the queue file). */
 static int
 bounce_report(FILE *fp, struct conf *conf, const struct qmsg *m,
@@ -173,10 +200,24 @@ bounce_report(FILE *fp, struct conf *conf, const struct qmsg *m,
 	}
 	bounce_line(fp, "%s", "");
 	bounce_line(fp, "--%s", bnd);
-	bounce_line(fp, "Content-Description: Undelivered Message Headers");
-	bounce_line(fp, "Content-Type: text/rfc822-headers");
-	bounce_line(fp, "%s", "");
-	eight = bounce_copy_header(fp, m);
+	/*
+	 * The whole message when the sender did not ask for headers only
+	 * (-R hdrs) and it is small, as Postfix's bounce_size_limit does;
+	 * else its header.  Either way the report stays in memory bounded by
+	 * BOUNCE_HDRMAX.
+	 */
+	if (m->dsn_ret != 2 && m->datalen <= BOUNCE_HDRMAX) {
+		bounce_line(fp, "Content-Description: Undelivered Message");
+		bounce_line(fp, "Content-Type: message/rfc822");
+		bounce_line(fp, "%s", "");
+		eight = bounce_copy_message(fp, m);
+	} else {
+		bounce_line(fp, "Content-Description: Undelivered Message "
+		    "Headers");
+		bounce_line(fp, "Content-Type: text/rfc822-headers");
+		bounce_line(fp, "%s", "");
+		eight = bounce_copy_header(fp, m);
+	}
 	bounce_line(fp, "%s", "");
 	bounce_line(fp, "--%s--", bnd);
 	return eight;

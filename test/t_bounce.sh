@@ -27,9 +27,16 @@ test_bounce_5xx() {
 	check "bounce 5xx: Diagnostic-Code is the server's reply" grep -qx $'Diagnostic-Code: smtp; 550 5.1.1 no such user\r' "$m"
 	check "bounce 5xx: only the failed recipient reported" test "$(grep -c 'Final-Recipient' "$m")" -eq 1
 	check "bounce 5xx: original header returned" grep -qx $'Subject: will bounce\r' "$m"
+	check "bounce 5xx: a small message returned whole as message/rfc822" \
+	    bash -c "grep -qx \$'Content-Type: message/rfc822\r' '$m' && grep -qx \$'body\r' '$m'"
 	check "bounce 5xx: closing boundary" test "$(tail -1 "$m")" = "--$nid/example.org--"$'\r'
 	check "bounce 5xx: original kept in failed/ with its state" test -f "$T/spool/failed/$id" -a -f "$T/spool/failed/$id.state"
 	check "bounce 5xx: queue empty" wait_for 5 dir_empty "$T/spool/queue"
+	# -R hdrs: the sender asked for the header only
+	printf 'Subject: headers only\n\nsecret body\n' | submit -R hdrs -f alice@example.org bad@example.net
+	check "bounce -R hdrs: DSN delivered" wait_for 15 test -s "$T/mail/3.env"
+	check "bounce -R hdrs: text/rfc822-headers, the body not returned" \
+	    bash -c "grep -qx \$'Content-Type: text/rfc822-headers\r' '$T/mail/3.msg' && grep -qx \$'Subject: headers only\r' '$T/mail/3.msg' && ! grep -q 'secret body' '$T/mail/3.msg'"
 	stop_daemon
 	stop_pid "$T/smtpd.pid"
 }
