@@ -146,25 +146,29 @@ import_kvs_get(const struct import_kvs *s, const char *k)
 }
 
 /*
- * Next line of buf into `line', without its end of line; 1 = a line,
- * 0 = end, -1 = too long.
+ * Next line of buf into `line', without its end of line, counted in *n;
+ * 1 = a line, 0 = end, -1 = too long (`err' says "FILE:LINE: ...").
  */
 static int
-import_getline(const char **pp, const char *end, char *line, size_t sz)
+import_getline(const char **pp, const char *end, char *line, size_t sz,
+    unsigned int *n, const char *file, char *err, size_t errsz)
 {
 	const char	*p = *pp, *nl;
 	size_t		 len;
 
 	if (p >= end)
 		return 0;
+	(*n)++;
 	if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
 		nl = end;
 	len = (size_t)(nl - p);
 	*pp = nl < end ? nl + 1 : end;
 	if (len > 0 && p[len - 1] == '\r')
 		len--;
-	if (len >= sz)
+	if (len >= sz) {
+		(void)snprintf(err, errsz, "%s:%u: line too long", file, *n);
 		return -1;
+	}
 	memcpy(line, p, len);
 	line[len] = '\0';
 	if (strlen(line) != len)	/* NUL byte: treat as garbage */
@@ -280,13 +284,8 @@ import_ssmtp(struct import *ic, const char *file, const char *buf,
 	int		 r, usetls = 0, starttls = 0;
 
 	ic->from = IMPORT_SSMTP;
-	while ((r = import_getline(&p, end, line, sizeof(line))) != 0) {
-		n++;
-		if (r == -1) {
-			(void)snprintf(err, errsz, "%s:%u: line too long",
-			    file, n);
-			return -1;
-		}
+	while ((r = import_getline(&p, end, line, sizeof(line), &n, file,
+	    err, errsz)) == 1) {
 		/* ssmtp itself cuts every line at the first '#' */
 		line[strcspn(line, "#")] = '\0';
 		k = import_trim(line);
@@ -344,6 +343,8 @@ import_ssmtp(struct import *ic, const char *file, const char *buf,
 		else
 			import_note(ic, "%s:%u: %s not converted", file, n, k);
 	}
+	if (r == -1)
+		return -1;
 	/* ssmtp: UseSTARTTLS implies TLS; UseTLS alone wraps the socket */
 	if (starttls)
 		ic->tls = TLS_STARTTLS;
@@ -507,13 +508,8 @@ import_msmtp(struct import *ic, const char *file, const char *buf,
 	int			 r, rc = -1;
 
 	ic->from = IMPORT_MSMTP;
-	while ((r = import_getline(&p, end, line, sizeof(line))) != 0) {
-		n++;
-		if (r == -1) {
-			(void)snprintf(err, errsz, "%s:%u: line too long",
-			    file, n);
-			goto done;
-		}
+	while ((r = import_getline(&p, end, line, sizeof(line), &n, file,
+	    err, errsz)) == 1) {
 		k = import_trim(line);
 		if (*k == '\0' || *k == '#')
 			continue;
@@ -568,6 +564,8 @@ import_msmtp(struct import *ic, const char *file, const char *buf,
 				goto oom;
 		}
 	}
+	if (r == -1)
+		goto done;
 	/* msmtp uses the account "default" unless told otherwise */
 	if (use == NULL) {
 		use = "default";
@@ -687,13 +685,8 @@ import_nullmailer(struct import *ic, const char *file, const char *buf,
 		    "relayq converts, ignored", file);
 		return 0;
 	}
-	while ((r = import_getline(&p, end, line, sizeof(line))) != 0) {
-		n++;
-		if (r == -1) {
-			(void)snprintf(err, errsz, "%s:%u: line too long",
-			    file, n);
-			return -1;
-		}
+	while ((r = import_getline(&p, end, line, sizeof(line), &n, file,
+	    err, errsz)) == 1) {
 		l = import_trim(line);
 		if (*l == '\0' || *l == '#')
 			continue;
@@ -709,6 +702,8 @@ import_nullmailer(struct import *ic, const char *file, const char *buf,
 		}
 		break;
 	}
+	if (r == -1)
+		return -1;
 	return 0;
 }
 
@@ -766,13 +761,8 @@ import_dma(struct import *ic, const char *file, const char *buf,
 
 	ic->from = IMPORT_DMA;
 	(void)strlcpy(ic->mainname, file, sizeof(ic->mainname));
-	while ((r = import_getline(&p, end, line, sizeof(line))) != 0) {
-		n++;
-		if (r == -1) {
-			(void)snprintf(err, errsz, "%s:%u: line too long",
-			    file, n);
-			return -1;
-		}
+	while ((r = import_getline(&p, end, line, sizeof(line), &n, file,
+	    err, errsz)) == 1) {
 		line[strcspn(line, "#")] = '\0';
 		k = import_trim(line);
 		if (*k == '\0')
@@ -786,6 +776,8 @@ import_dma(struct import *ic, const char *file, const char *buf,
 			return -1;
 		}
 	}
+	if (r == -1)
+		return -1;
 	return 0;
 }
 
@@ -799,13 +791,8 @@ import_dma_auth(struct import *ic, const char *file, const char *buf,
 	int		 r;
 
 	(void)strlcpy(ic->saslname, file, sizeof(ic->saslname));
-	while ((r = import_getline(&p, end, line, sizeof(line))) != 0) {
-		n++;
-		if (r == -1) {
-			(void)snprintf(err, errsz, "%s:%u: line too long",
-			    file, n);
-			goto fail;
-		}
+	while ((r = import_getline(&p, end, line, sizeof(line), &n, file,
+	    err, errsz)) == 1) {
 		l = import_trim(line);
 		if (*l == '\0' || *l == '#')
 			continue;
@@ -822,6 +809,8 @@ import_dma_auth(struct import *ic, const char *file, const char *buf,
 			goto fail;
 		}
 	}
+	if (r == -1)
+		goto fail;
 	explicit_bzero(line, sizeof(line));
 	return 0;
  fail:
@@ -956,14 +945,10 @@ import_postfix(struct import *ic, const char *file, const char *buf,
 	ic->from = IMPORT_POSTFIX;
 	(void)strlcpy(ic->mainname, file, sizeof(ic->mainname));
 	for (;;) {
-		r = import_getline(&p, end, line, sizeof(line));
-		if (r == -1) {
-			(void)snprintf(err, errsz, "%s:%u: line too long",
-			    file, n + 1);
+		r = import_getline(&p, end, line, sizeof(line), &n, file,
+		    err, errsz);
+		if (r == -1)
 			return -1;
-		}
-		if (r == 1)
-			n++;
 		l = r == 1 ? import_trim(line) : NULL;
 		if (r == 1 && (*l == '\0' || *l == '#'))
 			continue;
@@ -1011,13 +996,8 @@ import_postfix_sasl(struct import *ic, const char *file, const char *buf,
 	int		 r, rc = -1;
 
 	(void)strlcpy(ic->saslname, file, sizeof(ic->saslname));
-	while ((r = import_getline(&p, end, line, sizeof(line))) != 0) {
-		n++;
-		if (r == -1) {
-			(void)snprintf(err, errsz, "%s:%u: line too long",
-			    file, n);
-			goto done;
-		}
+	while ((r = import_getline(&p, end, line, sizeof(line), &n, file,
+	    err, errsz)) == 1) {
 		l = import_trim(line);
 		if (*l == '\0' || *l == '#')
 			continue;
@@ -1036,6 +1016,8 @@ import_postfix_sasl(struct import *ic, const char *file, const char *buf,
 			goto done;
 		}
 	}
+	if (r == -1)
+		goto done;
 	rc = 0;
  done:
 	explicit_bzero(line, sizeof(line));
