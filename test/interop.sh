@@ -266,48 +266,13 @@ pick_port || bail "free ports" "no free port found"; P3=$PORT	# sink
 # ---------------------------------------------------------------------------
 # Certificates: CA, server cert for localhost + 127.0.0.1, unrelated CA.
 
-ossl() {
-	if ! openssl "$@" >>"$D/tls/openssl.log" 2>&1; then
-		tail -n 20 "$D/tls/openssl.log" | sed 's/^/#   /'
-		bail "certificates" "openssl $1 failed"
-	fi
-}
-cat >"$D/tls/ext.cnf" <<'EOF'
-[ req ]
-distinguished_name = dn
-[ dn ]
-[ ca_ext ]
-basicConstraints = critical, CA:TRUE
-keyUsage = critical, keyCertSign, cRLSign
-subjectKeyIdentifier = hash
-[ server_ext ]
-basicConstraints = critical, CA:FALSE
-keyUsage = critical, digitalSignature
-extendedKeyUsage = serverAuth
-subjectAltName = DNS:localhost, IP:127.0.0.1
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid
-EOF
-mkca() {
-	ossl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 \
-	    -pkeyopt ec_param_enc:named_curve -out "$D/tls/$1.key"
-	ossl req -new -x509 -key "$D/tls/$1.key" -out "$D/tls/$1.pem" \
-	    -days 2 -sha256 -subj "/CN=$2" \
-	    -config "$D/tls/ext.cnf" -extensions ca_ext
-}
-mkca ca "relayq interop test CA"
-mkca otherca "relayq interop UNRELATED CA"
-ossl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 \
-    -pkeyopt ec_param_enc:named_curve -out "$D/tls/server.key"
-ossl req -new -key "$D/tls/server.key" -out "$D/tls/server.csr" \
-    -subj "/CN=localhost" -config "$D/tls/ext.cnf"
-ossl x509 -req -in "$D/tls/server.csr" -CA "$D/tls/ca.pem" \
-    -CAkey "$D/tls/ca.key" -set_serial "0x$(openssl rand -hex 8)" \
-    -days 2 -sha256 -extfile "$D/tls/ext.cnf" -extensions server_ext \
-    -out "$D/tls/server.pem"
-ossl verify -CAfile "$D/tls/ca.pem" -verify_hostname localhost \
-    "$D/tls/server.pem"
-ossl verify -CAfile "$D/tls/ca.pem" -verify_ip 127.0.0.1 "$D/tls/server.pem"
+# the same test PKI as make check (test/mkcerts.sh checks each certificate
+# fails or passes verification as intended), twice: the second CA is the
+# unrelated one
+sh "$TOP/test/mkcerts.sh" "$D/tls" >"$D/tls.log" 2>&1 &&
+    sh "$TOP/test/mkcerts.sh" "$D/tls/other" >>"$D/tls.log" 2>&1 ||
+    { sed 's/^/#   /' "$D/tls.log"; bail "certificates" "test/mkcerts.sh failed"; }
+cp "$D/tls/other/ca.pem" "$D/tls/otherca.pem"
 if openssl verify -CAfile "$D/tls/otherca.pem" "$D/tls/server.pem" \
     >/dev/null 2>&1; then
 	bail "certificates" "server cert verifies against the unrelated CA"
