@@ -36,7 +36,7 @@ SENDMAIL_SRCS	 = src/sendmail.c \
 		   src/aliases.c \
 		   src/bs.c
 RELAYQ_SRCS	 = src/relayq.c \
-		   src/drain.c \
+		   src/drain.c src/drainctl.c \
 		   src/queue.c \
 		   src/bounce.c \
 		   src/check.c \

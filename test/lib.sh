@@ -122,6 +122,17 @@ start_daemon() {
 
 stop_daemon() { stop_pid "$T/daemon.pid"; }
 
+# kill -9 the daemon and reap it: its lock on spool/pid is released only
+# when it is really gone, and a daemon restarted before that refuses to
+# run (a second daemon on the spool)
+kill_daemon() {
+	local pid
+	pid=$(cat "$T/daemon.pid")
+	kill -9 "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	rm -f "$T/daemon.pid"
+}
+
 # submit ARGS... < message: run sendmail as the test user
 submit() { as_user env RELAYQ_CONFIG="$T/conf" "$TOP/sendmail" "$@"; }
 

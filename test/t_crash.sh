@@ -99,12 +99,12 @@ crash_in_session() {
 	start_smtpd --hang-after "$cmd" && write_conf && start_daemon || { not_ok "crash in $cmd: set-up" "see $T"; return; }
 	printf 'Subject: %s\n\nbody\n' "$subj" | submit user@example.net
 	check "crash in $cmd: daemon reached it" wait_for 15 grep -q "$grepfor" "$T/transcript"
-	kill -9 "$(cat "$T/daemon.pid")"; rm -f "$T/daemon.pid"
+	kill_daemon
 	stop_pid "$T/smtpd.pid"
 	SMTPD_PORT=$PORT start_smtpd
 	restart_daemon
 	check "crash in $cmd: delivered once after restart" wait_for 15 has_copies "$subj" 1
-	has_copies "$subj" 1 || { echo "# log:"; sed 's/^/#   /' "$T/log"; echo "# smtpd:"; sed 's/^/#   /' "$T/smtpd.err"; }
+	has_copies "$subj" 1 || { echo "# log:"; sed 's/^/#   /' "$T/log"; echo "# daemon stderr:"; sed 's/^/#   /' "$T/daemon.err"; echo "# smtpd:"; sed 's/^/#   /' "$T/smtpd.err"; }
 	check "crash in $cmd: spool clean afterwards" wait_for 10 spool_clean
 	stop_daemon
 	stop_pid "$T/smtpd.pid"
@@ -169,9 +169,8 @@ test_crash_random() {
 		done
 		# the kill lands somewhere in the delivery of this batch
 		sleep "0.$((RANDOM % 20))"
-		kill -9 "$(cat "$T/daemon.pid")" 2>/dev/null && kills=$((kills + 1))
-		wait "$(cat "$T/daemon.pid")" 2>/dev/null
-		rm -f "$T/daemon.pid"
+		kill -0 "$(cat "$T/daemon.pid")" 2>/dev/null && kills=$((kills + 1))
+		kill_daemon
 	done
 	restart_daemon
 	wait_for 30 spool_clean

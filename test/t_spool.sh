@@ -29,7 +29,7 @@ test_crash_safety() {
 	printf 'Subject: survive\n\nbody\n' | submit root
 	wait_for 10 grep -q '^C: DATA' "$T/transcript"
 	wait_for 10 sh -c "grep -q '^C: \\.\$' '$T/transcript'"
-	kill -9 "$(cat "$T/daemon.pid")"; rm -f "$T/daemon.pid"
+	kill_daemon
 	stop_pid "$T/smtpd.pid"
 	check "kill -9 of the daemon: message still queued" test "$(queue_count)" -eq 1
 	start_smtpd && write_conf && start_daemon

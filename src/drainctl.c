@@ -1,0 +1,421 @@
+/*
+ * relayq drain: the control requests of relayq(8) and sendmail -bp/-q,
+ * answered by the daemon (the wire protocol is in ctl.c).  The queue
+ * table and spool descriptors it works on belong to drain.c.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bsd/stdlib.h>
+#include <bsd/string.h>
+
+#include "relayq.h"
+#include "drain.h"
+
+/*
+ * The control socket (ctl.c has the protocol).  Who may do what is
+ * decided here from the kernel's peer credentials: root, our own uid and
+ * group relayq see and change every message; anyone else only messages
+ * whose envelope uid is theirs, which sendmail wrote from getuid() and
+ * the import check tied to the file's owner.
+ */
+static int
+drain_ctl_admin(const struct ucred *cr)
+{
+	struct passwd	*pw;
+	gid_t		 groups[256];
+	int		 n = 256, i;
+
+	if (cr->uid == 0 || cr->uid == geteuid() || cr->gid == getegid())
+		return 1;
+	if ((pw = getpwuid(cr->uid)) == NULL ||
+	    getgrouplist(pw->pw_name, pw->pw_gid, groups, &n) == -1)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (groups[i] == getegid())
+			return 1;
+	return 0;
+}
+
+/* Where `id' is: 1 in queue/ (index in *qi), 2 in hold/, 0 nowhere. */
+static int
+drain_ctl_where(const char *id, size_t *qi)
+{
+	struct stat	 st;
+	size_t		 i;
+
+	for (i = 0; i < drain_nq; i++)
+		if (strcmp(drain_q[i].id, id) == 0) {
+			*qi = i;
+			return 1;
+		}
+	if (fstatat(drain_holdfd, id, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		return 2;
+	return 0;
+}
+
+/* Open a message for a caller; -1 when absent or not theirs to see. */
+static int
+drain_ctl_open(const char *id, int where, const struct ucred *cr, int admin,
+    struct qmsg *m, long long *size)
+{
+	struct stat	 st;
+	char		 err[256];
+
+	if (spool_open_msg(where == 2 ? drain_holdfd : drain_queuefd, id, m,
+	    err, sizeof(err)) == -1)
+		return -1;
+	if (!admin && m->uid != cr->uid) {
+		spool_free_msg(m);
+		return -1;
+	}
+	(void)spool_read_state(drain_statefd, id, m);
+	*size = fstat(m->fd, &st) == 0 ? (long long)st.st_size : 0;
+	return 0;
+}
+
+static int
+drain_ctl_visible(const char *id, int where, const struct ucred *cr,
+    int admin)
+{
+	struct qmsg	 m;
+	long long	 size;
+
+	if (admin)
+		return 1;
+	if (drain_ctl_open(id, where, cr, admin, &m, &size) == -1)
+		return 0;
+	spool_free_msg(&m);
+	return 1;
+}
+
+static char	(*drain_held)[SPOOL_IDLEN + 1];
+static size_t	 drain_nheld;
+
+static void
+drain_held_one(const char *name)
+{
+	char	(*h)[SPOOL_IDLEN + 1];
+
+	if (!spool_id_ok(name) || (h = reallocarray(drain_held,
+	    drain_nheld + 1, sizeof(*h))) == NULL)
+		return;
+	drain_held = h;
+	memcpy(h[drain_nheld++], name, SPOOL_IDLEN + 1);
+}
+
+static int
+drain_ctl_cmp(const void *a, const void *b)
+{
+	return strcmp((const char *)a + 1, (const char *)b + 1);
+}
+
+/*
+ * Every message the caller may see, queued and held, oldest first
+ * (ids sort by arrival).  Calls `fn' on each; returns how many.
+ */
+static size_t
+drain_ctl_each(const struct ucred *cr, int admin,
+    void (*fn)(FILE *, struct qmsg *, long long, int, void *), FILE *fp,
+    void *arg)
+{
+	char		(*all)[SPOOL_IDLEN + 2];
+	struct qmsg	 m;
+	long long	 size;
+	size_t		 i, n = 0, seen = 0;
+
+	drain_nheld = 0;
+	drain_each(drain_holdfd, drain_held_one);
+	if ((all = calloc(drain_nq + drain_nheld + 1, sizeof(*all))) == NULL)
+		return 0;
+	/* first octet: where it is; the rest: the id */
+	for (i = 0; i < drain_nq; i++) {
+		all[n][0] = 1;
+		memcpy(all[n++] + 1, drain_q[i].id, SPOOL_IDLEN + 1);
+	}
+	for (i = 0; i < drain_nheld; i++) {
+		all[n][0] = 2;
+		memcpy(all[n++] + 1, drain_held[i], SPOOL_IDLEN + 1);
+	}
+	qsort(all, n, sizeof(*all), drain_ctl_cmp);
+	for (i = 0; i < n; i++) {
+		if (drain_ctl_open(all[i] + 1, all[i][0], cr, admin, &m,
+		    &size) == -1)
+			continue;
+		seen++;
+		fn(fp, &m, size, all[i][0] == 2, arg);
+		spool_free_msg(&m);
+	}
+	free(all);
+	return seen;
+}
+
+struct drain_total {
+	unsigned long long	 bytes;
+	size_t			 n;
+};
+
+static void
+drain_ctl_list_one(FILE *fp, struct qmsg *m, long long size, int held,
+    void *arg)
+{
+	struct drain_total	*t = arg;
+
+	if (t->n++ == 0)
+		queue_list_head(fp);
+	t->bytes += (unsigned long long)size;
+	queue_list_entry(fp, m, size, held);
+}
+
+static void
+drain_ctl_oldest(FILE *fp, struct qmsg *m, long long size, int held,
+    void *arg)
+{
+	time_t	*oldest = arg;
+
+	(void)fp;
+	(void)size;
+	(void)held;
+	if (*oldest == 0 || m->arrival < *oldest)
+		*oldest = m->arrival;
+}
+
+static void
+drain_ctl_status(FILE *fp, const struct ucred *cr, int admin)
+{
+	char	 date[64];
+	time_t	 now = time(NULL), oldest = 0;
+	size_t	 n;
+
+	n = drain_ctl_each(cr, admin, drain_ctl_oldest, fp, &oldest);
+	util_rfc5322_date(date, sizeof(date), drain_stats.started);
+	(void)fprintf(fp, "daemon: up, pid %ld, since %s (%llds)\n",
+	    (long)getpid(), date, (long long)(now - drain_stats.started));
+	(void)fprintf(fp, "queue: %zu message(s)%s, %zu held\n", n,
+	    admin ? "" : " of yours", drain_nheld);
+	if (oldest != 0)
+		(void)fprintf(fp, "oldest: %llds\n", (long long)(now - oldest));
+	else
+		(void)fprintf(fp, "oldest: -\n");
+	if (drain_stats.last_sent != 0) {
+		util_rfc5322_date(date, sizeof(date), drain_stats.last_sent);
+		(void)fprintf(fp, "last delivery: %s (%s)\n", date,
+		    admin ? drain_stats.last_sent_id : "-");
+	} else
+		(void)fprintf(fp, "last delivery: never\n");
+	if (drain_stats.last_error != 0) {
+		util_rfc5322_date(date, sizeof(date), drain_stats.last_error);
+		/* the reply may name other users' recipients */
+		(void)fprintf(fp, "last error: %s (%s)\n", date, admin ?
+		    drain_stats.last_error_text : "details for root and "
+		    "group " RELAYQ_USER);
+	} else
+		(void)fprintf(fp, "last error: none\n");
+	(void)fprintf(fp, "counters: received %lu, sent %lu, deferred %lu, "
+	    "bounced %lu\n", drain_stats.received, drain_stats.sent,
+	    drain_stats.deferred, drain_stats.bounced);
+}
+
+/* Remove a message from queue/ or hold/ and its state: relayq delete. */
+static int
+drain_ctl_remove(const char *id, int where, size_t qi, const struct ucred *cr)
+{
+	int	 dirfd = where == 2 ? drain_holdfd : drain_queuefd;
+
+	/* message first, then state: a crash leaves an orphan state file,
+	   which start-up removes */
+	if (unlinkat(dirfd, id, 0) == -1) {
+		log_warn("%s: delete", id);
+		return -1;
+	}
+	if (unlinkat(drain_statefd, id, 0) == -1 && errno != ENOENT)
+		log_warn("%s: unlink state", id);
+	if (fsync(dirfd) == -1)
+		log_warn("%s: fsync after delete", id);
+	if (where == 1)
+		drain_del(qi);
+	log_info("%s: deleted by uid %u", id, (unsigned int)cr->uid);
+	log_info("%s: removed", id);
+	return 0;
+}
+
+/* Move between queue/ and hold/; the state file stays where it is. */
+static int
+drain_ctl_move(const char *id, int fromfd, int tofd)
+{
+	if (renameat2(fromfd, id, tofd, id, RENAME_NOREPLACE) == -1) {
+		log_warn("%s: moving between queue/ and hold/", id);
+		return -1;
+	}
+	if (fsync(tofd) == -1 || fsync(fromfd) == -1)
+		log_warn("%s: fsync of spool directories", id);
+	return 0;
+}
+
+static void
+drain_ctl_one(int fd, const struct ctl_req *req, const struct ucred *cr)
+{
+	struct qmsg		 m;
+	char			*buf = NULL, msg[128];
+	size_t			 len = 0, qi = 0, i, n = 0;
+	struct drain_total	 total = { 0, 0 };
+	long long		 size;
+	FILE			*fp;
+	int			 admin, where = 0;
+
+	admin = drain_ctl_admin(cr);
+	if ((fp = open_memstream(&buf, &len)) == NULL) {
+		(void)ctl_error(fd, EX_OSERR, "out of memory");
+		return;
+	}
+	if (req->id[0] != '\0') {
+		where = drain_ctl_where(req->id, &qi);
+		if (where == 0 || drain_ctl_open(req->id, where, cr, admin, &m,
+		    &size) == -1) {
+			(void)snprintf(msg, sizeof(msg), "%s: no such message "
+			    "in the queue%s", req->id, admin ? "" :
+			    " (or not yours)");
+			(void)ctl_error(fd, EX_NOINPUT, msg);
+			goto done;
+		}
+		if (req->cmd == CTL_SHOW)
+			queue_show(fp, &m, size, where == 2);
+		spool_free_msg(&m);
+	}
+	switch (req->cmd) {
+	case CTL_QUEUE:
+		(void)drain_ctl_each(cr, admin, drain_ctl_list_one, fp, &total);
+		queue_list_total(fp, total.bytes, total.n);
+		break;
+	case CTL_STATUS:
+		drain_ctl_status(fp, cr, admin);
+		break;
+	case CTL_SHOW:
+		break;
+	case CTL_FLUSH:
+		if (where == 2) {
+			(void)snprintf(msg, sizeof(msg), "%s: on hold; "
+			    "relayq release it first", req->id);
+			(void)ctl_error(fd, EX_UNAVAILABLE, msg);
+			goto done;
+		}
+		for (i = 0; i < drain_nq; i++) {
+			if (where == 1 ? i != qi :
+			    !drain_ctl_visible(drain_q[i].id, 1, cr, admin))
+				continue;
+			drain_q[i].next = 0;
+			n++;
+		}
+		log_info("flush of %s requested by uid %u", where == 1 ?
+		    req->id : "the queue", (unsigned int)cr->uid);
+		(void)fprintf(fp, "%zu message(s) scheduled for delivery now\n",
+		    n);
+		break;
+	case CTL_HOLD:
+		if (where == 2)
+			(void)fprintf(fp, "%s: already on hold\n", req->id);
+		else if (drain_ctl_move(req->id, drain_queuefd,
+		    drain_holdfd) == 0) {
+			drain_del(qi);
+			log_info("%s: placed on hold by uid %u", req->id,
+			    (unsigned int)cr->uid);
+			(void)fprintf(fp, "%s: placed on hold\n", req->id);
+		} else
+			goto oserr;
+		break;
+	case CTL_RELEASE:
+		if (where == 1)
+			(void)fprintf(fp, "%s: not on hold\n", req->id);
+		else if (drain_ctl_move(req->id, drain_holdfd,
+		    drain_queuefd) == 0) {
+			if (drain_add(req->id, 0) == -1)
+				log_warn("%s: queue table", req->id);
+			log_info("%s: released from hold by uid %u", req->id,
+			    (unsigned int)cr->uid);
+			(void)fprintf(fp, "%s: released from hold\n", req->id);
+		} else
+			goto oserr;
+		break;
+	case CTL_DELETE:
+		if (!req->all) {
+			if (drain_ctl_remove(req->id, where, qi, cr) == -1)
+				goto oserr;
+			(void)fprintf(fp, "%s: deleted\n", req->id);
+			break;
+		}
+		/* queued: from the end, as drain_del moves the last entry */
+		for (i = drain_nq; i-- > 0; ) {
+			if (!drain_ctl_visible(drain_q[i].id, 1, cr, admin))
+				continue;
+			(void)strlcpy(msg, drain_q[i].id, sizeof(msg));
+			if (drain_ctl_remove(msg, 1, i, cr) == 0)
+				n++;
+		}
+		drain_nheld = 0;
+		drain_each(drain_holdfd, drain_held_one);
+		for (i = 0; i < drain_nheld; i++) {
+			if (drain_ctl_visible(drain_held[i], 2, cr, admin) &&
+			    drain_ctl_remove(drain_held[i], 2, 0, cr) == 0)
+				n++;
+		}
+		(void)fprintf(fp, "%zu message(s) deleted\n", n);
+		break;
+	case CTL_SUBMIT:
+		/* anyone may submit, as anyone may run sendmail */
+		submit_accept(fd, req->fd, cr->uid, drain_dropfd,
+		    drain_conf->max_message_size);
+		goto done;
+	}
+	if (fclose(fp) == EOF) {
+		fp = NULL;
+		goto oserr;
+	}
+	fp = NULL;
+	(void)ctl_ok(fd, buf, len);
+	goto done;
+ oserr:
+	(void)ctl_error(fd, EX_IOERR, "the daemon could not do that; see its "
+	    "log");
+ done:
+	if (fp != NULL)
+		(void)fclose(fp);
+	free(buf);
+}
+
+/*
+ * Answer every waiting request.  Called from the main loop when the
+ * socket is readable and between messages of a delivery run, so a slow
+ * smarthost delays an answer by one message at most.
+ */
+void
+drain_ctl_serve(void)
+{
+	struct ctl_req	 req;
+	struct ucred	 cr;
+	int		 fd;
+
+	if (drain_ctlfd == -1)
+		return;
+	for (;;) {
+		if ((fd = ctl_accept(drain_ctlfd, &req, &cr)) == -2)
+			continue;	/* a bad request, answered */
+		if (fd == -1)
+			return;		/* none waiting, or out of fds */
+		drain_ctl_one(fd, &req, &cr);
+		if (req.fd != -1)
+			(void)close(req.fd);
+		(void)close(fd);
+	}
+}
