@@ -30,10 +30,10 @@ COMMON_SRCS	 = src/util.c \
 		   src/addr.c \
 		   src/spool.c \
 		   src/ctl.c \
-		   src/submit.c
+		   src/submit.c \
+		   src/aliases.c
 SENDMAIL_SRCS	 = src/sendmail.c \
 		   src/msg.c \
-		   src/aliases.c \
 		   src/bs.c
 RELAYQ_SRCS	 = src/relayq.c \
 		   src/drain.c src/drainctl.c \
@@ -87,10 +87,10 @@ src/import.o src/import_parse.o src/relayq.o: src/import.h
 
 UNIT_SRCS	 = test/unit.c \
 		   test/unit_import.c
-test/unit: $(UNIT_SRCS) src/msg.o src/aliases.o src/smtp.o src/auth.o \
+test/unit: $(UNIT_SRCS) src/msg.o src/smtp.o src/auth.o \
 	    src/tls.o src/import_parse.o $(COMMON_OBJS) test/unit.h
 	$(CC) $(BASE_CPPFLAGS) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(UNIT_SRCS) \
-	    src/msg.o src/aliases.o src/smtp.o src/auth.o src/tls.o \
+	    src/msg.o src/smtp.o src/auth.o src/tls.o \
 	    src/import_parse.o $(COMMON_OBJS) $(TLS_LIBS) \
 	    $(BSD_LIBS)
 
@@ -132,7 +132,7 @@ FUZZ_SECONDS	?= 60
 FUZZ_CC		?= clang
 FUZZ_TARGETS	 = reply engine addr msg conf spool aliases ctl
 FUZZ_BINS	 = $(FUZZ_TARGETS:%=test/fuzz/fuzz_%)
-FUZZ_LIBSRCS	 = $(COMMON_SRCS) src/msg.c src/aliases.c src/smtp.c src/auth.c \
+FUZZ_LIBSRCS	 = $(COMMON_SRCS) src/msg.c src/smtp.c src/auth.c \
 		   src/tls.c \
 		   test/fuzz/fuzz_file.c
 # (-Wno-format-nonliteral: clang, unlike gcc, flags the v*printf wrappers)

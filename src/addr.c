@@ -224,8 +224,8 @@ addr_parse_list(const char *s, size_t len, struct addr_list *l, char *err,
 	return 0;
 }
 
-/* The domain part of an address, after the last unquoted '@', or NULL. */
-static const char *
+/* The last unquoted '@' of an address (its domain follows), or NULL. */
+const char *
 addr_domain(const char *a)
 {
 	const char	*at = NULL;

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <bsd/stdlib.h>
 #include <bsd/string.h>
@@ -298,24 +299,6 @@ aliases_find(const struct aliases *al, const char *local, size_t len)
 	return NULL;
 }
 
-/* The local part of a local address: up to the last unquoted '@'. */
-static size_t
-aliases_local_len(const char *a)
-{
-	size_t	 i, at = strlen(a);
-	int	 inq = 0;
-
-	for (i = 0; a[i] != '\0'; i++) {
-		if (inq && a[i] == '\\' && a[i + 1] != '\0')
-			i++;
-		else if (a[i] == '"')
-			inq = !inq;
-		else if (!inq && a[i] == '@')
-			at = i;
-	}
-	return at;
-}
-
 static int
 aliases_walk(const struct aliases *al, const char *a,
     const struct aliases_ctx *cx, const char **chain, int depth,
@@ -332,7 +315,8 @@ aliases_walk(const struct aliases *al, const char *a,
 			return -1;
 		return 0;
 	}
-	len = aliases_local_len(a);
+	len = addr_domain(a) != NULL ? (size_t)(addr_domain(a) - a) :
+	    strlen(a);
 	e = aliases_find(al, a, len);
 	for (j = 0; e != NULL && j < depth; j++)
 		if (strcasecmp(chain[j], e->name) == 0) {
@@ -392,4 +376,72 @@ aliases_expand(const struct aliases *al, const char *a,
 	const char	*chain[ALIASES_DEPTH + 1];
 
 	return aliases_walk(al, a, cx, chain, 0, out);
+}
+
+/*
+ * The alias file of the configuration: `aliases', else /etc/aliases
+ * when it exists (or always when `must': newaliases checks it).  0 with
+ * al loaded, possibly empty; -1 with errno and al->path naming the file
+ * when it cannot be read, al then empty.
+ */
+int
+aliases_load_conf(struct aliases *al, const struct conf *conf,
+    void (*report)(const char *, size_t, const char *), int must)
+{
+	const char	*path = conf->aliases;
+	int		 saved;
+
+	memset(al, 0, sizeof(*al));
+	al->report = report;
+	if (path == NULL) {
+		path = SYSCONFDIR "/aliases";
+		if (!must && access(path, F_OK) == -1 && errno == ENOENT)
+			return 0;
+	}
+	if (aliases_load(al, path) == -1) {
+		saved = errno;
+		aliases_free(al);
+		(void)strlcpy(al->path, path, sizeof(al->path));
+		errno = saved;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The context for aliases_expand, from the configuration: the names
+ * that make an address local (localhost, this host's name, short and
+ * long; addr_is_local) and admin_address qualified with `domain'.  The
+ * front end expands recipients with it, the daemon a local sender's
+ * bounce address (bounce.c).  -1 with the reason in err when
+ * admin_address is not a usable address.
+ */
+int
+aliases_ctx_init(struct aliases_ctx *cx, struct conf *conf, char *err,
+    size_t errsz)
+{
+	char	*dot;
+
+	memset(cx, 0, sizeof(*cx));
+	cx->domain = conf_domain(conf);
+	(void)strlcpy(cx->shortname, util_hostname(), sizeof(cx->shortname));
+	if ((dot = strchr(cx->shortname, '.')) != NULL)
+		*dot = '\0';
+	cx->localv[0] = "localhost";
+	cx->localv[1] = "localhost.localdomain";
+	cx->localv[2] = util_hostname();
+	cx->localv[3] = cx->shortname;
+	cx->localv[4] = NULL;
+	cx->locals = cx->localv;
+	if (conf->admin_address == NULL)
+		return 0;
+	if (addr_qualify(conf->admin_address, cx->domain, cx->locals,
+	    cx->adminbuf, sizeof(cx->adminbuf)) == -1 ||
+	    !addr_valid(cx->adminbuf)) {
+		(void)snprintf(err, errsz, "admin_address: bad address "
+		    "\"%.100s\"", conf->admin_address);
+		return -1;
+	}
+	cx->admin = cx->adminbuf;
+	return 0;
 }

@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -223,6 +224,61 @@ bounce_report(FILE *fp, struct conf *conf, const struct qmsg *m,
 	return eight;
 }
 
+/* Alias warnings while working out a bounce address go to the log. */
+static void __attribute__((format(printf, 2, 3)))
+bounce_alias_warn(void *arg, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	 msg[512];
+
+	va_start(ap, fmt);
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_warnx("%s: bounce address: %s", (const char *)arg, msg);
+}
+
+/*
+ * The envelope recipients of the DSN: bounce_to; else, for a sender
+ * made from a local name (the L record), wherever mail to that name
+ * goes now, as Postfix's local delivery of the bounce would take it:
+ * the aliases (read afresh, so a fix applies to mail already queued),
+ * then admin_address, then name@domain; else the envelope sender.  An
+ * unreadable alias file is logged and the sender used.  -1 when out of
+ * memory.
+ */
+static int
+bounce_rcpts(struct conf *conf, const struct qmsg *m, struct addr_list *to)
+{
+	struct aliases		 al;
+	struct aliases_ctx	 cx;
+	char			 err[256];
+	int			 rc;
+
+	if (conf->bounce_to != NULL)
+		return addr_list_add(to, conf->bounce_to);
+	if (m->local_sender == NULL)
+		return addr_list_add(to, m->sender);
+	if (aliases_ctx_init(&cx, conf, err, sizeof(err)) == -1) {
+		log_warnx("%s: %s: %s; bounce to <%s>", m->id, conf->path,
+		    err, m->sender);
+		return addr_list_add(to, m->sender);
+	}
+	if (aliases_load_conf(&al, conf, NULL, 0) == -1) {
+		log_warn("%s: alias file %s; bounce to <%s>", m->id, al.path,
+		    m->sender);
+		return addr_list_add(to, m->sender);
+	}
+	cx.warn = bounce_alias_warn;
+	cx.arg = (void *)m->id;
+	rc = aliases_expand(&al, m->local_sender, &cx, to);
+	aliases_free(&al);
+	if (rc == -1 && errno == EINVAL) {	/* too long to qualify */
+		addr_list_free(to);
+		return addr_list_add(to, m->sender);
+	}
+	return rc;
+}
+
 /*
  * Queue a DSN for the recipients of `m' with failed[i] set.  `dropfd' is
  * the drop directory; the new queue id goes to `newid'.
@@ -233,18 +289,25 @@ bounce_write(int dropfd, struct conf *conf, const struct qmsg *m,
 {
 	struct timespec	 ts;
 	struct passwd	*pw;
+	struct addr_list rcpts = { NULL, 0 };
 	const char	*to;
-	char		*data = NULL, env[ADDR_MAX + 128];
-	size_t		 len = 0;
+	char		*data = NULL, *env = NULL;
+	size_t		 len = 0, envlen = 0, i;
 	FILE		*fp = NULL;
 	int		 fd = -1, tries, eight, rc = -1;
 
+	/* To: names the sender, as in Postfix; the envelope may differ */
 	to = conf->bounce_to != NULL ? conf->bounce_to : m->sender;
-	if (!addr_valid(to)) {
-		(void)snprintf(err, errsz, "bounce recipient <%s> is not a "
-		    "valid address", to);
-		return -1;
+	if (bounce_rcpts(conf, m, &rcpts) == -1) {
+		(void)snprintf(err, errsz, "out of memory");
+		goto done;
 	}
+	for (i = 0; i < rcpts.n; i++)
+		if (!addr_valid(rcpts.v[i])) {
+			(void)snprintf(err, errsz, "bounce recipient <%s> is "
+			    "not a valid address", rcpts.v[i]);
+			goto done;
+		}
 	for (tries = 0; tries < 100; tries++) {
 		(void)clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_nsec = (ts.tv_nsec / 1000 + tries) % 1000000 * 1000;
@@ -271,11 +334,23 @@ bounce_write(int dropfd, struct conf *conf, const struct qmsg *m,
 	}
 	fp = NULL;
 	pw = getpwuid(geteuid());
-	(void)snprintf(env, sizeof(env), "RELAYQ 1\nI %s\nT %lld\nU %u %s\n"
-	    "S \nR %s\nM\n", newid, (long long)ts.tv_sec,
-	    (unsigned int)geteuid(), pw != NULL ? pw->pw_name : RELAYQ_USER,
-	    to);
-	if (util_writeall(fd, env, strlen(env)) == -1 ||
+	if ((fp = open_memstream(&env, &envlen)) == NULL) {
+		(void)snprintf(err, errsz, "out of memory");
+		goto done;
+	}
+	(void)fprintf(fp, "RELAYQ 1\nI %s\nT %lld\nU %u %s\nS \n", newid,
+	    (long long)ts.tv_sec, (unsigned int)geteuid(), pw != NULL ?
+	    pw->pw_name : RELAYQ_USER);
+	for (i = 0; i < rcpts.n; i++)
+		(void)fprintf(fp, "R %s\n", rcpts.v[i]);
+	(void)fprintf(fp, "M\n");
+	if (fclose(fp) == EOF) {
+		fp = NULL;
+		(void)snprintf(err, errsz, "out of memory");
+		goto done;
+	}
+	fp = NULL;
+	if (util_writeall(fd, env, envlen) == -1 ||
 	    util_writeall(fd, data, len) == -1 ||
 	    dprintf(fd, "E %zu %s\n", len, eight ? "8BITMIME" : "7BIT") < 0 ||
 	    (CRASH_POINT("bounce-before-fsync"), fsync(fd)) == -1) {
@@ -292,6 +367,8 @@ bounce_write(int dropfd, struct conf *conf, const struct qmsg *m,
 	if (fp != NULL)
 		(void)fclose(fp);
 	free(data);
+	free(env);
+	addr_list_free(&rcpts);
 	if (rc == -1 && fd != -1 && unlinkat(dropfd, newid, 0) == -1)
 		log_warn("drop/%s: unlink of a partial bounce", newid);
 	if (fd != -1 && close(fd) == -1 && rc == 0) {

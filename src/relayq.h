@@ -110,6 +110,7 @@ struct qmsg {
 	uid_t		 uid;
 	char		*user;
 	char		*sender;	/* "" = null sender */
+	char		*local_sender;	/* L: the local name S came from */
 	struct rcpt	*rcpt;
 	size_t		 nrcpt;
 	int		 eightbit;
@@ -167,6 +168,7 @@ void		 addr_list_free(struct addr_list *);
 int		 addr_qualify(const char *, const char *, const char *const *,
 		    char *, size_t);
 int		 addr_is_local(const char *, const char *const *);
+const char	*addr_domain(const char *);
 int		 addr_valid(const char *);
 int		 addr_masquerade(const char *, size_t, const char *,
 		    const char *const *, char **);
@@ -190,11 +192,19 @@ struct aliases_ctx {
 	const char		*domain;
 	const char *const	*locals;
 	const char		*admin;		/* admin_address */
+	/* what aliases_ctx_init points domain, locals and admin at */
+	const char		*localv[5];
+	char			 shortname[256];
+	char			 adminbuf[ADDR_MAX + 1];
 	void			(*warn)(void *, const char *, ...)
 				    __attribute__((format(printf, 2, 3)));
 	void			*arg;
 };
+int		 aliases_ctx_init(struct aliases_ctx *, struct conf *, char *,
+		    size_t);
 int		 aliases_load(struct aliases *, const char *);
+int		 aliases_load_conf(struct aliases *, const struct conf *,
+		    void (*)(const char *, size_t, const char *), int);
 int		 aliases_split(const char *, struct addr_list *, char *,
 		    size_t);
 void		 aliases_free(struct aliases *);

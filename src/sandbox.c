@@ -145,8 +145,14 @@ sandbox_landlock(const struct conf *conf, const char **why)
 		*why = "cannot create a ruleset";
 		return -1;
 	}
+	/* the alias file: a local sender's bounces follow it (bounce.c).
+	 * A rule holds the inode: an editor that replaces the file by a
+	 * rename cuts the daemon off until restart, and bounces then go
+	 * to the envelope sender, with a log line saying so */
 	if (sandbox_rule(rfd, conf->spool, LL_SPOOL) == -1 ||
 	    sandbox_rule(rfd, conf->path, LL_RO) == -1 ||
+	    sandbox_rule(rfd, conf->aliases != NULL ? conf->aliases :
+	    SYSCONFDIR "/aliases", LL_RO) == -1 ||
 	    (conf->tls_ca_file != NULL &&
 	    sandbox_rule(rfd, conf->tls_ca_file, LL_RO) == -1) ||
 	    (conf->log != NULL && conf->log[0] == '/' &&

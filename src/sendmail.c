@@ -510,23 +510,10 @@ sm_alias_report(const char *path, size_t line, const char *msg)
 static int
 sm_load_aliases(struct aliases *al, int check)
 {
-	const char	*path = conf.aliases;
-	int		 saved;
-
-	memset(al, 0, sizeof(*al));
-	if (check)
-		al->report = sm_alias_report;
-	if (path == NULL) {
-		path = SYSCONFDIR "/aliases";
-		if (access(path, F_OK) == -1 && errno == ENOENT && !check)
-			return 0;
-	}
-	if (aliases_load(al, path) == -1) {
-		saved = errno;
-		aliases_free(al);
-		errno = saved;
-		sm_warn("alias file %s", path);
-		log_warnx("alias file %s: %s", path, strerror(saved));
+	if (aliases_load_conf(al, &conf, check ? sm_alias_report : NULL,
+	    check) == -1) {
+		sm_warn("alias file %s", al->path);
+		log_warnx("alias file %s: %s", al->path, strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -643,18 +630,18 @@ main(int argc, char *argv[])
 	struct msg	 m;
 	struct aliases	 al;
 	struct aliases_ctx cx;
-	char		 admin[ADDR_MAX + 1], force[ADDR_MAX + 1];
-	char		 dflt[ADDR_MAX + 1];
+	char		 force[ADDR_MAX + 1], dflt[ADDR_MAX + 1];
+	char		 lsender[ADDR_MAX + 1], fbuf[ADDR_MAX + 3];
 	int		 has_force, has_default, utf8, idfd = -1;
 	struct bs_job	 job = { NULL, NULL, 0, -1 };
 	struct passwd	*pw;
-	const char	*locals[5], *prog, *cfg, *domain;
+	const char	*const *locals, *prog, *cfg, *domain, *from_name;
 	char		 id[SPOOL_IDLEN + 1], path[PATH_MAX], user[64];
 	char		 sender[ADDR_MAX + 1], errbuf[512], date[64];
 	char		 notify[32];
 	char		 recv[1024], msgid[640], from[1200], dname[512], datef[80];
 	char		*top[2] = { NULL, NULL }, *bottom[4];
-	char		*env = NULL, trailer[32], *fullname, *dotp, *gecos = NULL;
+	char		*env = NULL, trailer[32], *fullname, *gecos = NULL;
 	size_t		 envlen = 0, i, nb = 0;
 	unsigned long	 nmasq = 0;
 	struct tm	 tm;
@@ -709,24 +696,12 @@ main(int argc, char *argv[])
 		(void)log_init("sendmail", "syslog");
 	else
 		(void)log_init("sendmail", conf.log);
-	domain = conf_domain(&conf);
-	locals[0] = "localhost";
-	locals[1] = "localhost.localdomain";
-	locals[2] = util_hostname();
-	(void)strlcpy(dname, locals[2], sizeof(dname));
-	if ((dotp = strchr(dname, '.')) != NULL)
-		*dotp = '\0';
-	locals[3] = dname;
-	locals[4] = NULL;
-
 	/* admin_address: local recipients without an alias go there */
-	memset(&cx, 0, sizeof(cx));
-	cx.domain = domain;
-	cx.locals = locals;
+	if (aliases_ctx_init(&cx, &conf, errbuf, sizeof(errbuf)) == -1)
+		sm_errx(EX_CONFIG, "%s: %s", conf.path, errbuf);
 	cx.warn = sm_alias_warn;
-	if (sm_conf_addr("admin_address", conf.admin_address, domain, locals,
-	    admin, sizeof(admin)))
-		cx.admin = admin;
+	domain = cx.domain;
+	locals = cx.locals;
 	has_force = sm_conf_addr("force_sender", conf.force_sender, domain,
 	    locals, force, sizeof(force));
 	has_default = sm_conf_addr("default_sender", conf.default_sender,
@@ -775,25 +750,42 @@ main(int argc, char *argv[])
 
 	/* envelope sender: -f, with <> or empty meaning the null sender */
 	if (o.sender != NULL) {
-		char	 s[ADDR_MAX + 3];
-
-		if (strlcpy(s, o.sender, sizeof(s)) >= sizeof(s))
+		if (strlcpy(fbuf, o.sender, sizeof(fbuf)) >= sizeof(fbuf))
 			sm_errx(EX_USAGE, "-f: address too long");
-		if (s[0] == '<' && s[strlen(s) - 1] == '>') {
-			s[strlen(s) - 1] = '\0';
-			memmove(s, s + 1, strlen(s));
+		if (fbuf[0] == '<' && fbuf[strlen(fbuf) - 1] == '>') {
+			fbuf[strlen(fbuf) - 1] = '\0';
+			memmove(fbuf, fbuf + 1, strlen(fbuf));
 		}
-		if (s[0] == '\0')
+		from_name = fbuf;
+		if (fbuf[0] == '\0')
 			sender[0] = '\0';
-		else if (addr_qualify(s, domain, locals, sender,
+		else if (addr_qualify(fbuf, domain, locals, sender,
 		    sizeof(sender)) == -1 || !addr_valid(sender))
 			sm_errx(EX_USAGE, "-f: bad address \"%.100s\"", o.sender);
 	} else if (pw == NULL && has_default) {
 		/* containers: an arbitrary uid without a passwd entry */
+		from_name = conf.default_sender;
 		(void)strlcpy(sender, dflt, sizeof(sender));
-	} else if (addr_qualify(user, domain, locals, sender,
-	    sizeof(sender)) == -1)
-		sm_errx(EX_DATAERR, "sender address too long");
+	} else {
+		from_name = user;
+		if (addr_qualify(user, domain, locals, sender,
+		    sizeof(sender)) == -1)
+			sm_errx(EX_DATAERR, "sender address too long");
+	}
+	/*
+	 * A sender that was a local name ("root", "www-data@localhost")
+	 * has no mailbox of its own at `domain' as a rule: its bounces go
+	 * where mail to that name goes (aliases, admin_address), which the
+	 * daemon works out when it bounces.  The L record keeps the name.
+	 */
+	lsender[0] = '\0';
+	if (sender[0] != '\0' && addr_is_local(from_name, locals)) {
+		(void)strlcpy(lsender, from_name, sizeof(lsender));
+		if (addr_domain(from_name) != NULL)
+			lsender[addr_domain(from_name) - from_name] = '\0';
+		if (!addr_valid(lsender))	/* "@localhost" */
+			lsender[0] = '\0';
+	}
 	if (pw == NULL)
 		log_warnx("uid %u has no passwd entry: sender <%s>%s",
 		    (unsigned int)getuid(), sender, has_default ? "" :
@@ -864,6 +856,8 @@ main(int argc, char *argv[])
 	now = time(NULL);
 	(void)fprintf(ef, "RELAYQ 1\nI %s\nT %lld\nU %u %s\nS %s\n", id,
 	    (long long)now, (unsigned int)getuid(), user, sender);
+	if (lsender[0] != '\0')
+		(void)fprintf(ef, "L %s\n", lsender);
 	/* SMTPUTF8 (RFC 6531) is needed when an envelope address is not
 	 * ASCII; the daemon must not send such a message without it */
 	for (i = 0, utf8 = sm_nonascii(sender); i < final.n; i++)

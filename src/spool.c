@@ -11,6 +11,8 @@
  *	T <arrival, seconds since the epoch>
  *	U <uid> <user name>
  *	S <envelope sender, empty for the null sender>
+ *	L <local name>			optional: S was made from this local
+ *					name (its bounces follow the aliases)
  *	B 7BIT|8BITMIME			optional: body type from -B
  *	D FULL|HDRS			optional: DSN RET (-R)
  *	V <envid>			optional: DSN ENVID (-V), printable
@@ -23,7 +25,7 @@
  *	<data>
  *	E <length of data> 7BIT|8BITMIME
  *
- * The optional records B, D, V and F come at most once each, after S and
+ * The optional records L, B, D, V and F come at most once each, after S and
  * before the first R; N at most once per recipient, after its R and O.
  * Values cannot hold CR, LF or NUL (checked at submission and here), so
  * no value can forge a record.  The trailer is the commit mark: a file
@@ -100,6 +102,7 @@ spool_free_msg(struct qmsg *m)
 	free(m->rcpt);
 	free(m->user);
 	free(m->sender);
+	free(m->local_sender);
 	if (m->fd != -1)
 		(void)close(m->fd);
 	memset(m, 0, sizeof(*m));
@@ -203,6 +206,14 @@ spool_parse_envelope(const char *buf, size_t len, struct qmsg *m, char *err,
 		case 'R':
 			if (state != 5 || !addr_valid(v) ||
 			    spool_add_rcpt(m, v) == -1)
+				goto bad;
+			break;
+		case 'L':
+			/* a local part only: addr_is_local must hold */
+			if (state != 5 || m->nrcpt != 0 ||
+			    m->local_sender != NULL || m->sender[0] == '\0' ||
+			    !addr_valid(v) || addr_domain(v) != NULL ||
+			    (m->local_sender = strdup(v)) == NULL)
 				goto bad;
 			break;
 		case 'B':

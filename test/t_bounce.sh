@@ -57,6 +57,35 @@ test_bounce_null_sender_and_bounce_to() {
 	stop_pid "$T/smtpd.pid"
 }
 
+# A sender that was a local name has no mailbox of its own: its bounce
+# goes where mail to that name goes (aliases, then admin_address), read
+# by the daemon when it bounces; the To: field still names the sender.
+# A sender given with a real domain is left alone even when an alias
+# has its local part.
+test_bounce_local_sender() {
+	local f
+	new_env bouncelocal
+	printf 'daemon: ops@example.net, admin\nadmin: boss@example.net\nalice: wrong@example.net\n' > "$T/aliases"
+	start_smtpd --reply 'RCPT:bad@=550 5.1.1 no such user' && write_conf "aliases $T/aliases" "admin_address hostmaster@example.net" || { not_ok "bounce local: set-up" "see $T"; return; }
+	mkdir -p "$T/spool/drop" && chown $RUNUID:$RUNGID "$T/spool/drop"
+	printf 'Subject: l1\n\nbody\n' | submit -f daemon bad@example.net
+	f=$(ls "$T/spool/drop")
+	check "bounce local: envelope keeps the local name (L record)" test "$(sed -n '/^[SL] /p' "$T/spool/drop/$f")" = "S daemon@example.org
+L daemon"
+	start_daemon || { not_ok "bounce local: daemon" "see $T"; return; }
+	check "bounce local: DSN delivered" wait_for 15 test -s "$T/mail/1.env"
+	check "bounce local: DSN goes to the alias targets, recursively" test "$(grep '^rcpt=' "$T/mail/1.env")" = "rcpt=RCPT TO:<ops@example.net>
+rcpt=RCPT TO:<boss@example.net>"
+	check "bounce local: To: still names the sender" grep -qx $'To: <daemon@example.org>\r' "$T/mail/1.msg"
+	printf 'Subject: l2\n\nbody\n' | submit -f cron@localhost bad@example.net
+	check "bounce local: a name without an alias: DSN to admin_address" wait_for 15 grep -qx 'rcpt=RCPT TO:<hostmaster@example.net>' "$T/mail/2.env"
+	printf 'Subject: l3\n\nbody\n' | submit -f alice@example.org bad@example.net
+	check "bounce local: a sender with a domain: DSN to the sender, aliases not used" wait_for 15 grep -qx 'rcpt=RCPT TO:<alice@example.org>' "$T/mail/3.env"
+	check "bounce local: one recipient only" test "$(grep -c '^rcpt=' "$T/mail/3.env")" -eq 1
+	stop_daemon
+	stop_pid "$T/smtpd.pid"
+}
+
 test_bounce_expiry() {
 	local qf
 	new_env bounceexp
@@ -100,6 +129,7 @@ test_bounce_dsn_options() {
 
 test_bounce_5xx
 test_bounce_null_sender_and_bounce_to
+test_bounce_local_sender
 test_bounce_expiry
 test_no_bounce_auth
 test_bounce_dsn_options

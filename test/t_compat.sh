@@ -70,6 +70,7 @@ test_compat() {
 	    "RELAYQ 1
 U $RUNUID USER
 S USER@example.org
+L USER
 B 8BITMIME
 R root@example.org
 O root
@@ -97,6 +98,7 @@ E N 8BITMIME" \
 	    "RELAYQ 1
 U $RUNUID USER
 S USER@example.org
+L USER
 R root@example.org
 O root
 --
@@ -116,6 +118,7 @@ E N 7BIT" \
 	    "RELAYQ 1
 U $RUNUID USER
 S USER@example.org
+L USER
 R USER@example.org
 O USER
 --
@@ -156,6 +159,7 @@ E N 7BIT" \
 	    "RELAYQ 1
 U $RUNUID USER
 S root@example.org
+L root
 R root@example.org
 O root@HOST
 R ops@example.com
@@ -221,6 +225,7 @@ E N 8BITMIME" \
 	    "RELAYQ 1
 U $RUNUID USER
 S USER@example.org
+L USER
 R list@example.com
 R bob@example.com
 --
@@ -310,6 +315,7 @@ E N 7BIT" \
 	    "RELAYQ 1
 U $RUNUID USER
 S USER@example.org
+L USER
 R root@example.org
 O root
 --
@@ -331,6 +337,7 @@ E N 7BIT" \
 	    "RELAYQ 1
 U $RUNUID USER
 S USER@example.org
+L USER
 R root@example.org
 O root
 --
@@ -351,6 +358,7 @@ E N 7BIT" \
 	    "RELAYQ 1
 U $RUNUID USER
 S USER@example.org
+L USER
 R root@example.org
 O root@localhost
 --
@@ -372,6 +380,7 @@ E N 7BIT" \
 	    "RELAYQ 1
 U $RUNUID USER
 S USER@example.org
+L USER
 R root@example.org
 O root
 --
@@ -393,6 +402,7 @@ E N 7BIT" \
 	    "RELAYQ 1
 U $RUNUID USER
 S USER@example.org
+L USER
 R root@example.org
 O root@localhost
 --
@@ -415,6 +425,7 @@ E N 7BIT" \
 	    "RELAYQ 1
 U $RUNUID USER
 S fail2ban@example.org
+L fail2ban
 R root@example.org
 O root
 --
@@ -435,6 +446,7 @@ E N 7BIT" \
 	    "RELAYQ 1
 U $RUNUID USER
 S USER@example.org
+L USER
 R root@example.org
 O root
 --

@@ -3580,6 +3580,24 @@ test_spool_dsn(void)
 		spool_free_msg(&m);
 	}
 	END();
+	{
+		static const char l[] = ENV_HEAD "L root\nR b@x\nM\n";
+
+		rc = spool_parse_envelope(l, strlen(l), &m, err, sizeof(err));
+		CASE("spool: L record (the local name of the sender)");
+		EXPECT_INT("rc", rc, 0);
+		if (rc == 0) {
+			EXPECT_STR("local_sender", m.local_sender, "root");
+			spool_free_msg(&m);
+		}
+		END();
+	}
+	env_bad("spool: L with a domain rejected", ENV_HEAD "L root@x\nR b@x\nM\n");
+	env_bad("spool: L after an R rejected", ENV_HEAD "R b@x\nL root\nM\n");
+	env_bad("spool: two L records rejected", ENV_HEAD "L a\nL b\nR b@x\nM\n");
+	env_bad("spool: L for the null sender rejected",
+	    "RELAYQ 1\nI 0123456789ABCDEF\nT 1\nU 1 a\nS \nL a\nR b@x\nM\n");
+	env_bad("spool: L with a space rejected", ENV_HEAD "L a b\nR b@x\nM\n");
 	env_bad("spool: N before any R rejected", ENV_HEAD "N NEVER\nR b@x\nM\n");
 	env_bad("spool: B after an R rejected", ENV_HEAD "R b@x\nB 7BIT\nM\n");
 	env_bad("spool: two V records rejected",
