@@ -874,4 +874,7 @@ for mode in starttls implicit; do
 	stop_relayq "$name"
 done
 
+# the README followed step by step, the private Postfix as the provider
+. "$TOP/test/interop_readme.sh"
+
 finish
