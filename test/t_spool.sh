@@ -38,17 +38,38 @@ test_crash_safety() {
 	stop_daemon
 }
 
+# Planted entries in drop/.  The daemon opens with O_NOFOLLOW and takes
+# only a regular file with one link, so a link to a file that is a valid
+# queue file in every other way is refused, with its reason in the log:
+# through a symlink the daemon would read whatever the planter points it
+# at; through a second hard link the planter could rewrite the file after
+# the daemon checked it.  Checked against deliberately broken builds:
+# without O_NOFOLLOW in drain_import_one (src/drain.c) "planted symlink:
+# refused as a symbolic link" and "planted symlink elsewhere" fail; without
+# the st_nlink test, "planted hard link to a queue file: refused" fails.
 test_drop_hostile() {
+	local id
 	new_env hostile
 	start_smtpd && write_conf && start_daemon || { not_ok "hostile: set-up" "see $T"; return; }
 	echo "secret of someone" > "$WORK/victim"
-	as_user ln -s "$WORK/victim" "$T/spool/drop/0000000000000SYM"
+	# valid queue files, made by sendmail in a spool of the planter's own
+	mkdir -p "$T/own/drop" && chown -R $RUNUID:$RUNGID "$T/own"
+	sed "s|^spool .*|spool $T/own|" "$T/conf" > "$T/own.conf"
+	printf 'Subject: planted link\n\nbody\n' | as_user env RELAYQ_CONFIG="$T/own.conf" "$TOP/sendmail" root
+	printf 'Subject: planted hard link\n\nbody\n' | as_user env RELAYQ_CONFIG="$T/own.conf" "$TOP/sendmail" root
+	set -- $(ls "$T/own/drop")
+	as_user ln -s "$T/own/drop/$1" "$T/spool/drop/$1"
+	as_user ln "$T/own/drop/$2" "$T/spool/drop/$2"
+	as_user ln -s "$WORK/victim" "$T/spool/drop/00000000000000SY"
 	as_user mkfifo "$T/spool/drop/000000000000FIFO"
 	printf 'Subject: barrier\n\nbody\n' | submit root
-	check "planted symlink and FIFO: real mail still flows" wait_for 15 test -s "$T/mail/1.env"
-	check "planted symlink: removed and logged" wait_for 5 log_has 'drop/0000000000000SYM: removed'
-	check "planted FIFO: removed and logged" log_has 'drop/000000000000FIFO: removed'
-	check "planted files: nothing else delivered" test ! -e "$T/mail/2.msg"
+	check "planted links and FIFO: real mail still flows" wait_for 15 test -s "$T/mail/1.env"
+	check "planted symlink to a queue file: refused as a symbolic link" wait_for 5 log_has "drop/$1: removed: a symbolic link\$"
+	check "planted hard link to a queue file: refused" log_has "drop/$2: removed: not a queue file \\(type, links or name\\)\$"
+	check "planted symlink elsewhere: refused as a symbolic link" log_has 'drop/00000000000000SY: removed: a symbolic link$'
+	check "planted FIFO: refused" log_has 'drop/000000000000FIFO: removed: not a queue file'
+	check "planted entries: nothing else delivered" test ! -e "$T/mail/2.msg"
+	check "planted hard link: the planter's own file is untouched" test -f "$T/own/drop/$2"
 	stop_daemon
 }
 
