@@ -58,6 +58,50 @@ if command -v smtp-source >/dev/null || [ -x /usr/sbin/smtp-source ]; then
 	stop_pid "$T/smtpd.pid"
 fi
 
+# --- the same against a real Postfix (test/postfix.sh), as root --------
+# relayq drains N queued messages over STARTTLS + AUTH to the submission
+# port; the reference is smtp-source sending N over one plaintext session
+# to the same instance.  Done when Postfix has accepted all N (its log
+# has N "client=" lines for the service), not when they reach its sink.
+PATH=$PATH:/usr/sbin
+pf_rate="n/a (needs root and postfix: make interop installs it)"
+pf_ref=""
+pf_accepted() {	# SERVICE N: Postfix's smtpd SERVICE accepted N messages
+	[ "$(grep -c "postfix-rq/$1/smtpd\[.*: client=" "$MAILLOG" 2>/dev/null)" -ge "$2" ]
+}
+bench_postfix() {
+	local t0 t1
+	D=$WORK/pf PRIV=() REALM=relayq.test SASL_USER=relayqtest WAIT=30
+	mkdir -p "$D" && chmod 755 "$D"
+	. "$TOP/test/postfix.sh"
+	bail() { echo "# postfix bench: $1: $2" >&2; }
+	trap 'pf_teardown; cleanup' EXIT
+	pf_setup || return 1
+	new_env pfbench
+	printf '%s\n' "$SASL_PW" > "$T/pw"
+	PORT=$P1 write_conf "tls_ca_file $D/tls/ca.pem" "auth_user $SASL_USER@$REALM"
+	mkdir -p "$T/spool/drop"
+	RELAYQ_CONFIG="$T/conf" "$WORK/benchrun" $N "$WORK/msg" "$TOP/sendmail" sink@example.net >/dev/null
+	chown -R $RUNUID:$RUNGID "$T"
+	t0=$(date +%s%N)
+	start_daemon || return 1
+	wait_for 300 pf_accepted starttls $N
+	t1=$(date +%s%N)
+	pf_rate=$(awk -v n=$N -v ns=$((t1 - t0)) 'BEGIN {printf "%.0f", n / (ns / 1e9)}')
+	stop_daemon
+	t0=$(date +%s%N)
+	smtp-source -s 1 -m $N -l 1700 -f bench@example.org \
+	    -t sink@example.net "127.0.0.1:$P4"
+	wait_for 60 pf_accepted plain $N
+	t1=$(date +%s%N)
+	pf_ref="$(awk -v n=$N -v ns=$((t1 - t0)) 'BEGIN {printf "%.0f", n / (ns / 1e9)}') msg/s (smtp-source, plaintext, 1 session)"
+	pf_teardown
+}
+if [ "$(id -u)" = 0 ] && command -v postfix >/dev/null &&
+    command -v smtp-source >/dev/null; then
+	bench_postfix || pf_rate="n/a (set-up failed, see above)"
+fi
+
 # --- burst: parallel sendmail calls while the daemon runs -------------
 new_env burst
 start_smtpd --sink && write_conf && start_daemon
@@ -87,6 +131,7 @@ printf '\n%-44s %14s %s\n' "figure" "relayq" "reference (same run)"
 printf '%-44s %11s ms  floor %s ms (ratio %s; target <= 1.2)\n' "sendmail per call (median, 1.7 KB)" "$sm_ms" "$floor_ms" \
     "$(awk -v a="$sm_ms" -v b="$floor_ms" 'BEGIN {printf "%.2f", a / b}')"
 printf '%-44s %8s msg/s  %s\n' "drain $N queued, STARTTLS+AUTH, test sink" "$drain_rate" "$ref"
+printf '%-44s %8s msg/s  %s\n' "drain $N queued, STARTTLS+AUTH, Postfix" "$pf_rate" "$pf_ref"
 printf '%-44s %11s ms\n' "burst: 50 parallel sendmail until delivered" "$burst_ms"
 printf '%-44s %11s KB  target <= 2048\n' "daemon idle RSS" "$idle_rss"
 printf '%-44s %11s KB\n' "daemon peak RSS draining $N" "$drain_hwm"
