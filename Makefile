@@ -36,7 +36,7 @@ SENDMAIL_SRCS	 = src/sendmail.c \
 		   src/msg.c \
 		   src/bs.c
 RELAYQ_SRCS	 = src/relayq.c \
-		   src/drain.c src/drainctl.c \
+		   src/drain.c src/drainctl.c src/idle.c \
 		   src/queue.c \
 		   src/bounce.c \
 		   src/check.c \
@@ -88,10 +88,10 @@ src/import.o src/import_parse.o src/relayq.o: src/import.h
 UNIT_SRCS	 = test/unit.c \
 		   test/unit_import.c
 test/unit: $(UNIT_SRCS) src/msg.o src/smtp.o src/auth.o \
-	    src/tls.o src/import_parse.o $(COMMON_OBJS) test/unit.h
+	    src/tls.o src/import_parse.o src/idle.o $(COMMON_OBJS) test/unit.h
 	$(CC) $(BASE_CPPFLAGS) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(UNIT_SRCS) \
 	    src/msg.o src/smtp.o src/auth.o src/tls.o \
-	    src/import_parse.o $(COMMON_OBJS) $(TLS_LIBS) \
+	    src/import_parse.o src/idle.o $(COMMON_OBJS) $(TLS_LIBS) \
 	    $(BSD_LIBS)
 
 # sendmail reading its config from test/sgid-etc, for the test of the

@@ -814,9 +814,9 @@ drain_main(struct conf *conf, int foreground)
 	struct sigaction	 sa;
 	struct pollfd		 pfd[2];
 	char			 err[2048], evbuf[4096];
-	time_t			 now, wake, cleaned = 0, keepscan;
+	time_t			 now, wake, cleaned = 0, keepscan, trimmed = 0;
 	size_t			 i;
-	int			 ifd, n;
+	int			 ifd, n, timeout;
 
 	drain_conf = conf;
 	if (drain_setup(foreground, err, sizeof(err)) == -1) {
@@ -864,11 +864,20 @@ drain_main(struct conf *conf, int foreground)
 		for (i = 0; i < drain_nq; i++)
 			if (drain_q[i].next < wake)
 				wake = drain_q[i].next;
+		timeout = wake > now ? (int)(wake - now) * 1000 : 0;
+		/* going to sleep: hand back what start-up and the last run
+		   touched (idle.c).  In a burst at most once a second; a trim
+		   that has to wait is done on waking a second later */
+		if (timeout > 0 && now > trimmed) {
+			idle_trim();
+			trimmed = now;
+		} else if (timeout > 1000)
+			timeout = 1000;
 		pfd[0].fd = drain_ctlfd;
 		pfd[0].events = POLLIN;
 		pfd[1].fd = ifd;
 		pfd[1].events = POLLIN;
-		n = poll(pfd, 2, wake > now ? (int)(wake - now) * 1000 : 0);
+		n = poll(pfd, 2, timeout);
 		if (n > 0 && (pfd[1].revents & POLLIN))
 			while (read(ifd, evbuf, sizeof(evbuf)) > 0)
 				;	/* the events only say "look again" */

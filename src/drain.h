@@ -31,6 +31,9 @@ extern struct drain_ent		*drain_q;
 extern size_t			 drain_nq;
 extern struct drain_stats	 drain_stats;
 
+/* idle.c */
+void	 idle_trim(void);
+
 int	 drain_add(const char *, time_t);
 void	 drain_del(size_t);
 void	 drain_each(int, void (*)(const char *));
