@@ -33,6 +33,7 @@
 #include "unit.h"
 
 void	 test_import(unsigned int *, unsigned int *);	/* unit_import.c */
+void	 test_authcmd(unsigned int *, unsigned int *);	/* unit_authcmd.c */
 
 extern char **environ;
 
@@ -4049,6 +4050,7 @@ main(void)
 	test_ctl();
 	test_submit();
 	test_import(&unit.run, &unit.failed);
+	test_authcmd(&unit.run, &unit.failed);	/* last: SIGCHLD */
 
 	(void)fprintf(stderr, "# %u tests, %u failed\n", unit.run,
 	    unit.failed);
