@@ -127,6 +127,24 @@ test_sandbox_auth_daemon_killed() {
 	stop_daemon
 }
 
+# relayq probe runs unsandboxed and starts no helper: the same
+# authcmd_run() runs the command in the probe itself
+test_sandbox_auth_probe() {
+	new_env sandbox_auth_probe
+	echo "$SBA_PW" > "$T/cmdpw"
+	start_smtpd --auth "user:$SBA_PW" &&
+	    write_conf "auth_password_command cat $T/cmdpw" ||
+	    { not_ok "probe with auth_password_command: set-up" "see $T"; return; }
+	"$TOP/relayq" -C "$T/conf" probe >"$T/probe.out" 2>&1
+	check "probe with auth_password_command: exits 0" test $? -eq 0
+	check "probe with auth_password_command: authenticated with the command's password" \
+	    grep -qzE 'AUTH: ok with PLAIN as user.*result: usable' "$T/probe.out"
+	echo > "$T/cmdpw"
+	"$TOP/relayq" -C "$T/conf" probe >"$T/probe.out" 2>&1
+	check "probe with auth_password_command: an empty answer is the documented error" \
+	    grep -q 'auth_password_command printed no secret on stdout' "$T/probe.out"
+}
+
 # sba_escape NAME VAR [wrapper]: test/relayq-crash tries VAR's escape
 # (exec or fork of /bin/sh creating $T/escaped) right after the sandbox;
 # the exit status of the daemon goes to $ESC_RC (-1: still running)
@@ -174,4 +192,5 @@ test_sandbox_auth_applied
 test_sandbox_auth_failing
 test_sandbox_auth_helper_killed
 test_sandbox_auth_daemon_killed
+test_sandbox_auth_probe
 test_sandbox_auth_no_exec
