@@ -293,7 +293,7 @@ authcmd_start(const char *cmd, char *err, size_t errsz)
 {
 	struct sigaction	 sa;
 	pid_t			 pid;
-	int			 sv[2];
+	int			 sv[2], rc;
 
 	if (getuid() == 0 || geteuid() == 0) {
 		(void)snprintf(err, errsz, "auth_password_command: refusing to "
@@ -311,9 +311,11 @@ authcmd_start(const char *cmd, char *err, size_t errsz)
 	sa.sa_handler = SIG_DFL;
 	sa.sa_flags = SA_NOCLDWAIT;
 	(void)sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGCHLD, &sa, NULL) == -1 || (pid = fork()) == -1) {
+	if ((rc = sigaction(SIGCHLD, &sa, NULL)) == -1 ||
+	    (pid = fork()) == -1) {
 		(void)snprintf(err, errsz, "auth_password_command helper: "
-		    "fork: %s", strerror(errno));
+		    "%s: %s", rc == -1 ? "sigaction" : "fork",
+		    strerror(errno));
 		(void)close(sv[0]);
 		(void)close(sv[1]);
 		return -1;
@@ -396,6 +398,14 @@ authcmd_get(const char *cmd, char *buf, size_t sz, char *err, size_t errsz)
 
 	if (authcmd_pid == 0)
 		return authcmd_run(cmd, buf, sz, err, errsz);
+	/* the deadline before the request: once it is sent, every way out
+	 * either reads the reply or gives the helper up */
+	if (clock_gettime(CLOCK_MONOTONIC, &deadline) == -1) {
+		(void)snprintf(err, errsz, "auth_password_command helper: "
+		    "clock: %s", strerror(errno));
+		return -1;
+	}
+	deadline.tv_sec += AUTHCMD_WAIT;
 	if (authcmd_sock != -1 &&
 	    send(authcmd_sock, AUTHCMD_REQ, strlen(AUTHCMD_REQ),
 	    MSG_NOSIGNAL) == -1)
@@ -405,9 +415,6 @@ authcmd_get(const char *cmd, char *buf, size_t sz, char *err, size_t errsz)
 		    "gone (restart relayq)");
 		return -1;
 	}
-	if (clock_gettime(CLOCK_MONOTONIC, &deadline) == -1)
-		memset(&deadline, 0, sizeof(deadline));
-	deadline.tv_sec += AUTHCMD_WAIT;
 	pfd.fd = authcmd_sock;
 	pfd.events = POLLIN;
 	while ((ready = poll(&pfd, 1, authcmd_ms_left(&deadline))) == -1 &&

@@ -834,8 +834,9 @@ drain_main(struct conf *conf, int foreground)
 	sa.sa_handler = SIG_IGN;
 	(void)sigaction(SIGPIPE, &sa, NULL);
 	(void)sigaction(SIGHUP, &sa, NULL);
-	/* the sandbox forbids fork and exec: the command's helper is
-	 * forked now, after daemon() (it is our child) and before it */
+	/* the sandbox forbids fork and exec, so the command's helper is
+	 * forked here: after daemon(), so that it is our child, and
+	 * before sandbox_apply(), so that it is not confined (authcmd.c) */
 	if (conf->auth_user != NULL && conf->auth_password_command != NULL &&
 	    authcmd_start(conf->auth_password_command, err,
 	    sizeof(err)) == -1) {
