@@ -63,8 +63,27 @@ parse_bad(const char *rep, size_t len, size_t sz, const char *why)
 static void
 test_authcmd_parse(void)
 {
+	static const struct {
+		const char	*rep;
+		size_t		 len;
+		const char	*why;
+	} bad[] = {
+		{ S(""), "not one line of at most 8195 octets" },
+		{ S("ok tok"), "not one line of at most 8195 octets" },
+		{ S("OK tok\n"), "neither \"ok\" nor \"error\"" },
+		{ S("oktok\n"), "neither \"ok\" nor \"error\"" },
+		{ S("ok\n"), "neither \"ok\" nor \"error\"" },
+		{ S("ok \n"), "empty secret" },
+		{ S("error \n"), "empty error message" },
+		{ S("ok t\rk\n"), "NUL, CR or LF byte at offset 4" },
+		{ S("ok t\0k\n"), "NUL, CR or LF byte at offset 4" },
+		{ S("ok tok\nok other\n"), "NUL, CR or LF byte at offset 6" },
+		{ S("error bad\001\n"), "unprintable byte at offset 9" },
+		{ S("error caf\xc3\xa9\n"), "unprintable byte at offset 9" },
+	};
 	static char	 big[AUTHCMD_REPLY_MAX + 2];
 	char		 want[AUTH_SECRET_MAX];
+	size_t		 i;
 
 	parse_ok("authcmd: ok and the secret", S("ok tok-1\n"), 0, "tok-1");
 	parse_ok("authcmd: spaces inside the secret kept",
@@ -89,26 +108,8 @@ test_authcmd_parse(void)
 	parse_bad(big, AUTHCMD_REPLY_MAX + 1, AUTH_SECRET_MAX,
 	    "not one line of at most 8195 octets");
 
-	parse_bad(S(""), AUTH_SECRET_MAX, "not one line of at most 8195 octets");
-	parse_bad(S("ok tok"), AUTH_SECRET_MAX,
-	    "not one line of at most 8195 octets");
-	parse_bad(S("OK tok\n"), AUTH_SECRET_MAX,
-	    "neither \"ok\" nor \"error\"");
-	parse_bad(S("oktok\n"), AUTH_SECRET_MAX,
-	    "neither \"ok\" nor \"error\"");
-	parse_bad(S("ok\n"), AUTH_SECRET_MAX, "neither \"ok\" nor \"error\"");
-	parse_bad(S("ok \n"), AUTH_SECRET_MAX, "empty secret");
-	parse_bad(S("error \n"), AUTH_SECRET_MAX, "empty error message");
-	parse_bad(S("ok t\rk\n"), AUTH_SECRET_MAX,
-	    "NUL, CR or LF byte at offset 4");
-	parse_bad(S("ok t\0k\n"), AUTH_SECRET_MAX,
-	    "NUL, CR or LF byte at offset 4");
-	parse_bad(S("ok tok\nok other\n"), AUTH_SECRET_MAX,
-	    "NUL, CR or LF byte at offset 6");
-	parse_bad(S("error bad\001\n"), AUTH_SECRET_MAX,
-	    "unprintable byte at offset 9");
-	parse_bad(S("error caf\xc3\xa9\n"), AUTH_SECRET_MAX,
-	    "unprintable byte at offset 9");
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		parse_bad(bad[i].rep, bad[i].len, AUTH_SECRET_MAX, bad[i].why);
 	parse_bad(S("ok 12345\n"), 5, "secret longer than 4 octets");
 	memcpy(big, "error ", 6);
 	memset(big + 6, 'e', AUTHCMD_ERR_MAX + 1);
