@@ -43,6 +43,7 @@ RELAYQ_SRCS	 = src/relayq.c \
 		   src/sandbox.c \
 		   src/smtp.c \
 		   src/auth.c \
+		   src/authcmd.c \
 		   src/probe.c \
 		   src/tls.c \
 		   src/import.c \
@@ -80,17 +81,18 @@ BUILD_FLAGS	 = $(CC) $(CPPFLAGS) $(PATH_DEFS) $(ALL_CFLAGS) $(LDFLAGS)
 $(COMMON_OBJS) $(SENDMAIL_OBJS) $(RELAYQ_OBJS) test/unit test/smtpd \
     test/sendmail-sgid test/nosandbox: .flags
 $(SENDMAIL_OBJS): src/msg.h
-src/smtp.o src/drain.o src/tls.o src/relayq.o src/auth.o: src/client.h
+src/smtp.o src/drain.o src/tls.o src/relayq.o src/auth.o src/authcmd.o: src/client.h
 src/import.o src/import_parse.o src/relayq.o: src/import.h
 
 # --- tests -----------------------------------------------------------
 
 UNIT_SRCS	 = test/unit.c \
-		   test/unit_import.c
-test/unit: $(UNIT_SRCS) src/msg.o src/smtp.o src/auth.o \
+		   test/unit_import.c \
+		   test/unit_authcmd.c
+test/unit: $(UNIT_SRCS) src/msg.o src/smtp.o src/auth.o src/authcmd.o \
 	    src/tls.o src/import_parse.o src/idle.o $(COMMON_OBJS) test/unit.h
 	$(CC) $(BASE_CPPFLAGS) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(UNIT_SRCS) \
-	    src/msg.o src/smtp.o src/auth.o src/tls.o \
+	    src/msg.o src/smtp.o src/auth.o src/authcmd.o src/tls.o \
 	    src/import_parse.o src/idle.o $(COMMON_OBJS) $(TLS_LIBS) \
 	    $(BSD_LIBS)
 
@@ -130,10 +132,10 @@ deps:
 # make fuzz FUZZ_SECONDS=N runs each for N seconds from its seed corpus.
 FUZZ_SECONDS	?= 60
 FUZZ_CC		?= clang
-FUZZ_TARGETS	 = reply engine addr msg conf spool aliases ctl
+FUZZ_TARGETS	 = reply engine addr msg conf spool aliases ctl authcmd
 FUZZ_BINS	 = $(FUZZ_TARGETS:%=test/fuzz/fuzz_%)
 FUZZ_LIBSRCS	 = $(COMMON_SRCS) src/msg.c src/smtp.c src/auth.c \
-		   src/tls.c \
+		   src/authcmd.c src/tls.c \
 		   test/fuzz/fuzz_file.c
 # (-Wno-format-nonliteral: clang, unlike gcc, flags the v*printf wrappers)
 test/fuzz/fuzz_%: test/fuzz/fuzz_%.c test/fuzz/fuzz.h $(FUZZ_LIBSRCS) \

@@ -12,12 +12,8 @@
 #include <sys/types.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
-#include <sys/wait.h>
 
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -496,81 +492,6 @@ auth_nodump(char *err, size_t errsz)
 	    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1) {
 		(void)snprintf(err, errsz, "cannot disable core dumps: %s",
 		    strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
-/*
- * Run auth_password_command (/bin/sh -c, by the daemon, as its user):
- * stdout up to the first newline is the secret.  It never sees a
- * terminal or our stdin; stderr goes where the daemon's goes, so the
- * command must not print the token there.  `buf' is the caller's to wipe.
- */
-int
-auth_command(const char *cmd, char *buf, size_t sz, char *err, size_t errsz)
-{
-	struct pollfd	 pfd;
-	size_t		 len = 0;
-	ssize_t		 n;
-	pid_t		 pid;
-	int		 fds[2], status, nul, ready;
-
-	if (pipe2(fds, O_CLOEXEC) == -1) {
-		(void)snprintf(err, errsz, "auth_password_command: pipe: %s",
-		    strerror(errno));
-		return -1;
-	}
-	if ((pid = fork()) == -1) {
-		(void)snprintf(err, errsz, "auth_password_command: fork: %s",
-		    strerror(errno));
-		(void)close(fds[0]);
-		(void)close(fds[1]);
-		return -1;
-	}
-	if (pid == 0) {
-		if ((nul = open("/dev/null", O_RDONLY)) == -1 ||
-		    dup2(nul, 0) == -1 || dup2(fds[1], 1) == -1)
-			_exit(127);
-		(void)signal(SIGPIPE, SIG_DFL);
-		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-		_exit(127);
-	}
-	(void)close(fds[1]);
-	pfd.fd = fds[0];
-	pfd.events = POLLIN;
-	for (;;) {
-		/* a hung token helper must not hang deliveries forever */
-		if ((ready = poll(&pfd, 1, 30000)) == -1 && errno == EINTR)
-			continue;
-		if (ready <= 0) {
-			(void)kill(pid, SIGKILL);
-			break;
-		}
-		n = read(fds[0], buf + len, sz - 1 - len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-		if (len == sz - 1)
-			break;
-	}
-	(void)close(fds[0]);
-	while (waitpid(pid, &status, 0) == -1)
-		if (errno != EINTR) {
-			status = -1;
-			break;
-		}
-	buf[len] = '\0';
-	buf[strcspn(buf, "\r\n")] = '\0';
-	if (status != 0 || buf[0] == '\0') {
-		explicit_bzero(buf, sz);
-		(void)snprintf(err, errsz, "auth_password_command %s", status
-		    == -1 ? "could not be waited for" : WIFEXITED(status) &&
-		    WEXITSTATUS(status) != 0 ? "failed (non-zero exit)" :
-		    WIFSIGNALED(status) ? "was killed" :
-		    "printed no secret on stdout");
 		return -1;
 	}
 	return 0;

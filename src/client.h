@@ -130,8 +130,17 @@ int	 auth_step(struct auth *, const char *, size_t, char *, size_t,
 	    size_t *, char *, size_t);
 int	 auth_finished(const struct auth *, char *, size_t);
 void	 auth_done(struct auth *);
-int	 auth_command(const char *, char *, size_t, char *, size_t);
 int	 auth_nodump(char *, size_t);
+
+/* authcmd.c */
+#define AUTHCMD_ERR_MAX		255	/* the helper's error message */
+#define AUTHCMD_REPLY_MAX	(3 + AUTH_SECRET_MAX)	/* "ok " SECRET "\n" */
+int	 authcmd_run(const char *, char *, size_t, char *, size_t);
+int	 authcmd_parse(const char *, size_t, char *, size_t, char *, size_t);
+int	 authcmd_start(const char *, char *, size_t);
+int	 authcmd_fd(void);
+void	 authcmd_hangup(void);
+int	 authcmd_get(const char *, char *, size_t, char *, size_t);
 
 /* probe.c */
 int	 probe_main(const struct conf *);

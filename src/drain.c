@@ -812,7 +812,7 @@ int
 drain_main(struct conf *conf, int foreground)
 {
 	struct sigaction	 sa;
-	struct pollfd		 pfd[2];
+	struct pollfd		 pfd[3];
 	char			 err[2048], evbuf[4096];
 	time_t			 now, wake, cleaned = 0, keepscan, trimmed = 0;
 	size_t			 i;
@@ -834,6 +834,15 @@ drain_main(struct conf *conf, int foreground)
 	sa.sa_handler = SIG_IGN;
 	(void)sigaction(SIGPIPE, &sa, NULL);
 	(void)sigaction(SIGHUP, &sa, NULL);
+	/* the sandbox forbids fork and exec, so the command's helper is
+	 * forked here: after daemon(), so that it is our child, and
+	 * before sandbox_apply(), so that it is not confined (authcmd.c) */
+	if (conf->auth_user != NULL && conf->auth_password_command != NULL &&
+	    authcmd_start(conf->auth_password_command, err,
+	    sizeof(err)) == -1) {
+		log_warnx("%s", err);
+		return EX_OSERR;
+	}
 
 	/* inotify wakes us within milliseconds; the scan is the fallback */
 	ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
@@ -877,7 +886,13 @@ drain_main(struct conf *conf, int foreground)
 		pfd[0].events = POLLIN;
 		pfd[1].fd = ifd;
 		pfd[1].events = POLLIN;
-		n = poll(pfd, 2, timeout);
+		/* only hang-up: the helper of auth_password_command died
+		 * (-1 when there is none, which poll skips) */
+		pfd[2].fd = authcmd_fd();
+		pfd[2].events = 0;
+		n = poll(pfd, 3, timeout);
+		if (n > 0 && pfd[2].revents != 0 && !drain_stop)
+			authcmd_hangup();
 		if (n > 0 && (pfd[1].revents & POLLIN))
 			while (read(ifd, evbuf, sizeof(evbuf)) > 0)
 				;	/* the events only say "look again" */

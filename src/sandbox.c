@@ -12,7 +12,9 @@
  *  - make only the system calls this loop makes (seccomp allow-list; any
  *    other kills the process: a loud failure, and mail stays queued).
  * It still reaches the network: that is its job.  systemd adds more
- * (contrib/relayq.service).
+ * (contrib/relayq.service).  Nothing in it may fork or exec: with
+ * auth_password_command, a helper forked before the sandbox runs the
+ * command (authcmd.c) and the daemon asks it over a socket.
  *
  * On kernels without Landlock or seccomp it goes on without them and says
  * so in one log line: refusing to deliver mail would help nobody.  In a
@@ -27,6 +29,7 @@
 #include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -198,7 +201,7 @@ static const int sandbox_syscalls[] = {
 	SYS_clock_gettime, SYS_gettimeofday, SYS_nanosleep,
 	SYS_clock_nanosleep, SYS_ppoll, SYS_pselect6, SYS_inotify_add_watch,
 	SYS_socket, SYS_connect, SYS_getsockopt, SYS_setsockopt,
-	SYS_accept4, SYS_pipe2,	/* the control socket (ctl.c) */
+	SYS_accept4,	/* the control socket (ctl.c) */
 	SYS_getsockname, SYS_getpeername, SYS_sendto, SYS_recvfrom,
 	SYS_sendmsg, SYS_recvmsg, SYS_sendmmsg, SYS_shutdown, SYS_bind,
 	SYS_uname, SYS_getrandom, SYS_futex, SYS_rt_sigaction,
@@ -277,6 +280,34 @@ sandbox_seccomp(void)
 }
 #endif /* SANDBOX_ARCH */
 
+#ifdef RELAYQ_TEST
+/*
+ * Test builds only (test/relayq-crash; an installed binary has no such
+ * code and never reads these variables): right after the sandbox, do
+ * what code run through a parser bug would do first, so that
+ * test/t_sandbox_auth.sh sees the sandbox stop it.  RELAYQ_TEST_EXEC=F:
+ * execve /bin/sh to create F; RELAYQ_TEST_FORK=F: fork, and the child
+ * does that.  Under the sandbox either call kills the daemon with
+ * SIGSYS; with Landlock alone the exec fails, and says so in the log;
+ * without a sandbox (test/nosandbox) F appears.
+ */
+static void
+sandbox_test_escape(void)
+{
+	const char	*f;
+
+	if ((f = getenv("RELAYQ_TEST_EXEC")) != NULL) {
+		execl("/bin/sh", "sh", "-c", ": > \"$0\"", f, (char *)NULL);
+		log_warn("sandbox test: exec /bin/sh");
+	}
+	if ((f = getenv("RELAYQ_TEST_FORK")) != NULL && fork() == 0) {
+		execl("/bin/sh", "sh", "-c", ": > \"$0\"", f, (char *)NULL);
+		log_warn("sandbox test: exec /bin/sh");
+		_exit(127);
+	}
+}
+#endif
+
 void
 sandbox_apply(const struct conf *conf)
 {
@@ -290,16 +321,11 @@ sandbox_apply(const struct conf *conf)
 	return;
 #endif
 	/*
-	 * auth_password_command runs /bin/sh for each session, which neither
-	 * Landlock nor the allow-list can permit without permitting anything.
-	 * Running it from a helper forked before the sandbox is the way;
-	 * until then, say plainly that this configuration is not confined.
+	 * Always applied, auth_password_command or not: the command runs in
+	 * a helper forked before this point (authcmd.c), so the daemon
+	 * itself never forks, execs or waits, and the allow-list has none
+	 * of those calls.
 	 */
-	if (conf->auth_password_command != NULL) {
-		log_warnx("sandbox: not applied: auth_password_command runs a "
-		    "program for each session (auth_password_file keeps it)");
-		return;
-	}
 	/* both need it, and it keeps set-uid programs from gaining rights */
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1) {
 		log_warn("sandbox: not applied: PR_SET_NO_NEW_PRIVS");
@@ -324,4 +350,7 @@ sandbox_apply(const struct conf *conf)
 		    ll, sc);
 	else
 		log_info("sandbox: %s, %s", ll, sc);
+#ifdef RELAYQ_TEST
+	sandbox_test_escape();
+#endif
 }

@@ -432,6 +432,7 @@ smtp_sasl(struct smtp_session *s, struct smtp_reply *r,
  * comes from auth_password_command when set, run afresh for each session
  * so an expired token is never reused, and once more after a 535: the
  * token may have expired between the command and the server's check.
+ * In the daemon the command runs in the unsandboxed helper (authcmd.c).
  */
 static int
 smtp_auth(struct smtp_session *s, struct smtp_reply *r)
@@ -467,7 +468,7 @@ smtp_auth(struct smtp_session *s, struct smtp_reply *r)
 	s->mech = m->name;
 	for (tries = 0; tries < (cmd != NULL ? 2 : 1); tries++) {
 		if (cmd != NULL) {
-			if (auth_command(cmd, secret, sizeof(secret), s->error,
+			if (authcmd_get(cmd, secret, sizeof(secret), s->error,
 			    sizeof(s->error)) == -1)
 				goto done;
 		} else if (strlcpy(secret, s->password, sizeof(secret)) >=

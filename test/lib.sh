@@ -142,6 +142,8 @@ log_has() { grep -qE -- "$1" "$T/log"; }
 # which needs a command that looks again each time)
 log_count_ge() { [ "$(grep -cE -- "$1" "$T/log")" -ge "$2" ]; }
 dir_empty() { [ -z "$(ls -A "$1")" ]; }
+# a make SANITIZE=... build, which does not apply the sandbox (sandbox.c)
+sandbox_sanitizer_build() { nm "$TOP/relayq" 2>/dev/null | grep -q '__asan_init'; }
 
 summary() {
 	echo "$PASS passed, $FAIL failed"

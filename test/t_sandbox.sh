@@ -3,9 +3,8 @@
 # missing (test/nosandbox fakes such a kernel) it says so in exactly one
 # log line and delivers all the same.  A sanitizer build does not apply
 # it (the runtimes need /proc and ptrace) and says that instead.
+# With auth_password_command: test/t_sandbox_auth.sh.
 # Sourced by test/check.sh.
-
-sandbox_sanitizer_build() { nm "$TOP/relayq" 2>/dev/null | grep -q '__asan_init'; }
 
 # sandbox_deliver NAME: one message through the running daemon
 sandbox_deliver() {
@@ -51,24 +50,5 @@ test_sandbox_unavailable() {
 	stop_daemon
 }
 
-# auth_password_command runs /bin/sh for each session: no sandbox, said
-# once, and the command still works (delivery with AUTH)
-test_sandbox_command() {
-	new_env sandbox_cmd
-	start_smtpd && write_conf "auth_password_command cat $T/pw" &&
-	    start_daemon || { not_ok "sandbox with a command: set-up" "see $T"; return; }
-	sandbox_deliver "sandbox with auth_password_command"
-	if sandbox_sanitizer_build; then
-		check "sandbox with auth_password_command: sanitizer build says so" \
-		    log_has 'sandbox: not applied in a sanitizer build$'
-	else
-		check "sandbox with auth_password_command: not applied, said once" test \
-		    "$(grep -c 'relayq\[[0-9]*\]: sandbox: not applied: auth_password_command runs a program for each session (auth_password_file keeps it)$' "$T/log")" -eq 1
-	fi
-	check "sandbox with auth_password_command: no other sandbox line" test "$(grep -c 'sandbox:' "$T/log")" -eq 1
-	stop_daemon
-}
-
 test_sandbox_on
 test_sandbox_unavailable
-test_sandbox_command

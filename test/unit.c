@@ -34,6 +34,7 @@
 #include "unit.h"
 
 void	 test_import(unsigned int *, unsigned int *);	/* unit_import.c */
+void	 test_authcmd(unsigned int *, unsigned int *);	/* unit_authcmd.c */
 
 extern char **environ;
 
@@ -4086,7 +4087,8 @@ main(void)
 	test_ctl();
 	test_submit();
 	test_import(&unit.run, &unit.failed);
-	test_idle();	/* last: after the others have touched their code */
+	test_idle();	/* after the others have touched their code */
+	test_authcmd(&unit.run, &unit.failed);	/* last: SIGCHLD */
 
 	(void)fprintf(stderr, "# %u tests, %u failed\n", unit.run,
 	    unit.failed);
