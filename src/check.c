@@ -180,9 +180,10 @@ check_main(struct conf *conf)
 	if (conf->nhost == 0)
 		check_problem("%s: no smarthost configured (add: smarthost "
 		    "HOST[:PORT])", conf->path);
-	if (conf->auth_user != NULL && conf->auth_password_file == NULL)
-		check_problem("%s: auth_user needs auth_password_file",
-		    conf->path);
+	if (conf->auth_user != NULL && conf->auth_password_file == NULL &&
+	    conf->auth_password_command == NULL)
+		check_problem("%s: auth_user needs auth_password_file or "
+		    "auth_password_command", conf->path);
 	if (conf->auth_password_file != NULL)
 		check_password(conf->auth_password_file, duid);
 	if (conf->tls_set && conf->tls == TLS_OFF && conf->auth_user != NULL)

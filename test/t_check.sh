@@ -25,6 +25,15 @@ test_check() {
 	check "relayq check: junk name in queue/" grep -qxF "relayq check: $T/spool/queue/junk: not a queue file name; the daemon ignores it (remove it)" <<<"$out"
 	check "relayq check: broken queue file" grep -qxF "relayq check: $T/spool/queue/0000000000000000: incomplete envelope (the daemon leaves it; move it away to inspect it)" <<<"$out"
 	check "relayq check: count on the last line" test "$(tail -1 <<<"$out")" = "relayq check: 4 problem(s) found"
+	# auth_password_command alone is a complete AUTH configuration
+	grep -v '^auth_password_file ' "$T/conf" > "$T/conf3"
+	echo "auth_password_command echo secret" >> "$T/conf3"
+	out=$(as_user "$TOP/relayq" -C "$T/conf3" check 2>&1)
+	check "relayq check: auth_password_command without a password file is fine" \
+	    test "$(grep -c 'auth_user needs' <<<"$out")" -eq 0
+	grep -v '^auth_password_file ' "$T/conf" > "$T/conf3"
+	out=$(as_user "$TOP/relayq" -C "$T/conf3" check 2>&1)
+	check "relayq check: auth_user without any secret" grep -qxF "relayq check: $T/conf3: auth_user needs auth_password_file or auth_password_command" <<<"$out"
 	printf 'smarthost\n' > "$T/conf2"
 	out=$(as_user "$TOP/relayq" -C "$T/conf2" check 2>&1); rc=$?
 	check "relayq check, bad config: exit 78 with file:line" test $rc -eq 78
