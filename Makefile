@@ -162,6 +162,12 @@ demo: deps all test/smtpd
 interop: deps all
 	@bash test/interop.sh
 
+# contrib/docker/Dockerfile.debian built and run for real, with podman
+# (root only; see test/docker.sh)
+docker-test: deps test/smtpd
+	@PKGS="podman runc debootstrap" sh test/deps.sh
+	@bash test/docker.sh
+
 bench: deps all test/smtpd
 	@bash test/bench.sh
 
@@ -188,4 +194,4 @@ clean:
 	rm -rf build
 
 .PHONY: all check demo interop bench install clean deps lint deb FORCE fuzz \
-	fuzz-deps
+	fuzz-deps docker-test
