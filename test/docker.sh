@@ -88,8 +88,11 @@ done
 # which a container-hosting VM may not give.  cgroupfs and a file event
 # log: no systemd here.
 mkdir -p "$PM" || fail_setup "temp dir" "$PM"
+# overlay when the kernel has it and $PM is not itself on overlayfs
+# (a container's root); vfs, slow but universal, otherwise
 driver=vfs
-grep -qw overlay /proc/filesystems && driver=overlay
+grep -qw overlay /proc/filesystems &&
+    [ "$(stat -f -c %T "$PM")" != overlayfs ] && driver=overlay
 nofile=$(ulimit -Hn); [ "$nofile" = unlimited ] || [ "$nofile" -gt 4096 ] && nofile=4096
 cat > "$PM/containers.conf" <<EOF
 [containers]
@@ -292,6 +295,18 @@ pm 60 stop -t 20 "$cid"
 check "docker: daemon stops on SIGTERM and says so" dlog 'stopping'
 check "docker: daemon container exits 0" \
     test "$(timeout 30 podman inspect -f '{{.State.ExitCode}}' "$cid" 2>&1)" = 0
+# A secret the uid does not own (as `docker cp' or a careless mount
+# leaves it) is refused, and the log says what to run.
+echo secret > "$T/secrets/bad"
+chmod 644 "$T/secrets/bad"
+out=$(timeout 60 podman run --rm --user $CUID --group-add 0 --passwd=false \
+    --network none -e RELAYQ_SMARTHOST=localhost:$PORT -e RELAYQ_AUTH_USER=user \
+    -e RELAYQ_AUTH_PASSWORD_FILE=/run/secrets/relayq -v "$VOLUME:/var/spool/relayq" \
+    -v "$T/secrets/bad:/run/secrets/relayq:ro" "$IMAGE" 2>&1); rc=$?
+check "docker: a secret not owned by the uid: the daemon exits non-zero" \
+    test $rc -ne 0 -a $rc -lt 125
+check "docker: ... and says which chown and chmod to run" grep -q \
+    "must be owned by uid $CUID .*(chown $CUID /run/secrets/relayq; chmod 600" <<<"$out"
 t3=$(date +%s)
 echo "# times: base image $((t1 - t0)) s, build $((t2 - t1)) s, run $((t3 - t2)) s"
 if [ "$FAIL" -ne 0 ]; then
