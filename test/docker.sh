@@ -55,6 +55,8 @@ IMAGES=()
 # then the directory goes with $WORK.
 docker_cleanup() {
 	local id
+	# not yet pointed at our storage: we have made nothing there
+	[ "${CONTAINERS_STORAGE_CONF:-}" = "$PM/storage.conf" ] || return 0
 	for id in "${CIDS[@]}"; do timeout 60 podman rm -f -t 0 "$id" >/dev/null 2>&1; done
 	timeout 60 podman volume rm -f "$VOLUME" >/dev/null 2>&1
 	for id in "${IMAGES[@]}"; do timeout 60 podman rmi -f "$id" >/dev/null 2>&1; done
