@@ -220,6 +220,8 @@ else
 fi
 IMAGES+=("$IMAGE")
 t2=$(date +%s)
+check "docker: the image build compiled relayq itself" \
+    grep -q -e '-c -o src/drain.o src/drain.c' "$T/build.log"
 check "docker: no compiler warnings in the image build" \
     sh -c "! grep -E '^[^ ]+\.[ch]:[0-9]+:[0-9]+: (warning|error):' '$T/build.log'"
 check "docker: the image runs as uid 10001 by default" \
