@@ -7,7 +7,8 @@
 # No Docker engine and no registry: podman (Debian's package) builds and
 # runs the containers, with its own configuration and storage in a private
 # temp dir, so no image, container or volume of anyone else on the machine
-# is seen or touched.  The FROM image, debian:12-slim, is made locally:
+# is seen or touched (only podman's blob-info cache, a small index of no
+# image data, always goes to /var/lib/containers/cache).  The FROM image, debian:12-slim, is made locally:
 # debootstrap --variant=minbase bookworm from the Debian mirror this
 # machine's apt uses, imported under the name the Dockerfile gives, and
 # built with --pull=never, so nothing is pulled from a registry.  The
