@@ -8,12 +8,13 @@
 # runs the containers, with its own configuration and storage in a private
 # temp dir, so no image, container or volume of anyone else on the machine
 # is seen or touched (only podman's blob-info cache, a small index of no
-# image data, always goes to /var/lib/containers/cache).  The FROM image, debian:12-slim, is made locally:
-# debootstrap --variant=minbase bookworm from the Debian mirror this
-# machine's apt uses, imported under the name the Dockerfile gives, and
-# built with --pull=never, so nothing is pulled from a registry.  The
-# tarball is cached in $RELAYQ_DOCKER_CACHE (default /var/cache/relayq-docker)
-# for 7 days.  The build's apt-get fetches from that mirror too.
+# image data, always goes to /var/lib/containers/cache).  The FROM image,
+# debian:12-slim, is made locally: debootstrap --variant=minbase bookworm
+# from the Debian mirror this machine's apt uses, imported under the name
+# the Dockerfile gives, and built with --pull=never, so nothing is pulled
+# from a registry.  The tarball is cached in $RELAYQ_DOCKER_CACHE (default
+# /var/cache/relayq-docker) for 7 days.  The build's apt-get fetches from
+# that mirror too.
 #
 # Then, against the project's test smarthost (test/smtpd, TLS + AUTH, the
 # test CA) on loopback, with host networking so only loopback is used:
