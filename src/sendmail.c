@@ -434,12 +434,22 @@ sm_create(char *id, char *path, size_t pathsz)
 	    (fd = sm_socket_fallback(path, pathsz)) != -1)
 		return fd;
 	if (fd == -1) {
+		saved = errno;
 		sm_warn("cannot create queue file %s", path);
-		if (errno == ENOENT || errno == EACCES)
+		/* a container whose daemon has not made the spool yet, or a
+		   spool that is not set up: say which */
+		if (saved == ENOENT)
+			(void)fprintf(stderr, "sendmail: %s/drop does not exist:"
+			    " the relayq daemon creates it when it first starts"
+			    " (start relayq drain before the first message), "
+			    "and make install does (relayq check tells)\n",
+			    conf.spool);
+		else if (saved == EACCES)
 			(void)fprintf(stderr, "sendmail: check that %s/drop "
-			    "exists with mode 1730, owner relayq, group relayq,"
-			    " and that sendmail is setgid relayq (relayq "
-			    "check tells)\n", conf.spool);
+			    "has mode 1730, owner relayq, group relayq, and "
+			    "that sendmail is setgid relayq (relayq check "
+			    "tells)\n", conf.spool);
+		errno = saved;
 		exit(errno == ENOSPC || errno == EDQUOT ? EX_TEMPFAIL :
 		    EX_CANTCREAT);
 	}

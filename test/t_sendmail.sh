@@ -31,6 +31,7 @@ test_sendmail_errors() {
 	out=$(printf 'x\n' | submit root 2>&1); rc=$?
 	check "sendmail: missing drop directory -> 73" test $rc -eq 73
 	check "sendmail: missing drop directory message names the path" grep -q "cannot create queue file $T/spool/drop/" <<<"$out"
+	check "sendmail: missing drop directory: says the daemon creates it" grep -qxF "sendmail: $T/spool/drop does not exist: the relayq daemon creates it when it first starts (start relayq drain before the first message), and make install does (relayq check tells)" <<<"$out"
 	mkdir -p "$T/spool/drop" && chown $RUNUID:$RUNGID "$T/spool/drop"
 	out=$( (trap '' XFSZ; ulimit -f 1; head -c 100000 /dev/zero | tr '\0' 'a' | fold -w 70 | submit root) 2>&1); rc=$?
 	check "sendmail: write error (file size limit) -> 75" test $rc -eq 75
