@@ -10,27 +10,28 @@ struct msg_in {
 	int		 fd;
 	int		 iflag;		/* -i: a lone dot is data */
 	int		 crspace;	/* bare CR reads as a space (header) */
-	char		 buf[65536];
-	size_t		 pos, len;
+	size_t		 pos, len;	/* of buf */
 	int		 eof;		/* read(2) returned 0 */
 	int		 done;		/* no more lines */
 	int		 bol;		/* at the beginning of a line */
-	char		 seg[LINE_MAX_OCTETS + 2];
-	size_t		 seglen;
+	size_t		 seglen;	/* of seg */
 	unsigned long	 nuls;		/* NUL bytes dropped */
 	unsigned long	 barecr;	/* bare CRs repaired */
 	unsigned long	 folded;	/* over-long lines folded */
 	int		 eightbit;
 	int		 error;		/* errno of a failed read */
+	/* last: msg_in_init does not clear them */
+	char		 seg[LINE_MAX_OCTETS + 2];
+	char		 buf[65536];
 };
 
 struct msg_out {
 	int		 fd;
-	char		 buf[65536];
-	size_t		 len;
+	size_t		 len;		/* of buf */
 	long long	 data;		/* message octets, CRLF counted */
 	long long	 max;
 	long long	 written;	/* bytes flushed to fd */
+	char		 buf[65536];	/* last: msg_out_init does not clear it */
 };
 
 struct msg_hdr {
