@@ -3712,6 +3712,32 @@ test_auth(void)
 
 	auth_start(&a, scram, "user", "pencil", "h", "587", "abc");
 	(void)auth_step(&a, NULL, 0, out, sizeof(out), &olen, err, sizeof(err));
+	rc = auth_step(&a, "r=abcdef,s=QSXCR+Q6sek8bf92,i=9\r\n", 33, out,
+	    sizeof(out), &olen, err, sizeof(err));
+	CASE("auth: SCRAM-SHA-256 iteration count from the server is escaped "
+	    "in the error");
+	EXPECT_INT("auth_step", rc, -1);
+	EXPECT_STR("error", err, "SCRAM-SHA-256: iteration count \"9\\r\\n\" "
+	    "outside 4096..1000000");
+	END();
+	auth_done(&a);
+
+	auth_start(&a, scram, "user", "pencil", "h", "587",
+	    "rOprNGfwEbeRWgbNEkqO");
+	(void)auth_step(&a, NULL, 0, out, sizeof(out), &olen, err, sizeof(err));
+	(void)auth_step(&a, sf, strlen(sf), out, sizeof(out), &olen, err,
+	    sizeof(err));
+	rc = auth_step(&a, "e=x\033[1m\nS: 250", 16, out, sizeof(out), &olen,
+	    err, sizeof(err));
+	CASE("auth: SCRAM-SHA-256 server error text is escaped (fuzz_auth)");
+	EXPECT_INT("auth_step", rc, -1);
+	EXPECT_STR("error", err, "SCRAM-SHA-256: server error "
+	    "\"x\\033[1m\\nS: 250\"");
+	END();
+	auth_done(&a);
+
+	auth_start(&a, scram, "user", "pencil", "h", "587", "abc");
+	(void)auth_step(&a, NULL, 0, out, sizeof(out), &olen, err, sizeof(err));
 	rc = auth_step(&a, "m=ext,r=abcdef,s=QSXCR+Q6sek8bf92,i=4096", 37, out,
 	    sizeof(out), &olen, err, sizeof(err));
 	CASE("auth: SCRAM-SHA-256 unknown mandatory extension refused");
