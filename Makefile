@@ -48,7 +48,15 @@ RELAYQ_SRCS	 = src/relayq.c \
 		   src/probe.c \
 		   src/tls.c \
 		   src/import.c \
-		   src/import_parse.c
+		   $(IMPORT_SRCS)
+# relayq import's parsers (pure; also linked into test/unit and fuzz_import)
+IMPORT_SRCS	 = src/import_parse.c \
+		   src/import_ssmtp.c \
+		   src/import_msmtp.c \
+		   src/import_nullmailer.c \
+		   src/import_dma.c \
+		   src/import_postfix.c
+IMPORT_OBJS	 = $(IMPORT_SRCS:.c=.o)
 
 COMMON_OBJS	 = $(COMMON_SRCS:.c=.o)
 SENDMAIL_OBJS	 = $(SENDMAIL_SRCS:.c=.o)
@@ -84,7 +92,7 @@ $(COMMON_OBJS) $(SENDMAIL_OBJS) $(RELAYQ_OBJS) test/unit test/smtpd \
 $(SENDMAIL_OBJS): src/msg.h
 src/smtp.o src/drain.o src/tls.o src/relayq.o src/auth.o src/authcmd.o: src/client.h
 src/sendmail.o src/smargs.o: src/smargs.h
-src/import.o src/import_parse.o src/relayq.o: src/import.h
+src/import.o $(IMPORT_OBJS) src/relayq.o: src/import.h
 
 # --- tests -----------------------------------------------------------
 
@@ -93,11 +101,11 @@ UNIT_SRCS	 = test/unit.c \
 		   test/unit_authcmd.c \
 		   test/unit_smargs.c
 test/unit: $(UNIT_SRCS) src/msg.o src/smtp.o src/auth.o src/authcmd.o \
-	    src/tls.o src/import_parse.o src/idle.o src/smargs.o $(COMMON_OBJS) \
+	    src/tls.o $(IMPORT_OBJS) src/idle.o src/smargs.o $(COMMON_OBJS) \
 	    test/unit.h src/smargs.h
 	$(CC) $(BASE_CPPFLAGS) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(UNIT_SRCS) \
 	    src/msg.o src/smtp.o src/auth.o src/authcmd.o src/tls.o \
-	    src/import_parse.o src/idle.o src/smargs.o $(COMMON_OBJS) $(TLS_LIBS) \
+	    $(IMPORT_OBJS) src/idle.o src/smargs.o $(COMMON_OBJS) $(TLS_LIBS) \
 	    $(BSD_LIBS)
 
 # sendmail reading its config from test/sgid-etc, for the test of the

@@ -1,9 +1,9 @@
 /*
- * Unit tests for src/import_parse.c: each parser fed the bytes of a real-world
- * configuration, the relayq.conf it produces compared byte for byte, and
- * the secret checked to stay out of that output.
- * Linked into test/unit (with src/import_parse.o); main() there calls
- * test_import().
+ * Unit tests for relayq import's parsers (src/import_parse.c and the
+ * format files): each fed the bytes of a real-world configuration, the
+ * relayq.conf it produces compared byte for byte, and the secret checked
+ * to stay out of that output.  Linked into test/unit (with the
+ * IMPORT_OBJS); main() there calls test_import().
  */
 #include <stdio.h>
 #include <stdlib.h>
