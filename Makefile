@@ -144,15 +144,16 @@ deps:
 # make fuzz FUZZ_SECONDS=N runs each for N seconds from its seed corpus.
 FUZZ_SECONDS	?= 60
 FUZZ_CC		?= clang
-FUZZ_TARGETS	 = reply engine addr msg conf spool aliases ctl authcmd argv auth
+FUZZ_TARGETS	 = reply engine addr msg conf spool aliases ctl authcmd argv auth import
 FUZZ_BINS	 = $(FUZZ_TARGETS:%=test/fuzz/fuzz_%)
 FUZZ_LIBSRCS	 = $(COMMON_SRCS) src/msg.c src/smtp.c src/auth.c \
 		   src/authcmd.c src/tls.c \
 		   src/smargs.c \
+		   $(IMPORT_SRCS) \
 		   test/fuzz/fuzz_file.c
 # (-Wno-format-nonliteral: clang, unlike gcc, flags the v*printf wrappers)
 test/fuzz/fuzz_%: test/fuzz/fuzz_%.c test/fuzz/fuzz.h $(FUZZ_LIBSRCS) \
-	    src/relayq.h src/msg.h src/client.h src/smargs.h
+	    src/relayq.h src/msg.h src/client.h src/smargs.h src/import.h
 	$(FUZZ_CC) $(BASE_CPPFLAGS) $(PATH_DEFS) $(CPPFLAGS) -Itest/fuzz -std=gnu11 $(WARNINGS) -O1 -g \
 	    -Wno-format-nonliteral -fsanitize=fuzzer,address,undefined \
 	    -fno-sanitize-recover=undefined -o $@ $< $(FUZZ_LIBSRCS) \

@@ -147,14 +147,18 @@ import_kvs_get(const struct import_kvs *s, const char *k)
 
 /*
  * Next line of buf into `line', without its end of line, counted in *n;
- * 1 = a line, 0 = end, -1 = too long (`err' says "FILE:LINE: ...").
+ * 1 = a line, 0 = end, -1 = too long or not text (`err' says
+ * "FILE:LINE: ...").  Every value that reaches relayq.conf passes here:
+ * a control character (a CR inside the line, an escape sequence) would
+ * be written into it, so it is refused here, once for all formats.
  */
 int
 import_getline(const char **pp, const char *end, char *line, size_t sz,
     unsigned int *n, const char *file, char *err, size_t errsz)
 {
-	const char	*p = *pp, *nl;
-	size_t		 len;
+	const char		*p = *pp, *nl;
+	const unsigned char	*c;
+	size_t			 len;
 
 	if (p >= end)
 		return 0;
@@ -171,8 +175,16 @@ import_getline(const char **pp, const char *end, char *line, size_t sz,
 	}
 	memcpy(line, p, len);
 	line[len] = '\0';
-	if (strlen(line) != len)	/* NUL byte: treat as garbage */
+	if (strlen(line) != len) {	/* NUL byte: treat as garbage */
 		line[0] = '\0';
+		return 1;
+	}
+	for (c = (const unsigned char *)line; *c != '\0'; c++)
+		if ((*c < 0x20 && *c != '\t') || *c == 0x7f) {
+			(void)snprintf(err, errsz, "%s:%u: control character "
+			    "0x%02x: not a configuration line", file, *n, *c);
+			return -1;
+		}
 	return 1;
 }
 

@@ -128,6 +128,24 @@ test_import_ssmtp(void)
 	    "configuration");
 	import_free(&ic);
 	END();
+
+	/* fuzz_import: an ESC or a lone CR went into relayq.conf as is */
+	CASE("import: a control character in a line is refused, with its "
+	    "file and line");
+	import_init(&ic);
+	EXPECT_INT("parse", import_ssmtp(&ic, "s", S("# ok\t\r\n"
+	    "mailhub=mail\033[2J\r\nsmarthost evil\n"), err, sizeof(err)),
+	    -1);
+	EXPECT_STR("message", err, "s:2: control character 0x1b: not a "
+	    "configuration line");
+	import_free(&ic);
+	import_init(&ic);
+	EXPECT_INT("parse", import_postfix(&ic, "main.cf", S("relayhost = "
+	    "a\rb\n"), err, sizeof(err)), -1);
+	EXPECT_STR("message", err, "main.cf:1: control character 0x0d: not "
+	    "a configuration line");
+	import_free(&ic);
+	END();
 }
 
 static const char msmtprc[] =
