@@ -99,13 +99,15 @@ src/import.o $(IMPORT_OBJS) src/relayq.o: src/import.h
 UNIT_SRCS	 = test/unit.c \
 		   test/unit_import.c \
 		   test/unit_authcmd.c \
-		   test/unit_smargs.c
+		   test/unit_smargs.c \
+		   test/unit_bs.c
 test/unit: $(UNIT_SRCS) src/msg.o src/smtp.o src/auth.o src/authcmd.o \
-	    src/tls.o $(IMPORT_OBJS) src/idle.o src/smargs.o $(COMMON_OBJS) \
-	    test/unit.h src/smargs.h
+	    src/tls.o $(IMPORT_OBJS) src/idle.o src/smargs.o src/bs.o \
+	    $(COMMON_OBJS) test/unit.h src/smargs.h src/msg.h
 	$(CC) $(BASE_CPPFLAGS) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(UNIT_SRCS) \
 	    src/msg.o src/smtp.o src/auth.o src/authcmd.o src/tls.o \
-	    $(IMPORT_OBJS) src/idle.o src/smargs.o $(COMMON_OBJS) $(TLS_LIBS) \
+	    $(IMPORT_OBJS) src/idle.o src/smargs.o src/bs.o $(COMMON_OBJS) \
+	    $(TLS_LIBS) \
 	    $(BSD_LIBS)
 
 # sendmail reading its config from test/sgid-etc, for the test of the
@@ -144,11 +146,12 @@ deps:
 # make fuzz FUZZ_SECONDS=N runs each for N seconds from its seed corpus.
 FUZZ_SECONDS	?= 60
 FUZZ_CC		?= clang
-FUZZ_TARGETS	 = reply engine addr msg conf spool aliases ctl authcmd argv auth import
+FUZZ_TARGETS	 = reply engine addr msg conf spool aliases ctl authcmd argv auth import bs
 FUZZ_BINS	 = $(FUZZ_TARGETS:%=test/fuzz/fuzz_%)
 FUZZ_LIBSRCS	 = $(COMMON_SRCS) src/msg.c src/smtp.c src/auth.c \
 		   src/authcmd.c src/tls.c \
 		   src/smargs.c \
+		   src/bs.c \
 		   $(IMPORT_SRCS) \
 		   test/fuzz/fuzz_file.c
 # (-Wno-format-nonliteral: clang, unlike gcc, flags the v*printf wrappers)
