@@ -53,32 +53,40 @@ fuzz_trip(void)
 		abort();
 }
 
+static int
+fuzz_openat(int dfd, const char *path, int flags, int mode)
+{
+	if ((flags & (O_WRONLY | O_RDWR | O_CREAT | O_TRUNC)) != 0)
+		fuzz_trip();
+	return (int)syscall(SYS_openat, dfd, path, flags, mode);
+}
+
 int
 open(const char *path, int flags, ...)
 {
 	va_list	 ap;
-	int	 mode;
+	int	 mode = 0;
 
+	/* like libc: a mode is passed only with these flags */
 	va_start(ap, flags);
-	mode = va_arg(ap, int);
+	if ((flags & (O_CREAT | O_TMPFILE)) != 0)
+		mode = va_arg(ap, int);
 	va_end(ap);
-	if ((flags & (O_WRONLY | O_RDWR | O_CREAT | O_TRUNC)) != 0)
-		fuzz_trip();
-	return (int)syscall(SYS_openat, AT_FDCWD, path, flags, mode);
+	return fuzz_openat(AT_FDCWD, path, flags, mode);
 }
 
 int
 openat(int dfd, const char *path, int flags, ...)
 {
 	va_list	 ap;
-	int	 mode;
+	int	 mode = 0;
 
+	/* like libc: a mode is passed only with these flags */
 	va_start(ap, flags);
-	mode = va_arg(ap, int);
+	if ((flags & (O_CREAT | O_TMPFILE)) != 0)
+		mode = va_arg(ap, int);
 	va_end(ap);
-	if ((flags & (O_WRONLY | O_RDWR | O_CREAT | O_TRUNC)) != 0)
-		fuzz_trip();
-	return (int)syscall(SYS_openat, dfd, path, flags, mode);
+	return fuzz_openat(dfd, path, flags, mode);
 }
 
 int
