@@ -69,7 +69,7 @@ open(const char *path, int flags, ...)
 
 	/* like libc: a mode is passed only with these flags */
 	va_start(ap, flags);
-	if ((flags & (O_CREAT | O_TMPFILE)) != 0)
+	if ((flags & O_CREAT) != 0 || (flags & O_TMPFILE) == O_TMPFILE)
 		mode = va_arg(ap, int);
 	va_end(ap);
 	return fuzz_openat(AT_FDCWD, path, flags, mode);
@@ -83,7 +83,7 @@ openat(int dfd, const char *path, int flags, ...)
 
 	/* like libc: a mode is passed only with these flags */
 	va_start(ap, flags);
-	if ((flags & (O_CREAT | O_TMPFILE)) != 0)
+	if ((flags & O_CREAT) != 0 || (flags & O_TMPFILE) == O_TMPFILE)
 		mode = va_arg(ap, int);
 	va_end(ap);
 	return fuzz_openat(dfd, path, flags, mode);
