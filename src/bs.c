@@ -202,7 +202,8 @@ bs_mail(struct bs *b, char *arg)
 		    strcasecmp(tok, "SMTPUTF8") != 0) {
 			/* the client's bytes, escaped: a reply line stays one
 			 * line of text (test/fuzz/corpus/bs/regress-*) */
-			util_sanitise(safe, sizeof(safe), tok, strnlen(tok, 64));
+			util_sanitise(safe, sizeof(safe), tok,
+			    strnlen(tok, 64));
 			bs_reply(b, "555 5.5.4 Unsupported option: %s", safe);
 			return;
 		}
@@ -315,8 +316,8 @@ bs_result(struct bs *b, int status, const char *id)
 		bs_reply(b, "250 2.0.0 Ok: queued as %s", id);
 		break;
 	case EX_DATAERR:
-		bs_reply(b, "554 5.6.0 Message rejected: bad data, too large or "
-		    "a mail loop (see the log)");
+		bs_reply(b, "554 5.6.0 Message rejected: bad data, too large "
+		    "or a mail loop (see the log)");
 		break;
 	case EX_USAGE:
 		bs_reply(b, "554 5.5.4 Message rejected: no usable recipient");
@@ -400,7 +401,8 @@ bs_transaction(struct bs *b, struct bs_job *job)
 	if (r == 1 || r == -2) {
 		(void)close(mfd);
 		if (r == 1)
-			bs_reply(b, "552 5.3.4 Message size exceeds fixed limit");
+			bs_reply(b, "552 5.3.4 Message size exceeds fixed "
+			    "limit");
 		else
 			bs_reply(b, "451 4.3.0 Cannot buffer the message");
 		bs_reset(b);

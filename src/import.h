@@ -65,6 +65,8 @@ void	 import_init(struct import *);
 void	 import_free(struct import *);
 void	 import_note(struct import *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
+int	 import_parse(struct import *, enum import_from, const char *, int,
+	    const char *, const char *, size_t, char *, size_t);
 int	 import_finish(struct import *, char *, size_t);
 int	 import_write(const struct import *, FILE *, const char *,
 	    const char *);

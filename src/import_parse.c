@@ -351,7 +351,8 @@ import_sasl_read(struct import *ic, const char *file, const char *buf,
 		if (*l == '\0' || *l == '#')
 			continue;
 		if (split(l, &host, &user, &pw) == -1) {
-			import_note(ic, "%s:%u: not %s, ignored", file, n, form);
+			import_note(ic, "%s:%u: not %s, ignored", file, n,
+			    form);
 			continue;
 		}
 		if (import_kvs_put(&ic->sasl, host, user, pw, n,
@@ -378,6 +379,37 @@ import_use_sasl(struct import *ic, const struct import_kv *e, char *err,
 		return -1;
 	}
 	return import_secret(ic, e->x, ic->saslname, e->line, err, errsz);
+}
+
+/*
+ * One file's bytes to the parser of `from'; `second': dma's or Postfix's
+ * password map, after the main file.  import.c reads the files; the
+ * fuzz target (test/fuzz/fuzz_import.c) feeds its input here the same
+ * way.
+ */
+int
+import_parse(struct import *ic, enum import_from from, const char *path,
+    int second, const char *account, const char *buf, size_t len,
+    char *err, size_t errsz)
+{
+	switch (from) {
+	case IMPORT_SSMTP:
+		return import_ssmtp(ic, path, buf, len, err, errsz);
+	case IMPORT_MSMTP:
+		return import_msmtp(ic, path, buf, len, account, err, errsz);
+	case IMPORT_NULLMAILER:
+		return import_nullmailer(ic, path, buf, len, err, errsz);
+	case IMPORT_DMA:
+		return second ? import_dma_auth(ic, path, buf, len, err,
+		    errsz) : import_dma(ic, path, buf, len, err, errsz);
+	case IMPORT_POSTFIX:
+		return second ? import_postfix_sasl(ic, path, buf, len, err,
+		    errsz) : import_postfix(ic, path, buf, len, err, errsz);
+	default:
+		(void)snprintf(err, errsz, "%s: no parser for this program",
+		    path);
+		return -1;
+	}
 }
 
 /* After every file is read: resolve what spans files, check the result. */

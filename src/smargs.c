@@ -150,8 +150,8 @@ smargs_cluster(int argc, char **argv, int *ip, struct smargs *o,
 			else if (*ip + 1 < argc)
 				v = argv[++*ip];
 			else
-				return smargs_fail(e, EX_USAGE, 1, "-%c: option "
-				    "requires an argument", c);
+				return smargs_fail(e, EX_USAGE, 1,
+				    "-%c: option requires an argument", c);
 			if (smargs_value(c, v, e) == -1)
 				return -1;
 			/* the value ended this argument */

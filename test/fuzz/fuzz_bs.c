@@ -53,6 +53,17 @@ fuzz_trip(void)
 		abort();
 }
 
+/* open's mode argument: passed only with these flags, as libc reads it */
+#define FUZZ_MODE(flags, mode) do {					\
+	va_list	 ap_;							\
+									\
+	va_start(ap_, flags);						\
+	if (((flags) & O_CREAT) != 0 ||					\
+	    ((flags) & O_TMPFILE) == O_TMPFILE)				\
+		(mode) = va_arg(ap_, int);				\
+	va_end(ap_);							\
+} while (0)
+
 static int
 fuzz_openat(int dfd, const char *path, int flags, int mode)
 {
@@ -64,28 +75,18 @@ fuzz_openat(int dfd, const char *path, int flags, int mode)
 int
 open(const char *path, int flags, ...)
 {
-	va_list	 ap;
 	int	 mode = 0;
 
-	/* like libc: a mode is passed only with these flags */
-	va_start(ap, flags);
-	if ((flags & O_CREAT) != 0 || (flags & O_TMPFILE) == O_TMPFILE)
-		mode = va_arg(ap, int);
-	va_end(ap);
+	FUZZ_MODE(flags, mode);
 	return fuzz_openat(AT_FDCWD, path, flags, mode);
 }
 
 int
 openat(int dfd, const char *path, int flags, ...)
 {
-	va_list	 ap;
 	int	 mode = 0;
 
-	/* like libc: a mode is passed only with these flags */
-	va_start(ap, flags);
-	if ((flags & O_CREAT) != 0 || (flags & O_TMPFILE) == O_TMPFILE)
-		mode = va_arg(ap, int);
-	va_end(ap);
+	FUZZ_MODE(flags, mode);
 	return fuzz_openat(dfd, path, flags, mode);
 }
 

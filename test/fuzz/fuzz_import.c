@@ -2,7 +2,8 @@
  * relayq import's parsers: another null client's configuration, which
  * the administrator may have copied from anywhere.  The first byte picks
  * the format (and msmtp's account); the rest is one file or more,
- * separated by 0xff bytes, fed the way import_main() feeds them:
+ * separated by 0xff bytes, fed to import_parse as import_main() feeds
+ * them:
  *   ssmtp, msmtp  one file
  *   nullmailer    the control files remotes, me, defaultdomain,
  *                 defaulthost, adminaddr, allmailfrom, helohost in turn
@@ -45,32 +46,12 @@ fuzz_part(struct import *ic, enum import_from from, int n, const char *path,
     size_t errsz)
 {
 	char	*buf;
-	int	 rc = -1;
+	int	 rc;
 
 	if ((buf = malloc(len ? len : 1)) == NULL)
 		abort();
 	memcpy(buf, p, len);
-	switch (from) {
-	case IMPORT_SSMTP:
-		rc = import_ssmtp(ic, path, buf, len, err, errsz);
-		break;
-	case IMPORT_MSMTP:
-		rc = import_msmtp(ic, path, buf, len, account, err, errsz);
-		break;
-	case IMPORT_NULLMAILER:
-		rc = import_nullmailer(ic, path, buf, len, err, errsz);
-		break;
-	case IMPORT_DMA:
-		rc = n > 0 ? import_dma_auth(ic, path, buf, len, err, errsz) :
-		    import_dma(ic, path, buf, len, err, errsz);
-		break;
-	case IMPORT_POSTFIX:
-		rc = n > 0 ? import_postfix_sasl(ic, path, buf, len, err,
-		    errsz) : import_postfix(ic, path, buf, len, err, errsz);
-		break;
-	default:
-		abort();
-	}
+	rc = import_parse(ic, from, path, n > 0, account, buf, len, err, errsz);
 	free(buf);
 	return rc;
 }
