@@ -33,6 +33,7 @@ COMMON_SRCS	 = src/util.c \
 		   src/submit.c \
 		   src/aliases.c
 SENDMAIL_SRCS	 = src/sendmail.c \
+		   src/smargs.c \
 		   src/msg.c \
 		   src/bs.c
 RELAYQ_SRCS	 = src/relayq.c \
@@ -47,7 +48,15 @@ RELAYQ_SRCS	 = src/relayq.c \
 		   src/probe.c \
 		   src/tls.c \
 		   src/import.c \
-		   src/import_parse.c
+		   $(IMPORT_SRCS)
+# relayq import's parsers (pure; also linked into test/unit and fuzz_import)
+IMPORT_SRCS	 = src/import_parse.c \
+		   src/import_ssmtp.c \
+		   src/import_msmtp.c \
+		   src/import_nullmailer.c \
+		   src/import_dma.c \
+		   src/import_postfix.c
+IMPORT_OBJS	 = $(IMPORT_SRCS:.c=.o)
 
 COMMON_OBJS	 = $(COMMON_SRCS:.c=.o)
 SENDMAIL_OBJS	 = $(SENDMAIL_SRCS:.c=.o)
@@ -82,18 +91,23 @@ $(COMMON_OBJS) $(SENDMAIL_OBJS) $(RELAYQ_OBJS) test/unit test/smtpd \
     test/sendmail-sgid test/nosandbox: .flags
 $(SENDMAIL_OBJS): src/msg.h
 src/smtp.o src/drain.o src/tls.o src/relayq.o src/auth.o src/authcmd.o: src/client.h
-src/import.o src/import_parse.o src/relayq.o: src/import.h
+src/sendmail.o src/smargs.o: src/smargs.h
+src/import.o $(IMPORT_OBJS) src/relayq.o: src/import.h
 
 # --- tests -----------------------------------------------------------
 
 UNIT_SRCS	 = test/unit.c \
 		   test/unit_import.c \
-		   test/unit_authcmd.c
+		   test/unit_authcmd.c \
+		   test/unit_smargs.c \
+		   test/unit_bs.c
 test/unit: $(UNIT_SRCS) src/msg.o src/smtp.o src/auth.o src/authcmd.o \
-	    src/tls.o src/import_parse.o src/idle.o $(COMMON_OBJS) test/unit.h
+	    src/tls.o $(IMPORT_OBJS) src/idle.o src/smargs.o src/bs.o \
+	    $(COMMON_OBJS) test/unit.h src/smargs.h src/msg.h
 	$(CC) $(BASE_CPPFLAGS) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(UNIT_SRCS) \
 	    src/msg.o src/smtp.o src/auth.o src/authcmd.o src/tls.o \
-	    src/import_parse.o src/idle.o $(COMMON_OBJS) $(TLS_LIBS) \
+	    $(IMPORT_OBJS) src/idle.o src/smargs.o src/bs.o $(COMMON_OBJS) \
+	    $(TLS_LIBS) \
 	    $(BSD_LIBS)
 
 # sendmail reading its config from test/sgid-etc, for the test of the
@@ -132,14 +146,17 @@ deps:
 # make fuzz FUZZ_SECONDS=N runs each for N seconds from its seed corpus.
 FUZZ_SECONDS	?= 60
 FUZZ_CC		?= clang
-FUZZ_TARGETS	 = reply engine addr msg conf spool aliases ctl authcmd
+FUZZ_TARGETS	 = reply engine addr msg conf spool aliases ctl authcmd argv auth import bs
 FUZZ_BINS	 = $(FUZZ_TARGETS:%=test/fuzz/fuzz_%)
 FUZZ_LIBSRCS	 = $(COMMON_SRCS) src/msg.c src/smtp.c src/auth.c \
 		   src/authcmd.c src/tls.c \
+		   src/smargs.c \
+		   src/bs.c \
+		   $(IMPORT_SRCS) \
 		   test/fuzz/fuzz_file.c
 # (-Wno-format-nonliteral: clang, unlike gcc, flags the v*printf wrappers)
 test/fuzz/fuzz_%: test/fuzz/fuzz_%.c test/fuzz/fuzz.h $(FUZZ_LIBSRCS) \
-	    src/relayq.h src/msg.h src/client.h
+	    src/relayq.h src/msg.h src/client.h src/smargs.h src/import.h
 	$(FUZZ_CC) $(BASE_CPPFLAGS) $(PATH_DEFS) $(CPPFLAGS) -Itest/fuzz -std=gnu11 $(WARNINGS) -O1 -g \
 	    -Wno-format-nonliteral -fsanitize=fuzzer,address,undefined \
 	    -fno-sanitize-recover=undefined -o $@ $< $(FUZZ_LIBSRCS) \

@@ -214,7 +214,7 @@ auth_scram_final(struct auth *a, const char *sf, char *out, size_t outsz,
     char *err, size_t errsz)
 {
 	const char	*r, *s, *i, *errstr;
-	char		 num[16], amsg[1536], nobare[600];
+	char		 num[16], safe[64], amsg[1536], nobare[600];
 	unsigned char	 salt[128], salted[32], ckey[32], skey[32], stored[32],
 			 csig[32], proof[32];
 	size_t		 rl, sl, il, saltlen, olen, k;
@@ -248,8 +248,10 @@ auth_scram_final(struct auth *a, const char *sf, char *out, size_t outsz,
 	num[il] = '\0';
 	iter = strtonum(num, 1, AUTH_SCRAM_MAXITER, &errstr);
 	if (errstr != NULL || iter < AUTH_SCRAM_MINITER) {
+		/* the server's bytes go into the log line: escaped */
+		util_sanitise(safe, sizeof(safe), num, il);
 		(void)snprintf(err, errsz, "SCRAM-SHA-256: iteration count "
-		    "\"%s\" outside %d..%d", num, AUTH_SCRAM_MINITER,
+		    "\"%s\" outside %d..%d", safe, AUTH_SCRAM_MINITER,
 		    AUTH_SCRAM_MAXITER);
 		goto done;
 	}
@@ -315,12 +317,15 @@ static int
 auth_scram_verify(struct auth *a, const char *sf, char *err, size_t errsz)
 {
 	const char	*v, *e;
+	char		 safe[260];
 	unsigned char	 sig[64];
 	size_t		 vl, siglen;
 
 	if ((e = auth_scram_attr(sf, 'e', &vl)) != NULL) {
+		/* the server's bytes go into the log line: escaped */
+		util_sanitise(safe, sizeof(safe), e, vl < 64 ? vl : 64);
 		(void)snprintf(err, errsz, "SCRAM-SHA-256: server error "
-		    "\"%.*s\"", (int)(vl < 64 ? vl : 64), e);
+		    "\"%s\"", safe);
 		return -1;
 	}
 	if ((v = auth_scram_attr(sf, 'v', &vl)) == NULL ||

@@ -11,6 +11,11 @@
  * sent only when that child exited 0, which it does only after the
  * queue file and its trailer are fsynced.  The child writes the queue id
  * to a pipe for the reply.
+ *
+ * The session itself (bs_session) touches nothing but the descriptors
+ * of its struct bs_io and the anonymous memory file: no path, no spool.
+ * That is what lets test/fuzz/fuzz_bs.c feed it arbitrary client bytes
+ * in-process, with the fork replaced by a check of the transaction.
  */
 #include <sys/types.h>
 #include <sys/mman.h>
@@ -39,6 +44,8 @@
 #define BS_RCPTMAX	1000
 
 struct bs {
+	const struct bs_io *io;
+	int		 ioerr;		/* a reply could not be written */
 	char		 buf[16384];
 	size_t		 pos, len;
 	int		 eof;
@@ -60,7 +67,7 @@ bs_getc(struct bs *b)
 		if (b->eof)
 			return -1;
 		do
-			n = read(STDIN_FILENO, b->buf, sizeof(b->buf));
+			n = read(b->io->in, b->buf, sizeof(b->buf));
 		while (n == -1 && errno == EINTR);
 		if (n <= 0) {
 			b->eof = 1;
@@ -82,17 +89,19 @@ bs_peek(struct bs *b)
 	return c;
 }
 
-static void __attribute__((format(printf, 1, 2)))
-bs_reply(const char *fmt, ...)
+/* -1 when the client is gone: the session ends (b->ioerr) */
+static int __attribute__((format(printf, 2, 3)))
+bs_reply(struct bs *b, const char *fmt, ...)
 {
 	va_list	 ap;
 
 	va_start(ap, fmt);
-	(void)vprintf(fmt, ap);
+	(void)vfprintf(b->io->out, fmt, ap);
 	va_end(ap);
-	(void)fputs("\r\n", stdout);
-	if (fflush(stdout) == EOF)
-		exit(EX_IOERR);	/* the client is gone */
+	(void)fputs("\r\n", b->io->out);
+	if (fflush(b->io->out) == EOF)
+		b->ioerr = 1;
+	return b->ioerr ? -1 : 0;
 }
 
 /* A command line without its CRLF (or LF); 0 at the end of input, -1 if
@@ -160,20 +169,20 @@ bs_path(char *arg, const char *kw, char **params)
 static void
 bs_mail(struct bs *b, char *arg)
 {
-	char		*a, *params, *tok, *last;
+	char		*a, *params, *tok, *last, safe[64 * 4 + 1];
 	const char	*errstr;
 	long long	 size;
 
 	if (b->mail) {
-		bs_reply("503 5.5.1 Error: nested MAIL command");
+		bs_reply(b, "503 5.5.1 Error: nested MAIL command");
 		return;
 	}
 	if ((a = bs_path(arg, "FROM:", &params)) == NULL) {
-		bs_reply("501 5.5.4 Syntax: MAIL FROM:<address>");
+		bs_reply(b, "501 5.5.4 Syntax: MAIL FROM:<address>");
 		return;
 	}
 	if (a[0] != '\0' && !addr_valid(a)) {
-		bs_reply("553 5.1.7 Bad sender address syntax");
+		bs_reply(b, "553 5.1.7 Bad sender address syntax");
 		return;
 	}
 	for (tok = strtok_r(params, " ", &last); tok != NULL;
@@ -181,24 +190,28 @@ bs_mail(struct bs *b, char *arg)
 		if (strncasecmp(tok, "SIZE=", 5) == 0) {
 			size = strtonum(tok + 5, 0, LLONG_MAX, &errstr);
 			if (errstr != NULL) {
-				bs_reply("501 5.5.4 Bad SIZE parameter");
+				bs_reply(b, "501 5.5.4 Bad SIZE parameter");
 				return;
 			}
 			if (size > b->max) {
-				bs_reply("552 5.3.4 Message size exceeds "
+				bs_reply(b, "552 5.3.4 Message size exceeds "
 				    "fixed limit");
 				return;
 			}
 		} else if (strncasecmp(tok, "BODY=", 5) != 0 &&
 		    strcasecmp(tok, "SMTPUTF8") != 0) {
-			bs_reply("555 5.5.4 Unsupported option: %.64s", tok);
+			/* the client's bytes, escaped: a reply line stays one
+			 * line of text (test/fuzz/corpus/bs/regress-*) */
+			util_sanitise(safe, sizeof(safe), tok,
+			    strnlen(tok, 64));
+			bs_reply(b, "555 5.5.4 Unsupported option: %s", safe);
 			return;
 		}
 	}
 	if ((b->sender = strdup(a)) == NULL)
 		err(EX_OSERR, "-bs");
 	b->mail = 1;
-	bs_reply("250 2.1.0 Ok");
+	bs_reply(b, "250 2.1.0 Ok");
 	return;
 }
 
@@ -208,22 +221,22 @@ bs_rcpt(struct bs *b, char *arg)
 	char	**v, *a, *params;
 
 	if (!b->mail) {
-		bs_reply("503 5.5.1 Error: need MAIL command");
+		bs_reply(b, "503 5.5.1 Error: need MAIL command");
 		return;
 	}
 	if ((a = bs_path(arg, "TO:", &params)) == NULL) {
-		bs_reply("501 5.5.4 Syntax: RCPT TO:<address>");
+		bs_reply(b, "501 5.5.4 Syntax: RCPT TO:<address>");
 		return;
 	}
 	/* a source route <@a:b@c> is accepted; addr_parse_list drops it */
 	if (a[0] == '@' && strchr(a, ':') != NULL)
 		a = strchr(a, ':') + 1;
 	if (!addr_valid(a)) {
-		bs_reply("553 5.1.3 Bad recipient address syntax");
+		bs_reply(b, "553 5.1.3 Bad recipient address syntax");
 		return;
 	}
 	if (b->nrcpt >= BS_RCPTMAX) {
-		bs_reply("452 4.5.3 Error: too many recipients");
+		bs_reply(b, "452 4.5.3 Error: too many recipients");
 		return;
 	}
 	if ((v = reallocarray(b->rcpt, b->nrcpt + 1, sizeof(*v))) == NULL ||
@@ -231,7 +244,7 @@ bs_rcpt(struct bs *b, char *arg)
 		err(EX_OSERR, "-bs");
 	b->rcpt = v;
 	b->nrcpt++;
-	bs_reply("250 2.1.5 Ok");
+	bs_reply(b, "250 2.1.5 Ok");
 }
 
 /*
@@ -292,7 +305,7 @@ bs_data(struct bs *b, int fd)
 
 /* The SMTP reply for the exit code of the -bm child (SPEC 3). */
 static void
-bs_result(int status, const char *id)
+bs_result(struct bs *b, int status, const char *id)
 {
 	int	 code;
 
@@ -300,117 +313,156 @@ bs_result(int status, const char *id)
 
 	switch (code) {
 	case EX_OK:
-		bs_reply("250 2.0.0 Ok: queued as %s", id);
+		bs_reply(b, "250 2.0.0 Ok: queued as %s", id);
 		break;
 	case EX_DATAERR:
-		bs_reply("554 5.6.0 Message rejected: bad data, too large or "
-		    "a mail loop (see the log)");
+		bs_reply(b, "554 5.6.0 Message rejected: bad data, too large "
+		    "or a mail loop (see the log)");
 		break;
 	case EX_USAGE:
-		bs_reply("554 5.5.4 Message rejected: no usable recipient");
+		bs_reply(b, "554 5.5.4 Message rejected: no usable recipient");
 		break;
 	case EX_NOUSER:
 	case EX_NOPERM:
-		bs_reply("554 5.7.1 Message rejected: not permitted");
+		bs_reply(b, "554 5.7.1 Message rejected: not permitted");
 		break;
 	default:
-		bs_reply("451 4.3.0 Message not queued (exit %d): try again "
+		bs_reply(b, "451 4.3.0 Message not queued (exit %d): try again "
 		    "later", code);
 		break;
 	}
 }
 
 /*
- * DATA: read the message into an anonymous memory file, then fork.  The
- * child gets the file as standard input and the transaction in `job'
- * and returns 1; the parent replies from the child's exit code and
- * returns 0.
+ * The queue step of sendmail -bs: fork.  The child gets the message as
+ * standard input and the transaction in `job' (the caller fills it) and
+ * returns -1; the parent waits for it and returns its status, with the
+ * queue id it wrote to the pipe in `id'; -2 when no child could be
+ * started (errno says why).
  */
 static int
-bs_transaction(struct bs *b, struct bs_job *job)
+bs_fork(void *arg, int mfd, struct bs_job *job, char *id, size_t idsz)
 {
-	char	 id[SPOOL_IDLEN + 2];
 	pid_t	 pid;
 	ssize_t	 n;
-	int	 mfd, pfd[2], status, r;
+	int	 pfd[2], status;
 
-	if ((mfd = memfd_create("relayq-bs", MFD_CLOEXEC)) == -1) {
-		bs_reply("451 4.3.0 Cannot buffer the message: %s",
-		    strerror(errno));
-		return 0;
-	}
-	bs_reply("354 End data with <CR><LF>.<CR><LF>");
-	if ((r = bs_data(b, mfd)) == -1)
-		exit(EX_OK);	/* end of input inside DATA: no message */
-	if (r == 1 || r == -2) {
-		(void)close(mfd);
-		if (r == 1)
-			bs_reply("552 5.3.4 Message size exceeds fixed limit");
-		else
-			bs_reply("451 4.3.0 Cannot buffer the message");
-		bs_reset(b);
-		return 0;
-	}
-	if (lseek(mfd, 0, SEEK_SET) == -1 || pipe2(pfd, O_CLOEXEC) == -1 ||
-	    (pid = fork()) == -1) {
-		(void)close(mfd);
-		bs_reply("451 4.3.0 Cannot queue the message: %s",
-		    strerror(errno));
-		bs_reset(b);
-		return 0;
+	(void)arg;
+	if (pipe2(pfd, O_CLOEXEC) == -1)
+		return -2;
+	if ((pid = fork()) == -1) {
+		(void)close(pfd[0]);
+		(void)close(pfd[1]);
+		return -2;
 	}
 	if (pid == 0) {
 		(void)close(pfd[0]);
 		if (dup2(mfd, STDIN_FILENO) == -1)
 			_exit(EX_OSERR);
 		(void)close(mfd);
-		job->sender = b->sender;
-		job->rcpt = b->rcpt;
-		job->nrcpt = b->nrcpt;
 		job->idfd = pfd[1];
-		return 1;
+		return -1;
 	}
-	(void)close(mfd);
 	(void)close(pfd[1]);
 	do
-		n = read(pfd[0], id, sizeof(id) - 1);
+		n = read(pfd[0], id, idsz - 1);
 	while (n == -1 && errno == EINTR);
 	id[n > 0 ? n : 0] = '\0';
 	(void)close(pfd[0]);
 	while (waitpid(pid, &status, 0) == -1)
 		if (errno != EINTR)
 			err(EX_OSERR, "-bs: waitpid");
-	/* 250 only when the child committed the file and said its id */
-	if (WIFEXITED(status) && WEXITSTATUS(status) == EX_OK &&
-	    !spool_id_ok(id))
-		status = EX_SOFTWARE << 8;
-	bs_result(status, id);
+	return status;
+}
+
+/*
+ * DATA: read the message into an anonymous memory file, then hand it to
+ * the queue step.  Returns 1 in the child that must queue it (`job'
+ * holds the transaction), 0 when the session goes on, -1 when it ends
+ * (the input ended inside DATA, or the client is gone).
+ */
+static int
+bs_transaction(struct bs *b, struct bs_job *job)
+{
+	char	 id[SPOOL_IDLEN + 2];
+	int	 mfd, r, status;
+
+	if ((mfd = memfd_create("relayq-bs", MFD_CLOEXEC)) == -1) {
+		bs_reply(b, "451 4.3.0 Cannot buffer the message: %s",
+		    strerror(errno));
+		return 0;
+	}
+	if (bs_reply(b, "354 End data with <CR><LF>.<CR><LF>") == -1 ||
+	    (r = bs_data(b, mfd)) == -1) {
+		/* no message: the end of input inside DATA queues nothing */
+		(void)close(mfd);
+		return -1;
+	}
+	if (r == 1 || r == -2) {
+		(void)close(mfd);
+		if (r == 1)
+			bs_reply(b, "552 5.3.4 Message size exceeds fixed "
+			    "limit");
+		else
+			bs_reply(b, "451 4.3.0 Cannot buffer the message");
+		bs_reset(b);
+		return 0;
+	}
+	job->sender = b->sender;
+	job->rcpt = b->rcpt;
+	job->nrcpt = b->nrcpt;
+	id[0] = '\0';
+	if (lseek(mfd, 0, SEEK_SET) == -1)
+		status = -2;
+	else if ((status = b->io->queue(b->io->arg, mfd, job, id,
+	    sizeof(id))) == -1)
+		return 1;	/* the child: it owns the transaction now */
+	/* the parent keeps its copy of the transaction, reset below */
+	job->sender = NULL;
+	job->rcpt = NULL;
+	job->nrcpt = 0;
+	if (status == -2)
+		bs_reply(b, "451 4.3.0 Cannot queue the message: %s",
+		    strerror(errno));
+	else {
+		/* 250 only when the child committed the file and said its
+		 * id */
+		if (WIFEXITED(status) && WEXITSTATUS(status) == EX_OK &&
+		    !spool_id_ok(id))
+			status = EX_SOFTWARE << 8;
+		bs_result(b, status, id);
+	}
+	(void)close(mfd);
 	bs_reset(b);
 	return 0;
 }
 
 /*
- * Serve one SMTP session.  Returns only in a child, with the transaction
- * in `job' and the message on standard input: the caller queues it
- * like -bm and exits.  The parent exits at QUIT or the end of input.
+ * One SMTP session over io: the client's bytes from io->in, the replies
+ * to io->out, each message to io->queue.  Returns BS_CHILD only in a
+ * child of the queue step, with the transaction in `job' and the message
+ * on standard input; BS_CLOSED at QUIT or the end of input; BS_IOERR
+ * when a reply could not be written (the client is gone).
  */
-void
-bs_serve(const char *host, long long max, struct bs_job *job)
+int
+bs_session(const struct bs_io *io, const char *host, long long max,
+    struct bs_job *job)
 {
 	struct bs	*b;
 	char		*arg;
-	int		 r;
+	int		 r, end = BS_CLOSED;
 
 	if ((b = calloc(1, sizeof(*b))) == NULL)
 		err(EX_OSERR, "-bs");
+	b->io = io;
 	b->max = max;
-	bs_reply("220 %s ESMTP relayq %s (sendmail -bs)", host,
+	bs_reply(b, "220 %s ESMTP relayq %s (sendmail -bs)", host,
 	    RELAYQ_VERSION);
-	for (;;) {
+	while (!b->ioerr) {
 		if ((r = bs_command(b)) == 0)
-			exit(EX_OK);	/* the client went away */
+			break;		/* the client went away */
 		if (r == -1) {
-			bs_reply("500 5.5.2 Error: line too long");
+			bs_reply(b, "500 5.5.2 Error: line too long");
 			continue;
 		}
 		arg = b->line + strcspn(b->line, " ");
@@ -420,9 +472,9 @@ bs_serve(const char *host, long long max, struct bs_job *job)
 		    strcasecmp(b->line, "HELO") == 0) {
 			bs_reset(b);
 			if (toupper((unsigned char)b->line[0]) == 'H')
-				bs_reply("250 %s", host);
+				bs_reply(b, "250 %s", host);
 			else
-				bs_reply("250-%s\r\n250-PIPELINING\r\n"
+				bs_reply(b, "250-%s\r\n250-PIPELINING\r\n"
 				    "250-SIZE %lld\r\n250-8BITMIME\r\n"
 				    "250-SMTPUTF8\r\n250 ENHANCEDSTATUSCODES",
 				    host, max);
@@ -432,26 +484,50 @@ bs_serve(const char *host, long long max, struct bs_job *job)
 			bs_rcpt(b, arg);
 		else if (strcasecmp(b->line, "RSET") == 0) {
 			bs_reset(b);
-			bs_reply("250 2.0.0 Ok");
+			bs_reply(b, "250 2.0.0 Ok");
 		} else if (strcasecmp(b->line, "NOOP") == 0)
-			bs_reply("250 2.0.0 Ok");
+			bs_reply(b, "250 2.0.0 Ok");
 		else if (strcasecmp(b->line, "VRFY") == 0)
-			bs_reply("252 2.0.0 Cannot VRFY, but will take the "
+			bs_reply(b, "252 2.0.0 Cannot VRFY, but will take the "
 			    "message");
 		else if (strcasecmp(b->line, "QUIT") == 0) {
-			bs_reply("221 2.0.0 Bye");
-			exit(EX_OK);
+			bs_reply(b, "221 2.0.0 Bye");
+			break;
 		} else if (strcasecmp(b->line, "DATA") == 0) {
 			if (!b->mail)
-				bs_reply("503 5.5.1 Error: need MAIL command");
+				bs_reply(b, "503 5.5.1 Error: need MAIL "
+				    "command");
 			else if (b->nrcpt == 0)
-				bs_reply("554 5.5.1 Error: no valid "
+				bs_reply(b, "554 5.5.1 Error: no valid "
 				    "recipients");
-			else if (bs_transaction(b, job) == 1) {
+			else if ((r = bs_transaction(b, job)) == 1) {
 				free(b);	/* the child: queue it */
-				return;
-			}
+				return BS_CHILD;
+			} else if (r == -1)
+				break;
 		} else
-			bs_reply("502 5.5.2 Error: command not recognized");
+			bs_reply(b, "502 5.5.2 Error: command not recognized");
 	}
+	if (b->ioerr)
+		end = BS_IOERR;
+	bs_reset(b);
+	free(b);
+	return end;
+}
+
+/*
+ * sendmail -bs on standard input and output.  Returns only in a child,
+ * with the transaction in `job' and the message on standard input: the
+ * caller queues it like -bm and exits.  The parent exits at QUIT or the
+ * end of input (0), or when the client is gone (EX_IOERR).
+ */
+void
+bs_serve(const char *host, long long max, struct bs_job *job)
+{
+	struct bs_io	 io = { STDIN_FILENO, stdout, bs_fork, NULL };
+	int		 end;
+
+	if ((end = bs_session(&io, host, max, job)) == BS_CHILD)
+		return;
+	exit(end == BS_IOERR ? EX_IOERR : EX_OK);
 }

@@ -159,27 +159,8 @@ import_file(struct import *ic, enum import_from from, const char *path,
 
 	if ((buf = import_read(path, &len, err, errsz)) == NULL)
 		return -2;
-	switch (from) {
-	case IMPORT_SSMTP:
-		rc = import_ssmtp(ic, path, buf, len, err, errsz);
-		break;
-	case IMPORT_MSMTP:
-		rc = import_msmtp(ic, path, buf, len, account, err, errsz);
-		break;
-	case IMPORT_NULLMAILER:
-		rc = import_nullmailer(ic, path, buf, len, err, errsz);
-		break;
-	case IMPORT_DMA:
-		rc = second ? import_dma_auth(ic, path, buf, len, err, errsz) :
-		    import_dma(ic, path, buf, len, err, errsz);
-		break;
-	case IMPORT_POSTFIX:
-		rc = second ? import_postfix_sasl(ic, path, buf, len, err,
-		    errsz) : import_postfix(ic, path, buf, len, err, errsz);
-		break;
-	default:
-		rc = -1;
-	}
+	rc = import_parse(ic, from, path, second, account, buf, len, err,
+	    errsz);
 	freezero(buf, len + 1);
 	return rc;
 }

@@ -1,13 +1,16 @@
 /*
  * relayq import: turn another null client's configuration into
- * relayq.conf.  import_parse.c: pure functions over buffers
- * (unit-tested); import.c: import_main() reads the files, writes the
- * config and the secret.
+ * relayq.conf.  import_parse.c and one file per format (import_ssmtp.c,
+ * import_msmtp.c, import_nullmailer.c, import_dma.c, import_postfix.c):
+ * pure functions over buffers (unit-tested, fuzzed); import.c:
+ * import_main() reads the files, writes the config and the secret.
  */
 #ifndef IMPORT_H
 #define IMPORT_H
 
 #define IMPORT_MAXNOTES	24
+#define IMPORT_LINE	4096
+#define TLS_PLAIN	(-2)	/* the old configuration used no TLS */
 
 enum import_from {
 	IMPORT_NONE,
@@ -60,27 +63,70 @@ struct import {
 /* import_parse.c */
 void	 import_init(struct import *);
 void	 import_free(struct import *);
+void	 import_note(struct import *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+int	 import_parse(struct import *, enum import_from, const char *, int,
+	    const char *, const char *, size_t, char *, size_t);
+int	 import_finish(struct import *, char *, size_t);
+int	 import_write(const struct import *, FILE *, const char *,
+	    const char *);
+const char *import_name(enum import_from);
+int	 import_companion(const struct import *, char *, size_t);
+/* import_parse.c: the toolbox of the format parsers */
+void	 import_kvs_free(struct import_kvs *);
+int	 import_kvs_put(struct import_kvs *, const char *, const char *,
+	    const char *, unsigned int, int);
+void	 import_kvs_del(struct import_kvs *, const char *);
+const struct import_kv *import_kvs_get(const struct import_kvs *,
+	    const char *);
+int	 import_getline(const char **, const char *, char *, size_t,
+	    unsigned int *, const char *, char *, size_t);
+char	*import_trim(char *);
+char	*import_uncomment(char *);
+char	*import_word(char *);
+int	 import_yes(const char *);
+int	 import_copy(char *, size_t, const char *, const char *,
+	    const char *, unsigned int, char *, size_t);
+int	 import_secret(struct import *, const char *, const char *,
+	    unsigned int, char *, size_t);
+int	 import_hostport(struct import *, const char *, const char *,
+	    const char *, unsigned int, char *, size_t);
+const struct import_kv *import_sasl_find(const struct import *,
+	    const char *, const char *);
+int	 import_sasl_read(struct import *, const char *, const char *,
+	    size_t, int (*)(char *, char **, char **, char **), const char *,
+	    int, char *, size_t);
+int	 import_use_sasl(struct import *, const struct import_kv *, char *,
+	    size_t);
+
+/* import_ssmtp.c */
 int	 import_ssmtp(struct import *, const char *, const char *, size_t,
 	    char *, size_t);
+
+/* import_msmtp.c */
 int	 import_msmtp(struct import *, const char *, const char *, size_t,
 	    const char *, char *, size_t);
+
+/* import_nullmailer.c */
 int	 import_nullmailer(struct import *, const char *, const char *,
 	    size_t, char *, size_t);
+void	 import_nullmailer_finish(struct import *);
+
+/* import_dma.c */
 int	 import_dma(struct import *, const char *, const char *, size_t,
 	    char *, size_t);
 int	 import_dma_auth(struct import *, const char *, const char *, size_t,
 	    char *, size_t);
+int	 import_dma_finish(struct import *, char *, size_t);
+
+/* import_postfix.c */
 int	 import_postfix(struct import *, const char *, const char *, size_t,
 	    char *, size_t);
 int	 import_postfix_sasl(struct import *, const char *, const char *,
 	    size_t, char *, size_t);
-int	 import_finish(struct import *, char *, size_t);
-void	 import_note(struct import *, const char *, ...)
-	    __attribute__((format(printf, 2, 3)));
-const char *import_name(enum import_from);
-int	 import_companion(const struct import *, char *, size_t);
-int	 import_write(const struct import *, FILE *, const char *,
-	    const char *);
+int	 import_postfix_finish(struct import *, char *, size_t);
+void	 import_postfix_expand(const struct import *, const char *, char *,
+	    size_t, int);
 
 /* import.c */
 int	 import_main(int, char *[]);

@@ -1,9 +1,11 @@
 /*
- * relayq import, the parsers: the files of ssmtp, msmtp, nullmailer, dma
- * and a Postfix null client, as buffers, into a struct import; then the
- * relayq.conf it stands for.  Pure functions (no I/O but the FILE given
- * to import_write), unit-tested in test/unit_import.c.  The command is in
- * import.c.
+ * relayq import, the parsers' common part: the toolbox every format's
+ * parser uses (lines, keys, hosts, the secret), then, once all files are
+ * read, import_finish and the relayq.conf the struct import stands for.
+ * The formats: import_ssmtp.c, import_msmtp.c, import_nullmailer.c,
+ * import_dma.c, import_postfix.c.  Pure functions (no I/O but the FILE
+ * given to import_write), unit-tested in test/unit_import.c and fuzzed
+ * by test/fuzz/fuzz_import.c.  The command is in import.c.
  *
  * Whatever cannot be expressed in relayq.conf becomes a note naming its
  * file and line, so nothing is dropped silently.  The secret is kept in
@@ -26,8 +28,6 @@
 #include "relayq.h"
 #include "import.h"
 
-#define IMPORT_LINE	4096
-#define TLS_PLAIN	(-2)	/* the old configuration used no TLS */
 /* relayq.conf's default: implicit TLS on 465 only */
 #define IMPORT_DEFTLS(port) \
 	(strcmp((port), "465") == 0 ? TLS_IMPLICIT : TLS_STARTTLS)
@@ -43,7 +43,7 @@ import_init(struct import *ic)
 	ic->tls = -1;
 }
 
-static void
+void
 import_kvs_free(struct import_kvs *s)
 {
 	size_t	 i;
@@ -84,7 +84,7 @@ import_note(struct import *ic, const char *fmt, ...)
 }
 
 /* set (replace = 1) or append a key; values are copied */
-static int
+int
 import_kvs_put(struct import_kvs *s, const char *k, const char *v,
     const char *x, unsigned int line, int replace)
 {
@@ -117,7 +117,7 @@ import_kvs_put(struct import_kvs *s, const char *k, const char *v,
 	return 0;
 }
 
-static void
+void
 import_kvs_del(struct import_kvs *s, const char *k)
 {
 	size_t	 i;
@@ -134,7 +134,7 @@ import_kvs_del(struct import_kvs *s, const char *k)
 	}
 }
 
-static const struct import_kv *
+const struct import_kv *
 import_kvs_get(const struct import_kvs *s, const char *k)
 {
 	size_t	 i;
@@ -147,14 +147,18 @@ import_kvs_get(const struct import_kvs *s, const char *k)
 
 /*
  * Next line of buf into `line', without its end of line, counted in *n;
- * 1 = a line, 0 = end, -1 = too long (`err' says "FILE:LINE: ...").
+ * 1 = a line, 0 = end, -1 = too long or not text (`err' says
+ * "FILE:LINE: ...").  Every value that reaches relayq.conf passes here:
+ * a control character (a CR inside the line, an escape sequence) would
+ * be written into it, so it is refused here, once for all formats.
  */
-static int
+int
 import_getline(const char **pp, const char *end, char *line, size_t sz,
     unsigned int *n, const char *file, char *err, size_t errsz)
 {
-	const char	*p = *pp, *nl;
-	size_t		 len;
+	const char		*p = *pp, *nl;
+	const unsigned char	*c;
+	size_t			 len;
 
 	if (p >= end)
 		return 0;
@@ -171,12 +175,20 @@ import_getline(const char **pp, const char *end, char *line, size_t sz,
 	}
 	memcpy(line, p, len);
 	line[len] = '\0';
-	if (strlen(line) != len)	/* NUL byte: treat as garbage */
+	if (strlen(line) != len) {	/* NUL byte: treat as garbage */
 		line[0] = '\0';
+		return 1;
+	}
+	for (c = (const unsigned char *)line; *c != '\0'; c++)
+		if ((*c < 0x20 && *c != '\t') || *c == 0x7f) {
+			(void)snprintf(err, errsz, "%s:%u: control character "
+			    "0x%02x: not a configuration line", file, *n, *c);
+			return -1;
+		}
 	return 1;
 }
 
-static char *
+char *
 import_trim(char *s)
 {
 	char	*e;
@@ -188,14 +200,33 @@ import_trim(char *s)
 	return s;
 }
 
-static int
+/* ssmtp and dma end a line at its first '#', wherever it is; trimmed */
+char *
+import_uncomment(char *line)
+{
+	line[strcspn(line, "#")] = '\0';
+	return import_trim(line);
+}
+
+/* "word rest": the word ends at the first blank; the rest, trimmed */
+char *
+import_word(char *s)
+{
+	char	*v = s + strcspn(s, " \t");
+
+	if (*v != '\0')
+		*v++ = '\0';
+	return import_trim(v);
+}
+
+int
 import_yes(const char *v)
 {
 	return strcasecmp(v, "yes") == 0 || strcasecmp(v, "on") == 0 ||
 	    strcasecmp(v, "true") == 0 || strcmp(v, "1") == 0;
 }
 
-static int
+int
 import_copy(char *dst, size_t sz, const char *v, const char *what,
     const char *file, unsigned int line, char *err, size_t errsz)
 {
@@ -207,7 +238,7 @@ import_copy(char *dst, size_t sz, const char *v, const char *what,
 	return 0;
 }
 
-static int
+int
 import_secret(struct import *ic, const char *pw, const char *file,
     unsigned int line, char *err, size_t errsz)
 {
@@ -225,7 +256,7 @@ import_secret(struct import *ic, const char *pw, const char *file,
  * "host", "host:port", "[host]:port", "[v6]:port".  The brackets (Postfix:
  * no MX lookup) are dropped: relayq never looks up MX records anyway.
  */
-static int
+int
 import_hostport(struct import *ic, const char *spec, const char *defport,
     const char *file, unsigned int line, char *err, size_t errsz)
 {
@@ -272,554 +303,8 @@ import_hostport(struct import *ic, const char *spec, const char *defport,
 	return -1;
 }
 
-/* --- ssmtp.conf: Key=Value, keys case-insensitive ----------------------- */
-
-int
-import_ssmtp(struct import *ic, const char *file, const char *buf,
-    size_t len, char *err, size_t errsz)
-{
-	const char	*p = buf, *end = buf + len;
-	char		 line[IMPORT_LINE], *k, *v, *eq;
-	unsigned int	 n = 0;
-	int		 r, usetls = 0, starttls = 0;
-
-	ic->from = IMPORT_SSMTP;
-	while ((r = import_getline(&p, end, line, sizeof(line), &n, file,
-	    err, errsz)) == 1) {
-		/* ssmtp itself cuts every line at the first '#' */
-		line[strcspn(line, "#")] = '\0';
-		k = import_trim(line);
-		if (*k == '\0')
-			continue;
-		if ((eq = strchr(k, '=')) == NULL) {
-			import_note(ic, "%s:%u: not Key=Value, ignored", file,
-			    n);
-			continue;
-		}
-		*eq = '\0';
-		k = import_trim(k);
-		v = import_trim(eq + 1);
-		if (strcasecmp(k, "mailhub") == 0) {
-			if (import_hostport(ic, v, "25", file, n, err,
-			    errsz) == -1)
-				return -1;
-		} else if (strcasecmp(k, "UseTLS") == 0)
-			usetls = import_yes(v);
-		else if (strcasecmp(k, "UseSTARTTLS") == 0)
-			starttls = import_yes(v);
-		else if (strcasecmp(k, "AuthUser") == 0) {
-			if (import_copy(ic->user, sizeof(ic->user), v,
-			    "AuthUser", file, n, err, errsz) == -1)
-				return -1;
-		} else if (strcasecmp(k, "AuthPass") == 0) {
-			if (import_secret(ic, v, file, n, err, errsz) == -1)
-				return -1;
-		} else if (strcasecmp(k, "rewriteDomain") == 0) {
-			if (import_copy(ic->domain, sizeof(ic->domain), v,
-			    "rewriteDomain", file, n, err, errsz) == -1)
-				return -1;
-		} else if (strcasecmp(k, "hostname") == 0) {
-			if (import_copy(ic->helo, sizeof(ic->helo), v,
-			    "hostname", file, n, err, errsz) == -1)
-				return -1;
-		} else if (strcasecmp(k, "root") == 0) {
-			if (strchr(v, '@') == NULL)
-				import_note(ic, "%s:%u: root=%s is not an "
-				    "address; set admin_address to the mailbox "
-				    "that should get root's mail", file, n, v);
-			else if (import_copy(ic->admin, sizeof(ic->admin), v,
-			    "root", file, n, err, errsz) == -1)
-				return -1;
-		} else if (strcasecmp(k, "TLS_CA_File") == 0) {
-			if (import_copy(ic->ca_file, sizeof(ic->ca_file), v,
-			    "TLS_CA_File", file, n, err, errsz) == -1)
-				return -1;
-		} else if (strcasecmp(k, "FromLineOverride") == 0)
-			;	/* relayq never replaces an existing From */
-		else if (strcasecmp(k, "AuthMethod") == 0)
-			import_note(ic, "%s:%u: AuthMethod %s not converted: "
-			    "relayq uses PLAIN or LOGIN, only over verified "
-			    "TLS", file, n, v);
-		else
-			import_note(ic, "%s:%u: %s not converted", file, n, k);
-	}
-	if (r == -1)
-		return -1;
-	/* ssmtp: UseSTARTTLS implies TLS; UseTLS alone wraps the socket */
-	if (starttls)
-		ic->tls = TLS_STARTTLS;
-	else if (usetls)
-		ic->tls = TLS_IMPLICIT;
-	else
-		ic->tls = TLS_PLAIN;
-	return 0;
-}
-
-/* --- msmtprc: "defaults", "account NAME [: PARENT, ...]", "key value" --- */
-
-struct msmtp_account {
-	char			 name[128];
-	struct import_kvs	 kv;
-};
-
-/* msmtp values may be double-quoted with \" and \\ escapes */
-static void
-msmtp_unquote(char *v)
-{
-	char	*s = v, *d = v;
-
-	if (*s != '"')
-		return;
-	for (s++; *s != '\0' && *s != '"'; s++) {
-		if (*s == '\\' && s[1] != '\0')
-			s++;
-		*d++ = *s;
-	}
-	*d = '\0';
-}
-
-static int
-msmtp_copy_kvs(struct import_kvs *dst, const struct import_kvs *src)
-{
-	size_t	 i;
-
-	for (i = 0; i < src->n; i++)
-		if (import_kvs_put(dst, src->v[i].k, src->v[i].v, NULL,
-		    src->v[i].line, 1) == -1)
-			return -1;
-	return 0;
-}
-
-static int
-msmtp_apply(struct import *ic, const char *file, const char *acct,
-    const struct import_kvs *kv, char *err, size_t errsz)
-{
-	const struct import_kv	*e;
-	const char		*k, *v, *port;
-	int			 tls = 0, starttls = 1;
-	size_t			 i;
-
-	if ((e = import_kvs_get(kv, "host")) == NULL) {
-		(void)snprintf(err, errsz, "%s: account %s has no host", file,
-		    acct);
-		return -1;
-	}
-	if ((e = import_kvs_get(kv, "tls")) != NULL)
-		tls = import_yes(e->v);
-	if ((e = import_kvs_get(kv, "tls_starttls")) != NULL)
-		starttls = import_yes(e->v);
-	ic->tls = !tls ? TLS_PLAIN : starttls ? TLS_STARTTLS : TLS_IMPLICIT;
-	/* msmtp's default port: 465 for TLS without STARTTLS, else 25 */
-	e = import_kvs_get(kv, "port");
-	port = e != NULL ? e->v : ic->tls == TLS_IMPLICIT ? "465" : "25";
-	e = import_kvs_get(kv, "host");
-	if (strchr(e->v, ':') != NULL && e->v[0] != '[') {
-		(void)snprintf(err, errsz, "%s:%u: bad host \"%s\"", file,
-		    e->line, e->v);
-		return -1;
-	}
-	if (ic->nhost < CONF_MAXHOSTS) {
-		if (strlcpy(ic->host[ic->nhost], e->v, sizeof(ic->host[0])) >=
-		    sizeof(ic->host[0]) || strtonum(port, 1, 65535, &k) == 0 ||
-		    strlcpy(ic->port[ic->nhost], port, sizeof(ic->port[0])) >=
-		    sizeof(ic->port[0])) {
-			(void)snprintf(err, errsz, "%s:%u: bad host or port",
-			    file, e->line);
-			return -1;
-		}
-		ic->nhost++;
-	}
-	for (i = 0; i < kv->n; i++) {
-		k = kv->v[i].k;
-		v = kv->v[i].v;
-		if (strcmp(k, "host") == 0 || strcmp(k, "port") == 0 ||
-		    strcmp(k, "tls") == 0 || strcmp(k, "tls_starttls") == 0 ||
-		    strcmp(k, "logfile") == 0 || strcmp(k, "syslog") == 0 ||
-		    strcmp(k, "timeout") == 0 || strcmp(k, "auto_from") == 0)
-			continue;
-		if (strcmp(k, "user") == 0) {
-			e = import_kvs_get(kv, "auth");
-			if (e != NULL && strcasecmp(e->v, "off") == 0)
-				continue;
-			if (import_copy(ic->user, sizeof(ic->user), v, "user",
-			    file, kv->v[i].line, err, errsz) == -1)
-				return -1;
-		} else if (strcmp(k, "password") == 0) {
-			if (import_secret(ic, v, file, kv->v[i].line, err,
-			    errsz) == -1)
-				return -1;
-		} else if (strcmp(k, "passwordeval") == 0)
-			import_note(ic, "%s:%u: passwordeval not converted: "
-			    "run the command once and store its output in the "
-			    "password file", file, kv->v[i].line);
-		else if (strcmp(k, "auth") == 0) {
-			if (strcasecmp(v, "on") != 0 &&
-			    strcasecmp(v, "off") != 0 &&
-			    strcasecmp(v, "plain") != 0 &&
-			    strcasecmp(v, "login") != 0)
-				import_note(ic, "%s:%u: auth %s not converted: "
-				    "relayq uses PLAIN or LOGIN over verified "
-				    "TLS", file, kv->v[i].line, v);
-		} else if (strcmp(k, "from") == 0) {
-			/* msmtp sends every message without -f from here */
-			if (import_copy(ic->force_sender,
-			    sizeof(ic->force_sender), v, "from", file,
-			    kv->v[i].line, err, errsz) == -1)
-				return -1;
-		} else if (strcmp(k, "set_from_header") == 0)
-			ic->force_from = import_yes(v);
-		else if (strcmp(k, "domain") == 0) {
-			if (import_copy(ic->helo, sizeof(ic->helo), v,
-			    "domain", file, kv->v[i].line, err, errsz) == -1)
-				return -1;
-		} else if (strcmp(k, "maildomain") == 0) {
-			if (import_copy(ic->domain, sizeof(ic->domain), v,
-			    "maildomain", file, kv->v[i].line, err,
-			    errsz) == -1)
-				return -1;
-		} else if (strcmp(k, "tls_trust_file") == 0) {
-			if (strcmp(v, "system") != 0 && strcmp(v, "") != 0 &&
-			    import_copy(ic->ca_file, sizeof(ic->ca_file), v,
-			    "tls_trust_file", file, kv->v[i].line, err,
-			    errsz) == -1)
-				return -1;
-		} else if (strcmp(k, "tls_certcheck") == 0 && !import_yes(v))
-			import_note(ic, "%s:%u: tls_certcheck off not "
-			    "converted: relayq always verifies the certificate "
-			    "(use tls_ca_file for a private CA)", file,
-			    kv->v[i].line);
-		else if (strcmp(k, "tls_certcheck") != 0)
-			import_note(ic, "%s:%u: %s not converted", file,
-			    kv->v[i].line, k);
-	}
-	return 0;
-}
-
-int
-import_msmtp(struct import *ic, const char *file, const char *buf,
-    size_t len, const char *want, char *err, size_t errsz)
-{
-	struct msmtp_account	*acc = NULL, *na;
-	struct import_kvs	 defaults = { NULL, 0 }, *cur = &defaults;
-	const char		*p = buf, *end = buf + len, *use = want;
-	char			 line[IMPORT_LINE], *k, *v, *par, *tok, *last;
-	size_t			 nacc = 0, i, j;
-	unsigned int		 n = 0;
-	int			 r, rc = -1;
-
-	ic->from = IMPORT_MSMTP;
-	while ((r = import_getline(&p, end, line, sizeof(line), &n, file,
-	    err, errsz)) == 1) {
-		k = import_trim(line);
-		if (*k == '\0' || *k == '#')
-			continue;
-		v = k + strcspn(k, " \t");
-		if (*v != '\0')
-			*v++ = '\0';
-		v = import_trim(v);
-		if (strcmp(k, "defaults") == 0) {
-			cur = &defaults;
-			continue;
-		}
-		if (strcmp(k, "account") != 0) {
-			msmtp_unquote(v);
-			/* like msmtp: the later of the two replaces the other */
-			if (strcmp(k, "password") == 0)
-				import_kvs_del(cur, "passwordeval");
-			else if (strcmp(k, "passwordeval") == 0)
-				import_kvs_del(cur, "password");
-			if (import_kvs_put(cur, k, v, NULL, n, 1) == -1)
-				goto oom;
-			continue;
-		}
-		if ((na = reallocarray(acc, nacc + 1, sizeof(*acc))) == NULL)
-			goto oom;
-		acc = na;
-		memset(&acc[nacc], 0, sizeof(acc[0]));
-		cur = &acc[nacc].kv;
-		nacc++;
-		if ((par = strchr(v, ':')) != NULL)
-			*par++ = '\0';
-		v = import_trim(v);
-		if (*v == '\0' || strlcpy(acc[nacc - 1].name, v,
-		    sizeof(acc[0].name)) >= sizeof(acc[0].name)) {
-			(void)snprintf(err, errsz, "%s:%u: bad account name",
-			    file, n);
-			goto done;
-		}
-		/* an account starts from the defaults, then its parents */
-		if (msmtp_copy_kvs(cur, &defaults) == -1)
-			goto oom;
-		for (tok = par != NULL ? strtok_r(par, ", \t", &last) : NULL;
-		    tok != NULL; tok = strtok_r(NULL, ", \t", &last)) {
-			for (j = 0; j + 1 < nacc; j++)
-				if (strcmp(acc[j].name, tok) == 0)
-					break;
-			if (j + 1 == nacc) {
-				(void)snprintf(err, errsz, "%s:%u: account "
-				    "\"%s\" not defined before", file, n, tok);
-				goto done;
-			}
-			if (msmtp_copy_kvs(cur, &acc[j].kv) == -1)
-				goto oom;
-		}
-	}
-	if (r == -1)
-		goto done;
-	/* msmtp uses the account "default" unless told otherwise */
-	if (use == NULL) {
-		use = "default";
-		for (i = 0; i < nacc; i++)
-			if (strcmp(acc[i].name, "default") == 0)
-				break;
-		if (i == nacc && nacc == 1) {
-			use = acc[0].name;
-			import_note(ic, "%s: no account \"default\"; using the "
-			    "only account, \"%s\"", file, use);
-		}
-	}
-	for (i = 0; i < nacc; i++)
-		if (strcmp(acc[i].name, use) == 0)
-			break;
-	if (i == nacc) {
-		(void)snprintf(err, errsz, "%s: no account \"%s\"%s", file, use,
-		    want == NULL ? " (choose one with -a NAME)" : "");
-		goto done;
-	}
-	rc = msmtp_apply(ic, file, use, &acc[i].kv, err, errsz);
-	goto done;
- oom:
-	(void)snprintf(err, errsz, "out of memory");
- done:
-	for (i = 0; i < nacc; i++)
-		import_kvs_free(&acc[i].kv);
-	free(acc);
-	import_kvs_free(&defaults);
-	return rc;
-}
-
-/* --- nullmailer: control files named by their base name ----------------- */
-
-static const char *
-import_base(const char *path)
-{
-	const char	*s = strrchr(path, '/');
-
-	return s != NULL ? s + 1 : path;
-}
-
-static int
-nullmailer_remote(struct import *ic, const char *file, unsigned int n,
-    char *line, char *err, size_t errsz)
-{
-	char		*tok, *last, *host, *proto, *o, *val;
-	char		 port[8] = "", user[256] = "";
-	int		 ssl = 0, starttls = 0;
-
-	host = strtok_r(line, " \t", &last);
-	proto = strtok_r(NULL, " \t", &last);
-	if (proto == NULL || strcmp(proto, "smtp") != 0) {
-		import_note(ic, "%s:%u: %s: only the smtp protocol is "
-		    "converted", file, n, host);
-		return 0;
-	}
-	while ((tok = strtok_r(NULL, " \t", &last)) != NULL) {
-		/* nullmailer 1.x wrote options without the leading -- */
-		o = tok[0] == '-' && tok[1] == '-' ? tok + 2 : tok;
-		if ((val = strchr(o, '=')) != NULL)
-			*val++ = '\0';
-		if (strcmp(o, "port") == 0 && val != NULL)
-			(void)strlcpy(port, val, sizeof(port));
-		else if (strcmp(o, "user") == 0 && val != NULL)
-			(void)strlcpy(user, val, sizeof(user));
-		else if (strcmp(o, "pass") == 0 && val != NULL) {
-			if (ic->password == NULL && import_secret(ic, val,
-			    file, n, err, errsz) == -1)
-				return -1;
-		} else if (strcmp(o, "ssl") == 0)
-			ssl = 1;
-		else if (strcmp(o, "starttls") == 0)
-			starttls = 1;
-		else if (strcmp(o, "x509cafile") == 0 && val != NULL)
-			(void)strlcpy(ic->ca_file, val, sizeof(ic->ca_file));
-		else if (strcmp(o, "insecure") == 0)
-			import_note(ic, "%s:%u: --insecure not converted: "
-			    "relayq always verifies the certificate", file, n);
-		else if (strcmp(o, "auth-login") != 0)
-			import_note(ic, "%s:%u: --%s not converted", file, n,
-			    o);
-	}
-	if (user[0] != '\0') {
-		if (ic->user[0] != '\0' && strcmp(ic->user, user) != 0)
-			import_note(ic, "%s:%u: relayq has one login for all "
-			    "relays; keeping user %s", file, n, ic->user);
-		else
-			(void)strlcpy(ic->user, user, sizeof(ic->user));
-	}
-	if (import_hostport(ic, host, port[0] != '\0' ? port :
-	    ssl && !starttls ? "465" : "25", file, n, err, errsz) == -1)
-		return -1;
-	ic->htls[ic->nhost - 1] = starttls ? TLS_STARTTLS : ssl ?
-	    TLS_IMPLICIT : TLS_PLAIN;
-	return 0;
-}
-
-int
-import_nullmailer(struct import *ic, const char *file, const char *buf,
-    size_t len, char *err, size_t errsz)
-{
-	static const char *const ctl[] = { "me", "defaultdomain",
-	    "defaulthost", "adminaddr", "allmailfrom", "helohost" };
-	const char	*p = buf, *end = buf + len, *role = import_base(file);
-	char		 line[IMPORT_LINE], *l;
-	unsigned int	 n = 0;
-	size_t		 i;
-	int		 r;
-
-	ic->from = IMPORT_NULLMAILER;
-	for (i = 0; i < sizeof(ctl) / sizeof(ctl[0]); i++)
-		if (strcmp(role, ctl[i]) == 0)
-			break;
-	if (strcmp(role, "remotes") != 0 && i == sizeof(ctl) / sizeof(ctl[0])) {
-		import_note(ic, "%s: not a nullmailer control file that "
-		    "relayq converts, ignored", file);
-		return 0;
-	}
-	while ((r = import_getline(&p, end, line, sizeof(line), &n, file,
-	    err, errsz)) == 1) {
-		l = import_trim(line);
-		if (*l == '\0' || *l == '#')
-			continue;
-		if (strcmp(role, "remotes") == 0) {
-			if (nullmailer_remote(ic, file, n, l, err, errsz) == -1)
-				return -1;
-			continue;
-		}
-		/* one value per control file: the first line */
-		if (import_kvs_put(&ic->ctl, role, l, NULL, n, 1) == -1) {
-			(void)snprintf(err, errsz, "out of memory");
-			return -1;
-		}
-		break;
-	}
-	if (r == -1)
-		return -1;
-	return 0;
-}
-
-/* name, with ".defaultdomain" when it has no dot (nullmailer's rule) */
-static void
-nullmailer_qualify(const struct import *ic, char *dst, size_t sz,
-    const char *name)
-{
-	const struct import_kv	*dd = import_kvs_get(&ic->ctl, "defaultdomain");
-
-	if (strchr(name, '.') == NULL && dd != NULL &&
-	    strcmp(name, "localhost") != 0)
-		(void)snprintf(dst, sz, "%s.%s", name, dd->v);
-	else
-		(void)strlcpy(dst, name, sz);
-}
-
-static void
-nullmailer_finish(struct import *ic)
-{
-	const struct import_kv	*me, *e;
-
-	me = import_kvs_get(&ic->ctl, "me");
-	if ((e = import_kvs_get(&ic->ctl, "defaulthost")) == NULL)
-		e = me;
-	if (e != NULL)
-		nullmailer_qualify(ic, ic->domain, sizeof(ic->domain), e->v);
-	if ((e = import_kvs_get(&ic->ctl, "helohost")) == NULL)
-		e = me;
-	if (e != NULL)
-		nullmailer_qualify(ic, ic->helo, sizeof(ic->helo), e->v);
-	if ((e = import_kvs_get(&ic->ctl, "adminaddr")) != NULL) {
-		(void)strlcpy(ic->admin, e->v, sizeof(ic->admin));
-		if (strchr(ic->admin, ',') != NULL) {
-			ic->admin[strcspn(ic->admin, ",")] = '\0';
-			import_note(ic, "adminaddr: relayq's admin_address is "
-			    "one address; kept %s", ic->admin);
-		}
-	}
-	if ((e = import_kvs_get(&ic->ctl, "allmailfrom")) != NULL)
-		(void)strlcpy(ic->force_sender, e->v,
-		    sizeof(ic->force_sender));
-}
-
-/* --- dma.conf: "KEY value" or "KEY"; auth.conf: user|host:password ------ */
-
-int
-import_dma(struct import *ic, const char *file, const char *buf,
-    size_t len, char *err, size_t errsz)
-{
-	const char	*p = buf, *end = buf + len;
-	char		 line[IMPORT_LINE], *k, *v;
-	unsigned int	 n = 0;
-	int		 r;
-
-	ic->from = IMPORT_DMA;
-	(void)strlcpy(ic->mainname, file, sizeof(ic->mainname));
-	while ((r = import_getline(&p, end, line, sizeof(line), &n, file,
-	    err, errsz)) == 1) {
-		line[strcspn(line, "#")] = '\0';
-		k = import_trim(line);
-		if (*k == '\0')
-			continue;
-		v = k + strcspn(k, " \t");
-		if (*v != '\0')
-			*v++ = '\0';
-		v = import_trim(v);
-		if (import_kvs_put(&ic->ctl, k, v, NULL, n, 1) == -1) {
-			(void)snprintf(err, errsz, "out of memory");
-			return -1;
-		}
-	}
-	if (r == -1)
-		return -1;
-	return 0;
-}
-
-int
-import_dma_auth(struct import *ic, const char *file, const char *buf,
-    size_t len, char *err, size_t errsz)
-{
-	const char	*p = buf, *end = buf + len;
-	char		 line[IMPORT_LINE], *l, *bar, *colon;
-	unsigned int	 n = 0;
-	int		 r;
-
-	(void)strlcpy(ic->saslname, file, sizeof(ic->saslname));
-	while ((r = import_getline(&p, end, line, sizeof(line), &n, file,
-	    err, errsz)) == 1) {
-		l = import_trim(line);
-		if (*l == '\0' || *l == '#')
-			continue;
-		if ((bar = strchr(l, '|')) == NULL ||
-		    (colon = strchr(bar, ':')) == NULL) {
-			import_note(ic, "%s:%u: not user|host:password, "
-			    "ignored", file, n);
-			continue;
-		}
-		*bar++ = '\0';
-		*colon++ = '\0';
-		if (import_kvs_put(&ic->sasl, bar, l, colon, n, 0) == -1) {
-			(void)snprintf(err, errsz, "out of memory");
-			goto fail;
-		}
-	}
-	if (r == -1)
-		goto fail;
-	explicit_bzero(line, sizeof(line));
-	return 0;
- fail:
-	explicit_bzero(line, sizeof(line));
-	return -1;
-}
-
 /* the sasl entry whose key names `host' (any [], :port), or NULL */
-static const struct import_kv *
+const struct import_kv *
 import_sasl_find(const struct import *ic, const char *exact,
     const char *host)
 {
@@ -842,156 +327,20 @@ import_sasl_find(const struct import *ic, const char *exact,
 	return NULL;
 }
 
-static int
-import_use_sasl(struct import *ic, const struct import_kv *e, char *err,
-    size_t errsz)
-{
-	if (strlcpy(ic->user, e->v, sizeof(ic->user)) >= sizeof(ic->user)) {
-		(void)snprintf(err, errsz, "%s:%u: user name too long",
-		    ic->saslname, e->line);
-		return -1;
-	}
-	return import_secret(ic, e->x, ic->saslname, e->line, err, errsz);
-}
-
-static int
-dma_finish(struct import *ic, char *err, size_t errsz)
-{
-	const struct import_kv	*e, *port;
-	const char		*f = ic->mainname;
-	size_t			 i;
-
-	port = import_kvs_get(&ic->ctl, "PORT");
-	if ((e = import_kvs_get(&ic->ctl, "SMARTHOST")) != NULL &&
-	    import_hostport(ic, e->v, port != NULL ? port->v : "25", f,
-	    e->line, err, errsz) == -1)
-		return -1;
-	if (import_kvs_get(&ic->ctl, "SECURETRANSFER") == NULL)
-		ic->tls = TLS_PLAIN;
-	else if (import_kvs_get(&ic->ctl, "STARTTLS") != NULL)
-		ic->tls = TLS_STARTTLS;
-	else
-		ic->tls = TLS_IMPLICIT;
-	for (i = 0; i < ic->ctl.n; i++) {
-		e = &ic->ctl.v[i];
-		if (strcasecmp(e->k, "MAILNAME") == 0) {
-			if (e->v[0] != '/')
-				(void)strlcpy(ic->domain, e->v,
-				    sizeof(ic->domain));
-			else if (strcmp(e->v, "/etc/mailname") != 0)
-				import_note(ic, "%s:%u: MAILNAME %s: set "
-				    "domain to the name in that file", f,
-				    e->line, e->v);
-		} else if (strcasecmp(e->k, "MASQUERADE") == 0) {
-			if (e->v[0] != '@' && strchr(e->v, '@') != NULL &&
-			    e->v[strlen(e->v) - 1] != '@')
-				(void)strlcpy(ic->force_sender, e->v,
-				    sizeof(ic->force_sender));
-			else if (strchr(e->v, '@') == NULL)
-				(void)strlcpy(ic->domain, e->v,
-				    sizeof(ic->domain));
-			else
-				import_note(ic, "%s:%u: MASQUERADE %s not "
-				    "converted: use force_sender ADDRESS", f,
-				    e->line, e->v);
-		} else if (strcasecmp(e->k, "ALIASES") == 0)
-			(void)strlcpy(ic->aliases, e->v, sizeof(ic->aliases));
-		else if (strcasecmp(e->k, "CERTFILE") == 0)
-			import_note(ic, "%s:%u: CERTFILE not converted: relayq "
-			    "has no client certificates yet", f, e->line);
-		else if (strcasecmp(e->k, "OPPORTUNISTIC_TLS") == 0)
-			import_note(ic, "%s:%u: OPPORTUNISTIC_TLS not "
-			    "converted: relayq never falls back to plaintext",
-			    f, e->line);
-		else if (strcasecmp(e->k, "INSECURE") == 0)
-			import_note(ic, "%s:%u: INSECURE not converted: relayq "
-			    "sends credentials only over verified TLS", f,
-			    e->line);
-		else if (strcasecmp(e->k, "FINGERPRINT") == 0)
-			import_note(ic, "%s:%u: FINGERPRINT not converted: "
-			    "relayq pins the public key, not the certificate",
-			    f, e->line);
-		else if (strcasecmp(e->k, "SMARTHOST") != 0 &&
-		    strcasecmp(e->k, "PORT") != 0 &&
-		    strcasecmp(e->k, "AUTHPATH") != 0 &&
-		    strcasecmp(e->k, "SECURETRANSFER") != 0 &&
-		    strcasecmp(e->k, "STARTTLS") != 0 &&
-		    strcasecmp(e->k, "SPOOLDIR") != 0 &&
-		    strcasecmp(e->k, "NULLCLIENT") != 0)
-			import_note(ic, "%s:%u: %s not converted", f, e->line,
-			    e->k);
-	}
-	if (ic->nhost > 0 && ic->sasl.n > 0) {
-		if ((e = import_sasl_find(ic, NULL, ic->host[0])) != NULL)
-			return import_use_sasl(ic, e, err, errsz);
-		import_note(ic, "%s: no entry for %s", ic->saslname,
-		    ic->host[0]);
-	}
-	return 0;
-}
-
-/* --- Postfix main.cf (name = value, indented continuation) + sasl_passwd - */
-
+/*
+ * A password map, dma's auth.conf or Postfix's sasl_passwd, into
+ * ic->sasl keyed by host.  `split' cuts a line (trimmed, not a comment)
+ * into host, user and password, or returns -1 when it is not in `form':
+ * noted and ignored.  `replace': a later line for a host replaces the
+ * earlier one.  The line buffer held a password: wiped.
+ */
 int
-import_postfix(struct import *ic, const char *file, const char *buf,
-    size_t len, char *err, size_t errsz)
+import_sasl_read(struct import *ic, const char *file, const char *buf,
+    size_t len, int (*split)(char *, char **, char **, char **),
+    const char *form, int replace, char *err, size_t errsz)
 {
 	const char	*p = buf, *end = buf + len;
-	char		 line[IMPORT_LINE], val[IMPORT_LINE], name[128];
-	char		*l, *eq;
-	unsigned int	 n = 0, at = 0;
-	int		 r, have = 0;
-
-	ic->from = IMPORT_POSTFIX;
-	(void)strlcpy(ic->mainname, file, sizeof(ic->mainname));
-	for (;;) {
-		r = import_getline(&p, end, line, sizeof(line), &n, file,
-		    err, errsz);
-		if (r == -1)
-			return -1;
-		l = r == 1 ? import_trim(line) : NULL;
-		if (r == 1 && (*l == '\0' || *l == '#'))
-			continue;
-		/* an indented line continues the parameter above it */
-		if (r == 1 && have && (line[0] == ' ' || line[0] == '\t')) {
-			if (strlcat(val, " ", sizeof(val)) >= sizeof(val) ||
-			    strlcat(val, l, sizeof(val)) >= sizeof(val)) {
-				(void)snprintf(err, errsz, "%s:%u: value too "
-				    "long", file, n);
-				return -1;
-			}
-			continue;
-		}
-		if (have && import_kvs_put(&ic->ctl, name, import_trim(val),
-		    NULL, at, 1) == -1) {
-			(void)snprintf(err, errsz, "out of memory");
-			return -1;
-		}
-		have = 0;
-		if (r == 0)
-			break;
-		if ((eq = strchr(l, '=')) == NULL) {
-			import_note(ic, "%s:%u: not name = value, ignored",
-			    file, n);
-			continue;
-		}
-		*eq = '\0';
-		if (strlcpy(name, import_trim(l), sizeof(name)) >=
-		    sizeof(name) || strlcpy(val, eq + 1, sizeof(val)) >=
-		    sizeof(val))
-			continue;
-		have = 1;
-		at = n;
-	}
-	return 0;
-}
-
-int
-import_postfix_sasl(struct import *ic, const char *file, const char *buf,
-    size_t len, char *err, size_t errsz)
-{
-	const char	*p = buf, *end = buf + len;
-	char		 line[IMPORT_LINE], *l, *v, *colon;
+	char		 line[IMPORT_LINE], *l, *host, *user, *pw;
 	unsigned int	 n = 0;
 	int		 r, rc = -1;
 
@@ -1001,17 +350,13 @@ import_postfix_sasl(struct import *ic, const char *file, const char *buf,
 		l = import_trim(line);
 		if (*l == '\0' || *l == '#')
 			continue;
-		v = l + strcspn(l, " \t");
-		if (*v != '\0')
-			*v++ = '\0';
-		v = import_trim(v);
-		if ((colon = strchr(v, ':')) == NULL) {
-			import_note(ic, "%s:%u: not \"host user:password\", "
-			    "ignored", file, n);
+		if (split(l, &host, &user, &pw) == -1) {
+			import_note(ic, "%s:%u: not %s, ignored", file, n,
+			    form);
 			continue;
 		}
-		*colon++ = '\0';
-		if (import_kvs_put(&ic->sasl, l, v, colon, n, 1) == -1) {
+		if (import_kvs_put(&ic->sasl, host, user, pw, n,
+		    replace) == -1) {
 			(void)snprintf(err, errsz, "out of memory");
 			goto done;
 		}
@@ -1024,144 +369,47 @@ import_postfix_sasl(struct import *ic, const char *file, const char *buf,
 	return rc;
 }
 
-/* $name, ${name}, $(name) from main.cf; unknown names stay as written */
-static void
-postfix_expand(const struct import *ic, const char *in, char *out,
-    size_t sz, int depth)
+int
+import_use_sasl(struct import *ic, const struct import_kv *e, char *err,
+    size_t errsz)
 {
-	const struct import_kv	*e;
-	char			 name[128], sub[1024];
-	size_t			 o = 0, nl;
-	const char		*s = in, *close;
-
-	out[0] = '\0';
-	while (*s != '\0' && o + 1 < sz) {
-		if (*s != '$' || depth > 8) {
-			out[o++] = *s++;
-			continue;
-		}
-		if (s[1] == '{' || s[1] == '(') {
-			close = strchr(s + 2, s[1] == '{' ? '}' : ')');
-			if (close == NULL)
-				break;
-			nl = (size_t)(close - s - 2);
-			s += 2;
-		} else {
-			nl = strspn(s + 1, "abcdefghijklmnopqrstuvwxyz"
-			    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_");
-			s += 1;
-			close = s + nl - 1;
-		}
-		if (nl == 0 || nl >= sizeof(name)) {
-			out[o++] = '$';
-			continue;
-		}
-		memcpy(name, s, nl);
-		name[nl] = '\0';
-		s = close + 1;
-		if ((e = import_kvs_get(&ic->ctl, name)) != NULL) {
-			postfix_expand(ic, e->v, sub, sizeof(sub), depth + 1);
-			o += strlcpy(out + o, sub, sz - o);
-		} else
-			o += (size_t)snprintf(out + o, sz - o, "$%s", name);
-		if (o >= sz)
-			o = sz - 1;
-	}
-	out[o < sz ? o : sz - 1] = '\0';
-}
-
-static int
-postfix_finish(struct import *ic, char *err, size_t errsz)
-{
-	const struct import_kv	*e;
-	const char		*f = ic->mainname, *lvl = "";
-	char			 v[IMPORT_LINE], *tok, *last, first[300] = "";
-	int			 wrap = 0;
-
-	if ((e = import_kvs_get(&ic->ctl, "relayhost")) == NULL ||
-	    e->v[0] == '\0') {
-		(void)snprintf(err, errsz, "%s: no relayhost: Postfix delivers "
-		    "directly here, there is no relay to convert", f);
+	if (strlcpy(ic->user, e->v, sizeof(ic->user)) >= sizeof(ic->user)) {
+		(void)snprintf(err, errsz, "%s:%u: user name too long",
+		    ic->saslname, e->line);
 		return -1;
 	}
-	postfix_expand(ic, e->v, v, sizeof(v), 0);
-	for (tok = strtok_r(v, ", \t", &last); tok != NULL;
-	    tok = strtok_r(NULL, ", \t", &last)) {
-		if (tok[0] != '[')
-			import_note(ic, "%s:%u: relayhost %s: Postfix looked "
-			    "up its MX records; relayq connects to the name "
-			    "itself", f, e->line, tok);
-		if (first[0] == '\0')
-			(void)strlcpy(first, tok, sizeof(first));
-		if (import_hostport(ic, tok, "25", f, e->line, err,
-		    errsz) == -1)
-			return -1;
+	return import_secret(ic, e->x, ic->saslname, e->line, err, errsz);
+}
+
+/*
+ * One file's bytes to the parser of `from'; `second': dma's or Postfix's
+ * password map, after the main file.  import.c reads the files; the
+ * fuzz target (test/fuzz/fuzz_import.c) feeds its input here the same
+ * way.
+ */
+int
+import_parse(struct import *ic, enum import_from from, const char *path,
+    int second, const char *account, const char *buf, size_t len,
+    char *err, size_t errsz)
+{
+	switch (from) {
+	case IMPORT_SSMTP:
+		return import_ssmtp(ic, path, buf, len, err, errsz);
+	case IMPORT_MSMTP:
+		return import_msmtp(ic, path, buf, len, account, err, errsz);
+	case IMPORT_NULLMAILER:
+		return import_nullmailer(ic, path, buf, len, err, errsz);
+	case IMPORT_DMA:
+		return second ? import_dma_auth(ic, path, buf, len, err,
+		    errsz) : import_dma(ic, path, buf, len, err, errsz);
+	case IMPORT_POSTFIX:
+		return second ? import_postfix_sasl(ic, path, buf, len, err,
+		    errsz) : import_postfix(ic, path, buf, len, err, errsz);
+	default:
+		(void)snprintf(err, errsz, "%s: no parser for this program",
+		    path);
+		return -1;
 	}
-	if ((e = import_kvs_get(&ic->ctl, "smtp_tls_wrappermode")) != NULL)
-		wrap = import_yes(e->v);
-	if ((e = import_kvs_get(&ic->ctl, "smtp_tls_security_level")) != NULL)
-		lvl = e->v;
-	else if ((e = import_kvs_get(&ic->ctl, "smtp_enforce_tls")) != NULL &&
-	    import_yes(e->v))
-		lvl = "encrypt";
-	else if ((e = import_kvs_get(&ic->ctl, "smtp_use_tls")) != NULL &&
-	    import_yes(e->v))
-		lvl = "may";
-	if (wrap)
-		ic->tls = TLS_IMPLICIT;
-	else if (strcmp(lvl, "encrypt") == 0 || strcmp(lvl, "verify") == 0 ||
-	    strcmp(lvl, "secure") == 0 || strcmp(lvl, "dane") == 0 ||
-	    strcmp(lvl, "dane-only") == 0 || strcmp(lvl, "fingerprint") == 0)
-		ic->tls = TLS_STARTTLS;
-	else {
-		ic->tls = TLS_PLAIN;
-		if (strcmp(lvl, "may") == 0)
-			import_note(ic, "%s: smtp_tls_security_level may: "
-			    "relayq never falls back to plaintext", f);
-	}
-	if ((e = import_kvs_get(&ic->ctl, "smtp_tls_CAfile")) != NULL)
-		postfix_expand(ic, e->v, ic->ca_file, sizeof(ic->ca_file), 0);
-	if ((e = import_kvs_get(&ic->ctl, "smtp_helo_name")) == NULL)
-		e = import_kvs_get(&ic->ctl, "myhostname");
-	if (e != NULL) {
-		postfix_expand(ic, e->v, ic->helo, sizeof(ic->helo), 0);
-		if (strchr(ic->helo, '$') != NULL)
-			ic->helo[0] = '\0';
-	}
-	if ((e = import_kvs_get(&ic->ctl, "myorigin")) != NULL) {
-		postfix_expand(ic, e->v, ic->domain, sizeof(ic->domain), 0);
-		/* relayq reads /etc/mailname itself when domain is unset */
-		if (strchr(ic->domain, '$') != NULL || ic->domain[0] == '/') {
-			if (strcmp(ic->domain, "/etc/mailname") != 0)
-				import_note(ic, "%s:%u: myorigin %s not "
-				    "converted: set domain", f, e->line, e->v);
-			ic->domain[0] = '\0';
-		}
-	}
-	if ((e = import_kvs_get(&ic->ctl, "sender_canonical_maps")) != NULL)
-		import_note(ic, "%s:%u: sender_canonical_maps not converted: "
-		    "see force_sender and force_from", f, e->line);
-	if ((e = import_kvs_get(&ic->ctl, "smtp_generic_maps")) != NULL)
-		import_note(ic, "%s:%u: smtp_generic_maps not converted: see "
-		    "force_sender and force_from", f, e->line);
-	e = import_kvs_get(&ic->ctl, "smtp_sasl_auth_enable");
-	if (e == NULL || !import_yes(e->v)) {
-		if (ic->sasl.n > 0)
-			import_note(ic, "%s: smtp_sasl_auth_enable is not yes; "
-			    "%s not used", f, ic->saslname);
-		return 0;
-	}
-	if (ic->sasl.n == 0) {
-		e = import_kvs_get(&ic->ctl, "smtp_sasl_password_maps");
-		import_note(ic, "%s: SASL is on but no password map was read "
-		    "(smtp_sasl_password_maps %s)", f, e != NULL ? e->v :
-		    "not set");
-		return 0;
-	}
-	if ((e = import_sasl_find(ic, first, ic->host[0])) != NULL)
-		return import_use_sasl(ic, e, err, errsz);
-	import_note(ic, "%s: no entry for %s", ic->saslname, first);
-	return 0;
 }
 
 /* After every file is read: resolve what spans files, check the result. */
@@ -1171,11 +419,11 @@ import_finish(struct import *ic, char *err, size_t errsz)
 	size_t	 i;
 
 	if (ic->from == IMPORT_NULLMAILER)
-		nullmailer_finish(ic);
-	else if (ic->from == IMPORT_DMA && dma_finish(ic, err, errsz) == -1)
+		import_nullmailer_finish(ic);
+	else if (ic->from == IMPORT_DMA && import_dma_finish(ic, err, errsz) == -1)
 		return -1;
 	else if (ic->from == IMPORT_POSTFIX &&
-	    postfix_finish(ic, err, errsz) == -1)
+	    import_postfix_finish(ic, err, errsz) == -1)
 		return -1;
 	if (ic->nhost == 0) {
 		(void)snprintf(err, errsz, "no relay host found in the %s "
@@ -1279,7 +527,7 @@ import_companion(const struct import *ic, char *path, size_t sz)
 	else if (ic->from == IMPORT_POSTFIX &&
 	    (e = import_kvs_get(&ic->ctl, "smtp_sasl_password_maps")) !=
 	    NULL) {
-		postfix_expand(ic, e->v, path, sz, 0);
+		import_postfix_expand(ic, e->v, path, sz, 0);
 		if ((colon = strchr(path, ':')) != NULL)
 			memmove(path, colon + 1, strlen(colon + 1) + 1);
 	} else

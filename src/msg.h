@@ -77,7 +77,28 @@ struct bs_job {
 	int		 idfd;		/* write the queue id here, -1 = no */
 };
 
+/*
+ * Where a -bs session reads, writes and queues: sendmail's standard
+ * input and output and a fork (bs_serve); the fuzz target's buffers and
+ * a check (test/fuzz/fuzz_bs.c).
+ * queue(arg, mfd, job, id, idsz): the message is in mfd (rewound), the
+ * envelope in job; returns -1 in a child that must queue it, -2 when
+ * nothing could be started (errno), else the wait(2) status of the
+ * queueing, with the queue id in id.
+ */
+struct bs_io {
+	int		 in;
+	FILE		*out;
+	int		(*queue)(void *, int, struct bs_job *, char *, size_t);
+	void		*arg;
+};
+#define BS_CLOSED	0	/* QUIT or the end of input */
+#define BS_CHILD	1	/* in the child that queues the message */
+#define BS_IOERR	2	/* a reply could not be written */
+
 /* bs.c */
+int	 bs_session(const struct bs_io *, const char *, long long,
+	    struct bs_job *);
 void	 bs_serve(const char *, long long, struct bs_job *);
 
 #endif /* MSG_H */

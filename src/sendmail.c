@@ -16,7 +16,6 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -35,25 +34,8 @@
 
 #include "relayq.h"
 #include "msg.h"
+#include "smargs.h"
 #include "crash.h"
-
-struct sm_opts {
-	int		 mode;		/* -b: 'm', 'p', 'i', 's', 'v' */
-	int		 tflag;
-	int		 iflag;
-	int		 verbose;
-	const char	*sender;	/* -f/-r, NULL = from the uid */
-	const char	*fullname;	/* -F */
-	const char	*config;	/* -C */
-	int		 body_decl;	/* -B: 0, 7 or 8 */
-	unsigned int	 notify;	/* -N: DSN_NOTIFY_* */
-	int		 dsn_ret;	/* -R: 0, 1 FULL, 2 HDRS */
-	const char	*envid;		/* -V */
-	int		 qflag;		/* -q: 'R' all, 'I' one */
-	const char	*qid;		/* -qI<id> */
-	char		**rcpt;
-	int		 nrcpt;
-};
 
 static struct conf	 conf;
 static gid_t		 sm_rgid, sm_egid;
@@ -152,165 +134,6 @@ sm_sanitise_fds(void)
 		(void)close(fd);
 	else if (fd == -1)
 		exit(EX_OSERR);
-}
-
-static void
-sm_check_value(int opt, const char *v)
-{
-	if (strpbrk(v, "\r\n") != NULL) {
-		sm_warnx("-%c: value contains a line break", opt);
-		exit(EX_USAGE);
-	}
-}
-
-/* One option that takes a value (SPEC 3). */
-static void
-sm_option(struct sm_opts *o, int c, const char *v)
-{
-	switch (c) {
-	case 'B':
-		if (strcasecmp(v, "8BITMIME") == 0)
-			o->body_decl = 8;
-		else if (strcasecmp(v, "7BIT") == 0)
-			o->body_decl = 7;
-		else
-			sm_usage("-B: use 7BIT or 8BITMIME");
-		break;
-	case 'C':
-		o->config = v;
-		break;
-	case 'F':
-		o->fullname = v;
-		break;
-	case 'f':
-	case 'r':
-		o->sender = v;
-		break;
-	case 'N':
-		if (spool_notify_parse(v, &o->notify) == -1)
-			sm_usage("-N: use never, or a list of success, "
-			    "failure, delay");
-		break;
-	case 'R':
-		if (strcasecmp(v, "full") == 0)
-			o->dsn_ret = 1;
-		else if (strcasecmp(v, "hdrs") == 0)
-			o->dsn_ret = 2;
-		else
-			sm_usage("-R: use full or hdrs");
-		break;
-	case 'V':
-		if (!spool_envid_ok(v))
-			sm_usage("-V: envid must be 1-100 printable ASCII "
-			    "characters without space, '+' or '='");
-		o->envid = v;
-		break;
-	case 'b':
-		if (v[0] != '\0' && v[1] == '\0' &&
-		    strchr("mpisv", v[0]) != NULL)
-			o->mode = v[0];
-		else if (strcmp(v, "h") != 0 && strcmp(v, "H") != 0)
-			sm_usage("unsupported -b mode (use -bm, -bs, -bv, -bi "
-			    "or -bp)");
-		break;	/* -bh, -bH: accepted, ignored */
-	case 'o':
-		/* -oi is -i; -oem, -od*, -om, -o7 and the rest: ignored */
-		if (strcmp(v, "i") == 0)
-			o->iflag = 1;
-		break;
-	default:
-		/* -A -D -L -O -X -d -e -h -p: accepted, ignored.  -X and -D
-		 * name files that are NEVER opened (CVE-2016-10033: PHP
-		 * mail() passes caller data into the argv). */
-		break;
-	}
-}
-
-/* -q: bare, -qR<x>, -qI<id>, or an interval (-q30m) that we ignore. */
-static void
-sm_queue_opt(struct sm_opts *o, const char *v)
-{
-	if (v[0] == '\0' || v[0] == 'R')
-		o->qflag = 'R';
-	else if (v[0] == 'I' && v[1] != '\0') {
-		o->qflag = 'I';
-		o->qid = v + 1;
-	} else if (isdigit((unsigned char)v[0]) &&
-	    strspn(v, "0123456789smhdw") == strlen(v))
-		exit(EX_OK);	/* a daemon's run interval: meaningless */
-	else
-		sm_usage("unsupported -q mode (use -q, -qI<id> or -qR<x>)");
-}
-
-/*
- * Postfix parsing rules: options cluster (-ti), values may be glued or
- * separate (-fx, -f x), "--" and the first non-option end the options.
- * -q takes only a glued value (a bare -q is a mode of its own).
- */
-static void
-sm_getopt(int argc, char **argv, struct sm_opts *o)
-{
-	const char	*v, *p;
-	int		 i, c;
-
-	for (i = 1; i < argc; i++) {
-		if (argv[i][0] != '-' || argv[i][1] == '\0')
-			break;
-		if (strcmp(argv[i], "--") == 0) {
-			i++;
-			break;
-		}
-		for (p = argv[i] + 1; (c = *p) != '\0'; p++) {
-			if (c == 'q') {
-				sm_check_value(c, p + 1);
-				sm_queue_opt(o, p + 1);
-				break;
-			}
-			if (strchr("ABCDFLNORVXbdefhopr", c) != NULL) {
-				if (p[1] != '\0')
-					v = p + 1;
-				else if (i + 1 < argc)
-					v = argv[++i];
-				else {
-					sm_warnx("-%c: option requires an "
-					    "argument", c);
-					sm_usage(NULL);
-				}
-				sm_check_value(c, v);
-				sm_option(o, c, v);
-				break;	/* the value ended this argument */
-			}
-			switch (c) {
-			case 't':
-				o->tflag = 1;
-				break;
-			case 'i':
-				o->iflag = 1;
-				break;
-			case 'v':
-				o->verbose = 1;
-				break;
-			case 'I':
-				o->mode = 'i';
-				break;
-			case 'G':
-			case 'U':
-			case 'm':
-			case 'n':
-			case 'c':
-			case 'x':
-				break;
-			default:
-				if (isprint(c))
-					sm_warnx("-%c: unknown option", c);
-				else
-					sm_warnx("unknown option");
-				sm_usage(NULL);
-			}
-		}
-	}
-	for (o->rcpt = argv + i, o->nrcpt = argc - i; i < argc; i++)
-		sm_check_value('-', argv[i]);
 }
 
 /* RFC 2047 Q-encoding when the name is not ASCII, quoting otherwise. */
@@ -632,7 +455,8 @@ sm_free(struct addr_list *argl, struct addr_list *final,
 int
 main(int argc, char *argv[])
 {
-	struct sm_opts	 o;
+	struct smargs	 o;
+	struct smargs_err ae;
 	struct addr_list argl = { NULL, 0 }, final = { NULL, 0 },
 			 orig = { NULL, 0 };
 	struct msg_in	*in;
@@ -645,7 +469,7 @@ main(int argc, char *argv[])
 	int		 has_force, has_default, utf8, idfd = -1;
 	struct bs_job	 job = { NULL, NULL, 0, -1 };
 	struct passwd	*pw;
-	const char	*const *locals, *prog, *cfg, *domain, *from_name;
+	const char	*const *locals, *cfg, *domain, *from_name;
 	char		 id[SPOOL_IDLEN + 1], path[PATH_MAX], user[64];
 	char		 sender[ADDR_MAX + 1], errbuf[512], date[64];
 	char		 notify[32];
@@ -668,22 +492,13 @@ main(int argc, char *argv[])
 	if (sm_privileged && setegid(sm_rgid) == -1)
 		sm_err(EX_OSERR, "setegid");
 
-	memset(&o, 0, sizeof(o));
-	o.mode = 'm';
-	/* the mode from the name we were called by; an explicit -b wins */
-	prog = argc > 0 && argv[0] != NULL ? argv[0] : "sendmail";
-	if (strrchr(prog, '/') != NULL)
-		prog = strrchr(prog, '/') + 1;
-	if (strcmp(prog, "mailq") == 0)
-		o.mode = 'p';
-	else if (strcmp(prog, "newaliases") == 0)
-		o.mode = 'i';
-	if (argc > 0)
-		sm_getopt(argc, argv, &o);
-	if (o.mode == 'p' && o.nrcpt > 0)
-		sm_usage("-bp (mailq) takes no recipients");
-	if (o.qflag == 'I' && !spool_id_ok(o.qid))
-		sm_usage("-qI: not a queue id");
+	if (smargs_parse(argc, argv, &o, &ae) == -1) {
+		if (ae.usage)
+			sm_usage(ae.msg);
+		if (ae.msg[0] != '\0')
+			sm_errx(ae.code, "%s", ae.msg);
+		exit(ae.code);	/* -q30m: nothing to do */
+	}
 
 	conf_init(&conf);
 	cfg = CONF_PATH;

@@ -35,6 +35,8 @@
 
 void	 test_import(unsigned int *, unsigned int *);	/* unit_import.c */
 void	 test_authcmd(unsigned int *, unsigned int *);	/* unit_authcmd.c */
+void	 test_smargs(unsigned int *, unsigned int *);	/* unit_smargs.c */
+void	 test_bs(unsigned int *, unsigned int *);	/* unit_bs.c */
 
 extern char **environ;
 
@@ -3642,6 +3644,32 @@ auth_run(struct auth *a, const char *ch, const char *want, const char *name)
 	END();
 }
 
+/*
+ * A SCRAM-SHA-256 exchange with client nonce `nonce' up to the challenge
+ * `ch' (after the server-first `sf' when not NULL): auth_step's result
+ * for it, its error in `err'.
+ */
+static int
+scram_upto(const char *nonce, const char *sf, const char *ch, char *err,
+    size_t errsz)
+{
+	struct auth	 a;
+	char		 out[1024];
+	size_t		 olen;
+	int		 rc;
+
+	auth_start(&a, auth_mech_byname("SCRAM-SHA-256", 13), "user", "pencil",
+	    "h", "587", nonce);
+	(void)auth_step(&a, NULL, 0, out, sizeof(out), &olen, err, errsz);
+	if (sf != NULL)
+		(void)auth_step(&a, sf, strlen(sf), out, sizeof(out), &olen,
+		    err, errsz);
+	rc = auth_step(&a, ch, strlen(ch), out, sizeof(out), &olen, err,
+	    errsz);
+	auth_done(&a);
+	return rc;
+}
+
 static void
 test_auth(void)
 {
@@ -3689,35 +3717,43 @@ test_auth(void)
 	END();
 	auth_done(&a);
 
-	auth_start(&a, scram, "user", "pencil", "h", "587", "abc");
-	(void)auth_step(&a, NULL, 0, out, sizeof(out), &olen, err, sizeof(err));
-	rc = auth_step(&a, "r=xyzdef,s=QSXCR+Q6sek8bf92,i=4096", 34, out,
-	    sizeof(out), &olen, err, sizeof(err));
+	rc = scram_upto("abc", NULL, "r=xyzdef,s=QSXCR+Q6sek8bf92,i=4096", err,
+	    sizeof(err));
 	CASE("auth: SCRAM-SHA-256 server nonce must extend ours");
 	EXPECT_INT("auth_step", rc, -1);
 	EXPECT_HAS("error", err, "server nonce does not extend");
 	END();
-	auth_done(&a);
 
-	auth_start(&a, scram, "user", "pencil", "h", "587", "abc");
-	(void)auth_step(&a, NULL, 0, out, sizeof(out), &olen, err, sizeof(err));
-	rc = auth_step(&a, "r=abcdef,s=QSXCR+Q6sek8bf92,i=1", 31, out,
-	    sizeof(out), &olen, err, sizeof(err));
+	rc = scram_upto("abc", NULL, "r=abcdef,s=QSXCR+Q6sek8bf92,i=1", err,
+	    sizeof(err));
 	CASE("auth: SCRAM-SHA-256 iteration count below 4096 refused");
 	EXPECT_INT("auth_step", rc, -1);
 	EXPECT_HAS("error", err, "iteration count \"1\"");
 	END();
-	auth_done(&a);
 
-	auth_start(&a, scram, "user", "pencil", "h", "587", "abc");
-	(void)auth_step(&a, NULL, 0, out, sizeof(out), &olen, err, sizeof(err));
-	rc = auth_step(&a, "m=ext,r=abcdef,s=QSXCR+Q6sek8bf92,i=4096", 37, out,
-	    sizeof(out), &olen, err, sizeof(err));
+	rc = scram_upto("abc", NULL, "r=abcdef,s=QSXCR+Q6sek8bf92,i=9\r\n", err,
+	    sizeof(err));
+	CASE("auth: SCRAM-SHA-256 iteration count from the server is escaped "
+	    "in the error");
+	EXPECT_INT("auth_step", rc, -1);
+	EXPECT_STR("error", err, "SCRAM-SHA-256: iteration count \"9\\r\\n\" "
+	    "outside 4096..1000000");
+	END();
+
+	rc = scram_upto("rOprNGfwEbeRWgbNEkqO", sf, "e=x\033[1m\nS: 250", err,
+	    sizeof(err));
+	CASE("auth: SCRAM-SHA-256 server error text is escaped (fuzz_auth)");
+	EXPECT_INT("auth_step", rc, -1);
+	EXPECT_STR("error", err, "SCRAM-SHA-256: server error "
+	    "\"x\\033[1m\\nS: 250\"");
+	END();
+
+	rc = scram_upto("abc", NULL, "m=ext,r=abcdef,s=QSXCR+Q6sek8bf92,i=4096",
+	    err, sizeof(err));
 	CASE("auth: SCRAM-SHA-256 unknown mandatory extension refused");
 	EXPECT_INT("auth_step", rc, -1);
 	EXPECT_HAS("error", err, "requires an extension");
 	END();
-	auth_done(&a);
 
 	auth_start(&a, scram, "a,b=c", "pencil", "h", "587", "n1");
 	auth_run(&a, NULL, "n,,n=a=2Cb=3Dc,r=n1",
@@ -4087,6 +4123,8 @@ main(void)
 	test_ctl();
 	test_submit();
 	test_import(&unit.run, &unit.failed);
+	test_smargs(&unit.run, &unit.failed);
+	test_bs(&unit.run, &unit.failed);
 	test_idle();	/* after the others have touched their code */
 	test_authcmd(&unit.run, &unit.failed);	/* last: SIGCHLD */
 

@@ -1,9 +1,9 @@
 /*
- * Unit tests for src/import_parse.c: each parser fed the bytes of a real-world
- * configuration, the relayq.conf it produces compared byte for byte, and
- * the secret checked to stay out of that output.
- * Linked into test/unit (with src/import_parse.o); main() there calls
- * test_import().
+ * Unit tests for relayq import's parsers (src/import_parse.c and the
+ * format files): each fed the bytes of a real-world configuration, the
+ * relayq.conf it produces compared byte for byte, and the secret checked
+ * to stay out of that output.  Linked into test/unit (with the
+ * IMPORT_OBJS); main() there calls test_import().
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,6 +126,24 @@ test_import_ssmtp(void)
 	EXPECT_INT("finish", import_finish(&ic, err, sizeof(err)), -1);
 	EXPECT_STR("message", err, "no relay host found in the ssmtp "
 	    "configuration");
+	import_free(&ic);
+	END();
+
+	/* fuzz_import: an ESC or a lone CR went into relayq.conf as is */
+	CASE("import: a control character in a line is refused, with its "
+	    "file and line");
+	import_init(&ic);
+	EXPECT_INT("parse", import_ssmtp(&ic, "s", S("# ok\t\r\n"
+	    "mailhub=mail\033[2J\r\nsmarthost evil\n"), err, sizeof(err)),
+	    -1);
+	EXPECT_STR("message", err, "s:2: control character 0x1b: not a "
+	    "configuration line");
+	import_free(&ic);
+	import_init(&ic);
+	EXPECT_INT("parse", import_postfix(&ic, "main.cf", S("relayhost = "
+	    "a\rb\n"), err, sizeof(err)), -1);
+	EXPECT_STR("message", err, "main.cf:1: control character 0x0d: not "
+	    "a configuration line");
 	import_free(&ic);
 	END();
 }

@@ -1,0 +1,233 @@
+/*
+ * relayq import: a Postfix null client's main.cf (name = value, indented
+ * continuation lines, $name expansion) and sasl_passwd (host user:pass)
+ * into a struct import.  The toolbox is in import_parse.c.
+ */
+#include <sys/types.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include <bsd/string.h>
+
+#include "relayq.h"
+#include "import.h"
+
+int
+import_postfix(struct import *ic, const char *file, const char *buf,
+    size_t len, char *err, size_t errsz)
+{
+	const char	*p = buf, *end = buf + len;
+	char		 line[IMPORT_LINE], val[IMPORT_LINE], name[128];
+	char		*l, *eq;
+	unsigned int	 n = 0, at = 0;
+	int		 r, have = 0;
+
+	ic->from = IMPORT_POSTFIX;
+	(void)strlcpy(ic->mainname, file, sizeof(ic->mainname));
+	for (;;) {
+		r = import_getline(&p, end, line, sizeof(line), &n, file,
+		    err, errsz);
+		if (r == -1)
+			return -1;
+		l = r == 1 ? import_trim(line) : NULL;
+		if (r == 1 && (*l == '\0' || *l == '#'))
+			continue;
+		/* an indented line continues the parameter above it */
+		if (r == 1 && have && (line[0] == ' ' || line[0] == '\t')) {
+			if (strlcat(val, " ", sizeof(val)) >= sizeof(val) ||
+			    strlcat(val, l, sizeof(val)) >= sizeof(val)) {
+				(void)snprintf(err, errsz, "%s:%u: value too "
+				    "long", file, n);
+				return -1;
+			}
+			continue;
+		}
+		if (have && import_kvs_put(&ic->ctl, name, import_trim(val),
+		    NULL, at, 1) == -1) {
+			(void)snprintf(err, errsz, "out of memory");
+			return -1;
+		}
+		have = 0;
+		if (r == 0)
+			break;
+		if ((eq = strchr(l, '=')) == NULL) {
+			import_note(ic, "%s:%u: not name = value, ignored",
+			    file, n);
+			continue;
+		}
+		*eq = '\0';
+		if (strlcpy(name, import_trim(l), sizeof(name)) >=
+		    sizeof(name) || strlcpy(val, eq + 1, sizeof(val)) >=
+		    sizeof(val))
+			continue;
+		have = 1;
+		at = n;
+	}
+	return 0;
+}
+
+/* sasl_passwd: "host user:password" */
+static int
+postfix_sasl_split(char *l, char **host, char **user, char **pw)
+{
+	char	*v, *colon;
+
+	v = import_word(l);
+	if ((colon = strchr(v, ':')) == NULL)
+		return -1;
+	*colon++ = '\0';
+	*host = l;
+	*user = v;
+	*pw = colon;
+	return 0;
+}
+
+/* the text source of Postfix's map: a later line for a host wins */
+int
+import_postfix_sasl(struct import *ic, const char *file, const char *buf,
+    size_t len, char *err, size_t errsz)
+{
+	return import_sasl_read(ic, file, buf, len, postfix_sasl_split,
+	    "\"host user:password\"", 1, err, errsz);
+}
+
+/* $name, ${name}, $(name) from main.cf; unknown names stay as written */
+void
+import_postfix_expand(const struct import *ic, const char *in, char *out,
+    size_t sz, int depth)
+{
+	const struct import_kv	*e;
+	char			 name[128], sub[1024];
+	size_t			 o = 0, nl;
+	const char		*s = in, *close;
+
+	out[0] = '\0';
+	while (*s != '\0' && o + 1 < sz) {
+		if (*s != '$' || depth > 8) {
+			out[o++] = *s++;
+			continue;
+		}
+		if (s[1] == '{' || s[1] == '(') {
+			close = strchr(s + 2, s[1] == '{' ? '}' : ')');
+			if (close == NULL)
+				break;
+			nl = (size_t)(close - s - 2);
+			s += 2;
+		} else {
+			nl = strspn(s + 1, "abcdefghijklmnopqrstuvwxyz"
+			    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_");
+			s += 1;
+			close = s + nl - 1;
+		}
+		if (nl == 0 || nl >= sizeof(name)) {
+			out[o++] = '$';
+			continue;
+		}
+		memcpy(name, s, nl);
+		name[nl] = '\0';
+		s = close + 1;
+		if ((e = import_kvs_get(&ic->ctl, name)) != NULL) {
+			import_postfix_expand(ic, e->v, sub, sizeof(sub), depth + 1);
+			o += strlcpy(out + o, sub, sz - o);
+		} else
+			o += (size_t)snprintf(out + o, sz - o, "$%s", name);
+		if (o >= sz)
+			o = sz - 1;
+	}
+	out[o < sz ? o : sz - 1] = '\0';
+}
+
+int
+import_postfix_finish(struct import *ic, char *err, size_t errsz)
+{
+	const struct import_kv	*e;
+	const char		*f = ic->mainname, *lvl = "";
+	char			 v[IMPORT_LINE], *tok, *last, first[300] = "";
+	int			 wrap = 0;
+
+	if ((e = import_kvs_get(&ic->ctl, "relayhost")) == NULL ||
+	    e->v[0] == '\0') {
+		(void)snprintf(err, errsz, "%s: no relayhost: Postfix delivers "
+		    "directly here, there is no relay to convert", f);
+		return -1;
+	}
+	import_postfix_expand(ic, e->v, v, sizeof(v), 0);
+	for (tok = strtok_r(v, ", \t", &last); tok != NULL;
+	    tok = strtok_r(NULL, ", \t", &last)) {
+		if (tok[0] != '[')
+			import_note(ic, "%s:%u: relayhost %s: Postfix looked "
+			    "up its MX records; relayq connects to the name "
+			    "itself", f, e->line, tok);
+		if (first[0] == '\0')
+			(void)strlcpy(first, tok, sizeof(first));
+		if (import_hostport(ic, tok, "25", f, e->line, err,
+		    errsz) == -1)
+			return -1;
+	}
+	if ((e = import_kvs_get(&ic->ctl, "smtp_tls_wrappermode")) != NULL)
+		wrap = import_yes(e->v);
+	if ((e = import_kvs_get(&ic->ctl, "smtp_tls_security_level")) != NULL)
+		lvl = e->v;
+	else if ((e = import_kvs_get(&ic->ctl, "smtp_enforce_tls")) != NULL &&
+	    import_yes(e->v))
+		lvl = "encrypt";
+	else if ((e = import_kvs_get(&ic->ctl, "smtp_use_tls")) != NULL &&
+	    import_yes(e->v))
+		lvl = "may";
+	if (wrap)
+		ic->tls = TLS_IMPLICIT;
+	else if (strcmp(lvl, "encrypt") == 0 || strcmp(lvl, "verify") == 0 ||
+	    strcmp(lvl, "secure") == 0 || strcmp(lvl, "dane") == 0 ||
+	    strcmp(lvl, "dane-only") == 0 || strcmp(lvl, "fingerprint") == 0)
+		ic->tls = TLS_STARTTLS;
+	else {
+		ic->tls = TLS_PLAIN;
+		if (strcmp(lvl, "may") == 0)
+			import_note(ic, "%s: smtp_tls_security_level may: "
+			    "relayq never falls back to plaintext", f);
+	}
+	if ((e = import_kvs_get(&ic->ctl, "smtp_tls_CAfile")) != NULL)
+		import_postfix_expand(ic, e->v, ic->ca_file, sizeof(ic->ca_file), 0);
+	if ((e = import_kvs_get(&ic->ctl, "smtp_helo_name")) == NULL)
+		e = import_kvs_get(&ic->ctl, "myhostname");
+	if (e != NULL) {
+		import_postfix_expand(ic, e->v, ic->helo, sizeof(ic->helo), 0);
+		if (strchr(ic->helo, '$') != NULL)
+			ic->helo[0] = '\0';
+	}
+	if ((e = import_kvs_get(&ic->ctl, "myorigin")) != NULL) {
+		import_postfix_expand(ic, e->v, ic->domain, sizeof(ic->domain), 0);
+		/* relayq reads /etc/mailname itself when domain is unset */
+		if (strchr(ic->domain, '$') != NULL || ic->domain[0] == '/') {
+			if (strcmp(ic->domain, "/etc/mailname") != 0)
+				import_note(ic, "%s:%u: myorigin %s not "
+				    "converted: set domain", f, e->line, e->v);
+			ic->domain[0] = '\0';
+		}
+	}
+	if ((e = import_kvs_get(&ic->ctl, "sender_canonical_maps")) != NULL)
+		import_note(ic, "%s:%u: sender_canonical_maps not converted: "
+		    "see force_sender and force_from", f, e->line);
+	if ((e = import_kvs_get(&ic->ctl, "smtp_generic_maps")) != NULL)
+		import_note(ic, "%s:%u: smtp_generic_maps not converted: see "
+		    "force_sender and force_from", f, e->line);
+	e = import_kvs_get(&ic->ctl, "smtp_sasl_auth_enable");
+	if (e == NULL || !import_yes(e->v)) {
+		if (ic->sasl.n > 0)
+			import_note(ic, "%s: smtp_sasl_auth_enable is not yes; "
+			    "%s not used", f, ic->saslname);
+		return 0;
+	}
+	if (ic->sasl.n == 0) {
+		e = import_kvs_get(&ic->ctl, "smtp_sasl_password_maps");
+		import_note(ic, "%s: SASL is on but no password map was read "
+		    "(smtp_sasl_password_maps %s)", f, e != NULL ? e->v :
+		    "not set");
+		return 0;
+	}
+	if ((e = import_sasl_find(ic, first, ic->host[0])) != NULL)
+		return import_use_sasl(ic, e, err, errsz);
+	import_note(ic, "%s: no entry for %s", ic->saslname, first);
+	return 0;
+}

@@ -1,0 +1,130 @@
+/*
+ * Unit tests for src/bs.c, the sendmail -bs session, driven through
+ * bs_session with the client's bytes in a memory file, the replies in
+ * memory and the queue step replaced (no fork): the exact reply bytes,
+ * the data handed to the queue step, and how the session ends.
+ * Linked into test/unit; main() there calls test_bs().
+ */
+#include <sys/mman.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include <bsd/string.h>
+
+#include "relayq.h"
+#include "msg.h"
+#include "unit.h"
+
+void	 test_bs(unsigned int *, unsigned int *);
+
+/* what the queue step saw, and what it answers */
+struct bs_seen {
+	char	 data[256];
+	size_t	 len;
+	char	 sender[64];
+	int	 nrcpt;
+	int	 status;
+};
+
+static int
+bs_test_queue(void *arg, int mfd, struct bs_job *job, char *id, size_t idsz)
+{
+	struct bs_seen	*s = arg;
+	ssize_t		 n;
+
+	n = read(mfd, s->data, sizeof(s->data) - 1);
+	s->len = n > 0 ? (size_t)n : 0;
+	(void)strlcpy(s->sender, job->sender, sizeof(s->sender));
+	s->nrcpt = job->nrcpt;
+	(void)strlcpy(id, "0000000000000001", idsz);
+	return s->status;
+}
+
+/* one session on `in'; the replies (malloc'd) and how it ended */
+static char *
+bs_run(const char *in, FILE *out, struct bs_seen *seen, int *end)
+{
+	struct bs_io	 io = { -1, NULL, bs_test_queue, NULL };
+	struct bs_job	 job = { NULL, NULL, 0, -1 };
+	char		*buf = NULL;
+	size_t		 len = 0;
+
+	io.arg = seen;
+	if ((io.in = memfd_create("unit-bs", MFD_CLOEXEC)) == -1 ||
+	    write(io.in, in, strlen(in)) != (ssize_t)strlen(in) ||
+	    lseek(io.in, 0, SEEK_SET) == -1)
+		return NULL;
+	io.out = out != NULL ? out : open_memstream(&buf, &len);
+	if (io.out == NULL)
+		return NULL;
+	*end = bs_session(&io, "mx.test", 1000, &job);
+	(void)fclose(io.out);
+	(void)close(io.in);
+	return out != NULL ? strdup("") : buf;
+}
+
+void
+test_bs(unsigned int *run, unsigned int *failed)
+{
+	struct bs_seen	 seen;
+	char		*got;
+	int		 end = -1;
+	FILE		*full;
+
+	memset(&seen, 0, sizeof(seen));
+	got = bs_run("MAIL FROM:<a@x.org>\r\nRCPT TO:<b@y.org>\r\nDATA\r\n"
+	    "..dot\r\n.\r\nQUIT\r\n", NULL, &seen, &end);
+	CASE("bs: a transaction reaches the queue step unstuffed; 250 with "
+	    "its id");
+	EXPECT_STR("replies", got, "220 mx.test ESMTP relayq " RELAYQ_VERSION
+	    " (sendmail -bs)\r\n250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n"
+	    "354 End data with <CR><LF>.<CR><LF>\r\n"
+	    "250 2.0.0 Ok: queued as 0000000000000001\r\n221 2.0.0 Bye\r\n");
+	EXPECT_BYTES("data", seen.data, seen.len, ".dot\r\n");
+	EXPECT_STR("sender", seen.sender, "a@x.org");
+	EXPECT_INT("recipients", seen.nrcpt, 1);
+	EXPECT_INT("end", end, BS_CLOSED);
+	END();
+	free(got);
+
+	memset(&seen, 0, sizeof(seen));
+	seen.status = EX_TEMPFAIL << 8;
+	got = bs_run("MAIL FROM:<a@x.org> X=\001\033[2J\rY\r\n", NULL, &seen,
+	    &end);
+	/* fuzz_bs: the option went back to the client as it came */
+	CASE("bs: 555 shows the client's option escaped, one line of text");
+	EXPECT_STR("replies", got, "220 mx.test ESMTP relayq " RELAYQ_VERSION
+	    " (sendmail -bs)\r\n555 5.5.4 Unsupported option: "
+	    "X=\\001\\033[2J\\rY\r\n");
+	EXPECT_INT("end (input over)", end, BS_CLOSED);
+	END();
+	free(got);
+
+	memset(&seen, 0, sizeof(seen));
+	seen.status = EX_TEMPFAIL << 8;
+	got = bs_run("MAIL FROM:<a@x.org>\r\nRCPT TO:<b@y.org>\r\nDATA\r\n"
+	    "x\r\n.\r\n", NULL, &seen, &end);
+	CASE("bs: the queue step's exit 75 is a 451, never a 250");
+	EXPECT_HAS("replies", got, "\r\n451 4.3.0 Message not queued (exit "
+	    "75): try again later\r\n");
+	EXPECT(strstr(got, "250 2.0.0") == NULL, "250 sent: %s", got);
+	END();
+	free(got);
+
+	full = fopen("/dev/full", "w");
+	got = full != NULL ? bs_run("NOOP\r\n", full, &seen, &end) : NULL;
+	CASE("bs: a reply that cannot be written ends the session "
+	    "(BS_IOERR)");
+	EXPECT(full != NULL, "/dev/full: not here");
+	EXPECT_INT("end", end, BS_IOERR);
+	END();
+	free(got);
+
+	/* this file's cases count in test/unit's totals */
+	*run += unit.run;
+	*failed += unit.failed;
+}
