@@ -35,6 +35,7 @@ extern struct drain_stats	 drain_stats;
 void	 idle_trim(void);
 
 int	 drain_add(const char *, time_t);
+int	 drain_find(const char *, size_t *);
 void	 drain_del(size_t);
 void	 drain_each(int, void (*)(const char *));
 void	 drain_ctl_serve(void);

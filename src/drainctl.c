@@ -54,13 +54,9 @@ static int
 drain_ctl_where(const char *id, size_t *qi)
 {
 	struct stat	 st;
-	size_t		 i;
 
-	for (i = 0; i < drain_nq; i++)
-		if (strcmp(drain_q[i].id, id) == 0) {
-			*qi = i;
-			return 1;
-		}
+	if (drain_find(id, qi) == 0)
+		return 1;
 	if (fstatat(drain_holdfd, id, &st, AT_SYMLINK_NOFOLLOW) == 0)
 		return 2;
 	return 0;
