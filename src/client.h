@@ -151,6 +151,7 @@ unsigned int smtp_ehlo_caps(const struct smtp_reply *, long long *);
 int	 smtp_read_reply(struct conn *, struct smtp_reply *, char *, size_t);
 int	 smtp_open(struct smtp_session *, char *, size_t);
 int	 smtp_send(struct smtp_session *, struct qmsg *);
+int	 smtp_rset(struct smtp_session *);
 void	 smtp_quit(struct smtp_session *);
 const char *smtp_dsn(const struct smtp_reply *, char *, size_t);
 

@@ -25,6 +25,7 @@ enum conf_type {
 	CT_TLSVER,
 	CT_UNSUPPORTED,
 	CT_PIN,
+	CT_COUNT,
 };
 
 struct conf_key {
@@ -66,8 +67,8 @@ static const struct conf_key conf_keys[] = {
 	/* in the specification, not in this version yet: say so, not "unknown" */
 	{ "bounce_to",		CT_STR,		O(bounce_to) },
 	{ "max_sessions",	CT_UNSUPPORTED,	0 },
-	{ "max_messages_per_session", CT_UNSUPPORTED, 0 },
-	{ "idle_timeout",	CT_UNSUPPORTED,	0 },
+	{ "max_messages_per_session", CT_COUNT,	O(max_messages_per_session) },
+	{ "idle_timeout",	CT_DURATION,	O(idle_timeout) },
 	{ "failed_keep",	CT_DURATION,	O(failed_keep) },
 };
 #undef O
@@ -87,6 +88,10 @@ conf_init(struct conf *c)
 	c->timeout_data = 600;	/* RFC 5321 4.5.3.2.6: final dot, 10 minutes */
 	c->add_received = 1;
 	c->failed_keep = 7 * 86400;
+	/* Postfix: smtp_connection_cache_time_limit 2s, and
+	   smtp_connection_reuse_count_limit 0 (no limit) */
+	c->idle_timeout = 2;
+	c->max_messages_per_session = 0;
 }
 
 void
@@ -253,6 +258,7 @@ conf_set(struct conf *c, const char *key, const char *v, char *err,
     size_t errsz)
 {
 	const struct conf_key	*k = NULL;
+	const char		*errstr;
 	char			**sp;
 	size_t			 i;
 
@@ -334,6 +340,15 @@ conf_set(struct conf *c, const char *key, const char *v, char *err,
 		else {
 			(void)snprintf(err, errsz, "%s: \"%s\" is not yes or no",
 			    key, v);
+			return -1;
+		}
+		return 0;
+	case CT_COUNT:
+		*(long long *)((char *)c + k->off) = strtonum(v, 0, 1000000000,
+		    &errstr);
+		if (errstr != NULL) {
+			(void)snprintf(err, errsz, "%s: \"%s\" is %s (a number "
+			    "from 0, no limit, to 1000000000)", key, v, errstr);
 			return -1;
 		}
 		return 0;

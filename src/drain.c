@@ -509,9 +509,38 @@ drain_outage_note(int up)
 	    "now", drain_nq);
 }
 
+/*
+ * The session to the smarthost outlives a delivery run: after the queue
+ * empties it stays open for idle_timeout, sending nothing, so that mail
+ * arriving meanwhile leaves without a new connection and TLS handshake
+ * (Postfix keeps a connection cached for 2 s the same way).  While it is
+ * parked, the main loop watches its socket: anything the server sends
+ * then (a 421 on its own timeout, a close) ends it.  A parked session is
+ * checked with RSET before it carries a message, and ended with QUIT
+ * once idle_timeout passes or max_messages_per_session were sent on it.
+ */
+static struct conn		 drain_c = { .fd = -1 };
+static struct smtp_session	 drain_s;
+static int			 drain_up;	/* drain_c/drain_s usable */
+static time_t			 drain_parked;	/* idle since; 0 = in use */
+static long long		 drain_nsess;	/* messages on this session */
+
+/* End the session: with QUIT when it is still in a state to take one. */
+static void
+drain_close(int quit)
+{
+	if (!drain_up)
+		return;
+	if (quit)
+		smtp_quit(&drain_s);
+	tls_close(&drain_c);
+	drain_up = 0;
+	drain_parked = 0;
+}
+
 /* Try each smarthost in order until one gives a usable session. */
 static int
-drain_connect(struct conn *c, struct smtp_session *s, char *err, size_t errsz)
+drain_connect(char *err, size_t errsz)
 {
 	size_t	 i;
 
@@ -520,30 +549,54 @@ drain_connect(struct conn *c, struct smtp_session *s, char *err, size_t errsz)
 			log_warnx("smarthost %s: %s; trying %s",
 			    drain_conf->host[i - 1].name, err,
 			    drain_conf->host[i].name);
-		if (tls_connect(c, drain_conf, &drain_conf->host[i],
+		if (tls_connect(&drain_c, drain_conf, &drain_conf->host[i],
 		    drain_conf->timeout_connect, err, errsz) == -1)
 			continue;
-		memset(s, 0, sizeof(*s));
-		s->conn = c;
-		s->conf = drain_conf;
-		s->password = drain_password;
-		if (smtp_open(s, err, errsz) == 0)
+		memset(&drain_s, 0, sizeof(drain_s));
+		drain_s.conn = &drain_c;
+		drain_s.conf = drain_conf;
+		drain_s.password = drain_password;
+		if (smtp_open(&drain_s, err, errsz) == 0) {
+			drain_up = 1;
+			drain_nsess = 0;
 			return 0;
-		tls_close(c);
+		}
+		tls_close(&drain_c);
 	}
 	return -1;
 }
 
 /*
+ * A session for the next message: the open one when it may carry more
+ * and (if it was parked) still answers RSET, else a new one.  -1 with
+ * `err' when no smarthost gives one.
+ */
+static int
+drain_session(char *err, size_t errsz)
+{
+	if (drain_up && drain_conf->max_messages_per_session > 0 &&
+	    drain_nsess >= drain_conf->max_messages_per_session)
+		drain_close(1);
+	if (drain_up && drain_parked != 0 && smtp_rset(&drain_s) == -1) {
+		log_info("session to %s ended while idle (%s); reconnecting",
+		    drain_c.peer, drain_s.error);
+		drain_close(0);
+	}
+	drain_parked = 0;
+	if (drain_up)
+		return 0;
+	return drain_connect(err, errsz);
+}
+
+/*
  * One delivery run over every due message, sharing one session.  A
  * broken session is reopened once per message; when no smarthost can be
- * reached the rest of the run defers with that reason.
+ * reached the rest of the run defers with that reason.  At the end the
+ * session is parked (see drain_c) or, with idle_timeout 0, closed.
  */
 static void
 drain_run(void)
 {
-	struct conn		 c;
-	struct smtp_session	 s;
 	struct qmsg		 m;
 	char			 err[REPLY_MAX + 128], *open;
 	char			 id[SPOOL_IDLEN + 1];
@@ -551,10 +604,8 @@ drain_run(void)
 	double			 start, connt, end;
 	time_t			 now = time(NULL);
 	size_t			 qi, i, nsent;
-	int			 up = 0, down = 0, expired;
+	int			 down = 0, expired;
 
-	memset(&c, 0, sizeof(c));
-	c.fd = -1;
 	for (qi = 0; !drain_stop; ) {
 		drain_ctl_serve();	/* may change drain_q: index checked */
 		if (qi >= drain_nq)
@@ -587,21 +638,21 @@ drain_run(void)
 		if (expired)
 			drain_defer_all(&m, "4.4.7", RCPT_FAIL, "message "
 			    "expired: delivery time (queue_lifetime) exceeded");
-		else if (!up && !down) {
-			if (drain_connect(&c, &s, err, sizeof(err)) == 0)
-				up = 1;
-			else
-				down = 1;
+		else if (!down) {
+			/* one connection attempt per message at most, and
+			   none after one failed in this run */
+			down = drain_session(err, sizeof(err)) == -1;
 			connt = drain_now();
-			drain_outage_note(up);
+			drain_outage_note(!down);
 		}
-		relay = up ? c.peer : "none";
-		while (up && !expired) {
+		relay = drain_up ? drain_c.peer : "none";
+		if (drain_up && !expired)
+			drain_nsess++;
+		while (drain_up && !expired) {
 			nsent = drain_count_sent(&m);
-			if (smtp_send(&s, &m) == -1) {
-				tls_close(&c);
-				up = 0;	/* reconnect for the next message */
-				(void)strlcpy(err, s.error, sizeof(err));
+			if (smtp_send(&drain_s, &m) == -1) {
+				drain_close(0);	/* reconnect for the next one */
+				(void)strlcpy(err, drain_s.error, sizeof(err));
 				break;
 			}
 			/* 452: the server took what it could in this
@@ -626,10 +677,10 @@ drain_run(void)
 		if (qi < drain_nq && strcmp(drain_q[qi].id, id) == 0)
 			qi++;
 	}
-	if (up) {
-		smtp_quit(&s);
-		tls_close(&c);
-	}
+	if (drain_stop || drain_conf->idle_timeout == 0)
+		drain_close(1);
+	else if (drain_up && drain_parked == 0)
+		drain_parked = time(NULL);
 	drain_sync_queue();
 }
 
@@ -971,7 +1022,7 @@ int
 drain_main(struct conf *conf, int foreground)
 {
 	struct sigaction	 sa;
-	struct pollfd		 pfd[3];
+	struct pollfd		 pfd[4];
 	char			 err[2048], evbuf[4096];
 	time_t			 now, wake, cleaned = 0, keepscan, trimmed = 0;
 	size_t			 i;
@@ -1033,11 +1084,15 @@ drain_main(struct conf *conf, int foreground)
 		for (i = 0; i < drain_nq; i++)
 			if (drain_q[i].next < wake)
 				wake = drain_q[i].next;
+		if (drain_parked != 0 && drain_parked + conf->idle_timeout <
+		    wake)
+			wake = drain_parked + conf->idle_timeout;
 		timeout = wake > now ? (int)(wake - now) * 1000 : 0;
 		/* going to sleep: hand back what start-up and the last run
 		   touched (idle.c).  In a burst at most once a second; a trim
-		   that has to wait is done on waking a second later */
-		if (timeout > 0 && now > trimmed) {
+		   that has to wait is done on waking a second later.  Not
+		   while a session is parked: it is there to be reused soon */
+		if (timeout > 0 && now > trimmed && drain_parked == 0) {
 			idle_trim();
 			trimmed = now;
 		} else if (timeout > 1000)
@@ -1050,7 +1105,9 @@ drain_main(struct conf *conf, int foreground)
 		 * (-1 when there is none, which poll skips) */
 		pfd[2].fd = authcmd_fd();
 		pfd[2].events = 0;
-		n = poll(pfd, 3, timeout);
+		pfd[3].fd = drain_parked != 0 ? drain_c.fd : -1;
+		pfd[3].events = POLLIN;
+		n = poll(pfd, 4, timeout);
 		if (n > 0 && pfd[2].revents != 0 && !drain_stop)
 			authcmd_hangup();
 		if (n > 0 && (pfd[1].revents & POLLIN))
@@ -1058,7 +1115,18 @@ drain_main(struct conf *conf, int foreground)
 				;	/* the events only say "look again" */
 		if (n > 0 && (pfd[0].revents & POLLIN))
 			drain_ctl_serve();
+		/* nothing is asked of a parked session: whatever comes
+		   (421, EOF, reset) ends it, without QUIT */
+		if (n > 0 && pfd[3].revents != 0) {
+			log_info("session to %s closed by the server while "
+			    "idle", drain_c.peer);
+			drain_close(0);
+		}
+		if (drain_parked != 0 && time(NULL) >= drain_parked +
+		    conf->idle_timeout)
+			drain_close(1);
 	}
+	drain_close(1);
 	log_info("stopping");
 	return EX_OK;
 }

@@ -77,6 +77,9 @@ struct conf {
 	int			 force_from;
 	char			*bounce_to;	/* all DSNs go here */
 	time_t			 failed_keep;	/* in failed/, then removed */
+	time_t			 idle_timeout;	/* session kept after the queue
+						   empties */
+	long long		 max_messages_per_session; /* 0: no limit */
 };
 
 /* Per-recipient outcome, shared by the spool state file and the client. */

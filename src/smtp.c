@@ -916,6 +916,27 @@ smtp_send(struct smtp_session *s, struct qmsg *m)
 	return rc;
 }
 
+/*
+ * Before a session that sat idle carries a message: is it still there?
+ * A server may have closed it on its own timeout meanwhile; learning
+ * that from RSET costs no message a deferral (Postfix also checks a
+ * cached connection this way).  -1: the session is unusable.
+ */
+int
+smtp_rset(struct smtp_session *s)
+{
+	struct smtp_reply	 r;
+
+	s->conn->timeout = s->conf->timeout_command;
+	if (smtp_cmd(s, &r, "RSET") == -1)
+		return -1;
+	if (r.code != 250) {
+		smtp_fail(s, "RSET on an idle session", &r);
+		return -1;
+	}
+	return 0;
+}
+
 void
 smtp_quit(struct smtp_session *s)
 {

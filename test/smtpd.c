@@ -64,6 +64,7 @@
 #include <mbedtls/net_sockets.h>
 #include <mbedtls/pk.h>
 #include <mbedtls/ssl.h>
+#include <mbedtls/ssl_ticket.h>
 #include <mbedtls/x509_crt.h>
 #if defined(MBEDTLS_PSA_CRYPTO_C)
 #include <psa/crypto.h>
@@ -148,6 +149,7 @@ static struct shared *shm;
 static int transcript_fd = -1;
 static int wire_fd = -1;		/* --wire */
 static int tls_ready;			/* cert and key loaded */
+static int tls_ticket_ok;		/* this handshake: a ticket accepted */
 
 static mbedtls_entropy_context	tls_entropy;
 static mbedtls_ctr_drbg_context	tls_drbg;
@@ -155,6 +157,16 @@ static mbedtls_ssl_config	tls_conf;
 static mbedtls_x509_crt		tls_client_ca;
 static mbedtls_x509_crt		tls_cert;
 static mbedtls_pk_context	tls_pkey;
+#if defined(MBEDTLS_SSL_SESSION_TICKETS) && defined(MBEDTLS_SSL_TICKET_C)
+/*
+ * Session tickets (RFC 5077), so that tests can see a client resume its
+ * TLS session.  The key is made once in the parent, before any fork, so
+ * every child can decrypt the tickets any other child issued.  The
+ * transcript says "ticket offered" when a client presents one, and
+ * "tls established, session resumed" when it was accepted.
+ */
+static mbedtls_ssl_ticket_context	tls_ticket;
+#endif
 
 /* Parent-only state. */
 static int sig_pipe[2] = { -1, -1 };
@@ -531,6 +543,20 @@ transcript_line(const char *prefix, const char *line, size_t len)
 		log_err("transcript: %s", strerror(errno));
 }
 
+#if defined(MBEDTLS_SSL_SESSION_TICKETS) && defined(MBEDTLS_SSL_TICKET_C)
+static int
+tls_ticket_parse(void *p, mbedtls_ssl_session *session, unsigned char *buf,
+    size_t len)
+{
+	int	 r;
+
+	transcript_line("-- ", "ticket offered", 14);
+	if ((r = mbedtls_ssl_ticket_parse(p, session, buf, len)) == 0)
+		tls_ticket_ok = 1;
+	return r;
+}
+#endif
+
 static void
 tls_init(void)
 {
@@ -620,6 +646,16 @@ tls_init(void)
 		log_tls("ssl_conf_own_cert", r);
 		exit(1);
 	}
+#if defined(MBEDTLS_SSL_SESSION_TICKETS) && defined(MBEDTLS_SSL_TICKET_C)
+	mbedtls_ssl_ticket_init(&tls_ticket);
+	if ((r = mbedtls_ssl_ticket_setup(&tls_ticket, mbedtls_ctr_drbg_random,
+	    &tls_drbg, MBEDTLS_CIPHER_AES_256_GCM, 86400)) != 0) {
+		log_tls("ssl_ticket_setup", r);
+		exit(1);
+	}
+	mbedtls_ssl_conf_session_tickets_cb(&tls_conf, mbedtls_ssl_ticket_write,
+	    tls_ticket_parse, &tls_ticket);
+#endif
 	tls_ready = 1;
 }
 
@@ -819,7 +855,10 @@ conn_starttls(struct conn *c)
 		return -1;
 	}
 	c->tls = 1;
-	transcript_line("-- ", "tls established", 15);
+	if (tls_ticket_ok)
+		transcript_line("-- ", "tls established, session resumed", 32);
+	else
+		transcript_line("-- ", "tls established", 15);
 	if (cfg.client_ca != NULL &&
 	    mbedtls_ssl_get_peer_cert(&c->ssl) != NULL) {
 		char	 dn[256], line[300];
@@ -1848,6 +1887,7 @@ smtp_session(int fd)
 	int			 eol, toolong = 0;
 
 	s.c.fd = fd;
+	transcript_line("-- ", "connection opened", 17);
 	if (cfg.implicit && conn_starttls(&s.c) == -1)
 		goto done;
 	if (smtp_greeting(&s) != 0 || s.closing)

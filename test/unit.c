@@ -698,7 +698,10 @@ test_conf(void)
 	    "domain example.org\ntls_fingerprint sha256:00\n", 2,
 	    "tls_fingerprint: \"sha256:00\" is not sha256: and 64 hex digits");
 	conf_bad("conf: key of the spec not in this version says not supported",
-	    "domain example.org\nidle_timeout 5m\n", 2, "not supported");
+	    "domain example.org\nmax_sessions 2\n", 2, "not supported");
+	conf_bad("conf: max_messages_per_session is a number",
+	    "domain example.org\nmax_messages_per_session 5m\n", 2,
+	    "max_messages_per_session: \"5m\" is invalid");
 	conf_bad("conf: force_from is yes or no",
 	    "domain x\nforce_from maybe\n", 2, "is not yes or no");
 	conf_bad("conf: aliases must be an absolute path",

@@ -1,0 +1,94 @@
+# Sessions to the smarthost: kept open idle_timeout after the queue
+# empties (and checked with RSET before reuse), ended with QUIT after
+# idle_timeout or max_messages_per_session.  Asserted on the test smarthost's transcript, where each
+# connection starts with "-- connection opened".
+# Sourced by test/check.sh, which provides test/lib.sh.
+
+connections() { grep -c '^-- connection opened' "$T/transcript"; }
+
+# queue_before_daemon N SUBJECT: N messages in drop/ before any daemon
+# runs, so that one scan and one delivery run take them all
+queue_before_daemon() {
+	local i
+	mkdir -p "$T/spool/drop"
+	chmod 1730 "$T/spool/drop"
+	chown $RUNUID:$RUNGID "$T/spool/drop"
+	for i in $(seq 1 "$1"); do
+		printf 'Subject: %s %s\n\nbody\n' "$2" "$i" | submit user@example.net || return 1
+	done
+}
+
+test_idle_reuse() {
+	new_env sess-idle
+	start_smtpd && write_conf "idle_timeout 1h" && start_daemon || { not_ok "idle reuse: set-up" "see $T"; return; }
+	printf 'Subject: one\n\nbody\n' | submit user@example.net
+	check "idle reuse: first message delivered" wait_for 15 test -s "$T/mail/1.env"
+	check "idle reuse: session kept open after the queue emptied (no QUIT)" \
+	    sh -c "! grep -q '^C: QUIT' '$T/transcript'"
+	printf 'Subject: two\n\nbody\n' | submit user@example.net
+	check "idle reuse: message queued during idle_timeout delivered" wait_for 15 test -s "$T/mail/2.env"
+	check "idle reuse: one connection for both" test "$(connections)" -eq 1
+	check "idle reuse: one TLS handshake for both" test "$(grep -c '^-- tls established' "$T/transcript")" -eq 1
+	check "idle reuse: RSET checks the idle session before the second MAIL" \
+	    test "$(grep -oE '^C: (RSET|MAIL FROM)' "$T/transcript" | tr '\n' ' ')" = "C: MAIL FROM C: RSET C: MAIL FROM "
+	stop_daemon
+	check "idle reuse: stopping the daemon ends the session with QUIT" \
+	    wait_for 5 grep -q '^C: QUIT' "$T/transcript"
+	stop_pid "$T/smtpd.pid"
+}
+
+test_idle_timeout_quit() {
+	local t0 t1
+	new_env sess-timeout
+	start_smtpd && write_conf "idle_timeout 2s" && start_daemon || { not_ok "idle_timeout: set-up" "see $T"; return; }
+	printf 'Subject: one\n\nbody\n' | submit user@example.net
+	check "idle_timeout: message delivered" wait_for 15 test -s "$T/mail/1.env"
+	t0=$(date +%s%N)
+	check "idle_timeout: session ended with QUIT once idle" wait_for 15 grep -q '^C: QUIT' "$T/transcript"
+	t1=$(date +%s%N)
+	check "idle_timeout: not before about 2 s of idleness" test $(( (t1 - t0) / 1000000 )) -ge 1000
+	check "idle_timeout: QUIT is the last command, then the connection closes" \
+	    test "$(grep -E '^(C: |-- connection closed)' "$T/transcript" | tail -2 | tr '\n' ' ')" = "C: QUIT -- connection closed "
+	printf 'Subject: two\n\nbody\n' | submit user@example.net
+	check "idle_timeout: next message delivered" wait_for 15 test -s "$T/mail/2.env"
+	check "idle_timeout: it needed a new connection" test "$(connections)" -eq 2
+	check "idle_timeout: no RSET on a fresh session" sh -c "! grep -q '^C: RSET' '$T/transcript'"
+	stop_daemon
+	stop_pid "$T/smtpd.pid"
+}
+
+# the smarthost drops a parked session (as servers do on their own
+# timeout): the daemon notices and the next message gets a new session
+test_idle_server_close() {
+	new_env sess-srvclose
+	start_smtpd --timeout 1 && write_conf "idle_timeout 1h" && start_daemon || { not_ok "server close: set-up" "see $T"; return; }
+	printf 'Subject: one\n\nbody\n' | submit user@example.net
+	check "server close: first message delivered" wait_for 15 test -s "$T/mail/1.env"
+	check "server close: the server ended the idle session" wait_for 10 grep -q '^S: 421 4.4.2' "$T/transcript"
+	check "server close: noticed and logged" wait_for 10 log_has 'session to localhost\[127\.0\.0\.1\]:[0-9]+ closed by the server while idle$'
+	printf 'Subject: two\n\nbody\n' | submit user@example.net
+	check "server close: next message delivered on a new session" wait_for 15 test -s "$T/mail/2.env"
+	check "server close: two connections" test "$(connections)" -eq 2
+	check "server close: nothing deferred" sh -c "! grep -q 'status=deferred' '$T/log'"
+	stop_daemon
+	stop_pid "$T/smtpd.pid"
+}
+
+test_max_messages() {
+	new_env sess-max
+	start_smtpd && write_conf "max_messages_per_session 2" && queue_before_daemon 5 max || { not_ok "max_messages_per_session: set-up" "see $T"; return; }
+	start_daemon || { not_ok "max_messages_per_session: daemon" "see $T"; return; }
+	check "max_messages_per_session: 5 messages delivered" wait_for 20 test -s "$T/mail/5.env"
+	check "max_messages_per_session=2, 5 messages: 3 connections" test "$(connections)" -eq 3
+	check "max_messages_per_session: 2, 2, then 1 message per connection" \
+	    test "$(awk '/^-- connection opened/ {if (n) printf "%d ", n; n = 0} /^C: MAIL FROM/ {n++} END {printf "%d", n}' "$T/transcript")" = "2 2 1"
+	check "max_messages_per_session: full sessions end with QUIT" \
+	    test "$(grep -c '^C: QUIT' "$T/transcript")" -ge 2
+	stop_daemon
+	stop_pid "$T/smtpd.pid"
+}
+
+test_idle_reuse
+test_idle_timeout_quit
+test_idle_server_close
+test_max_messages
