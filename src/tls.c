@@ -70,6 +70,8 @@ struct tls_verify {
 	unsigned char		 ip[16];	/* when `name' is a literal */
 	size_t			 iplen;
 	int			 pin_ok;
+	int			 leaf_seen;	/* a certificate was checked:
+						   a full handshake */
 	char			 pin[8 + 64];	/* "sha256:HEX" of the leaf */
 	char			 names[256];	/* the leaf's SANs, or its CN */
 };
@@ -500,6 +502,7 @@ tls_verify_cb(void *arg, mbedtls_x509_crt *crt, int depth, uint32_t *flags)
 			v->conn->cert_cb(v->conn->cert_arg, crt, depth, *flags);
 		return 0;
 	}
+	v->leaf_seen = 1;
 	tls_cert_names(crt, v->names, sizeof(v->names));
 	if (tls_spki_pin(crt, hash, v->pin, sizeof(v->pin)) == -1)
 		return MBEDTLS_ERR_X509_FATAL_ERROR;
@@ -561,6 +564,50 @@ tls_verify_reason(const struct tls_verify *v, uint32_t flags, char *buf,
 
 static const struct conn_ops tls_ops;
 
+/*
+ * TLS session resumption on reconnect: the session of the last full
+ * handshake, in memory only (never on disk: it holds the master secret),
+ * offered again to the same smarthost entry for TLS_RESUME_MAX seconds
+ * (Postfix's smtp_tls_session_cache_timeout).  A resumed handshake sends
+ * no certificate, so nothing is verified on it: it proves that the peer
+ * holds the master secret of the session whose certificate tls_verify_cb
+ * did check, for this same smarthost, name, pins and CA file (the
+ * configuration does not change while the daemon runs).  That is why
+ * only a session from a fully verified handshake is kept, it is dropped
+ * on any handshake failure (a verify failure included) and never offered
+ * to another smarthost, and its age counts from the full handshake, not
+ * from the resumptions.  relayq probe (cert_cb set) never resumes: it is
+ * there to show the certificate chain.
+ */
+#define TLS_RESUME_MAX	3600
+
+static mbedtls_ssl_session	 tls_saved;
+static const struct smarthost	*tls_saved_host;	/* NULL: none saved */
+static time_t			 tls_saved_at;
+
+static void
+tls_forget(void)
+{
+	if (tls_saved_host == NULL)
+		return;
+	mbedtls_ssl_session_free(&tls_saved);
+	tls_saved_host = NULL;
+}
+
+/* After a full, verified handshake: keep its session for next time. */
+static void
+tls_save(const mbedtls_ssl_context *ssl, const struct smarthost *h)
+{
+	tls_forget();
+	mbedtls_ssl_session_init(&tls_saved);
+	if (mbedtls_ssl_get_session(ssl, &tls_saved) != 0) {
+		mbedtls_ssl_session_free(&tls_saved);
+		return;
+	}
+	tls_saved_host = h;
+	tls_saved_at = time(NULL);
+}
+
 /* Handshake on c->fd; c->host->name is the reference identity. */
 static int
 tls_handshake(struct conn *c, char *err, size_t errsz)
@@ -595,10 +642,18 @@ tls_handshake(struct conn *c, char *err, size_t errsz)
 		goto fail;
 	mbedtls_ssl_set_verify(ssl, tls_verify_cb, &t->v);
 	mbedtls_ssl_set_bio(ssl, c, tls_bio_send, tls_bio_recv, NULL);
+	if (tls_saved_host != NULL && (tls_saved_host != c->host ||
+	    c->cert_cb != NULL || time(NULL) - tls_saved_at >= TLS_RESUME_MAX))
+		tls_forget();
+	/* a session that cannot be set just means a full handshake */
+	if (tls_saved_host != NULL)
+		(void)mbedtls_ssl_set_session(ssl, &tls_saved);
 	do
 		rc = mbedtls_ssl_handshake(ssl);
 	while (rc == MBEDTLS_ERR_SSL_WANT_READ ||
 	    rc == MBEDTLS_ERR_SSL_WANT_WRITE);
+	if (rc != 0)
+		tls_forget();
 	if (rc == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED) {
 		flags = mbedtls_ssl_get_verify_result(ssl);
 		tls_verify_reason(&t->v, flags, msg, sizeof(msg));
@@ -614,12 +669,16 @@ tls_handshake(struct conn *c, char *err, size_t errsz)
 	}
 	if (rc != 0)
 		goto fail;
-	/* belt and braces: REQUIRED mode fails the handshake already */
+	/* belt and braces: REQUIRED mode fails the handshake already (a
+	   resumed session carries the result of its full handshake) */
 	if (mbedtls_ssl_get_verify_result(ssl) != 0) {
+		tls_forget();
 		(void)snprintf(err, errsz, "certificate verify failed for %s",
 		    c->host->name);
 		return -1;
 	}
+	if (t->v.leaf_seen && c->cert_cb == NULL)
+		tls_save(ssl, c->host);
 	c->ops = &tls_ops;
 	c->verified = 1;
 	return 0;

@@ -1,6 +1,7 @@
 # Sessions to the smarthost: kept open idle_timeout after the queue
 # empties (and checked with RSET before reuse), ended with QUIT after
-# idle_timeout or max_messages_per_session.  Asserted on the test smarthost's transcript, where each
+# idle_timeout or max_messages_per_session, TLS session resumption on
+# reconnect.  Asserted on the test smarthost's transcript, where each
 # connection starts with "-- connection opened".
 # Sourced by test/check.sh, which provides test/lib.sh.
 
@@ -88,7 +89,79 @@ test_max_messages() {
 	stop_pid "$T/smtpd.pid"
 }
 
+test_tls_resumption() {
+	new_env sess-resume
+	start_smtpd && write_conf "idle_timeout 0" && start_daemon || { not_ok "resumption: set-up" "see $T"; return; }
+	printf 'Subject: one\n\nbody\n' | submit user@example.net
+	check "resumption: first message delivered" wait_for 15 test -s "$T/mail/1.env"
+	check "resumption: idle_timeout 0 ends the session at once" wait_for 10 grep -q '^C: QUIT' "$T/transcript"
+	printf 'Subject: two\n\nbody\n' | submit user@example.net
+	check "resumption: second message delivered" wait_for 15 test -s "$T/mail/2.env"
+	check "resumption: two connections" test "$(connections)" -eq 2
+	check "resumption: full handshake first, resumed on reconnect" \
+	    test "$(grep '^-- tls established' "$T/transcript" | tr '\n' '|')" = "-- tls established|-- tls established, session resumed|"
+	check "resumption: EHLO and AUTH again after the resumed handshake" \
+	    test "$(sed -n '/session resumed/,$p' "$T/transcript" | grep -cE '^C: (EHLO|AUTH)')" -eq 2
+	stop_daemon
+	# memory only: a new daemon starts with a full handshake
+	start_daemon
+	printf 'Subject: three\n\nbody\n' | submit user@example.net
+	check "resumption: after a restart, delivered" wait_for 15 test -s "$T/mail/3.env"
+	check "resumption: after a restart, no session offered" \
+	    test "$(grep -c '^-- ticket offered' "$T/transcript")" -eq 1
+	stop_daemon
+	stop_pid "$T/smtpd.pid"
+}
+
+# a verify failure forgets the saved session: the ticket of the good
+# server is offered to the impostor (which cannot use it), then never again
+test_tls_resumption_verify_failure() {
+	new_env sess-resume-bad
+	start_smtpd && write_conf "idle_timeout 0" && start_daemon || { not_ok "resumption after verify failure: set-up" "see $T"; return; }
+	printf 'Subject: one\n\nbody\n' | submit user@example.net
+	check "resumption after verify failure: first message delivered" wait_for 15 test -s "$T/mail/1.env"
+	stop_pid "$T/smtpd.pid"
+	CERT=$CERTS/wrong.pem KEY=$CERTS/wrong.key SMTPD_PORT=$PORT start_smtpd
+	printf 'Subject: two\n\nbody\n' | submit user@example.net
+	check "resumption after verify failure: impostor refused" wait_for 15 log_has 'status=deferred \(certificate verify failed for localhost: name mismatch'
+	check "resumption after verify failure: the impostor was offered the ticket, could not use it" \
+	    test "$(grep -E '^-- (ticket offered|tls)' "$T/transcript" | tr '\n' '|')" = "-- tls established|-- ticket offered|-- tls handshake failed|"
+	stop_pid "$T/smtpd.pid"
+	SMTPD_PORT=$PORT start_smtpd
+	check "resumption after verify failure: delivered by the good server" \
+	    wait_for 30 sh -c "[ \$(ls '$T/mail' | grep -c '\.env\$') -eq 2 ]"
+	check "resumption after verify failure: full handshake, no session offered" \
+	    wait_for 15 sh -c "grep -E '^-- (ticket offered|tls)' '$T/transcript' | tr '\n' '|' | grep -qx -- '-- tls established|-- ticket offered|-- tls handshake failed|-- tls established|'"
+	stop_daemon
+	stop_pid "$T/smtpd.pid"
+}
+
+# failover to the second smarthost: the session of the first is not
+# offered to it (resumption never crosses smarthosts)
+test_tls_resumption_failover() {
+	local porta portb tb
+	new_env sess-resume-b
+	tb=$T
+	start_smtpd || { not_ok "resumption failover: set-up" "see $T"; return; }
+	portb=$PORT
+	new_env sess-resume-a
+	start_smtpd && porta=$PORT && write_conf "idle_timeout 0" "smarthost localhost:$portb" && start_daemon || { not_ok "resumption failover: set-up" "see $T"; return; }
+	printf 'Subject: one\n\nbody\n' | submit user@example.net
+	check "resumption failover: first message via the first smarthost" wait_for 15 test -s "$T/mail/1.env"
+	stop_pid "$T/smtpd.pid"
+	printf 'Subject: two\n\nbody\n' | submit user@example.net
+	check "resumption failover: second message via the second smarthost" wait_for 15 test -s "$tb/mail/1.env"
+	check "resumption failover: logged the failover" log_has "smarthost localhost: connect to localhost\[127\.0\.0\.1\]:$porta: Connection refused; trying localhost"
+	check "resumption failover: full handshake there, no session offered" \
+	    test "$(grep -E '^-- (ticket offered|tls)' "$tb/transcript" | tr '\n' '|')" = "-- tls established|"
+	stop_daemon
+	stop_pid "$tb/smtpd.pid"
+}
+
 test_idle_reuse
 test_idle_timeout_quit
 test_idle_server_close
 test_max_messages
+test_tls_resumption
+test_tls_resumption_verify_failure
+test_tls_resumption_failover
