@@ -38,6 +38,7 @@ SENDMAIL_SRCS	 = src/sendmail.c \
 		   src/bs.c
 RELAYQ_SRCS	 = src/relayq.c \
 		   src/drain.c src/drainctl.c src/idle.c \
+		   src/drainq.c \
 		   src/queue.c \
 		   src/bounce.c \
 		   src/check.c \
@@ -100,14 +101,15 @@ UNIT_SRCS	 = test/unit.c \
 		   test/unit_import.c \
 		   test/unit_authcmd.c \
 		   test/unit_smargs.c \
-		   test/unit_bs.c
+		   test/unit_bs.c \
+		   test/unit_drainq.c
 test/unit: $(UNIT_SRCS) src/msg.o src/smtp.o src/auth.o src/authcmd.o \
 	    src/tls.o $(IMPORT_OBJS) src/idle.o src/smargs.o src/bs.o \
-	    $(COMMON_OBJS) test/unit.h src/smargs.h src/msg.h
+	    src/drainq.o $(COMMON_OBJS) test/unit.h src/smargs.h src/msg.h
 	$(CC) $(BASE_CPPFLAGS) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(UNIT_SRCS) \
 	    src/msg.o src/smtp.o src/auth.o src/authcmd.o src/tls.o \
-	    $(IMPORT_OBJS) src/idle.o src/smargs.o src/bs.o $(COMMON_OBJS) \
-	    $(TLS_LIBS) \
+	    $(IMPORT_OBJS) src/idle.o src/smargs.o src/bs.o src/drainq.o \
+	    $(COMMON_OBJS) $(TLS_LIBS) \
 	    $(BSD_LIBS)
 
 # sendmail reading its config from test/sgid-etc, for the test of the

@@ -1,0 +1,124 @@
+/*
+ * Unit tests for src/drainq.c, the daemon's queue table: random adds,
+ * finds and deletes checked against a plain array, and a start-up load of
+ * 100 000 messages that must take linear time (the table used to search
+ * every entry for a duplicate on each insert: quadratic).
+ * Linked into test/unit (with src/drainq.o); main() there calls
+ * test_drainq().
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "relayq.h"
+#include "drain.h"
+#include "unit.h"
+
+void	 test_drainq(unsigned int *, unsigned int *);
+
+#define DQ_IDS	5000
+
+static void
+dq_id(char *buf, size_t sz, size_t n)
+{
+	(void)snprintf(buf, sz, "1LGE%012zu", n);
+}
+
+/* every entry is found at its own position, and only the live ones */
+static int
+dq_consistent(const char *live)
+{
+	char	 id[SPOOL_IDLEN + 1];
+	size_t	 i, qi, n = 0;
+
+	for (i = 0; i < drain_nq; i++)
+		if (drain_find(drain_q[i].id, &qi) == -1 || qi != i)
+			return 0;
+	for (i = 0; i < DQ_IDS; i++) {
+		dq_id(id, sizeof(id), i);
+		if ((drain_find(id, &qi) == 0) != live[i])
+			return 0;
+		if (live[i] && (strcmp(drain_q[qi].id, id) != 0 ||
+		    drain_q[qi].next != (time_t)i))
+			return 0;
+		n += live[i];
+	}
+	return n == drain_nq;
+}
+
+static void
+dq_clear(void)
+{
+	while (drain_nq > 0)
+		drain_del(0);
+}
+
+static void
+test_drainq_random(void)
+{
+	static char	 live[DQ_IDS];
+	char		 id[SPOOL_IDLEN + 1];
+	size_t		 i, k, qi;
+	int		 ok = 1;
+
+	CASE("drainq: random add/find/delete agree with a plain array");
+	srandom(42);
+	for (k = 0; k < 200000 && ok; k++) {
+		i = (size_t)random() % DQ_IDS;
+		dq_id(id, sizeof(id), i);
+		if (random() % 3 != 0) {
+			/* adding a queued id again only updates its time */
+			EXPECT_INT("drain_add", drain_add(id, (time_t)i), 0);
+			live[i] = 1;
+		} else if (drain_find(id, &qi) == 0) {
+			drain_del(qi);
+			live[i] = 0;
+		}
+		if (k % 20000 == 0)
+			ok = dq_consistent(live);
+	}
+	EXPECT_INT("table and index consistent", ok && dq_consistent(live), 1);
+	dq_clear();
+	EXPECT_INT("empty after deleting all", drain_nq, 0);
+	END();
+}
+
+static void
+test_drainq_large(void)
+{
+	char		 id[SPOOL_IDLEN + 1];
+	struct timespec	 t0, t1;
+	size_t		 i, qi;
+	double		 secs;
+	int		 rc = 0;
+
+	CASE("drainq: loading 100000 messages takes linear time");
+	(void)clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (i = 0; i < 100000 && rc == 0; i++) {
+		dq_id(id, sizeof(id), i * 7919);
+		rc = drain_add(id, 0);
+	}
+	(void)clock_gettime(CLOCK_MONOTONIC, &t1);
+	secs = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) /
+	    1e9;
+	EXPECT_INT("drain_add", rc, 0);
+	EXPECT_INT("entries", drain_nq, 100000);
+	dq_id(id, sizeof(id), 99999 * 7919);
+	EXPECT_INT("last one found", drain_find(id, &qi) == 0 &&
+	    qi == 99999, 1);
+	/* quadratic was 5e9 compares, tens of seconds; linear is ~20 ms */
+	EXPECT_INT("under 2 s even on a loaded machine", secs < 2.0, 1);
+	dq_clear();
+	END();
+}
+
+void
+test_drainq(unsigned int *run, unsigned int *failed)
+{
+	test_drainq_random();
+	test_drainq_large();
+	/* this file's cases count in test/unit's totals */
+	*run += unit.run;
+	*failed += unit.failed;
+}
