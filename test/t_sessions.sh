@@ -6,6 +6,12 @@
 # Sourced by test/check.sh, which provides test/lib.sh.
 
 connections() { grep -c '^-- connection opened' "$T/transcript"; }
+# deliver SUBJECT N: submit a message, wait until the smarthost stored
+# its Nth (a command for check)
+deliver() {
+	printf 'Subject: %s\n\nbody\n' "$1" | submit user@example.net &&
+	    wait_for 15 test -s "$T/mail/$2.env"
+}
 
 # queue_before_daemon N SUBJECT: N messages in drop/ before any daemon
 # runs, so that one scan and one delivery run take them all
@@ -22,12 +28,10 @@ queue_before_daemon() {
 test_idle_reuse() {
 	new_env sess-idle
 	start_smtpd && write_conf "idle_timeout 1h" && start_daemon || { not_ok "idle reuse: set-up" "see $T"; return; }
-	printf 'Subject: one\n\nbody\n' | submit user@example.net
-	check "idle reuse: first message delivered" wait_for 15 test -s "$T/mail/1.env"
+	check "idle reuse: first message delivered" deliver one 1
 	check "idle reuse: session kept open after the queue emptied (no QUIT)" \
 	    sh -c "! grep -q '^C: QUIT' '$T/transcript'"
-	printf 'Subject: two\n\nbody\n' | submit user@example.net
-	check "idle reuse: message queued during idle_timeout delivered" wait_for 15 test -s "$T/mail/2.env"
+	check "idle reuse: message queued during idle_timeout delivered" deliver two 2
 	check "idle reuse: one connection for both" test "$(connections)" -eq 1
 	check "idle reuse: one TLS handshake for both" test "$(grep -c '^-- tls established' "$T/transcript")" -eq 1
 	check "idle reuse: RSET checks the idle session before the second MAIL" \
@@ -42,16 +46,14 @@ test_idle_timeout_quit() {
 	local t0 t1
 	new_env sess-timeout
 	start_smtpd && write_conf "idle_timeout 2s" && start_daemon || { not_ok "idle_timeout: set-up" "see $T"; return; }
-	printf 'Subject: one\n\nbody\n' | submit user@example.net
-	check "idle_timeout: message delivered" wait_for 15 test -s "$T/mail/1.env"
+	check "idle_timeout: message delivered" deliver one 1
 	t0=$(date +%s%N)
 	check "idle_timeout: session ended with QUIT once idle" wait_for 15 grep -q '^C: QUIT' "$T/transcript"
 	t1=$(date +%s%N)
 	check "idle_timeout: not before about 2 s of idleness" test $(( (t1 - t0) / 1000000 )) -ge 1000
 	check "idle_timeout: QUIT is the last command, then the connection closes" \
 	    test "$(grep -E '^(C: |-- connection closed)' "$T/transcript" | tail -2 | tr '\n' ' ')" = "C: QUIT -- connection closed "
-	printf 'Subject: two\n\nbody\n' | submit user@example.net
-	check "idle_timeout: next message delivered" wait_for 15 test -s "$T/mail/2.env"
+	check "idle_timeout: next message delivered" deliver two 2
 	check "idle_timeout: it needed a new connection" test "$(connections)" -eq 2
 	check "idle_timeout: no RSET on a fresh session" sh -c "! grep -q '^C: RSET' '$T/transcript'"
 	stop_daemon
@@ -63,12 +65,10 @@ test_idle_timeout_quit() {
 test_idle_server_close() {
 	new_env sess-srvclose
 	start_smtpd --timeout 1 && write_conf "idle_timeout 1h" && start_daemon || { not_ok "server close: set-up" "see $T"; return; }
-	printf 'Subject: one\n\nbody\n' | submit user@example.net
-	check "server close: first message delivered" wait_for 15 test -s "$T/mail/1.env"
+	check "server close: first message delivered" deliver one 1
 	check "server close: the server ended the idle session" wait_for 10 grep -q '^S: 421 4.4.2' "$T/transcript"
 	check "server close: noticed and logged" wait_for 10 log_has 'session to localhost\[127\.0\.0\.1\]:[0-9]+ closed by the server while idle$'
-	printf 'Subject: two\n\nbody\n' | submit user@example.net
-	check "server close: next message delivered on a new session" wait_for 15 test -s "$T/mail/2.env"
+	check "server close: next message delivered on a new session" deliver two 2
 	check "server close: two connections" test "$(connections)" -eq 2
 	check "server close: nothing deferred" sh -c "! grep -q 'status=deferred' '$T/log'"
 	stop_daemon
@@ -92,11 +92,9 @@ test_max_messages() {
 test_tls_resumption() {
 	new_env sess-resume
 	start_smtpd && write_conf "idle_timeout 0" && start_daemon || { not_ok "resumption: set-up" "see $T"; return; }
-	printf 'Subject: one\n\nbody\n' | submit user@example.net
-	check "resumption: first message delivered" wait_for 15 test -s "$T/mail/1.env"
+	check "resumption: first message delivered" deliver one 1
 	check "resumption: idle_timeout 0 ends the session at once" wait_for 10 grep -q '^C: QUIT' "$T/transcript"
-	printf 'Subject: two\n\nbody\n' | submit user@example.net
-	check "resumption: second message delivered" wait_for 15 test -s "$T/mail/2.env"
+	check "resumption: second message delivered" deliver two 2
 	check "resumption: two connections" test "$(connections)" -eq 2
 	check "resumption: full handshake first, resumed on reconnect" \
 	    test "$(grep '^-- tls established' "$T/transcript" | tr '\n' '|')" = "-- tls established|-- tls established, session resumed|"
@@ -105,8 +103,7 @@ test_tls_resumption() {
 	stop_daemon
 	# memory only: a new daemon starts with a full handshake
 	start_daemon
-	printf 'Subject: three\n\nbody\n' | submit user@example.net
-	check "resumption: after a restart, delivered" wait_for 15 test -s "$T/mail/3.env"
+	check "resumption: after a restart, delivered" deliver three 3
 	check "resumption: after a restart, no session offered" \
 	    test "$(grep -c '^-- ticket offered' "$T/transcript")" -eq 1
 	stop_daemon
@@ -118,8 +115,7 @@ test_tls_resumption() {
 test_tls_resumption_verify_failure() {
 	new_env sess-resume-bad
 	start_smtpd && write_conf "idle_timeout 0" && start_daemon || { not_ok "resumption after verify failure: set-up" "see $T"; return; }
-	printf 'Subject: one\n\nbody\n' | submit user@example.net
-	check "resumption after verify failure: first message delivered" wait_for 15 test -s "$T/mail/1.env"
+	check "resumption after verify failure: first message delivered" deliver one 1
 	stop_pid "$T/smtpd.pid"
 	CERT=$CERTS/wrong.pem KEY=$CERTS/wrong.key SMTPD_PORT=$PORT start_smtpd
 	printf 'Subject: two\n\nbody\n' | submit user@example.net
@@ -146,8 +142,7 @@ test_tls_resumption_failover() {
 	portb=$PORT
 	new_env sess-resume-a
 	start_smtpd && porta=$PORT && write_conf "idle_timeout 0" "smarthost localhost:$portb" && start_daemon || { not_ok "resumption failover: set-up" "see $T"; return; }
-	printf 'Subject: one\n\nbody\n' | submit user@example.net
-	check "resumption failover: first message via the first smarthost" wait_for 15 test -s "$T/mail/1.env"
+	check "resumption failover: first message via the first smarthost" deliver one 1
 	stop_pid "$T/smtpd.pid"
 	printf 'Subject: two\n\nbody\n' | submit user@example.net
 	check "resumption failover: second message via the second smarthost" wait_for 15 test -s "$tb/mail/1.env"
