@@ -39,6 +39,8 @@ SENDMAIL_SRCS	 = src/sendmail.c \
 RELAYQ_SRCS	 = src/relayq.c \
 		   src/drain.c src/drainctl.c src/idle.c \
 		   src/drainq.c \
+		   src/drainsess.c \
+		   src/drainwork.c \
 		   src/queue.c \
 		   src/bounce.c \
 		   src/check.c \

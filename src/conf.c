@@ -23,7 +23,6 @@ enum conf_type {
 	CT_SIZE,
 	CT_BOOL,
 	CT_TLSVER,
-	CT_UNSUPPORTED,
 	CT_PIN,
 	CT_COUNT,
 };
@@ -64,9 +63,8 @@ static const struct conf_key conf_keys[] = {
 	{ "default_sender",	CT_STR,		O(default_sender) },
 	{ "force_sender",	CT_STR,		O(force_sender) },
 	{ "force_from",		CT_BOOL,	O(force_from) },
-	/* in the specification, not in this version yet: say so, not "unknown" */
 	{ "bounce_to",		CT_STR,		O(bounce_to) },
-	{ "max_sessions",	CT_UNSUPPORTED,	0 },
+	{ "max_sessions",	CT_COUNT,	O(max_sessions) },
 	{ "max_messages_per_session", CT_COUNT,	O(max_messages_per_session) },
 	{ "idle_timeout",	CT_DURATION,	O(idle_timeout) },
 	{ "failed_keep",	CT_DURATION,	O(failed_keep) },
@@ -92,6 +90,7 @@ conf_init(struct conf *c)
 	   smtp_connection_reuse_count_limit 0 (no limit) */
 	c->idle_timeout = 2;
 	c->max_messages_per_session = 0;
+	c->max_sessions = 1;
 }
 
 void
@@ -347,15 +346,11 @@ conf_set(struct conf *c, const char *key, const char *v, char *err,
 		*(long long *)((char *)c + k->off) = strtonum(v, 0, 1000000000,
 		    &errstr);
 		if (errstr != NULL) {
-			(void)snprintf(err, errsz, "%s: \"%s\" is %s (a number "
-			    "from 0, no limit, to 1000000000)", key, v, errstr);
+			(void)snprintf(err, errsz, "%s: \"%s\" is %s (a whole "
+			    "number)", key, v, errstr);
 			return -1;
 		}
 		return 0;
-	case CT_UNSUPPORTED:
-		(void)snprintf(err, errsz, "%s: not supported by relayq %s",
-		    key, RELAYQ_VERSION);
-		return -1;
 	}
 	return -1;
 }
@@ -466,6 +461,11 @@ conf_load(struct conf *c, const char *path, int named, int use_env,
 	}
 	if (use_env && conf_env(c, err, errsz) == -1)
 		goto done;
+	if (c->max_sessions < 1 || c->max_sessions > 16) {
+		(void)snprintf(err, errsz, "%s: max_sessions must be from 1 to "
+		    "16", path);
+		goto done;
+	}
 	if (c->retry_min < 1) {
 		(void)snprintf(err, errsz, "%s: retry_min must be at least 1s",
 		    path);

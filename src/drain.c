@@ -51,10 +51,10 @@
 struct conf		*drain_conf;
 int			 drain_dropfd = -1, drain_queuefd = -1;
 int			 drain_statefd = -1, drain_holdfd = -1;
-int			 drain_ctlfd = -1;
+int			 drain_ctlfd = -1, drain_lockfd = -1;
 struct drain_stats	 drain_stats;
 static int			 drain_failedfd = -1;
-static char			*drain_password;
+char				*drain_password;
 static volatile sig_atomic_t	 drain_stop;
 
 static void	 drain_import_one(const char *);
@@ -65,6 +65,13 @@ drain_sig(int sig)
 {
 	(void)sig;
 	drain_stop = 1;
+}
+
+/* SIGTERM or SIGINT came: finish the message at hand, then stop. */
+int
+drain_stopping(void)
+{
+	return drain_stop;
 }
 
 static double
@@ -267,7 +274,7 @@ drain_finish(struct qmsg *m, size_t qi)
 }
 
 /* Every recipient still open gets `why' as a deferral (or expiry). */
-static void
+void
 drain_defer_all(struct qmsg *m, const char *dsn, enum rcpt_status st,
     const char *why)
 {
@@ -339,33 +346,6 @@ drain_bounce(struct qmsg *m, const char *open)
 	free(failed);
 }
 
-static size_t
-drain_count_sent(const struct qmsg *m)
-{
-	size_t	 i, n = 0;
-
-	for (i = 0; i < m->nrcpt; i++)
-		n += m->rcpt[i].status == RCPT_SENT;
-	return n;
-}
-
-/*
- * A recipient deferred with 452 in the transaction just made (smtp.c
- * decides every open recipient in each transaction, and writes the
- * server's reply as "host PEER said: CODE text").
- */
-static int
-drain_got_452(const struct qmsg *m)
-{
-	size_t	 i;
-
-	for (i = 0; i < m->nrcpt; i++)
-		if (m->rcpt[i].status == RCPT_DEFER &&
-		    strstr(m->rcpt[i].reply, " said: 452 ") != NULL)
-			return 1;
-	return 0;
-}
-
 /*
  * An outage costs one connection attempt per run, not one per message
  * (drain_run), and each message backs off on its own.  When a smarthost
@@ -374,7 +354,7 @@ drain_got_452(const struct qmsg *m)
  */
 static int	 drain_outage;
 
-static void
+void
 drain_outage_note(int up)
 {
 	size_t	 i;
@@ -393,102 +373,94 @@ drain_outage_note(int up)
 }
 
 /*
- * The session to the smarthost outlives a delivery run: after the queue
- * empties it stays open for idle_timeout, sending nothing, so that mail
- * arriving meanwhile leaves without a new connection and TLS handshake
- * (Postfix keeps a connection cached for 2 s the same way).  While it is
- * parked, the main loop watches its socket: anything the server sends
- * then (a 421 on its own timeout, a close) ends it.  A parked session is
- * checked with RSET before it carries a message, and ended with QUIT
- * once idle_timeout passes or max_messages_per_session were sent on it.
+ * Load queue/ID and its state for an attempt, and note who is still
+ * open.  -1 when it cannot be tried now (logged; a bad queue file is
+ * tried again after retry_max).
  */
-static struct conn		 drain_c = { .fd = -1 };
-static struct smtp_session	 drain_s;
-static int			 drain_up;	/* drain_c/drain_s usable */
-static time_t			 drain_parked;	/* idle since; 0 = in use */
-static long long		 drain_nsess;	/* messages on this session */
-
-/* End the session: with QUIT when it is still in a state to take one. */
-static void
-drain_close(int quit)
+int
+drain_try_load(const char *id, time_t now, struct drain_try *t)
 {
-	if (!drain_up)
-		return;
-	if (quit)
-		smtp_quit(&drain_s);
-	tls_close(&drain_c);
-	drain_up = 0;
-	drain_parked = 0;
-}
+	char	 err[256];
+	size_t	 i, qi;
 
-/* Try each smarthost in order until one gives a usable session. */
-static int
-drain_connect(char *err, size_t errsz)
-{
-	size_t	 i;
-
-	for (i = 0; i < drain_conf->nhost; i++) {
-		if (i > 0)	/* the admin must learn the primary is broken */
-			log_warnx("smarthost %s: %s; trying %s",
-			    drain_conf->host[i - 1].name, err,
-			    drain_conf->host[i].name);
-		if (tls_connect(&drain_c, drain_conf, &drain_conf->host[i],
-		    drain_conf->timeout_connect, err, errsz) == -1)
-			continue;
-		memset(&drain_s, 0, sizeof(drain_s));
-		drain_s.conn = &drain_c;
-		drain_s.conf = drain_conf;
-		drain_s.password = drain_password;
-		if (smtp_open(&drain_s, err, errsz) == 0) {
-			drain_up = 1;
-			drain_nsess = 0;
-			return 0;
-		}
-		tls_close(&drain_c);
+	memset(t, 0, sizeof(*t));
+	if (spool_open_msg(drain_queuefd, id, &t->m, err, sizeof(err)) == -1) {
+		log_warnx("%s: queue file: %s; left in queue/", id, err);
+		if (drain_find(id, &qi) == 0)
+			drain_q[qi].next = now + drain_conf->retry_max;
+		return -1;
 	}
-	return -1;
+	if (spool_read_state(drain_statefd, t->m.id, &t->m) == -1)
+		log_warnx("%s: state file unreadable; retrying every "
+		    "recipient not known to be done", t->m.id);
+	if ((t->open = calloc(t->m.nrcpt, 1)) == NULL) {
+		log_warn("%s", t->m.id);
+		spool_free_msg(&t->m);
+		return -1;
+	}
+	for (i = 0; i < t->m.nrcpt; i++)
+		t->open[i] = t->m.rcpt[i].status == RCPT_PENDING ||
+		    t->m.rcpt[i].status == RCPT_DEFER;
+	t->start = t->connt = drain_now();
+	(void)strlcpy(t->relay, "none", sizeof(t->relay));
+	t->expired = now - t->m.arrival > drain_conf->queue_lifetime;
+	if (t->expired)
+		drain_defer_all(&t->m, "4.4.7", RCPT_FAIL, "message expired: "
+		    "delivery time (queue_lifetime) exceeded");
+	return 0;
 }
 
 /*
- * A session for the next message: the open one when it may carry more
- * and (if it was parked) still answers RSET, else a new one.  -1 with
- * `err' when no smarthost gives one.
+ * The attempt is over: log each recipient tried, bounce, and record the
+ * outcome (drain_finish).  `down': no session could be had, and every
+ * open recipient is deferred with `err'.  Only this process, the owner
+ * of the queue table and the state files, gets here.
  */
-static int
-drain_session(char *err, size_t errsz)
+void
+drain_try_done(struct drain_try *t, int down, const char *err)
 {
-	if (drain_up && drain_conf->max_messages_per_session > 0 &&
-	    drain_nsess >= drain_conf->max_messages_per_session)
-		drain_close(1);
-	if (drain_up && drain_parked != 0 && smtp_rset(&drain_s) == -1) {
-		log_info("session to %s ended while idle (%s); reconnecting",
-		    drain_c.peer, drain_s.error);
-		drain_close(0);
-	}
-	drain_parked = 0;
-	if (drain_up)
-		return 0;
-	return drain_connect(err, errsz);
+	double	 end;
+	size_t	 i, qi;
+
+	if (drain_count_sent(&t->m) > 0)	/* 250 after the dot, unrecorded */
+		CRASH_POINT("drain-after-dot");
+	if (down)
+		drain_defer_all(&t->m, "4.4.1", RCPT_DEFER, err);
+	end = drain_now();
+	for (i = 0; i < t->m.nrcpt; i++)
+		if (t->open[i])
+			drain_log(&t->m, i, t->relay, t->start, t->connt, end);
+	drain_bounce(&t->m, t->open);
+	free(t->open);
+	t->open = NULL;
+	if (drain_find(t->m.id, &qi) == 0)
+		drain_finish(&t->m, qi);
+	else	/* cannot happen: drainctl leaves messages in flight alone */
+		log_warnx("%s: left the queue table during delivery", t->m.id);
+	spool_free_msg(&t->m);
 }
 
 /*
- * One delivery run over every due message, sharing one session.  A
- * broken session is reopened once per message; when no smarthost can be
- * reached the rest of the run defers with that reason.  At the end the
- * session is parked (see drain_c) or, with idle_timeout 0, closed.
+ * One delivery run over every due message, sharing one session (or, with
+ * max_sessions, handing them to the workers: drainwork.c).  A broken
+ * session is reopened once per message; when no smarthost can be reached
+ * the rest of the run defers with that reason.  At the end the session
+ * is parked (drainsess.c).
  */
 static void
 drain_run(void)
 {
-	struct qmsg		 m;
-	char			 err[REPLY_MAX + 128], *open;
+	struct drain_try	 t;
+	char			 err[REPLY_MAX + 128];
 	char			 id[SPOOL_IDLEN + 1];
-	const char		*relay;
-	double			 start, connt, end;
 	time_t			 now = time(NULL);
-	size_t			 qi, i, nsent;
-	int			 down = 0, expired;
+	size_t			 qi;
+	int			 down = 0;
 
+	if (drain_work_run(now) == 0) {
+		drain_sync_queue();
+		return;
+	}
 	for (qi = 0; !drain_stop; ) {
 		drain_ctl_serve();	/* may change drain_q: index checked */
 		if (qi >= drain_nq)
@@ -497,73 +469,28 @@ drain_run(void)
 			qi++;
 			continue;
 		}
-		if (spool_open_msg(drain_queuefd, drain_q[qi].id, &m, err,
-		    sizeof(err)) == -1) {
-			log_warnx("%s: queue file: %s; left in queue/",
-			    drain_q[qi].id, err);
-			drain_q[qi].next = now + drain_conf->retry_max;
+		(void)strlcpy(id, drain_q[qi].id, sizeof(id));
+		if (drain_try_load(id, now, &t) == -1) {
 			qi++;
 			continue;
 		}
-		if (spool_read_state(drain_statefd, m.id, &m) == -1)
-			log_warnx("%s: state file unreadable; retrying every "
-			    "recipient not known to be done", m.id);
-		if ((open = calloc(m.nrcpt, 1)) == NULL) {
-			log_warn("%s", m.id);
-			spool_free_msg(&m);
-			break;
-		}
-		for (i = 0; i < m.nrcpt; i++)
-			open[i] = m.rcpt[i].status == RCPT_PENDING ||
-			    m.rcpt[i].status == RCPT_DEFER;
-		start = connt = drain_now();
-		expired = now - m.arrival > drain_conf->queue_lifetime;
-		if (expired)
-			drain_defer_all(&m, "4.4.7", RCPT_FAIL, "message "
-			    "expired: delivery time (queue_lifetime) exceeded");
-		else if (!down) {
-			/* one connection attempt per message at most, and
-			   none after one failed in this run */
-			down = drain_session(err, sizeof(err)) == -1;
-			connt = drain_now();
+		/* one connection attempt per message at most, and none
+		   after one failed in this run */
+		if (!t.expired && !down) {
+			down = drain_sess_send(&t.m, t.relay, sizeof(t.relay),
+			    err, sizeof(err)) == -1;
+			t.connt = drain_now();
 			drain_outage_note(!down);
 		}
-		relay = drain_up ? drain_c.peer : "none";
-		if (drain_up && !expired)
-			drain_nsess++;
-		while (drain_up && !expired) {
-			nsent = drain_count_sent(&m);
-			if (smtp_send(&drain_s, &m) == -1) {
-				drain_close(0);	/* reconnect for the next one */
-				(void)strlcpy(err, drain_s.error, sizeof(err));
-				break;
-			}
-			/* 452: the server took what it could in this
-			   transaction; the rest go in a new one now, as long
-			   as each round gets someone through */
-			if (drain_count_sent(&m) == nsent || !drain_got_452(&m))
-				break;
-		}
-		if (drain_count_sent(&m) > 0)	/* 250 after the dot, unrecorded */
-			CRASH_POINT("drain-after-dot");
-		if (down)
-			drain_defer_all(&m, "4.4.1", RCPT_DEFER, err);
-		end = drain_now();
-		for (i = 0; i < m.nrcpt; i++)
-			if (open[i])
-				drain_log(&m, i, relay, start, connt, end);
-		drain_bounce(&m, open);
-		free(open);
-		(void)strlcpy(id, m.id, sizeof(id));
-		drain_finish(&m, qi);	/* may move the last entry to qi */
-		spool_free_msg(&m);
+		drain_try_done(&t, down, err);	/* may move the last entry
+						   to qi */
 		if (qi < drain_nq && strcmp(drain_q[qi].id, id) == 0)
 			qi++;
 	}
-	if (drain_stop || drain_conf->idle_timeout == 0)
-		drain_close(1);
-	else if (drain_up && drain_parked == 0)
-		drain_parked = time(NULL);
+	if (drain_stop)
+		drain_sess_end(1);
+	else
+		drain_sess_park();
 	drain_sync_queue();
 }
 
@@ -833,6 +760,7 @@ drain_lock(char *err, size_t errsz)
 		    strerror(errno));
 		return -1;
 	}
+	drain_lockfd = fd;
 	return 0;	/* fd stays open: the lock lives as long as we do */
 }
 
@@ -936,6 +864,12 @@ drain_main(struct conf *conf, int foreground)
 		log_warnx("%s", err);
 		return EX_OSERR;
 	}
+	/* the same for the delivery workers (max_sessions: drainwork.c) */
+	if (drain_work_start(err, sizeof(err)) == -1) {
+		log_warnx("%s", err);
+		(void)fprintf(stderr, "relayq: %s\n", err);
+		return EX_CONFIG;
+	}
 
 	/* inotify wakes us within milliseconds; the scan is the fallback */
 	ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
@@ -967,15 +901,15 @@ drain_main(struct conf *conf, int foreground)
 		for (i = 0; i < drain_nq; i++)
 			if (drain_q[i].next < wake)
 				wake = drain_q[i].next;
-		if (drain_parked != 0 && drain_parked + conf->idle_timeout <
+		if (drain_sess_idle_until() != 0 && drain_sess_idle_until() <
 		    wake)
-			wake = drain_parked + conf->idle_timeout;
+			wake = drain_sess_idle_until();
 		timeout = wake > now ? (int)(wake - now) * 1000 : 0;
 		/* going to sleep: hand back what start-up and the last run
 		   touched (idle.c).  In a burst at most once a second; a trim
 		   that has to wait is done on waking a second later.  Not
 		   while a session is parked: it is there to be reused soon */
-		if (timeout > 0 && now > trimmed && drain_parked == 0) {
+		if (timeout > 0 && now > trimmed && drain_sess_idle_fd() == -1) {
 			idle_trim();
 			trimmed = now;
 		} else if (timeout > 1000)
@@ -988,7 +922,7 @@ drain_main(struct conf *conf, int foreground)
 		 * (-1 when there is none, which poll skips) */
 		pfd[2].fd = authcmd_fd();
 		pfd[2].events = 0;
-		pfd[3].fd = drain_parked != 0 ? drain_c.fd : -1;
+		pfd[3].fd = drain_sess_idle_fd();
 		pfd[3].events = POLLIN;
 		n = poll(pfd, 4, timeout);
 		if (n > 0 && pfd[2].revents != 0 && !drain_stop)
@@ -998,18 +932,10 @@ drain_main(struct conf *conf, int foreground)
 				;	/* the events only say "look again" */
 		if (n > 0 && (pfd[0].revents & POLLIN))
 			drain_ctl_serve();
-		/* nothing is asked of a parked session: whatever comes
-		   (421, EOF, reset) ends it, without QUIT */
-		if (n > 0 && pfd[3].revents != 0) {
-			log_info("session to %s closed by the server while "
-			    "idle", drain_c.peer);
-			drain_close(0);
-		}
-		if (drain_parked != 0 && time(NULL) >= drain_parked +
-		    conf->idle_timeout)
-			drain_close(1);
+		drain_sess_idle_check(n > 0 ? pfd[3].revents : 0);
 	}
-	drain_close(1);
+	drain_work_stop();
+	drain_sess_end(1);
 	log_info("stopping");
 	return EX_OK;
 }

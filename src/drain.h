@@ -26,13 +26,46 @@ struct drain_stats {
 
 extern struct conf		*drain_conf;
 extern int			 drain_dropfd, drain_queuefd, drain_statefd;
-extern int			 drain_holdfd, drain_ctlfd;
+extern int			 drain_holdfd, drain_ctlfd, drain_lockfd;
 extern struct drain_ent		*drain_q;
 extern size_t			 drain_nq;
 extern struct drain_stats	 drain_stats;
 
 /* idle.c */
 void	 idle_trim(void);
+
+/* One attempt at one message (drain.c), on a session (drainsess.c). */
+struct drain_try {
+	struct qmsg	 m;
+	char		*open;		/* recipients open before it */
+	double		 start, connt;	/* began; session ready */
+	int		 expired;	/* queue_lifetime is over */
+	char		 relay[320];	/* "name[addr]:port", or "none" */
+};
+
+extern char			*drain_password;
+
+int	 drain_stopping(void);
+void	 drain_defer_all(struct qmsg *, const char *, enum rcpt_status,
+	    const char *);
+void	 drain_outage_note(int);
+int	 drain_try_load(const char *, time_t, struct drain_try *);
+void	 drain_try_done(struct drain_try *, int, const char *);
+
+/* drainsess.c */
+void	 drain_sess_end(int);
+int	 drain_sess_send(struct qmsg *, char *, size_t, char *, size_t);
+size_t	 drain_count_sent(const struct qmsg *);
+void	 drain_sess_park(void);
+int	 drain_sess_idle_fd(void);
+time_t	 drain_sess_idle_until(void);
+void	 drain_sess_idle_check(short);
+
+/* drainwork.c */
+int	 drain_work_start(char *, size_t);
+int	 drain_work_run(time_t);
+int	 drain_work_busy(const char *);
+void	 drain_work_stop(void);
 
 int	 drain_add(const char *, time_t);
 int	 drain_find(const char *, size_t *);

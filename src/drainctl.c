@@ -322,6 +322,9 @@ drain_ctl_one(int fd, const struct ctl_req *req, const struct ucred *cr)
 	case CTL_HOLD:
 		if (where == 2)
 			(void)fprintf(fp, "%s: already on hold\n", req->id);
+		else if (drain_work_busy(req->id))
+			(void)fprintf(fp, "%s: being delivered now; try again "
+			    "in a moment\n", req->id);
 		else if (drain_ctl_move(req->id, drain_queuefd,
 		    drain_holdfd) == 0) {
 			drain_del(qi);
@@ -346,6 +349,11 @@ drain_ctl_one(int fd, const struct ctl_req *req, const struct ucred *cr)
 		break;
 	case CTL_DELETE:
 		if (!req->all) {
+			if (where == 1 && drain_work_busy(req->id)) {
+				(void)fprintf(fp, "%s: being delivered now; "
+				    "try again in a moment\n", req->id);
+				break;
+			}
 			if (drain_ctl_remove(req->id, where, qi, cr) == -1)
 				goto oserr;
 			(void)fprintf(fp, "%s: deleted\n", req->id);
@@ -353,7 +361,9 @@ drain_ctl_one(int fd, const struct ctl_req *req, const struct ucred *cr)
 		}
 		/* queued: from the end, as drain_del moves the last entry */
 		for (i = drain_nq; i-- > 0; ) {
-			if (!drain_ctl_visible(drain_q[i].id, 1, cr, admin))
+			/* one in flight on a delivery worker stays */
+			if (!drain_ctl_visible(drain_q[i].id, 1, cr, admin) ||
+			    drain_work_busy(drain_q[i].id))
 				continue;
 			(void)strlcpy(msg, drain_q[i].id, sizeof(msg));
 			if (drain_ctl_remove(msg, 1, i, cr) == 0)

@@ -80,6 +80,7 @@ struct conf {
 	time_t			 idle_timeout;	/* session kept after the queue
 						   empties */
 	long long		 max_messages_per_session; /* 0: no limit */
+	long long		 max_sessions;	/* in parallel (drainwork.c) */
 };
 
 /* Per-recipient outcome, shared by the spool state file and the client. */

@@ -243,6 +243,21 @@ tls_init(const struct conf *conf, char *err, size_t errsz)
 	return 0;
 }
 
+/*
+ * In a forked delivery worker (drainwork.c): the generator state was
+ * copied from the parent, so without fresh entropy every worker would
+ * draw the same randoms as its siblings (TLS client randoms, key shares).
+ */
+void
+tls_reseed(void)
+{
+	pid_t	 pid = getpid();
+
+	if (tls_ready && mbedtls_ctr_drbg_reseed(&tls_drbg,
+	    (const unsigned char *)&pid, sizeof(pid)) != 0)
+		_exit(1);	/* no worker rather than a predictable one */
+}
+
 /* Wait until `fd' is ready for `events' or the timeout passes. */
 static int
 tls_wait(int fd, short events, time_t timeout)

@@ -143,6 +143,7 @@ static struct {
 struct shared {
 	unsigned long	 seq;		/* last maildir N tried */
 	unsigned long	 accepted;	/* messages accepted (for --sink) */
+	unsigned long	 active;	/* connections open now */
 };
 
 static struct shared *shm;
@@ -1887,7 +1888,10 @@ smtp_session(int fd)
 	int			 eol, toolong = 0;
 
 	s.c.fd = fd;
-	transcript_line("-- ", "connection opened", 17);
+	/* how many at once: tests of parallel sessions (max_sessions) */
+	n = snprintf(line, sizeof(line), "connection opened, %lu active",
+	    __atomic_add_fetch(&shm->active, 1, __ATOMIC_SEQ_CST));
+	transcript_line("-- ", line, n);
 	if (cfg.implicit && conn_starttls(&s.c) == -1)
 		goto done;
 	if (smtp_greeting(&s) != 0 || s.closing)
@@ -1922,6 +1926,7 @@ done:
 	free(s.auth_mech);
 	free(s.auth_user);
 	conn_close(&s.c);
+	(void)__atomic_sub_fetch(&shm->active, 1, __ATOMIC_SEQ_CST);
 }
 
 static void

@@ -155,11 +155,13 @@ test_crash_bounce() {
 	done
 }
 
-# kill -9 at random moments while mail flows; bounded: 6 rounds
+# kill -9 at random moments while mail flows; bounded: 6 rounds.
+# test_crash_random SESSIONS: with that many parallel sessions
+# (max_sessions), each kill may catch that many messages in flight
 test_crash_random() {
-	local round i kills=0 lost=0 dups=0 n s
-	new_env crash-random
-	start_smtpd && write_conf || { not_ok "random kills: set-up" "see $T"; return; }
+	local round i kills=0 lost=0 dups=0 n s sessions=$1
+	new_env "crash-random-$sessions"
+	start_smtpd && write_conf "max_sessions $sessions" || { not_ok "random kills: set-up" "see $T"; return; }
 	: > "$T/accepted"
 	for round in 1 2 3 4 5 6; do
 		start_daemon
@@ -174,15 +176,16 @@ test_crash_random() {
 	done
 	restart_daemon
 	wait_for 30 spool_clean
-	check "random kills: spool clean at the end" spool_clean
+	check "random kills ($sessions session(s)): spool clean at the end" spool_clean
 	while IFS= read -r s; do
 		n=$(copies "$s")
 		[ "$n" -eq 0 ] && { lost=$((lost + 1)); echo "# lost: $s"; }
 		[ "$n" -gt 1 ] && dups=$((dups + n - 1))
 	done < "$T/accepted"
-	check "random kills: $(wc -l < "$T/accepted") accepted messages, none lost" test $lost -eq 0
-	# one message is in flight per kill: at most one duplicate each
-	check "random kills: duplicates ($dups) <= kills ($kills)" test $dups -le $kills
+	check "random kills ($sessions session(s)): $(wc -l < "$T/accepted") accepted messages, none lost" test $lost -eq 0
+	# one message is in flight per session and kill: at most that many
+	# duplicates each
+	check "random kills ($sessions session(s)): duplicates ($dups) <= kills ($kills) x sessions" test $dups -le $((kills * sessions))
 	stop_daemon
 	stop_pid "$T/smtpd.pid"
 }
@@ -221,5 +224,6 @@ test_crash_points
 test_crash_sessions
 test_crash_sendmail
 test_crash_bounce
-test_crash_random
+test_crash_random 1
+test_crash_random 2
 test_disk_full

@@ -698,8 +698,6 @@ test_conf(void)
 	conf_bad("conf: tls_fingerprint must be sha256: and 64 hex digits",
 	    "domain example.org\ntls_fingerprint sha256:00\n", 2,
 	    "tls_fingerprint: \"sha256:00\" is not sha256: and 64 hex digits");
-	conf_bad("conf: key of the spec not in this version says not supported",
-	    "domain example.org\nmax_sessions 2\n", 2, "not supported");
 	conf_bad("conf: max_messages_per_session is a number",
 	    "domain example.org\nmax_messages_per_session 5m\n", 2,
 	    "max_messages_per_session: \"5m\" is invalid");
@@ -873,6 +871,13 @@ test_conf(void)
 	END();
 	conf_free(&c);
 	(void)unsetenv("RELAYQ_SMARTHOST");
+
+	rc = conf_try(&c, "max_sessions 17\n", 0, err, sizeof(err));
+	CASE("conf: max_sessions is from 1 to 16");
+	EXPECT_INT("conf_load", rc, -1);
+	EXPECT_HAS("error", err, "max_sessions must be from 1 to 16");
+	END();
+	conf_free(&c);
 
 	rc = conf_try(&c, "retry_min 2h\nretry_max 1h\n", 0, err,
 	    sizeof(err));

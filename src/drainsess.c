@@ -1,0 +1,196 @@
+/*
+ * The drain daemon's session to the smarthost: one per process (the
+ * daemon, or each delivery worker with max_sessions, drainwork.c).
+ *
+ * The session outlives a delivery run: after the queue empties it stays
+ * open for idle_timeout, sending nothing, so that mail arriving meanwhile
+ * leaves without a new connection and TLS handshake (Postfix keeps a
+ * connection cached for 2 s the same way).  While it is parked, the
+ * owner's poll loop watches its socket (drain_sess_idle_fd): anything
+ * the server sends then (a 421 on its own timeout, a close) ends it.  A
+ * parked session is checked with RSET before it carries a message, and
+ * ended with QUIT once idle_timeout passes or max_messages_per_session
+ * were sent on it.
+ */
+#include <sys/types.h>
+
+#include <string.h>
+#include <time.h>
+
+#include <bsd/string.h>
+
+#include "relayq.h"
+#include "client.h"
+#include "drain.h"
+
+static struct conn		 sess_c = { .fd = -1 };
+static struct smtp_session	 sess_s;
+static int			 sess_up;	/* sess_c/sess_s usable */
+static time_t			 sess_parked;	/* idle since; 0 = in use */
+static long long		 sess_nmsg;	/* messages on this session */
+
+/* End the session: with QUIT when it is still in a state to take one. */
+void
+drain_sess_end(int quit)
+{
+	if (!sess_up)
+		return;
+	if (quit)
+		smtp_quit(&sess_s);
+	tls_close(&sess_c);
+	sess_up = 0;
+	sess_parked = 0;
+}
+
+/* Try each smarthost in order until one gives a usable session. */
+static int
+drain_sess_connect(char *err, size_t errsz)
+{
+	size_t	 i;
+
+	for (i = 0; i < drain_conf->nhost; i++) {
+		if (i > 0)	/* the admin must learn the primary is broken */
+			log_warnx("smarthost %s: %s; trying %s",
+			    drain_conf->host[i - 1].name, err,
+			    drain_conf->host[i].name);
+		if (tls_connect(&sess_c, drain_conf, &drain_conf->host[i],
+		    drain_conf->timeout_connect, err, errsz) == -1)
+			continue;
+		memset(&sess_s, 0, sizeof(sess_s));
+		sess_s.conn = &sess_c;
+		sess_s.conf = drain_conf;
+		sess_s.password = drain_password;
+		if (smtp_open(&sess_s, err, errsz) == 0) {
+			sess_up = 1;
+			sess_nmsg = 0;
+			return 0;
+		}
+		tls_close(&sess_c);
+	}
+	return -1;
+}
+
+/*
+ * A session for the next message: the open one when it may carry more
+ * and (if it was parked) still answers RSET, else a new one.  -1 with
+ * `err' when no smarthost gives one.
+ */
+static int
+drain_sess_get(char *err, size_t errsz)
+{
+	if (sess_up && drain_conf->max_messages_per_session > 0 &&
+	    sess_nmsg >= drain_conf->max_messages_per_session)
+		drain_sess_end(1);
+	if (sess_up && sess_parked != 0 && smtp_rset(&sess_s) == -1) {
+		log_info("session to %s ended while idle (%s); reconnecting",
+		    sess_c.peer, sess_s.error);
+		drain_sess_end(0);
+	}
+	sess_parked = 0;
+	if (sess_up)
+		return 0;
+	return drain_sess_connect(err, errsz);
+}
+
+size_t
+drain_count_sent(const struct qmsg *m)
+{
+	size_t	 i, n = 0;
+
+	for (i = 0; i < m->nrcpt; i++)
+		n += m->rcpt[i].status == RCPT_SENT;
+	return n;
+}
+
+/*
+ * A recipient deferred with 452 in the transaction just made (smtp.c
+ * decides every open recipient in each transaction, and writes the
+ * server's reply as "host PEER said: CODE text").
+ */
+static int
+drain_sess_got_452(const struct qmsg *m)
+{
+	size_t	 i;
+
+	for (i = 0; i < m->nrcpt; i++)
+		if (m->rcpt[i].status == RCPT_DEFER &&
+		    strstr(m->rcpt[i].reply, " said: 452 ") != NULL)
+			return 1;
+	return 0;
+}
+
+/*
+ * Send one message on this process's session, recording each
+ * recipient's outcome in `m'; `relay' names the peer for the log.  A
+ * session that breaks is closed (the next message opens a new one), and
+ * smtp.c has deferred the recipients it did not decide.  -1 with `err'
+ * when no smarthost gives a session: nothing was tried.
+ */
+int
+drain_sess_send(struct qmsg *m, char *relay, size_t relaysz, char *err,
+    size_t errsz)
+{
+	size_t	 nsent;
+
+	if (drain_sess_get(err, errsz) == -1) {
+		(void)strlcpy(relay, "none", relaysz);
+		return -1;
+	}
+	(void)strlcpy(relay, sess_c.peer, relaysz);
+	sess_nmsg++;
+	for (;;) {
+		nsent = drain_count_sent(m);
+		if (smtp_send(&sess_s, m) == -1) {
+			drain_sess_end(0);
+			break;
+		}
+		/* 452: the server took what it could in this transaction;
+		   the rest go in a new one now, as long as each round gets
+		   someone through */
+		if (drain_count_sent(m) == nsent || !drain_sess_got_452(m))
+			break;
+	}
+	return 0;
+}
+
+/* A run is over: park the session, or end it with idle_timeout 0. */
+void
+drain_sess_park(void)
+{
+	if (drain_conf->idle_timeout == 0)
+		drain_sess_end(1);
+	else if (sess_up && sess_parked == 0)
+		sess_parked = time(NULL);
+}
+
+/* The parked session's socket, for poll; -1 when none is parked. */
+int
+drain_sess_idle_fd(void)
+{
+	return sess_parked != 0 ? sess_c.fd : -1;
+}
+
+/* When the parked session's idle_timeout runs out; 0 when none. */
+time_t
+drain_sess_idle_until(void)
+{
+	return sess_parked != 0 ? sess_parked + drain_conf->idle_timeout : 0;
+}
+
+/*
+ * After poll: `revents' of the parked session's socket.  Nothing is
+ * asked of a parked session, so whatever comes (421, EOF, reset) ends
+ * it, without QUIT; idle_timeout ends it with QUIT.
+ */
+void
+drain_sess_idle_check(short revents)
+{
+	if (sess_parked == 0)
+		return;
+	if (revents != 0) {
+		log_info("session to %s closed by the server while idle",
+		    sess_c.peer);
+		drain_sess_end(0);
+	} else if (time(NULL) >= sess_parked + drain_conf->idle_timeout)
+		drain_sess_end(1);
+}
