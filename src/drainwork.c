@@ -99,7 +99,8 @@ drain_work_serve(int fd, const char *id)
 	if (spool_open_msg(drain_queuefd, id, &m, r.err,
 	    sizeof(r.err)) == -1) {
 		r.down = 2;	/* not tried; no word on the smarthost */
-		(void)write(fd, &r, sizeof(r));
+		if (write(fd, &r, sizeof(r)) != (ssize_t)sizeof(r))
+			_exit(0);	/* the parent is gone */
 		return;
 	}
 	(void)spool_read_state(drain_statefd, id, &m);
@@ -116,7 +117,8 @@ drain_work_serve(int fd, const char *id)
 	}
 	spool_free_msg(&m);
 	r.type = WORK_END;
-	(void)write(fd, &r, sizeof(r));
+	if (write(fd, &r, sizeof(r)) != (ssize_t)sizeof(r))
+		_exit(0);	/* the parent is gone */
 }
 
 /* worker: requests until the parent closes its end, then QUIT */
