@@ -65,6 +65,7 @@ static const struct conf_key conf_keys[] = {
 	{ "force_from",		CT_BOOL,	O(force_from) },
 	{ "bounce_to",		CT_STR,		O(bounce_to) },
 	{ "max_sessions",	CT_COUNT,	O(max_sessions) },
+	{ "active_queue_limit",	CT_COUNT,	O(active_queue_limit) },
 	{ "max_messages_per_session", CT_COUNT,	O(max_messages_per_session) },
 	{ "idle_timeout",	CT_DURATION,	O(idle_timeout) },
 	{ "failed_keep",	CT_DURATION,	O(failed_keep) },
@@ -91,6 +92,9 @@ conf_init(struct conf *c)
 	c->idle_timeout = 2;
 	c->max_messages_per_session = 0;
 	c->max_sessions = 1;
+	/* Postfix: qmgr_message_active_limit 20000; ours costs about 40
+	   bytes a message, so 10000 is some 400 KB */
+	c->active_queue_limit = 10000;
 }
 
 void
@@ -464,6 +468,11 @@ conf_load(struct conf *c, const char *path, int named, int use_env,
 	if (c->max_sessions < 1 || c->max_sessions > 16) {
 		(void)snprintf(err, errsz, "%s: max_sessions must be from 1 to "
 		    "16", path);
+		goto done;
+	}
+	if (c->active_queue_limit < 2) {
+		(void)snprintf(err, errsz, "%s: active_queue_limit must be at "
+		    "least 2", path);
 		goto done;
 	}
 	if (c->retry_min < 1) {

@@ -524,7 +524,7 @@ drain_import_commit(void)
 		log_warn("fsync of spool directories queue/ and drop/ after "
 		    "importing %zu message(s)", drain_nmoved);
 	for (i = 0; i < drain_nmoved; i++) {
-		if (drain_add(drain_moved[i], 0) == -1)
+		if (drain_admit(drain_moved[i], 0) == -1)
 			log_warn("%s: queue table", drain_moved[i]);
 		drain_stats.received++;
 	}
@@ -631,22 +631,64 @@ drain_each(int dirfd, void (*fn)(const char *))
 	(void)closedir(d);
 }
 
-/* At start-up: every queued message, due when its state says. */
+/*
+ * A queued message into the table (start-up, and drain_rescan), due
+ * when its state says; past active_queue_limit it stays for a later
+ * scan.  A message last tried before a flush of the whole queue
+ * (drain_flushed, drainctl.c) is due now.
+ */
 static void
-drain_load_one(const char *name)
+drain_load(const char *name)
 {
 	struct qmsg	 m;
 
-	if (!spool_id_ok(name)) {
-		log_warnx("queue/%s: not a queue file; ignored", name);
-		return;
-	}
 	memset(&m, 0, sizeof(m));
 	m.fd = -1;
 	/* next_try 0 when the state is missing or unreadable: try now */
 	(void)spool_read_state(drain_statefd, name, &m);
-	if (drain_add(name, m.next_try) == -1)
+	if (drain_flushed != 0 && m.last_try <= drain_flushed)
+		m.next_try = 0;	/* the same second counts: one try too many
+				   rather than a flush ignored */
+	if (drain_admit(name, m.next_try) == -1)
 		log_warn("%s: queue table", name);
+}
+
+static size_t	 drain_nloaded;	/* at start-up, for the log */
+
+static void
+drain_load_one(const char *name)
+{
+	if (!spool_id_ok(name)) {
+		log_warnx("queue/%s: not a queue file; ignored", name);
+		return;
+	}
+	drain_nloaded++;
+	drain_load(name);
+}
+
+/* drain_rescan: the messages of queue/ the table does not hold */
+static void
+drain_rescan_one(const char *name)
+{
+	size_t	 qi;
+
+	if (spool_id_ok(name) && drain_find(name, &qi) == -1)
+		drain_load(name);
+}
+
+/*
+ * More than active_queue_limit messages are queued and the table has
+ * room again (half of it free, so that a table kept full by deferred
+ * mail is not rescanned for every message delivered): take in the
+ * ones queue/ holds beyond it, in directory order, until it is full.
+ */
+static void
+drain_rescan(void)
+{
+	if (!drain_backlog || drain_nq > drain_limit / 2)
+		return;
+	drain_backlog = 0;	/* drain_admit sets it again when full */
+	drain_each(drain_queuefd, drain_rescan_one);
 }
 
 /*
@@ -881,9 +923,11 @@ drain_main(struct conf *conf, int foreground)
 	keepscan = conf->failed_keep < DRAIN_SCAN ? conf->failed_keep + 1 :
 	    DRAIN_SCAN;
 	drain_each(drain_statefd, drain_orphan_one);
+	drain_limit = (size_t)conf->active_queue_limit;
 	drain_each(drain_queuefd, drain_load_one);
-	log_info("started: relayq %s, spool %s, %zu message(s) queued",
-	    RELAYQ_VERSION, conf->spool, drain_nq);
+	log_info("started: relayq %s, spool %s, %zu message(s) queued%s",
+	    RELAYQ_VERSION, conf->spool, drain_nloaded, drain_backlog ?
+	    " (past active_queue_limit: taken in as others leave)" : "");
 	sandbox_apply(conf);	/* from here on: src/sandbox.c */
 
 	while (!drain_stop) {
@@ -893,6 +937,7 @@ drain_main(struct conf *conf, int foreground)
 		}
 		drain_each(drain_dropfd, drain_import_one);
 		drain_import_commit();
+		drain_rescan();
 		drain_run();
 		now = time(NULL);
 		wake = now + DRAIN_SCAN;

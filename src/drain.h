@@ -67,7 +67,12 @@ int	 drain_work_run(time_t);
 int	 drain_work_busy(const char *);
 void	 drain_work_stop(void);
 
+extern int			 drain_backlog;
+extern time_t			 drain_flushed;	/* last flush of all */
+extern size_t			 drain_limit;	/* active_queue_limit */
+
 int	 drain_add(const char *, time_t);
+int	 drain_admit(const char *, time_t);
 int	 drain_find(const char *, size_t *);
 void	 drain_del(size_t);
 void	 drain_each(int, void (*)(const char *));

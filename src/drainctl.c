@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,13 +50,22 @@ drain_ctl_admin(const struct ucred *cr)
 	return 0;
 }
 
-/* Where `id' is: 1 in queue/ (index in *qi), 2 in hold/, 0 nowhere. */
+#define DRAIN_NOT_HELD	SIZE_MAX	/* queued, past active_queue_limit */
+
+/*
+ * Where `id' is: 1 in queue/ (its index in *qi, or DRAIN_NOT_HELD when
+ * the table does not hold it), 2 in hold/, 0 nowhere.
+ */
 static int
 drain_ctl_where(const char *id, size_t *qi)
 {
 	struct stat	 st;
 
 	if (drain_find(id, qi) == 0)
+		return 1;
+	*qi = DRAIN_NOT_HELD;
+	if (spool_id_ok(id) &&
+	    fstatat(drain_queuefd, id, &st, AT_SYMLINK_NOFOLLOW) == 0)
 		return 1;
 	if (fstatat(drain_holdfd, id, &st, AT_SYMLINK_NOFOLLOW) == 0)
 		return 2;
@@ -97,19 +107,45 @@ drain_ctl_visible(const char *id, int where, const struct ucred *cr,
 	return 1;
 }
 
-static char	(*drain_held)[SPOOL_IDLEN + 1];
-static size_t	 drain_nheld;
+/*
+ * The ids in queue/ and hold/, read from the directories for each
+ * request that lists or walks them: the table holds at most
+ * active_queue_limit of the queued ones.  Freed after the request, so
+ * a listing of a long queue does not stay in the daemon's memory.
+ */
+struct drain_ids {
+	char	(*v)[SPOOL_IDLEN + 1];
+	size_t	 n;
+};
+static struct drain_ids	 drain_queued, drain_held, *drain_ids_to;
 
 static void
-drain_held_one(const char *name)
+drain_ids_one(const char *name)
 {
-	char	(*h)[SPOOL_IDLEN + 1];
+	struct drain_ids	*l = drain_ids_to;
+	char			(*v)[SPOOL_IDLEN + 1];
 
-	if (!spool_id_ok(name) || (h = reallocarray(drain_held,
-	    drain_nheld + 1, sizeof(*h))) == NULL)
+	if (!spool_id_ok(name) || (v = reallocarray(l->v, l->n + 1,
+	    sizeof(*v))) == NULL)
 		return;
-	drain_held = h;
-	memcpy(h[drain_nheld++], name, SPOOL_IDLEN + 1);
+	l->v = v;
+	memcpy(v[l->n++], name, SPOOL_IDLEN + 1);
+}
+
+static void
+drain_ids_read(int dirfd, struct drain_ids *l)
+{
+	l->n = 0;
+	drain_ids_to = l;
+	drain_each(dirfd, drain_ids_one);
+}
+
+static void
+drain_ids_free(struct drain_ids *l)
+{
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
 }
 
 static int
@@ -132,18 +168,19 @@ drain_ctl_each(const struct ucred *cr, int admin,
 	long long	 size;
 	size_t		 i, n = 0, seen = 0;
 
-	drain_nheld = 0;
-	drain_each(drain_holdfd, drain_held_one);
-	if ((all = calloc(drain_nq + drain_nheld + 1, sizeof(*all))) == NULL)
+	drain_ids_read(drain_queuefd, &drain_queued);
+	drain_ids_read(drain_holdfd, &drain_held);
+	if ((all = calloc(drain_queued.n + drain_held.n + 1,
+	    sizeof(*all))) == NULL)
 		return 0;
 	/* first octet: where it is; the rest: the id */
-	for (i = 0; i < drain_nq; i++) {
+	for (i = 0; i < drain_queued.n; i++) {
 		all[n][0] = 1;
-		memcpy(all[n++] + 1, drain_q[i].id, SPOOL_IDLEN + 1);
+		memcpy(all[n++] + 1, drain_queued.v[i], SPOOL_IDLEN + 1);
 	}
-	for (i = 0; i < drain_nheld; i++) {
+	for (i = 0; i < drain_held.n; i++) {
 		all[n][0] = 2;
-		memcpy(all[n++] + 1, drain_held[i], SPOOL_IDLEN + 1);
+		memcpy(all[n++] + 1, drain_held.v[i], SPOOL_IDLEN + 1);
 	}
 	qsort(all, n, sizeof(*all), drain_ctl_cmp);
 	for (i = 0; i < n; i++) {
@@ -200,7 +237,7 @@ drain_ctl_status(FILE *fp, const struct ucred *cr, int admin)
 	(void)fprintf(fp, "daemon: up, pid %ld, since %s (%llds)\n",
 	    (long)getpid(), date, (long long)(now - drain_stats.started));
 	(void)fprintf(fp, "queue: %zu message(s)%s, %zu held\n", n,
-	    admin ? "" : " of yours", drain_nheld);
+	    admin ? "" : " of yours", drain_held.n);
 	if (oldest != 0)
 		(void)fprintf(fp, "oldest: %llds\n", (long long)(now - oldest));
 	else
@@ -240,7 +277,7 @@ drain_ctl_remove(const char *id, int where, size_t qi, const struct ucred *cr)
 		log_warn("%s: unlink state", id);
 	if (fsync(dirfd) == -1)
 		log_warn("%s: fsync after delete", id);
-	if (where == 1)
+	if (where == 1 && qi != DRAIN_NOT_HELD)
 		drain_del(qi);
 	log_info("%s: deleted by uid %u", id, (unsigned int)cr->uid);
 	log_info("%s: removed", id);
@@ -307,12 +344,25 @@ drain_ctl_one(int fd, const struct ctl_req *req, const struct ucred *cr)
 			(void)ctl_error(fd, EX_UNAVAILABLE, msg);
 			goto done;
 		}
+		if (where == 1 && qi == DRAIN_NOT_HELD) {
+			/* the operator asked for this one: past the bound */
+			if (drain_add(req->id, 0) == -1)
+				goto oserr;
+			n++;
+		}
 		for (i = 0; i < drain_nq; i++) {
 			if (where == 1 ? i != qi :
 			    !drain_ctl_visible(drain_q[i].id, 1, cr, admin))
 				continue;
 			drain_q[i].next = 0;
 			n++;
+		}
+		/* the queue past active_queue_limit: due as it is taken in
+		   (drain_load); only for whoever may flush every message */
+		if (where == 0 && admin && drain_backlog) {
+			drain_flushed = time(NULL);
+			drain_ids_read(drain_queuefd, &drain_queued);
+			n = drain_queued.n;
 		}
 		log_info("flush of %s requested by uid %u", where == 1 ?
 		    req->id : "the queue", (unsigned int)cr->uid);
@@ -327,7 +377,8 @@ drain_ctl_one(int fd, const struct ctl_req *req, const struct ucred *cr)
 			    "in a moment\n", req->id);
 		else if (drain_ctl_move(req->id, drain_queuefd,
 		    drain_holdfd) == 0) {
-			drain_del(qi);
+			if (qi != DRAIN_NOT_HELD)
+				drain_del(qi);
 			log_info("%s: placed on hold by uid %u", req->id,
 			    (unsigned int)cr->uid);
 			(void)fprintf(fp, "%s: placed on hold\n", req->id);
@@ -359,21 +410,22 @@ drain_ctl_one(int fd, const struct ctl_req *req, const struct ucred *cr)
 			(void)fprintf(fp, "%s: deleted\n", req->id);
 			break;
 		}
-		/* queued: from the end, as drain_del moves the last entry */
-		for (i = drain_nq; i-- > 0; ) {
+		/* every queued one, in the table or past its bound */
+		drain_ids_read(drain_queuefd, &drain_queued);
+		for (i = 0; i < drain_queued.n; i++) {
 			/* one in flight on a delivery worker stays */
-			if (!drain_ctl_visible(drain_q[i].id, 1, cr, admin) ||
-			    drain_work_busy(drain_q[i].id))
+			if (!drain_ctl_visible(drain_queued.v[i], 1, cr,
+			    admin) || drain_work_busy(drain_queued.v[i]))
 				continue;
-			(void)strlcpy(msg, drain_q[i].id, sizeof(msg));
-			if (drain_ctl_remove(msg, 1, i, cr) == 0)
+			if (drain_find(drain_queued.v[i], &qi) == -1)
+				qi = DRAIN_NOT_HELD;
+			if (drain_ctl_remove(drain_queued.v[i], 1, qi, cr) == 0)
 				n++;
 		}
-		drain_nheld = 0;
-		drain_each(drain_holdfd, drain_held_one);
-		for (i = 0; i < drain_nheld; i++) {
-			if (drain_ctl_visible(drain_held[i], 2, cr, admin) &&
-			    drain_ctl_remove(drain_held[i], 2, 0, cr) == 0)
+		drain_ids_read(drain_holdfd, &drain_held);
+		for (i = 0; i < drain_held.n; i++) {
+			if (drain_ctl_visible(drain_held.v[i], 2, cr, admin) &&
+			    drain_ctl_remove(drain_held.v[i], 2, 0, cr) == 0)
 				n++;
 		}
 		(void)fprintf(fp, "%zu message(s) deleted\n", n);
@@ -398,6 +450,8 @@ drain_ctl_one(int fd, const struct ctl_req *req, const struct ucred *cr)
 	if (fp != NULL)
 		(void)fclose(fp);
 	free(buf);
+	drain_ids_free(&drain_queued);
+	drain_ids_free(&drain_held);
 }
 
 /*

@@ -107,6 +107,32 @@ drain_add(const char *id, time_t next)
 }
 
 /*
+ * The table holds at most active_queue_limit messages, so the daemon's
+ * memory does not grow with the queue: a message past the bound stays
+ * in queue/ (it is on disk and accepted all the same) and drain_backlog
+ * says a scan of queue/ should take it in once the table has room
+ * (drain_rescan in drain.c).  1 when it was left there, else as
+ * drain_add.  Operator requests (release, flush of one message) use
+ * drain_add and may go past the bound.
+ */
+int	 drain_backlog;
+time_t	 drain_flushed;
+size_t	 drain_limit = SIZE_MAX;	/* active_queue_limit, set at start-up */
+
+int
+drain_admit(const char *id, time_t next)
+{
+	size_t	 qi;
+
+	if (drain_nq >= drain_limit &&
+	    drain_find(id, &qi) == -1) {
+		drain_backlog = 1;
+		return 1;
+	}
+	return drain_add(id, next);
+}
+
+/*
  * Remove entry i: its slot is freed by shifting back the entries after
  * it that could not sit in their home slot (so no probe chain is broken),
  * and the last entry moves into position i.

@@ -81,6 +81,7 @@ struct conf {
 						   empties */
 	long long		 max_messages_per_session; /* 0: no limit */
 	long long		 max_sessions;	/* in parallel (drainwork.c) */
+	long long		 active_queue_limit; /* in memory (drainq.c) */
 };
 
 /* Per-recipient outcome, shared by the spool state file and the client. */

@@ -53,6 +53,21 @@ idle_pss=$(awk '/^Pss:/ {print $2}' "/proc/$dpid/smaps_rollup")
 stop_daemon
 stop_pid "$T/smtpd.pid"
 
+# --- a long queue: 100 000 files in queue/, the smarthost down ----------
+# The daemon holds at most active_queue_limit (10 000) of them in memory;
+# the files are empty, so each try ends at once with a logged error.
+new_env longq
+mkdir -p "$T/spool/queue"
+(cd "$T/spool/queue" && seq -w 0000000000000001 0000000000100000 | xargs touch)
+chown -R $RUNUID:$RUNGID "$T/spool"
+PORT=1 write_conf
+start_daemon
+dpid=$(cat "$T/daemon.pid")
+wait_for 60 grep -q poll "/proc/$dpid/wchan"
+longq_rss=$(rss "$dpid" VmRSS)
+longq_hwm=$(rss "$dpid" VmHWM)
+stop_daemon
+
 # --- the same smarthost from a bare client (Postfix smtp-source) -------
 ref="n/a (smtp-source missing: make interop installs postfix)"
 if command -v smtp-source >/dev/null || [ -x /usr/sbin/smtp-source ]; then
@@ -146,6 +161,7 @@ printf '%-44s %11s ms\n' "burst: 50 parallel sendmail until delivered" "$burst_m
 printf '%-44s %11s KB  target <= 2048 (PSS %s KB)\n' "daemon idle RSS" "$idle_rss" "$idle_pss"
 printf '%-44s %11s KB\n' "daemon peak RSS draining $N" "$drain_hwm"
 printf '%-44s %11s KB\n' "daemon peak RSS with one 50 MB message" "$big_hwm"
+printf '%-44s %11s KB  (peak %s KB)\n' "daemon RSS, 100 000 messages queued" "$longq_rss" "$longq_hwm"
 printf '%-44s %11s KB\n' "sendmail peak RSS, 1.7 KB message" "$sm_rss"
 printf '%-44s %11s KB\n' "sendmail peak RSS, 50 MB message" "$big_sm_rss"
 printf '%-44s %11s B\n' "sendmail binary" "$(stat -c %s "$TOP/sendmail")"

@@ -142,3 +142,49 @@ test_queue_commands() {
 
 test_queue_daemon_down
 test_queue_commands
+
+# active_queue_limit: the daemon holds at most that many messages in
+# memory; the rest stay in queue/, are listed, shown, held and deleted
+# like the others, and are taken in as the table empties, each delivered
+# exactly once.
+test_queue_active_limit() {
+	local out rc ids i n
+	new_env qlimit
+	start_smtpd && stop_pid "$T/smtpd.pid" || { not_ok "active limit: set-up" "see $T"; return; }
+	write_conf "active_queue_limit 4" "retry_min 1h" "retry_max 1h"
+	start_daemon || { not_ok "active limit: set-up" "see $T"; return; }
+	for i in 1 2 3 4 5 6 7 8 9 10; do
+		printf 'Subject: limit %s\n\nbody\n' "$i" | submit user@example.net
+	done
+	check "active limit: all ten queued" wait_for 15 sh -c "[ \$(ls '$T/spool/queue' | wc -l) -eq 10 ]"
+	check "active limit: only the four held in memory are tried" wait_for 15 log_count_ge 'status=deferred' 4
+	check "active limit: no more tries than that" test "$(grep -c 'status=deferred' "$T/log")" -eq 4
+	out=$(rq queue); rc=$?
+	check "active limit: relayq queue lists all ten" test $rc -eq 0 -a "$(tail -1 <<<"$out" | sed 's/.* in //')" = "10 Requests."
+	ids=$(queued_ids)
+	n=0
+	for i in $ids; do rq show "$i" >/dev/null && n=$((n + 1)); done
+	check "active limit: relayq show finds every one" test $n -eq 10
+	set -- $ids
+	check "active limit: hold of any one" test "$(rq hold "${10}")" = "${10}: placed on hold"
+	check "active limit: delete of any one" test "$(rq delete "$9")" = "$9: deleted"
+	stop_daemon
+	SMTPD_PORT=$PORT start_smtpd || { not_ok "active limit: smarthost" "see $T"; return; }
+	start_daemon || { not_ok "active limit: restart" "see $T"; return; }
+	check "active limit: start-up says some wait past the limit" wait_for 10 log_has 'started: .*, 8 message\(s\) queued \(past active_queue_limit: taken in as others leave\)$'
+	out=$(rq flush); rc=$?
+	# (those never tried go at once, so the count depends on timing)
+	check "active limit: flush answers" test $rc -eq 0 -a -n "$(grep -x '[0-9]* message(s) scheduled for delivery now' <<<"$out")"
+	check "active limit: all eight delivered" wait_for 30 dir_empty "$T/spool/queue"
+	for i in 1 2 3 4 5 6 7 8 9 10; do
+		n=$(grep -lx "Subject: limit $i"$'\r' "$T"/mail/*.msg 2>/dev/null | wc -l)
+		case $n in 0|1) ;; *) break ;; esac
+	done
+	check "active limit: none delivered twice" test "$n" -le 1
+	check "active limit: eight at the smarthost" test "$(ls "$T"/mail/*.env | wc -l)" -eq 8
+	check "active limit: the held one is still held" test -e "$T/spool/hold/${10}"
+	stop_daemon
+	stop_pid "$T/smtpd.pid"
+}
+
+test_queue_active_limit

@@ -6,6 +6,7 @@
  * Linked into test/unit (with src/drainq.o); main() there calls
  * test_drainq().
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,11 +114,47 @@ test_drainq_large(void)
 	END();
 }
 
+/* active_queue_limit: past it a new id is left for a scan, a held one
+   still gets its new time */
+static void
+test_drainq_admit(void)
+{
+	char	 id[SPOOL_IDLEN + 1];
+	size_t	 i, qi;
+	int	 rc[5];
+
+	CASE("drainq: drain_admit stops at the limit and says so");
+	drain_limit = 3;
+	drain_backlog = 0;
+	for (i = 0; i < 5; i++) {
+		dq_id(id, sizeof(id), i);
+		rc[i] = drain_admit(id, 0);
+	}
+	EXPECT_INT("the first three taken", rc[0] == 0 && rc[1] == 0 &&
+	    rc[2] == 0, 1);
+	EXPECT_INT("the fourth left", rc[3], 1);
+	EXPECT_INT("the fifth left", rc[4], 1);
+	EXPECT_INT("entries", drain_nq, 3);
+	EXPECT_INT("backlog noted", drain_backlog, 1);
+	dq_id(id, sizeof(id), 1);
+	EXPECT_INT("a held one, full table: updated", drain_admit(id, 77), 0);
+	EXPECT_INT("its new time", drain_find(id, &qi) == 0 &&
+	    drain_q[qi].next == 77, 1);
+	dq_id(id, sizeof(id), 4);
+	EXPECT_INT("drain_add goes past the limit (operator requests)",
+	    drain_add(id, 0) == 0 && drain_nq == 4, 1);
+	dq_clear();
+	drain_limit = SIZE_MAX;
+	drain_backlog = 0;
+	END();
+}
+
 void
 test_drainq(unsigned int *run, unsigned int *failed)
 {
 	test_drainq_random();
 	test_drainq_large();
+	test_drainq_admit();
 	/* this file's cases count in test/unit's totals */
 	*run += unit.run;
 	*failed += unit.failed;
