@@ -281,6 +281,26 @@ ctl_connect(const char *spool)
 }
 
 /*
+ * The daemon's answer from `fd' until its status line has ended (a line
+ * feed is in), the daemon closed, or `buf' is full; NUL-terminated.
+ * Returns its length.  Reads stop at SO_RCVTIMEO (ctl_connect).
+ */
+size_t
+ctl_read_status(int fd, char *buf, size_t sz)
+{
+	size_t	 len = 0;
+	ssize_t	 n;
+
+	while (len < sz - 1 && memchr(buf, '\n', len) == NULL) {
+		if ((n = read(fd, buf + len, sz - 1 - len)) <= 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	return len;
+}
+
+/*
  * Send `request' (without LF) to the daemon of `spool' and copy the
  * answer's text to `out' (NULL: discard it).  Returns a sysexits code; on failure `err'
  * holds the daemon's message or why it could not be asked.
@@ -315,12 +335,7 @@ ctl_call(const char *spool, const char *request, FILE *out, char *err,
 		return EX_UNAVAILABLE;
 	}
 	/* the status line first, then the text until EOF */
-	while (len < sizeof(buf) - 1 && memchr(buf, '\n', len) == NULL) {
-		if ((n = read(fd, buf + len, sizeof(buf) - 1 - len)) <= 0)
-			break;
-		len += (size_t)n;
-	}
-	buf[len] = '\0';
+	len = ctl_read_status(fd, buf, sizeof(buf));
 	if ((nl = memchr(buf, '\n', len)) == NULL) {
 		(void)snprintf(err, errsz, "no answer from the daemon on "
 		    "%s/%s within %d seconds", spool, CTL_SOCKET, CTL_WAIT);

@@ -276,6 +276,7 @@ int		 ctl_ok(int, const char *, size_t);
 int		 ctl_call(const char *, const char *, FILE *, char *, size_t);
 int		 ctl_frontend(const struct conf *, int, const char *, int);
 int		 ctl_connect(const char *);
+size_t		 ctl_read_status(int, char *, size_t);
 
 /* submit.c */
 int		 submit_send(const char *, int, char *, size_t);

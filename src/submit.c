@@ -46,8 +46,6 @@ submit_send(const char *spool, int mfd, char *err, size_t errsz)
 		char		buf[CMSG_SPACE(sizeof(int))];
 	} cbuf;
 	char		 req[] = "submit\n", ans[512];
-	ssize_t		 n;
-	size_t		 len = 0;
 	int		 fd, code;
 
 	if ((fd = ctl_connect(spool)) == -1) {
@@ -74,13 +72,8 @@ submit_send(const char *spool, int mfd, char *err, size_t errsz)
 		(void)close(fd);
 		return EX_UNAVAILABLE;
 	}
-	while (len < sizeof(ans) - 1 && memchr(ans, '\n', len) == NULL) {
-		if ((n = read(fd, ans + len, sizeof(ans) - 1 - len)) <= 0)
-			break;
-		len += (size_t)n;
-	}
+	(void)ctl_read_status(fd, ans, sizeof(ans));
 	(void)close(fd);
-	ans[len] = '\0';
 	ans[strcspn(ans, "\n")] = '\0';
 	if (strncmp(ans, "OK", 2) == 0)
 		return EX_OK;
