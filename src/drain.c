@@ -953,12 +953,15 @@ drain_main(struct conf *conf, int foreground)
 		/* going to sleep: hand back what start-up and the last run
 		   touched (idle.c).  In a burst at most once a second; a trim
 		   that has to wait is done on waking a second later.  Not
-		   while a session is parked: it is there to be reused soon */
-		if (timeout > 0 && now > trimmed && drain_sess_idle_fd() == -1) {
-			idle_trim();
-			trimmed = now;
-		} else if (timeout > 1000)
-			timeout = 1000;
+		   while a session is parked: it is there to be reused soon,
+		   and `wake' already comes when its idle_timeout ends */
+		if (timeout > 0 && drain_sess_idle_fd() == -1) {
+			if (now > trimmed) {
+				idle_trim();
+				trimmed = now;
+			} else if (timeout > 1000)
+				timeout = 1000;
+		}
 		pfd[0].fd = drain_ctlfd;
 		pfd[0].events = POLLIN;
 		pfd[1].fd = ifd;
