@@ -253,15 +253,15 @@ msg_out_long(struct msg_out *o, const char *p, size_t n, unsigned long *folded)
 static int
 msg_hdr_is_field(const char *p, size_t n)
 {
-	size_t	 i, name;
+	size_t	 i;
 
 	for (i = 0; i < n && p[i] > ' ' && p[i] <= '~' && p[i] != ':'; i++)
 		;
-	if ((name = i) == 0)
+	if (i == 0)
 		return 0;
 	while (i < n && (p[i] == ' ' || p[i] == '\t'))
 		i++;
-	return i < n && p[i] == ':' && name > 0;
+	return i < n && p[i] == ':';
 }
 
 /* Case-insensitive field-name match: "to" matches "To:" and "TO :" */

@@ -879,7 +879,7 @@ smtp_send(struct smtp_session *s, struct qmsg *m)
 	if (r.code == 0)
 		goto done;	/* nothing accepted; the transaction is reset */
 	rc = -1;
-	if ((data = r.code == 354)) {
+	if ((data = (r.code == 354))) {
 		s->conn->timeout = s->conf->timeout_data;
 		if (smtp_data(s, m) == -1)
 			goto done;

@@ -1172,9 +1172,9 @@ smtp_auth_getline(struct session *s, char *buf, size_t size)
 {
 	char	*p;
 	size_t	 n;
-	int	 eol, r;
+	int	 eol;
 
-	if ((r = conn_getchunk(&s->c, SMTPD_MAXLINE + 2, &p, &n, &eol)) <= 0)
+	if (conn_getchunk(&s->c, SMTPD_MAXLINE + 2, &p, &n, &eol) <= 0)
 		return -1;
 	transcript_line("C: ", p, n);
 	if (!eol) {
