@@ -204,12 +204,15 @@ bench: deps all test/smtpd
 	@bash test/bench.sh
 
 # every manual page mandoc-clean, style messages included; run inside doc/
-# so that .Xr references between our pages resolve.  Then the header
-# dependencies of every binary (test/lint_headers.sh).
+# so that .Xr references between our pages resolve.  Then the C static
+# analysis (test/lint_c.sh) and the header dependencies of every binary
+# (test/lint_headers.sh).
 lint: deps
+	@PKGS="cppcheck" sh test/deps.sh
 	@cd doc && out=$$(mandoc -Tlint -Wstyle *.[1-9] 2>&1); st=$$?; \
 	    if [ -n "$$out" ] || [ $$st -ne 0 ]; then echo "$$out"; exit 1; fi; \
 	    echo "mandoc -Tlint -Wstyle: $$(ls *.[1-9] | wc -l) pages clean"
+	@sh test/lint_c.sh
 	@sh test/lint_headers.sh
 
 # the Debian package, from contrib/debian; see contrib/debian/mkdeb.sh

@@ -200,6 +200,8 @@ smtp_read_reply(struct conn *c, struct smtp_reply *r, char *err, size_t errsz)
 			continue;
 		}
 		c->rpos++;
+		/* line[0..n) was written above (cppcheck misses it) */
+		/* cppcheck-suppress uninitvar */
 		if (n > 0 && line[n - 1] == '\r')
 			n--;
 		rc = smtp_reply_line(r, line, n);
