@@ -30,30 +30,41 @@ else
 	    "is with a comment saying why"
 fi
 
-# one "file option message" line per analyzer finding
+# one "file<TAB>line<TAB>option<TAB>message" line per analyzer finding
 ANALYZE=$(ls src/*.c test/fuzz/*.c)
 echo "$ANALYZE" | xargs -P2 -I{} sh -c 'gcc -D_GNU_SOURCE -Isrc -Itest/fuzz \
     -std=gnu11 -fanalyzer -c -o /dev/null {} 2>&1' |
-    sed -n "s/^\([^:]*\):[0-9]*:[0-9]*: warning: \(.*\) \[\(-Wanalyzer-[^]]*\)\]$/\1:\3:\2/p" |
-    sed 's/ \[CWE-[0-9]*\]$//' >"$T/analyzer"
-# the listed ones, "file option message" (comments and blank lines out)
-sed -e '/^#/d' -e '/^$/d' test/analyzer.supp |
-    awk -F'\t+' '{ print $1 ":" $2 ":" $3 }' >"$T/known"
-grep -v -x -F -f "$T/known" "$T/analyzer" >"$T/new"
-if [ -s "$T/new" ]; then
-	failed=1
-	sed 's/^/gcc -fanalyzer: /' "$T/new"
-	echo "gcc -fanalyzer: findings above (gcc -fanalyzer -c FILE for" \
-	    "the path); fix them, or list a false one in test/analyzer.supp"
-else
+    sed -e 's/ \[CWE-[0-9]*\]\( \[-Wanalyzer\)/\1/' -n \
+    -e 's/^\([^:]*\):\([0-9]*\):[0-9]*: warning: \(.*\) \[\(-Wanalyzer-[^]]*\)\]$/\1	\2	\4	\3/p' \
+    >"$T/analyzer"
+# the findings not listed, and the entries no longer found
+sed -e '/^#/d' -e '/^$/d' test/analyzer.supp >"$T/known"
+if awk -F '\t+' 'NR == FNR { known[$1 "\t" $2 "\t" $3] = 1; next }
+    {
+	key = $1 "\t" $3 "\t" $4
+	found[key] = 1
+	if (!(key in known)) {
+		print "gcc -fanalyzer: " $1 ":" $2 ": " $4 " [" $3 "]"
+		bad = 1
+	}
+    }
+    END {
+	for (k in known)
+		if (!(k in found)) {
+			split(k, f, "\t")
+			print "test/analyzer.supp: no longer found (remove it): " \
+			    f[1] ": " f[3] " [" f[2] "]"
+			bad = 1
+		}
+	exit bad
+    }' "$T/known" "$T/analyzer" >"$T/report"; then
 	echo "gcc -fanalyzer: $(echo "$ANALYZE" | wc -l) files clean" \
 	    "($(wc -l <"$T/analyzer") known false findings," \
 	    "test/analyzer.supp)"
-fi
-# a listed finding gone: its entry goes too
-grep -v -x -F -f "$T/analyzer" "$T/known" >"$T/stale"
-if [ -s "$T/stale" ]; then
+else
 	failed=1
-	sed 's/^/test\/analyzer.supp: no longer found: /' "$T/stale"
+	cat "$T/report"
+	echo "gcc -fanalyzer: findings above (gcc -fanalyzer -c FILE shows" \
+	    "the path); fix them, or list a false one in test/analyzer.supp"
 fi
 [ $failed = 0 ]
