@@ -90,7 +90,8 @@ relayq: $(RELAYQ_OBJS) $(COMMON_OBJS)
 # Everything is rebuilt when the flags change (make check SANITIZE=...
 # after a plain build must not link old objects): .flags holds the last.
 # `+': the comparison runs under make -n and -q too, so that they report
-# what a build would do instead of assuming .flags changed.
+# what a build would do instead of assuming .flags changed (make -n with
+# other flags does rewrite it: the next build rebuilds all, never less).
 BUILD_FLAGS	 = $(CC) $(CPPFLAGS) $(PATH_DEFS) $(ALL_CFLAGS) $(DEPFLAGS) $(LDFLAGS)
 .flags: FORCE
 	+@echo '$(BUILD_FLAGS)' | cmp -s - $@ || echo '$(BUILD_FLAGS)' > $@
