@@ -17,6 +17,7 @@ struct msg_in {
 	size_t		 seglen;	/* of seg */
 	unsigned long	 nuls;		/* NUL bytes dropped */
 	unsigned long	 barecr;	/* bare CRs repaired */
+	unsigned long	 pendcr;	/* bare CRs read ahead, not yet returned */
 	unsigned long	 folded;	/* over-long lines folded */
 	int		 eightbit;
 	int		 error;		/* errno of a failed read */

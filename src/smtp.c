@@ -674,12 +674,78 @@ smtp_mail_params(const struct smtp_session *s, const struct qmsg *m,
 	}
 }
 
+/*
+ * utf-8-addr-unitext (RFC 6533 3): the ORCPT value of a non-ASCII
+ * address in an SMTPUTF8 transaction.  UTF-8 goes as it is; '+', '=',
+ * '\\' and anything outside 0x21-0x7e as "\\x{HH}".  -1 if `out' is
+ * small.
+ */
+static int
+smtp_unitext(char *out, size_t outsz, const char *in)
+{
+	const unsigned char	*p;
+	size_t			 n = 0;
+	int			 k;
+
+	for (p = (const unsigned char *)in; *p != '\0'; p++) {
+		if (*p >= 0x80 || (*p >= 0x21 && *p <= 0x7e && *p != '+' &&
+		    *p != '=' && *p != '\\')) {
+			if (n + 2 > outsz)
+				return -1;
+			out[n++] = (char)*p;
+			continue;
+		}
+		k = snprintf(out + n, outsz - n, "\\x{%02X}", *p);
+		if (k < 0 || (size_t)k >= outsz - n)
+			return -1;
+		n += (size_t)k;
+	}
+	out[n] = '\0';
+	return 0;
+}
+
+/*
+ * ORCPT (RFC 3461 4.2): the recipient as the caller wrote it, qualified
+ * when it was a bare local name ("root" means nothing to the smarthost;
+ * Postfix sends root@$myorigin).  An ASCII address is an rfc822 xtext; a
+ * non-ASCII one is of the utf-8 type (RFC 6533), which needs SMTPUTF8 in
+ * this transaction; without it (an alias made the envelope ASCII) no
+ * ORCPT is sent rather than a mangled one.  0, or -1: no ORCPT.
+ */
+static int
+smtp_orcpt(const struct smtp_session *s, const struct qmsg *m,
+    const struct rcpt *rc, char *out, size_t outsz)
+{
+	const char	*a = rc->orig != NULL ? rc->orig : rc->addr;
+	char		 q[ADDR_MAX + 1];
+	const char	*p;
+	int		 utf8 = 0;
+
+	if (addr_domain(a) == NULL) {
+		/* conf_domain() filled it in before the sandbox (drain.c) */
+		if (snprintf(q, sizeof(q), "%s@%s", a, s->conf->domain !=
+		    NULL ? s->conf->domain : "localhost") >= (int)sizeof(q))
+			return -1;
+		a = q;
+	}
+	for (p = a; *p != '\0'; p++)
+		utf8 |= (unsigned char)*p >= 0x80;
+	if (!utf8) {
+		if (strlcpy(out, "rfc822;", outsz) >= outsz)
+			return -1;
+		return smtp_xtext(out + 7, outsz - 7, a);
+	}
+	if (!m->smtputf8 || strlcpy(out, "utf-8;", outsz) >= outsz)
+		return -1;
+	return smtp_unitext(out + 6, outsz - 6, a);
+}
+
 /* NOTIFY and ORCPT on RCPT TO, when the smarthost offers DSN */
 static void
-smtp_rcpt_params(const struct smtp_session *s, const struct rcpt *rc,
-    char *buf, size_t sz)
+smtp_rcpt_params(const struct smtp_session *s, const struct qmsg *m,
+    const struct rcpt *rc, char *buf, size_t sz)
 {
-	char	 x[ADDR_MAX * 3 + 1];
+	char	 x[ADDR_MAX * 6 + 16];
 
 	buf[0] = '\0';
 	if (!(s->caps & CAP_DSN))
@@ -688,9 +754,8 @@ smtp_rcpt_params(const struct smtp_session *s, const struct rcpt *rc,
 		(void)strlcat(buf, " NOTIFY=", sz);
 		(void)strlcat(buf, x, sz);
 	}
-	if (smtp_xtext(x, sizeof(x), rc->orig != NULL ? rc->orig :
-	    rc->addr) == 0) {
-		(void)strlcat(buf, " ORCPT=rfc822;", sz);
+	if (smtp_orcpt(s, m, rc, x, sizeof(x)) == 0) {
+		(void)strlcat(buf, " ORCPT=", sz);
 		(void)strlcat(buf, x, sz);
 	}
 }
@@ -727,7 +792,7 @@ static int
 smtp_envelope(struct smtp_session *s, struct qmsg *m, char *st,
     struct smtp_reply *r)
 {
-	char	 params[ADDR_MAX * 3 + 400];
+	char	 params[ADDR_MAX * 6 + 400];
 	size_t	 i, naccepted = 0;
 
 	smtp_mail_params(s, m, params, sizeof(params));
@@ -744,7 +809,7 @@ smtp_envelope(struct smtp_session *s, struct qmsg *m, char *st,
 		for (i = 0; i < m->nrcpt; i++) {
 			if (!smtp_open_rcpt(&m->rcpt[i]))
 				continue;
-			smtp_rcpt_params(s, &m->rcpt[i], params,
+			smtp_rcpt_params(s, m, &m->rcpt[i], params,
 			    sizeof(params));
 			if (smtp_cmd(s, r, "RCPT TO:<%s>%s", m->rcpt[i].addr,
 			    params) == -1)
@@ -772,7 +837,7 @@ smtp_envelope_pipelined(struct smtp_session *s, struct qmsg *m, char *st,
     struct smtp_reply *r)
 {
 	struct smtp_reply	*mail;
-	char			 params[ADDR_MAX * 3 + 400], *batch = NULL;
+	char			 params[ADDR_MAX * 6 + 400], *batch = NULL;
 	size_t			 i, len = 0, naccepted = 0;
 	FILE			*fp;
 	int			 rc = -1;
@@ -787,7 +852,7 @@ smtp_envelope_pipelined(struct smtp_session *s, struct qmsg *m, char *st,
 	(void)fprintf(fp, "MAIL FROM:<%s>%s\r\n", m->sender, params);
 	for (i = 0; i < m->nrcpt; i++)
 		if (smtp_open_rcpt(&m->rcpt[i])) {
-			smtp_rcpt_params(s, &m->rcpt[i], params,
+			smtp_rcpt_params(s, m, &m->rcpt[i], params,
 			    sizeof(params));
 			(void)fprintf(fp, "RCPT TO:<%s>%s\r\n",
 			    m->rcpt[i].addr, params);
