@@ -419,6 +419,53 @@ msg_read_header(struct msg *m, struct msg_in *in)
 }
 
 /*
+ * Does the header carry UTF-8 (RFC 6532)?  1 when a field that is kept
+ * has non-ASCII bytes and every such field is well-formed UTF-8 (Latin-1
+ * and other raw 8-bit bytes are not RFC 6532, and SMTPUTF8 would not
+ * describe them).
+ */
+int
+msg_hdr_utf8(const struct msg *m)
+{
+	const unsigned char	*p, *e;
+	size_t			 i, n, k;
+	int			 any = 0;
+
+	for (i = 0; i < m->nhdr; i++) {
+		if (m->hdr[i].drop)
+			continue;
+		p = (const unsigned char *)m->hdr[i].text;
+		for (e = p + m->hdr[i].len; p < e; p += n) {
+			if (*p < 0x80) {
+				n = 1;
+				continue;
+			}
+			any = 1;
+			if (*p >= 0xc2 && *p <= 0xdf)
+				n = 2;
+			else if (*p >= 0xe0 && *p <= 0xef)
+				n = 3;
+			else if (*p >= 0xf0 && *p <= 0xf4)
+				n = 4;
+			else
+				return 0;
+			if ((size_t)(e - p) < n)
+				return 0;
+			for (k = 1; k < n; k++)
+				if ((p[k] & 0xc0) != 0x80)
+					return 0;
+			/* overlong, surrogate and past U+10FFFF forms */
+			if ((p[0] == 0xe0 && p[1] < 0xa0) ||
+			    (p[0] == 0xed && p[1] > 0x9f) ||
+			    (p[0] == 0xf0 && p[1] < 0x90) ||
+			    (p[0] == 0xf4 && p[1] > 0x8f))
+				return 0;
+		}
+	}
+	return any;
+}
+
+/*
  * -t: recipients from To, Cc, Bcc, or from Resent-To, Resent-Cc and
  * Resent-Bcc when any Resent- field is present (RFC 5322 3.6.6).
  */

@@ -746,6 +746,8 @@ main(int argc, char *argv[])
 		sm_fail(fd, path, EX_SOFTWARE, "-N: cannot record");
 	if (utf8)
 		(void)fprintf(ef, "F SMTPUTF8\n");
+	else if (msg_hdr_utf8(&m))
+		(void)fprintf(ef, "F UTF8HEADER\n");
 	for (i = 0; i < final.n; i++) {
 		(void)fprintf(ef, "R %s\n", final.v[i]);
 		if (strcmp(final.v[i], orig.v[i]) != 0)

@@ -646,6 +646,22 @@ smtp_xtext(char *out, size_t outsz, const char *in)
 }
 
 /*
+ * Is this an SMTPUTF8 transaction?  Always when an address is not ASCII
+ * (without the extension such a message cannot go: smtp_send).  When
+ * only the header has UTF-8 (RFC 6532: cron's and mailx's "Subject:
+ * café"), when the smarthost offers it, as Postfix does; a smarthost
+ * without it gets the message all the same, as 8-bit data, because
+ * refusing it would lose mail that every server in practice accepts
+ * and that no downgrade (RFC 6857) could make ASCII without changing it.
+ */
+static int
+smtp_utf8(const struct smtp_session *s, const struct qmsg *m)
+{
+	return m->smtputf8 == SMTPUTF8_NEEDED ||
+	    (m->smtputf8 == SMTPUTF8_HEADER && (s->caps & CAP_SMTPUTF8));
+}
+
+/*
  * The ESMTP parameters of MAIL FROM, each only when the smarthost
  * offers its extension: SIZE, BODY (RFC 6152), SMTPUTF8 (RFC 6531),
  * RET and ENVID (RFC 3461).
@@ -661,7 +677,7 @@ smtp_mail_params(const struct smtp_session *s, const struct qmsg *m,
 		(void)snprintf(buf, sz, " SIZE=%lld", (long long)m->datalen);
 	if (m->eightbit && (s->caps & CAP_8BITMIME))
 		(void)strlcat(buf, " BODY=8BITMIME", sz);
-	if (m->smtputf8)
+	if (smtp_utf8(s, m))
 		(void)strlcat(buf, " SMTPUTF8", sz);
 	if (!(s->caps & CAP_DSN))
 		return;
@@ -735,7 +751,7 @@ smtp_orcpt(const struct smtp_session *s, const struct qmsg *m,
 			return -1;
 		return smtp_xtext(out + 7, outsz - 7, a);
 	}
-	if (!m->smtputf8 || strlcpy(out, "utf-8;", outsz) >= outsz)
+	if (!smtp_utf8(s, m) || strlcpy(out, "utf-8;", outsz) >= outsz)
 		return -1;
 	return smtp_unitext(out + 6, outsz - 6, a);
 }
@@ -918,7 +934,7 @@ smtp_send(struct smtp_session *s, struct qmsg *m)
 		(void)snprintf(s->error, sizeof(s->error), "out of memory");
 		return -1;
 	}
-	if (m->smtputf8 && !(s->caps & CAP_SMTPUTF8)) {
+	if (m->smtputf8 == SMTPUTF8_NEEDED && !(s->caps & CAP_SMTPUTF8)) {
 		/* RFC 6531 3.4: no way to send a UTF-8 address without it */
 		for (i = 0; i < m->nrcpt; i++)
 			if (smtp_open_rcpt(&m->rcpt[i])) {

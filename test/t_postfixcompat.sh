@@ -12,6 +12,7 @@ pfc_queued() {
 	sed 's/\r/\\r/g' "$T/spool/drop/$f"
 }
 pfc_nqueued() { ls "$T/spool/drop" | wc -l; }
+pfc_user=$(getent passwd "$RUNUID" | cut -d: -f1)
 
 # pfc_body: the body of the queued message (after the header's empty line,
 # up to the E trailer), CR shown as "\r"
@@ -141,5 +142,48 @@ test_postfixcompat_orcpt() {
 	stop_daemon
 }
 
+# 7. UTF-8 in the header only (cron's and mailx's "Subject: café"): the
+# queue file says so (F UTF8HEADER); the daemon asks for SMTPUTF8 when the
+# smarthost offers it (RFC 6532, as Postfix does) and sends the message
+# as 8-bit data when it does not.  Latin-1 in a header is not UTF-8.
+test_postfixcompat_utf8header() {
+	local ehlo='EHLO=250-localhost\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250 AUTH PLAIN LOGIN\r\n'
+
+	new_env postfixcompat-utf8
+	PORT=1 write_conf
+	mkdir -p "$T/spool/drop" && chown $RUNUID:$RUNGID "$T/spool/drop"
+	pfc_submit root < <(printf 'Subject: caf\303\251\n\nascii body\n')
+	check "postfixcompat 7: UTF-8 in the header only: F UTF8HEADER queued" \
+	    grep -qx 'F UTF8HEADER' <(pfc_queued)
+	pfc_submit root < <(printf 'Subject: caf\351\n\nascii body\n')
+	check "postfixcompat 7: Latin-1 in the header: no F record" \
+	    eval '[ "$PFC_RC" -eq 0 ] && ! pfc_queued | grep -q "^F "'
+	pfc_submit j$'\303\266'rg@example.org < <(printf 'Subject: caf\303\251\n\nx\n')
+	check "postfixcompat 7: a non-ASCII address: F SMTPUTF8, not UTF8HEADER" \
+	    eval 'pfc_queued | grep -qx "F SMTPUTF8" && ! pfc_queued | grep -q UTF8HEADER'
+	rm -f "$T/spool/drop"/*
+
+	start_smtpd --implicit --raw "$ehlo" || return
+	write_conf "tls implicit"
+	start_daemon || return
+	printf 'Subject: caf\303\251\n\nascii body\n' | submit root
+	check "postfixcompat 7: offered: delivered" wait_for 15 test -s "$T/mail/1.env"
+	check "postfixcompat 7: offered: MAIL FROM asks for SMTPUTF8 (and 8BITMIME)" \
+	    grep -qx "mail=MAIL FROM:<$pfc_user@example.org> BODY=8BITMIME SMTPUTF8" "$T/mail/1.env"
+	stop_daemon
+	stop_pid "$T/smtpd.pid"
+	rm -rf "$T/mail" && mkdir "$T/mail"
+
+	start_smtpd --implicit --raw "${ehlo//250-SMTPUTF8\\r\\n/}" || return
+	write_conf "tls implicit"
+	start_daemon || return
+	printf 'Subject: caf\303\251\n\nascii body\n' | submit root
+	check "postfixcompat 7: not offered: delivered all the same" wait_for 15 test -s "$T/mail/1.env"
+	check "postfixcompat 7: not offered: MAIL FROM without SMTPUTF8" \
+	    grep -qx "mail=MAIL FROM:<$pfc_user@example.org> BODY=8BITMIME" "$T/mail/1.env"
+	stop_daemon
+}
+
 test_postfixcompat_submission
 test_postfixcompat_orcpt
+test_postfixcompat_utf8header
