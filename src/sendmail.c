@@ -136,18 +136,30 @@ sm_sanitise_fds(void)
 		exit(EX_OSERR);
 }
 
-/* RFC 2047 Q-encoding when the name is not ASCII, quoting otherwise. */
+/*
+ * RFC 2047 Q-encoding when the name is not ASCII; else as it is when it
+ * is words of atext (RFC 5322 3.2.3), as Postfix writes "Cron Daemon",
+ * quoted otherwise ("J. Doe", "Doe, J").
+ */
 static void
 sm_display_name(char *buf, size_t sz, const char *name)
 {
 	static const char	 hex[] = "0123456789ABCDEF";
 	const unsigned char	*p;
 	size_t			 n = 0;
-	int			 ascii = 1;
+	int			 ascii = 1, atoms;
 
 	for (p = (const unsigned char *)name; *p != '\0'; p++)
 		if (*p >= 0x80 || *p < 0x20)
 			ascii = 0;
+	atoms = name[0] != ' ' && name[strlen(name) - 1] != ' ' &&
+	    strstr(name, "  ") == NULL &&
+	    strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789!#$%&'*+-/=?^_`{|}~ ") == strlen(name);
+	if (ascii && atoms) {
+		(void)strlcpy(buf, name, sz);
+		return;
+	}
 	if (ascii) {
 		buf[n++] = '"';
 		for (p = (const unsigned char *)name; *p && n + 4 < sz; p++) {
@@ -706,11 +718,14 @@ main(int argc, char *argv[])
 		    msg_hdr_name_is(h, "Return-Path") ||
 		    msg_hdr_name_is(h, "Content-Length"))
 			h->drop = 1;
-		else if (msg_hdr_name_is(h, "Received") && ++nb >= 50)
-			/* Postfix's hopcount_limit: 50 hops are a loop,
-			 * before our own Received field makes them 51 */
-			sm_fail(fd, path, EX_DATAERR, "mail loop: 50 or more "
-			    "Received header fields");
+		else if (msg_hdr_name_is(h, "Received") &&
+		    ++nb + (conf.add_received ? 1 : 0) >= 50)
+			/* Postfix's hopcount_limit: 50 Received fields,
+			 * counting the one we add, are a loop */
+			sm_fail(fd, path, EX_DATAERR, conf.add_received ?
+			    "mail loop: with ours, 50 or more Received header "
+			    "fields" : "mail loop: 50 or more Received header "
+			    "fields");
 	}
 
 	/* masquerading: replies and bounces must reach a real mailbox */

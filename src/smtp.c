@@ -681,40 +681,59 @@ smtp_mail_params(const struct smtp_session *s, const struct qmsg *m,
 		(void)strlcat(buf, " SMTPUTF8", sz);
 	if (!(s->caps & CAP_DSN))
 		return;
-	if (m->dsn_ret != 0)
-		(void)strlcat(buf, m->dsn_ret == 1 ? " RET=FULL" : " RET=HDRS",
-		    sz);
+	/* in Postfix's order, so that the two compare byte for byte */
 	if (m->envid[0] != '\0' && smtp_xtext(x, sizeof(x), m->envid) == 0) {
 		(void)strlcat(buf, " ENVID=", sz);
 		(void)strlcat(buf, x, sz);
 	}
+	if (m->dsn_ret != 0)
+		(void)strlcat(buf, m->dsn_ret == 1 ? " RET=FULL" : " RET=HDRS",
+		    sz);
 }
 
 /*
- * utf-8-addr-unitext (RFC 6533 3): the ORCPT value of a non-ASCII
- * address in an SMTPUTF8 transaction.  UTF-8 goes as it is; '+', '=',
- * '\\' and anything outside 0x21-0x7e as "\\x{HH}".  -1 if `out' is
- * small.
+ * utf-8-addr-xtext (RFC 6533 3): the ORCPT value of a non-ASCII address,
+ * all ASCII: each non-ASCII character, and '+', '=', '\\' and anything
+ * outside 0x21-0x7e, as "\\x{HEX}" of its code point, as Postfix writes
+ * it.  Usable with SMTPUTF8 or without.  -1 if `out' is small or `in' is
+ * not UTF-8.
  */
 static int
-smtp_unitext(char *out, size_t outsz, const char *in)
+smtp_utf8_xtext(char *out, size_t outsz, const char *in)
 {
-	const unsigned char	*p;
-	size_t			 n = 0;
-	int			 k;
+	const unsigned char	*p = (const unsigned char *)in;
+	unsigned long		 cp;
+	size_t			 n = 0, len, k;
+	int			 w;
 
-	for (p = (const unsigned char *)in; *p != '\0'; p++) {
-		if (*p >= 0x80 || (*p >= 0x21 && *p <= 0x7e && *p != '+' &&
-		    *p != '=' && *p != '\\')) {
+	while (*p != '\0') {
+		if (*p >= 0x21 && *p <= 0x7e && *p != '+' && *p != '=' &&
+		    *p != '\\') {
 			if (n + 2 > outsz)
 				return -1;
-			out[n++] = (char)*p;
+			out[n++] = (char)*p++;
 			continue;
 		}
-		k = snprintf(out + n, outsz - n, "\\x{%02X}", *p);
-		if (k < 0 || (size_t)k >= outsz - n)
+		if (*p < 0x80)
+			cp = *p, len = 1;
+		else if (*p >= 0xc2 && *p <= 0xdf)
+			cp = *p & 0x1f, len = 2;
+		else if (*p >= 0xe0 && *p <= 0xef)
+			cp = *p & 0x0f, len = 3;
+		else if (*p >= 0xf0 && *p <= 0xf4)
+			cp = *p & 0x07, len = 4;
+		else
 			return -1;
-		n += (size_t)k;
+		for (k = 1; k < len; k++) {
+			if ((p[k] & 0xc0) != 0x80)
+				return -1;
+			cp = cp << 6 | (p[k] & 0x3f);
+		}
+		w = snprintf(out + n, outsz - n, "\\x{%lX}", cp);
+		if (w < 0 || (size_t)w >= outsz - n)
+			return -1;
+		n += (size_t)w;
+		p += len;
 	}
 	out[n] = '\0';
 	return 0;
@@ -723,14 +742,12 @@ smtp_unitext(char *out, size_t outsz, const char *in)
 /*
  * ORCPT (RFC 3461 4.2): the recipient as the caller wrote it, qualified
  * when it was a bare local name ("root" means nothing to the smarthost;
- * Postfix sends root@$myorigin).  An ASCII address is an rfc822 xtext; a
- * non-ASCII one is of the utf-8 type (RFC 6533), which needs SMTPUTF8 in
- * this transaction; without it (an alias made the envelope ASCII) no
- * ORCPT is sent rather than a mangled one.  0, or -1: no ORCPT.
+ * Postfix sends root@$myorigin).  An ASCII address is an rfc822 xtext, a
+ * non-ASCII one of the utf-8 type (RFC 6533).  0, or -1: no ORCPT.
  */
 static int
-smtp_orcpt(const struct smtp_session *s, const struct qmsg *m,
-    const struct rcpt *rc, char *out, size_t outsz)
+smtp_orcpt(const struct smtp_session *s, const struct rcpt *rc, char *out,
+    size_t outsz)
 {
 	const char	*a = rc->orig != NULL ? rc->orig : rc->addr;
 	char		 q[ADDR_MAX + 1];
@@ -751,27 +768,28 @@ smtp_orcpt(const struct smtp_session *s, const struct qmsg *m,
 			return -1;
 		return smtp_xtext(out + 7, outsz - 7, a);
 	}
-	if (!smtp_utf8(s, m) || strlcpy(out, "utf-8;", outsz) >= outsz)
+	if (strlcpy(out, "utf-8;", outsz) >= outsz)
 		return -1;
-	return smtp_unitext(out + 6, outsz - 6, a);
+	return smtp_utf8_xtext(out + 6, outsz - 6, a);
 }
 
 /* NOTIFY and ORCPT on RCPT TO, when the smarthost offers DSN */
 static void
-smtp_rcpt_params(const struct smtp_session *s, const struct qmsg *m,
-    const struct rcpt *rc, char *buf, size_t sz)
+smtp_rcpt_params(const struct smtp_session *s, const struct rcpt *rc,
+    char *buf, size_t sz)
 {
-	char	 x[ADDR_MAX * 6 + 16];
+	char	 x[ADDR_MAX * 8 + 16];
 
 	buf[0] = '\0';
 	if (!(s->caps & CAP_DSN))
 		return;
-	if (rc->notify != 0 && spool_notify_str(rc->notify, x, sizeof(x)) == 0) {
-		(void)strlcat(buf, " NOTIFY=", sz);
+	/* in Postfix's order, as in smtp_mail_params */
+	if (smtp_orcpt(s, rc, x, sizeof(x)) == 0) {
+		(void)strlcat(buf, " ORCPT=", sz);
 		(void)strlcat(buf, x, sz);
 	}
-	if (smtp_orcpt(s, m, rc, x, sizeof(x)) == 0) {
-		(void)strlcat(buf, " ORCPT=", sz);
+	if (rc->notify != 0 && spool_notify_str(rc->notify, x, sizeof(x)) == 0) {
+		(void)strlcat(buf, " NOTIFY=", sz);
 		(void)strlcat(buf, x, sz);
 	}
 }
@@ -808,7 +826,7 @@ static int
 smtp_envelope(struct smtp_session *s, struct qmsg *m, char *st,
     struct smtp_reply *r)
 {
-	char	 params[ADDR_MAX * 6 + 400];
+	char	 params[ADDR_MAX * 8 + 400];
 	size_t	 i, naccepted = 0;
 
 	smtp_mail_params(s, m, params, sizeof(params));
@@ -825,7 +843,7 @@ smtp_envelope(struct smtp_session *s, struct qmsg *m, char *st,
 		for (i = 0; i < m->nrcpt; i++) {
 			if (!smtp_open_rcpt(&m->rcpt[i]))
 				continue;
-			smtp_rcpt_params(s, m, &m->rcpt[i], params,
+			smtp_rcpt_params(s, &m->rcpt[i], params,
 			    sizeof(params));
 			if (smtp_cmd(s, r, "RCPT TO:<%s>%s", m->rcpt[i].addr,
 			    params) == -1)
@@ -853,7 +871,7 @@ smtp_envelope_pipelined(struct smtp_session *s, struct qmsg *m, char *st,
     struct smtp_reply *r)
 {
 	struct smtp_reply	*mail;
-	char			 params[ADDR_MAX * 6 + 400], *batch = NULL;
+	char			 params[ADDR_MAX * 8 + 400], *batch = NULL;
 	size_t			 i, len = 0, naccepted = 0;
 	FILE			*fp;
 	int			 rc = -1;
@@ -868,7 +886,7 @@ smtp_envelope_pipelined(struct smtp_session *s, struct qmsg *m, char *st,
 	(void)fprintf(fp, "MAIL FROM:<%s>%s\r\n", m->sender, params);
 	for (i = 0; i < m->nrcpt; i++)
 		if (smtp_open_rcpt(&m->rcpt[i])) {
-			smtp_rcpt_params(s, m, &m->rcpt[i], params,
+			smtp_rcpt_params(s, &m->rcpt[i], params,
 			    sizeof(params));
 			(void)fprintf(fp, "RCPT TO:<%s>%s\r\n",
 			    m->rcpt[i].addr, params);

@@ -105,14 +105,26 @@ test_postfixcompat_submission() {
 		    eval '[ "$PFC_RC" -eq 0 ] && [ "$(pfc_nqueued)" -eq 0 ]'
 	done
 
-	# 6. the hop limit: 50 Received fields are a loop (Postfix's
-	# hopcount_limit); 49 plus ours are 50 on the wire
+	# 6. the hop limit: 50 Received fields, counting the one we add, are
+	# a loop (Postfix's hopcount_limit, which counts its own the same way)
 	pfc_submit bob@example.org < <(pfc_received 50)
 	check "postfixcompat 6: 50 Received fields: refused (65), nothing queued" \
-	    eval '[ "$PFC_RC" -eq 65 ] && [ "$(pfc_nqueued)" -eq 0 ] && grep -q "mail loop: 50 or more Received" "$T/err"'
+	    eval '[ "$PFC_RC" -eq 65 ] && [ "$(pfc_nqueued)" -eq 0 ] && grep -q "mail loop: with ours, 50 or more Received" "$T/err"'
 	pfc_submit bob@example.org < <(pfc_received 49)
-	check "postfixcompat 6: 49 Received fields: queued" \
+	check "postfixcompat 6: 49 Received fields and ours: refused (65)" \
+	    eval '[ "$PFC_RC" -eq 65 ] && [ "$(pfc_nqueued)" -eq 0 ]'
+	pfc_submit bob@example.org < <(pfc_received 48)
+	check "postfixcompat 6: 48 Received fields and ours: queued" \
 	    eval '[ "$PFC_RC" -eq 0 ] && [ "$(pfc_nqueued)" -eq 1 ]'
+
+	# a generated From: has the display name as it is when it is words of
+	# atext, as Postfix writes it, quoted otherwise
+	pfc_submit -F "Cron Daemon" bob@example.org < <(printf 'Subject: f\n\nx\n')
+	check "postfixcompat: -F \"Cron Daemon\": From: Cron Daemon <...>" \
+	    grep -qx "From: Cron Daemon <$pfc_user@example.org>\\\\r" <(pfc_queued)
+	pfc_submit -F "J. Doe" bob@example.org < <(printf 'Subject: f\n\nx\n')
+	check "postfixcompat: -F \"J. Doe\": From: \"J. Doe\" <...>" \
+	    grep -qx "From: \"J. Doe\" <$pfc_user@example.org>\\\\r" <(pfc_queued)
 
 	# 9. the error names the recipient, not "--"; -bv shows every name
 	pfc_submit "$(printf 'bob@example.org\nX-Injected: 1')" < <(printf 'x\n')
@@ -136,7 +148,7 @@ test_postfixcompat_orcpt() {
 	check "postfixcompat 8: ORCPT of a bare local name is qualified" \
 	    grep -qx 'rcpt=RCPT TO:<root@example.org> ORCPT=rfc822;root@example.org' "$T/mail/"*.env
 	check "postfixcompat 8: ORCPT of a non-ASCII address has the utf-8 type" \
-	    grep -qxF "rcpt=RCPT TO:<j$(printf '\303\266')rg+x@example.org> ORCPT=utf-8;j$(printf '\303\266')rg\\x{2B}x@example.org" "$T/mail/"*.env
+	    grep -qxF "rcpt=RCPT TO:<j$(printf '\303\266')rg+x@example.org> ORCPT=utf-8;j\\x{F6}rg\\x{2B}x@example.org" "$T/mail/"*.env
 	check "postfixcompat 8: an ASCII address keeps rfc822" \
 	    grep -qx 'rcpt=RCPT TO:<ann@example.org> ORCPT=rfc822;ann@example.org' "$T/mail/"*.env
 	stop_daemon

@@ -2714,10 +2714,10 @@ test_smtp_send(void)
 		CASE("smtp: RET, ENVID, NOTIFY and xtext ORCPT when DSN is "
 		    "offered");
 		EXPECT_INT("smtp_send", rc, 0);
-		EXPECT(starts_with(fx_out(f), "MAIL FROM:<s@x> RET=HDRS "
-		    "ENVID=QQ314159\r\nRCPT TO:<a@x> NOTIFY=SUCCESS,FAILURE "
-		    "ORCPT=rfc822;a@x\r\nRCPT TO:<b@y> NOTIFY=NEVER "
-		    "ORCPT=rfc822;B+2BY+3Dz@y\r\nDATA\r\n"),
+		EXPECT(starts_with(fx_out(f), "MAIL FROM:<s@x> ENVID=QQ314159 "
+		    "RET=HDRS\r\nRCPT TO:<a@x> ORCPT=rfc822;a@x "
+		    "NOTIFY=SUCCESS,FAILURE\r\nRCPT TO:<b@y> "
+		    "ORCPT=rfc822;B+2BY+3Dz@y NOTIFY=NEVER\r\nDATA\r\n"),
 		    "written \"%.200s\"", fx_out(f));
 		END();
 		fx_free(f);
