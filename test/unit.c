@@ -2708,17 +2708,17 @@ test_smtp_send(void)
 		(void)strlcpy(m.envid, "QQ314159", sizeof(m.envid));
 		m.rcpt[0].notify = DSN_NOTIFY_SUCCESS | DSN_NOTIFY_FAILURE;
 		m.rcpt[1].notify = DSN_NOTIFY_NEVER;
-		if ((m.rcpt[1].orig = strdup("B+Y=z")) == NULL)
+		if ((m.rcpt[1].orig = strdup("B+Y=z@y")) == NULL)
 			abort();
 		(void)send_data(&m, smtp_data_ok, sizeof(smtp_data_ok) - 1);
 		rc = send_run(f, &m, CAP_DSN, sc);
 		CASE("smtp: RET, ENVID, NOTIFY and xtext ORCPT when DSN is "
 		    "offered");
 		EXPECT_INT("smtp_send", rc, 0);
-		EXPECT(starts_with(fx_out(f), "MAIL FROM:<s@x> RET=HDRS "
-		    "ENVID=QQ314159\r\nRCPT TO:<a@x> NOTIFY=SUCCESS,FAILURE "
-		    "ORCPT=rfc822;a@x\r\nRCPT TO:<b@y> NOTIFY=NEVER "
-		    "ORCPT=rfc822;B+2BY+3Dz\r\nDATA\r\n"),
+		EXPECT(starts_with(fx_out(f), "MAIL FROM:<s@x> ENVID=QQ314159 "
+		    "RET=HDRS\r\nRCPT TO:<a@x> ORCPT=rfc822;a@x "
+		    "NOTIFY=SUCCESS,FAILURE\r\nRCPT TO:<b@y> "
+		    "ORCPT=rfc822;B+2BY+3Dz@y NOTIFY=NEVER\r\nDATA\r\n"),
 		    "written \"%.200s\"", fx_out(f));
 		END();
 		fx_free(f);
@@ -3315,13 +3315,13 @@ prop_model(const char *in, size_t len, int iflag, size_t *outlen)
 			i++;
 		line = clean + start;
 		ll = i - start;
-		if (i < n) {	/* CRLF, LF or bare CR: one line end */
-			if (clean[i] == '\r' && i + 1 < n && clean[i + 1] == '\n')
-				i++;
-			i++;
+		if (i < n) {	/* CR...CRLF, LF or bare CR: one line end */
+			for (k = i; k < n && clean[k] == '\r'; k++)
+				;
+			i = k < n && clean[k] == '\n' ? k + 1 : i + 1;
 		}
-		if (!iflag && ll == 1 && line[0] == '.' &&
-		    (i <= n && (clean[i - 1] == '\n' || clean[i - 1] == '\r')))
+		/* a lone dot ends the input, with a line end or without */
+		if (!iflag && ll == 1 && line[0] == '.')
 			break;
 		for (first = 1, cap = LINE_MAX_OCTETS;; first = 0) {
 			k = ll > cap ? cap : ll;
