@@ -38,6 +38,7 @@ SENDMAIL_SRCS	 = src/sendmail.c \
 		   src/bs.c
 RELAYQ_SRCS	 = src/relayq.c \
 		   src/drain.c src/drainctl.c src/idle.c \
+		   src/drainconn.c \
 		   src/drainq.c \
 		   src/drainsess.c \
 		   src/drainwork.c \

@@ -270,17 +270,26 @@ struct ucred;
 int		 ctl_parse(const char *, size_t, struct ctl_req *, char *,
 		    size_t);
 int		 ctl_listen(char *, size_t);
-int		 ctl_accept(int, struct ctl_req *, struct ucred *);
-int		 ctl_error(int, int, const char *);
-int		 ctl_ok(int, const char *, size_t);
+void		 ctl_error(FILE *, int, const char *);
+void		 ctl_ok(FILE *, const char *, size_t);
 int		 ctl_call(const char *, const char *, FILE *, char *, size_t);
 int		 ctl_frontend(const struct conf *, int, const char *, int);
 int		 ctl_connect(const char *);
 size_t		 ctl_read_status(int, char *, size_t);
 
 /* submit.c */
-int		 submit_send(const char *, int, char *, size_t);
-void		 submit_accept(int, int, uid_t, int, long long);
+struct submit_held {		/* a copy between READY and commit */
+	int		 fd;		/* locked; -1 = none */
+	char		 id[SPOOL_IDLEN + 1];
+	off_t		 trailer;	/* where the trailer goes back */
+	char		 tail[64];	/* the trailer line */
+	size_t		 taillen;
+};
+int		 submit_send(const char *, int, char *, char *, size_t);
+int		 submit_prepare(int, uid_t, int, long long,
+		    struct submit_held *, char *, size_t);
+int		 submit_commit(struct submit_held *, int, char *, size_t);
+void		 submit_abandon(struct submit_held *, int);
 
 /* sandbox.c */
 void		 sandbox_apply(const struct conf *);

@@ -787,8 +787,9 @@ main(int argc, char *argv[])
 	 */
 	CRASH_POINT("sendmail-before-fsync");
 	if (sm_via_socket) {
-		/* the daemon fsyncs its copy before it answers OK */
-		if ((rc = submit_send(conf.spool, fd, errbuf,
+		/* the daemon fsyncs its copy before it answers OK, and names
+		   it: the id is the daemon's from here on (submit.c) */
+		if ((rc = submit_send(conf.spool, fd, id, errbuf,
 		    sizeof(errbuf))) != EX_OK) {
 			sm_warnx("handing the message to the relayq daemon: %s",
 			    errbuf);
