@@ -33,6 +33,7 @@ COMMON_SRCS	 = src/util.c \
 		   src/submit.c \
 		   src/aliases.c
 SENDMAIL_SRCS	 = src/sendmail.c \
+		   src/smdrop.c \
 		   src/smargs.c \
 		   src/msg.c \
 		   src/bs.c
@@ -118,7 +119,7 @@ test/unit: $(UNIT_SRCS) src/msg.o src/smtp.o src/auth.o src/authcmd.o \
 # sendmail reading its config from test/sgid-etc, for the test of the
 # installed (setgid) model, where RELAYQ_CONFIG and -C are refused
 test/sendmail-sgid: $(SENDMAIL_SRCS) $(COMMON_SRCS) src/relayq.h src/msg.h
-	$(CC) $(BASE_CPPFLAGS) $(CPPFLAGS) -DSYSCONFDIR='"$(CURDIR)/test/sgid-etc"' \
+	$(CC) $(BASE_CPPFLAGS) $(CPPFLAGS) -DSYSCONFDIR='"$(CURDIR)/test/sgid-etc"' -DRELAYQ_TEST \
 	    -DSPOOLDIR='"$(SPOOLDIR)"' \
 	    $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(SENDMAIL_SRCS) $(COMMON_SRCS) \
 	    $(BSD_LIBS)

@@ -291,6 +291,10 @@ int		 submit_prepare(int, uid_t, int, long long,
 int		 submit_commit(struct submit_held *, int, char *, size_t);
 void		 submit_abandon(struct submit_held *, int);
 
+/* smdrop.c */
+int		 smdrop_start(const char *, gid_t, gid_t);
+int		 smdrop_open(char *);
+
 /* sandbox.c */
 void		 sandbox_apply(const struct conf *);
 
