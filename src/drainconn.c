@@ -217,8 +217,7 @@ drain_conn_submit(struct drain_conn *c)
 	}
 	err[0] = '\0';
 	if ((code = submit_prepare(c->rfd, c->cr.uid, drain_dropfd,
-	    drain_conf->max_message_size, &c->held, err,
-	    sizeof(err))) != EX_OK) {
+	    drain_conf, &c->held, err, sizeof(err))) != EX_OK) {
 		log_warnx("submit from uid %u refused: %s",
 		    (unsigned int)c->cr.uid, err);
 		(void)snprintf(line, sizeof(line), "ERR %d %s\n", code, err);
@@ -296,43 +295,22 @@ drain_conn_request(struct drain_conn *c)
 
 /*
  * Read what is there.  The first read may carry the descriptor sent with
- * "submit"; the control buffer holds exactly one, and the kernel closes
- * any more a hostile client attaches (MSG_CTRUNC), so none leak here.
+ * "submit" (util_recvfd takes one at most); any later one is closed.
  */
 static void
 drain_conn_read(struct drain_conn *c)
 {
-	struct msghdr	 msg;
-	struct iovec	 iov;
-	struct cmsghdr	*cm;
-	union {
-		struct cmsghdr	hdr;
-		char		buf[CMSG_SPACE(sizeof(int))];
-	} cbuf;
 	ssize_t		 n;
 	int		 rfd;
 
-	memset(&msg, 0, sizeof(msg));
-	iov.iov_base = c->in + c->inlen;
-	iov.iov_len = sizeof(c->in) - c->inlen;
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = cbuf.buf;
-	msg.msg_controllen = sizeof(cbuf.buf);
-	if ((n = recvmsg(c->fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC)) ==
-	    -1 && (errno == EAGAIN || errno == EINTR))
+	n = util_recvfd(c->fd, c->in + c->inlen, sizeof(c->in) - c->inlen,
+	    &rfd, MSG_DONTWAIT);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return;
-	for (cm = CMSG_FIRSTHDR(&msg); n > 0 && cm != NULL;
-	    cm = CMSG_NXTHDR(&msg, cm))
-		if (cm->cmsg_level == SOL_SOCKET &&
-		    cm->cmsg_type == SCM_RIGHTS &&
-		    cm->cmsg_len == CMSG_LEN(sizeof(int))) {
-			memcpy(&rfd, CMSG_DATA(cm), sizeof(int));
-			if (c->rfd == -1 && c->state == CONN_REQUEST)
-				c->rfd = rfd;
-			else
-				(void)close(rfd);
-		}
+	if (rfd != -1 && c->rfd == -1 && c->state == CONN_REQUEST)
+		c->rfd = rfd;
+	else if (rfd != -1)
+		(void)close(rfd);
 	if (n <= 0) {
 		/* the client is gone: a submission not committed is
 		   dropped with it (drain_conn_close) */

@@ -63,6 +63,7 @@ struct conf {
 	char			*spool;
 	char			*log;
 	long long		 max_message_size;
+	long long		 queue_minfree;	/* 0: 1.5 x max_message_size */
 	time_t			 queue_lifetime;
 	time_t			 retry_min;
 	time_t			 retry_max;
@@ -137,6 +138,8 @@ struct qmsg {
 /* util.c */
 int		 util_duration(const char *, time_t *);
 int		 util_writeall(int, const void *, size_t);
+ssize_t		 util_sendfd(int, const void *, size_t, int);
+ssize_t		 util_recvfd(int, void *, size_t, int *, int);
 void		 util_sanitise(char *, size_t, const char *, size_t);
 int		 util_fsync_dir(const char *);
 char		*util_hostname(void);
@@ -230,6 +233,7 @@ int		 spool_read_state(int, const char *, struct qmsg *);
 int		 spool_write_state(int, const char *, struct qmsg *);
 int		 spool_parse_state(const char *, size_t, struct qmsg *);
 int		 spool_check_data(int, off_t, off_t, char *, size_t);
+int		 spool_minfree(int, const struct conf *, char *, size_t);
 int		 spool_notify_parse(const char *, unsigned int *);
 int		 spool_notify_str(unsigned int, char *, size_t);
 int		 spool_envid_ok(const char *);
@@ -286,7 +290,7 @@ struct submit_held {		/* a copy between READY and commit */
 	size_t		 taillen;
 };
 int		 submit_send(const char *, int, char *, char *, size_t);
-int		 submit_prepare(int, uid_t, int, long long,
+int		 submit_prepare(int, uid_t, int, const struct conf *,
 		    struct submit_held *, char *, size_t);
 int		 submit_commit(struct submit_held *, int, char *, size_t);
 void		 submit_abandon(struct submit_held *, int);

@@ -194,6 +194,7 @@ sandbox_landlock(const struct conf *conf, const char **why)
 static const int sandbox_syscalls[] = {
 	SYS_read, SYS_write, SYS_readv, SYS_writev, SYS_pread64,
 	SYS_pwrite64, SYS_openat, SYS_close, SYS_lseek, SYS_fstat,
+	SYS_fstatfs,	/* queue_minfree of a socket submission (spool.c) */
 	SYS_newfstatat, SYS_statx, SYS_fsync, SYS_fdatasync, SYS_ftruncate,
 	SYS_getdents64, SYS_renameat, SYS_renameat2, SYS_unlinkat, SYS_fcntl,
 	SYS_flock, SYS_faccessat, SYS_readlinkat, SYS_dup, SYS_dup3,

@@ -482,7 +482,7 @@ main(int argc, char *argv[])
 	struct tm	 tm;
 	FILE		*ef;
 	time_t		 now;
-	int		 fd, rc;
+	int		 fd, sfd, rc;
 
 	sm_sanitise_fds();
 	(void)signal(SIGPIPE, SIG_IGN);
@@ -643,6 +643,13 @@ main(int argc, char *argv[])
 		return EX_OK;
 	}
 
+	/* queue_minfree: refused before anything is written */
+	if ((sfd = open(conf.spool, O_PATH | O_DIRECTORY | O_CLOEXEC)) != -1) {
+		rc = spool_minfree(sfd, &conf, errbuf, sizeof(errbuf));
+		(void)close(sfd);
+		if (rc == -1)
+			sm_errx(EX_TEMPFAIL, "message not queued: %s", errbuf);
+	}
 	fd = sm_create(id, path, sizeof(path));
 	if ((in = malloc(sizeof(*in))) == NULL ||
 	    (out = malloc(sizeof(*out))) == NULL)

@@ -122,13 +122,6 @@ static void __attribute__((noreturn))
 smdrop_serve(int s, const char *spool, gid_t rgid, gid_t egid)
 {
 	struct smdrop_reply	 r;
-	struct msghdr		 msg;
-	struct iovec		 iov;
-	struct cmsghdr		*cm;
-	union {
-		struct cmsghdr	hdr;
-		char		buf[CMSG_SPACE(sizeof(int))];
-	} cbuf;
 	char			 c;
 	int			 fd, null;
 
@@ -141,24 +134,9 @@ smdrop_serve(int s, const char *spool, gid_t rgid, gid_t egid)
 	}
 	while (recv(s, &c, 1, 0) == 1) {
 		memset(&r, 0, sizeof(r));
-		memset(&msg, 0, sizeof(msg));
-		memset(&cbuf, 0, sizeof(cbuf));
 		fd = smdrop_create(spool, rgid, egid, r.id);
 		r.err = fd == -1 ? errno : 0;
-		iov.iov_base = &r;
-		iov.iov_len = sizeof(r);
-		msg.msg_iov = &iov;
-		msg.msg_iovlen = 1;
-		if (fd != -1) {
-			msg.msg_control = cbuf.buf;
-			msg.msg_controllen = sizeof(cbuf.buf);
-			cm = CMSG_FIRSTHDR(&msg);
-			cm->cmsg_level = SOL_SOCKET;
-			cm->cmsg_type = SCM_RIGHTS;
-			cm->cmsg_len = CMSG_LEN(sizeof(int));
-			memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-		}
-		if (sendmsg(s, &msg, MSG_NOSIGNAL) != (ssize_t)sizeof(r))
+		if (util_sendfd(s, &r, sizeof(r), fd) != (ssize_t)sizeof(r))
 			_exit(0);
 		if (fd != -1)
 			(void)close(fd);
@@ -201,33 +179,17 @@ int
 smdrop_open(char *id)
 {
 	struct smdrop_reply	 r;
-	struct msghdr		 msg;
-	struct iovec		 iov;
-	struct cmsghdr		*cm;
-	union {
-		struct cmsghdr	hdr;
-		char		buf[CMSG_SPACE(sizeof(int))];
-	} cbuf;
 	int			 fd = -1;
 
 	if (smdrop_fd == -1 || send(smdrop_fd, "c", 1, MSG_NOSIGNAL) != 1)
 		return -1;
-	memset(&msg, 0, sizeof(msg));
-	iov.iov_base = &r;
-	iov.iov_len = sizeof(r);
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = cbuf.buf;
-	msg.msg_controllen = sizeof(cbuf.buf);
-	if (recvmsg(smdrop_fd, &msg, MSG_CMSG_CLOEXEC) != (ssize_t)sizeof(r)) {
+	if (util_recvfd(smdrop_fd, &r, sizeof(r), &fd, 0) !=
+	    (ssize_t)sizeof(r)) {
+		if (fd != -1)
+			(void)close(fd);
 		errno = EPIPE;	/* the opener is gone */
 		return -1;
 	}
-	for (cm = CMSG_FIRSTHDR(&msg); cm != NULL; cm = CMSG_NXTHDR(&msg, cm))
-		if (cm->cmsg_level == SOL_SOCKET &&
-		    cm->cmsg_type == SCM_RIGHTS &&
-		    cm->cmsg_len == CMSG_LEN(sizeof(int)))
-			memcpy(&fd, CMSG_DATA(cm), sizeof(int));
 	if (r.err != 0 || fd == -1) {
 		if (fd != -1)
 			(void)close(fd);

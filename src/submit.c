@@ -99,14 +99,7 @@ int
 submit_send(const char *spool, int mfd, char *id, char *err, size_t errsz)
 {
 	struct timeval	 forever = { 0, 0 };
-	struct msghdr	 msg;
-	struct iovec	 iov;
-	struct cmsghdr	*cm;
-	union {
-		struct cmsghdr	hdr;
-		char		buf[CMSG_SPACE(sizeof(int))];
-	} cbuf;
-	char		 req[] = "submit\n", ans[512];
+	char		 ans[512];
 	int		 fd, code;
 
 	if ((fd = ctl_connect(spool)) == -1) {
@@ -114,20 +107,7 @@ submit_send(const char *spool, int mfd, char *id, char *err, size_t errsz)
 		    "(%s/%s: %s)", spool, CTL_SOCKET, strerror(errno));
 		return EX_UNAVAILABLE;
 	}
-	memset(&msg, 0, sizeof(msg));
-	memset(&cbuf, 0, sizeof(cbuf));
-	iov.iov_base = req;
-	iov.iov_len = sizeof(req) - 1;
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = cbuf.buf;
-	msg.msg_controllen = sizeof(cbuf.buf);
-	cm = CMSG_FIRSTHDR(&msg);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &mfd, sizeof(int));
-	if (sendmsg(fd, &msg, MSG_NOSIGNAL) != (ssize_t)iov.iov_len) {
+	if (util_sendfd(fd, "submit\n", 7, mfd) != 7) {
 		(void)snprintf(err, errsz, "sending to %s/%s: %s", spool,
 		    CTL_SOCKET, strerror(errno));
 		(void)close(fd);
@@ -241,11 +221,13 @@ submit_create(int dropfd, char *id)
  * Daemon, step 1: copy the queue file `mfd' of the peer `uid' into
  * `dropfd' under a new id, with our own I, T and U records, check it,
  * and leave it fsynced, locked and without its trailer line, which `h'
- * keeps for the commit.  `max' bounds the file.  Returns 0, or a
+ * keeps for the commit.  max_message_size bounds the file, and
+ * queue_minfree must be free (spool.c): the copy is ours, past the
+ * caller's quota.  Returns 0, or a
  * sysexits code with the reason in `err'.
  */
 int
-submit_prepare(int mfd, uid_t uid, int dropfd, long long max,
+submit_prepare(int mfd, uid_t uid, int dropfd, const struct conf *conf,
     struct submit_held *h, char *err, size_t errsz)
 {
 	struct stat	 st;
@@ -260,10 +242,12 @@ submit_prepare(int mfd, uid_t uid, int dropfd, long long max,
 		(void)snprintf(err, errsz, "submit: no queue file attached");
 		return EX_USAGE;
 	}
-	if (st.st_size > max * 2 + 1024 * 1024) {
+	if (st.st_size > conf->max_message_size * 2 + 1024 * 1024) {
 		(void)snprintf(err, errsz, "submit: message too large");
 		return EX_DATAERR;
 	}
+	if (spool_minfree(dropfd, conf, err, errsz) == -1)
+		return EX_TEMPFAIL;
 	if ((rest = submit_rest(mfd)) == -1) {
 		(void)snprintf(err, errsz, "submit: not a queue file");
 		return EX_DATAERR;

@@ -4048,11 +4048,14 @@ test_submit(void)
 {
 	static const char data[] = "Subject: x\r\n\r\nhi\r\n";
 	struct submit_held	 h;
+	struct conf		 sconf;
 	struct qmsg		 m;
 	char			 file[512], err[256], dname[64];
 	time_t			 now = time(NULL);
 	int			 dfd, mfd, len, code;
 
+	conf_init(&sconf);
+	sconf.max_message_size = 1024 * 1024;
 	(void)snprintf(dname, sizeof(dname), "submit.%u", tmpseq++);
 	if (mkdir(tmp_path(dname), 0700) == -1 ||
 	    (dfd = open(tmp_path(dname), O_RDONLY | O_DIRECTORY)) == -1)
@@ -4064,8 +4067,7 @@ test_submit(void)
 	if ((mfd = tmp_fd(file, (size_t)len)) == -1)
 		abort();
 	err[0] = '\0';
-	code = submit_prepare(mfd, 4242, dfd, 1024 * 1024, &h, err,
-	    sizeof(err));
+	code = submit_prepare(mfd, 4242, dfd, &sconf, &h, err, sizeof(err));
 	CASE("submit: a forged id, arrival time and user are replaced with "
 	    "the daemon's own; not importable before the commit");
 	EXPECT_INT("prepare", code, EX_OK);
@@ -4094,8 +4096,7 @@ test_submit(void)
 	    sizeof(data) - 1);
 	if ((mfd = tmp_fd(file, (size_t)len)) == -1)
 		abort();
-	code = submit_prepare(mfd, 4242, dfd, 1024 * 1024, &h, err,
-	    sizeof(err));
+	code = submit_prepare(mfd, 4242, dfd, &sconf, &h, err, sizeof(err));
 	CASE("submit: a file that is not a queue file (no recipient) is "
 	    "refused, nothing left");
 	EXPECT_INT("prepare", code, EX_DATAERR);
