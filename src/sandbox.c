@@ -438,8 +438,8 @@ sandbox_apply(const struct conf *conf)
 	else
 		log_info("sandbox: %s, %s", ll, sc);
 	if (abi >= 4)
-		log_info("sandbox: TCP connect to port %s only, no bind",
-		    ports);
+		log_info("Landlock network rules: TCP connect to port %s "
+		    "only, no bind", ports);
 #ifdef RELAYQ_TEST
 	sandbox_test_escape();
 #endif

@@ -646,7 +646,7 @@ spool_minfree(int fd, const struct conf *c, char *err, size_t errsz)
 	(void)snprintf(err, errsz, "the spool %s has %lld KB free, less than "
 	    "the %lld KB kept free (queue_minfree%s); try again when an "
 	    "administrator has made room", c->spool, avail / 1024,
-	    need / 1024, c->queue_minfree > 0 ? "" : " 0: 1.5 x "
+	    (need + 1023) / 1024, c->queue_minfree > 0 ? "" : " 0: 1.5 x "
 	    "max_message_size");
 	return -1;
 }

@@ -42,7 +42,7 @@ test_sandbox_net() {
 		return
 	fi
 	check "sandbox net: the rules are logged" \
-	    log_has "sandbox: TCP connect to port 53, $PORT only, no bind$"
+	    log_has "Landlock network rules: TCP connect to port 53, $PORT only, no bind$"
 	check "sandbox net: a port no smarthost uses is refused" \
 	    log_has "sandbox test: connect to port $other: Permission denied$"
 	printf 'Subject: net\n\nx\n' | submit user@example.net
