@@ -375,7 +375,7 @@ drain_conn_serve(void)
 {
 	struct pollfd		 pfd[DRAIN_CONN_MAX];
 	struct drain_conn	*c;
-	size_t			 i, n;
+	size_t			 i, k, n;
 	long long		 now;
 
 	if (drain_ctlfd == -1)
@@ -386,8 +386,14 @@ drain_conn_serve(void)
 		for (i = 0; i < n; i++) {
 			if (pfd[i].revents == 0)
 				continue;
-			for (c = drain_conns; c->fd != pfd[i].fd; c++)
+			/* only the connection served closes: the others'
+			   descriptors stay as poll saw them */
+			for (k = 0; k < DRAIN_CONN_MAX &&
+			    drain_conns[k].fd != pfd[i].fd; k++)
 				;
+			if (k == DRAIN_CONN_MAX)
+				continue;
+			c = &drain_conns[k];
 			if (c->state == CONN_ANSWER)
 				drain_conn_write(c);
 			else
