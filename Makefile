@@ -37,11 +37,13 @@ COMMON_SRCS	 = src/util.c \
 		   src/submit.c \
 		   src/aliases.c
 SENDMAIL_SRCS	 = src/sendmail.c \
+		   src/smdrop.c \
 		   src/smargs.c \
 		   src/msg.c \
 		   src/bs.c
 RELAYQ_SRCS	 = src/relayq.c \
 		   src/drain.c src/drainctl.c src/idle.c \
+		   src/drainconn.c \
 		   src/drainq.c \
 		   src/drainsess.c \
 		   src/drainwork.c \
@@ -119,7 +121,8 @@ SGID_OBJS	 = $(addprefix build/sgid/,$(SENDMAIL_OBJS) $(COMMON_OBJS))
 $(SGID_OBJS): build/sgid/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(BASE_CPPFLAGS) $(CPPFLAGS) \
-	    -DSYSCONFDIR='"$(CURDIR)/test/sgid-etc"' -DSPOOLDIR='"$(SPOOLDIR)"' \
+	    -DSYSCONFDIR='"$(CURDIR)/test/sgid-etc"' -DRELAYQ_TEST \
+	    -DSPOOLDIR='"$(SPOOLDIR)"' \
 	    $(ALL_CFLAGS) $(DEPFLAGS) -c -o $@ $<
 test/sendmail-sgid: $(SGID_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $(SGID_OBJS) $(BSD_LIBS)
@@ -156,6 +159,7 @@ deps:
 FUZZ_SECONDS	?= 60
 FUZZ_CC		?= clang
 FUZZ_TARGETS	 = reply engine addr msg conf spool aliases ctl authcmd argv auth import bs
+FUZZ_TARGETS	+= submit
 FUZZ_BINS	 = $(FUZZ_TARGETS:%=test/fuzz/fuzz_%)
 FUZZ_LIBSRCS	 = $(COMMON_SRCS) src/msg.c src/smtp.c src/auth.c \
 		   src/authcmd.c src/tls.c \

@@ -7,9 +7,11 @@
  * an SMTP session to a child that takes this same path.
  *
  * Privilege: installed setgid relayq only to create a file in the drop
- * directory (mode 1730).  The group is dropped for good right after the
- * create; everything that reads caller input runs without it (in -bs
- * the session process never creates a file, so each child can).
+ * directory (mode 1730).  The effective gid is the real one from the
+ * start; once the configuration is read, a helper that keeps the group
+ * for the open(2) alone is forked (smdrop.c) and this process gives every
+ * group privilege up for good, before it reads the message or an SMTP
+ * session.
  */
 #include <sys/types.h>
 #include <sys/file.h>
@@ -229,16 +231,21 @@ sm_socket_fallback(char *path, size_t pathsz)
 }
 
 /*
- * Create the queue file under its final name.  The egid relayq is taken
- * back only for the open(2) and given up for good right after it.
+ * Create the queue file under its final name.  Set-group-ID, the opener
+ * (smdrop.c) does it: this process holds no group privilege at all.
  */
 static int
 sm_create(char *id, char *path, size_t pathsz)
 {
 	struct timespec	 ts;
-	int		 fd, tries, saved;
+	int		 fd = -1, tries, saved;
 
-	for (tries = 0; tries < 100; tries++) {
+	if (sm_privileged) {
+		fd = smdrop_open(id);
+		if ((size_t)snprintf(path, pathsz, "%s/drop/%s", conf.spool,
+		    fd != -1 ? id : "(new file)") >= pathsz)
+			sm_errx(EX_CONFIG, "spool path too long: %s", conf.spool);
+	} else for (tries = 0; tries < 100; tries++) {
 		(void)clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_nsec += tries * 1000;	/* next microsecond on clash */
 		if (ts.tv_nsec >= 1000000000) {
@@ -249,14 +256,8 @@ sm_create(char *id, char *path, size_t pathsz)
 		if ((size_t)snprintf(path, pathsz, "%s/drop/%s", conf.spool,
 		    id) >= pathsz)
 			sm_errx(EX_CONFIG, "spool path too long: %s", conf.spool);
-		if (sm_privileged && setegid(sm_egid) == -1)
-			sm_err(EX_OSERR, "setegid");
 		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
 		    O_CLOEXEC, 0640);
-		saved = errno;
-		if (setresgid(sm_rgid, sm_rgid, sm_rgid) == -1)
-			sm_err(EX_OSERR, "setresgid");
-		errno = saved;
 		if (fd != -1 || errno != EEXIST)
 			break;
 	}
@@ -525,7 +526,7 @@ main(int argc, char *argv[])
 	struct tm	 tm;
 	FILE		*ef;
 	time_t		 now;
-	int		 fd, rc;
+	int		 fd, sfd, rc;
 
 	sm_sanitise_fds();
 	(void)signal(SIGPIPE, SIG_IGN);
@@ -561,6 +562,17 @@ main(int argc, char *argv[])
 	if (conf_load(&conf, cfg, strcmp(cfg, CONF_PATH) != 0, !sm_privileged, errbuf,
 	    sizeof(errbuf)) == -1)
 		sm_errx(EX_CONFIG, "%s", errbuf);
+	/*
+	 * Set-group-ID: the opener (smdrop.c) keeps the group for the
+	 * open(2) of each queue file; this process gives it up for good
+	 * before it reads anything but its arguments and the root-owned
+	 * configuration.  The listing and flush requests need no file.
+	 */
+	if (sm_privileged && o.mode != 'p' && o.qflag == 0 &&
+	    smdrop_start(conf.spool, sm_rgid, sm_egid) == -1)
+		sm_err(EX_OSERR, "starting the queue-file opener");
+	if (sm_privileged && setresgid(sm_rgid, sm_rgid, sm_rgid) == -1)
+		sm_err(EX_OSERR, "setresgid");
 	/* the queue listing and the flush request: the daemon's socket */
 	if (o.mode == 'p' || o.qflag != 0)
 		return ctl_frontend(&conf, o.mode == 'p' ? 'p' : 'q',
@@ -688,6 +700,13 @@ main(int argc, char *argv[])
 		return EX_OK;
 	}
 
+	/* queue_minfree: refused before anything is written */
+	if ((sfd = open(conf.spool, O_PATH | O_DIRECTORY | O_CLOEXEC)) != -1) {
+		rc = spool_minfree(sfd, &conf, errbuf, sizeof(errbuf));
+		(void)close(sfd);
+		if (rc == -1)
+			sm_errx(EX_TEMPFAIL, "message not queued: %s", errbuf);
+	}
 	fd = sm_create(id, path, sizeof(path));
 	if ((in = malloc(sizeof(*in))) == NULL ||
 	    (out = malloc(sizeof(*out))) == NULL)
@@ -851,8 +870,9 @@ main(int argc, char *argv[])
 	 */
 	CRASH_POINT("sendmail-before-fsync");
 	if (sm_via_socket) {
-		/* the daemon fsyncs its copy before it answers OK */
-		if ((rc = submit_send(conf.spool, fd, errbuf,
+		/* the daemon fsyncs its copy before it answers OK, and names
+		   it: the id is the daemon's from here on (submit.c) */
+		if ((rc = submit_send(conf.spool, fd, id, errbuf,
 		    sizeof(errbuf))) != EX_OK) {
 			sm_warnx("handing the message to the relayq daemon: %s",
 			    errbuf);

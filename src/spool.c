@@ -37,6 +37,7 @@
  */
 #include <sys/types.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -625,4 +626,33 @@ spool_write_state(int dirfd, const char *id, struct qmsg *m)
 	if (rc == 0 && fsync(dirfd) == -1)
 		rc = -1;
 	return rc;
+}
+
+/*
+ * queue_minfree: new mail only while the spool's file system keeps this
+ * much free for everyone (0: 1.5 x max_message_size, as Postfix's
+ * smtpd reserves).  Any local user could otherwise fill it, and a
+ * submission over the control socket is written as relayq, past any
+ * quota of the caller's.  `fd' is any descriptor on that file system.
+ * 0, or -1 with `err' saying how much is free and how much is kept.
+ */
+int
+spool_minfree(int fd, const struct conf *c, char *err, size_t errsz)
+{
+	struct statvfs	 sv;
+	long long	 need, avail;
+
+	need = c->queue_minfree > 0 ? c->queue_minfree :
+	    c->max_message_size / 2 * 3;
+	if (fstatvfs(fd, &sv) == -1)
+		return 0;	/* cannot tell: the write itself decides */
+	avail = (long long)sv.f_bavail * (long long)sv.f_frsize;
+	if (avail >= need)
+		return 0;
+	(void)snprintf(err, errsz, "the spool %s has %lld KB free, less than "
+	    "the %lld KB kept free (queue_minfree%s); try again when an "
+	    "administrator has made room", c->spool, avail / 1024,
+	    (need + 1023) / 1024, c->queue_minfree > 0 ? "" : " 0: 1.5 x "
+	    "max_message_size");
+	return -1;
 }

@@ -357,10 +357,10 @@ test_bs_property() {
 		    for (k = 0; k < n; k++) printf "%d", int(rand() * 10) }' |
 		    tr '0123456789' 'a.\r\n\000\377 x.\n' > "$T/in"
 		[ $((i % 5)) = 0 ] && head -c 2500 /dev/zero | tr '\000' y >> "$T/in"
-		# SMTP data ends with a line end before the dot: give both
-		# paths the same complete last line (an unterminated one is a
-		# unit test of its own)
-		[ -s "$T/in" ] && [ "$(tail -c 1 "$T/in" | od -An -c | tr -d ' ')" != '\n' ] && printf '\n' >> "$T/in"
+		# SMTP data ends with a CRLF before the dot (only
+		# <CR><LF>.<CR><LF> ends it): give both paths the same complete
+		# last line (an unterminated one is a unit test of its own)
+		[ -s "$T/in" ] && perl -0777 -pi -e 's/\r?\n?\z/\r\n/' "$T/in"
 		rm -f "$T/spool/drop"/*
 		submit -i -f a@x.org b@y.org < "$T/in" 2>/dev/null || { bad=1; break; }
 		f=$(ls "$T/spool/drop")
