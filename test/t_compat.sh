@@ -49,6 +49,9 @@ compat_case() {
 	check "compat: $name: exit 0" test $rc -eq 0
 	want=$(printf '%b' "$want")
 	want=${want//USER/$compat_user}
+	# an empty full name gives no empty quoted phrase, as in Postfix:
+	# From: user@domain, not From: "" <user@domain>
+	[ -n "$compat_gecos" ] || want=$(sed -E 's/^From: "GECOS" <(.*)>$/From: \1/' <<<"$want")
 	want=${want//GECOS/$compat_gecos}
 	want=${want//HOST/$compat_host}
 	got=$(compat_queued)
