@@ -35,13 +35,16 @@ COMMON_SRCS	 = src/util.c \
 SENDMAIL_SRCS	 = src/sendmail.c \
 		   src/smargs.c \
 		   src/msg.c \
+		   src/queue.c src/queuelocal.c \
 		   src/bs.c
 RELAYQ_SRCS	 = src/relayq.c \
 		   src/drain.c src/drainctl.c src/idle.c \
+		   src/drainspool.c \
 		   src/drainq.c \
 		   src/drainsess.c \
 		   src/drainwork.c \
 		   src/queue.c \
+		   src/queuelocal.c \
 		   src/bounce.c \
 		   src/check.c \
 		   src/sandbox.c \

@@ -513,7 +513,10 @@ main(int argc, char *argv[])
 	if (conf_load(&conf, cfg, strcmp(cfg, CONF_PATH) != 0, !sm_privileged, errbuf,
 	    sizeof(errbuf)) == -1)
 		sm_errx(EX_CONFIG, "%s", errbuf);
-	/* the queue listing and the flush request: the daemon's socket */
+	/* the queue listing and the flush request: the daemon's socket;
+	   the listing from the files when no daemon runs (queuelocal.c) */
+	if (o.mode == 'p' && o.nrcpt == 0 && !queue_local_running(conf.spool))
+		return queue_local_report(conf.spool);
 	if (o.mode == 'p' || o.qflag != 0)
 		return ctl_frontend(&conf, o.mode == 'p' ? 'p' : 'q',
 		    o.qflag == 'I' ? o.qid : NULL, o.nrcpt);
@@ -821,6 +824,8 @@ main(int argc, char *argv[])
 	if (in->folded > 0)
 		log_warnx("%s: folded %lu lines longer than 998 octets", id,
 		    in->folded);
+	if (!sm_via_socket && !queue_local_running(conf.spool))
+		queue_local_warn_idle(conf.spool, id);
 	if (o.verbose) {
 		(void)fprintf(stderr, "sendmail: queued as %s, from=<%s>\n",
 		    id, sender);

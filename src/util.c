@@ -7,8 +7,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <netdb.h>
+#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -177,4 +179,23 @@ util_rfc5322_date(char *buf, size_t sz, time_t t)
 	if (localtime_r(&t, &tm) == NULL ||
 	    strftime(buf, sz, "%a, %d %b %Y %H:%M:%S %z", &tm) == 0)
 		(void)strlcpy(buf, "Thu, 01 Jan 1970 00:00:00 +0000", sz);
+}
+
+/* "user:group" by name, numbers for what has no name (a container) */
+void
+util_owner(uid_t uid, gid_t gid, char *buf, size_t bufsz)
+{
+	struct passwd	*pw = getpwuid(uid);
+	struct group	*gr = getgrgid(gid);
+	char		 u[64], g[64];
+
+	if (pw != NULL)
+		(void)snprintf(u, sizeof(u), "%s", pw->pw_name);
+	else
+		(void)snprintf(u, sizeof(u), "%u", (unsigned int)uid);
+	if (gr != NULL)
+		(void)snprintf(g, sizeof(g), "%s", gr->gr_name);
+	else
+		(void)snprintf(g, sizeof(g), "%u", (unsigned int)gid);
+	(void)snprintf(buf, bufsz, "%s:%s", u, g);
 }
