@@ -45,6 +45,7 @@ RELAYQ_SRCS	 = src/relayq.c \
 		   src/drainwork.c \
 		   src/queue.c \
 		   src/queuelocal.c \
+		   src/stopcmd.c \
 		   src/bounce.c \
 		   src/check.c \
 		   src/sandbox.c \

@@ -247,6 +247,9 @@ int		 queue_local_list(const char *, FILE *, char *, size_t);
 int		 queue_local_report(const char *);
 void		 queue_local_warn_idle(const char *, const char *);
 
+/* stopcmd.c */
+int		 stop_main(const struct conf *);
+
 /* bounce.c */
 int		 bounce_write(int, struct conf *, const struct qmsg *,
 		    const char *, char *, char *, size_t);

@@ -492,6 +492,17 @@ main(int argc, char *argv[])
 	if (sm_privileged && setegid(sm_rgid) == -1)
 		sm_err(EX_OSERR, "setegid");
 
+	/* not a sendmail option: for the administrator trying the name */
+	if (argc == 2 && strcmp(argv[1], "--help") == 0) {
+		(void)printf("usage: sendmail [-itv] [-B type] [-b m|s|v|i|p] "
+		    "[-C file] [-F name] [-f sender] [-N dsn] [-R ret] "
+		    "[-V envid] [-q] [--] [recipient ...]\n"
+		    "Queues the message on standard input for relayq's daemon "
+		    "to deliver;\n-t takes the recipients from To, Cc and "
+		    "Bcc; mailq (-bp) lists the queue.\nMore in sendmail(8) "
+		    "and relayq(8).\n");
+		return EX_OK;
+	}
 	if (smargs_parse(argc, argv, &o, &ae) == -1) {
 		if (ae.usage)
 			sm_usage(ae.msg);

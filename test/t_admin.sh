@@ -22,6 +22,44 @@ test_admin_pidfile() {
 	stop_pid "$T/smtpd.pid"
 }
 
+# relayq stop: the daemon goes, and says so; a second stop says why not
+test_admin_stop() {
+	local out rc pid
+	new_env admin-stop
+	start_smtpd && write_conf || { not_ok "relayq stop: set-up" "see $T"; return; }
+	as_user "$TOP/relayq" -C "$T/conf" drain 2>"$T/daemon.err" &&
+	    wait_for 10 log_has "started:" || { not_ok "relayq stop: set-up" "$(cat "$T/daemon.err")"; return; }
+	pid=$(cat "$T/spool/pid")
+	echo "$pid" > "$T/daemon.pid"
+	out=$(as_user "$TOP/relayq" -C "$T/conf" stop 2>&1); rc=$?
+	check "relayq stop: exit 0" test $rc -eq 0
+	check "relayq stop: says the daemon stopped" grep -qxF "relayq: the daemon (pid $pid) on $T/spool has stopped" <<<"$out"
+	check "relayq stop: the daemon is gone" sh -c "! kill -0 $pid 2>/dev/null"
+	check "relayq stop: the daemon logged it" log_has "stopping$"
+	rm -f "$T/daemon.pid"
+	out=$(as_user "$TOP/relayq" -C "$T/conf" stop 2>&1); rc=$?
+	check "relayq stop, not running: exit 69 and why" test $rc -eq 69 -a \
+	    "$out" = "relayq: stop: the relayq daemon is not running on $T/spool"
+	stop_pid "$T/smtpd.pid"
+}
+
+# --help and help CMD: on stdout, exit 0
+test_admin_help() {
+	local out rc
+	out=$("$TOP/relayq" --help); rc=$?
+	check "relayq --help: exit 0, every command" test $rc -eq 0 -a \
+	    "$(grep -cE '^relayq (\[-C file\] )?(drain|stop|probe|queue|status|show|hold|release|flush|delete|check|import|version|help)( |$)' <<<"$out")" -eq 14
+	out=$("$TOP/relayq" help flush); rc=$?
+	check "relayq help flush: that command only" test $rc -eq 0 -a \
+	    "$out" = "relayq [-C file] flush [ID]
+    retry deferred mail now"
+	"$TOP/relayq" help nosuch >/dev/null 2>&1
+	check "relayq help nosuch: usage error" test $? -eq 64
+	out=$("$TOP/sendmail" --help); rc=$?
+	check "sendmail --help: exit 0 with the usage on stdout" test $rc -eq 0 -a \
+	    "$(head -1 <<<"$out" | cut -c1-15)" = "usage: sendmail"
+}
+
 # the daemon down: mailq and relayq queue read the files, with a note
 test_admin_mailq_down() {
 	local out err rc
@@ -142,6 +180,8 @@ admin_check_nonroot() {
 }
 
 test_admin_pidfile
+test_admin_stop
+test_admin_help
 test_admin_mailq_down
 test_admin_spool_missing
 test_admin_check_nonroot
