@@ -22,33 +22,41 @@
 
 #include "relayq.h"
 
-/*
- * Whether a daemon runs on `spool': the PID in spool/pid is alive.  Cheap
- * enough for every submission, and it never touches the daemon's lock (a
- * reader holding it for a moment would make a starting daemon think
- * another one runs).  A PID reused by another process reads as running:
- * then a warning is missing, nothing worse.
- */
-int
-queue_local_running(const char *spool)
+/* the PID in spool/pid: 0 when there is none, -1 when it cannot be read */
+long
+queue_local_pid(const char *spool)
 {
 	char	 path[1024], buf[32];
-	long	 pid;
 	ssize_t	 n;
 	int	 fd;
 
 	if ((size_t)snprintf(path, sizeof(path), "%s/pid", spool) >=
 	    sizeof(path))
-		return 1;
+		return -1;
 	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
-		return errno == ENOENT ? 0 : 1;
+		return errno == ENOENT ? 0 : -1;
 	n = read(fd, buf, sizeof(buf) - 1);
 	(void)close(fd);
 	if (n <= 0)
 		return 0;
 	buf[n] = '\0';
-	if ((pid = strtol(buf, NULL, 10)) <= 0)
-		return 0;
+	return strtol(buf, NULL, 10) > 0 ? strtol(buf, NULL, 10) : 0;
+}
+
+/*
+ * Whether a daemon runs on `spool': the PID in spool/pid is alive.  Cheap
+ * enough for every submission, and it never touches the daemon's lock (a
+ * reader holding it for a moment would make a starting daemon think
+ * another one runs).  A PID reused by another process reads as running:
+ * then a warning is missing, nothing worse.  An unreadable file too.
+ */
+int
+queue_local_running(const char *spool)
+{
+	long	 pid = queue_local_pid(spool);
+
+	if (pid <= 0)
+		return pid == -1;
 	return kill((pid_t)pid, 0) == 0 || errno == EPERM;
 }
 

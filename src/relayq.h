@@ -242,6 +242,7 @@ void		 queue_list_total(FILE *, unsigned long long, size_t);
 void		 queue_show(FILE *, const struct qmsg *, long long, int);
 
 /* queuelocal.c */
+long		 queue_local_pid(const char *);
 int		 queue_local_running(const char *);
 int		 queue_local_list(const char *, FILE *, char *, size_t);
 int		 queue_local_report(const char *);

@@ -5,7 +5,6 @@
  * systemctl stop relayq does the same and keeps systemd informed.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,25 +17,6 @@
 
 #define STOP_WAIT	120	/* seconds: longer than any session timeout */
 
-/* the PID in spool/pid, 0 when there is none */
-static long
-stop_pid(const char *spool)
-{
-	char	 path[1024], buf[32];
-	ssize_t	 n;
-	int	 fd;
-
-	(void)snprintf(path, sizeof(path), "%s/pid", spool);
-	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	(void)close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	return strtol(buf, NULL, 10);
-}
-
 int
 stop_main(const struct conf *conf)
 {
@@ -45,7 +25,7 @@ stop_main(const struct conf *conf)
 	long		 pid;
 
 	if (!queue_local_running(conf->spool) ||
-	    (pid = stop_pid(conf->spool)) <= 0) {
+	    (pid = queue_local_pid(conf->spool)) <= 0) {
 		(void)fprintf(stderr, "relayq: stop: the relayq daemon is not "
 		    "running on %s\n", conf->spool);
 		return EX_UNAVAILABLE;
