@@ -210,7 +210,14 @@ deb:
 install: all
 	DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" SYSCONFDIR="$(SYSCONFDIR)" \
 	    SPOOLDIR="$(SPOOLDIR)" SBINDIR="$(SBINDIR)" MANDIR="$(MANDIR)" \
+	    FORCE="$(FORCE)" \
 	    sh contrib/install.sh
+
+# what install put there; the configuration, the spool and the user stay
+uninstall:
+	DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" SYSCONFDIR="$(SYSCONFDIR)" \
+	    SPOOLDIR="$(SPOOLDIR)" SBINDIR="$(SBINDIR)" MANDIR="$(MANDIR)" \
+	    sh contrib/uninstall.sh
 
 clean:
 	rm -f sendmail relayq src/*.o test/unit test/smtpd test/sendmail-sgid \
@@ -219,4 +226,4 @@ clean:
 	rm -rf build
 
 .PHONY: all check demo interop bench install clean deps lint deb FORCE fuzz \
-	fuzz-deps docker-test
+	fuzz-deps docker-test uninstall
