@@ -44,7 +44,7 @@ static int		 sm_privileged;
 
 /*
  * Errors go to the caller's stderr as "sendmail: what: why" and to the
- * log (SPEC 3): a cron job's failed submission leaves a trace even when
+ * log: a cron job's failed submission leaves a trace even when
  * nobody reads cron's own mail.
  */
 static void

@@ -1,4 +1,4 @@
-# Every caller of SPEC section 1, one row each: its exact argv and a
+# Every caller sendmail(8) names, one row each: its exact argv and a
 # realistic message produce exactly this queued envelope and header.
 # No daemon runs: the committed file stays in the drop directory and is
 # read from there.  Sourced by test/check.sh, which provides test/lib.sh.

@@ -1,4 +1,4 @@
-# The container set-up (SPEC section 1, "containers"): one arbitrary uid
+# The container set-up (README.md, "containers"): one arbitrary uid
 # with no passwd entry, no setgid, no config file, everything from
 # RELAYQ_* variables and a mounted secret, the daemon in the foreground
 # logging to stderr, the spool on a volume.

@@ -1,4 +1,4 @@
-# TLS verification by the rules (SPEC 6): every refusal defers with the
+# TLS verification by the rules: every refusal defers with the
 # exact reason, before any AUTH or MAIL; pins; address literals.
 # Sourced by test/check.sh, which provides test/lib.sh.
 
