@@ -152,25 +152,28 @@ queue_local_list(const char *spool, FILE *fp, char *err, size_t errsz)
 	size_t			 n;
 	int			 spoolfd, statefd;
 
+	/* a directory the daemon has not made yet holds no mail */
 	if ((spoolfd = open(spool, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
-	    -1 || (statefd = openat(spoolfd, "state", O_RDONLY |
-	    O_DIRECTORY | O_CLOEXEC)) == -1 || faccessat(spoolfd, "queue",
-	    R_OK | X_OK, AT_EACCESS) == -1) {
+	    -1 || (faccessat(spoolfd, "queue", R_OK | X_OK, AT_EACCESS) ==
+	    -1 && errno != ENOENT)) {
 		(void)snprintf(err, errsz, "%s%s: %s; the queue can be read "
 		    "without the daemon by root and the %s user only (run "
 		    "mailq as root, or start the daemon: relayq drain)", spool,
-		    spoolfd == -1 ? "" : "/state or queue", strerror(errno),
+		    spoolfd == -1 ? "" : "/queue", strerror(errno),
 		    RELAYQ_USER);
 		if (spoolfd != -1)
 			(void)close(spoolfd);
 		return EX_UNAVAILABLE;
 	}
+	statefd = openat(spoolfd, "state", O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC);
 	/* drop/ first: what sendmail queued while no daemon took it in */
 	n = queue_local_dir(fp, spoolfd, statefd, "drop", 0, &bytes, 0);
 	n += queue_local_dir(fp, spoolfd, statefd, "queue", 0, &bytes, n);
 	n += queue_local_dir(fp, spoolfd, statefd, "hold", 1, &bytes, n);
 	queue_list_total(fp, bytes, n);
-	(void)close(statefd);
+	if (statefd != -1)
+		(void)close(statefd);
 	(void)close(spoolfd);
 	return fflush(fp) == EOF ? EX_IOERR : EX_OK;
 }
