@@ -196,7 +196,7 @@ drain_log(const struct qmsg *m, size_t i, const char *relay, double start,
  * unlinks are in the page cache and reach the disk anyway).  A power
  * loss may undo the unlinks of the last few messages, which are then
  * delivered again although their 250 was received: the post-dot
- * duplicate window relayq-spool(5) already documents, widened from one message
+ * duplicate window of relayq-spool(5), widened from one message
  * to at most DRAIN_SYNC_MAX, never a loss.
  */
 static size_t	 drain_unsynced;
