@@ -99,9 +99,11 @@ queue_local_ids(int spoolfd, const char *dir, size_t *np)
 		    SPOOL_IDLEN + 1);
 	}
 	(void)closedir(d);
-	qsort(v, n, SPOOL_IDLEN + 1, queue_local_cmp);
 	*np = n;
-	return v != NULL ? v : calloc(1, 1);
+	if (v == NULL)		/* none: qsort must not see NULL */
+		return calloc(1, 1);
+	qsort(v, n, SPOOL_IDLEN + 1, queue_local_cmp);
+	return v;
 }
 
 /* one directory's messages, listed; returns how many */

@@ -136,11 +136,11 @@ test_admin_check_nonroot() {
 		echo "# check as non-root: skipped, needs root (to make a system installation's spool)"
 		return
 	fi
-	# the user make install creates; made here for the test when missing
-	# and removed after it
+	# the user make install creates, as make install and the package make
+	# it; made here for the test when missing and removed after it
 	if ! getent passwd relayq >/dev/null; then
 		getent group relayq >/dev/null || { groupadd --system relayq && made=group; }
-		useradd --system --gid relayq --no-create-home --home-dir /nonexistent \
+		useradd --system --gid relayq --no-create-home --home-dir /var/spool/relayq \
 		    --shell /usr/sbin/nologin relayq && made="user $made"
 	fi
 	admin_check_nonroot
