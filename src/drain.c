@@ -59,6 +59,7 @@ static volatile sig_atomic_t	 drain_stop;
 
 static void	 drain_import_one(const char *);
 static void	 drain_import_commit(void);
+static int	 drain_lock_pid(char *, size_t);
 
 static void
 drain_sig(int sig)
@@ -91,7 +92,7 @@ static int
 drain_read_password(const char *path, char *err, size_t errsz)
 {
 	struct stat	 st;
-	char		 buf[1024];
+	char		 buf[1024], who[140];
 	ssize_t		 n;
 	int		 fd;
 
@@ -106,10 +107,11 @@ drain_read_password(const char *path, char *err, size_t errsz)
 		goto fail;
 	}
 	if (st.st_uid != geteuid() || (st.st_mode & 077) != 0) {
+		util_owner(geteuid(), getegid(), who, sizeof(who));
 		(void)snprintf(err, errsz, "auth_password_file %s must be "
-		    "owned by uid %u and not readable by others (chown %u %s; "
-		    "chmod 600 %s)", path, (unsigned int)geteuid(),
-		    (unsigned int)geteuid(), path, path);
+		    "owned by %.*s, the user the daemon runs as, and readable "
+		    "by it alone: as root, \"chown %s %s; chmod 600 %s\"",
+		    path, (int)strcspn(who, ":"), who, who, path, path);
 		goto fail;
 	}
 	n = read(fd, buf, sizeof(buf) - 1);
@@ -136,6 +138,7 @@ drain_read_password(const char *path, char *err, size_t errsz)
 static int
 drain_opendir(const char *name, mode_t mode, char *err, size_t errsz)
 {
+	char	 path[1100];
 	int	 fd;
 
 	if (mkdir(name, mode) == 0 && chmod(name, mode) == -1) {
@@ -144,9 +147,11 @@ drain_opendir(const char *name, mode_t mode, char *err, size_t errsz)
 		return -1;
 	}
 	if ((fd = open(name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-	    O_CLOEXEC)) == -1)
-		(void)snprintf(err, errsz, "spool directory %s/%s: %s",
-		    drain_conf->spool, name, strerror(errno));
+	    O_CLOEXEC)) == -1) {
+		(void)snprintf(path, sizeof(path), "%s/%s", drain_conf->spool,
+		    name);
+		drain_spool_error(err, errsz, path, errno);
+	}
 	return fd;
 }
 
@@ -191,7 +196,7 @@ drain_log(const struct qmsg *m, size_t i, const char *relay, double start,
  * unlinks are in the page cache and reach the disk anyway).  A power
  * loss may undo the unlinks of the last few messages, which are then
  * delivered again although their 250 was received: the post-dot
- * duplicate window that SPEC 6 already allows, widened from one message
+ * duplicate window of relayq-spool(5), widened from one message
  * to at most DRAIN_SYNC_MAX, never a loss.
  */
 static size_t	 drain_unsynced;
@@ -796,14 +801,30 @@ drain_lock(char *err, size_t errsz)
 		(void)close(fd);
 		return -1;
 	}
+	drain_lockfd = fd;	/* stays open: the lock lives as long as we do */
+	return drain_lock_pid(err, errsz);
+}
+
+/*
+ * Our PID into the locked pid file: at start, and again after daemon()
+ * has forked, so that `kill $(cat pid)' reaches the daemon and not the
+ * parent that exited.  The lock belongs to the open file, which the child
+ * shares, so it is held without a gap.
+ */
+static int
+drain_lock_pid(char *err, size_t errsz)
+{
+	char	 buf[32];
+	int	 n;
+
 	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
-	if (ftruncate(fd, 0) == -1 || pwrite(fd, buf, (size_t)n, 0) != n) {
+	if (ftruncate(drain_lockfd, 0) == -1 ||
+	    pwrite(drain_lockfd, buf, (size_t)n, 0) != n) {
 		(void)snprintf(err, errsz, "%s/pid: %s", drain_conf->spool,
 		    strerror(errno));
 		return -1;
 	}
-	drain_lockfd = fd;
-	return 0;	/* fd stays open: the lock lives as long as we do */
+	return 0;
 }
 
 /* Everything that can fail with a clear message before the loop runs. */
@@ -811,8 +832,11 @@ static int
 drain_setup(int foreground, char *err, size_t errsz)
 {
 	char	 msg[256];
+	int	 created;
 
-	if (drain_drop_root(err, errsz) == -1)
+	/* as root, before dropping it: the spool's parent is root's */
+	if (drain_spool_make(drain_conf->spool, &created, err, errsz) == -1 ||
+	    drain_drop_root(err, errsz) == -1)
 		return -1;
 	if (!foreground && drain_conf->log != NULL &&
 	    strcmp(drain_conf->log, "stderr") == 0) {
@@ -851,8 +875,7 @@ drain_setup(int foreground, char *err, size_t errsz)
 	    tls_init(drain_conf, err, errsz) == -1)
 		return -1;
 	if (chdir(drain_conf->spool) == -1) {
-		(void)snprintf(err, errsz, "spool %s: %s", drain_conf->spool,
-		    strerror(errno));
+		drain_spool_error(err, errsz, drain_conf->spool, errno);
 		return -1;
 	}
 	if ((drain_dropfd = drain_opendir("drop", 01730, err, errsz)) == -1 ||
@@ -868,6 +891,8 @@ drain_setup(int foreground, char *err, size_t errsz)
 	if (log_init("relayq", drain_conf->log != NULL ? drain_conf->log :
 	    foreground ? "stderr" : "syslog") == -1)
 		log_warn("log file %s; logging to syslog", drain_conf->log);
+	if (created)
+		log_info("created the missing spool %s", drain_conf->spool);
 	return 0;
 }
 
@@ -888,6 +913,10 @@ drain_main(struct conf *conf, int foreground)
 	}
 	if (!foreground && daemon(1, 0) == -1) {
 		(void)fprintf(stderr, "relayq: daemon: %s\n", strerror(errno));
+		return EX_OSERR;
+	}
+	if (!foreground && drain_lock_pid(err, sizeof(err)) == -1) {
+		log_warnx("%s", err);
 		return EX_OSERR;
 	}
 	memset(&sa, 0, sizeof(sa));

@@ -149,6 +149,7 @@ int		 util_fsync_dir(const char *);
 char		*util_hostname(void);
 char		*util_fqdn(void);
 void		 util_rfc5322_date(char *, size_t, time_t);
+void		 util_owner(uid_t, gid_t, char *, size_t);
 
 /* conf.c */
 void		 conf_init(struct conf *);
@@ -247,6 +248,16 @@ void		 queue_list_head(FILE *);
 void		 queue_list_entry(FILE *, const struct qmsg *, long long, int);
 void		 queue_list_total(FILE *, unsigned long long, size_t);
 void		 queue_show(FILE *, const struct qmsg *, long long, int);
+
+/* queuelocal.c */
+long		 queue_local_pid(const char *);
+int		 queue_local_running(const char *);
+int		 queue_local_list(const char *, FILE *, char *, size_t);
+int		 queue_local_report(const char *);
+void		 queue_local_warn_idle(const char *, const char *);
+
+/* stopcmd.c */
+int		 stop_main(const struct conf *);
 
 /* bounce.c */
 int		 bounce_write(int, struct conf *, const struct qmsg *,

@@ -8,8 +8,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <netdb.h>
+#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -248,4 +250,23 @@ util_recvfd(int s, void *buf, size_t len, int *fd, int flags)
 		    cm->cmsg_len == CMSG_LEN(sizeof(int)) && *fd == -1)
 			memcpy(fd, CMSG_DATA(cm), sizeof(int));
 	return n;
+}
+
+/* "user:group" by name, numbers for what has no name (a container) */
+void
+util_owner(uid_t uid, gid_t gid, char *buf, size_t bufsz)
+{
+	struct passwd	*pw = getpwuid(uid);
+	struct group	*gr = getgrgid(gid);
+	char		 u[64], g[64];
+
+	if (pw != NULL)
+		(void)snprintf(u, sizeof(u), "%s", pw->pw_name);
+	else
+		(void)snprintf(u, sizeof(u), "%u", (unsigned int)uid);
+	if (gr != NULL)
+		(void)snprintf(g, sizeof(g), "%s", gr->gr_name);
+	else
+		(void)snprintf(g, sizeof(g), "%u", (unsigned int)gid);
+	(void)snprintf(buf, bufsz, "%s:%s", u, g);
 }

@@ -3296,7 +3296,7 @@ prop_rand(void)
 	return (unsigned int)(prop_state >> 32);
 }
 
-/* A reference model of the body rules (SPEC 4), written independently. */
+/* A reference model of the body rules, written independently. */
 static char *
 prop_model(const char *in, size_t len, int iflag, size_t *outlen)
 {
