@@ -104,7 +104,8 @@ UNIT_SRCS	 = test/unit.c \
 		   test/unit_authcmd.c \
 		   test/unit_smargs.c \
 		   test/unit_bs.c \
-		   test/unit_drainq.c
+		   test/unit_drainq.c \
+		   test/unit_sort.c
 test/unit: $(UNIT_SRCS) src/msg.o src/smtp.o src/auth.o src/authcmd.o \
 	    src/tls.o $(IMPORT_OBJS) src/idle.o src/smargs.o src/bs.o \
 	    src/drainq.o $(COMMON_OBJS) test/unit.h src/smargs.h src/msg.h

@@ -141,6 +141,8 @@ void		 util_sanitise(char *, size_t, const char *, size_t);
 int		 util_fsync_dir(const char *);
 char		*util_hostname(void);
 char		*util_fqdn(void);
+void		 util_sort(void *, size_t, size_t,
+		    int (*)(const void *, const void *));
 void		 util_rfc5322_date(char *, size_t, time_t);
 
 /* conf.c */
