@@ -156,6 +156,8 @@ const char	*conf_domain(struct conf *);
 
 /* log.c */
 int		 log_init(const char *, const char *);
+void		 log_signal_prepare(void);
+void		 log_signal_safe(const char *);
 void		 log_info(const char *, ...)
 		    __attribute__((format(printf, 1, 2)));
 void		 log_warnx(const char *, ...)

@@ -10,7 +10,10 @@
  *    read its config and CA bundle, read the few files name resolution
  *    and time zones need, and map shared libraries (Landlock), and
  *  - make only the system calls this loop makes (seccomp allow-list; any
- *    other kills the process: a loud failure, and mail stays queued).
+ *    other stops the process: a loud failure, and mail stays queued).
+ *    Never a silent one: the filter traps (SECCOMP_RET_TRAP), and the
+ *    SIGSYS handler logs which call it was before the process dies of
+ *    that signal (sandbox_sigsys).
  * It still reaches the network: that is its job.  systemd adds more
  * (contrib/relayq.service).  Nothing in it may fork or exec: with
  * auth_password_command, a helper forked before the sandbox runs the
@@ -27,6 +30,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -270,13 +274,92 @@ sandbox_seccomp(void)
 		f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
 		    (unsigned int)sandbox_syscalls[i],
 		    (unsigned char)(SANDBOX_NSYS - i), 0);
+	/* any other: SIGSYS, which sandbox_sigsys logs before dying */
 	f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K,
-	    SECCOMP_RET_KILL_PROCESS);
+	    SECCOMP_RET_TRAP);
 	f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K,
 	    SECCOMP_RET_ALLOW);
 	prog.len = (unsigned short)n;
 	prog.filter = f;
 	return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog);
+}
+
+/* Names for the log of the calls code run by mistake is likely to
+ * make; any other is logged by its number alone. */
+static const struct {
+	int		 nr;
+	const char	*name;
+} sandbox_names[] = {
+	{ SYS_sysinfo, "sysinfo" }, { SYS_execve, "execve" },
+	{ SYS_execveat, "execveat" }, { SYS_clone, "clone" },
+#ifdef SYS_clone3
+	{ SYS_clone3, "clone3" },
+#endif
+#ifdef SYS_fork
+	{ SYS_fork, "fork" }, { SYS_vfork, "vfork" },
+#endif
+	{ SYS_wait4, "wait4" }, { SYS_ptrace, "ptrace" },
+	{ SYS_socketpair, "socketpair" }, { SYS_pipe2, "pipe2" },
+	{ SYS_epoll_create1, "epoll_create1" }, { SYS_getcwd, "getcwd" },
+	{ SYS_sched_getaffinity, "sched_getaffinity" },
+	{ SYS_prlimit64, "prlimit64" }, { SYS_mkdirat, "mkdirat" },
+	{ SYS_fchmod, "fchmod" }, { SYS_fchown, "fchown" },
+	{ SYS_linkat, "linkat" }, { SYS_symlinkat, "symlinkat" },
+	{ SYS_memfd_create, "memfd_create" }, { SYS_setsid, "setsid" },
+	{ SYS_listen, "listen" }, { SYS_mount, "mount" },
+};
+
+/*
+ * SIGSYS from the filter: a system call outside the allow-list, which
+ * the kernel did not run.  Says which in the log, with write(2) only
+ * (log_signal_safe), then dies of SIGSYS (SA_RESETHAND made it the
+ * default action again), so that a supervisor sees what it always saw.
+ * Not returning keeps code that hit the filter from going on after a
+ * call it believes was made.
+ */
+static void
+sandbox_sigsys(int sig, siginfo_t *si, void *uc)
+{
+	char		 msg[256], num[16];
+	const char	*name = NULL;
+	size_t		 i, k = sizeof(num) - 1;
+	unsigned int	 nr = (unsigned int)si->si_syscall;
+
+	(void)uc;
+	num[k] = '\0';
+	do {
+		num[--k] = (char)('0' + nr % 10);
+		nr /= 10;
+	} while (nr > 0 && k > 0);
+	for (i = 0; i < sizeof(sandbox_names) / sizeof(sandbox_names[0]); i++)
+		if (sandbox_names[i].nr == si->si_syscall)
+			name = sandbox_names[i].name;
+	msg[0] = '\0';
+	(void)strlcat(msg, "sandbox: system call ", sizeof(msg));
+	(void)strlcat(msg, num + k, sizeof(msg));
+	if (name != NULL) {
+		(void)strlcat(msg, " (", sizeof(msg));
+		(void)strlcat(msg, name, sizeof(msg));
+		(void)strlcat(msg, ")", sizeof(msg));
+	}
+	(void)strlcat(msg, " refused by the seccomp filter: stopping with "
+	    "SIGSYS; queued mail is safe.  Please report this line as a "
+	    "relayq bug", sizeof(msg));
+	log_signal_safe(msg);
+	(void)raise(sig);
+}
+
+/* Before the filter: the handler, and the log's descriptor it needs. */
+static void
+sandbox_trap_init(void)
+{
+	struct sigaction	 sa;
+
+	log_signal_prepare();
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = sandbox_sigsys;
+	sa.sa_flags = SA_SIGINFO | SA_RESETHAND | SA_NODEFER;
+	(void)sigaction(SIGSYS, &sa, NULL);
 }
 #endif /* SANDBOX_ARCH */
 
@@ -337,6 +420,7 @@ sandbox_apply(const struct conf *conf)
 	else
 		(void)snprintf(ll, sizeof(ll), "Landlock ABI %d", abi);
 #ifdef SANDBOX_ARCH
+	sandbox_trap_init();
 	if (sandbox_seccomp() == -1)
 		(void)snprintf(sc, sizeof(sc), "seccomp unavailable (%s)",
 		    strerror(errno));
