@@ -30,6 +30,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -62,13 +63,36 @@
 #define SANDBOX_ARCH	AUDIT_ARCH_AARCH64
 #endif
 
-/* what name resolution, time zones and the TLS library read at run time */
+/*
+ * What name resolution, user and group look-ups, time zones and the TLS
+ * library read at run time.  /etc as a whole, not its files one by one:
+ * a Landlock rule holds an inode, and /etc/hosts, resolv.conf,
+ * nsswitch.conf and gai.conf are replaced by rename (DHCP clients,
+ * NetworkManager, configuration management), which cut a daemon with
+ * per-file rules off name resolution until restart.  Landlock cannot
+ * name files that do not exist yet, so the directory it is.  What that
+ * allows beyond the old rules: reading what the relayq user may read in
+ * /etc anyway (file modes still apply: not /etc/shadow, not private
+ * keys), and it is needed besides: getpwuid and getgrouplist read
+ * /etc/passwd and /etc/group for the control socket's rights
+ * (drainctl.c) and bounces (bounce.c).  Nothing in /etc becomes
+ * writable.
+ */
 static const char *const sandbox_ro[] = {
-	"/etc/hosts", "/etc/resolv.conf", "/etc/nsswitch.conf",
-	"/etc/gai.conf", "/etc/host.conf", "/etc/services",
-	"/etc/localtime", "/usr/share/zoneinfo", "/dev/urandom",
-	"/etc/ld.so.cache",	/* dlopen of the NSS modules looks here */
-	NULL
+	"/etc", "/usr/share/zoneinfo", "/dev/urandom", NULL
+};
+
+/*
+ * Resolver files that are often symbolic links out of /etc: resolv.conf
+ * into /run/systemd/resolve (systemd-resolved), /run/resolvconf or
+ * /run/NetworkManager, each replaced by rename there.  The directory
+ * holding the target, as found at start-up, is readable too (only what
+ * is beneath it: /run/systemd/resolve, not /run).  A link re-pointed to
+ * another directory later needs a restart.
+ */
+static const char *const sandbox_links[] = {
+	"/etc/resolv.conf", "/etc/hosts", "/etc/nsswitch.conf",
+	"/etc/gai.conf", NULL
 };
 
 /* NSS modules (libnss_*.so) are loaded on the first lookup: map them */
@@ -124,6 +148,25 @@ sandbox_rule(int rfd, const char *path, unsigned long long access)
 	return rc;
 }
 
+/* sandbox_links: the directory of each target outside /etc, readable */
+static int
+sandbox_link_rules(int rfd)
+{
+	char	 real[PATH_MAX], *slash;
+	size_t	 i;
+
+	for (i = 0; sandbox_links[i] != NULL; i++) {
+		if (realpath(sandbox_links[i], real) == NULL ||
+		    strncmp(real, "/etc/", 5) == 0 ||
+		    (slash = strrchr(real, '/')) == NULL || slash == real)
+			continue;	/* missing, in /etc, or in / itself */
+		*slash = '\0';
+		if (sandbox_rule(rfd, real, LL_RO) == -1)
+			return -1;
+	}
+	return 0;
+}
+
 /* Landlock ABI version, or -1 with `why' set. */
 static int
 sandbox_landlock(const struct conf *conf, const char **why)
@@ -153,9 +196,10 @@ sandbox_landlock(const struct conf *conf, const char **why)
 		return -1;
 	}
 	/* the alias file: a local sender's bounces follow it (bounce.c).
-	 * A rule holds the inode: an editor that replaces the file by a
-	 * rename cuts the daemon off until restart, and bounces then go
-	 * to the envelope sender, with a log line saying so */
+	 * A rule holds the inode: outside /etc (which sandbox_ro covers
+	 * whole), an editor that replaces the file by a rename cuts the
+	 * daemon off until restart, and bounces then go to the envelope
+	 * sender, with a log line saying so */
 	if (sandbox_rule(rfd, conf->spool, LL_SPOOL) == -1 ||
 	    sandbox_rule(rfd, conf->path, LL_RO) == -1 ||
 	    sandbox_rule(rfd, conf->aliases != NULL ? conf->aliases :
@@ -174,6 +218,11 @@ sandbox_landlock(const struct conf *conf, const char **why)
 			(void)close(rfd);
 			return -1;
 		}
+	if (sandbox_link_rules(rfd) == -1) {
+		*why = "cannot add a rule";
+		(void)close(rfd);
+		return -1;
+	}
 	for (i = 0; sandbox_rx[i] != NULL; i++)
 		if (sandbox_rule(rfd, sandbox_rx[i], LL_RX) == -1) {
 			*why = "cannot add a rule";
