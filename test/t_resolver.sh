@@ -4,7 +4,9 @@
 # link out of /etc (as systemd-resolved makes it) are replaced by rename,
 # as DHCP clients and configuration management do.  Before, the Landlock
 # rules held the old inodes and every delivery deferred with "cannot
-# resolve" until restart.
+# resolve" until restart.  The same rules cut off /etc/passwd and
+# /etc/group, so a member of the daemon's group by a supplementary group
+# was not recognised as an admin on the control socket.
 #
 # The daemon runs in namespaces of its own (unshare: mount and network,
 # so needs root): its /etc is a bind mount of a copy ($T/etc) that the
@@ -48,6 +50,13 @@ hosts: files dns'
 	res_replace "$T/resolve/resolv.conf" 'nameserver 127.0.0.2
 options timeout:1 attempts:1'
 	rm -f "$T/etc/resolv.conf" && ln -s "$T/resolve/resolv.conf" "$T/etc/resolv.conf"
+	# a user known only to the daemon's /etc, in the daemon's group as a
+	# supplementary group: an admin of the control socket (drainctl.c
+	# reads /etc/passwd and /etc/group under the sandbox for that)
+	echo "rqadmin:x:54330:54330::/nonexistent:/usr/sbin/nologin" >> "$T/etc/passwd"
+	echo "rqadmin:x:54330:" >> "$T/etc/group"
+	sed -i "s/^\([^:]*:[^:]*:$RUNGID:.*[^:]\)\$/\1,rqadmin/; s/^\([^:]*:[^:]*:$RUNGID:\)\$/\1rqadmin/" "$T/etc/group"
+	mkqueue 1 later later || { not_ok "resolver: set-up" "queue"; return; }
 	cat > "$T/ns.sh" <<NS
 ip link set lo up || exit 1
 mount --bind "$T/etc" /etc || exit 1
@@ -88,6 +97,8 @@ hosts: files dns
 options timeout:1 attempts:1'
 	res_replace "$T/etc/hosts" "$hosts"
 	res_deliver 5 "resolv.conf's target out of /etc was replaced by rename (name from DNS)"
+	check "resolver: a member of the daemon's group by /etc/group sees every message" \
+	    sh -c "setpriv --reuid=54330 --regid=54330 --clear-groups -- '$TOP/relayq' -C '$T/conf' queue | grep -q '^1LH0000000000000'"
 	check "resolver: no resolution failure logged" sh -c "! grep -q 'cannot resolve' '$T/log'"
 	check "resolver: one connection per message (each looked the name up)" \
 	    test "$(grep -c '^-- connection opened' "$T/transcript")" -eq 5
