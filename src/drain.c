@@ -926,6 +926,9 @@ drain_main(struct conf *conf, int foreground)
 	sa.sa_handler = SIG_IGN;
 	(void)sigaction(SIGPIPE, &sa, NULL);
 	(void)sigaction(SIGHUP, &sa, NULL);
+	/* the domain (conf_domain: /etc/mailname, the host name) for
+	 * bounces and ORCPT, looked up before the sandbox and the workers */
+	(void)conf_domain(conf);
 	/* the sandbox forbids fork and exec, so the command's helper is
 	 * forked here: after daemon(), so that it is our child, and
 	 * before sandbox_apply(), so that it is not confined (authcmd.c) */

@@ -108,6 +108,10 @@ struct rcpt {
 	char			 reply[REPLY_MAX];	/* sanitised */
 };
 
+/* struct qmsg smtputf8: the F record */
+#define SMTPUTF8_NEEDED	1	/* an address is not ASCII */
+#define SMTPUTF8_HEADER	2	/* UTF-8 in the header only (RFC 6532) */
+
 /* A queue file opened for delivery: envelope in memory, data on disk. */
 struct qmsg {
 	char		 id[SPOOL_IDLEN + 1];
@@ -122,7 +126,7 @@ struct qmsg {
 	int		 body_decl;	/* -B: 0 none, 7 or 8 */
 	int		 dsn_ret;	/* -R: 0 none, 1 FULL, 2 HDRS */
 	char		 envid[DSN_ENVID_MAX + 1];	/* -V, "" = none */
-	int		 smtputf8;	/* an address is not ASCII */
+	int		 smtputf8;	/* 0, or SMTPUTF8_* */
 	int		 fd;
 	off_t		 dataoff;	/* wire-ready data: CRLF, dot-stuffed */
 	off_t		 datalen;

@@ -136,18 +136,30 @@ sm_sanitise_fds(void)
 		exit(EX_OSERR);
 }
 
-/* RFC 2047 Q-encoding when the name is not ASCII, quoting otherwise. */
+/*
+ * RFC 2047 Q-encoding when the name is not ASCII; else as it is when it
+ * is words of atext (RFC 5322 3.2.3), as Postfix writes "Cron Daemon",
+ * quoted otherwise ("J. Doe", "Doe, J").
+ */
 static void
 sm_display_name(char *buf, size_t sz, const char *name)
 {
 	static const char	 hex[] = "0123456789ABCDEF";
 	const unsigned char	*p;
 	size_t			 n = 0;
-	int			 ascii = 1;
+	int			 ascii = 1, atoms;
 
 	for (p = (const unsigned char *)name; *p != '\0'; p++)
 		if (*p >= 0x80 || *p < 0x20)
 			ascii = 0;
+	atoms = name[0] != ' ' && name[strlen(name) - 1] != ' ' &&
+	    strstr(name, "  ") == NULL &&
+	    strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789!#$%&'*+-/=?^_`{|}~ ") == strlen(name);
+	if (ascii && atoms) {
+		(void)strlcpy(buf, name, sz);
+		return;
+	}
 	if (ascii) {
 		buf[n++] = '"';
 		for (p = (const unsigned char *)name; *p && n + 4 < sz; p++) {
@@ -375,6 +387,24 @@ sm_conf_addr(const char *key, const char *v, const char *domain,
 	return 1;
 }
 
+/*
+ * -f "Alice Example <alice@example.org>": the address in the angle
+ * brackets, as Postfix takes it.  `buf' holds the value and gets the
+ * address; a value that is not one mailbox is refused.
+ */
+static void
+sm_from_mailbox(char *buf, size_t sz, const char *value)
+{
+	struct addr_list	 l = { NULL, 0 };
+	char			 why[128];
+
+	if (addr_parse_list(buf, strlen(buf), &l, why, sizeof(why)) == -1 ||
+	    l.n != 1 || strlcpy(buf, l.v[0], sz) >= sz)
+		sm_errx(EX_USAGE, "-f: bad address \"%.100s\" (use "
+		    "-f address or -f \"Name <address>\")", value);
+	addr_list_free(&l);
+}
+
 /* orig stays parallel to final, so it must keep its duplicates */
 static void
 sm_push(struct addr_list *l, const char *a)
@@ -402,6 +432,20 @@ sm_add_rcpt(struct addr_list *final, struct addr_list *orig, const char *a,
 	struct addr_list	 x = { NULL, 0 };
 	size_t			 i, n;
 
+	/*
+	 * "-i@example.org", "-fsender@example.net": an option written after
+	 * the recipients ("sendmail bob@example.org -i"), which ended the
+	 * options.  Postfix (allow_min_user = no) bounces such a recipient
+	 * and delivers to the others; we skip it with a warning.
+	 */
+	if (a[0] == '-') {
+		sm_warnx("recipient \"%.100s\": bad address syntax (an option "
+		    "after the recipients? put options first); not sent to it",
+		    a);
+		log_warnx("uid %u: recipient \"%.100s\" skipped: bad address "
+		    "syntax", (unsigned int)getuid(), a);
+		return 1;
+	}
 	if (aliases_expand(al, a, cx, &x) == -1) {
 		if (errno != EINVAL)
 			sm_err(EX_OSERR, "recipient list");
@@ -476,7 +520,7 @@ main(int argc, char *argv[])
 	char		 recv[1024], msgid[640], from[1200], dname[512], datef[80];
 	char		*top[2] = { NULL, NULL }, *bottom[4];
 	char		*env = NULL, trailer[32], *fullname, *gecos = NULL;
-	size_t		 envlen = 0, i, nb = 0;
+	size_t		 envlen = 0, i, n, nb = 0;
 	unsigned long	 nmasq = 0;
 	struct tm	 tm;
 	FILE		*ef;
@@ -499,6 +543,10 @@ main(int argc, char *argv[])
 			sm_errx(ae.code, "%s", ae.msg);
 		exit(ae.code);	/* -q30m: nothing to do */
 	}
+	/* -bh, -bH: Sendmail's host status, which a null client does not
+	 * keep; like Postfix, exit 0 without reading or queueing anything */
+	if (o.mode == 'h')
+		return EX_OK;
 
 	conf_init(&conf);
 	cfg = CONF_PATH;
@@ -580,8 +628,11 @@ main(int argc, char *argv[])
 		if (fbuf[0] == '<' && fbuf[strlen(fbuf) - 1] == '>') {
 			fbuf[strlen(fbuf) - 1] = '\0';
 			memmove(fbuf, fbuf + 1, strlen(fbuf));
-		}
+		} else if (strchr(fbuf, '<') != NULL)
+			sm_from_mailbox(fbuf, sizeof(fbuf), o.sender);
 		from_name = fbuf;
+		if (fbuf[0] == '-')	/* an option taken as the value */
+			sm_errx(EX_USAGE, "-f: bad address \"%.100s\"", o.sender);
 		if (fbuf[0] == '\0')
 			sender[0] = '\0';
 		else if (addr_qualify(fbuf, domain, locals, sender,
@@ -621,12 +672,18 @@ main(int argc, char *argv[])
 		(void)strlcpy(sender, force, sizeof(sender));
 
 	if (o.mode == 'v') {
-		for (i = 0; i < argl.n; i++)
+		/* each argument with its own expansion, even where two end
+		 * at the same address (root and postmaster) */
+		for (i = 0; i < argl.n; i++) {
 			if (!sm_add_rcpt(&final, &orig, argl.v[i], &al, &cx,
 			    errbuf, sizeof(errbuf)))
 				sm_errx(EX_DATAERR, "%s", errbuf);
-		for (i = 0; i < final.n; i++)
-			(void)printf("%s -> %s\n", orig.v[i], final.v[i]);
+			for (n = 0; n < final.n; n++)
+				(void)printf("%s -> %s\n", orig.v[n],
+				    final.v[n]);
+			addr_list_free(&final);
+			addr_list_free(&orig);
+		}
 		sm_free(&argl, &final, &orig, NULL, NULL, &al, &job);
 		return EX_OK;
 	}
@@ -661,9 +718,14 @@ main(int argc, char *argv[])
 		    msg_hdr_name_is(h, "Return-Path") ||
 		    msg_hdr_name_is(h, "Content-Length"))
 			h->drop = 1;
-		else if (msg_hdr_name_is(h, "Received") && ++nb > 50)
-			sm_fail(fd, path, EX_DATAERR, "mail loop: more than "
-			    "50 Received header fields");
+		else if (msg_hdr_name_is(h, "Received") &&
+		    ++nb + (conf.add_received ? 1 : 0) >= 50)
+			/* Postfix's hopcount_limit: 50 Received fields,
+			 * counting the one we add, are a loop */
+			sm_fail(fd, path, EX_DATAERR, conf.add_received ?
+			    "mail loop: with ours, 50 or more Received header "
+			    "fields" : "mail loop: 50 or more Received header "
+			    "fields");
 	}
 
 	/* masquerading: replies and bounces must reach a real mailbox */
@@ -699,6 +761,8 @@ main(int argc, char *argv[])
 		sm_fail(fd, path, EX_SOFTWARE, "-N: cannot record");
 	if (utf8)
 		(void)fprintf(ef, "F SMTPUTF8\n");
+	else if (msg_hdr_utf8(&m))
+		(void)fprintf(ef, "F UTF8HEADER\n");
 	for (i = 0; i < final.n; i++) {
 		(void)fprintf(ef, "R %s\n", final.v[i]);
 		if (strcmp(final.v[i], orig.v[i]) != 0)

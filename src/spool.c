@@ -17,7 +17,9 @@
  *	D FULL|HDRS			optional: DSN RET (-R)
  *	V <envid>			optional: DSN ENVID (-V), printable
  *					ASCII without space, '+' or '='
- *	F SMTPUTF8			optional: an address is not ASCII
+ *	F SMTPUTF8|UTF8HEADER		optional: an address is not ASCII
+ *					(SMTPUTF8 needed), or only the header
+ *					has UTF-8 (SMTPUTF8 when offered)
  *	R <recipient>			one or more, each optionally followed by
  *	O <original recipient>		the address as the caller wrote it
  *	N NEVER|<SUCCESS,FAILURE,DELAY>	and its DSN NOTIFY (-N)
@@ -243,10 +245,14 @@ spool_parse_envelope(const char *buf, size_t len, struct qmsg *m, char *err,
 			(void)strlcpy(m->envid, v, sizeof(m->envid));
 			break;
 		case 'F':
-			if (state != 5 || m->nrcpt != 0 || m->smtputf8 ||
-			    strcmp(v, "SMTPUTF8") != 0)
+			if (state != 5 || m->nrcpt != 0 || m->smtputf8)
 				goto bad;
-			m->smtputf8 = 1;
+			if (strcmp(v, "SMTPUTF8") == 0)
+				m->smtputf8 = SMTPUTF8_NEEDED;
+			else if (strcmp(v, "UTF8HEADER") == 0)
+				m->smtputf8 = SMTPUTF8_HEADER;
+			else
+				goto bad;
 			break;
 		case 'N':
 			if (state != 5 || m->nrcpt == 0 ||
