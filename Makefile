@@ -108,7 +108,8 @@ UNIT_SRCS	 = test/unit.c \
 		   test/unit_authcmd.c \
 		   test/unit_smargs.c \
 		   test/unit_bs.c \
-		   test/unit_drainq.c
+		   test/unit_drainq.c \
+		   test/unit_sort.c
 UNIT_OBJS	 = $(UNIT_SRCS:.c=.o)
 # every module of both programs but their main()
 LIB_OBJS	 = $(COMMON_OBJS) \

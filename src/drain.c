@@ -60,6 +60,7 @@ static volatile sig_atomic_t	 drain_stop;
 static void	 drain_import_one(const char *);
 static void	 drain_import_commit(void);
 static int	 drain_lock_pid(char *, size_t);
+static void	 drain_refill(void);
 
 static void
 drain_sig(int sig)
@@ -443,6 +444,7 @@ drain_try_done(struct drain_try *t, int down, const char *err)
 	else	/* cannot happen: drainctl leaves messages in flight alone */
 		log_warnx("%s: left the queue table during delivery", t->m.id);
 	spool_free_msg(&t->m);
+	drain_refill();	/* it may have left room */
 }
 
 /*
@@ -637,10 +639,10 @@ drain_each(int dirfd, void (*fn)(const char *))
 }
 
 /*
- * A queued message into the table (start-up, and drain_rescan), due
- * when its state says; past active_queue_limit it stays for a later
- * scan.  A message last tried before a flush of the whole queue
- * (drain_flushed, drainctl.c) is due now.
+ * A queued message into the table (start-up, and drain_refill), due
+ * when its state says; past active_queue_limit it stays in queue/ until
+ * the table has room.  A message last tried before a flush of the whole
+ * queue (drain_flushed, drainctl.c) is due now.
  */
 static void
 drain_load(const char *name)
@@ -671,29 +673,56 @@ drain_load_one(const char *name)
 	drain_load(name);
 }
 
-/* drain_rescan: the messages of queue/ the table does not hold */
-static void
-drain_rescan_one(const char *name)
-{
-	size_t	 qi;
-
-	if (spool_id_ok(name) && drain_find(name, &qi) == -1)
-		drain_load(name);
-}
-
 /*
- * More than active_queue_limit messages are queued and the table has
- * room again (half of it free, so that a table kept full by deferred
- * mail is not rescanned for every message delivered): take in the
- * ones queue/ holds beyond it, in directory order, until it is full.
+ * More than active_queue_limit messages are queued (drain_backlog): the
+ * table refills continuously, like Postfix's queue manager, and as soon
+ * as a message leaves it the next one from queue/ takes its place, not
+ * at the next scan a minute later.  One pass over queue/ stays open
+ * between calls (its own open file description: drain_each, run on the
+ * same directory meanwhile, must not move it) and goes on where it
+ * stopped, so a refill reads the few entries it takes in rather than the
+ * whole directory.  At the end of a pass a new one starts only if a
+ * message was left out since the last began (drain_admit sets
+ * drain_backlog again).  Called after each message leaves the table
+ * (drain_try_done) and once per turn of the main loop.
  */
+static DIR	*drain_scan;
+
 static void
-drain_rescan(void)
+drain_refill(void)
 {
-	if (!drain_backlog || drain_nq > drain_limit / 2)
-		return;
-	drain_backlog = 0;	/* drain_admit sets it again when full */
-	drain_each(drain_queuefd, drain_rescan_one);
+	struct dirent	*de;
+	struct stat	 st;
+	size_t		 qi;
+	int		 fd;
+
+	while (drain_nq < drain_limit) {
+		if (drain_scan == NULL) {
+			if (!drain_backlog)
+				return;
+			if ((fd = openat(drain_queuefd, ".", O_RDONLY |
+			    O_DIRECTORY | O_CLOEXEC)) == -1 ||
+			    (drain_scan = fdopendir(fd)) == NULL) {
+				log_warn("queue/: reading the directory to "
+				    "take in messages past active_queue_limit");
+				if (fd != -1)
+					(void)close(fd);
+				return;
+			}
+			drain_backlog = 0;
+		}
+		if ((de = readdir(drain_scan)) == NULL) {
+			(void)closedir(drain_scan);
+			drain_scan = NULL;
+			continue;
+		}
+		/* the pass read its entries in batches, maybe before one of
+		   them was delivered and removed: only what is there now */
+		if (spool_id_ok(de->d_name) && drain_find(de->d_name, &qi) ==
+		    -1 && fstatat(drain_queuefd, de->d_name, &st,
+		    AT_SYMLINK_NOFOLLOW) == 0)
+			drain_load(de->d_name);
+	}
 }
 
 /*
@@ -969,7 +998,7 @@ drain_main(struct conf *conf, int foreground)
 		}
 		drain_each(drain_dropfd, drain_import_one);
 		drain_import_commit();
-		drain_rescan();
+		drain_refill();
 		drain_run();
 		now = time(NULL);
 		wake = now + DRAIN_SCAN;

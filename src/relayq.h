@@ -148,6 +148,8 @@ void		 util_sanitise(char *, size_t, const char *, size_t);
 int		 util_fsync_dir(const char *);
 char		*util_hostname(void);
 char		*util_fqdn(void);
+void		 util_sort(void *, size_t, size_t,
+		    int (*)(const void *, const void *));
 void		 util_rfc5322_date(char *, size_t, time_t);
 void		 util_owner(uid_t, gid_t, char *, size_t);
 
@@ -162,6 +164,8 @@ const char	*conf_domain(struct conf *);
 
 /* log.c */
 int		 log_init(const char *, const char *);
+void		 log_signal_prepare(void);
+void		 log_signal_safe(const char *);
 void		 log_info(const char *, ...)
 		    __attribute__((format(printf, 1, 2)));
 void		 log_warnx(const char *, ...)

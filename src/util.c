@@ -270,3 +270,54 @@ util_owner(uid_t uid, gid_t gid, char *buf, size_t bufsz)
 		(void)snprintf(g, sizeof(g), "%u", (unsigned int)gid);
 	(void)snprintf(buf, bufsz, "%s:%s", u, g);
 }
+
+/*
+ * Sort in place (heapsort): no memory allocated and no system call made.
+ * The daemon sorts its queue listing under the sandbox, where glibc's
+ * qsort(3) cannot be used: past a small array it sizes a merge buffer by
+ * the machine's memory with sysinfo(2), which the seccomp filter rejects
+ * (a relayq queue with 57 messages killed the daemon).
+ */
+static void
+util_swap(unsigned char *a, unsigned char *b, size_t size)
+{
+	unsigned char	 c;
+
+	while (size-- > 0) {
+		c = *a;
+		*a++ = *b;
+		*b++ = c;
+	}
+}
+
+/* Let element i sink below its larger children, among the first n. */
+static void
+util_sift(unsigned char *v, size_t i, size_t n, size_t size,
+    int (*cmp)(const void *, const void *))
+{
+	size_t	 c;
+
+	while ((c = 2 * i + 1) < n) {
+		if (c + 1 < n && cmp(v + c * size, v + (c + 1) * size) < 0)
+			c++;
+		if (cmp(v + i * size, v + c * size) >= 0)
+			return;
+		util_swap(v + i * size, v + c * size, size);
+		i = c;
+	}
+}
+
+void
+util_sort(void *base, size_t n, size_t size,
+    int (*cmp)(const void *, const void *))
+{
+	unsigned char	*v = base;
+	size_t		 i;
+
+	for (i = n / 2; i-- > 0; )
+		util_sift(v, i, n, size, cmp);
+	for (i = n; i-- > 1; ) {
+		util_swap(v, v + i * size, size);
+		util_sift(v, 0, i, size, cmp);
+	}
+}

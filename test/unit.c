@@ -40,6 +40,7 @@ void	 test_authcmd(unsigned int *, unsigned int *);	/* unit_authcmd.c */
 void	 test_smargs(unsigned int *, unsigned int *);	/* unit_smargs.c */
 void	 test_bs(unsigned int *, unsigned int *);	/* unit_bs.c */
 void	 test_drainq(unsigned int *, unsigned int *);	/* unit_drainq.c */
+void	 test_sort(unsigned int *, unsigned int *);	/* unit_sort.c */
 
 extern char **environ;
 
@@ -4172,6 +4173,7 @@ static const struct unit_group {
 	{ "smargs", NULL, test_smargs },
 	{ "bs", NULL, test_bs },
 	{ "drainq", NULL, test_drainq },
+	{ "sort", NULL, test_sort },
 	{ "idle", test_idle, NULL },	/* after the others have touched their code */
 	{ "authcmd", NULL, test_authcmd },	/* last: SIGCHLD */
 };
