@@ -25,6 +25,10 @@ struct conn {
 	const struct smarthost	*host;
 	const struct conf	*conf;		/* pins, client certificate */
 	char			 peer[320];	/* "name[addr]:port" for logs */
+	char			 tls_version[16]; /* "TLSv1.3" once verified */
+	char			 tls_cipher[64];
+	int			 tls_resumed;	/* a saved session resumed */
+	char			 tls_error[300]; /* an alert after the handshake */
 	char			 rbuf[CONN_BUFSZ];
 	size_t			 rpos, rlen;
 	void			*priv;		/* test peers */

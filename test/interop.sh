@@ -571,7 +571,7 @@ for scen in starttls:starttls:SCRAM-SHA-256 implicit:implicit:SCRAM-SHA-256 \
 		stop_relayq "$name"
 		continue
 	fi
-	rx="to=<$(ere_quote "$rcpt")>, relay=localhost\[127\.0\.0\.1\]:$port, delay=[0-9.]+, (.*, )?dsn=2\.0\.0, status=sent \(250 "
+	rx="to=<$(ere_quote "$rcpt")>, relay=localhost\[127\.0\.0\.1\]:$port, tls=TLSv1\.[23]/[A-Z0-9-]+, delay=[0-9.]+, (.*, )?dsn=2\.0\.0, status=sent \(250 "
 	if ! wait_for "$WAIT" relayq_logged "$name" "$rx|status=(deferred|bounced)"; then
 		not_ok "$name: relayq logged status=sent" "nothing logged within ${WAIT}s"
 		stop_relayq "$name"

@@ -85,7 +85,7 @@ test_tls_verification() {
 	tls_refused "intermediate that is not a CA" notca localhost \
 	    "$v localhost: not signed by a trusted CA"
 	tls_refused "TLS 1.1-only server" server localhost \
-	    "TLS handshake with localhost\[127\.0\.0\.1\]:[0-9]+ failed: server offers no TLS version >= 1\.2 \(tls_min_version\)" \
+	    "TLS handshake with localhost\[127\.0\.0\.1\]:[0-9]+ failed: the server chose a TLS version we do not offer \(we offer TLS 1\.2, tls_min_version 1\.2\)" \
 	    --tls11
 	tls_refused "STARTTLS not offered" server localhost \
 	    "localhost\[127\.0\.0\.1\]:[0-9]+ does not offer STARTTLS; not sending in plaintext" \
