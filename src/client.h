@@ -165,6 +165,7 @@ int	 tls_spki_pin(const struct mbedtls_x509_crt *, unsigned char [32],
 void	 tls_cert_names(const struct mbedtls_x509_crt *, char *, size_t);
 int	 tls_name_match(const unsigned char *, size_t, const char *);
 int	 tls_init(const struct conf *, char *, size_t);
+int	 tls_check_version(const struct conf *, char *, size_t);
 void	 tls_reseed(void);
 int	 tls_connect(struct conn *, const struct conf *,
 	    const struct smarthost *, time_t, char *, size_t);

@@ -75,6 +75,9 @@ struct tls_verify {
 						   a full handshake */
 	char			 pin[8 + 64];	/* "sha256:HEX" of the leaf */
 	char			 names[256];	/* the leaf's SANs, or its CN */
+	int			 chain_seen;	/* a certificate above the leaf */
+	char			 issuer[200];	/* the leaf's, when it is alone
+						   and not self-issued */
 };
 
 /*
@@ -90,6 +93,7 @@ struct tls_conn {
 	int			 nread;		/* bytes read so far */
 	int			 smtp_text;	/* they began "220 " etc. */
 	int			 resumed;	/* session resumption */
+	int			 cert_asked;	/* a CertificateRequest came */
 };
 
 static mbedtls_entropy_context	 tls_entropy;
@@ -150,10 +154,12 @@ tls_alert_name(int a)
 
 #if defined(MBEDTLS_DEBUG_C)
 /*
- * mbedTLS's debug output, level 2, read for one line only: the alert the
- * peer sent, "got an alert message, type: [LEVEL:DESCRIPTION]" (2.28 and
- * 3.x alike).  No public call gives it, and under TLS 1.3 the alert is
- * encrypted, so the bytes on the wire cannot tell.  `arg' is the
+ * mbedTLS's debug output, level 3, read for two lines only (2.28 and 3.x
+ * word them alike): the alert the peer sent, "got an alert message,
+ * type: [LEVEL:DESCRIPTION]", and "got a certificate request".  No
+ * public call gives either, and under TLS 1.3 both are encrypted, so the
+ * bytes on the wire cannot tell.  (mbedTLS 2.28 as a server closes
+ * without an alert when it wants a client certificate.)  `arg' is the
  * connection being handshaken or read (set before each, one at a time).
  */
 static void
@@ -166,8 +172,11 @@ tls_debug(void *arg, int level, const char *file, int line, const char *str)
 	(void)level;
 	(void)file;
 	(void)line;
-	if (t == NULL || (p = strstr(str, "got an alert message, type: [")) ==
-	    NULL)
+	if (t == NULL)
+		return;
+	if (strstr(str, "got a certificate request") != NULL)
+		t->cert_asked = 1;
+	if ((p = strstr(str, "got an alert message, type: [")) == NULL)
 		return;
 	if (sscanf(p + 29, "%u:%u]", &lvl, &desc) == 2 && desc < 256 &&
 	    (lvl == 2 || t->alert == -1))
@@ -247,6 +256,25 @@ tls_client_cert(const struct conf *conf, char *err, size_t errsz)
 	return 0;
 }
 
+/* tls_min_version against what this mbedTLS has (relayq check too) */
+int
+tls_check_version(const struct conf *conf, char *err, size_t errsz)
+{
+#if !defined(MBEDTLS_SSL_PROTO_TLS1_3)
+	if (conf->tls_min_version == 3) {
+		(void)snprintf(err, errsz, "tls_min_version 1.3: this mbedTLS "
+		    "(%s) has no TLS 1.3 (use 1.2, or build relayq with "
+		    "mbedTLS 3.6 as Debian 13 has it)", MBEDTLS_VERSION_STRING);
+		return -1;
+	}
+#else
+	(void)conf;
+	(void)err;
+	(void)errsz;
+#endif
+	return 0;
+}
+
 /*
  * Once per daemon: random generator, trust anchors, client config.
  * mbedtls_x509_crt_parse_file returns the number of certificates it
@@ -309,11 +337,8 @@ tls_init(const struct conf *conf, char *err, size_t errsz)
 	mbedtls_ssl_conf_min_tls_version(&tls_cfg, conf->tls_min_version == 3 ?
 	    MBEDTLS_SSL_VERSION_TLS1_3 : MBEDTLS_SSL_VERSION_TLS1_2);
 #else
-	if (conf->tls_min_version == 3) {
-		(void)snprintf(err, errsz, "tls_min_version 1.3: this mbedTLS "
-		    "(%s) has no TLS 1.3", MBEDTLS_VERSION_STRING);
+	if (tls_check_version(conf, err, errsz) == -1)
 		return -1;
-	}
 	mbedtls_ssl_conf_min_version(&tls_cfg, MBEDTLS_SSL_MAJOR_VERSION_3,
 	    MBEDTLS_SSL_MINOR_VERSION_3);
 #endif
@@ -325,7 +350,7 @@ tls_init(const struct conf *conf, char *err, size_t errsz)
 	    MBEDTLS_SSL_TLS1_3_SIGNAL_NEW_SESSION_TICKETS_ENABLED);
 #endif
 #if defined(MBEDTLS_DEBUG_C)
-	mbedtls_debug_set_threshold(2);
+	mbedtls_debug_set_threshold(3);
 	mbedtls_ssl_conf_dbg(&tls_cfg, tls_debug, NULL);
 #endif
 	if (tls_client_cert(conf, err, errsz) == -1)
@@ -396,8 +421,10 @@ tls_plain_write(struct conn *c, const void *buf, size_t len)
 
 	if (tls_wait(c->fd, POLLOUT, c->timeout) == -1)
 		return -1;
+	/* MSG_NOSIGNAL: a server that closed is an error to report, not a
+	   SIGPIPE that kills relayq probe (the daemon ignores it anyway) */
 	do
-		n = write(c->fd, buf, len);
+		n = send(c->fd, buf, len, MSG_NOSIGNAL);
 	while (n == -1 && errno == EINTR);
 	return n;
 }
@@ -468,10 +495,10 @@ tls_read(struct conn *c, void *buf, size_t len)
 		if (rc == MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE && t->alert != -1)
 			(void)snprintf(c->tls_error, sizeof(c->tls_error),
 			    "the server ended TLS with alert %s%s",
-			    tls_alert_name(t->alert), t->alert == 116 &&
+			    tls_alert_name(t->alert), t->cert_asked &&
 			    c->conf->tls_client_cert == NULL ? ": it wants a "
-			    "client certificate (tls_client_cert, "
-			    "tls_client_key)" : "");
+			    "client certificate and none is configured (set "
+			    "tls_client_cert and tls_client_key)" : "");
 		errno = rc == MBEDTLS_ERR_SSL_TIMEOUT ? ETIMEDOUT : ECONNRESET;
 		return -1;
 	}
@@ -687,6 +714,7 @@ tls_verify_cb(void *arg, mbedtls_x509_crt *crt, int depth, uint32_t *flags)
 	size_t			 i;
 
 	if (depth > 0) {
+		v->chain_seen = 1;
 		if (v->conf->ntls_pin > 0)
 			*flags = 0;
 		if (v->conn->cert_cb != NULL)
@@ -695,6 +723,15 @@ tls_verify_cb(void *arg, mbedtls_x509_crt *crt, int depth, uint32_t *flags)
 	}
 	v->leaf_seen = 1;
 	tls_cert_names(crt, v->names, sizeof(v->names));
+	/* a leaf alone whose issuer is not itself: the issuer was neither
+	   sent by the server nor found among the trust anchors */
+	v->issuer[0] = '\0';
+	if (!v->chain_seen && (crt->issuer_raw.len != crt->subject_raw.len ||
+	    memcmp(crt->issuer_raw.p, crt->subject_raw.p,
+	    crt->issuer_raw.len) != 0) &&
+	    mbedtls_x509_dn_gets(v->issuer, sizeof(v->issuer),
+	    &crt->issuer) < 0)
+		v->issuer[0] = '\0';
 	if (tls_spki_pin(crt, hash, v->pin, sizeof(v->pin)) == -1)
 		return MBEDTLS_ERR_X509_FATAL_ERROR;
 	if (v->iplen > 0 ? tls_ip_match(crt, v->ip, v->iplen) :
@@ -734,7 +771,14 @@ tls_verify_reason(const struct tls_verify *v, uint32_t flags, char *buf,
 		    "needs an IP SAN for " : "want ", v->name, v->names);
 		(void)strlcat(buf, what, sz);
 	}
-	if (flags & MBEDTLS_X509_BADCERT_NOT_TRUSTED)
+	if ((flags & MBEDTLS_X509_BADCERT_NOT_TRUSTED) &&
+	    v->issuer[0] != '\0') {
+		(void)snprintf(what, sizeof(what), "not signed by a trusted CA "
+		    "(its issuer %s is not a trusted CA, and the server sent "
+		    "no CA certificate for it: an intermediate missing on the "
+		    "server, or a CA missing from tls_ca_file), ", v->issuer);
+		(void)strlcat(buf, what, sz);
+	} else if (flags & MBEDTLS_X509_BADCERT_NOT_TRUSTED)
 		(void)strlcat(buf, "not signed by a trusted CA, ", sz);
 	if (flags & MBEDTLS_X509_BADCERT_EXPIRED)
 		(void)strlcat(buf, "expired, ", sz);
@@ -773,12 +817,27 @@ static const struct conn_ops tls_ops;
 static void
 tls_why(const struct conn *c, int rc, char *err, size_t errsz)
 {
-	const struct tls_conn	*t = c->tls;
+	struct tls_conn		*t = c->tls;
 	const char		*offer = c->conf->tls_min_version == 3 ?
 	    "TLS 1.3" : TLS_OFFER;
 	char			 msg[160], hint[300] = "";
 	int			 n;
 
+	/* The server sent its alert and closed while we were still sending
+	   our flight (TLS 1.2: our empty Certificate refused): mbedTLS
+	   stopped at the failed write, the alert may still be unread.  A
+	   plaintext alert record: 21, version 3.x, length 2, level, desc. */
+	if (t->alert == -1 && (rc == MBEDTLS_ERR_NET_SEND_FAILED ||
+	    rc == MBEDTLS_ERR_NET_CONN_RESET)) {
+		unsigned char	 rec[7];
+
+		if (recv(c->fd, rec, sizeof(rec), MSG_DONTWAIT) ==
+		    (ssize_t)sizeof(rec) && rec[0] == 21 && rec[1] == 3 &&
+		    rec[3] == 0 && rec[4] == 2) {
+			t->alert = rec[6];
+			rc = MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE;
+		}
+	}
 	n = snprintf(err, errsz, "TLS handshake with %s failed: ", c->peer);
 	if (n < 0 || (size_t)n >= errsz)
 		return;
@@ -803,21 +862,25 @@ tls_why(const struct conn *c, int rc, char *err, size_t errsz)
 		    c->conf->tls_min_version == 3 ? "1.3" : "1.2");
 		return;
 	}
+	if (t->cert_asked && c->conf->tls_client_cert == NULL) {
+		(void)snprintf(err, errsz, "the server wants a client "
+		    "certificate and none is configured (set tls_client_cert "
+		    "and tls_client_key)%s%s",
+		    t->alert != -1 ? "; alert " : "",
+		    t->alert != -1 ? tls_alert_name(t->alert) : "");
+		return;
+	}
 	if (rc == MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE && t->alert != -1) {
-		if (t->alert == 116 || ((t->alert == 40 || t->alert == 42) &&
-		    c->conf->tls_client_cert == NULL))
-			(void)snprintf(hint, sizeof(hint), t->alert == 116 ?
-			    ": the server wants a client certificate "
-			    "(tls_client_cert, tls_client_key)" :
-			    ": no cipher suite, group or signature algorithm "
-			    "in common (we offer %s), or the server wants a "
-			    "client certificate (tls_client_cert, "
-			    "tls_client_key)", offer);
+		if (t->alert == 116)
+			(void)snprintf(hint, sizeof(hint), ": the server wants "
+			    "a client certificate (tls_client_cert, "
+			    "tls_client_key)");
 		else if (t->alert == 40)
 			(void)snprintf(hint, sizeof(hint), ": no cipher "
 			    "suite, group or signature algorithm in common "
 			    "(we offer %s)", offer);
-		else if (t->alert == 48 || t->alert == 42 || t->alert == 46)
+		else if ((t->alert == 48 || t->alert == 42 ||
+		    t->alert == 46) && c->conf->tls_client_cert != NULL)
 			(void)snprintf(hint, sizeof(hint), ": the server "
 			    "refused our client certificate (%s)",
 			    c->conf->tls_client_cert);
