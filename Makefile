@@ -188,6 +188,7 @@ interop: deps all
 docker-test: deps test/smtpd
 	@PKGS="podman runc debootstrap" sh test/deps.sh
 	@bash test/docker.sh
+	@RELAYQ_DOCKER_DEBIAN=13 bash test/docker.sh
 
 # the build, make check and make interop on Debian 13 (mbedTLS 3.6), in
 # a cached debootstrap root (root only; see test/trixie.sh)

@@ -490,15 +490,22 @@ tls_read(struct conn *c, void *buf, size_t len)
 	if (rc == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY)
 		return 0;
 	if (rc < 0) {
-		/* an alert after a TLS 1.3 handshake that looked complete:
-		   the server's verdict on our (lack of a) certificate */
-		if (rc == MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE && t->alert != -1)
+		/* TLS 1.3: the server judges our (lack of a) certificate
+		   after our Finished, so a handshake that looked complete
+		   ends here, with an alert (certificate_required) or none */
+		if (t->cert_asked && c->conf->tls_client_cert == NULL)
 			(void)snprintf(c->tls_error, sizeof(c->tls_error),
-			    "the server ended TLS with alert %s%s",
-			    tls_alert_name(t->alert), t->cert_asked &&
-			    c->conf->tls_client_cert == NULL ? ": it wants a "
-			    "client certificate and none is configured (set "
-			    "tls_client_cert and tls_client_key)" : "");
+			    "the server ended TLS%s%s%s: it wants a client "
+			    "certificate and none is configured (set "
+			    "tls_client_cert and tls_client_key)",
+			    t->alert != -1 ? " (alert " : "",
+			    t->alert != -1 ? tls_alert_name(t->alert) : "",
+			    t->alert != -1 ? ")" : "");
+		else if (rc == MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE &&
+		    t->alert != -1)
+			(void)snprintf(c->tls_error, sizeof(c->tls_error),
+			    "the server ended TLS with alert %s",
+			    tls_alert_name(t->alert));
 		errno = rc == MBEDTLS_ERR_SSL_TIMEOUT ? ETIMEDOUT : ECONNRESET;
 		return -1;
 	}
