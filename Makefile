@@ -100,6 +100,7 @@ src/import.o $(IMPORT_OBJS) src/relayq.o: src/import.h
 # --- tests -----------------------------------------------------------
 
 UNIT_SRCS	 = test/unit.c \
+		   test/unit_tls.c \
 		   test/unit_import.c \
 		   test/unit_authcmd.c \
 		   test/unit_smargs.c \
@@ -150,7 +151,8 @@ deps:
 # make fuzz FUZZ_SECONDS=N runs each for N seconds from its seed corpus.
 FUZZ_SECONDS	?= 60
 FUZZ_CC		?= clang
-FUZZ_TARGETS	 = reply engine addr msg conf spool aliases ctl authcmd argv auth import bs
+FUZZ_TARGETS	 = reply engine addr msg conf spool aliases ctl authcmd argv auth import bs \
+		   cert
 FUZZ_BINS	 = $(FUZZ_TARGETS:%=test/fuzz/fuzz_%)
 FUZZ_LIBSRCS	 = $(COMMON_SRCS) src/msg.c src/smtp.c src/auth.c \
 		   src/authcmd.c src/tls.c \

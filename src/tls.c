@@ -162,6 +162,8 @@ tls_alert_name(int a)
  * without an alert when it wants a client certificate.)  `arg' is the
  * connection being handshaken or read (set before each, one at a time).
  */
+#define TLS_ALERT_LINE	"got an alert message, type: ["
+
 static void
 tls_debug(void *arg, int level, const char *file, int line, const char *str)
 {
@@ -176,9 +178,10 @@ tls_debug(void *arg, int level, const char *file, int line, const char *str)
 		return;
 	if (strstr(str, "got a certificate request") != NULL)
 		t->cert_asked = 1;
-	if ((p = strstr(str, "got an alert message, type: [")) == NULL)
+	if ((p = strstr(str, TLS_ALERT_LINE)) == NULL)
 		return;
-	if (sscanf(p + 29, "%u:%u]", &lvl, &desc) == 2 && desc < 256 &&
+	if (sscanf(p + sizeof(TLS_ALERT_LINE) - 1, "%u:%u]", &lvl,
+	    &desc) == 2 && desc < 256 &&
 	    (lvl == 2 || t->alert == -1))
 		t->alert = (int)desc;
 }
@@ -1153,6 +1156,9 @@ tls_close(struct conn *c)
 		if (c->ops == &tls_ops)
 			(void)mbedtls_ssl_close_notify(&t->ssl);
 		mbedtls_ssl_free(&t->ssl);
+#if defined(MBEDTLS_DEBUG_C)
+		mbedtls_ssl_conf_dbg(&tls_cfg, tls_debug, NULL);
+#endif
 		free(t);
 		c->tls = NULL;
 	}
