@@ -40,7 +40,8 @@
 cd "$(dirname "$0")/.." || exit 1
 # RELAYQ_* from outside would configure the programs under test
 while read -r v; do unset "$v"; done < <(compgen -e | grep '^RELAYQ_[A-Z_]*$' |
-    grep -v -e '^RELAYQ_DOCKER_CACHE$' -e '^RELAYQ_DEBIAN_MIRROR$')
+    grep -v -e '^RELAYQ_DOCKER_CACHE$' -e '^RELAYQ_DEBIAN_MIRROR$' \
+    -e '^RELAYQ_DOCKER_DEBIAN$')
 . test/lib.sh
 
 # RELAYQ_DOCKER_DEBIAN=13: the same on Debian 13 (--build-arg DEBIAN=13)
