@@ -225,9 +225,11 @@ smtp_write(struct smtp_session *s, const char *buf, size_t len)
 
 	while (len > 0) {
 		if ((n = s->conn->ops->write(s->conn, buf, len)) <= 0) {
-			(void)snprintf(s->error, sizeof(s->error), "%s %s",
+			(void)snprintf(s->error, sizeof(s->error), "%s %s%s%.250s",
 			    errno == ETIMEDOUT ? "timeout writing to" :
-			    "lost connection with", s->conn->peer);
+			    "lost connection with", s->conn->peer,
+			    s->conn->tls_error[0] != '\0' ? ": " : "",
+			    s->conn->tls_error);
 			s->temp = 1;
 			return -1;
 		}

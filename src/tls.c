@@ -467,6 +467,7 @@ tls_bio_recv(void *ctx, unsigned char *buf, size_t len)
 #if defined(MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET)
 static void	tls_ticket(struct conn *);
 #endif
+static void	tls_ended(struct conn *, int);
 
 static ssize_t
 tls_read(struct conn *c, void *buf, size_t len)
@@ -493,26 +494,34 @@ tls_read(struct conn *c, void *buf, size_t len)
 	if (rc == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY)
 		return 0;
 	if (rc < 0) {
-		/* TLS 1.3: the server judges our (lack of a) certificate
-		   after our Finished, so a handshake that looked complete
-		   ends here, with an alert (certificate_required) or none */
-		if (t->cert_asked && c->conf->tls_client_cert == NULL)
-			(void)snprintf(c->tls_error, sizeof(c->tls_error),
-			    "the server ended TLS%s%s%s: it wants a client "
-			    "certificate and none is configured (set "
-			    "tls_client_cert and tls_client_key)",
-			    t->alert != -1 ? " (alert " : "",
-			    t->alert != -1 ? tls_alert_name(t->alert) : "",
-			    t->alert != -1 ? ")" : "");
-		else if (rc == MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE &&
-		    t->alert != -1)
-			(void)snprintf(c->tls_error, sizeof(c->tls_error),
-			    "the server ended TLS with alert %s",
-			    tls_alert_name(t->alert));
+		tls_ended(c, rc);
 		errno = rc == MBEDTLS_ERR_SSL_TIMEOUT ? ETIMEDOUT : ECONNRESET;
 		return -1;
 	}
 	return rc;
+}
+
+/*
+ * TLS 1.3: the server judges our (lack of a) certificate after our
+ * Finished, so a handshake that looked complete ends at the next read or
+ * write, with an alert (certificate_required) or none: c->tls_error says
+ * why, for smtp.c's message.
+ */
+static void
+tls_ended(struct conn *c, int rc)
+{
+	struct tls_conn	*t = c->tls;
+
+	if (t->cert_asked && c->conf->tls_client_cert == NULL)
+		(void)snprintf(c->tls_error, sizeof(c->tls_error), "the server "
+		    "ended TLS%s%s%s: it wants a client certificate and none "
+		    "is configured (set tls_client_cert and tls_client_key)",
+		    t->alert != -1 ? " (alert " : "",
+		    t->alert != -1 ? tls_alert_name(t->alert) : "",
+		    t->alert != -1 ? ")" : "");
+	else if (rc == MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE && t->alert != -1)
+		(void)snprintf(c->tls_error, sizeof(c->tls_error), "the server "
+		    "ended TLS with alert %s", tls_alert_name(t->alert));
 }
 
 static ssize_t
@@ -526,6 +535,7 @@ tls_write(struct conn *c, const void *buf, size_t len)
 	while (rc == MBEDTLS_ERR_SSL_WANT_READ ||
 	    rc == MBEDTLS_ERR_SSL_WANT_WRITE);
 	if (rc < 0) {
+		tls_ended(c, rc);
 		errno = ECONNRESET;
 		return -1;
 	}

@@ -188,7 +188,7 @@ test_client_cert() {
 	check "client certificate: key readable by others refused at start" \
 	    grep -qF "tls_client_key $T/client.key is readable by others or not a regular file: refusing it (chmod 600 $T/client.key)" "$T/keyerr"
 	tls_refused "relay requires a client certificate, none configured" server localhost \
-	    "(TLS handshake with|error reading from) localhost\[127\.0\.0\.1\]:[0-9]+(: the server ended TLS( \(alert certificate_required\))?: it| failed: the server) wants a client certificate and none is configured \(set tls_client_cert and tls_client_key\)" \
+	    "(TLS handshake with|error reading from|lost connection with) localhost\[127\.0\.0\.1\]:[0-9]+(: the server ended TLS( \(alert certificate_required\))?: it| failed: the server) wants a client certificate and none is configured \(set tls_client_cert and tls_client_key\)" \
 	    "--client-ca $CERTS/ca.pem"
 }
 
