@@ -104,6 +104,7 @@ BUILD_FLAGS	 = $(CC) $(CPPFLAGS) $(PATH_DEFS) $(ALL_CFLAGS) $(DEPFLAGS) $(LDFLAG
 # --- tests -----------------------------------------------------------
 
 UNIT_SRCS	 = test/unit.c \
+		   test/unit_tls.c \
 		   test/unit_import.c \
 		   test/unit_authcmd.c \
 		   test/unit_smargs.c \
@@ -164,6 +165,7 @@ FUZZ_SECONDS	?= 60
 FUZZ_CC		?= clang
 FUZZ_TARGETS	 = reply engine addr msg conf spool aliases ctl authcmd argv auth import bs
 FUZZ_TARGETS	+= submit
+FUZZ_TARGETS	+= cert
 FUZZ_BINS	 = $(FUZZ_TARGETS:%=test/fuzz/fuzz_%)
 FUZZ_LIBSRCS	 = $(COMMON_SRCS) src/msg.c src/smtp.c src/auth.c \
 		   src/authcmd.c src/tls.c \
@@ -187,7 +189,7 @@ $(FUZZ_BINS): test/fuzz/fuzz_%: build/fuzz/test/fuzz/fuzz_%.o $(FUZZ_LIBOBJS)
 	    $(FUZZ_LIBOBJS) $(TLS_LIBS) $(BSD_LIBS)
 
 fuzz-deps:
-	@PKGS="clang libclang-rt-14-dev" sh test/deps.sh
+	@PKGS="clang libclang-rt-dev" sh test/deps.sh
 
 fuzz: deps fuzz-deps
 	@$(MAKE) --no-print-directory $(FUZZ_BINS)
@@ -208,6 +210,13 @@ interop: deps all
 docker-test: deps test/smtpd
 	@PKGS="podman runc debootstrap" sh test/deps.sh
 	@bash test/docker.sh
+	@RELAYQ_DOCKER_DEBIAN=13 bash test/docker.sh
+
+# the build, make check and make interop on Debian 13 (mbedTLS 3.6), in
+# a cached debootstrap root (root only; see test/trixie.sh)
+check-trixie:
+	@PKGS="debootstrap" sh test/deps.sh
+	@bash test/trixie.sh
 
 bench: deps all test/smtpd
 	@bash test/bench.sh
@@ -257,7 +266,7 @@ clean:
 	rm -rf build
 
 .PHONY: all check demo interop bench install clean deps lint deb FORCE fuzz \
-	fuzz-deps docker-test layering uninstall
+	fuzz-deps docker-test layering uninstall check-trixie
 
 # --- every object: rebuilt when the flags change, and when a header it
 # includes does (the .d files its compilation wrote; none before the

@@ -25,6 +25,7 @@
 #include <bsd/string.h>
 
 #include "relayq.h"
+#include "client.h"
 
 static unsigned int	 check_nproblems;
 
@@ -272,6 +273,8 @@ check_main(struct conf *conf)
 	if (conf->tls_set && conf->tls == TLS_OFF && conf->auth_user != NULL)
 		check_problem("%s: tls off with auth_user: AUTH is refused "
 		    "without TLS", conf->path);
+	if (tls_check_version(conf, err, sizeof(err)) == -1)
+		check_problem("%s: %s", conf->path, err);
 	if (conf->tls_ca_file != NULL) {
 		if ((fd = open(conf->tls_ca_file, O_RDONLY | O_CLOEXEC)) == -1)
 			check_problem("tls_ca_file %s: %s", conf->tls_ca_file,

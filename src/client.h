@@ -25,6 +25,10 @@ struct conn {
 	const struct smarthost	*host;
 	const struct conf	*conf;		/* pins, client certificate */
 	char			 peer[320];	/* "name[addr]:port" for logs */
+	char			 tls_version[16]; /* "TLSv1.3" once verified */
+	char			 tls_cipher[64];
+	int			 tls_resumed;	/* a saved session resumed */
+	char			 tls_error[300]; /* an alert after the handshake */
 	char			 rbuf[CONN_BUFSZ];
 	size_t			 rpos, rlen;
 	void			*priv;		/* test peers */
@@ -161,6 +165,7 @@ int	 tls_spki_pin(const struct mbedtls_x509_crt *, unsigned char [32],
 void	 tls_cert_names(const struct mbedtls_x509_crt *, char *, size_t);
 int	 tls_name_match(const unsigned char *, size_t, const char *);
 int	 tls_init(const struct conf *, char *, size_t);
+int	 tls_check_version(const struct conf *, char *, size_t);
 void	 tls_reseed(void);
 int	 tls_connect(struct conn *, const struct conf *,
 	    const struct smarthost *, time_t, char *, size_t);

@@ -44,7 +44,8 @@ struct drain_try {
 	char		*open;		/* recipients open before it */
 	double		 start, connt;	/* began; session ready */
 	int		 expired;	/* queue_lifetime is over */
-	char		 relay[320];	/* "name[addr]:port", or "none" */
+	char		 relay[448];	/* "name[addr]:port", ", tls=VERSION/CIPHER"
+					   when TLS is up; or "none" */
 };
 
 extern char			*drain_password;

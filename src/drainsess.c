@@ -14,6 +14,7 @@
  */
 #include <sys/types.h>
 
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -61,6 +62,12 @@ drain_sess_connect(char *err, size_t errsz)
 		sess_s.conf = drain_conf;
 		sess_s.password = drain_password;
 		if (smtp_open(&sess_s, err, errsz) == 0) {
+			if (sess_c.verified)
+				log_info("Verified TLS connection established "
+				    "to %s: %s with cipher %s%s", sess_c.peer,
+				    sess_c.tls_version, sess_c.tls_cipher,
+				    sess_c.tls_resumed ? " (session resumed)" :
+				    "");
 			sess_up = 1;
 			sess_nmsg = 0;
 			return 0;
@@ -136,7 +143,13 @@ drain_sess_send(struct qmsg *m, char *relay, size_t relaysz, char *err,
 		(void)strlcpy(relay, "none", relaysz);
 		return -1;
 	}
-	(void)strlcpy(relay, sess_c.peer, relaysz);
+	/* Postfix's relay= field, and what protected the session: the
+	   version and cipher, as Postfix logs them once per connection */
+	if (sess_c.verified)
+		(void)snprintf(relay, relaysz, "%s, tls=%s/%s", sess_c.peer,
+		    sess_c.tls_version, sess_c.tls_cipher);
+	else
+		(void)strlcpy(relay, sess_c.peer, relaysz);
 	sess_nmsg++;
 	for (;;) {
 		nsent = drain_count_sent(m);

@@ -65,7 +65,7 @@ struct work_rec {
 	int		 status;
 	char		 dsn[16];
 	char		 reply[REPLY_MAX];
-	char		 relay[320];
+	char		 relay[448];
 	char		 err[REPLY_MAX + 128];	/* WORK_END, when down */
 };
 

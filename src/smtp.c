@@ -181,10 +181,13 @@ smtp_read_reply(struct conn *c, struct smtp_reply *r, char *err, size_t errsz)
 		if (c->rpos == c->rlen) {
 			k = c->ops->read(c, c->rbuf, sizeof(c->rbuf));
 			if (k <= 0) {
-				(void)snprintf(err, errsz, "%s %s",
+				/* tls_error: the alert that ended TLS */
+				(void)snprintf(err, errsz, "%s %s%s%s",
 				    k == 0 ? "lost connection with" :
 				    errno == ETIMEDOUT ? "timeout reading from" :
-				    "error reading from", c->peer);
+				    "error reading from", c->peer,
+				    c->tls_error[0] != '\0' ? ": " : "",
+				    c->tls_error);
 				return -1;
 			}
 			c->rpos = 0;
@@ -224,9 +227,11 @@ smtp_write(struct smtp_session *s, const char *buf, size_t len)
 
 	while (len > 0) {
 		if ((n = s->conn->ops->write(s->conn, buf, len)) <= 0) {
-			(void)snprintf(s->error, sizeof(s->error), "%s %s",
+			(void)snprintf(s->error, sizeof(s->error), "%s %s%s%.250s",
 			    errno == ETIMEDOUT ? "timeout writing to" :
-			    "lost connection with", s->conn->peer);
+			    "lost connection with", s->conn->peer,
+			    s->conn->tls_error[0] != '\0' ? ": " : "",
+			    s->conn->tls_error);
 			s->temp = 1;
 			return -1;
 		}
@@ -498,6 +503,30 @@ smtp_auth(struct smtp_session *s, struct smtp_reply *r)
 }
 
 /*
+ * No greeting on a plaintext connection: say so when it looks like a
+ * port with implicit TLS (silence, or a TLS record: 0x15/0x16 0x03).
+ */
+static void
+smtp_no_greeting(struct smtp_session *s)
+{
+	struct conn	*c = s->conn;
+
+	if (c->ops->starttls == NULL)
+		return;
+	if (c->rlen >= 2 && (c->rbuf[0] == 0x15 || c->rbuf[0] == 0x16) &&
+	    c->rbuf[1] == 0x03)
+		(void)snprintf(s->error, sizeof(s->error), "%s sent a TLS "
+		    "record, not an SMTP greeting: port %s is implicit TLS "
+		    "(set tls implicit)", c->peer, c->host->port);
+	else if (c->rlen == 0 && errno == ETIMEDOUT)
+		(void)snprintf(s->error, sizeof(s->error), "no SMTP greeting "
+		    "from %s in %lld s (timeout_connect): a port with implicit "
+		    "TLS (usually 465) waits silently for a TLS hello; if this "
+		    "is one, set tls implicit", c->peer,
+		    (long long)c->timeout);
+}
+
+/*
  * Greeting, EHLO, STARTTLS and EHLO again, AUTH.  -1 with s->error set
  * when the session cannot be used; everything then defers.
  */
@@ -507,10 +536,22 @@ smtp_open(struct smtp_session *s, char *err, size_t errsz)
 	struct smtp_reply	 r;
 	struct conn		*c = s->conn;
 
+	/*
+	 * The plaintext greeting is waited for as a connection is
+	 * (timeout_connect), not as a reply: a port with implicit TLS sends
+	 * nothing and waits for our TLS hello, and a client that thinks it
+	 * is a STARTTLS port would otherwise sit there for timeout_command.
+	 */
 	s->conn->timeout = s->conf->timeout_command;
+	if (c->ops->starttls != NULL && s->conf->timeout_connect <
+	    s->conf->timeout_command)
+		s->conn->timeout = s->conf->timeout_connect;
 	s->stage = SMTP_STAGE_GREETING;
-	if (smtp_reply(s, &r) == -1)
+	if (smtp_reply(s, &r) == -1) {
+		smtp_no_greeting(s);
 		goto fail;
+	}
+	s->conn->timeout = s->conf->timeout_command;
 	if (r.code != 220) {
 		smtp_fail(s, "greeting", &r);
 		goto fail;

@@ -33,7 +33,9 @@
 
 #include <bsd/string.h>
 
+#include <mbedtls/asn1.h>
 #include <mbedtls/ctr_drbg.h>
+#include <mbedtls/debug.h>
 #include <mbedtls/entropy.h>
 #include <mbedtls/error.h>
 #include <mbedtls/net_sockets.h>
@@ -48,11 +50,10 @@
 #include "client.h"
 
 #if MBEDTLS_VERSION_NUMBER >= 0x03000000
-#define TLS_PK_RAW(crt)		((crt)->MBEDTLS_PRIVATE(pk_raw))
+#include <psa/crypto.h>
 #define TLS_SHA256(in, len, out) mbedtls_sha256((in), (len), (out), 0)
 #define TLS_ERR_VERSION		MBEDTLS_ERR_SSL_BAD_PROTOCOL_VERSION
 #else
-#define TLS_PK_RAW(crt)		((crt)->pk_raw)
 #define TLS_SHA256(in, len, out) mbedtls_sha256_ret((in), (len), (out), 0)
 #define TLS_ERR_VERSION		MBEDTLS_ERR_SSL_BAD_HS_PROTOCOL_VERSION
 #endif
@@ -74,11 +75,25 @@ struct tls_verify {
 						   a full handshake */
 	char			 pin[8 + 64];	/* "sha256:HEX" of the leaf */
 	char			 names[256];	/* the leaf's SANs, or its CN */
+	int			 chain_seen;	/* a certificate above the leaf */
+	char			 issuer[200];	/* the leaf's, when it is alone
+						   and not self-issued */
 };
 
+/*
+ * One TLS connection.  What its handshake showed, for the messages:
+ * the last alert the server sent (mbedTLS reports only "a fatal alert",
+ * tls_debug picks out which), and whether the first bytes that came
+ * back were an SMTP reply instead of a TLS record.
+ */
 struct tls_conn {
 	mbedtls_ssl_context	 ssl;
 	struct tls_verify	 v;
+	int			 alert;		/* -1: none received */
+	int			 nread;		/* bytes read so far */
+	int			 smtp_text;	/* they began "220 " etc. */
+	int			 resumed;	/* session resumption */
+	int			 cert_asked;	/* a CertificateRequest came */
 };
 
 static mbedtls_entropy_context	 tls_entropy;
@@ -102,6 +117,75 @@ tls_strerror(int rc, char *buf, size_t sz)
 {
 	mbedtls_strerror(rc, buf, sz);
 }
+
+/* The TLS alert descriptions (RFC 8446 6, RFC 5246 7.2), by number. */
+static const char *
+tls_alert_name(int a)
+{
+	switch (a) {
+	case 0:		return "close_notify";
+	case 10:	return "unexpected_message";
+	case 20:	return "bad_record_mac";
+	case 22:	return "record_overflow";
+	case 40:	return "handshake_failure";
+	case 42:	return "bad_certificate";
+	case 43:	return "unsupported_certificate";
+	case 44:	return "certificate_revoked";
+	case 45:	return "certificate_expired";
+	case 46:	return "certificate_unknown";
+	case 47:	return "illegal_parameter";
+	case 48:	return "unknown_ca";
+	case 49:	return "access_denied";
+	case 50:	return "decode_error";
+	case 51:	return "decrypt_error";
+	case 70:	return "protocol_version";
+	case 71:	return "insufficient_security";
+	case 80:	return "internal_error";
+	case 86:	return "inappropriate_fallback";
+	case 90:	return "user_canceled";
+	case 109:	return "missing_extension";
+	case 110:	return "unsupported_extension";
+	case 112:	return "unrecognized_name";
+	case 116:	return "certificate_required";
+	case 120:	return "no_application_protocol";
+	default:	return "unknown alert";
+	}
+}
+
+#if defined(MBEDTLS_DEBUG_C)
+/*
+ * mbedTLS's debug output, level 3, read for two lines only (2.28 and 3.x
+ * word them alike): the alert the peer sent, "got an alert message,
+ * type: [LEVEL:DESCRIPTION]", and "got a certificate request".  No
+ * public call gives either, and under TLS 1.3 both are encrypted, so the
+ * bytes on the wire cannot tell.  (mbedTLS 2.28 as a server closes
+ * without an alert when it wants a client certificate.)  `arg' is the
+ * connection being handshaken or read (set before each, one at a time).
+ */
+#define TLS_ALERT_LINE	"got an alert message, type: ["
+
+static void
+tls_debug(void *arg, int level, const char *file, int line, const char *str)
+{
+	struct tls_conn	*t = arg;
+	const char	*p;
+	unsigned int	 lvl, desc;
+
+	(void)level;
+	(void)file;
+	(void)line;
+	if (t == NULL)
+		return;
+	if (strstr(str, "got a certificate request") != NULL)
+		t->cert_asked = 1;
+	if ((p = strstr(str, TLS_ALERT_LINE)) == NULL)
+		return;
+	if (sscanf(p + sizeof(TLS_ALERT_LINE) - 1, "%u:%u]", &lvl,
+	    &desc) == 2 && desc < 256 &&
+	    (lvl == 2 || t->alert == -1))
+		t->alert = (int)desc;
+}
+#endif
 
 /*
  * The client certificate, for relays that want one (tls_client_cert,
@@ -175,6 +259,25 @@ tls_client_cert(const struct conf *conf, char *err, size_t errsz)
 	return 0;
 }
 
+/* tls_min_version against what this mbedTLS has (relayq check too) */
+int
+tls_check_version(const struct conf *conf, char *err, size_t errsz)
+{
+#if !defined(MBEDTLS_SSL_PROTO_TLS1_3)
+	if (conf->tls_min_version == 3) {
+		(void)snprintf(err, errsz, "tls_min_version 1.3: this mbedTLS "
+		    "(%s) has no TLS 1.3 (use 1.2, or build relayq with "
+		    "mbedTLS 3.6 as Debian 13 has it)", MBEDTLS_VERSION_STRING);
+		return -1;
+	}
+#else
+	(void)conf;
+	(void)err;
+	(void)errsz;
+#endif
+	return 0;
+}
+
 /*
  * Once per daemon: random generator, trust anchors, client config.
  * mbedtls_x509_crt_parse_file returns the number of certificates it
@@ -222,6 +325,14 @@ tls_init(const struct conf *conf, char *err, size_t errsz)
 		(void)snprintf(err, errsz, "TLS configuration: %s", msg);
 		return -1;
 	}
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+	/* TLS 1.3 in mbedTLS 3.x does its key exchange and record
+	   protection through PSA: initialised before any handshake */
+	if (psa_crypto_init() != PSA_SUCCESS) {
+		(void)snprintf(err, errsz, "TLS: psa_crypto_init failed");
+		return -1;
+	}
+#endif
 	mbedtls_ssl_conf_authmode(&tls_cfg, MBEDTLS_SSL_VERIFY_REQUIRED);
 	mbedtls_ssl_conf_ca_chain(&tls_cfg, &tls_ca, NULL);
 	mbedtls_ssl_conf_rng(&tls_cfg, mbedtls_ctr_drbg_random, &tls_drbg);
@@ -229,13 +340,21 @@ tls_init(const struct conf *conf, char *err, size_t errsz)
 	mbedtls_ssl_conf_min_tls_version(&tls_cfg, conf->tls_min_version == 3 ?
 	    MBEDTLS_SSL_VERSION_TLS1_3 : MBEDTLS_SSL_VERSION_TLS1_2);
 #else
-	if (conf->tls_min_version == 3) {
-		(void)snprintf(err, errsz, "tls_min_version 1.3: this mbedTLS "
-		    "(%s) has no TLS 1.3", MBEDTLS_VERSION_STRING);
+	if (tls_check_version(conf, err, errsz) == -1)
 		return -1;
-	}
 	mbedtls_ssl_conf_min_version(&tls_cfg, MBEDTLS_SSL_MAJOR_VERSION_3,
 	    MBEDTLS_SSL_MINOR_VERSION_3);
+#endif
+#if defined(MBEDTLS_SSL_PROTO_TLS1_3) && defined(MBEDTLS_SSL_SESSION_TICKETS) && \
+    MBEDTLS_VERSION_NUMBER >= 0x03060100
+	/* TLS 1.3 tickets come after the handshake; without this 3.6.1+
+	   drops them and no session could be resumed (tls_read keeps them) */
+	mbedtls_ssl_conf_tls13_enable_signal_new_session_tickets(&tls_cfg,
+	    MBEDTLS_SSL_TLS1_3_SIGNAL_NEW_SESSION_TICKETS_ENABLED);
+#endif
+#if defined(MBEDTLS_DEBUG_C)
+	mbedtls_debug_set_threshold(3);
+	mbedtls_ssl_conf_dbg(&tls_cfg, tls_debug, NULL);
 #endif
 	if (tls_client_cert(conf, err, errsz) == -1)
 		return -1;
@@ -256,6 +375,16 @@ tls_reseed(void)
 	if (tls_ready && mbedtls_ctr_drbg_reseed(&tls_drbg,
 	    (const unsigned char *)&pid, sizeof(pid)) != 0)
 		_exit(1);	/* no worker rather than a predictable one */
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+	/* PSA has a generator of its own (TLS 1.3 key shares): made anew
+	   from fresh entropy.  It holds no key of ours: the client key is
+	   an mbedtls_pk_context, not a PSA key. */
+	if (tls_ready) {
+		mbedtls_psa_crypto_free();
+		if (psa_crypto_init() != PSA_SUCCESS)
+			_exit(1);
+	}
+#endif
 }
 
 /* Wait until `fd' is ready for `events' or the timeout passes. */
@@ -317,8 +446,18 @@ tls_bio_send(void *ctx, const unsigned char *buf, size_t len)
 static int
 tls_bio_recv(void *ctx, unsigned char *buf, size_t len)
 {
-	ssize_t	 n = tls_plain_read(ctx, buf, len);
+	struct conn	*c = ctx;
+	struct tls_conn	*t = c->tls;
+	ssize_t		 n = tls_plain_read(c, buf, len);
 
+	/* "220 " or "220-" where a TLS record should start: an SMTP server
+	   that does not speak TLS first (a STARTTLS or plain port) */
+	if (n >= 4 && t->nread == 0 && buf[0] >= '2' && buf[0] <= '5' &&
+	    buf[1] >= '0' && buf[1] <= '9' && buf[2] >= '0' && buf[2] <= '9' &&
+	    (buf[3] == ' ' || buf[3] == '-'))
+		t->smtp_text = 1;
+	if (n > 0)
+		t->nread += n > 1000 ? 1000 : (int)n;
 	if (n == 0)
 		return MBEDTLS_ERR_NET_CONN_RESET;
 	if (n < 0)
@@ -327,23 +466,64 @@ tls_bio_recv(void *ctx, unsigned char *buf, size_t len)
 	return (int)n;
 }
 
+#if defined(MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET)
+static void	tls_ticket(struct conn *);
+#endif
+static void	tls_ended(struct conn *, int);
+
 static ssize_t
 tls_read(struct conn *c, void *buf, size_t len)
 {
 	struct tls_conn	*t = c->tls;
 	int		 rc;
 
-	do
+#if defined(MBEDTLS_DEBUG_C)
+	mbedtls_ssl_conf_dbg(&tls_cfg, tls_debug, t);
+#endif
+	for (;;) {
 		rc = mbedtls_ssl_read(&t->ssl, buf, len);
-	while (rc == MBEDTLS_ERR_SSL_WANT_READ ||
-	    rc == MBEDTLS_ERR_SSL_WANT_WRITE);
+		if (rc == MBEDTLS_ERR_SSL_WANT_READ ||
+		    rc == MBEDTLS_ERR_SSL_WANT_WRITE)
+			continue;
+#if defined(MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET)
+		if (rc == MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET) {
+			tls_ticket(c);
+			continue;
+		}
+#endif
+		break;
+	}
 	if (rc == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY)
 		return 0;
 	if (rc < 0) {
+		tls_ended(c, rc);
 		errno = rc == MBEDTLS_ERR_SSL_TIMEOUT ? ETIMEDOUT : ECONNRESET;
 		return -1;
 	}
 	return rc;
+}
+
+/*
+ * TLS 1.3: the server judges our (lack of a) certificate after our
+ * Finished, so a handshake that looked complete ends at the next read or
+ * write, with an alert (certificate_required) or none: c->tls_error says
+ * why, for smtp.c's message.
+ */
+static void
+tls_ended(struct conn *c, int rc)
+{
+	struct tls_conn	*t = c->tls;
+
+	if (t->cert_asked && c->conf->tls_client_cert == NULL)
+		(void)snprintf(c->tls_error, sizeof(c->tls_error), "the server "
+		    "ended TLS%s%s%s: it wants a client certificate and none "
+		    "is configured (set tls_client_cert and tls_client_key)",
+		    t->alert != -1 ? " (alert " : "",
+		    t->alert != -1 ? tls_alert_name(t->alert) : "",
+		    t->alert != -1 ? ")" : "");
+	else if (rc == MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE && t->alert != -1)
+		(void)snprintf(c->tls_error, sizeof(c->tls_error), "the server "
+		    "ended TLS with alert %s", tls_alert_name(t->alert));
 }
 
 static ssize_t
@@ -357,10 +537,50 @@ tls_write(struct conn *c, const void *buf, size_t len)
 	while (rc == MBEDTLS_ERR_SSL_WANT_READ ||
 	    rc == MBEDTLS_ERR_SSL_WANT_WRITE);
 	if (rc < 0) {
+		tls_ended(c, rc);
 		errno = ECONNRESET;
 		return -1;
 	}
 	return rc;
+}
+
+/*
+ * The DER bytes of the certificate's SubjectPublicKeyInfo, found in its
+ * TBSCertificate (RFC 5280 4.1: [0] version, serial, signature, issuer,
+ * validity, subject, then the key).  mbedTLS keeps them too, but as a
+ * private field from 3.0 on; the certificate is already parsed, so this
+ * walk over it cannot fail on a certificate mbedTLS accepted.
+ */
+static int
+tls_spki(const mbedtls_x509_crt *crt, const unsigned char **spki,
+    size_t *len)
+{
+	unsigned char	*p = crt->tbs.p, *end = crt->tbs.p + crt->tbs.len;
+	size_t		 n;
+	int		 i;
+
+	if (mbedtls_asn1_get_tag(&p, end, &n, MBEDTLS_ASN1_CONSTRUCTED |
+	    MBEDTLS_ASN1_SEQUENCE) != 0)
+		return -1;
+	end = p + n;
+	if (mbedtls_asn1_get_tag(&p, end, &n, MBEDTLS_ASN1_CONTEXT_SPECIFIC |
+	    MBEDTLS_ASN1_CONSTRUCTED | 0) == 0)
+		p += n;				/* version */
+	if (mbedtls_asn1_get_tag(&p, end, &n, MBEDTLS_ASN1_INTEGER) != 0)
+		return -1;
+	p += n;					/* serialNumber */
+	for (i = 0; i < 4; i++) {	/* signature, issuer, validity, subject */
+		if (mbedtls_asn1_get_tag(&p, end, &n,
+		    MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE) != 0)
+			return -1;
+		p += n;
+	}
+	*spki = p;
+	if (mbedtls_asn1_get_tag(&p, end, &n, MBEDTLS_ASN1_CONSTRUCTED |
+	    MBEDTLS_ASN1_SEQUENCE) != 0)
+		return -1;
+	*len = (size_t)(p - *spki) + n;
+	return 0;
 }
 
 /* "sha256:HEX" of the certificate's SubjectPublicKeyInfo, and its hash */
@@ -369,10 +589,11 @@ tls_spki_pin(const mbedtls_x509_crt *crt, unsigned char hash[32], char *buf,
     size_t sz)
 {
 	static const char	 hex[] = "0123456789abcdef";
-	size_t			 i;
+	const unsigned char	*spki;
+	size_t			 i, len;
 
-	if (sz < 8 + 64 || TLS_SHA256(TLS_PK_RAW(crt).p, TLS_PK_RAW(crt).len,
-	    hash) != 0)
+	if (sz < 8 + 64 || tls_spki(crt, &spki, &len) == -1 ||
+	    TLS_SHA256(spki, len, hash) != 0)
 		return -1;
 	memcpy(buf, "sha256:", 7);
 	for (i = 0; i < 32; i++) {
@@ -515,6 +736,7 @@ tls_verify_cb(void *arg, mbedtls_x509_crt *crt, int depth, uint32_t *flags)
 	size_t			 i;
 
 	if (depth > 0) {
+		v->chain_seen = 1;
 		if (v->conf->ntls_pin > 0)
 			*flags = 0;
 		if (v->conn->cert_cb != NULL)
@@ -523,6 +745,15 @@ tls_verify_cb(void *arg, mbedtls_x509_crt *crt, int depth, uint32_t *flags)
 	}
 	v->leaf_seen = 1;
 	tls_cert_names(crt, v->names, sizeof(v->names));
+	/* a leaf alone whose issuer is not itself: the issuer was neither
+	   sent by the server nor found among the trust anchors */
+	v->issuer[0] = '\0';
+	if (!v->chain_seen && (crt->issuer_raw.len != crt->subject_raw.len ||
+	    memcmp(crt->issuer_raw.p, crt->subject_raw.p,
+	    crt->issuer_raw.len) != 0) &&
+	    mbedtls_x509_dn_gets(v->issuer, sizeof(v->issuer),
+	    &crt->issuer) < 0)
+		v->issuer[0] = '\0';
 	if (tls_spki_pin(crt, hash, v->pin, sizeof(v->pin)) == -1)
 		return MBEDTLS_ERR_X509_FATAL_ERROR;
 	if (v->iplen > 0 ? tls_ip_match(crt, v->ip, v->iplen) :
@@ -562,7 +793,14 @@ tls_verify_reason(const struct tls_verify *v, uint32_t flags, char *buf,
 		    "needs an IP SAN for " : "want ", v->name, v->names);
 		(void)strlcat(buf, what, sz);
 	}
-	if (flags & MBEDTLS_X509_BADCERT_NOT_TRUSTED)
+	if ((flags & MBEDTLS_X509_BADCERT_NOT_TRUSTED) &&
+	    v->issuer[0] != '\0') {
+		(void)snprintf(what, sizeof(what), "not signed by a trusted CA "
+		    "(its issuer %s is not a trusted CA, and the server sent "
+		    "no CA certificate for it: an intermediate missing on the "
+		    "server, or a CA missing from tls_ca_file), ", v->issuer);
+		(void)strlcat(buf, what, sz);
+	} else if (flags & MBEDTLS_X509_BADCERT_NOT_TRUSTED)
 		(void)strlcat(buf, "not signed by a trusted CA, ", sz);
 	if (flags & MBEDTLS_X509_BADCERT_EXPIRED)
 		(void)strlcat(buf, "expired, ", sz);
@@ -582,6 +820,105 @@ tls_verify_reason(const struct tls_verify *v, uint32_t flags, char *buf,
 }
 
 static const struct conn_ops tls_ops;
+
+/* The TLS versions we offer by default: what this mbedTLS has */
+#if defined(MBEDTLS_SSL_PROTO_TLS1_3)
+#define TLS_OFFER	"TLS 1.2 to 1.3"
+#define TLS_NO13	""
+#else
+#define TLS_OFFER	"TLS 1.2"
+#define TLS_NO13	"; this build's mbedTLS " MBEDTLS_VERSION_STRING \
+	" has no TLS 1.3: a server that wants TLS 1.3 only needs relayq " \
+	"built with mbedTLS 3.6"
+#endif
+
+/*
+ * Why a handshake failed, in words an admin can act on: the alert the
+ * server sent with what it usually means, or what we saw instead of TLS.
+ */
+static void
+tls_why(const struct conn *c, int rc, char *err, size_t errsz)
+{
+	struct tls_conn		*t = c->tls;
+	const char		*offer = c->conf->tls_min_version == 3 ?
+	    "TLS 1.3" : TLS_OFFER;
+	char			 msg[160], hint[300] = "";
+	int			 n;
+
+	/* The server sent its alert and closed while we were still sending
+	   our flight (TLS 1.2: our empty Certificate refused): mbedTLS
+	   stopped at the failed write, the alert may still be unread.  A
+	   plaintext alert record: 21, version 3.x, length 2, level, desc. */
+	if (t->alert == -1 && (rc == MBEDTLS_ERR_NET_SEND_FAILED ||
+	    rc == MBEDTLS_ERR_NET_CONN_RESET)) {
+		unsigned char	 rec[7];
+
+		if (recv(c->fd, rec, sizeof(rec), MSG_DONTWAIT) ==
+		    (ssize_t)sizeof(rec) && rec[0] == 21 && rec[1] == 3 &&
+		    rec[3] == 0 && rec[4] == 2) {
+			t->alert = rec[6];
+			rc = MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE;
+		}
+	}
+	n = snprintf(err, errsz, "TLS handshake with %s failed: ", c->peer);
+	if (n < 0 || (size_t)n >= errsz)
+		return;
+	err += n;
+	errsz -= (size_t)n;
+	if (t->smtp_text) {
+		(void)snprintf(err, errsz, "the server sent an SMTP greeting, "
+		    "not TLS: port %s wants STARTTLS or plain SMTP, not "
+		    "implicit TLS (set tls starttls, or use the server's "
+		    "implicit TLS port, usually 465)", c->host->port);
+		return;
+	}
+	if (t->alert == 70) {
+		(void)snprintf(err, errsz, "alert protocol_version from the "
+		    "server: no TLS version in common (we offer %s)%s", offer,
+		    TLS_NO13);
+		return;
+	}
+	if (rc == TLS_ERR_VERSION) {
+		(void)snprintf(err, errsz, "the server chose a TLS version we "
+		    "do not offer (we offer %s, tls_min_version %s)", offer,
+		    c->conf->tls_min_version == 3 ? "1.3" : "1.2");
+		return;
+	}
+	if (t->cert_asked && c->conf->tls_client_cert == NULL) {
+		(void)snprintf(err, errsz, "the server wants a client "
+		    "certificate and none is configured (set tls_client_cert "
+		    "and tls_client_key)%s%s",
+		    t->alert != -1 ? "; alert " : "",
+		    t->alert != -1 ? tls_alert_name(t->alert) : "");
+		return;
+	}
+	if (rc == MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE && t->alert != -1) {
+		if (t->alert == 116)
+			(void)snprintf(hint, sizeof(hint), ": the server wants "
+			    "a client certificate (tls_client_cert, "
+			    "tls_client_key)");
+		else if (t->alert == 40)
+			(void)snprintf(hint, sizeof(hint), ": no cipher "
+			    "suite, group or signature algorithm in common "
+			    "(we offer %s)", offer);
+		else if ((t->alert == 48 || t->alert == 42 ||
+		    t->alert == 46) && c->conf->tls_client_cert != NULL)
+			(void)snprintf(hint, sizeof(hint), ": the server "
+			    "refused our client certificate (%s)",
+			    c->conf->tls_client_cert);
+		(void)snprintf(err, errsz, "alert %s from the server%s",
+		    tls_alert_name(t->alert), hint);
+		return;
+	}
+	if (rc == MBEDTLS_ERR_SSL_TIMEOUT && t->nread == 0) {
+		(void)snprintf(err, errsz, "no answer to our TLS hello in %lld "
+		    "s: is port %s a STARTTLS port (usually 587 or 25)? then "
+		    "set tls starttls", (long long)c->timeout, c->host->port);
+		return;
+	}
+	tls_strerror(rc, msg, sizeof(msg));
+	(void)snprintf(err, errsz, "%s", msg);
+}
 
 /*
  * TLS session resumption on reconnect: the session of the last full
@@ -613,9 +950,14 @@ tls_forget(void)
 	tls_saved_host = NULL;
 }
 
-/* After a full, verified handshake: keep its session for next time. */
+/*
+ * After a full, verified handshake: keep its session for next time, its
+ * age counted from `at'.  Under TLS 1.3 the session can be resumed only
+ * with a ticket, which comes after the handshake (tls_ticket).
+ */
 static void
-tls_save(const mbedtls_ssl_context *ssl, const struct smarthost *h)
+tls_save(const mbedtls_ssl_context *ssl, const struct smarthost *h,
+    time_t at)
 {
 	tls_forget();
 	mbedtls_ssl_session_init(&tls_saved);
@@ -624,8 +966,30 @@ tls_save(const mbedtls_ssl_context *ssl, const struct smarthost *h)
 		return;
 	}
 	tls_saved_host = h;
-	tls_saved_at = time(NULL);
+	tls_saved_at = at;
 }
+
+#if defined(MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET)
+/*
+ * A TLS 1.3 ticket arrived on a verified connection: the session to
+ * offer next time.  On a resumed connection the new ticket continues
+ * the session that was verified, and keeps its age.
+ */
+static void
+tls_ticket(struct conn *c)
+{
+	struct tls_conn	*t = c->tls;
+	time_t		 at = tls_saved_at;
+
+	if (c->cert_cb != NULL || !c->verified)
+		return;
+	if (t->resumed && tls_saved_host != c->host)
+		return;
+	if (!t->resumed)
+		at = time(NULL);
+	tls_save(&t->ssl, c->host, at);
+}
+#endif
 
 /* Handshake on c->fd; c->host->name is the reference identity. */
 static int
@@ -651,6 +1015,10 @@ tls_handshake(struct conn *c, char *err, size_t errsz)
 		t->v.iplen = 4;
 	else if (inet_pton(AF_INET6, c->host->name, t->v.ip) == 1)
 		t->v.iplen = 16;
+	t->alert = -1;
+#if defined(MBEDTLS_DEBUG_C)
+	mbedtls_ssl_conf_dbg(&tls_cfg, tls_debug, t);
+#endif
 	if ((rc = mbedtls_ssl_setup(ssl, &tls_cfg)) != 0)
 		goto fail;
 	/* Sets SNI and the name to verify.  Never skipped: without it
@@ -680,12 +1048,6 @@ tls_handshake(struct conn *c, char *err, size_t errsz)
 		    "%s", c->host->name, msg);
 		return -1;
 	}
-	if (rc == TLS_ERR_VERSION) {
-		(void)snprintf(err, errsz, "TLS handshake with %s failed: "
-		    "server offers no TLS version >= %s (tls_min_version)",
-		    c->peer, c->conf->tls_min_version == 3 ? "1.3" : "1.2");
-		return -1;
-	}
 	if (rc != 0)
 		goto fail;
 	/* belt and braces: REQUIRED mode fails the handshake already (a
@@ -696,15 +1058,21 @@ tls_handshake(struct conn *c, char *err, size_t errsz)
 		    c->host->name);
 		return -1;
 	}
-	if (t->v.leaf_seen && c->cert_cb == NULL)
-		tls_save(ssl, c->host);
+	/* no certificate was checked: the saved session was resumed */
+	t->resumed = !t->v.leaf_seen;
+	if (t->v.leaf_seen && c->cert_cb == NULL &&
+	    strcmp(mbedtls_ssl_get_version(ssl), "TLSv1.3") != 0)
+		tls_save(ssl, c->host, time(NULL));
+	(void)strlcpy(c->tls_version, mbedtls_ssl_get_version(ssl),
+	    sizeof(c->tls_version));
+	(void)strlcpy(c->tls_cipher, mbedtls_ssl_get_ciphersuite(ssl),
+	    sizeof(c->tls_cipher));
+	c->tls_resumed = t->resumed;
 	c->ops = &tls_ops;
 	c->verified = 1;
 	return 0;
  fail:
-	tls_strerror(rc, msg, sizeof(msg));
-	(void)snprintf(err, errsz, "TLS handshake with %s failed: %s", c->peer,
-	    msg);
+	tls_why(c, rc, err, errsz);
 	return -1;
 }
 
@@ -800,6 +1168,9 @@ tls_close(struct conn *c)
 		if (c->ops == &tls_ops)
 			(void)mbedtls_ssl_close_notify(&t->ssl);
 		mbedtls_ssl_free(&t->ssl);
+#if defined(MBEDTLS_DEBUG_C)
+		mbedtls_ssl_conf_dbg(&tls_cfg, tls_debug, NULL);
+#endif
 		free(t);
 		c->tls = NULL;
 	}

@@ -3,6 +3,8 @@
 # (or the ones in \$PKGS: make fuzz-deps).
 # As root: apt-get installs what is missing.  Otherwise: print the exact
 # command and fail, so `make check' never half-runs.
+# The same names on Debian 12 and 13 (libmbedtls-dev: mbedTLS 2.28 on 12,
+# 3.6 on 13; make fuzz-deps: libclang-rt-dev follows the release's clang).
 PKGS=${PKGS:-"gcc make libc6-dev libmbedtls-dev libbsd-dev openssl util-linux procps mandoc"}
 missing=""
 for p in $PKGS; do

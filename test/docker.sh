@@ -33,17 +33,26 @@
 # exit 1 on any failure.  Not root, or podman unusable: `not ok' with the
 # reason and exit 1 -- this test never passes by skipping.
 # Environment: RELAYQ_DOCKER_CACHE (cache dir), RELAYQ_DEBIAN_MIRROR (URI
-# to use instead of the one from /etc/apt).
+# to use instead of the one from /etc/apt), RELAYQ_DOCKER_DEBIAN=13 (all
+# of the above on debian:13-slim, trixie, built with --build-arg
+# DEBIAN=13; `make docker-test' runs both).
 
 cd "$(dirname "$0")/.." || exit 1
 # RELAYQ_* from outside would configure the programs under test
 while read -r v; do unset "$v"; done < <(compgen -e | grep '^RELAYQ_[A-Z_]*$' |
-    grep -v -e '^RELAYQ_DOCKER_CACHE$' -e '^RELAYQ_DEBIAN_MIRROR$')
+    grep -v -e '^RELAYQ_DOCKER_CACHE$' -e '^RELAYQ_DEBIAN_MIRROR$' \
+    -e '^RELAYQ_DOCKER_DEBIAN$')
 . test/lib.sh
 
-SUITE=bookworm
+# RELAYQ_DOCKER_DEBIAN=13: the same on Debian 13 (--build-arg DEBIAN=13)
+DEBIAN=${RELAYQ_DOCKER_DEBIAN:-12}
+case $DEBIAN in
+12) SUITE=bookworm ;;
+13) SUITE=trixie ;;
+*) echo "RELAYQ_DOCKER_DEBIAN: 12 or 13, not $DEBIAN"; exit 1 ;;
+esac
 CACHE=${RELAYQ_DOCKER_CACHE:-/var/cache/relayq-docker}
-BASE=docker.io/library/debian:12-slim	# what Dockerfile.debian's FROM names
+BASE=docker.io/library/debian:$DEBIAN-slim	# what Dockerfile.debian's FROM names
 TAG=$$					# names of everything we create
 IMAGE=localhost/relayq-test:$TAG
 APPIMAGE=localhost/relayq-test-app:$TAG
@@ -161,8 +170,12 @@ NF == 0 { para(); next }
 /^[A-Za-z-]+:/ { k = tolower($1); sub(/:$/, "", k); $1 = ""; f[k] = $0 }
 END { if (!found) para() }'
 
+# another release than the host's: from the mirrors the host's uses
+HOSTSUITE=$(. /etc/os-release && echo "$VERSION_CODENAME")
 MIRROR=${RELAYQ_DEBIAN_MIRROR:-$(mirror_of $SUITE)}
+MIRROR=${MIRROR:-$(mirror_of "$HOSTSUITE")}
 SECURITY=$(mirror_of $SUITE-security)
+SECURITY=${SECURITY:-$(mirror_of "$HOSTSUITE-security")}
 [ -n "$MIRROR" ] || fail_setup "Debian mirror" "no 'deb ... $SUITE main' in /etc/apt/sources.list*; set RELAYQ_DEBIAN_MIRROR"
 TARBALL=$CACHE/debian-$SUITE-minbase.tar
 echo "# mirror $MIRROR${SECURITY:+, security $SECURITY}; cache $TARBALL"
@@ -202,7 +215,7 @@ make_base() {
 t0=$(date +%s)
 make_base || fail_setup "base image $BASE" "debootstrap failed; see above"
 exec 9>&-
-check "docker: debian:12-slim imported from the local debootstrap tarball" \
+check "docker: debian:$DEBIAN-slim imported from the local debootstrap tarball" \
     pm 120 import --change 'CMD ["bash"]' "$TARBALL" "$BASE"
 IMAGES+=("$BASE")
 t1=$(date +%s)
@@ -213,6 +226,7 @@ t1=$(date +%s)
 # --isolation chroot: RUN needs no OCI runtime, cgroups or namespaces
 # beyond chroot; --network host: apt-get reaches the mirror.
 if timeout 900 podman build --pull=never --isolation chroot --network host \
+    --build-arg DEBIAN=$DEBIAN \
     -f contrib/docker/Dockerfile.debian -t "$IMAGE" . >"$T/build.log" 2>&1; then
 	ok "docker: Dockerfile.debian builds"
 else

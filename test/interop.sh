@@ -577,7 +577,7 @@ for scen in starttls:starttls:SCRAM-SHA-256 implicit:implicit:SCRAM-SHA-256 \
 		stop_relayq "$name"
 		continue
 	fi
-	rx="to=<$(ere_quote "$rcpt")>, relay=localhost\[127\.0\.0\.1\]:$port, delay=[0-9.]+, (.*, )?dsn=2\.0\.0, status=sent \(250 "
+	rx="to=<$(ere_quote "$rcpt")>, relay=localhost\[127\.0\.0\.1\]:$port, tls=TLSv1\.[23]/[A-Z0-9-]+, delay=[0-9.]+, (.*, )?dsn=2\.0\.0, status=sent \(250 "
 	if ! wait_for "$WAIT" relayq_logged "$name" "$rx|status=(deferred|bounced)"; then
 		not_ok "$name: relayq logged status=sent" "nothing logged within ${WAIT}s"
 		stop_relayq "$name"
@@ -677,6 +677,46 @@ for mode in starttls implicit; do
 	    eval "[ \"\$(find '$SINK' -type f | wc -l)\" -eq $nsink ] && ! have_sink_file $token"
 	stop_relayq "$name"
 done
+
+# --- TLS version and session resumption ---------------------------------------
+# Two messages with idle_timeout 0, so two connections to the STARTTLS port:
+# the first negotiates the newest TLS this build's mbedTLS has (TLS 1.3 on
+# 3.6, Debian 13; TLS 1.2 on 2.28, Debian 12), and Postfix logs that
+# version; the second resumes the first's session (a TLS 1.3 ticket, or a
+# TLS 1.2 ticket), as relayq logs.
+
+want=TLSv1.2
+[ "$(printf '#include <mbedtls/version.h>\nMBEDTLS_VERSION_MAJOR\n' |
+    ${CC:-cc} -E -P - 2>/dev/null | tail -1)" = 3 ] && want=TLSv1.3
+name=resume
+setup_relayq "$name" starttls "$P1" "$D/tls/ca.pem"
+echo "idle_timeout 0" >>"$D/rq-$name/relayq.conf"
+off=$(maillog_size)
+if start_relayq "$name"; then
+	for i in 1 2; do
+		make_message "$D/relayq-$name-$i.eml" "$name" "$(openssl rand -hex 8)" \
+		    "rcpt-$name-$i@example.org"
+		submit "$name" "$D/relayq-$name-$i.eml" &&
+		    wait_for "$WAIT" relayq_logged "$name" "to=<rcpt-$name-$i@example\.org>, .*status=sent"
+		check "$name: message $i sent" "$(relayq_log "$name" | tail -n 2 | tr '\n' ' ')" \
+		    relayq_logged "$name" "to=<rcpt-$name-$i@example\.org>, relay=localhost\[127\.0\.0\.1\]:$P1, tls=$want/[A-Z0-9-]+, .*status=sent"
+	done
+	rx="Verified TLS connection established to localhost\[127\.0\.0\.1\]:$P1: $want with cipher [A-Z0-9-]+"
+	check "$name: first connection: a full $want handshake, verified" \
+	    "$(relayq_log "$name" | grep 'TLS connection' | tr '\n' ' ')" \
+	    relayq_logged "$name" "$rx\$"
+	check "$name: second connection resumed that session" \
+	    "$(relayq_log "$name" | grep 'TLS connection' | tr '\n' ' ')" \
+	    relayq_logged "$name" "$rx \(session resumed\)\$"
+	wait_for 10 eval "[ \$(maillog_since $off | grep -c 'postfix-rq/starttls/smtpd\[.*TLS connection established from') -ge 2 ]"
+	check "$name: Postfix logged two $want connections" \
+	    "$(maillog_since "$off" | grep 'TLS connection established' | tr '\n' ' ')" \
+	    test "$(maillog_since "$off" | grep -c "postfix-rq/starttls/smtpd\[.*TLS connection established from .*: $want with cipher")" -ge 2
+	stop_relayq "$name"
+else
+	not_ok "$name: relayq drain -f starts" \
+	    "exited: $(tail -n 5 "$D/rq-$name/daemon.out" | tr '\n' ' ')"
+fi
 
 # the README followed step by step, the private Postfix as the provider
 . "$TOP/test/interop_readme.sh"

@@ -58,9 +58,11 @@ drwxr-xr-x root/root ./var/spool/relayq/queue/
 drwxr-xr-x root/root ./var/spool/relayq/state/
 EOT
 )
-	# the files and directories that matter, as "mode owner path [-> target]"
+	# the files and directories that matter, as "mode owner path [-> target]";
+	# Debian 13's debhelper puts the unit in /usr/lib (merged /usr), 12's in /lib
 	got=$(dpkg-deb -c "$deb" | awk '{ $3 = $4 = $5 = ""; print }' |
-	    sed 's/   */ /' | grep -E ' \./(etc/|lib/systemd/system/relayq|usr/(bin|lib|sbin)/.|usr/share/(man/man./.|doc/relayq/copyright)|var/spool/relayq/)' | sort -k3)
+	    sed -e 's/   */ /' -e 's| \./usr/lib/systemd/system/relayq| ./lib/systemd/system/relayq|' |
+	    grep -v -E ' \./usr/lib/systemd/(system/)?$' | grep -E ' \./(etc/|lib/systemd/system/relayq|usr/(bin|lib|sbin)/.|usr/share/(man/man./.|doc/relayq/copyright)|var/spool/relayq/)' | sort -k3)
 	if [ "$got" = "$want" ]; then
 		ok "package: file list, owners and modes"
 	else

@@ -41,6 +41,7 @@ void	 test_smargs(unsigned int *, unsigned int *);	/* unit_smargs.c */
 void	 test_bs(unsigned int *, unsigned int *);	/* unit_bs.c */
 void	 test_drainq(unsigned int *, unsigned int *);	/* unit_drainq.c */
 void	 test_sort(unsigned int *, unsigned int *);	/* unit_sort.c */
+void	 test_tls(unsigned int *, unsigned int *);	/* unit_tls.c */
 
 extern char **environ;
 
@@ -4174,6 +4175,7 @@ static const struct unit_group {
 	{ "bs", NULL, test_bs },
 	{ "drainq", NULL, test_drainq },
 	{ "sort", NULL, test_sort },
+	{ "tls", NULL, test_tls },
 	{ "idle", test_idle, NULL },	/* after the others have touched their code */
 	{ "authcmd", NULL, test_authcmd },	/* last: SIGCHLD */
 };
