@@ -51,9 +51,6 @@
 #include "relayq.h"
 #include "crash.h"
 
-#define SPOOL_ENVMAX	(1024 * 1024)	/* envelope records, all of them */
-#define SPOOL_RCPTMAX	10000
-
 static const char spool_b32[] = "0123456789ABCDEFGHIJKLMNOPQRSTUV";
 
 static void
@@ -136,19 +133,26 @@ int
 spool_parse_envelope(const char *buf, size_t len, struct qmsg *m, char *err,
     size_t errsz)
 {
-	const char	*p = buf, *end = buf + len, *nl, *errstr;
-	char		 line[ADDR_MAX + 64], *v;
+	const char	*p = buf, *end, *nl, *errstr;
+	char		 line[SPOOL_RECMAX + 1], *v;
 	size_t		 ll;
 	int		 state = 0;	/* records seen, in order */
 	long long	 n;
 
 	memset(m, 0, sizeof(*m));
 	m->fd = -1;
+	/* the daemon reads no more than this to find the envelope's end */
+	end = buf + (len < SPOOL_ENVMAX ? len : SPOOL_ENVMAX);
 	for (; p < end; p = nl + 1) {
 		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
 			break;
 		ll = (size_t)(nl - p);
-		if (ll >= sizeof(line) || memchr(p, '\0', ll) != NULL ||
+		if (ll >= sizeof(line)) {
+			(void)snprintf(err, errsz, "a record longer than %d "
+			    "bytes", SPOOL_RECMAX);
+			goto fail;
+		}
+		if (memchr(p, '\0', ll) != NULL ||
 		    memchr(p, '\r', ll) != NULL) {
 			(void)snprintf(err, errsz, "bad record");
 			goto fail;
@@ -204,6 +208,11 @@ spool_parse_envelope(const char *buf, size_t len, struct qmsg *m, char *err,
 			state = 5;
 			break;
 		case 'R':
+			if (state == 5 && m->nrcpt >= SPOOL_RCPTMAX) {
+				(void)snprintf(err, errsz, "more than %d "
+				    "recipients", SPOOL_RCPTMAX);
+				goto fail;
+			}
 			if (state != 5 || !addr_valid(v) ||
 			    spool_add_rcpt(m, v) == -1)
 				goto bad;
@@ -266,13 +275,46 @@ spool_parse_envelope(const char *buf, size_t len, struct qmsg *m, char *err,
 			goto bad;
 		}
 	}
-	(void)snprintf(err, errsz, "incomplete envelope");
+	if (end - buf == SPOOL_ENVMAX && (p >= end ||
+	    memchr(p, '\n', (size_t)(end - p)) == NULL))
+		(void)snprintf(err, errsz, "envelope larger than %d bytes",
+		    SPOOL_ENVMAX);
+	else
+		(void)snprintf(err, errsz, "incomplete envelope");
 	goto fail;
  bad:
 	(void)snprintf(err, errsz, "bad '%c' record", line[0]);
  fail:
 	spool_free_msg(m);
 	return -1;
+}
+
+/*
+ * The contract between sendmail and the daemon: an envelope (up to and
+ * including its "M" line) that sendmail built passes the very parser the
+ * daemon will run on the queue file, limits included.  0, or -1 with the
+ * reason in err.
+ */
+int
+spool_check_envelope(const char *buf, size_t len, char *err, size_t errsz)
+{
+	struct qmsg	 m;
+
+	if (len > SPOOL_ENVMAX) {
+		(void)snprintf(err, errsz, "envelope larger than %d bytes",
+		    SPOOL_ENVMAX);
+		return -1;
+	}
+	if (spool_parse_envelope(buf, len, &m, err, errsz) == -1)
+		return -1;
+	if ((size_t)m.dataoff != len) {
+		spool_free_msg(&m);
+		(void)snprintf(err, errsz, "envelope does not end at its "
+		    "\"M\" record");
+		return -1;
+	}
+	spool_free_msg(&m);
+	return 0;
 }
 
 /*
