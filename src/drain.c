@@ -437,6 +437,8 @@ drain_try_done(struct drain_try *t, int down, const char *err)
 		drain_finish(&t->m, qi);
 	else	/* cannot happen: drainctl leaves messages in flight alone */
 		log_warnx("%s: left the queue table during delivery", t->m.id);
+	/* a hold or delete asked for while it was in flight */
+	drain_ctl_after_try(t->m.id);
 	spool_free_msg(&t->m);
 }
 

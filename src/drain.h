@@ -77,5 +77,6 @@ int	 drain_find(const char *, size_t *);
 void	 drain_del(size_t);
 void	 drain_each(int, void (*)(const char *));
 void	 drain_ctl_serve(void);
+void	 drain_ctl_after_try(const char *);
 
 #endif /* DRAIN_H */
