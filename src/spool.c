@@ -623,7 +623,9 @@ spool_read_state(int dirfd, const char *id, struct qmsg *m)
 /*
  * Replace the state file atomically: write "ID.tmp", fsync, rename over
  * "ID", fsync the directory.  A crash leaves the old state or the new one;
- * a stale "ID.tmp" is overwritten next time (O_TRUNC).
+ * a stale "ID.tmp" is overwritten next time (O_TRUNC) and removed at
+ * start-up.  A write that fails (a full disk) removes "ID.tmp" at once:
+ * the old state stays the valid one, and nothing is left behind.
  */
 int
 spool_write_state(int dirfd, const char *id, struct qmsg *m)
@@ -631,15 +633,17 @@ spool_write_state(int dirfd, const char *id, struct qmsg *m)
 	char	 tmp[SPOOL_IDLEN + 8], line[REPLY_MAX + 64];
 	FILE	*fp;
 	size_t	 i;
-	int	 fd, rc = 0;
+	int	 fd, rc = 0, saved;
 
 	(void)snprintf(tmp, sizeof(tmp), "%s.tmp", id);
 	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
 	    O_CLOEXEC, 0600);
-	if (fd == -1 || (fp = fdopen(fd, "w")) == NULL) {
-		if (fd != -1)
-			(void)close(fd);
+	if (fd == -1)
 		return -1;
+	if ((fp = fdopen(fd, "w")) == NULL) {
+		(void)close(fd);
+		rc = -1;
+		goto fail;
 	}
 	(void)fprintf(fp, "RELAYQ-STATE 1\nA %u %lld %lld\n", m->attempts,
 	    (long long)m->next_try, (long long)m->last_try);
@@ -658,7 +662,14 @@ spool_write_state(int dirfd, const char *id, struct qmsg *m)
 	CRASH_POINT("state-before-rename");
 	if (rc == 0 && renameat(dirfd, tmp, dirfd, id) == -1)
 		rc = -1;
-	if (rc == 0 && fsync(dirfd) == -1)
-		rc = -1;
+	else if (rc == 0) {
+		if (fsync(dirfd) == -1)
+			rc = -1;
+		return rc;
+	}
+ fail:
+	saved = errno;
+	(void)unlinkat(dirfd, tmp, 0);
+	errno = saved;
 	return rc;
 }
