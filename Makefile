@@ -41,6 +41,7 @@ RELAYQ_SRCS	 = src/relayq.c \
 		   src/drainq.c \
 		   src/drainsess.c \
 		   src/drainwork.c \
+		   src/drainquar.c \
 		   src/queue.c \
 		   src/bounce.c \
 		   src/check.c \
@@ -105,6 +106,7 @@ UNIT_SRCS	 = test/unit.c \
 		   test/unit_smargs.c \
 		   test/unit_bs.c \
 		   test/unit_drainq.c
+UNIT_SRCS	+= test/unit_spool.c
 test/unit: $(UNIT_SRCS) src/msg.o src/smtp.o src/auth.o src/authcmd.o \
 	    src/tls.o $(IMPORT_OBJS) src/idle.o src/smargs.o src/bs.o \
 	    src/drainq.o $(COMMON_OBJS) test/unit.h src/smargs.h src/msg.h

@@ -165,6 +165,7 @@ check_files(const char *spool, const char *name)
 	char		 err[256], id[SPOOL_IDLEN + 1];
 	const char	*dot;
 	DIR		*d;
+	size_t		 ncorrupt = 0;
 	int		 dfd, msgs = strcmp(name, "queue") == 0 ||
 			    strcmp(name, "hold") == 0;
 
@@ -174,6 +175,12 @@ check_files(const char *spool, const char *name)
 		if (strcmp(de->d_name, ".") == 0 ||
 		    strcmp(de->d_name, "..") == 0)
 			continue;
+		if (strcmp(name, "corrupt") == 0) {
+			/* ID.state is the state of the queue file ID */
+			if (strstr(de->d_name, ".state") == NULL)
+				ncorrupt++;
+			continue;
+		}
 		(void)strlcpy(id, de->d_name, sizeof(id));
 		dot = strchr(de->d_name, '.');
 		if (spool_id_ok(de->d_name)) {
@@ -188,7 +195,7 @@ check_files(const char *spool, const char *name)
 			if (spool_open_msg(dfd, de->d_name, &m, err,
 			    sizeof(err)) == -1) {
 				check_problem("%s/%s/%s: %s (the daemon "
-				    "leaves it; move it away to inspect it)",
+				    "moves it to corrupt/ when it tries it)",
 				    spool, name, de->d_name, err);
 				continue;
 			}
@@ -208,6 +215,12 @@ check_files(const char *spool, const char *name)
 			    "removes" : "ignores");
 	}
 	(void)closedir(d);
+	if (ncorrupt > 0)
+		check_problem("%s/corrupt: %zu queue file(s) the daemon could "
+		    "not read, quarantined (its log says why: grep "
+		    "quarantined; inspect them with less, then remove them, "
+		    "or repair one and move it to %s/drop)", spool, ncorrupt,
+		    spool);
 }
 
 int
@@ -267,11 +280,13 @@ check_main(struct conf *conf)
 		check_dir(conf->spool, "state", 0700, duid, NULL);
 		check_dir(conf->spool, "failed", 0700, duid, NULL);
 		check_dir(conf->spool, "hold", 0700, duid, NULL);
+		check_dir(conf->spool, "corrupt", 0700, duid, NULL);
 		check_files(conf->spool, "drop");
 		check_files(conf->spool, "queue");
 		check_files(conf->spool, "hold");
 		check_files(conf->spool, "state");
 		check_files(conf->spool, "failed");
+		check_files(conf->spool, "corrupt");
 	}
 	/* not a problem: the daemon may be stopped on purpose */
 	if (ctl_call(conf->spool, "status", NULL, err, sizeof(err)) == EX_OK)

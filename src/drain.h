@@ -61,6 +61,11 @@ int	 drain_sess_idle_fd(void);
 time_t	 drain_sess_idle_until(void);
 void	 drain_sess_idle_check(short);
 
+/* drainquar.c */
+extern int	 drain_corruptfd;
+int	 drain_quarantine(int, const char *, const char *, int, const char *,
+	    int);
+
 /* drainwork.c */
 int	 drain_work_start(char *, size_t);
 int	 drain_work_run(time_t);

@@ -225,6 +225,15 @@ drain_ctl_oldest(FILE *fp, struct qmsg *m, long long size, int held,
 		*oldest = m->arrival;
 }
 
+static size_t	 drain_ncorrupt;
+
+static void
+drain_ctl_corrupt_one(const char *name)
+{
+	if (strstr(name, ".state") == NULL)	/* ID.state: ID's state */
+		drain_ncorrupt++;
+}
+
 static void
 drain_ctl_status(FILE *fp, const struct ucred *cr, int admin)
 {
@@ -238,6 +247,12 @@ drain_ctl_status(FILE *fp, const struct ucred *cr, int admin)
 	    (long)getpid(), date, (long long)(now - drain_stats.started));
 	(void)fprintf(fp, "queue: %zu message(s)%s, %zu held\n", n,
 	    admin ? "" : " of yours", drain_held.n);
+	drain_ncorrupt = 0;
+	drain_each(drain_corruptfd, drain_ctl_corrupt_one);
+	if (drain_ncorrupt > 0)
+		(void)fprintf(fp, "corrupt: %zu queue file(s) quarantined in "
+		    "%s/corrupt (relayq check and the log say more)\n",
+		    drain_ncorrupt, drain_conf->spool);
 	if (oldest != 0)
 		(void)fprintf(fp, "oldest: %llds\n", (long long)(now - oldest));
 	else

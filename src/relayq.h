@@ -233,6 +233,7 @@ int		 spool_check_envelope(const char *, size_t, char *, size_t);
 int		 spool_check_trailer(const char *, size_t, struct qmsg *);
 int		 spool_id_ok(const char *);
 int		 spool_load_fd(int, struct qmsg *, char *, size_t);
+int		 spool_salvage(int, struct qmsg *);
 int		 spool_open_msg(int, const char *, struct qmsg *, char *,
 		    size_t);
 void		 spool_free_msg(struct qmsg *);

@@ -486,6 +486,126 @@ spool_load_fd(int fd, struct qmsg *m, char *err, size_t errsz)
 	return -1;
 }
 
+/*
+ * Where the data of a file with a valid trailer starts, or -1: the
+ * trailer gives the data's length, and the "M" line that ends the
+ * envelope must sit right before it.  sendmail writes the trailer last
+ * and data lines end in CRLF, so this holds only for a file whose writer
+ * finished it: the commit mark, readable without trusting the envelope.
+ */
+static off_t
+spool_committed(int fd, off_t size, struct qmsg *m)
+{
+	char	 tail[64], mark[3];
+	size_t	 want, n;
+	off_t	 off;
+	int	 tl;
+
+	want = size < (off_t)sizeof(tail) ? (size_t)size : sizeof(tail);
+	if (want < 4 || pread(fd, tail, want, size - (off_t)want) !=
+	    (ssize_t)want || (tl = spool_check_trailer(tail, want, m)) == -1)
+		return -1;
+	off = size - tl - m->datalen;
+	/* "M\n" at the start of the file or of a line */
+	n = off >= 3 ? 3 : 2;
+	if (off < 2 || pread(fd, mark, n, off - (off_t)n) != (ssize_t)n ||
+	    memcmp(mark + n - 2, "M\n", 2) != 0 || (n == 3 && mark[0] != '\n'))
+		return -1;
+	return off;
+}
+
+/*
+ * What a bounce needs from the envelope in buf (a committed file the
+ * parser refused), read leniently: each record that is valid on its own
+ * counts, the rest is skipped.
+ */
+static void
+spool_salvage_envelope(const char *buf, size_t len, struct qmsg *m)
+{
+	const char	*p = buf, *end = buf + len, *nl, *errstr;
+	char		 line[SPOOL_RECMAX + 1], *v, *sp;
+	size_t		 ll;
+	long long	 n;
+
+	for (; p < end; p = nl + 1) {
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			break;
+		ll = (size_t)(nl - p);
+		if (ll < 2 || ll >= sizeof(line) || p[1] != ' ' ||
+		    memchr(p, '\0', ll) != NULL || memchr(p, '\r', ll) != NULL)
+			continue;
+		memcpy(line, p, ll);
+		line[ll] = '\0';
+		v = line + 2;
+		switch (line[0]) {
+		case 'I':
+			if (spool_id_ok(v))
+				memcpy(m->id, v, SPOOL_IDLEN + 1);
+			break;
+		case 'T':
+			n = strtonum(v, 0, LLONG_MAX, &errstr);
+			if (errstr == NULL)
+				m->arrival = (time_t)n;
+			break;
+		case 'U':
+			if ((sp = strchr(v, ' ')) == NULL)
+				break;
+			*sp = '\0';
+			n = strtonum(v, 0, UINT_MAX - 1, &errstr);
+			if (errstr == NULL)
+				m->uid = (uid_t)n;
+			break;
+		case 'S':
+			if (m->sender == NULL && (*v == '\0' || addr_valid(v)))
+				m->sender = strdup(v);
+			break;
+		case 'L':
+			if (m->local_sender == NULL && addr_valid(v) &&
+			    addr_domain(v) == NULL)
+				m->local_sender = strdup(v);
+			break;
+		case 'R':
+			if (addr_valid(v))
+				(void)spool_add_rcpt(m, v);
+			break;
+		}
+	}
+}
+
+/*
+ * A queue file that spool_load_fd refused: if it is committed, read
+ * what a bounce needs (id, arrival, uid, sender, local name, the
+ * recipients that are valid addresses) and where its data is, and
+ * return 0; m->sender is NULL when no sender could be read, m->uid is
+ * (uid_t)-1 without a uid.  -1: not committed (a writer killed before
+ * its trailer), or out of memory.  m does not own fd.
+ */
+int
+spool_salvage(int fd, struct qmsg *m)
+{
+	struct stat	 st;
+	char		*buf;
+	size_t		 want;
+	off_t		 off;
+
+	memset(m, 0, sizeof(*m));
+	m->fd = -1;
+	m->uid = (uid_t)-1;
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    (off = spool_committed(fd, st.st_size, m)) == -1)
+		return -1;
+	m->dataoff = off;
+	m->owner = st.st_uid;
+	m->mtime = st.st_mtime;
+	want = off < SPOOL_ENVMAX ? (size_t)off : SPOOL_ENVMAX;
+	if ((buf = malloc(want)) == NULL)
+		return -1;
+	if (pread(fd, buf, want, 0) == (ssize_t)want)
+		spool_salvage_envelope(buf, want, m);
+	free(buf);
+	return 0;
+}
+
 int
 spool_open_msg(int dirfd, const char *name, struct qmsg *m, char *err,
     size_t errsz)

@@ -38,6 +38,7 @@ void	 test_authcmd(unsigned int *, unsigned int *);	/* unit_authcmd.c */
 void	 test_smargs(unsigned int *, unsigned int *);	/* unit_smargs.c */
 void	 test_bs(unsigned int *, unsigned int *);	/* unit_bs.c */
 void	 test_drainq(unsigned int *, unsigned int *);	/* unit_drainq.c */
+void	 test_spool_limits(unsigned int *, unsigned int *); /* unit_spool.c */
 
 extern char **environ;
 
@@ -4135,6 +4136,7 @@ main(void)
 	test_smargs(&unit.run, &unit.failed);
 	test_bs(&unit.run, &unit.failed);
 	test_drainq(&unit.run, &unit.failed);
+	test_spool_limits(&unit.run, &unit.failed);
 	test_idle();	/* after the others have touched their code */
 	test_authcmd(&unit.run, &unit.failed);	/* last: SIGCHLD */
 
