@@ -30,17 +30,6 @@ battery_smtpd() {
 	fi
 }
 
-# a normal daemon again after a kill (the log already says started:)
-battery_restart() {
-	local n
-	n=$(grep -c 'started:' "$T/log")
-	"${AS_USER[@]}" "$TOP/relayq" -C "$T/conf" drain -f 2>>"$T/daemon.err" &
-	echo $! > "$T/daemon.pid"
-	wait_for 10 log_count_ge 'started:' $((n + 1))
-}
-
-battery_spool_clean() { dir_empty "$T/spool/drop" && dir_empty "$T/spool/queue" && dir_empty "$T/spool/state"; }
-
 # stored messages for stamp $1: not bounces ($2 = plain) or bounces
 battery_count() {
 	local f n=0 bounce
@@ -60,7 +49,7 @@ test_battery() {
 	for k in 1 2 3 4 5 6 7 8; do
 		sleep "0.$((5 + RANDOM % 5))"	# load, not a wait: the faults land anywhere
 		case $((k % 4)) in
-		1|3)	kill_daemon; kills=$((kills + 1)); battery_restart ;;
+		1|3)	kill_daemon; kills=$((kills + 1)); restart_daemon ;;
 		2)	worker=$(pgrep -P "$(cat "$T/daemon.pid")" | head -1)
 			[ -n "$worker" ] && kill -9 "$worker" && kills=$((kills + 1)) ;;
 		0)	battery_smtpd $([ $k = 4 ] && echo 4xx); restarts=$((restarts + 1)) ;;
@@ -68,9 +57,9 @@ test_battery() {
 	done
 	wait $subs
 	battery_smtpd
-	kill -0 "$(cat "$T/daemon.pid")" 2>/dev/null || battery_restart
+	kill -0 "$(cat "$T/daemon.pid")" 2>/dev/null || restart_daemon
 	as_user "$TOP/relayq" -C "$T/conf" flush >/dev/null
-	check "battery: spool empty at the end" wait_for 60 battery_spool_clean
+	check "battery: spool empty at the end" wait_for 60 spool_clean
 	cat "$T"/accepted.* > "$T/accepted"
 	while read -r s1 s2 to rc; do
 		s="$s1 $s2"

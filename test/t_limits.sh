@@ -3,8 +3,6 @@
 # no accepted message is later found unreadable.
 # Sourced by test/check.sh, which provides test/lib.sh.
 
-limits_spool_empty() { dir_empty "$T/spool/drop" && dir_empty "$T/spool/queue" && dir_empty "$T/spool/state"; }
-
 test_limits() {
 	local out rc n
 	new_env limits
@@ -24,7 +22,7 @@ test_limits() {
 	check "limits: 10000 argv recipients: exit 0" test $rc -eq 0
 	check "limits: 10000 argv recipients: delivered" wait_for 60 log_count_ge 'to=<r[0-9]+@example.net>.*status=sent' 10000
 	check "limits: nothing quarantined or removed" sh -c "! grep -q 'drop/.*removed' '$T/log'"
-	check "limits: spool empty afterwards" wait_for 10 limits_spool_empty
+	check "limits: spool empty afterwards" wait_for 10 spool_clean
 	stop_daemon
 	stop_pid "$T/smtpd.pid"
 }
