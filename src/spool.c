@@ -113,9 +113,14 @@ spool_add_rcpt(struct qmsg *m, const char *addr)
 
 	if (m->nrcpt >= SPOOL_RCPTMAX)
 		return -1;
-	if ((r = reallocarray(m->rcpt, m->nrcpt + 1, sizeof(*r))) == NULL)
-		return -1;
-	m->rcpt = r;
+	/* doubling at each power of two: a struct rcpt is over 512 bytes,
+	   and growing by one would copy the array for every recipient */
+	if ((m->nrcpt & (m->nrcpt - 1)) == 0) {
+		if ((r = reallocarray(m->rcpt, m->nrcpt == 0 ? 1 :
+		    m->nrcpt * 2, sizeof(*r))) == NULL)
+			return -1;
+		m->rcpt = r;
+	}
 	r = &m->rcpt[m->nrcpt];
 	memset(r, 0, sizeof(*r));
 	if ((r->addr = strdup(addr)) == NULL)

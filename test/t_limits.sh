@@ -20,7 +20,7 @@ test_limits() {
 	# at the limit: accepted and delivered (10 000 RCPTs, one message)
 	printf 'Subject: at the limit\n\nbody\n' | submit -f a@example.org $(seq -f 'r%05g@example.net' 1 10000); rc=$?
 	check "limits: 10000 argv recipients: exit 0" test $rc -eq 0
-	check "limits: 10000 argv recipients: delivered" wait_for 60 log_count_ge 'to=<r[0-9]+@example.net>.*status=sent' 10000
+	check "limits: 10000 argv recipients: delivered" wait_for 120 log_count_ge 'to=<r[0-9]+@example.net>.*status=sent' 10000
 	check "limits: nothing quarantined or removed" sh -c "! grep -q 'drop/.*removed' '$T/log'"
 	check "limits: spool empty afterwards" wait_for 10 spool_clean
 	stop_daemon
