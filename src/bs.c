@@ -52,6 +52,7 @@ struct bs {
 	char		 buf[16384];
 	size_t		 pos, len;
 	int		 eof;
+	unsigned long	 barelf;	/* in this DATA: bs_data */
 	char		 line[BS_LINEMAX + 1];
 	size_t		 linelen;
 	int		 mail;		/* MAIL given */
@@ -251,11 +252,18 @@ bs_rcpt(struct bs *b, char *arg)
 }
 
 /*
- * The data, dot-unstuffed, into `fd' until the line that is a lone dot.
- * Line ends are copied as they come (the -bm reader repairs them).
- * Returns 0, 1 when the message grew past the size limit (the rest is
- * read and discarded), -1 at the end of input (no message), -2 on a
- * write error.
+ * The data, dot-unstuffed, into `fd' until <CR><LF>.<CR><LF>, and
+ * nothing else: SMTP smuggling (CVE-2023-51765 and its kin) hides a
+ * second message behind <LF>.<LF> or <LF>.<CR><LF>, which a mail library
+ * that dot-stuffs only after CRLF lets through, and which the smarthost
+ * would read as the end of ours.  As Postfix's smtpd_forbid_bare_newline
+ * = normalize: a line ending in a bare LF is taken as if it ended in
+ * CRLF (and written so), but a lone dot ends the data only when it and
+ * the line before it end in CRLF; any other leading dot is dropped
+ * (RFC 5321 4.5.2).  Bare CR is copied (the -bm reader repairs it).
+ * b->barelf counts the bare LFs, for the log.  Returns 0, 1 when the
+ * message grew past the size limit (the rest is read and discarded), -1
+ * at the end of input (no message), -2 on a write error.
  */
 static int
 bs_data(struct bs *b, int fd)
@@ -263,37 +271,35 @@ bs_data(struct bs *b, int fd)
 	char		 out[16384];
 	size_t		 n = 0;
 	long long	 total = 0;
-	int		 c, bol = 1, big = 0, werr = 0;
+	int		 c, prev = 0, big = 0, werr = 0;
+	int		 bol = 1;	/* 1: after CRLF, 2: after a bare LF */
 
+	b->barelf = 0;
 	for (;;) {
 		if ((c = bs_getc(b)) == -1)
 			return -1;
-		if (bol && c == '.') {
-			/* ".\r\n" or ".\n" ends; any other leading dot is a
-			 * stuffed one (RFC 5321 4.5.2) and is dropped */
-			if ((c = bs_peek(b)) == '\n') {
-				b->pos++;
-				break;
-			}
-			if (c == -1)
+		if (bol != 0 && c == '.') {
+			if ((c = bs_getc(b)) == -1)
 				return -1;
-			bol = 0;
-			if (c != '\r')
-				continue;
-			b->pos++;
-			if (bs_peek(b) == '\n') {
+			if (c == '\r' && bol == 1 && bs_peek(b) == '\n') {
 				b->pos++;
 				break;
 			}
-			/* ".\r" and more: data; -bm repairs the bare CR */
 		}
-		bol = c == '\n';
+		bol = c != '\n' ? 0 : prev == '\r' ? 1 : 2;
+		if (bol == 2)
+			b->barelf++;
+		if (c != '\0')
+			prev = c;	/* -bm drops NULs: "\r\0\n" is a CRLF */
 		if (big)
 			continue;
+		if (bol == 2)
+			out[n++] = '\r';	/* normalised: CR, then the LF */
 		out[n++] = (char)c;
-		if (++total > b->max + 2 * LINE_MAX_OCTETS)
+		total += bol == 2 ? 2 : 1;
+		if (total > b->max + 2 * LINE_MAX_OCTETS)
 			big = 1;	/* the child checks it exactly */
-		if (n == sizeof(out)) {
+		if (n >= sizeof(out) - 1) {
 			if (!werr && util_writeall(fd, out, n) == -1)
 				werr = 1;
 			n = 0;
@@ -398,6 +404,10 @@ bs_transaction(struct bs *b, struct bs_job *job)
 	if (bs_reply(b, "354 End data with <CR><LF>.<CR><LF>") == -1 ||
 	    (r = bs_data(b, mfd)) == -1) {
 		/* no message: the end of input inside DATA queues nothing */
+		if (b->barelf > 0)
+			log_warnx("-bs: the input ended inside DATA, which had "
+			    "%lu bare LF line end(s): nothing queued; only "
+			    "<CR><LF>.<CR><LF> ends the data", b->barelf);
 		(void)close(mfd);
 		return -1;
 	}
@@ -435,6 +445,11 @@ bs_transaction(struct bs *b, struct bs_job *job)
 			status = EX_SOFTWARE << 8;
 		bs_result(b, status, id);
 	}
+	if (b->barelf > 0)
+		log_warnx("%s: -bs: %lu line(s) of the data ended in a bare "
+		    "LF, taken as CRLF; a dot after one does not end the data "
+		    "(SMTP smuggling)", spool_id_ok(id) ? id : "not queued",
+		    b->barelf);
 	(void)close(mfd);
 	bs_reset(b);
 	return 0;

@@ -51,6 +51,7 @@ static const struct conf_key conf_keys[] = {
 	{ "spool",		CT_PATH,	O(spool) },
 	{ "log",		CT_STR,		O(log) },
 	{ "max_message_size",	CT_SIZE,	O(max_message_size) },
+	{ "queue_minfree",	CT_SIZE,	O(queue_minfree) },
 	{ "queue_lifetime",	CT_DURATION,	O(queue_lifetime) },
 	{ "retry_min",		CT_DURATION,	O(retry_min) },
 	{ "retry_max",		CT_DURATION,	O(retry_max) },
@@ -329,6 +330,10 @@ conf_set(struct conf *c, const char *key, const char *v, char *err,
 		}
 		return 0;
 	case CT_SIZE:
+		if (strcmp(key, "queue_minfree") == 0 && strcmp(v, "0") == 0) {
+			c->queue_minfree = 0;	/* 1.5 x max_message_size */
+			return 0;
+		}
 		if (conf_size(v, (long long *)((char *)c + k->off)) == -1) {
 			(void)snprintf(err, errsz, "%s: bad size \"%s\" "
 			    "(use e.g. 52428800, 50M)", key, v);

@@ -11,6 +11,12 @@
  *	queue | status | show ID | flush | flush ID | hold ID | release ID |
  *	delete ID | delete all | submit (with a queue file descriptor)
  *
+ * submit takes two steps (submit.c): the daemon answers READY <id> LF
+ * once its copy is checked and on disk, the client says commit LF, and
+ * only then does the daemon release the copy to the queue and answer
+ * OK <id> LF.  The daemon serves every connection without blocking and
+ * gives each a few seconds in total (drainconn.c).
+ *
  * The socket is mode 0666 on purpose: anyone may ask, and the daemon
  * decides what each caller may see or change from the peer credentials
  * the kernel gives it (SO_PEERCRED), never from anything the client says.
@@ -35,7 +41,6 @@
 
 #include "relayq.h"
 
-#define CTL_TIMEOUT	2	/* seconds a client may take to ask or read */
 #define CTL_WAIT	30	/* seconds a client waits for the daemon, which
 				   answers between messages of a run */
 
@@ -159,98 +164,19 @@ ctl_listen(char *err, size_t errsz)
 	return fd;
 }
 
-/*
- * Take one connection: the caller's credentials from the kernel and its
- * request line, read within CTL_TIMEOUT so a silent client cannot hold
- * the daemon.  Returns the connection, -1 when there is none to take
- * (or no descriptor to take it with), -2 after answering a bad request.
- */
-int
-ctl_accept(int lfd, struct ctl_req *req, struct ucred *cred)
+/* The answers, into the daemon's buffer for the connection. */
+void
+ctl_error(FILE *ans, int code, const char *msg)
 {
-	struct timeval	 tv = { CTL_TIMEOUT, 0 };
-	struct msghdr	 msg;
-	struct iovec	 iov;
-	struct cmsghdr	*cm;
-	union {
-		struct cmsghdr	hdr;
-		char		buf[CMSG_SPACE(sizeof(int))];
-	} cbuf;
-	socklen_t	 sl = sizeof(*cred);
-	char		 buf[CTL_LINEMAX + 1], err[128];
-	size_t		 len = 0;
-	ssize_t		 n;
-	int		 fd, rfd = -1;
-
-	if ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) == -1)
-		return -1;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, cred, &sl) == -1 ||
-	    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == -1 ||
-	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == -1) {
-		(void)close(fd);
-		return -2;
-	}
-	/*
-	 * The first read also takes a descriptor sent with "submit".  The
-	 * control buffer holds exactly one: the kernel closes any more a
-	 * hostile client attaches (MSG_CTRUNC), so none can leak here.
-	 */
-	memset(&msg, 0, sizeof(msg));
-	iov.iov_base = buf;
-	iov.iov_len = sizeof(buf);
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = cbuf.buf;
-	msg.msg_controllen = sizeof(cbuf.buf);
-	if ((n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC)) > 0) {
-		len = (size_t)n;
-		for (cm = CMSG_FIRSTHDR(&msg); cm != NULL;
-		    cm = CMSG_NXTHDR(&msg, cm))
-			if (cm->cmsg_level == SOL_SOCKET &&
-			    cm->cmsg_type == SCM_RIGHTS &&
-			    cm->cmsg_len == CMSG_LEN(sizeof(int)) && rfd == -1)
-				memcpy(&rfd, CMSG_DATA(cm), sizeof(int));
-	}
-	while (n > 0 && len < sizeof(buf) && buf[len - 1] != '\n') {
-		n = read(fd, buf + len, sizeof(buf) - len);
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-	}
-	if (ctl_parse(buf, len, req, err, sizeof(err)) == -1) {
-		(void)ctl_error(fd, EX_USAGE, err);
-		if (rfd != -1)
-			(void)close(rfd);
-		(void)close(fd);
-		return -2;
-	}
-	if (req->cmd != CTL_SUBMIT && rfd != -1) {
-		(void)close(rfd);	/* sent along with a plain request */
-		rfd = -1;
-	}
-	req->fd = rfd;
-	return fd;
+	(void)fprintf(ans, "ERR %d %.400s\n", code, msg);
 }
 
-int
-ctl_error(int fd, int code, const char *msg)
+void
+ctl_ok(FILE *ans, const char *body, size_t len)
 {
-	char	 buf[512];
-	int	 n;
-
-	n = snprintf(buf, sizeof(buf), "ERR %d %s\n", code, msg);
-	if (n < 0)
-		return -1;
-	return util_writeall(fd, buf, (size_t)n < sizeof(buf) ? (size_t)n :
-	    sizeof(buf) - 1);
-}
-
-int
-ctl_ok(int fd, const char *body, size_t len)
-{
-	if (util_writeall(fd, "OK\n", 3) == -1)
-		return -1;
-	return len > 0 ? util_writeall(fd, body, len) : 0;
+	(void)fputs("OK\n", ans);
+	if (len > 0)
+		(void)fwrite(body, 1, len, ans);
 }
 
 /* Connect to SPOOL/ctl: -1 with errno when no daemon answers. */
@@ -309,9 +235,10 @@ int
 ctl_call(const char *spool, const char *request, FILE *out, char *err,
     size_t errsz)
 {
-	char		 buf[4096], line[CTL_LINEMAX + 2];
+	char		 buf[4096], line[CTL_LINEMAX + 2], *text = NULL;
 	const char	*errstr;
-	size_t		 len = 0;
+	FILE		*mem = NULL;
+	size_t		 len = 0, tlen = 0;
 	ssize_t		 n;
 	char		*p, *nl;
 	int		 fd, code;
@@ -328,7 +255,7 @@ ctl_call(const char *spool, const char *request, FILE *out, char *err,
 		    CTL_SOCKET, strerror(errno));
 		return EX_UNAVAILABLE;
 	}
-	if (util_writeall(fd, line, strlen(line)) == -1) {
+	if (send(fd, line, strlen(line), MSG_NOSIGNAL) != (ssize_t)strlen(line)) {
 		(void)snprintf(err, errsz, "sending to %s/%s: %s", spool,
 		    CTL_SOCKET, strerror(errno));
 		(void)close(fd);
@@ -361,23 +288,45 @@ ctl_call(const char *spool, const char *request, FILE *out, char *err,
 		(void)close(fd);
 		return EX_OK;
 	}
-	if (fwrite(p, 1, len - (size_t)(p - buf), out) != len - (size_t)(p -
+	/*
+	 * The whole answer into memory first, then out: the daemon gives a
+	 * connection a few seconds in all, and a caller's pager (mailq |
+	 * less) must not hold the socket while someone reads.
+	 */
+	if ((mem = open_memstream(&text, &tlen)) == NULL ||
+	    fwrite(p, 1, len - (size_t)(p - buf), mem) != len - (size_t)(p -
 	    buf))
-		goto werr;
+		goto oom;
 	while ((n = read(fd, buf, sizeof(buf))) > 0)
-		if (fwrite(buf, 1, (size_t)n, out) != (size_t)n)
-			goto werr;
+		if (fwrite(buf, 1, (size_t)n, mem) != (size_t)n)
+			goto oom;
 	(void)close(fd);
+	if (fclose(mem) == EOF) {
+		mem = NULL;
+		goto oom;
+	}
 	if (n == -1) {
-		(void)snprintf(err, errsz, "reading from %s/%s: %s", spool,
-		    CTL_SOCKET, strerror(errno));
+		(void)snprintf(err, errsz, "reading from %s/%s: %s (the "
+		    "answer is incomplete)", spool, CTL_SOCKET,
+		    strerror(errno));
+		free(text);
 		return EX_IOERR;
 	}
-	return fflush(out) == EOF ? EX_IOERR : EX_OK;
- werr:
-	(void)snprintf(err, errsz, "writing output: %s", strerror(errno));
+	if (fwrite(text, 1, tlen, out) != tlen || fflush(out) == EOF) {
+		(void)snprintf(err, errsz, "writing output: %s",
+		    strerror(errno));
+		free(text);
+		return EX_IOERR;
+	}
+	free(text);
+	return EX_OK;
+ oom:
+	(void)snprintf(err, errsz, "out of memory for the daemon's answer");
+	if (mem != NULL)
+		(void)fclose(mem);
+	free(text);
 	(void)close(fd);
-	return EX_IOERR;
+	return EX_OSERR;
 }
 
 /*

@@ -480,7 +480,7 @@ drain_run(void)
 		return;
 	}
 	for (qi = 0; !drain_stop; ) {
-		drain_ctl_serve();	/* may change drain_q: index checked */
+		drain_conn_serve();	/* may change drain_q: index checked */
 		if (qi >= drain_nq)
 			break;
 		if (drain_q[qi].next > now) {
@@ -905,11 +905,11 @@ int
 drain_main(struct conf *conf, int foreground)
 {
 	struct sigaction	 sa;
-	struct pollfd		 pfd[4];
+	struct pollfd		 pfd[4 + DRAIN_CONN_MAX];
 	char			 err[2048], evbuf[4096];
 	time_t			 now, wake, cleaned = 0, keepscan, trimmed = 0;
-	size_t			 i;
-	int			 ifd, n, timeout;
+	size_t			 i, nconn;
+	int			 ifd, n, timeout, cw;
 
 	drain_conf = conf;
 	if (drain_setup(foreground, err, sizeof(err)) == -1) {
@@ -927,6 +927,9 @@ drain_main(struct conf *conf, int foreground)
 	sa.sa_handler = SIG_IGN;
 	(void)sigaction(SIGPIPE, &sa, NULL);
 	(void)sigaction(SIGHUP, &sa, NULL);
+	/* the domain (conf_domain: /etc/mailname, the host name) for
+	 * bounces and ORCPT, looked up before the sandbox and the workers */
+	(void)conf_domain(conf);
 	/* the sandbox forbids fork and exec, so the command's helper is
 	 * forked here: after daemon(), so that it is our child, and
 	 * before sandbox_apply(), so that it is not confined (authcmd.c) */
@@ -1002,16 +1005,20 @@ drain_main(struct conf *conf, int foreground)
 		pfd[2].events = 0;
 		pfd[3].fd = drain_sess_idle_fd();
 		pfd[3].events = POLLIN;
-		n = poll(pfd, 4, timeout);
+		/* and the control connections, each with its deadline */
+		nconn = drain_conn_pollfds(pfd + 4);
+		if ((cw = drain_conn_wake()) != -1 && cw < timeout)
+			timeout = cw;
+		n = poll(pfd, 4 + nconn, timeout);
 		if (n > 0 && pfd[2].revents != 0 && !drain_stop)
 			authcmd_hangup();
 		if (n > 0 && (pfd[1].revents & POLLIN))
 			while (read(ifd, evbuf, sizeof(evbuf)) > 0)
 				;	/* the events only say "look again" */
-		if (n > 0 && (pfd[0].revents & POLLIN))
-			drain_ctl_serve();
+		drain_conn_serve();	/* ready ones and deadlines only */
 		drain_sess_idle_check(n > 0 ? pfd[3].revents : 0);
 	}
+	drain_conn_end();
 	drain_work_stop();
 	drain_sess_end(1);
 	log_info("stopping");

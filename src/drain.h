@@ -81,7 +81,17 @@ int	 drain_admit(const char *, time_t);
 int	 drain_find(const char *, size_t *);
 void	 drain_del(size_t);
 void	 drain_each(int, void (*)(const char *));
-void	 drain_ctl_serve(void);
+
+/* drainctl.c */
+void	 drain_ctl_one(FILE *, const struct ctl_req *, const struct ucred *);
 void	 drain_ctl_after_try(const char *);
+
+/* drainconn.c */
+#define DRAIN_CONN_MAX	32	/* control connections at once */
+struct pollfd;
+size_t	 drain_conn_pollfds(struct pollfd *);
+int	 drain_conn_wake(void);
+void	 drain_conn_serve(void);
+void	 drain_conn_end(void);
 
 #endif /* DRAIN_H */

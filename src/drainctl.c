@@ -387,8 +387,12 @@ drain_ctl_after_try(const char *id)
 	}
 }
 
-static void
-drain_ctl_one(int fd, const struct ctl_req *req, const struct ucred *cr)
+/*
+ * Answer one request (not submit: drainconn.c takes that) into `ans',
+ * the connection's buffer, written to the client without blocking.
+ */
+void
+drain_ctl_one(FILE *ans, const struct ctl_req *req, const struct ucred *cr)
 {
 	struct qmsg		 m;
 	char			*buf = NULL, msg[256];
@@ -400,7 +404,7 @@ drain_ctl_one(int fd, const struct ctl_req *req, const struct ucred *cr)
 
 	admin = drain_ctl_admin(cr);
 	if ((fp = open_memstream(&buf, &len)) == NULL) {
-		(void)ctl_error(fd, EX_OSERR, "out of memory");
+		ctl_error(ans, EX_OSERR, "out of memory");
 		return;
 	}
 	if (req->id[0] != '\0') {
@@ -410,7 +414,7 @@ drain_ctl_one(int fd, const struct ctl_req *req, const struct ucred *cr)
 			(void)snprintf(msg, sizeof(msg), "%s: no such message "
 			    "in the queue%s", req->id, admin ? "" :
 			    " (or not yours)");
-			(void)ctl_error(fd, EX_NOINPUT, msg);
+			ctl_error(ans, EX_NOINPUT, msg);
 			goto done;
 		}
 		if (req->cmd == CTL_SHOW)
@@ -431,7 +435,7 @@ drain_ctl_one(int fd, const struct ctl_req *req, const struct ucred *cr)
 		if (where == 2) {
 			(void)snprintf(msg, sizeof(msg), "%s: on hold; "
 			    "relayq release it first", req->id);
-			(void)ctl_error(fd, EX_UNAVAILABLE, msg);
+			ctl_error(ans, EX_UNAVAILABLE, msg);
 			goto done;
 		}
 		if (where == 1 && qi == DRAIN_NOT_HELD) {
@@ -528,23 +532,20 @@ drain_ctl_one(int fd, const struct ctl_req *req, const struct ucred *cr)
 			    "deleted; %zu being delivered now will be deleted "
 			    "when their attempts end, unless those deliver "
 			    "them (the log says which)", n, nbusy);
-			(void)ctl_error(fd, EX_TEMPFAIL, msg);
+			ctl_error(ans, EX_TEMPFAIL, msg);
 			goto done;
 		}
 		(void)fprintf(fp, "%zu message(s) deleted\n", n);
 		break;
-	case CTL_SUBMIT:
-		/* anyone may submit, as anyone may run sendmail */
-		submit_accept(fd, req->fd, cr->uid, drain_dropfd,
-		    drain_conf->max_message_size);
-		goto done;
+	case CTL_SUBMIT:	/* drainconn.c: two steps, never here */
+		goto oserr;
 	}
 	if (fclose(fp) == EOF) {
 		fp = NULL;
 		goto oserr;
 	}
 	fp = NULL;
-	(void)ctl_ok(fd, buf, len);
+	ctl_ok(ans, buf, len);
 	goto done;
  busy:
 	/* not done: 75, and whether it happens later depends on the attempt */
@@ -554,10 +555,10 @@ drain_ctl_one(int fd, const struct ctl_req *req, const struct ucred *cr)
 	    "%s when this delivery attempt ends, unless the attempt delivers "
 	    "it (the log says which)", req->id, req->cmd == CTL_HOLD ?
 	    "placed on hold" : "deleted");
-	(void)ctl_error(fd, EX_TEMPFAIL, msg);
+	ctl_error(ans, EX_TEMPFAIL, msg);
 	goto done;
  oserr:
-	(void)ctl_error(fd, EX_IOERR, "the daemon could not do that; see its "
+	ctl_error(ans, EX_IOERR, "the daemon could not do that; see its "
 	    "log");
  done:
 	if (fp != NULL)
@@ -565,30 +566,4 @@ drain_ctl_one(int fd, const struct ctl_req *req, const struct ucred *cr)
 	free(buf);
 	drain_ids_free(&drain_queued);
 	drain_ids_free(&drain_held);
-}
-
-/*
- * Answer every waiting request.  Called from the main loop when the
- * socket is readable and between messages of a delivery run, so a slow
- * smarthost delays an answer by one message at most.
- */
-void
-drain_ctl_serve(void)
-{
-	struct ctl_req	 req;
-	struct ucred	 cr;
-	int		 fd;
-
-	if (drain_ctlfd == -1)
-		return;
-	for (;;) {
-		if ((fd = ctl_accept(drain_ctlfd, &req, &cr)) == -2)
-			continue;	/* a bad request, answered */
-		if (fd == -1)
-			return;		/* none waiting, or out of fds */
-		drain_ctl_one(fd, &req, &cr);
-		if (req.fd != -1)
-			(void)close(req.fd);
-		(void)close(fd);
-	}
 }

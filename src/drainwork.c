@@ -272,8 +272,9 @@ drain_work_answer(struct work *w)
 static void
 drain_work_wait(void)
 {
-	struct pollfd	 pfd[WORK_MAX + 1];
-	size_t		 i;
+	struct pollfd	 pfd[WORK_MAX + 1 + DRAIN_CONN_MAX];
+	size_t		 i, nconn;
+	int		 rc;
 
 	for (i = 0; i < nwork; i++) {
 		pfd[i].fd = work[i].busy ? work[i].fd : -1;
@@ -281,10 +282,12 @@ drain_work_wait(void)
 	}
 	pfd[nwork].fd = drain_ctlfd;
 	pfd[nwork].events = POLLIN;
-	if (poll(pfd, nwork + 1, -1) <= 0)
+	/* the control connections too, woken for their deadlines */
+	nconn = drain_conn_pollfds(pfd + nwork + 1);
+	rc = poll(pfd, nwork + 1 + nconn, drain_conn_wake());
+	drain_conn_serve();
+	if (rc <= 0)
 		return;
-	if (pfd[nwork].revents & POLLIN)
-		drain_ctl_serve();
 	for (i = 0; i < nwork; i++)
 		if (pfd[i].fd != -1 && pfd[i].revents != 0)
 			drain_work_answer(&work[i]);
@@ -366,7 +369,7 @@ drain_work_run(time_t now)
 			drain_work_wait();
 		if (w == NULL)
 			break;		/* every worker is gone */
-		drain_ctl_serve();
+		drain_conn_serve();
 		/* hold, delete or an earlier outcome may have changed it */
 		if (drain_find(due[i], &qi) == -1 || drain_q[qi].next > now)
 			continue;

@@ -70,21 +70,30 @@ msg_in_peek(struct msg_in *in)
 /*
  * After a CR: swallow the LF of a CRLF.  1 if it was a bare CR.  NULs
  * in between are dropped first ("CR NUL LF" is one line end), so that
- * the result is that of removing every NUL before reading lines.
+ * the result is that of removing every NUL before reading lines.  A run
+ * of CRs before the LF is one line end too: CR CR LF is what PHP's
+ * mail() and Windows programs write when they add a CR to a line that
+ * already has one, and Postfix reads it as one line end.  CRs that no
+ * LF follows stay bare, one by one (in->pendcr).
  */
 static int
 msg_in_bare_cr(struct msg_in *in)
 {
-	int	 c;
+	unsigned long	 ncr = 0;
+	int		 c;
 
-	while ((c = msg_in_peek(in)) == '\0') {
+	while ((c = msg_in_peek(in)) == '\0' || c == '\r') {
 		in->pos++;
-		in->nuls++;
+		if (c == '\0')
+			in->nuls++;
+		else
+			ncr++;
 	}
 	if (c == '\n') {
 		in->pos++;
 		return 0;
 	}
+	in->pendcr = ncr;
 	in->barecr++;
 	return 1;
 }
@@ -106,14 +115,25 @@ msg_in_line(struct msg_in *in, size_t cap)
 	if (in->done)
 		return MSGIN_EOF;
 	for (;;) {
-		if ((c = msg_in_getc(in)) == -1) {
+		if (in->pendcr > 0) {
+			/* a bare CR of a run that no LF ended */
+			in->pendcr--;
+			in->barecr++;
+			c = in->crspace ? '\r' : '\n';
+		} else if ((c = msg_in_getc(in)) == -1) {
 			in->done = 1;
-			/* no final newline: the last line still counts */
+			/* no final newline: the last line still counts,
+			 * except a lone dot, which ends the input as it
+			 * would with a newline (Postfix does the same) */
 			if (in->seglen == 0 && in->bol)
 				return MSGIN_EOF;
+			if (!in->iflag && in->bol && in->seglen == 1 &&
+			    in->seg[0] == '.') {
+				in->seglen = 0;
+				return MSGIN_EOF;
+			}
 			break;
-		}
-		if (c == '\r') {
+		} else if (c == '\r') {
 			if (!msg_in_bare_cr(in))
 				c = '\n';
 			else if (!in->crspace)
@@ -253,15 +273,15 @@ msg_out_long(struct msg_out *o, const char *p, size_t n, unsigned long *folded)
 static int
 msg_hdr_is_field(const char *p, size_t n)
 {
-	size_t	 i, name;
+	size_t	 i;
 
 	for (i = 0; i < n && p[i] > ' ' && p[i] <= '~' && p[i] != ':'; i++)
 		;
-	if ((name = i) == 0)
+	if (i == 0)
 		return 0;
 	while (i < n && (p[i] == ' ' || p[i] == '\t'))
 		i++;
-	return i < n && p[i] == ':' && name > 0;
+	return i < n && p[i] == ':';
 }
 
 /* Case-insensitive field-name match: "to" matches "To:" and "TO :" */
@@ -396,6 +416,53 @@ msg_read_header(struct msg *m, struct msg_in *in)
 	for (i = 0; i < m->nhdr; i++)
 		msg_hdr_crspace(&m->hdr[i]);
 	return in->error != 0 ? EX_IOERR : 0;
+}
+
+/*
+ * Does the header carry UTF-8 (RFC 6532)?  1 when a field that is kept
+ * has non-ASCII bytes and every such field is well-formed UTF-8 (Latin-1
+ * and other raw 8-bit bytes are not RFC 6532, and SMTPUTF8 would not
+ * describe them).
+ */
+int
+msg_hdr_utf8(const struct msg *m)
+{
+	const unsigned char	*p, *e;
+	size_t			 i, n, k;
+	int			 any = 0;
+
+	for (i = 0; i < m->nhdr; i++) {
+		if (m->hdr[i].drop)
+			continue;
+		p = (const unsigned char *)m->hdr[i].text;
+		for (e = p + m->hdr[i].len; p < e; p += n) {
+			if (*p < 0x80) {
+				n = 1;
+				continue;
+			}
+			any = 1;
+			if (*p >= 0xc2 && *p <= 0xdf)
+				n = 2;
+			else if (*p >= 0xe0 && *p <= 0xef)
+				n = 3;
+			else if (*p >= 0xf0 && *p <= 0xf4)
+				n = 4;
+			else
+				return 0;
+			if ((size_t)(e - p) < n)
+				return 0;
+			for (k = 1; k < n; k++)
+				if ((p[k] & 0xc0) != 0x80)
+					return 0;
+			/* overlong, surrogate and past U+10FFFF forms */
+			if ((p[0] == 0xe0 && p[1] < 0xa0) ||
+			    (p[0] == 0xed && p[1] > 0x9f) ||
+			    (p[0] == 0xf0 && p[1] < 0x90) ||
+			    (p[0] == 0xf4 && p[1] > 0x8f))
+				return 0;
+		}
+	}
+	return any;
 }
 
 /*

@@ -17,6 +17,7 @@ struct msg_in {
 	size_t		 seglen;	/* of seg */
 	unsigned long	 nuls;		/* NUL bytes dropped */
 	unsigned long	 barecr;	/* bare CRs repaired */
+	unsigned long	 pendcr;	/* bare CRs read ahead, not yet returned */
 	unsigned long	 folded;	/* over-long lines folded */
 	int		 eightbit;
 	int		 error;		/* errno of a failed read */
@@ -59,6 +60,7 @@ int	 msg_out_line(struct msg_out *, const char *, size_t);
 int	 msg_read_header(struct msg *, struct msg_in *);
 int	 msg_hdr_name_is(const struct msg_hdr *, const char *);
 const struct msg_hdr *msg_hdr_find(const struct msg *, const char *);
+int	 msg_hdr_utf8(const struct msg *);
 int	 msg_hdr_recipients(const struct msg *, struct addr_list *, char *,
 	    size_t);
 int	 msg_hdr_masquerade(struct msg *, const char *, const char *const *,

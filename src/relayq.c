@@ -10,6 +10,7 @@
  * socket (ctl.c); the daemon decides what the caller may see and do.
  */
 #include <err.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +67,9 @@ main(int argc, char *argv[])
 	int		 ch, fg = 0;
 	size_t		 i;
 
+	/* every client path (probe, the control socket, check): a peer
+	   that went away is an error to report, never a silent death */
+	(void)signal(SIGPIPE, SIG_IGN);
 	while ((ch = getopt(argc, argv, "+C:")) != -1) {
 		switch (ch) {
 		case 'C':

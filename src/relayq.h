@@ -72,6 +72,7 @@ struct conf {
 	char			*spool;
 	char			*log;
 	long long		 max_message_size;
+	long long		 queue_minfree;	/* 0: 1.5 x max_message_size */
 	time_t			 queue_lifetime;
 	time_t			 retry_min;
 	time_t			 retry_max;
@@ -117,6 +118,10 @@ struct rcpt {
 	char			 reply[REPLY_MAX];	/* sanitised */
 };
 
+/* struct qmsg smtputf8: the F record */
+#define SMTPUTF8_NEEDED	1	/* an address is not ASCII */
+#define SMTPUTF8_HEADER	2	/* UTF-8 in the header only (RFC 6532) */
+
 /* A queue file opened for delivery: envelope in memory, data on disk. */
 struct qmsg {
 	char		 id[SPOOL_IDLEN + 1];
@@ -131,7 +136,7 @@ struct qmsg {
 	int		 body_decl;	/* -B: 0 none, 7 or 8 */
 	int		 dsn_ret;	/* -R: 0 none, 1 FULL, 2 HDRS */
 	char		 envid[DSN_ENVID_MAX + 1];	/* -V, "" = none */
-	int		 smtputf8;	/* an address is not ASCII */
+	int		 smtputf8;	/* 0, or SMTPUTF8_* */
 	int		 fd;
 	off_t		 dataoff;	/* wire-ready data: CRLF, dot-stuffed */
 	off_t		 datalen;
@@ -146,6 +151,8 @@ struct qmsg {
 /* util.c */
 int		 util_duration(const char *, time_t *);
 int		 util_writeall(int, const void *, size_t);
+ssize_t		 util_sendfd(int, const void *, size_t, int);
+ssize_t		 util_recvfd(int, void *, size_t, int *, int);
 void		 util_sanitise(char *, size_t, const char *, size_t);
 int		 util_fsync_dir(const char *);
 char		*util_hostname(void);
@@ -241,6 +248,7 @@ int		 spool_read_state(int, const char *, struct qmsg *);
 int		 spool_write_state(int, const char *, struct qmsg *);
 int		 spool_parse_state(const char *, size_t, struct qmsg *);
 int		 spool_check_data(int, off_t, off_t, char *, size_t);
+int		 spool_minfree(int, const struct conf *, char *, size_t);
 int		 spool_notify_parse(const char *, unsigned int *);
 int		 spool_notify_str(unsigned int, char *, size_t);
 int		 spool_envid_ok(const char *);
@@ -281,17 +289,30 @@ struct ucred;
 int		 ctl_parse(const char *, size_t, struct ctl_req *, char *,
 		    size_t);
 int		 ctl_listen(char *, size_t);
-int		 ctl_accept(int, struct ctl_req *, struct ucred *);
-int		 ctl_error(int, int, const char *);
-int		 ctl_ok(int, const char *, size_t);
+void		 ctl_error(FILE *, int, const char *);
+void		 ctl_ok(FILE *, const char *, size_t);
 int		 ctl_call(const char *, const char *, FILE *, char *, size_t);
 int		 ctl_frontend(const struct conf *, int, const char *, int);
 int		 ctl_connect(const char *);
 size_t		 ctl_read_status(int, char *, size_t);
 
 /* submit.c */
-int		 submit_send(const char *, int, char *, size_t);
-void		 submit_accept(int, int, uid_t, int, long long);
+struct submit_held {		/* a copy between READY and commit */
+	int		 fd;		/* locked; -1 = none */
+	char		 id[SPOOL_IDLEN + 1];
+	off_t		 trailer;	/* where the trailer goes back */
+	char		 tail[64];	/* the trailer line */
+	size_t		 taillen;
+};
+int		 submit_send(const char *, int, char *, char *, size_t);
+int		 submit_prepare(int, uid_t, int, const struct conf *,
+		    struct submit_held *, char *, size_t);
+int		 submit_commit(struct submit_held *, int, char *, size_t);
+void		 submit_abandon(struct submit_held *, int);
+
+/* smdrop.c */
+int		 smdrop_start(const char *, gid_t, gid_t);
+int		 smdrop_open(char *);
 
 /* sandbox.c */
 void		 sandbox_apply(const struct conf *);

@@ -22,8 +22,11 @@
  * sanitizer runtimes need /proc, ptrace and their log files.
  */
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+
+#include <netinet/in.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -35,6 +38,7 @@
 
 #include <sys/ioctl.h>
 
+#include <bsd/stdlib.h>
 #include <bsd/string.h>
 
 #include <linux/audit.h>
@@ -120,11 +124,61 @@ sandbox_rule(int rfd, const char *path, unsigned long long access)
 	return rc;
 }
 
+/*
+ * Landlock ABI 4 (Linux 6.7) restricts TCP: the daemon connects only to
+ * the smarthosts' ports and to 53 (DNS falls back to TCP for a long
+ * answer) and binds none.  What it still may: UDP (DNS), UNIX sockets
+ * (syslog, the control socket it already listens on), and any address
+ * on those ports: Landlock rules name ports, not hosts.  Defined here
+ * for older kernel headers; the kernel checks the ABI.
+ */
+#ifndef LANDLOCK_ACCESS_NET_BIND_TCP
+#define LANDLOCK_ACCESS_NET_BIND_TCP	(1ULL << 0)
+#define LANDLOCK_ACCESS_NET_CONNECT_TCP	(1ULL << 1)
+#define LANDLOCK_RULE_NET_PORT		2
+#endif
+struct sandbox_ruleset_attr {		/* landlock_ruleset_attr, ABI 4 */
+	unsigned long long	 handled_access_fs;
+	unsigned long long	 handled_access_net;
+};
+struct sandbox_net_port_attr {		/* landlock_net_port_attr */
+	unsigned long long	 allowed_access;
+	unsigned long long	 port;
+};
+
+/* The TCP ports the daemon may connect to; their list into `ports'. */
+static int
+sandbox_net(int rfd, const struct conf *conf, char *ports, size_t sz)
+{
+	struct sandbox_net_port_attr	 na;
+	const char			*errstr;
+	size_t				 i;
+
+	(void)strlcpy(ports, "53", sz);
+	memset(&na, 0, sizeof(na));
+	na.allowed_access = LANDLOCK_ACCESS_NET_CONNECT_TCP;
+	na.port = 53;
+	if (syscall(SYS_landlock_add_rule, rfd, LANDLOCK_RULE_NET_PORT, &na,
+	    0) == -1)
+		return -1;
+	for (i = 0; i < conf->nhost; i++) {
+		na.port = (unsigned long long)strtonum(conf->host[i].port, 1,
+		    65535, &errstr);
+		if (errstr != NULL || syscall(SYS_landlock_add_rule, rfd,
+		    LANDLOCK_RULE_NET_PORT, &na, 0) == -1)
+			return -1;
+		(void)strlcat(ports, ", ", sz);
+		(void)strlcat(ports, conf->host[i].port, sz);
+	}
+	return 0;
+}
+
 /* Landlock ABI version, or -1 with `why' set. */
 static int
-sandbox_landlock(const struct conf *conf, const char **why)
+sandbox_landlock(const struct conf *conf, const char **why, char *ports,
+    size_t portsz)
 {
-	struct landlock_ruleset_attr	 ra;
+	struct sandbox_ruleset_attr	 ra;
 	size_t				 i;
 	int				 abi, rfd;
 
@@ -143,8 +197,12 @@ sandbox_landlock(const struct conf *conf, const char **why)
 	}
 	memset(&ra, 0, sizeof(ra));
 	ra.handled_access_fs = LL_HANDLED;
-	if ((rfd = (int)syscall(SYS_landlock_create_ruleset, &ra, sizeof(ra),
-	    0)) == -1) {
+	if (abi >= 4)
+		ra.handled_access_net = LANDLOCK_ACCESS_NET_BIND_TCP |
+		    LANDLOCK_ACCESS_NET_CONNECT_TCP;
+	/* before ABI 4 the kernel knows only the first member */
+	if ((rfd = (int)syscall(SYS_landlock_create_ruleset, &ra, abi >= 4 ?
+	    sizeof(ra) : sizeof(ra.handled_access_fs), 0)) == -1) {
 		*why = "cannot create a ruleset";
 		return -1;
 	}
@@ -176,6 +234,12 @@ sandbox_landlock(const struct conf *conf, const char **why)
 			(void)close(rfd);
 			return -1;
 		}
+	ports[0] = '\0';
+	if (abi >= 4 && sandbox_net(rfd, conf, ports, portsz) == -1) {
+		*why = "cannot add a network rule";
+		(void)close(rfd);
+		return -1;
+	}
 	if (syscall(SYS_landlock_restrict_self, rfd, 0) == -1) {
 		*why = "restrict_self failed";
 		(void)close(rfd);
@@ -194,6 +258,7 @@ sandbox_landlock(const struct conf *conf, const char **why)
 static const int sandbox_syscalls[] = {
 	SYS_read, SYS_write, SYS_readv, SYS_writev, SYS_pread64,
 	SYS_pwrite64, SYS_openat, SYS_close, SYS_lseek, SYS_fstat,
+	SYS_fstatfs,	/* queue_minfree of a socket submission (spool.c) */
 	SYS_newfstatat, SYS_statx, SYS_fsync, SYS_fdatasync, SYS_ftruncate,
 	SYS_getdents64, SYS_renameat, SYS_renameat2, SYS_unlinkat, SYS_fcntl,
 	SYS_flock, SYS_faccessat, SYS_readlinkat, SYS_dup, SYS_dup3,
@@ -291,6 +356,26 @@ sandbox_seccomp(void)
  * SIGSYS; with Landlock alone the exec fails, and says so in the log;
  * without a sandbox (test/nosandbox) F appears.
  */
+/* RELAYQ_TEST_CONNECT=PORT: a TCP connection to 127.0.0.1:PORT, logged */
+static void
+sandbox_test_connect(const char *port)
+{
+	struct sockaddr_in	 sin;
+	int			 fd;
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons((unsigned short)atoi(port));
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
+	    connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1)
+		log_warn("sandbox test: connect to port %s", port);
+	else
+		log_info("sandbox test: connect to port %s: connected", port);
+	if (fd != -1)
+		(void)close(fd);
+}
+
 static void
 sandbox_test_escape(void)
 {
@@ -300,6 +385,8 @@ sandbox_test_escape(void)
 		execl("/bin/sh", "sh", "-c", ": > \"$0\"", f, (char *)NULL);
 		log_warn("sandbox test: exec /bin/sh");
 	}
+	if ((f = getenv("RELAYQ_TEST_CONNECT")) != NULL)
+		sandbox_test_connect(f);
 	if ((f = getenv("RELAYQ_TEST_FORK")) != NULL && fork() == 0) {
 		execl("/bin/sh", "sh", "-c", ": > \"$0\"", f, (char *)NULL);
 		log_warn("sandbox test: exec /bin/sh");
@@ -312,7 +399,7 @@ void
 sandbox_apply(const struct conf *conf)
 {
 	const char	*why = NULL;
-	char		 ll[96], sc[64];
+	char		 ll[96], sc[64], ports[CONF_MAXHOSTS * 8 + 8];
 	int		 abi;
 
 #ifdef SANDBOX_SANITIZER
@@ -331,7 +418,7 @@ sandbox_apply(const struct conf *conf)
 		log_warn("sandbox: not applied: PR_SET_NO_NEW_PRIVS");
 		return;
 	}
-	if ((abi = sandbox_landlock(conf, &why)) == -1)
+	if ((abi = sandbox_landlock(conf, &why, ports, sizeof(ports))) == -1)
 		(void)snprintf(ll, sizeof(ll), "Landlock unavailable (%s)",
 		    why);
 	else
@@ -350,6 +437,9 @@ sandbox_apply(const struct conf *conf)
 		    ll, sc);
 	else
 		log_info("sandbox: %s, %s", ll, sc);
+	if (abi >= 4)
+		log_info("Landlock network rules: TCP connect to port %s "
+		    "only, no bind", ports);
 #ifdef RELAYQ_TEST
 	sandbox_test_escape();
 #endif

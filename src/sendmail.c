@@ -7,9 +7,11 @@
  * an SMTP session to a child that takes this same path.
  *
  * Privilege: installed setgid relayq only to create a file in the drop
- * directory (mode 1730).  The group is dropped for good right after the
- * create; everything that reads caller input runs without it (in -bs
- * the session process never creates a file, so each child can).
+ * directory (mode 1730).  The effective gid is the real one from the
+ * start; once the configuration is read, a helper that keeps the group
+ * for the open(2) alone is forked (smdrop.c) and this process gives every
+ * group privilege up for good, before it reads the message or an SMTP
+ * session.
  */
 #include <sys/types.h>
 #include <sys/file.h>
@@ -136,18 +138,30 @@ sm_sanitise_fds(void)
 		exit(EX_OSERR);
 }
 
-/* RFC 2047 Q-encoding when the name is not ASCII, quoting otherwise. */
+/*
+ * RFC 2047 Q-encoding when the name is not ASCII; else as it is when it
+ * is words of atext (RFC 5322 3.2.3), as Postfix writes "Cron Daemon",
+ * quoted otherwise ("J. Doe", "Doe, J").
+ */
 static void
 sm_display_name(char *buf, size_t sz, const char *name)
 {
 	static const char	 hex[] = "0123456789ABCDEF";
 	const unsigned char	*p;
 	size_t			 n = 0;
-	int			 ascii = 1;
+	int			 ascii = 1, atoms;
 
 	for (p = (const unsigned char *)name; *p != '\0'; p++)
 		if (*p >= 0x80 || *p < 0x20)
 			ascii = 0;
+	atoms = name[0] != ' ' && name[strlen(name) - 1] != ' ' &&
+	    strstr(name, "  ") == NULL &&
+	    strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789!#$%&'*+-/=?^_`{|}~ ") == strlen(name);
+	if (ascii && atoms) {
+		(void)strlcpy(buf, name, sz);
+		return;
+	}
 	if (ascii) {
 		buf[n++] = '"';
 		for (p = (const unsigned char *)name; *p && n + 4 < sz; p++) {
@@ -217,16 +231,21 @@ sm_socket_fallback(char *path, size_t pathsz)
 }
 
 /*
- * Create the queue file under its final name.  The egid relayq is taken
- * back only for the open(2) and given up for good right after it.
+ * Create the queue file under its final name.  Set-group-ID, the opener
+ * (smdrop.c) does it: this process holds no group privilege at all.
  */
 static int
 sm_create(char *id, char *path, size_t pathsz)
 {
 	struct timespec	 ts;
-	int		 fd, tries, saved;
+	int		 fd = -1, tries, saved;
 
-	for (tries = 0; tries < 100; tries++) {
+	if (sm_privileged) {
+		fd = smdrop_open(id);
+		if ((size_t)snprintf(path, pathsz, "%s/drop/%s", conf.spool,
+		    fd != -1 ? id : "(new file)") >= pathsz)
+			sm_errx(EX_CONFIG, "spool path too long: %s", conf.spool);
+	} else for (tries = 0; tries < 100; tries++) {
 		(void)clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_nsec += tries * 1000;	/* next microsecond on clash */
 		if (ts.tv_nsec >= 1000000000) {
@@ -237,14 +256,8 @@ sm_create(char *id, char *path, size_t pathsz)
 		if ((size_t)snprintf(path, pathsz, "%s/drop/%s", conf.spool,
 		    id) >= pathsz)
 			sm_errx(EX_CONFIG, "spool path too long: %s", conf.spool);
-		if (sm_privileged && setegid(sm_egid) == -1)
-			sm_err(EX_OSERR, "setegid");
 		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
 		    O_CLOEXEC, 0640);
-		saved = errno;
-		if (setresgid(sm_rgid, sm_rgid, sm_rgid) == -1)
-			sm_err(EX_OSERR, "setresgid");
-		errno = saved;
 		if (fd != -1 || errno != EEXIST)
 			break;
 	}
@@ -375,6 +388,24 @@ sm_conf_addr(const char *key, const char *v, const char *domain,
 	return 1;
 }
 
+/*
+ * -f "Alice Example <alice@example.org>": the address in the angle
+ * brackets, as Postfix takes it.  `buf' holds the value and gets the
+ * address; a value that is not one mailbox is refused.
+ */
+static void
+sm_from_mailbox(char *buf, size_t sz, const char *value)
+{
+	struct addr_list	 l = { NULL, 0 };
+	char			 why[128];
+
+	if (addr_parse_list(buf, strlen(buf), &l, why, sizeof(why)) == -1 ||
+	    l.n != 1 || strlcpy(buf, l.v[0], sz) >= sz)
+		sm_errx(EX_USAGE, "-f: bad address \"%.100s\" (use "
+		    "-f address or -f \"Name <address>\")", value);
+	addr_list_free(&l);
+}
+
 /* orig stays parallel to final, so it must keep its duplicates */
 static void
 sm_push(struct addr_list *l, const char *a)
@@ -402,6 +433,20 @@ sm_add_rcpt(struct addr_list *final, struct addr_list *orig, const char *a,
 	struct addr_list	 x = { NULL, 0 };
 	size_t			 i, n;
 
+	/*
+	 * "-i@example.org", "-fsender@example.net": an option written after
+	 * the recipients ("sendmail bob@example.org -i"), which ended the
+	 * options.  Postfix (allow_min_user = no) bounces such a recipient
+	 * and delivers to the others; we skip it with a warning.
+	 */
+	if (a[0] == '-') {
+		sm_warnx("recipient \"%.100s\": bad address syntax (an option "
+		    "after the recipients? put options first); not sent to it",
+		    a);
+		log_warnx("uid %u: recipient \"%.100s\" skipped: bad address "
+		    "syntax", (unsigned int)getuid(), a);
+		return 1;
+	}
 	if (aliases_expand(al, a, cx, &x) == -1) {
 		if (errno != EINVAL)
 			sm_err(EX_OSERR, "recipient list");
@@ -476,12 +521,12 @@ main(int argc, char *argv[])
 	char		 recv[1024], msgid[640], from[1200], dname[512], datef[80];
 	char		*top[2] = { NULL, NULL }, *bottom[4];
 	char		*env = NULL, trailer[32], *fullname, *gecos = NULL;
-	size_t		 envlen = 0, i, nb = 0;
+	size_t		 envlen = 0, i, n, nb = 0;
 	unsigned long	 nmasq = 0;
 	struct tm	 tm;
 	FILE		*ef;
 	time_t		 now;
-	int		 fd, rc;
+	int		 fd, sfd, rc;
 
 	sm_sanitise_fds();
 	(void)signal(SIGPIPE, SIG_IGN);
@@ -499,6 +544,10 @@ main(int argc, char *argv[])
 			sm_errx(ae.code, "%s", ae.msg);
 		exit(ae.code);	/* -q30m: nothing to do */
 	}
+	/* -bh, -bH: Sendmail's host status, which a null client does not
+	 * keep; like Postfix, exit 0 without reading or queueing anything */
+	if (o.mode == 'h')
+		return EX_OK;
 
 	conf_init(&conf);
 	cfg = CONF_PATH;
@@ -513,6 +562,17 @@ main(int argc, char *argv[])
 	if (conf_load(&conf, cfg, strcmp(cfg, CONF_PATH) != 0, !sm_privileged, errbuf,
 	    sizeof(errbuf)) == -1)
 		sm_errx(EX_CONFIG, "%s", errbuf);
+	/*
+	 * Set-group-ID: the opener (smdrop.c) keeps the group for the
+	 * open(2) of each queue file; this process gives it up for good
+	 * before it reads anything but its arguments and the root-owned
+	 * configuration.  The listing and flush requests need no file.
+	 */
+	if (sm_privileged && o.mode != 'p' && o.qflag == 0 &&
+	    smdrop_start(conf.spool, sm_rgid, sm_egid) == -1)
+		sm_err(EX_OSERR, "starting the queue-file opener");
+	if (sm_privileged && setresgid(sm_rgid, sm_rgid, sm_rgid) == -1)
+		sm_err(EX_OSERR, "setresgid");
 	/* the queue listing and the flush request: the daemon's socket */
 	if (o.mode == 'p' || o.qflag != 0)
 		return ctl_frontend(&conf, o.mode == 'p' ? 'p' : 'q',
@@ -580,8 +640,11 @@ main(int argc, char *argv[])
 		if (fbuf[0] == '<' && fbuf[strlen(fbuf) - 1] == '>') {
 			fbuf[strlen(fbuf) - 1] = '\0';
 			memmove(fbuf, fbuf + 1, strlen(fbuf));
-		}
+		} else if (strchr(fbuf, '<') != NULL)
+			sm_from_mailbox(fbuf, sizeof(fbuf), o.sender);
 		from_name = fbuf;
+		if (fbuf[0] == '-')	/* an option taken as the value */
+			sm_errx(EX_USAGE, "-f: bad address \"%.100s\"", o.sender);
 		if (fbuf[0] == '\0')
 			sender[0] = '\0';
 		else if (addr_qualify(fbuf, domain, locals, sender,
@@ -621,16 +684,29 @@ main(int argc, char *argv[])
 		(void)strlcpy(sender, force, sizeof(sender));
 
 	if (o.mode == 'v') {
-		for (i = 0; i < argl.n; i++)
+		/* each argument with its own expansion, even where two end
+		 * at the same address (root and postmaster) */
+		for (i = 0; i < argl.n; i++) {
 			if (!sm_add_rcpt(&final, &orig, argl.v[i], &al, &cx,
 			    errbuf, sizeof(errbuf)))
 				sm_errx(EX_DATAERR, "%s", errbuf);
-		for (i = 0; i < final.n; i++)
-			(void)printf("%s -> %s\n", orig.v[i], final.v[i]);
+			for (n = 0; n < final.n; n++)
+				(void)printf("%s -> %s\n", orig.v[n],
+				    final.v[n]);
+			addr_list_free(&final);
+			addr_list_free(&orig);
+		}
 		sm_free(&argl, &final, &orig, NULL, NULL, &al, &job);
 		return EX_OK;
 	}
 
+	/* queue_minfree: refused before anything is written */
+	if ((sfd = open(conf.spool, O_PATH | O_DIRECTORY | O_CLOEXEC)) != -1) {
+		rc = spool_minfree(sfd, &conf, errbuf, sizeof(errbuf));
+		(void)close(sfd);
+		if (rc == -1)
+			sm_errx(EX_TEMPFAIL, "message not queued: %s", errbuf);
+	}
 	fd = sm_create(id, path, sizeof(path));
 	if ((in = malloc(sizeof(*in))) == NULL ||
 	    (out = malloc(sizeof(*out))) == NULL)
@@ -661,9 +737,14 @@ main(int argc, char *argv[])
 		    msg_hdr_name_is(h, "Return-Path") ||
 		    msg_hdr_name_is(h, "Content-Length"))
 			h->drop = 1;
-		else if (msg_hdr_name_is(h, "Received") && ++nb > 50)
-			sm_fail(fd, path, EX_DATAERR, "mail loop: more than "
-			    "50 Received header fields");
+		else if (msg_hdr_name_is(h, "Received") &&
+		    ++nb + (conf.add_received ? 1 : 0) >= 50)
+			/* Postfix's hopcount_limit: 50 Received fields,
+			 * counting the one we add, are a loop */
+			sm_fail(fd, path, EX_DATAERR, conf.add_received ?
+			    "mail loop: with ours, 50 or more Received header "
+			    "fields" : "mail loop: 50 or more Received header "
+			    "fields");
 	}
 
 	/* masquerading: replies and bounces must reach a real mailbox */
@@ -699,6 +780,8 @@ main(int argc, char *argv[])
 		sm_fail(fd, path, EX_SOFTWARE, "-N: cannot record");
 	if (utf8)
 		(void)fprintf(ef, "F SMTPUTF8\n");
+	else if (msg_hdr_utf8(&m))
+		(void)fprintf(ef, "F UTF8HEADER\n");
 	for (i = 0; i < final.n; i++) {
 		(void)fprintf(ef, "R %s\n", final.v[i]);
 		if (strcmp(final.v[i], orig.v[i]) != 0)
@@ -800,8 +883,9 @@ main(int argc, char *argv[])
 	 */
 	CRASH_POINT("sendmail-before-fsync");
 	if (sm_via_socket) {
-		/* the daemon fsyncs its copy before it answers OK */
-		if ((rc = submit_send(conf.spool, fd, errbuf,
+		/* the daemon fsyncs its copy before it answers OK, and names
+		   it: the id is the daemon's from here on (submit.c) */
+		if ((rc = submit_send(conf.spool, fd, id, errbuf,
 		    sizeof(errbuf))) != EX_OK) {
 			sm_warnx("handing the message to the relayq daemon: %s",
 			    errbuf);

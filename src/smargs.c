@@ -91,10 +91,12 @@ smargs_option(struct smargs *o, int c, const char *v, struct smargs_err *e)
 		if (v[0] != '\0' && v[1] == '\0' &&
 		    strchr("mpisv", v[0]) != NULL)
 			o->mode = v[0];
-		else if (strcmp(v, "h") != 0 && strcmp(v, "H") != 0)
+		else if (strcmp(v, "h") == 0 || strcmp(v, "H") == 0)
+			o->mode = 'h';	/* host status: nothing to do */
+		else
 			return smargs_fail(e, EX_USAGE, 1, "unsupported -b "
 			    "mode (use -bm, -bs, -bv, -bi or -bp)");
-		break;	/* -bh, -bH: accepted, ignored */
+		break;
 	case 'o':
 		/* -oi is -i; -oem, -od*, -om, -o7 and the rest: ignored */
 		if (strcmp(v, "i") == 0)
@@ -225,8 +227,11 @@ smargs_parse(int argc, char **argv, struct smargs *o, struct smargs_err *e)
 	o->rcpt = argv + i;
 	o->nrcpt = argc - i;
 	for (; i < argc; i++)
-		if (smargs_value('-', argv[i], e) == -1)
-			return -1;
+		if (strpbrk(argv[i], "\r\n") != NULL)
+			/* named up to the break: it would forge records */
+			return smargs_fail(e, EX_USAGE, 0, "recipient "
+			    "\"%.*s\": contains a line break", (int)strcspn(
+			    argv[i], "\r\n"), argv[i]);
 	if (o->mode == 'p' && o->nrcpt > 0)
 		return smargs_fail(e, EX_USAGE, 1, "-bp (mailq) takes no "
 		    "recipients");

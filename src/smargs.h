@@ -6,7 +6,7 @@
 #define SMARGS_H
 
 struct smargs {
-	int		 mode;		/* -b: 'm', 'p', 'i', 's', 'v' */
+	int		 mode;		/* -b: 'm', 'p', 'i', 's', 'v', 'h' */
 	int		 tflag;
 	int		 iflag;
 	int		 verbose;

@@ -200,6 +200,8 @@ smtp_read_reply(struct conn *c, struct smtp_reply *r, char *err, size_t errsz)
 			continue;
 		}
 		c->rpos++;
+		/* line[0..n) was written above (cppcheck misses it) */
+		/* cppcheck-suppress uninitvar */
 		if (n > 0 && line[n - 1] == '\r')
 			n--;
 		rc = smtp_reply_line(r, line, n);
@@ -646,6 +648,22 @@ smtp_xtext(char *out, size_t outsz, const char *in)
 }
 
 /*
+ * Is this an SMTPUTF8 transaction?  Always when an address is not ASCII
+ * (without the extension such a message cannot go: smtp_send).  When
+ * only the header has UTF-8 (RFC 6532: cron's and mailx's "Subject:
+ * café"), when the smarthost offers it, as Postfix does; a smarthost
+ * without it gets the message all the same, as 8-bit data, because
+ * refusing it would lose mail that every server in practice accepts
+ * and that no downgrade (RFC 6857) could make ASCII without changing it.
+ */
+static int
+smtp_utf8(const struct smtp_session *s, const struct qmsg *m)
+{
+	return m->smtputf8 == SMTPUTF8_NEEDED ||
+	    (m->smtputf8 == SMTPUTF8_HEADER && (s->caps & CAP_SMTPUTF8));
+}
+
+/*
  * The ESMTP parameters of MAIL FROM, each only when the smarthost
  * offers its extension: SIZE, BODY (RFC 6152), SMTPUTF8 (RFC 6531),
  * RET and ENVID (RFC 3461).
@@ -661,17 +679,100 @@ smtp_mail_params(const struct smtp_session *s, const struct qmsg *m,
 		(void)snprintf(buf, sz, " SIZE=%lld", (long long)m->datalen);
 	if (m->eightbit && (s->caps & CAP_8BITMIME))
 		(void)strlcat(buf, " BODY=8BITMIME", sz);
-	if (m->smtputf8)
+	if (smtp_utf8(s, m))
 		(void)strlcat(buf, " SMTPUTF8", sz);
 	if (!(s->caps & CAP_DSN))
 		return;
-	if (m->dsn_ret != 0)
-		(void)strlcat(buf, m->dsn_ret == 1 ? " RET=FULL" : " RET=HDRS",
-		    sz);
+	/* in Postfix's order, so that the two compare byte for byte */
 	if (m->envid[0] != '\0' && smtp_xtext(x, sizeof(x), m->envid) == 0) {
 		(void)strlcat(buf, " ENVID=", sz);
 		(void)strlcat(buf, x, sz);
 	}
+	if (m->dsn_ret != 0)
+		(void)strlcat(buf, m->dsn_ret == 1 ? " RET=FULL" : " RET=HDRS",
+		    sz);
+}
+
+/*
+ * utf-8-addr-xtext (RFC 6533 3): the ORCPT value of a non-ASCII address,
+ * all ASCII: each non-ASCII character, and '+', '=', '\\' and anything
+ * outside 0x21-0x7e, as "\\x{HEX}" of its code point, as Postfix writes
+ * it.  Usable with SMTPUTF8 or without.  -1 if `out' is small or `in' is
+ * not UTF-8.
+ */
+static int
+smtp_utf8_xtext(char *out, size_t outsz, const char *in)
+{
+	const unsigned char	*p = (const unsigned char *)in;
+	unsigned long		 cp;
+	size_t			 n = 0, len, k;
+	int			 w;
+
+	while (*p != '\0') {
+		if (*p >= 0x21 && *p <= 0x7e && *p != '+' && *p != '=' &&
+		    *p != '\\') {
+			if (n + 2 > outsz)
+				return -1;
+			out[n++] = (char)*p++;
+			continue;
+		}
+		if (*p < 0x80)
+			cp = *p, len = 1;
+		else if (*p >= 0xc2 && *p <= 0xdf)
+			cp = *p & 0x1f, len = 2;
+		else if (*p >= 0xe0 && *p <= 0xef)
+			cp = *p & 0x0f, len = 3;
+		else if (*p >= 0xf0 && *p <= 0xf4)
+			cp = *p & 0x07, len = 4;
+		else
+			return -1;
+		for (k = 1; k < len; k++) {
+			if ((p[k] & 0xc0) != 0x80)
+				return -1;
+			cp = cp << 6 | (p[k] & 0x3f);
+		}
+		w = snprintf(out + n, outsz - n, "\\x{%lX}", cp);
+		if (w < 0 || (size_t)w >= outsz - n)
+			return -1;
+		n += (size_t)w;
+		p += len;
+	}
+	out[n] = '\0';
+	return 0;
+}
+
+/*
+ * ORCPT (RFC 3461 4.2): the recipient as the caller wrote it, qualified
+ * when it was a bare local name ("root" means nothing to the smarthost;
+ * Postfix sends root@$myorigin).  An ASCII address is an rfc822 xtext, a
+ * non-ASCII one of the utf-8 type (RFC 6533).  0, or -1: no ORCPT.
+ */
+static int
+smtp_orcpt(const struct smtp_session *s, const struct rcpt *rc, char *out,
+    size_t outsz)
+{
+	const char	*a = rc->orig != NULL ? rc->orig : rc->addr;
+	char		 q[ADDR_MAX + 1];
+	const char	*p;
+	int		 utf8 = 0;
+
+	if (addr_domain(a) == NULL) {
+		/* conf_domain() filled it in before the sandbox (drain.c) */
+		if (snprintf(q, sizeof(q), "%s@%s", a, s->conf->domain !=
+		    NULL ? s->conf->domain : "localhost") >= (int)sizeof(q))
+			return -1;
+		a = q;
+	}
+	for (p = a; *p != '\0'; p++)
+		utf8 |= (unsigned char)*p >= 0x80;
+	if (!utf8) {
+		if (strlcpy(out, "rfc822;", outsz) >= outsz)
+			return -1;
+		return smtp_xtext(out + 7, outsz - 7, a);
+	}
+	if (strlcpy(out, "utf-8;", outsz) >= outsz)
+		return -1;
+	return smtp_utf8_xtext(out + 6, outsz - 6, a);
 }
 
 /* NOTIFY and ORCPT on RCPT TO, when the smarthost offers DSN */
@@ -679,18 +780,18 @@ static void
 smtp_rcpt_params(const struct smtp_session *s, const struct rcpt *rc,
     char *buf, size_t sz)
 {
-	char	 x[ADDR_MAX * 3 + 1];
+	char	 x[ADDR_MAX * 8 + 16];
 
 	buf[0] = '\0';
 	if (!(s->caps & CAP_DSN))
 		return;
-	if (rc->notify != 0 && spool_notify_str(rc->notify, x, sizeof(x)) == 0) {
-		(void)strlcat(buf, " NOTIFY=", sz);
+	/* in Postfix's order, as in smtp_mail_params */
+	if (smtp_orcpt(s, rc, x, sizeof(x)) == 0) {
+		(void)strlcat(buf, " ORCPT=", sz);
 		(void)strlcat(buf, x, sz);
 	}
-	if (smtp_xtext(x, sizeof(x), rc->orig != NULL ? rc->orig :
-	    rc->addr) == 0) {
-		(void)strlcat(buf, " ORCPT=rfc822;", sz);
+	if (rc->notify != 0 && spool_notify_str(rc->notify, x, sizeof(x)) == 0) {
+		(void)strlcat(buf, " NOTIFY=", sz);
 		(void)strlcat(buf, x, sz);
 	}
 }
@@ -727,7 +828,7 @@ static int
 smtp_envelope(struct smtp_session *s, struct qmsg *m, char *st,
     struct smtp_reply *r)
 {
-	char	 params[ADDR_MAX * 3 + 400];
+	char	 params[ADDR_MAX * 8 + 400];
 	size_t	 i, naccepted = 0;
 
 	smtp_mail_params(s, m, params, sizeof(params));
@@ -772,7 +873,7 @@ smtp_envelope_pipelined(struct smtp_session *s, struct qmsg *m, char *st,
     struct smtp_reply *r)
 {
 	struct smtp_reply	*mail;
-	char			 params[ADDR_MAX * 3 + 400], *batch = NULL;
+	char			 params[ADDR_MAX * 8 + 400], *batch = NULL;
 	size_t			 i, len = 0, naccepted = 0;
 	FILE			*fp;
 	int			 rc = -1;
@@ -853,7 +954,7 @@ smtp_send(struct smtp_session *s, struct qmsg *m)
 		(void)snprintf(s->error, sizeof(s->error), "out of memory");
 		return -1;
 	}
-	if (m->smtputf8 && !(s->caps & CAP_SMTPUTF8)) {
+	if (m->smtputf8 == SMTPUTF8_NEEDED && !(s->caps & CAP_SMTPUTF8)) {
 		/* RFC 6531 3.4: no way to send a UTF-8 address without it */
 		for (i = 0; i < m->nrcpt; i++)
 			if (smtp_open_rcpt(&m->rcpt[i])) {
@@ -879,7 +980,7 @@ smtp_send(struct smtp_session *s, struct qmsg *m)
 	if (r.code == 0)
 		goto done;	/* nothing accepted; the transaction is reset */
 	rc = -1;
-	if ((data = r.code == 354)) {
+	if ((data = (r.code == 354))) {
 		s->conn->timeout = s->conf->timeout_data;
 		if (smtp_data(s, m) == -1)
 			goto done;

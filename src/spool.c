@@ -17,7 +17,9 @@
  *	D FULL|HDRS			optional: DSN RET (-R)
  *	V <envid>			optional: DSN ENVID (-V), printable
  *					ASCII without space, '+' or '='
- *	F SMTPUTF8			optional: an address is not ASCII
+ *	F SMTPUTF8|UTF8HEADER		optional: an address is not ASCII
+ *					(SMTPUTF8 needed), or only the header
+ *					has UTF-8 (SMTPUTF8 when offered)
  *	R <recipient>			one or more, each optionally followed by
  *	O <original recipient>		the address as the caller wrote it
  *	N NEVER|<SUCCESS,FAILURE,DELAY>	and its DSN NOTIFY (-N)
@@ -35,6 +37,7 @@
  */
 #include <sys/types.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -257,10 +260,14 @@ spool_parse_envelope(const char *buf, size_t len, struct qmsg *m, char *err,
 			(void)strlcpy(m->envid, v, sizeof(m->envid));
 			break;
 		case 'F':
-			if (state != 5 || m->nrcpt != 0 || m->smtputf8 ||
-			    strcmp(v, "SMTPUTF8") != 0)
+			if (state != 5 || m->nrcpt != 0 || m->smtputf8)
 				goto bad;
-			m->smtputf8 = 1;
+			if (strcmp(v, "SMTPUTF8") == 0)
+				m->smtputf8 = SMTPUTF8_NEEDED;
+			else if (strcmp(v, "UTF8HEADER") == 0)
+				m->smtputf8 = SMTPUTF8_HEADER;
+			else
+				goto bad;
 			break;
 		case 'N':
 			if (state != 5 || m->nrcpt == 0 ||
@@ -797,4 +804,33 @@ spool_write_state(int dirfd, const char *id, struct qmsg *m)
 	(void)unlinkat(dirfd, tmp, 0);
 	errno = saved;
 	return rc;
+}
+
+/*
+ * queue_minfree: new mail only while the spool's file system keeps this
+ * much free for everyone (0: 1.5 x max_message_size, as Postfix's
+ * smtpd reserves).  Any local user could otherwise fill it, and a
+ * submission over the control socket is written as relayq, past any
+ * quota of the caller's.  `fd' is any descriptor on that file system.
+ * 0, or -1 with `err' saying how much is free and how much is kept.
+ */
+int
+spool_minfree(int fd, const struct conf *c, char *err, size_t errsz)
+{
+	struct statvfs	 sv;
+	long long	 need, avail;
+
+	need = c->queue_minfree > 0 ? c->queue_minfree :
+	    c->max_message_size / 2 * 3;
+	if (fstatvfs(fd, &sv) == -1)
+		return 0;	/* cannot tell: the write itself decides */
+	avail = (long long)sv.f_bavail * (long long)sv.f_frsize;
+	if (avail >= need)
+		return 0;
+	(void)snprintf(err, errsz, "the spool %s has %lld KB free, less than "
+	    "the %lld KB kept free (queue_minfree%s); try again when an "
+	    "administrator has made room", c->spool, avail / 1024,
+	    (need + 1023) / 1024, c->queue_minfree > 0 ? "" : " 0: 1.5 x "
+	    "max_message_size");
+	return -1;
 }

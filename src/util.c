@@ -3,6 +3,7 @@
  * sanitising text from outside before it reaches a log or a file.
  */
 #include <sys/types.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -177,4 +178,74 @@ util_rfc5322_date(char *buf, size_t sz, time_t t)
 	if (localtime_r(&t, &tm) == NULL ||
 	    strftime(buf, sz, "%a, %d %b %Y %H:%M:%S %z", &tm) == 0)
 		(void)strlcpy(buf, "Thu, 01 Jan 1970 00:00:00 +0000", sz);
+}
+
+/*
+ * Send `len' octets of `buf' on the UNIX socket `s' with the descriptor
+ * `fd' attached (none when -1), without SIGPIPE.  Returns what send
+ * returns.
+ */
+ssize_t
+util_sendfd(int s, const void *buf, size_t len, int fd)
+{
+	struct msghdr	 msg;
+	struct iovec	 iov;
+	struct cmsghdr	*cm;
+	union {
+		struct cmsghdr	hdr;
+		char		buf[CMSG_SPACE(sizeof(int))];
+	} cbuf;
+
+	memset(&msg, 0, sizeof(msg));
+	memset(&cbuf, 0, sizeof(cbuf));
+	iov.iov_base = (void *)(uintptr_t)buf;
+	iov.iov_len = len;
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	if (fd != -1) {
+		msg.msg_control = cbuf.buf;
+		msg.msg_controllen = sizeof(cbuf.buf);
+		cm = CMSG_FIRSTHDR(&msg);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	}
+	return sendmsg(s, &msg, MSG_NOSIGNAL);
+}
+
+/*
+ * Receive into `buf' from `s' (recvmsg `flags'), and the descriptor sent
+ * with it into `*fd' (-1 when none).  The control buffer holds exactly
+ * one: the kernel closes any more a hostile peer attaches (MSG_CTRUNC),
+ * so none can leak.  Returns what recvmsg returns.
+ */
+ssize_t
+util_recvfd(int s, void *buf, size_t len, int *fd, int flags)
+{
+	struct msghdr	 msg;
+	struct iovec	 iov;
+	struct cmsghdr	*cm;
+	union {
+		struct cmsghdr	hdr;
+		char		buf[CMSG_SPACE(sizeof(int))];
+	} cbuf;
+	ssize_t		 n;
+
+	*fd = -1;
+	memset(&msg, 0, sizeof(msg));
+	iov.iov_base = buf;
+	iov.iov_len = len;
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = cbuf.buf;
+	msg.msg_controllen = sizeof(cbuf.buf);
+	if ((n = recvmsg(s, &msg, flags | MSG_CMSG_CLOEXEC)) <= 0)
+		return n;
+	for (cm = CMSG_FIRSTHDR(&msg); cm != NULL; cm = CMSG_NXTHDR(&msg, cm))
+		if (cm->cmsg_level == SOL_SOCKET &&
+		    cm->cmsg_type == SCM_RIGHTS &&
+		    cm->cmsg_len == CMSG_LEN(sizeof(int)) && *fd == -1)
+			memcpy(fd, CMSG_DATA(cm), sizeof(int));
+	return n;
 }

@@ -27,7 +27,10 @@
 #      keep the message queued, never authenticate, deliver nothing;
 #   7. follows README.md's Install and Configure sections as written, in a
 #      throwaway overlay root, with this Postfix as the provider
-#      (test/interop_readme.sh).
+#      (test/interop_readme.sh);
+#   8. the differential test (test/interop_diff.sh): the corpus of
+#      test/diff/ through Postfix's sendmail and relayq's to one sink,
+#      every difference either listed in test/diff/accepted or a failure.
 #
 # /etc/postfix is never modified and the system Postfix instance (if any)
 # is left alone.  Nothing is sent to a non-loopback address.  Every wait
@@ -37,7 +40,7 @@
 # Environment: INTEROP_KEEP=1 keeps the temp dir (its path is printed);
 # INTEROP_TIMEOUT=SECONDS changes the per-wait deadline (default 30);
 # INTEROP_RELAYQ, INTEROP_SENDMAIL test other binaries than ./relayq and
-# ./sendmail.
+# ./sendmail; INTEROP_DIFF_ONLY=1 runs the differential test (8) alone.
 
 set -u
 set -o pipefail
@@ -548,6 +551,9 @@ submit() {
 	return $rc
 }
 
+# the differential test alone (INTEROP_DIFF_ONLY=1), while working on it
+[ "${INTEROP_DIFF_ONLY:-0}" = 1 ] && { . "$TOP/test/interop_diff.sh"; finish; }
+
 # --- positive tests: STARTTLS and implicit TLS -------------------------------
 
 # NAME:MODE:MECH; SCRAM-SHA-256 is what relayq picks when it is offered
@@ -674,5 +680,8 @@ done
 
 # the README followed step by step, the private Postfix as the provider
 . "$TOP/test/interop_readme.sh"
+
+# the same callers through Postfix's sendmail and relayq's, compared
+. "$TOP/test/interop_diff.sh"
 
 finish

@@ -1172,9 +1172,9 @@ smtp_auth_getline(struct session *s, char *buf, size_t size)
 {
 	char	*p;
 	size_t	 n;
-	int	 eol, r;
+	int	 eol;
 
-	if ((r = conn_getchunk(&s->c, SMTPD_MAXLINE + 2, &p, &n, &eol)) <= 0)
+	if (conn_getchunk(&s->c, SMTPD_MAXLINE + 2, &p, &n, &eol) <= 0)
 		return -1;
 	transcript_line("C: ", p, n);
 	if (!eol) {
@@ -1465,7 +1465,8 @@ smtp_auth(struct session *s, const char *arg)
 		    (const unsigned char *)ir, strlen(ir)) != 0)
 			return smtp_reply(s,
 			    "501 5.5.2 Error: cannot decode response");
-		/* authzid NUL authcid NUL passwd */
+		/* authzid NUL authcid NUL passwd (dec[0..dlen) written) */
+		/* cppcheck-suppress legacyUninitvar */
 		if ((nul1 = memchr(dec, '\0', dlen)) == NULL ||
 		    (nul2 = memchr(nul1 + 1, '\0',
 		    dlen - (size_t)(nul1 + 1 - dec))) == NULL)

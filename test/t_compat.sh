@@ -10,6 +10,10 @@
 
 compat_user=$(getent passwd "$RUNUID" | cut -d: -f1)
 compat_gecos=$(getent passwd "$RUNUID" | cut -d: -f5 | cut -d, -f1)
+# in a generated From: as it is when it is words of atext, else quoted
+compat_atext="[A-Za-z0-9!#\$%&'*+/=?^_\`{|}~-]"
+[[ $compat_gecos =~ ^$compat_atext+( $compat_atext+)*$ ]] ||
+    compat_gecos="\"$compat_gecos\""
 compat_host=$(hostname | cut -d. -f1)
 
 # compat_queued: the one file in drop/, normalised for comparison
@@ -106,7 +110,7 @@ RECEIVED
 Subject: Anacron job 'cron.daily' on HOST
 Date: DATE
 Message-ID: MSGID
-From: \"Anacron\" <USER@example.org>
+From: Anacron <USER@example.org>
 --
 run-parts: ok
 --
@@ -127,7 +131,7 @@ Subject: Output from your job        3
 To: USER@example.org
 Date: DATE
 Message-ID: MSGID
-From: \"GECOS\" <USER@example.org>
+From: GECOS <USER@example.org>
 --
 hello
 --
@@ -147,7 +151,7 @@ To: bob@example.com
 Subject: hi
 Date: DATE
 Message-ID: MSGID
-From: \"GECOS\" <ann@example.com>
+From: GECOS <ann@example.com>
 --
 body
 --
@@ -189,7 +193,7 @@ Subject: s-nail
 To: bob@example.com
 Date: DATE
 Message-ID: MSGID
-From: \"Ann Example\" <ann@example.com>
+From: Ann Example <ann@example.com>
 --
 body
 --
@@ -368,7 +372,7 @@ Subject: Debian security status of HOST
 Content-Type: text/plain; charset=utf-8
 Date: DATE
 Message-ID: MSGID
-From: \"GECOS\" <USER@example.org>
+From: GECOS <USER@example.org>
 --
 Security report based on the bookworm release
 --
@@ -455,7 +459,7 @@ To: root@example.org
 Subject: cron: /etc/periodic/15min
 Date: DATE
 Message-ID: MSGID
-From: \"GECOS\" <USER@example.org>
+From: GECOS <USER@example.org>
 --
 output
 --

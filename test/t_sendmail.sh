@@ -90,8 +90,8 @@ test_sendmail_options() {
 	# accepted and ignored: each still queues the message to root only
 	for o in "-oem" "-oep" "-oeq" "-oee" "-odi" "-odb" "-odq" "-om" "-o7" \
 	    "-o8" "-oAx" "-o x" "-h 30" "-h30" "-L tag" "-O Timeout=1" "-A m" \
-	    "-G" "-U" "-m" "-n" "-c" "-x" "-p smtp" "-e x" "-d 0.1" "-bh" \
-	    "-bH" "-X $T/xlog" "-X$T/xlog" "-D $T/dlog" "-Uim" "-bm"; do
+	    "-G" "-U" "-m" "-n" "-c" "-x" "-p smtp" "-e x" "-d 0.1" \
+	    "-X $T/xlog" "-X$T/xlog" "-D $T/dlog" "-Uim" "-bm"; do
 		# shellcheck disable=SC2086 # split on purpose: option and value
 		opt_rc 0 "$o (accepted, ignored)" $o root
 		check "options: $o: only root is a recipient" test "$(opt_rcpts)" = "root@example.org "
@@ -121,10 +121,11 @@ test_sendmail_options() {
 	opt_rc 0 "-q1h ignored" -q1h
 
 	# stop at -- and at the first non-option; clusters; glued values
-	opt_rc 0 "-- ends the options" -i -- -t
-	check "options: after --, -t is a recipient" test "$(opt_rcpts)" = "-t@example.org "
+	# (a recipient starting with "-" is skipped: t_postfixcompat.sh)
+	opt_rc 64 "-- ends the options" -i -- -t
+	check "options: after --, -t is a recipient (and skipped)" grep -q 'recipient "-t": bad address syntax' "$T/err"
 	opt_rc 0 "first non-option ends the options" root -t
-	check "options: after a recipient, -t is one too" test "$(opt_rcpts)" = "root@example.org -t@example.org "
+	check "options: after a recipient, -t is one too (and skipped)" test "$(opt_rcpts)" = "root@example.org "
 	opt_rc 0 "-o consumes one argument" -o ignored root
 	check "options: -o value is not a recipient" test "$(opt_rcpts)" = "root@example.org "
 	opt_rc 0 "cluster with a glued value (-tif a@x)" -tifann@example.com bob@example.com
@@ -356,10 +357,10 @@ test_bs_property() {
 		    for (k = 0; k < n; k++) printf "%d", int(rand() * 10) }' |
 		    tr '0123456789' 'a.\r\n\000\377 x.\n' > "$T/in"
 		[ $((i % 5)) = 0 ] && head -c 2500 /dev/zero | tr '\000' y >> "$T/in"
-		# SMTP data ends with a line end before the dot: give both
-		# paths the same complete last line (an unterminated one is a
-		# unit test of its own)
-		[ -s "$T/in" ] && [ "$(tail -c 1 "$T/in" | od -An -c | tr -d ' ')" != '\n' ] && printf '\n' >> "$T/in"
+		# SMTP data ends with a CRLF before the dot (only
+		# <CR><LF>.<CR><LF> ends it): give both paths the same complete
+		# last line (an unterminated one is a unit test of its own)
+		[ -s "$T/in" ] && perl -0777 -pi -e 's/\r?\n?\z/\r\n/' "$T/in"
 		rm -f "$T/spool/drop"/*
 		submit -i -f a@x.org b@y.org < "$T/in" 2>/dev/null || { bad=1; break; }
 		f=$(ls "$T/spool/drop")

@@ -28,6 +28,7 @@ struct bs_seen {
 	char	 sender[64];
 	int	 nrcpt;
 	int	 status;
+	int	 calls;
 };
 
 static int
@@ -36,6 +37,7 @@ bs_test_queue(void *arg, int mfd, struct bs_job *job, char *id, size_t idsz)
 	struct bs_seen	*s = arg;
 	ssize_t		 n;
 
+	s->calls++;
 	n = read(mfd, s->data, sizeof(s->data) - 1);
 	s->len = n > 0 ? (size_t)n : 0;
 	(void)strlcpy(s->sender, job->sender, sizeof(s->sender));
@@ -112,6 +114,44 @@ test_bs(unsigned int *run, unsigned int *failed)
 	EXPECT_HAS("replies", got, "\r\n451 4.3.0 Message not queued (exit "
 	    "75): try again later\r\n");
 	EXPECT(strstr(got, "250 2.0.0") == NULL, "250 sent: %s", got);
+	END();
+	free(got);
+
+	/* SMTP smuggling: <LF>.<LF> and <LF>.<CR><LF> end nothing */
+	memset(&seen, 0, sizeof(seen));
+	got = bs_run("MAIL FROM:<a@x.org>\r\nRCPT TO:<b@y.org>\r\nDATA\r\n"
+	    "hi\n.\nMAIL FROM:<ceo@bank.example>\r\nRCPT TO:<v@y.org>\r\n"
+	    "DATA\r\nforged\n.\r\nend\r\n.\r\nQUIT\r\n", NULL, &seen,
+	    &end);
+	CASE("bs: bare LF lines taken as CRLF; a dot after one ends nothing "
+	    "(one message, as Postfix's forbid_bare_newline=normalize)");
+	EXPECT_INT("transactions", seen.calls, 1);
+	EXPECT_BYTES("data", seen.data, seen.len, "hi\r\n\r\nMAIL FROM:"
+	    "<ceo@bank.example>\r\nRCPT TO:<v@y.org>\r\nDATA\r\nforged\r\n"
+	    "\r\nend\r\n");
+	EXPECT(got != NULL && strstr(got, "250 2.0.0 Ok: queued") != NULL &&
+	    strstr(strstr(got, "250 2.0.0 Ok: queued") + 1, "250 2.0.0 Ok: "
+	    "queued") == NULL, "not exactly one 250 for DATA: %s", got);
+	EXPECT_INT("end", end, BS_CLOSED);
+	END();
+	free(got);
+
+	memset(&seen, 0, sizeof(seen));
+	got = bs_run("MAIL FROM:<a@x.org>\r\nRCPT TO:<b@y.org>\r\nDATA\r\n"
+	    "a\r\n.\nb\r\r\n.\r\n", NULL, &seen, &end);
+	CASE("bs: a lone dot ending in a bare LF is data; a bare CR is kept "
+	    "for the -bm reader");
+	EXPECT_INT("transactions", seen.calls, 1);
+	EXPECT_BYTES("data", seen.data, seen.len, "a\r\n\r\nb\r\r\n");
+	END();
+	free(got);
+
+	memset(&seen, 0, sizeof(seen));
+	got = bs_run("MAIL FROM:<a@x.org>\r\nRCPT TO:<b@y.org>\r\nDATA\r\n"
+	    "a\n.\n", NULL, &seen, &end);
+	CASE("bs: input ending after <LF>.<LF> queues nothing");
+	EXPECT_INT("transactions", seen.calls, 0);
+	EXPECT_INT("end", end, BS_CLOSED);
 	END();
 	free(got);
 

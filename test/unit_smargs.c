@@ -126,6 +126,18 @@ test_smargs_accepted(void)
 	EXPECT_INT("recipients", o.nrcpt, 0);
 	END();
 
+	/* host status (-bh, -bH): Postfix exits 0 without reading */
+	(void)strlcpy(buf, "sendmail|-bh|root", sizeof(buf));
+	CASE("smargs: -bh and -bH are the do-nothing mode 'h'");
+	argc = argv_of(buf, v, 32);
+	EXPECT_INT("rc", smargs_parse(argc, v, &o, &e), 0);
+	EXPECT_INT("mode", o.mode, 'h');
+	(void)strlcpy(buf, "sendmail|-bH", sizeof(buf));
+	argc = argv_of(buf, v, 32);
+	EXPECT_INT("rc", smargs_parse(argc, v, &o, &e), 0);
+	EXPECT_INT("mode", o.mode, 'h');
+	END();
+
 	CASE("smargs: argc 0 gives the -bm defaults");
 	EXPECT_INT("rc", smargs_parse(0, v, &o, &e), 0);
 	EXPECT_INT("mode", o.mode, 'm');
@@ -142,7 +154,8 @@ test_smargs_refused(void)
 	    "sendmail|-f|a@b\nR evil@x", EX_USAGE, 0,
 	    "-f: value contains a line break");
 	refused("smargs: a line break in a recipient is refused",
-	    "sendmail|x@y\r", EX_USAGE, 0, "--: value contains a line break");
+	    "sendmail|x@y\r", EX_USAGE, 0, "recipient \"x@y\": contains a line "
+	    "break");
 	refused("smargs: a missing value names the option",
 	    "sendmail|-ti|-f", EX_USAGE, 1,
 	    "-f: option requires an argument");

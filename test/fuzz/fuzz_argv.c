@@ -46,7 +46,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	argv[argc] = NULL;
 	if (smargs_parse(argc, argv, &o, &e) == 0) {
-		if (strchr("mpisv", o.mode) == NULL || o.nrcpt < 0 ||
+		if (strchr("mpisvh", o.mode) == NULL || o.nrcpt < 0 ||
 		    (argc > 0 && o.rcpt + o.nrcpt != argv + argc))
 			abort();
 		fuzz_value(o.sender);
