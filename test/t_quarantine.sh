@@ -27,7 +27,7 @@ test_quarantine() {
 	quar_file $id 'bad address' good@example.net | as_user sh -c "cat > '$T/spool/drop/$id'"
 	check "quarantine: moved to corrupt/" wait_for 15 test -e "$T/spool/corrupt/$id"
 	check "quarantine: not left in drop/" test ! -e "$T/spool/drop/$id"
-	check "quarantine: one log line with id, reason and the notification" log_has "drop/$id: quarantined in corrupt/$id: bad 'R' record; sender non-delivery notification: [0-9A-V]{16}\$"
+	check "quarantine: one log line with id, reason and the notification" wait_for 10 log_has "drop/$id: quarantined in corrupt/$id: bad 'R' record; sender non-delivery notification: [0-9A-V]{16}\$"
 	check "quarantine: the sender is notified through the smarthost" wait_for 15 test -s "$T/mail/1.env"
 	check "quarantine: notification to the envelope sender" grep -qx 'rcpt=RCPT TO:<a@example.org>' "$T/mail/1.env"
 	check "quarantine: notification has the null sender" grep -qx 'mail=MAIL FROM:<> SIZE=[0-9]*' "$T/mail/1.env"
@@ -47,9 +47,9 @@ test_quarantine() {
 	sed -i 's/^R later@example.net$/R later example.net/' "$T/spool/queue/$q"
 	as_user "$TOP/relayq" -C "$T/conf" flush "$q" >/dev/null 2>&1	# or the retry
 	check "quarantine: a queue/ file that no longer parses is moved" wait_for 15 test -e "$T/spool/corrupt/$q"
-	check "quarantine: its state goes with it" test -e "$T/spool/corrupt/$q.state"
+	check "quarantine: its state goes with it" wait_for 10 test -e "$T/spool/corrupt/$q.state"
 	check "quarantine: queue/ and state/ empty" sh -c "dir_empty() { [ -z \"\$(ls -A \"\$1\")\" ]; }; dir_empty '$T/spool/queue' && dir_empty '$T/spool/state'"
-	check "quarantine: logged from queue/" log_has "queue/$q: quarantined in corrupt/$q: bad 'R' record; no notification: sender or recipients unreadable\$"
+	check "quarantine: logged from queue/" wait_for 10 log_has "queue/$q: quarantined in corrupt/$q: bad 'R' record; no notification: sender or recipients unreadable\$"
 	# no commit mark (sendmail killed before its trailer): removed once
 	# stale, as before; the restart scans drop/
 	stop_daemon
