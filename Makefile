@@ -35,7 +35,9 @@ COMMON_SRCS	 = src/util.c \
 		   src/spool.c \
 		   src/ctl.c \
 		   src/submit.c \
-		   src/aliases.c
+		   src/aliases.c \
+		   src/queue.c \
+		   src/queuelocal.c
 SENDMAIL_SRCS	 = src/sendmail.c \
 		   src/smdrop.c \
 		   src/smargs.c \
@@ -44,11 +46,12 @@ SENDMAIL_SRCS	 = src/sendmail.c \
 RELAYQ_SRCS	 = src/relayq.c \
 		   src/drain.c src/drainctl.c src/idle.c \
 		   src/drainconn.c \
+		   src/drainspool.c \
 		   src/drainq.c \
 		   src/drainsess.c \
 		   src/drainwork.c \
 		   src/drainquar.c \
-		   src/queue.c \
+		   src/stopcmd.c \
 		   src/bounce.c \
 		   src/check.c \
 		   src/sandbox.c \
@@ -106,7 +109,8 @@ UNIT_SRCS	 = test/unit.c \
 		   test/unit_authcmd.c \
 		   test/unit_smargs.c \
 		   test/unit_bs.c \
-		   test/unit_drainq.c
+		   test/unit_drainq.c \
+		   test/unit_sort.c
 UNIT_SRCS	+= test/unit_spool.c
 UNIT_OBJS	 = $(UNIT_SRCS:.c=.o)
 # every module of both programs but their main()
@@ -238,7 +242,14 @@ deb:
 install: all
 	DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" SYSCONFDIR="$(SYSCONFDIR)" \
 	    SPOOLDIR="$(SPOOLDIR)" SBINDIR="$(SBINDIR)" MANDIR="$(MANDIR)" \
+	    FORCE="$(FORCE)" \
 	    sh contrib/install.sh
+
+# what install put there; the configuration, the spool and the user stay
+uninstall:
+	DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" SYSCONFDIR="$(SYSCONFDIR)" \
+	    SPOOLDIR="$(SPOOLDIR)" SBINDIR="$(SBINDIR)" MANDIR="$(MANDIR)" \
+	    sh contrib/uninstall.sh
 
 clean:
 	rm -f sendmail relayq src/*.o test/unit test/smtpd test/sendmail-sgid \
@@ -248,7 +259,7 @@ clean:
 	rm -rf build
 
 .PHONY: all check demo interop bench install clean deps lint deb FORCE fuzz \
-	fuzz-deps docker-test layering
+	fuzz-deps docker-test layering uninstall
 
 # --- every object: rebuilt when the flags change, and when a header it
 # includes does (the .d files its compilation wrote; none before the

@@ -6,6 +6,21 @@ set -eu
 : "${SPOOLDIR:=/var/spool/relayq}" "${SBINDIR:=$PREFIX/sbin}"
 : "${MANDIR:=$PREFIX/share/man}"
 
+# A sendmail that a Debian package owns (postfix, exim4, relayq's own
+# .deb) is not replaced behind dpkg's back: the package's next upgrade
+# would put its own back, and its removal would delete ours.  First, so
+# that a refusal changes nothing.
+if [ -z "$DESTDIR" ] && [ "${FORCE:-}" != 1 ] && command -v dpkg >/dev/null &&
+    pkg=$(dpkg -S "$SBINDIR/sendmail" 2>/dev/null | sed -n '1s/: .*//p') &&
+    [ -n "$pkg" ]; then
+	echo "make install: $SBINDIR/sendmail belongs to the Debian package $pkg;" \
+	    "replacing it would be undone by the package's next upgrade and" \
+	    "deleted by its removal.  Remove $pkg (apt-get remove $pkg) or" \
+	    "install relayq as a package (make deb), or replace it anyway" \
+	    "with: make install FORCE=1" >&2
+	exit 1
+fi
+
 # the daemon's user and group: created on the real system only
 if [ -z "$DESTDIR" ] && ! getent passwd relayq >/dev/null; then
 	getent group relayq >/dev/null || groupadd --system relayq
@@ -41,3 +56,17 @@ done
     install -m 644 contrib/relayq.conf "$DESTDIR$SYSCONFDIR/relayq.conf"
 install -m 644 doc/sendmail.8 doc/relayq.8 "$DESTDIR$MANDIR/man8/"
 install -m 644 doc/relayq.conf.5 doc/relayq-spool.5 "$DESTDIR$MANDIR/man5/"
+install -d -m 755 "$DESTDIR$PREFIX/share/doc/relayq"
+install -m 644 README.md doc/QUICKSTART.md doc/SECURITY.md doc/PERFORMANCE.md \
+    "$DESTDIR$PREFIX/share/doc/relayq/"
+
+# on the real system: what is left to do (nothing starts by itself)
+[ -n "$DESTDIR" ] || cat <<EOT
+relayq is installed.  Next:
+  1. $SYSCONFDIR/relayq.conf: smarthost, auth_user, auth_password_file, domain
+  2. the password, readable by relayq alone:
+     chown relayq:relayq $SYSCONFDIR/relayq.secret; chmod 600 $SYSCONFDIR/relayq.secret
+  3. relayq check            (each problem with its fix)
+  4. relayq drain            (or the systemd unit: contrib/relayq.service)
+Guide: $PREFIX/share/doc/relayq/QUICKSTART.md; make uninstall removes it.
+EOT

@@ -466,7 +466,7 @@ addr_first_cb(void *arg, const char *s, size_t start, size_t end)
 }
 
 /*
- * Header masquerading (SPEC 4).  `s' is the value of an address field
+ * Header masquerading.  `s' is the value of an address field
  * (From, To, ...).  Every mailbox whose addr-spec is a bare name or at a
  * local domain gets "@domain": the domain part is replaced, or appended
  * to a bare name.  Everything else (display names, comments, groups,

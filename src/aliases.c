@@ -1,6 +1,6 @@
 /*
  * The alias file (aliases(5) syntax, as Postfix and sendmail read it) and
- * the expansion of local envelope recipients (SPEC 4):
+ * the expansion of local envelope recipients:
  *
  *	# comment
  *	name: target, target,

@@ -312,7 +312,7 @@ bs_data(struct bs *b, int fd)
 	return big;
 }
 
-/* The SMTP reply for the exit code of the -bm child (SPEC 3). */
+/* The SMTP reply for the exit code of the -bm child. */
 static void
 bs_result(struct bs *b, int status, const char *id)
 {

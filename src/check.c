@@ -45,11 +45,21 @@ check_problem(const char *fmt, ...)
 	(void)fputc('\n', stdout);
 }
 
+/* "user:group" for the fix commands: the user's own group, by name */
+static void
+check_who(uid_t uid, char *buf, size_t bufsz)
+{
+	struct passwd	*pw = getpwuid(uid);
+
+	util_owner(uid, pw != NULL ? pw->pw_gid : uid, buf, bufsz);
+}
+
 /* The secret: what drain_read_password will insist on at start-up. */
 static void
 check_password(const char *path, uid_t duid)
 {
 	struct stat	 st;
+	char		 who[140];
 
 	if (lstat(path, &st) == -1) {
 		check_problem("auth_password_file %s: %s", path,
@@ -61,12 +71,68 @@ check_password(const char *path, uid_t duid)
 		    "(a symbolic link is refused)", path);
 		return;
 	}
-	if (st.st_uid != duid || (st.st_mode & 077) != 0)
-		check_problem("auth_password_file %s: must be owned by uid %u "
-		    "and not readable by others (chown %u %s; chmod 600 %s)",
-		    path, (unsigned int)duid, (unsigned int)duid, path, path);
+	if (st.st_uid != duid || (st.st_mode & 077) != 0) {
+		check_who(duid, who, sizeof(who));
+		check_problem("auth_password_file %s: must be owned by %.*s "
+		    "and not readable by others (chown %s %s; chmod 600 %s)",
+		    path, (int)strcspn(who, ":"), who, who, path, path);
+	}
 	else if (st.st_size == 0)
 		check_problem("auth_password_file %s: empty", path);
+}
+
+/* whether user `uid' (with its own group) has `perm' (2: w, 3: wx) */
+static int
+check_can(const struct stat *st, uid_t uid, unsigned int perm)
+{
+	struct passwd	*pw = getpwuid(uid);
+
+	if (st->st_uid == uid)
+		return ((st->st_mode >> 6) & perm) == perm;
+	if (pw != NULL && st->st_gid == pw->pw_gid)
+		return ((st->st_mode >> 3) & perm) == perm;
+	return (st->st_mode & perm) == perm;
+}
+
+/*
+ * The `log' file: the daemon (duid) appends to it, and when it cannot it
+ * logs to syslog instead, where nobody looks for relayq's lines.  It
+ * must exist writable by the daemon, or be creatable in its directory.
+ * The daemon's user cannot create files in /var/log: the fix is a
+ * directory of its own (and, under systemd, ReadWritePaths for it).
+ */
+static void
+check_log(const char *path, uid_t duid)
+{
+	struct stat	 st;
+	char		 dir[1024], who[140];
+	char		*slash;
+
+	check_who(duid, who, sizeof(who));
+	if (lstat(path, &st) == 0) {
+		if (!S_ISREG(st.st_mode))
+			check_problem("log %s: not a regular file", path);
+		else if (duid != 0 && !check_can(&st, duid, 2))
+			check_problem("log %s: the daemon's user %.*s cannot "
+			    "write it, and would log to syslog instead (chown "
+			    "%s %s; chmod 640 %s)", path,
+			    (int)strcspn(who, ":"), who, who, path, path);
+		return;
+	}
+	(void)snprintf(dir, sizeof(dir), "%s", path);
+	if ((slash = strrchr(dir, '/')) == NULL)
+		(void)snprintf(dir, sizeof(dir), ".");
+	else
+		*(slash == dir ? slash + 1 : slash) = '\0';
+	if (duid != 0 && (stat(dir, &st) == -1 || !check_can(&st, duid, 3)))
+		check_problem("log %s does not exist, and the daemon's user "
+		    "%.*s cannot create it in %s: it would log to syslog "
+		    "instead.  Give it a directory of its own: as root, "
+		    "install -d -m 0750 -o %.*s -g %s /var/log/relayq, and "
+		    "log /var/log/relayq/relayq.log (under systemd also "
+		    "ReadWritePaths=/var/log/relayq)", path,
+		    (int)strcspn(who, ":"), who, dir, (int)strcspn(who, ":"),
+		    who, strchr(who, ':') + 1);
 }
 
 /*
@@ -79,25 +145,33 @@ check_dir(const char *spool, const char *name, mode_t mode, uid_t duid,
     const struct group *gr)
 {
 	struct stat	 st;
-	char		 path[1024];
+	char		 path[1024], who[140], owner[140];
 
+	check_who(duid, who, sizeof(who));
 	(void)snprintf(path, sizeof(path), "%s/%s", spool, name);
 	if (lstat(path, &st) == -1) {
 		if (errno == ENOENT && strcmp(name, "drop") != 0)
 			return;		/* the daemon creates it */
-		check_problem("%s: %s (make install creates it: mode %o, "
-		    "owner %u)", path, strerror(errno), (unsigned int)mode,
-		    (unsigned int)duid);
+		if (errno == ENOENT)	/* and sendmail needs it before */
+			check_problem("%s does not exist: sendmail cannot "
+			    "queue until the daemon creates it when it starts "
+			    "(or make install: mode %o, owner %s)", path,
+			    (unsigned int)mode, who);
+		else
+			check_problem("%s: %s", path, strerror(errno));
 		return;
 	}
 	if (!S_ISDIR(st.st_mode)) {
 		check_problem("%s: not a directory", path);
 		return;
 	}
-	if (st.st_uid != duid)
-		check_problem("%s: owned by uid %u, must be the daemon's uid %u"
-		    " (chown %u %s)", path, (unsigned int)st.st_uid,
-		    (unsigned int)duid, (unsigned int)duid, path);
+	if (st.st_uid != duid) {
+		check_who(st.st_uid, owner, sizeof(owner));
+		check_problem("%s: owned by %.*s, must be owned by the "
+		    "daemon's user %.*s (chown %s %s)", path,
+		    (int)strcspn(owner, ":"), owner, (int)strcspn(who, ":"),
+		    who, who, path);
+	}
 	if ((st.st_mode & 07777) != mode)
 		check_problem("%s: mode %o, must be %o (chmod %o %s)", path,
 		    (unsigned int)(st.st_mode & 07777), (unsigned int)mode,
@@ -230,7 +304,7 @@ check_main(struct conf *conf)
 	struct group	*gr;
 	struct stat	 st;
 	uid_t		 duid = geteuid();
-	char		 err[256];
+	char		 err[256], who[140];
 	int		 fd;
 
 	/* the setgid group matters for a system install, which root checks;
@@ -243,6 +317,15 @@ check_main(struct conf *conf)
 			    "it)", RELAYQ_USER);
 		else
 			duid = pw->pw_uid;
+	} else if ((pw = getpwnam(RELAYQ_USER)) != NULL &&
+	    pw->pw_uid != duid && lstat(conf->spool, &st) == 0 &&
+	    st.st_uid == pw->pw_uid) {
+		/* an ordinary user looking at a system installation: the
+		   daemon runs as relayq there, not as the caller */
+		duid = pw->pw_uid;
+		(void)printf("relayq check: note: not run as root: ownership "
+		    "judged against user %s, who owns the spool; run as root "
+		    "to check the queue files as well\n", RELAYQ_USER);
 	}
 	(void)printf("relayq check: configuration %s loaded\n", conf->path);
 	if (conf->nhost == 0)
@@ -267,7 +350,17 @@ check_main(struct conf *conf)
 	if (conf->bounce_to != NULL && !addr_valid(conf->bounce_to))
 		check_problem("%s: bounce_to \"%s\" is not a valid address",
 		    conf->path, conf->bounce_to);
-	if (lstat(conf->spool, &st) == -1)
+	if (conf->log != NULL && strcmp(conf->log, "stderr") != 0 &&
+	    strcmp(conf->log, "syslog") != 0)
+		check_log(conf->log, duid);
+	if (lstat(conf->spool, &st) == -1 && errno == ENOENT) {
+		check_who(duid, who, sizeof(who));
+		check_problem("spool %s does not exist: the daemon creates it "
+		    "when started as root or when it may write the parent "
+		    "directory; else as root: install -d -m 0755 -o %.*s -g "
+		    "%s %s", conf->spool, (int)strcspn(who, ":"), who,
+		    strchr(who, ':') + 1, conf->spool);
+	} else if (lstat(conf->spool, &st) == -1)
 		check_problem("spool %s: %s", conf->spool, strerror(errno));
 	else if (!S_ISDIR(st.st_mode))
 		check_problem("spool %s: not a directory", conf->spool);

@@ -60,6 +60,8 @@ static volatile sig_atomic_t	 drain_stop;
 
 static void	 drain_import_one(const char *);
 static void	 drain_import_commit(void);
+static int	 drain_lock_pid(char *, size_t);
+static void	 drain_refill(void);
 
 static void
 drain_sig(int sig)
@@ -92,7 +94,7 @@ static int
 drain_read_password(const char *path, char *err, size_t errsz)
 {
 	struct stat	 st;
-	char		 buf[1024];
+	char		 buf[1024], who[140];
 	ssize_t		 n;
 	int		 fd;
 
@@ -107,10 +109,11 @@ drain_read_password(const char *path, char *err, size_t errsz)
 		goto fail;
 	}
 	if (st.st_uid != geteuid() || (st.st_mode & 077) != 0) {
+		util_owner(geteuid(), getegid(), who, sizeof(who));
 		(void)snprintf(err, errsz, "auth_password_file %s must be "
-		    "owned by uid %u and not readable by others (chown %u %s; "
-		    "chmod 600 %s)", path, (unsigned int)geteuid(),
-		    (unsigned int)geteuid(), path, path);
+		    "owned by %.*s, the user the daemon runs as, and readable "
+		    "by it alone: as root, \"chown %s %s; chmod 600 %s\"",
+		    path, (int)strcspn(who, ":"), who, who, path, path);
 		goto fail;
 	}
 	n = read(fd, buf, sizeof(buf) - 1);
@@ -137,6 +140,7 @@ drain_read_password(const char *path, char *err, size_t errsz)
 static int
 drain_opendir(const char *name, mode_t mode, char *err, size_t errsz)
 {
+	char	 path[1100];
 	int	 fd;
 
 	if (mkdir(name, mode) == 0 && chmod(name, mode) == -1) {
@@ -145,9 +149,11 @@ drain_opendir(const char *name, mode_t mode, char *err, size_t errsz)
 		return -1;
 	}
 	if ((fd = open(name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-	    O_CLOEXEC)) == -1)
-		(void)snprintf(err, errsz, "spool directory %s/%s: %s",
-		    drain_conf->spool, name, strerror(errno));
+	    O_CLOEXEC)) == -1) {
+		(void)snprintf(path, sizeof(path), "%s/%s", drain_conf->spool,
+		    name);
+		drain_spool_error(err, errsz, path, errno);
+	}
 	return fd;
 }
 
@@ -192,7 +198,7 @@ drain_log(const struct qmsg *m, size_t i, const char *relay, double start,
  * unlinks are in the page cache and reach the disk anyway).  A power
  * loss may undo the unlinks of the last few messages, which are then
  * delivered again although their 250 was received: the post-dot
- * duplicate window that SPEC 6 already allows, widened from one message
+ * duplicate window of relayq-spool(5), widened from one message
  * to at most DRAIN_SYNC_MAX, never a loss.
  */
 static size_t	 drain_unsynced;
@@ -456,6 +462,7 @@ drain_try_done(struct drain_try *t, int down, const char *err)
 	/* a hold or delete asked for while it was in flight */
 	drain_ctl_after_try(t->m.id);
 	spool_free_msg(&t->m);
+	drain_refill();	/* it may have left room */
 }
 
 /*
@@ -660,10 +667,10 @@ drain_each(int dirfd, void (*fn)(const char *))
 }
 
 /*
- * A queued message into the table (start-up, and drain_rescan), due
- * when its state says; past active_queue_limit it stays for a later
- * scan.  A message last tried before a flush of the whole queue
- * (drain_flushed, drainctl.c) is due now.
+ * A queued message into the table (start-up, and drain_refill), due
+ * when its state says; past active_queue_limit it stays in queue/ until
+ * the table has room.  A message last tried before a flush of the whole
+ * queue (drain_flushed, drainctl.c) is due now.
  */
 static void
 drain_load(const char *name)
@@ -694,29 +701,56 @@ drain_load_one(const char *name)
 	drain_load(name);
 }
 
-/* drain_rescan: the messages of queue/ the table does not hold */
-static void
-drain_rescan_one(const char *name)
-{
-	size_t	 qi;
-
-	if (spool_id_ok(name) && drain_find(name, &qi) == -1)
-		drain_load(name);
-}
-
 /*
- * More than active_queue_limit messages are queued and the table has
- * room again (half of it free, so that a table kept full by deferred
- * mail is not rescanned for every message delivered): take in the
- * ones queue/ holds beyond it, in directory order, until it is full.
+ * More than active_queue_limit messages are queued (drain_backlog): the
+ * table refills continuously, like Postfix's queue manager, and as soon
+ * as a message leaves it the next one from queue/ takes its place, not
+ * at the next scan a minute later.  One pass over queue/ stays open
+ * between calls (its own open file description: drain_each, run on the
+ * same directory meanwhile, must not move it) and goes on where it
+ * stopped, so a refill reads the few entries it takes in rather than the
+ * whole directory.  At the end of a pass a new one starts only if a
+ * message was left out since the last began (drain_admit sets
+ * drain_backlog again).  Called after each message leaves the table
+ * (drain_try_done) and once per turn of the main loop.
  */
+static DIR	*drain_scan;
+
 static void
-drain_rescan(void)
+drain_refill(void)
 {
-	if (!drain_backlog || drain_nq > drain_limit / 2)
-		return;
-	drain_backlog = 0;	/* drain_admit sets it again when full */
-	drain_each(drain_queuefd, drain_rescan_one);
+	struct dirent	*de;
+	struct stat	 st;
+	size_t		 qi;
+	int		 fd;
+
+	while (drain_nq < drain_limit) {
+		if (drain_scan == NULL) {
+			if (!drain_backlog)
+				return;
+			if ((fd = openat(drain_queuefd, ".", O_RDONLY |
+			    O_DIRECTORY | O_CLOEXEC)) == -1 ||
+			    (drain_scan = fdopendir(fd)) == NULL) {
+				log_warn("queue/: reading the directory to "
+				    "take in messages past active_queue_limit");
+				if (fd != -1)
+					(void)close(fd);
+				return;
+			}
+			drain_backlog = 0;
+		}
+		if ((de = readdir(drain_scan)) == NULL) {
+			(void)closedir(drain_scan);
+			drain_scan = NULL;
+			continue;
+		}
+		/* the pass read its entries in batches, maybe before one of
+		   them was delivered and removed: only what is there now */
+		if (spool_id_ok(de->d_name) && drain_find(de->d_name, &qi) ==
+		    -1 && fstatat(drain_queuefd, de->d_name, &st,
+		    AT_SYMLINK_NOFOLLOW) == 0)
+			drain_load(de->d_name);
+	}
 }
 
 /*
@@ -824,14 +858,30 @@ drain_lock(char *err, size_t errsz)
 		(void)close(fd);
 		return -1;
 	}
+	drain_lockfd = fd;	/* stays open: the lock lives as long as we do */
+	return drain_lock_pid(err, errsz);
+}
+
+/*
+ * Our PID into the locked pid file: at start, and again after daemon()
+ * has forked, so that `kill $(cat pid)' reaches the daemon and not the
+ * parent that exited.  The lock belongs to the open file, which the child
+ * shares, so it is held without a gap.
+ */
+static int
+drain_lock_pid(char *err, size_t errsz)
+{
+	char	 buf[32];
+	int	 n;
+
 	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
-	if (ftruncate(fd, 0) == -1 || pwrite(fd, buf, (size_t)n, 0) != n) {
+	if (ftruncate(drain_lockfd, 0) == -1 ||
+	    pwrite(drain_lockfd, buf, (size_t)n, 0) != n) {
 		(void)snprintf(err, errsz, "%s/pid: %s", drain_conf->spool,
 		    strerror(errno));
 		return -1;
 	}
-	drain_lockfd = fd;
-	return 0;	/* fd stays open: the lock lives as long as we do */
+	return 0;
 }
 
 /* Everything that can fail with a clear message before the loop runs. */
@@ -839,8 +889,11 @@ static int
 drain_setup(int foreground, char *err, size_t errsz)
 {
 	char	 msg[256];
+	int	 created;
 
-	if (drain_drop_root(err, errsz) == -1)
+	/* as root, before dropping it: the spool's parent is root's */
+	if (drain_spool_make(drain_conf->spool, &created, err, errsz) == -1 ||
+	    drain_drop_root(err, errsz) == -1)
 		return -1;
 	if (!foreground && drain_conf->log != NULL &&
 	    strcmp(drain_conf->log, "stderr") == 0) {
@@ -879,8 +932,7 @@ drain_setup(int foreground, char *err, size_t errsz)
 	    tls_init(drain_conf, err, errsz) == -1)
 		return -1;
 	if (chdir(drain_conf->spool) == -1) {
-		(void)snprintf(err, errsz, "spool %s: %s", drain_conf->spool,
-		    strerror(errno));
+		drain_spool_error(err, errsz, drain_conf->spool, errno);
 		return -1;
 	}
 	if ((drain_dropfd = drain_opendir("drop", 01730, err, errsz)) == -1 ||
@@ -898,6 +950,8 @@ drain_setup(int foreground, char *err, size_t errsz)
 	if (log_init("relayq", drain_conf->log != NULL ? drain_conf->log :
 	    foreground ? "stderr" : "syslog") == -1)
 		log_warn("log file %s; logging to syslog", drain_conf->log);
+	if (created)
+		log_info("created the missing spool %s", drain_conf->spool);
 	return 0;
 }
 
@@ -918,6 +972,10 @@ drain_main(struct conf *conf, int foreground)
 	}
 	if (!foreground && daemon(1, 0) == -1) {
 		(void)fprintf(stderr, "relayq: daemon: %s\n", strerror(errno));
+		return EX_OSERR;
+	}
+	if (!foreground && drain_lock_pid(err, sizeof(err)) == -1) {
+		log_warnx("%s", err);
 		return EX_OSERR;
 	}
 	memset(&sa, 0, sizeof(sa));
@@ -970,7 +1028,7 @@ drain_main(struct conf *conf, int foreground)
 		}
 		drain_each(drain_dropfd, drain_import_one);
 		drain_import_commit();
-		drain_rescan();
+		drain_refill();
 		drain_run();
 		now = time(NULL);
 		wake = now + DRAIN_SCAN;

@@ -31,6 +31,10 @@ extern struct drain_ent		*drain_q;
 extern size_t			 drain_nq;
 extern struct drain_stats	 drain_stats;
 
+/* drainspool.c */
+int	 drain_spool_make(const char *, int *, char *, size_t);
+void	 drain_spool_error(char *, size_t, const char *, int);
+
 /* idle.c */
 void	 idle_trim(void);
 

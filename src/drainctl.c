@@ -182,7 +182,8 @@ drain_ctl_each(const struct ucred *cr, int admin,
 		all[n][0] = 2;
 		memcpy(all[n++] + 1, drain_held.v[i], SPOOL_IDLEN + 1);
 	}
-	qsort(all, n, sizeof(*all), drain_ctl_cmp);
+	util_sort(all, n, sizeof(*all), drain_ctl_cmp);	/* not qsort(3):
+							   util.c says why */
 	for (i = 0; i < n; i++) {
 		if (drain_ctl_open(all[i] + 1, all[i][0], cr, admin, &m,
 		    &size) == -1)

@@ -110,8 +110,8 @@ drain_add(const char *id, time_t next)
  * The table holds at most active_queue_limit messages, so the daemon's
  * memory does not grow with the queue: a message past the bound stays
  * in queue/ (it is on disk and accepted all the same) and drain_backlog
- * says a scan of queue/ should take it in once the table has room
- * (drain_rescan in drain.c).  1 when it was left there, else as
+ * says queue/ holds messages to take in as soon as the table has room
+ * (drain_refill in drain.c).  1 when it was left there, else as
  * drain_add.  Operator requests (release, flush of one message) use
  * drain_add and may go past the bound.
  */

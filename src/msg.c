@@ -1,5 +1,5 @@
 /*
- * Message preparation at submission (SPEC section 4): read the caller's
+ * Message preparation at submission: read the caller's
  * message from a descriptor, repair what callers get wrong, and write it
  * in wire form (CRLF, dot-stuffed) to the queue file.  Memory is bounded:
  * the header is held (up to MSG_HDRMAX), the body is streamed.
@@ -532,7 +532,7 @@ msg_hdr_set_value(struct msg *m, struct msg_hdr *h, size_t v, char *val)
 }
 
 /*
- * Masquerading (SPEC 4): the fields that carry addresses a reply or a
+ * Masquerading: the fields that carry addresses a reply or a
  * bounce goes to.  Bcc and Resent-Bcc are removed anyway.
  */
 static const char *const msg_addr_fields[] = {
@@ -580,7 +580,7 @@ msg_hdr_masquerade(struct msg *m, const char *domain,
 }
 
 /*
- * force_from (SPEC 4): the address of the From field becomes `addr',
+ * force_from: the address of the From field becomes `addr',
  * display name and comments kept; the original value goes to a new
  * Reply-To when the message has none, so replies still reach the
  * author.  0, or EX_OSERR / EX_DATAERR (header too large).

@@ -157,7 +157,10 @@ void		 util_sanitise(char *, size_t, const char *, size_t);
 int		 util_fsync_dir(const char *);
 char		*util_hostname(void);
 char		*util_fqdn(void);
+void		 util_sort(void *, size_t, size_t,
+		    int (*)(const void *, const void *));
 void		 util_rfc5322_date(char *, size_t, time_t);
+void		 util_owner(uid_t, gid_t, char *, size_t);
 
 /* conf.c */
 void		 conf_init(struct conf *);
@@ -170,6 +173,8 @@ const char	*conf_domain(struct conf *);
 
 /* log.c */
 int		 log_init(const char *, const char *);
+void		 log_signal_prepare(void);
+void		 log_signal_safe(const char *);
 void		 log_info(const char *, ...)
 		    __attribute__((format(printf, 1, 2)));
 void		 log_warnx(const char *, ...)
@@ -258,6 +263,16 @@ void		 queue_list_head(FILE *);
 void		 queue_list_entry(FILE *, const struct qmsg *, long long, int);
 void		 queue_list_total(FILE *, unsigned long long, size_t);
 void		 queue_show(FILE *, const struct qmsg *, long long, int);
+
+/* queuelocal.c */
+long		 queue_local_pid(const char *);
+int		 queue_local_running(const char *);
+int		 queue_local_list(const char *, FILE *, char *, size_t);
+int		 queue_local_report(const char *);
+void		 queue_local_warn_idle(const char *, const char *);
+
+/* stopcmd.c */
+int		 stop_main(const struct conf *);
 
 /* bounce.c */
 int		 bounce_write(int, struct conf *, const struct qmsg *,

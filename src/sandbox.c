@@ -10,7 +10,10 @@
  *    read its config and CA bundle, read the few files name resolution
  *    and time zones need, and map shared libraries (Landlock), and
  *  - make only the system calls this loop makes (seccomp allow-list; any
- *    other kills the process: a loud failure, and mail stays queued).
+ *    other stops the process: a loud failure, and mail stays queued).
+ *    Never a silent one: the filter traps (SECCOMP_RET_TRAP), and the
+ *    SIGSYS handler logs which call it was before the process dies of
+ *    that signal (sandbox_sigsys).
  * It still reaches the network: that is its job.  systemd adds more
  * (contrib/relayq.service).  Nothing in it may fork or exec: with
  * auth_password_command, a helper forked before the sandbox runs the
@@ -30,6 +33,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,13 +67,36 @@
 #define SANDBOX_ARCH	AUDIT_ARCH_AARCH64
 #endif
 
-/* what name resolution, time zones and the TLS library read at run time */
+/*
+ * What name resolution, user and group look-ups, time zones and the TLS
+ * library read at run time.  /etc as a whole, not its files one by one:
+ * a Landlock rule holds an inode, and /etc/hosts, resolv.conf,
+ * nsswitch.conf and gai.conf are replaced by rename (DHCP clients,
+ * NetworkManager, configuration management), which cut a daemon with
+ * per-file rules off name resolution until restart.  Landlock cannot
+ * name files that do not exist yet, so the directory it is.  What that
+ * allows beyond the old rules: reading what the relayq user may read in
+ * /etc anyway (file modes still apply: not /etc/shadow, not private
+ * keys), and it is needed besides: getpwuid and getgrouplist read
+ * /etc/passwd and /etc/group for the control socket's rights
+ * (drainctl.c) and bounces (bounce.c).  Nothing in /etc becomes
+ * writable.
+ */
 static const char *const sandbox_ro[] = {
-	"/etc/hosts", "/etc/resolv.conf", "/etc/nsswitch.conf",
-	"/etc/gai.conf", "/etc/host.conf", "/etc/services",
-	"/etc/localtime", "/usr/share/zoneinfo", "/dev/urandom",
-	"/etc/ld.so.cache",	/* dlopen of the NSS modules looks here */
-	NULL
+	"/etc", "/usr/share/zoneinfo", "/dev/urandom", NULL
+};
+
+/*
+ * Resolver files that are often symbolic links out of /etc: resolv.conf
+ * into /run/systemd/resolve (systemd-resolved), /run/resolvconf or
+ * /run/NetworkManager, each replaced by rename there.  The directory
+ * holding the target, as found at start-up, is readable too (only what
+ * is beneath it: /run/systemd/resolve, not /run).  A link re-pointed to
+ * another directory later needs a restart.
+ */
+static const char *const sandbox_links[] = {
+	"/etc/resolv.conf", "/etc/hosts", "/etc/nsswitch.conf",
+	"/etc/gai.conf", NULL
 };
 
 /* NSS modules (libnss_*.so) are loaded on the first lookup: map them */
@@ -173,6 +201,25 @@ sandbox_net(int rfd, const struct conf *conf, char *ports, size_t sz)
 	return 0;
 }
 
+/* sandbox_links: the directory of each target outside /etc, readable */
+static int
+sandbox_link_rules(int rfd)
+{
+	char	 real[PATH_MAX], *slash;
+	size_t	 i;
+
+	for (i = 0; sandbox_links[i] != NULL; i++) {
+		if (realpath(sandbox_links[i], real) == NULL ||
+		    strncmp(real, "/etc/", 5) == 0 ||
+		    (slash = strrchr(real, '/')) == NULL || slash == real)
+			continue;	/* missing, in /etc, or in / itself */
+		*slash = '\0';
+		if (sandbox_rule(rfd, real, LL_RO) == -1)
+			return -1;
+	}
+	return 0;
+}
+
 /* Landlock ABI version, or -1 with `why' set. */
 static int
 sandbox_landlock(const struct conf *conf, const char **why, char *ports,
@@ -207,9 +254,10 @@ sandbox_landlock(const struct conf *conf, const char **why, char *ports,
 		return -1;
 	}
 	/* the alias file: a local sender's bounces follow it (bounce.c).
-	 * A rule holds the inode: an editor that replaces the file by a
-	 * rename cuts the daemon off until restart, and bounces then go
-	 * to the envelope sender, with a log line saying so */
+	 * A rule holds the inode: outside /etc (which sandbox_ro covers
+	 * whole), an editor that replaces the file by a rename cuts the
+	 * daemon off until restart, and bounces then go to the envelope
+	 * sender, with a log line saying so */
 	if (sandbox_rule(rfd, conf->spool, LL_SPOOL) == -1 ||
 	    sandbox_rule(rfd, conf->path, LL_RO) == -1 ||
 	    sandbox_rule(rfd, conf->aliases != NULL ? conf->aliases :
@@ -228,6 +276,11 @@ sandbox_landlock(const struct conf *conf, const char **why, char *ports,
 			(void)close(rfd);
 			return -1;
 		}
+	if (sandbox_link_rules(rfd) == -1) {
+		*why = "cannot add a rule";
+		(void)close(rfd);
+		return -1;
+	}
 	for (i = 0; sandbox_rx[i] != NULL; i++)
 		if (sandbox_rule(rfd, sandbox_rx[i], LL_RX) == -1) {
 			*why = "cannot add a rule";
@@ -335,13 +388,92 @@ sandbox_seccomp(void)
 		f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
 		    (unsigned int)sandbox_syscalls[i],
 		    (unsigned char)(SANDBOX_NSYS - i), 0);
+	/* any other: SIGSYS, which sandbox_sigsys logs before dying */
 	f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K,
-	    SECCOMP_RET_KILL_PROCESS);
+	    SECCOMP_RET_TRAP);
 	f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K,
 	    SECCOMP_RET_ALLOW);
 	prog.len = (unsigned short)n;
 	prog.filter = f;
 	return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog);
+}
+
+/* Names for the log of the calls code run by mistake is likely to
+ * make; any other is logged by its number alone. */
+static const struct {
+	int		 nr;
+	const char	*name;
+} sandbox_names[] = {
+	{ SYS_sysinfo, "sysinfo" }, { SYS_execve, "execve" },
+	{ SYS_execveat, "execveat" }, { SYS_clone, "clone" },
+#ifdef SYS_clone3
+	{ SYS_clone3, "clone3" },
+#endif
+#ifdef SYS_fork
+	{ SYS_fork, "fork" }, { SYS_vfork, "vfork" },
+#endif
+	{ SYS_wait4, "wait4" }, { SYS_ptrace, "ptrace" },
+	{ SYS_socketpair, "socketpair" }, { SYS_pipe2, "pipe2" },
+	{ SYS_epoll_create1, "epoll_create1" }, { SYS_getcwd, "getcwd" },
+	{ SYS_sched_getaffinity, "sched_getaffinity" },
+	{ SYS_prlimit64, "prlimit64" }, { SYS_mkdirat, "mkdirat" },
+	{ SYS_fchmod, "fchmod" }, { SYS_fchown, "fchown" },
+	{ SYS_linkat, "linkat" }, { SYS_symlinkat, "symlinkat" },
+	{ SYS_memfd_create, "memfd_create" }, { SYS_setsid, "setsid" },
+	{ SYS_listen, "listen" }, { SYS_mount, "mount" },
+};
+
+/*
+ * SIGSYS from the filter: a system call outside the allow-list, which
+ * the kernel did not run.  Says which in the log, with write(2) only
+ * (log_signal_safe), then dies of SIGSYS (SA_RESETHAND made it the
+ * default action again), so that a supervisor sees what it always saw.
+ * Not returning keeps code that hit the filter from going on after a
+ * call it believes was made.
+ */
+static void
+sandbox_sigsys(int sig, siginfo_t *si, void *uc)
+{
+	char		 msg[256], num[16];
+	const char	*name = NULL;
+	size_t		 i, k = sizeof(num) - 1;
+	unsigned int	 nr = (unsigned int)si->si_syscall;
+
+	(void)uc;
+	num[k] = '\0';
+	do {
+		num[--k] = (char)('0' + nr % 10);
+		nr /= 10;
+	} while (nr > 0 && k > 0);
+	for (i = 0; i < sizeof(sandbox_names) / sizeof(sandbox_names[0]); i++)
+		if (sandbox_names[i].nr == si->si_syscall)
+			name = sandbox_names[i].name;
+	msg[0] = '\0';
+	(void)strlcat(msg, "sandbox: system call ", sizeof(msg));
+	(void)strlcat(msg, num + k, sizeof(msg));
+	if (name != NULL) {
+		(void)strlcat(msg, " (", sizeof(msg));
+		(void)strlcat(msg, name, sizeof(msg));
+		(void)strlcat(msg, ")", sizeof(msg));
+	}
+	(void)strlcat(msg, " refused by the seccomp filter: stopping with "
+	    "SIGSYS; queued mail is safe.  Please report this line as a "
+	    "relayq bug", sizeof(msg));
+	log_signal_safe(msg);
+	(void)raise(sig);
+}
+
+/* Before the filter: the handler, and the log's descriptor it needs. */
+static void
+sandbox_trap_init(void)
+{
+	struct sigaction	 sa;
+
+	log_signal_prepare();
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = sandbox_sigsys;
+	sa.sa_flags = SA_SIGINFO | SA_RESETHAND | SA_NODEFER;
+	(void)sigaction(SIGSYS, &sa, NULL);
 }
 #endif /* SANDBOX_ARCH */
 
@@ -424,6 +556,7 @@ sandbox_apply(const struct conf *conf)
 	else
 		(void)snprintf(ll, sizeof(ll), "Landlock ABI %d", abi);
 #ifdef SANDBOX_ARCH
+	sandbox_trap_init();
 	if (sandbox_seccomp() == -1)
 		(void)snprintf(sc, sizeof(sc), "seccomp unavailable (%s)",
 		    strerror(errno));

@@ -46,7 +46,7 @@ static int		 sm_privileged;
 
 /*
  * Errors go to the caller's stderr as "sendmail: what: why" and to the
- * log (SPEC 3): a cron job's failed submission leaves a trace even when
+ * log: a cron job's failed submission leaves a trace even when
  * nobody reads cron's own mail.
  */
 static void
@@ -537,6 +537,17 @@ main(int argc, char *argv[])
 	if (sm_privileged && setegid(sm_rgid) == -1)
 		sm_err(EX_OSERR, "setegid");
 
+	/* not a sendmail option: for the administrator trying the name */
+	if (argc == 2 && strcmp(argv[1], "--help") == 0) {
+		(void)printf("usage: sendmail [-itv] [-B type] [-b m|s|v|i|p] "
+		    "[-C file] [-F name] [-f sender] [-N dsn] [-R ret] "
+		    "[-V envid] [-q] [--] [recipient ...]\n"
+		    "Queues the message on standard input for relayq's daemon "
+		    "to deliver;\n-t takes the recipients from To, Cc and "
+		    "Bcc; mailq (-bp) lists the queue.\nMore in sendmail(8) "
+		    "and relayq(8).\n");
+		return EX_OK;
+	}
 	if (smargs_parse(argc, argv, &o, &ae) == -1) {
 		if (ae.usage)
 			sm_usage(ae.msg);
@@ -573,7 +584,10 @@ main(int argc, char *argv[])
 		sm_err(EX_OSERR, "starting the queue-file opener");
 	if (sm_privileged && setresgid(sm_rgid, sm_rgid, sm_rgid) == -1)
 		sm_err(EX_OSERR, "setresgid");
-	/* the queue listing and the flush request: the daemon's socket */
+	/* the queue listing and the flush request: the daemon's socket;
+	   the listing from the files when no daemon runs (queuelocal.c) */
+	if (o.mode == 'p' && o.nrcpt == 0 && !queue_local_running(conf.spool))
+		return queue_local_report(conf.spool);
 	if (o.mode == 'p' || o.qflag != 0)
 		return ctl_frontend(&conf, o.mode == 'p' ? 'p' : 'q',
 		    o.qflag == 'I' ? o.qid : NULL, o.nrcpt);
@@ -918,6 +932,8 @@ main(int argc, char *argv[])
 	if (in->folded > 0)
 		log_warnx("%s: folded %lu lines longer than 998 octets", id,
 		    in->folded);
+	if (!sm_via_socket && !queue_local_running(conf.spool))
+		queue_local_warn_idle(conf.spool, id);
 	if (o.verbose) {
 		(void)fprintf(stderr, "sendmail: queued as %s, from=<%s>\n",
 		    id, sender);

@@ -1,5 +1,5 @@
 /*
- * sendmail(8)'s command line, parsed like Postfix's (SPEC 3) into a
+ * sendmail(8)'s command line, parsed like Postfix's into a
  * struct smargs.  A pure function over argv: it never prints, logs or
  * exits, so that sendmail.c decides how an error is reported and the
  * parser can be unit-tested and fuzzed (test/fuzz/fuzz_argv.c).
@@ -42,7 +42,7 @@ smargs_value(int opt, const char *v, struct smargs_err *e)
 	return 0;
 }
 
-/* One option that takes a value (SPEC 3). */
+/* One option that takes a value. */
 static int
 smargs_option(struct smargs *o, int c, const char *v, struct smargs_err *e)
 {

@@ -8,8 +8,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <netdb.h>
+#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -248,4 +250,74 @@ util_recvfd(int s, void *buf, size_t len, int *fd, int flags)
 		    cm->cmsg_len == CMSG_LEN(sizeof(int)) && *fd == -1)
 			memcpy(fd, CMSG_DATA(cm), sizeof(int));
 	return n;
+}
+
+/* "user:group" by name, numbers for what has no name (a container) */
+void
+util_owner(uid_t uid, gid_t gid, char *buf, size_t bufsz)
+{
+	struct passwd	*pw = getpwuid(uid);
+	struct group	*gr = getgrgid(gid);
+	char		 u[64], g[64];
+
+	if (pw != NULL)
+		(void)snprintf(u, sizeof(u), "%s", pw->pw_name);
+	else
+		(void)snprintf(u, sizeof(u), "%u", (unsigned int)uid);
+	if (gr != NULL)
+		(void)snprintf(g, sizeof(g), "%s", gr->gr_name);
+	else
+		(void)snprintf(g, sizeof(g), "%u", (unsigned int)gid);
+	(void)snprintf(buf, bufsz, "%s:%s", u, g);
+}
+
+/*
+ * Sort in place (heapsort): no memory allocated and no system call made.
+ * The daemon sorts its queue listing under the sandbox, where glibc's
+ * qsort(3) cannot be used: past a small array it sizes a merge buffer by
+ * the machine's memory with sysinfo(2), which the seccomp filter rejects
+ * (a relayq queue with 57 messages killed the daemon).
+ */
+static void
+util_swap(unsigned char *a, unsigned char *b, size_t size)
+{
+	unsigned char	 c;
+
+	while (size-- > 0) {
+		c = *a;
+		*a++ = *b;
+		*b++ = c;
+	}
+}
+
+/* Let element i sink below its larger children, among the first n. */
+static void
+util_sift(unsigned char *v, size_t i, size_t n, size_t size,
+    int (*cmp)(const void *, const void *))
+{
+	size_t	 c;
+
+	while ((c = 2 * i + 1) < n) {
+		if (c + 1 < n && cmp(v + c * size, v + (c + 1) * size) < 0)
+			c++;
+		if (cmp(v + i * size, v + c * size) >= 0)
+			return;
+		util_swap(v + i * size, v + c * size, size);
+		i = c;
+	}
+}
+
+void
+util_sort(void *base, size_t n, size_t size,
+    int (*cmp)(const void *, const void *))
+{
+	unsigned char	*v = base;
+	size_t		 i;
+
+	for (i = n / 2; i-- > 0; )
+		util_sift(v, i, n, size, cmp);
+	for (i = n; i-- > 1; ) {
+		util_swap(v, v + i * size, size);
+		util_sift(v, 0, i, size, cmp);
+	}
 }

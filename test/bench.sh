@@ -1,13 +1,13 @@
 #!/bin/bash
 # make bench: relayq's speed and memory, each figure beside its reference
-# measured in the same run (SPEC section 10).  Reports; never fails the
+# measured in the same run (doc/PERFORMANCE.md).  Reports; never fails the
 # build on a number.
 cd "$(dirname "$0")/.." || exit 1
 . test/lib.sh
 N=${BENCH_N:-300}
 
 cc -O2 -o "$WORK/benchrun" test/benchrun.c && cc -O2 -o "$WORK/floor" test/floor.c || exit 1
-# a 1.7 KB message, like the anchors in SPEC section 10
+# a 1.7 KB message, like the reference figures in doc/PERFORMANCE.md
 { printf 'From: bench@example.org\nTo: sink@example.net\nSubject: bench\n\n'
   for i in $(seq 1 26); do echo "line $i of the benchmark message body, some sixty octets of text."; done
 } > "$WORK/msg"

@@ -5,6 +5,16 @@
 cd "$(dirname "$0")/.." || exit 1
 . test/lib.sh
 
+# One smarthost and daemon first: when this environment cannot run them,
+# say so once and stop, rather than every test waiting for its own.
+new_env preflight
+if ! { start_smtpd && write_conf && start_daemon; }; then
+	echo "set-up failed: the test smarthost and daemon do not start as uid $RUNUID (see above); no test can pass, stopping"
+	exit 1
+fi
+stop_daemon
+stop_pid "$T/smtpd.pid"
+
 # --- unit tests: their ok/not ok lines count with ours ----------------
 while IFS= read -r line; do
 	echo "$line"

@@ -3,7 +3,7 @@
 # (or the ones in \$PKGS: make fuzz-deps).
 # As root: apt-get installs what is missing.  Otherwise: print the exact
 # command and fail, so `make check' never half-runs.
-PKGS=${PKGS:-"gcc make libc6-dev libmbedtls-dev libbsd-dev openssl util-linux mandoc"}
+PKGS=${PKGS:-"gcc make libc6-dev libmbedtls-dev libbsd-dev openssl util-linux procps mandoc"}
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

@@ -32,6 +32,33 @@ mkdir -p "$SAN" && chmod 1777 "$SAN"
 export ASAN_OPTIONS="log_path=$SAN/asan:detect_leaks=1:verify_asan_link_order=0:strict_string_checks=1:detect_stack_use_after_return=1:check_initialization_order=1"
 export UBSAN_OPTIONS="log_path=$SAN/ubsan:print_stacktrace=1:halt_on_error=1"
 
+# The test user must reach the binaries: a clone in /root (0700) or under
+# a home directory that others cannot enter is not reachable by nobody.
+# Then the tests run from a copy in $WORK, which they can reach, and say
+# so in one line.  test/sendmail-sgid has the tree's path compiled in
+# (its config directory), so the copy rebuilds it.  If the user still
+# cannot run relayq, stop here with one line instead of letting every
+# test time out on its own.
+lib_reach_tree() {
+	local who="uid $RUNUID ($(id -un "$RUNUID" 2>/dev/null || echo "no name"))"
+	if ! as_user test -r "$TOP/test/lib.sh"; then
+		echo "# $TOP: not reachable by $who, the user the tests run as; running from a copy in $WORK/tree"
+		cp -a "$TOP/." "$WORK/tree" && chmod -R go+rX "$WORK/tree" ||
+		    { echo "set-up failed: cannot copy $TOP to $WORK/tree"; exit 1; }
+		TOP=$WORK/tree
+		cd "$TOP" || exit 1
+		if [ -e test/sendmail-sgid ]; then
+			rm -f test/sendmail-sgid
+			make -s test/sendmail-sgid >/dev/null ||
+			    { echo "set-up failed: cannot rebuild test/sendmail-sgid in $TOP"; exit 1; }
+		fi
+	fi
+	if ! as_user "$TOP/relayq" version >/dev/null 2>"$WORK/reach.err"; then
+		echo "set-up failed: $who cannot run $TOP/relayq ($(head -1 "$WORK/reach.err")); every test needs it: make the tree readable (chmod -R a+rX) or clone it elsewhere"
+		exit 1
+	fi
+}
+
 ok() { PASS=$((PASS + 1)); echo "ok - $1"; }
 not_ok() { FAIL=$((FAIL + 1)); echo "not ok - $1: $2"; }
 
@@ -67,6 +94,7 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+lib_reach_tree
 
 CERTS=$WORK/certs
 sh "$TOP/test/mkcerts.sh" "$CERTS" || { echo "mkcerts failed"; exit 1; }
@@ -161,4 +189,45 @@ sandbox_sanitizer_build() { nm "$TOP/relayq" 2>/dev/null | grep -q '__asan_init'
 summary() {
 	echo "$PASS passed, $FAIL failed"
 	[ "$FAIL" -eq 0 ]
+}
+
+# mkqueue N TAG [later]: N messages straight into $T/spool/queue (no
+# daemon needed), each a copy of one that sendmail wrote, with its own id
+# and the subject "TAG NNNNNN" (a unique stamp to count deliveries by).
+# Thousands in a second, where sendmail would take a minute.  With
+# "later", each has a state file that makes it due in an hour (tried
+# once before), so that only relayq flush sends them.
+mkqueue() {
+	local tmpl
+	mkdir -p "$T/spool/drop" "$T/spool/queue"
+	chmod 1730 "$T/spool/drop"
+	chown $RUNUID:$RUNGID "$T/spool/drop"
+	printf 'Subject: %s 000000\n\nbody\n' "$2" | submit user@example.net || return 1
+	tmpl=$(ls "$T/spool/drop"/*) || return 1
+	mkdir -p "$T/spool/state"
+	/usr/bin/python3 - "$tmpl" "$T/spool" "$1" "$2" "$3" <<'PY' || return 1
+import sys, time
+tmpl = open(sys.argv[1], "rb").read()
+now = int(time.time())
+old = tmpl.split(b"\n")[1][2:]		# "I <id>"
+tag = sys.argv[4].encode()
+for i in range(int(sys.argv[3])):
+	new = b"1LH%013d" % i
+	data = tmpl.replace(old, new).replace(b"Subject: " + tag + b" 000000",
+	    b"Subject: " + tag + b" %06d" % i)
+	with open(sys.argv[2] + "/queue/" + new.decode(), "wb") as f:
+		f.write(data)
+	if sys.argv[5] == "later":
+		with open(sys.argv[2] + "/state/" + new.decode(), "w") as f:
+			f.write("RELAYQ-STATE 1\nA 1 %d %d\n" % (now + 3600, now))
+PY
+	rm -f "$tmpl"
+	chown -R $RUNUID:$RUNGID "$T/spool"
+}
+
+# delivered_once TAG N: the test smarthost has N messages tagged TAG,
+# each stamp exactly once
+delivered_once() {
+	[ "$(cat "$T"/mail/*.msg 2>/dev/null | grep -a "^Subject: $1 " | sort | uniq -d | wc -l)" -eq 0 ] &&
+	[ "$(cat "$T"/mail/*.msg 2>/dev/null | grep -a "^Subject: $1 " | sort -u | wc -l)" -eq "$2" ]
 }

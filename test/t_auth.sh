@@ -1,4 +1,4 @@
-# AUTH mechanisms against the test smarthost (SPEC 6): SCRAM-SHA-256,
+# AUTH mechanisms against the test smarthost: SCRAM-SHA-256,
 # preference order, XOAUTH2/OAUTHBEARER with auth_password_command, and
 # secrets that never reach a log, stderr or the process title.
 # Sourced by test/check.sh, which provides test/lib.sh.

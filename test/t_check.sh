@@ -2,7 +2,9 @@
 # per problem, exit 78 when there is any.  Sourced by test/check.sh.
 
 test_check() {
-	local out rc rq
+	local out rc rq RUNNAME RUNGROUP
+	RUNNAME=$(id -un "$RUNUID")
+	RUNGROUP=$(id -gn "$RUNUID")
 	new_env check
 	start_smtpd && write_conf && start_daemon || { not_ok "check: set-up" "see $T"; return; }
 	rq=(as_user "$TOP/relayq" -C "$T/conf" check)
@@ -20,7 +22,7 @@ test_check() {
 	printf 'RELAYQ 1\nI 0000000000000000\n' > "$T/spool/queue/0000000000000000"; chown $RUNUID "$T/spool/queue/0000000000000000"
 	out=$("${rq[@]}"); rc=$?
 	check "relayq check, problems: exit 78" test $rc -eq 78
-	check "relayq check: password file readable by others" grep -qxF "relayq check: auth_password_file $T/pw: must be owned by uid $RUNUID and not readable by others (chown $RUNUID $T/pw; chmod 600 $T/pw)" <<<"$out"
+	check "relayq check: password file readable by others" grep -qxF "relayq check: auth_password_file $T/pw: must be owned by $RUNNAME and not readable by others (chown $RUNNAME:$RUNGROUP $T/pw; chmod 600 $T/pw)" <<<"$out"
 	check "relayq check: drop/ mode" grep -qxF "relayq check: $T/spool/drop: mode 755, must be 1730 (chmod 1730 $T/spool/drop)" <<<"$out"
 	check "relayq check: junk name in queue/" grep -qxF "relayq check: $T/spool/queue/junk: stray file: not a name the daemon makes there; it ignores it (remove it)" <<<"$out"
 	check "relayq check: broken queue file" grep -qxF "relayq check: $T/spool/queue/0000000000000000: incomplete envelope (the daemon moves it to corrupt/ when it tries it)" <<<"$out"

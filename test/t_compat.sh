@@ -1,4 +1,4 @@
-# Every caller of SPEC section 1, one row each: its exact argv and a
+# Every caller sendmail(8) names, one row each: its exact argv and a
 # realistic message produce exactly this queued envelope and header.
 # No daemon runs: the committed file stays in the drop directory and is
 # read from there.  Sourced by test/check.sh, which provides test/lib.sh.
@@ -53,6 +53,9 @@ compat_case() {
 	check "compat: $name: exit 0" test $rc -eq 0
 	want=$(printf '%b' "$want")
 	want=${want//USER/$compat_user}
+	# an empty full name gives no empty quoted phrase, as in Postfix:
+	# From: user@domain, not From: "" <user@domain>
+	[ -n "$compat_gecos" ] || want=$(sed -E 's/^From: "GECOS" <(.*)>$/From: \1/' <<<"$want")
 	want=${want//GECOS/$compat_gecos}
 	want=${want//HOST/$compat_host}
 	got=$(compat_queued)

@@ -14,7 +14,7 @@ test_daemon_config() {
 	chmod 644 "$T/pw"
 	out=$(as_user "$TOP/relayq" -C "$T/conf" drain -f 2>&1); rc=$?
 	check "relayq: password file readable by others -> 78" test $rc -eq 78
-	check "relayq: password file message says how to fix" grep -q "must be owned by uid $RUNUID and not readable by others" <<<"$out"
+	check "relayq: password file message says how to fix" grep -qF "must be owned by $(id -un "$RUNUID"), the user the daemon runs as, and readable by it alone: as root, \"chown $(id -un "$RUNUID"):$(getent group "$RUNGID" | cut -d: -f1) $T/pw; chmod 600 $T/pw\"" <<<"$out"
 	chmod 600 "$T/pw"
 	# the environment wins over the file (containers)
 	sed -i "s/^smarthost .*/smarthost localhost:1/" "$T/conf"

@@ -18,6 +18,12 @@ test_install_layout() {
 755 f /usr/sbin/relayq
 2755 f /usr/sbin/sendmail
 755 d /usr/share
+755 d /usr/share/doc
+755 d /usr/share/doc/relayq
+644 f /usr/share/doc/relayq/PERFORMANCE.md
+644 f /usr/share/doc/relayq/QUICKSTART.md
+644 f /usr/share/doc/relayq/README.md
+644 f /usr/share/doc/relayq/SECURITY.md
 755 d /usr/share/man
 755 d /usr/share/man/man5
 644 f /usr/share/man/man5/relayq-spool.5

@@ -45,7 +45,7 @@ test_outage() {
 	SMTPD_PORT=$PORT start_smtpd
 	printf 'Subject: new\n\nbody\n' | submit new@example.net
 	check "outage over: new mail delivered at once" wait_for 10 log_has 'to=<new@example.net>, .*status=sent'
-	check "outage over: logged" log_has 'smarthost reachable again: retrying [0-9]+ queued message\(s\) now'
+	check "outage over: logged" wait_for 5 log_has 'smarthost reachable again: retrying [0-9]+ queued message\(s\) now'
 	check "outage over: backlog delivered without waiting for its backoff" wait_for 10 dir_empty "$T/spool/queue"
 	check "outage over: six messages at the smarthost" test -s "$T/mail/6.env"
 	stop_daemon

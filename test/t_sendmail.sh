@@ -164,8 +164,8 @@ test_sendmail_options() {
 	ln -sf "$TOP/sendmail" "$T/mailq"
 	ln -sf "$TOP/sendmail" "$T/newaliases"
 	out=$(as_user env RELAYQ_CONFIG="$T/conf" "$T/mailq" 2>&1); rc=$?
-	check "options: mailq -> -bp (daemon down, 69)" test $rc -eq 69
-	check "options: mailq says why" grep -q '^mailq: queue report unavailable: the relayq daemon is not running' <<<"$out"
+	check "options: mailq -> -bp (daemon down: from the files, 0)" test $rc -eq 0
+	check "options: mailq says why" grep -q '^mailq: warning: the relayq daemon is not running' <<<"$out"
 	printf 'x\n' | as_user env RELAYQ_CONFIG="$T/conf" "$T/mailq" -bm root; rc=$?
 	check "options: mailq -bm queues (explicit -b wins)" test $rc -eq 0
 	out=$(as_user env RELAYQ_CONFIG="$T/conf" "$T/mailq" root 2>&1); rc=$?

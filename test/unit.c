@@ -40,6 +40,7 @@ void	 test_authcmd(unsigned int *, unsigned int *);	/* unit_authcmd.c */
 void	 test_smargs(unsigned int *, unsigned int *);	/* unit_smargs.c */
 void	 test_bs(unsigned int *, unsigned int *);	/* unit_bs.c */
 void	 test_drainq(unsigned int *, unsigned int *);	/* unit_drainq.c */
+void	 test_sort(unsigned int *, unsigned int *);	/* unit_sort.c */
 void	 test_spool_limits(unsigned int *, unsigned int *); /* unit_spool.c */
 
 extern char **environ;
@@ -3297,7 +3298,7 @@ prop_rand(void)
 	return (unsigned int)(prop_state >> 32);
 }
 
-/* A reference model of the body rules (SPEC 4), written independently. */
+/* A reference model of the body rules, written independently. */
 static char *
 prop_model(const char *in, size_t len, int iflag, size_t *outlen)
 {
@@ -4173,6 +4174,7 @@ static const struct unit_group {
 	{ "smargs", NULL, test_smargs },
 	{ "bs", NULL, test_bs },
 	{ "drainq", NULL, test_drainq },
+	{ "sort", NULL, test_sort },
 	{ "spool_limits", NULL, test_spool_limits },
 	{ "idle", test_idle, NULL },	/* after the others have touched their code */
 	{ "authcmd", NULL, test_authcmd },	/* last: SIGCHLD */

@@ -10,7 +10,7 @@ version=$(sed -n 's/^#define RELAYQ_VERSION[^"]*"\(.*\)"/\1/p' src/relayq.h)
 out=$top/build/deb
 src=$out/relayq-$version
 
-need="debhelper dpkg-dev fakeroot libmbedtls-dev libbsd-dev"
+need="build-essential debhelper dpkg-dev fakeroot libmbedtls-dev libbsd-dev"
 missing=""
 for p in $need; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
