@@ -50,6 +50,7 @@ RELAYQ_SRCS	 = src/relayq.c \
 		   src/drainq.c \
 		   src/drainsess.c \
 		   src/drainwork.c \
+		   src/drainquar.c \
 		   src/stopcmd.c \
 		   src/bounce.c \
 		   src/check.c \
@@ -110,7 +111,8 @@ UNIT_SRCS	 = test/unit.c \
 		   test/unit_smargs.c \
 		   test/unit_bs.c \
 		   test/unit_drainq.c \
-		   test/unit_sort.c
+		   test/unit_sort.c \
+		   test/unit_spool.c
 UNIT_OBJS	 = $(UNIT_SRCS:.c=.o)
 # every module of both programs but their main()
 LIB_OBJS	 = $(COMMON_OBJS) \

@@ -47,7 +47,7 @@ own relayq:relayq "$DESTDIR$SPOOLDIR"
 install -d -m 1730 "$DESTDIR$SPOOLDIR/drop"
 own relayq:relayq "$DESTDIR$SPOOLDIR/drop"
 chmod 1730 "$DESTDIR$SPOOLDIR/drop"
-for d in queue state failed hold; do
+for d in queue state failed hold corrupt; do
 	install -d -m 700 "$DESTDIR$SPOOLDIR/$d"
 	own relayq:relayq "$DESTDIR$SPOOLDIR/$d"
 done

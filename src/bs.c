@@ -42,6 +42,9 @@
 
 #define BS_LINEMAX	2048	/* a command line (RFC 5321: 512) */
 #define BS_RCPTMAX	1000
+/* the RCPTs of a -bs transaction always fit in one queue file */
+_Static_assert(BS_RCPTMAX <= SPOOL_RCPTMAX, "-bs takes more RCPTs than a "
+    "queue file holds");
 
 struct bs {
 	const struct bs_io *io;

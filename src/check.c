@@ -184,50 +184,118 @@ check_dir(const char *spool, const char *name, mode_t mode, uid_t duid,
 }
 
 /*
- * What is in queue/ and state/: names in queue id syntax, regular files
- * with one link, queue files that parse.  Needs the daemon's rights;
- * without them this part is skipped with a note, not counted.
+ * Open SPOOL/NAME for reading its entries; NULL when it cannot be (a
+ * note once when that is for want of the daemon's rights, not counted).
+ */
+static DIR *
+check_opendir(const char *spool, const char *name, int *dfd)
+{
+	static int	 noted;
+	char		 path[1024];
+	DIR		*d = NULL;
+
+	(void)snprintf(path, sizeof(path), "%s/%s", spool, name);
+	if ((*dfd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1 || (d = fdopendir(*dfd)) == NULL) {
+		if (errno == EACCES && !noted++)
+			(void)printf("relayq check: note: %s not readable by "
+			    "uid %u; spool files not checked (run as root or "
+			    "as the daemon's user)\n", path,
+			    (unsigned int)geteuid());
+		else if (errno != ENOENT && errno != EACCES)
+			check_problem("%s: %s", path, strerror(errno));
+		if (*dfd != -1)
+			(void)close(*dfd);
+		return NULL;
+	}
+	return d;
+}
+
+/* Is there a message ID in queue/ or hold/? */
+static int
+check_has_msg(const char *spool, const char *id)
+{
+	struct stat	 st;
+	char		 path[1024];
+
+	(void)snprintf(path, sizeof(path), "%s/queue/%s", spool, id);
+	if (lstat(path, &st) == 0)
+		return 1;
+	(void)snprintf(path, sizeof(path), "%s/hold/%s", spool, id);
+	return lstat(path, &st) == 0;
+}
+
+/*
+ * Every file in a spool directory: a name the daemon makes there, and in
+ * queue/ and hold/ a queue file that parses.  Anything else is reported
+ * with what it is likely to be: a leftover of a failed write (ID.tmp), a
+ * state file whose message is gone, a file someone put there.  Needs the
+ * daemon's rights; without them this part is skipped with a note.
  */
 static void
-check_queue(const char *spool)
+check_files(const char *spool, const char *name)
 {
 	struct dirent	*de;
 	struct qmsg	 m;
-	char		 path[1024], err[256];
+	char		 err[256], id[SPOOL_IDLEN + 1];
+	const char	*dot;
 	DIR		*d;
-	int		 dfd;
+	size_t		 ncorrupt = 0;
+	int		 dfd, msgs = strcmp(name, "queue") == 0 ||
+			    strcmp(name, "hold") == 0;
 
-	(void)snprintf(path, sizeof(path), "%s/queue", spool);
-	if ((dfd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-	    O_CLOEXEC)) == -1 || (d = fdopendir(dfd)) == NULL) {
-		if (errno == EACCES)
-			(void)printf("relayq check: note: %s not readable by "
-			    "uid %u; queue files not checked (run as root or "
-			    "as the daemon's user)\n", path,
-			    (unsigned int)geteuid());
-		else if (errno != ENOENT)
-			check_problem("%s: %s", path, strerror(errno));
-		if (dfd != -1)
-			(void)close(dfd);
+	if ((d = check_opendir(spool, name, &dfd)) == NULL)
 		return;
-	}
 	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.')
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
 			continue;
-		if (!spool_id_ok(de->d_name)) {
-			check_problem("%s/%s: not a queue file name; the daemon "
-			    "ignores it (remove it)", path, de->d_name);
-			continue;
-		}
-		if (spool_open_msg(dfd, de->d_name, &m, err, sizeof(err)) ==
-		    -1) {
-			check_problem("%s/%s: %s (the daemon leaves it; move "
-			    "it away to inspect it)", path, de->d_name, err);
+		if (strcmp(name, "corrupt") == 0) {
+			/* ID.state is the state of the queue file ID */
+			if (strstr(de->d_name, ".state") == NULL)
+				ncorrupt++;
 			continue;
 		}
-		spool_free_msg(&m);
+		(void)strlcpy(id, de->d_name, sizeof(id));
+		dot = strchr(de->d_name, '.');
+		if (spool_id_ok(de->d_name)) {
+			if (strcmp(name, "state") == 0 &&
+			    !check_has_msg(spool, de->d_name))
+				check_problem("%s/state/%s: stray file: the "
+				    "state of a message that is gone (the "
+				    "daemon removes it when it starts; or "
+				    "remove it)", spool, de->d_name);
+			if (!msgs)
+				continue;
+			if (spool_open_msg(dfd, de->d_name, &m, err,
+			    sizeof(err)) == -1) {
+				check_problem("%s/%s/%s: %s (the daemon "
+				    "moves it to corrupt/ when it tries it)",
+				    spool, name, de->d_name, err);
+				continue;
+			}
+			spool_free_msg(&m);
+		} else if (strcmp(name, "state") == 0 && dot != NULL &&
+		    strcmp(dot, ".tmp") == 0 && spool_id_ok(id))
+			check_problem("%s/state/%s: stray file: left by a state "
+			    "update that did not finish (the daemon removes it "
+			    "when it starts; or remove it)", spool, de->d_name);
+		else if (strcmp(name, "failed") == 0 && dot != NULL &&
+		    strcmp(dot, ".state") == 0 && spool_id_ok(id))
+			continue;
+		else
+			check_problem("%s/%s/%s: stray file: not a name the "
+			    "daemon makes there; it %s it (remove it)", spool,
+			    name, de->d_name, strcmp(name, "drop") == 0 ?
+			    "removes" : "ignores");
 	}
 	(void)closedir(d);
+	if (ncorrupt > 0)
+		check_problem("%s/corrupt: %zu queue file(s) the daemon could "
+		    "not read, quarantined (its log says why: grep "
+		    "quarantined; inspect them with less, then remove them, "
+		    "or repair one and move it to %s/drop)", spool, ncorrupt,
+		    spool);
 }
 
 int
@@ -308,7 +376,13 @@ check_main(struct conf *conf)
 		check_dir(conf->spool, "state", 0700, duid, NULL);
 		check_dir(conf->spool, "failed", 0700, duid, NULL);
 		check_dir(conf->spool, "hold", 0700, duid, NULL);
-		check_queue(conf->spool);
+		check_dir(conf->spool, "corrupt", 0700, duid, NULL);
+		check_files(conf->spool, "drop");
+		check_files(conf->spool, "queue");
+		check_files(conf->spool, "hold");
+		check_files(conf->spool, "state");
+		check_files(conf->spool, "failed");
+		check_files(conf->spool, "corrupt");
 	}
 	/* not a problem: the daemon may be stopped on purpose */
 	if (ctl_call(conf->spool, "status", NULL, err, sizeof(err)) == EX_OK)

@@ -10,6 +10,7 @@
  *	state/	0700: per-message delivery state, replaced atomically
  *	failed/	0700: messages with permanently failed recipients
  *	hold/	0700: messages the operator put on hold (relayq hold)
+ *	corrupt/ 0700: committed files the daemon cannot read (drainquar.c)
  *	ctl	the control socket (ctl.c), for relayq(8) and sendmail -bp/-q
  *	pid	the daemon's lock: one daemon per spool
  */
@@ -380,20 +381,35 @@ drain_outage_note(int up)
 
 /*
  * Load queue/ID and its state for an attempt, and note who is still
- * open.  -1 when it cannot be tried now (logged; a bad queue file is
- * tried again after retry_max).
+ * open.  -1 when it cannot be tried now (logged; a file that cannot be
+ * opened is tried again after retry_max, one that no longer parses is
+ * quarantined with its state).
  */
 int
 drain_try_load(const char *id, time_t now, struct drain_try *t)
 {
-	char	 err[256];
+	char	 err[256], name[SPOOL_IDLEN + 8];
 	size_t	 i, qi;
+	int	 fd;
 
 	memset(t, 0, sizeof(*t));
-	if (spool_open_msg(drain_queuefd, id, &t->m, err, sizeof(err)) == -1) {
-		log_warnx("%s: queue file: %s; left in queue/", id, err);
+	if ((fd = openat(drain_queuefd, id, O_RDONLY | O_NOFOLLOW |
+	    O_NONBLOCK | O_CLOEXEC)) == -1) {
+		log_warn("%s: queue file; left in queue/", id);
 		if (drain_find(id, &qi) == 0)
 			drain_q[qi].next = now + drain_conf->retry_max;
+		return -1;
+	}
+	if (spool_load_fd(fd, &t->m, err, sizeof(err)) == -1) {
+		/* it was taken in, so it was committed: changed since */
+		(void)drain_quarantine(drain_queuefd, "queue", id, fd, err, 1);
+		(void)close(fd);
+		(void)snprintf(name, sizeof(name), "%s.state", id);
+		if (renameat(drain_statefd, id, drain_corruptfd, name) == -1 &&
+		    errno != ENOENT)
+			log_warn("%s: moving its state to corrupt/", id);
+		if (drain_find(id, &qi) == 0)
+			drain_del(qi);
 		return -1;
 	}
 	if (spool_read_state(drain_statefd, t->m.id, &t->m) == -1)
@@ -443,6 +459,8 @@ drain_try_done(struct drain_try *t, int down, const char *err)
 		drain_finish(&t->m, qi);
 	else	/* cannot happen: drainctl leaves messages in flight alone */
 		log_warnx("%s: left the queue table during delivery", t->m.id);
+	/* a hold or delete asked for while it was in flight */
+	drain_ctl_after_try(t->m.id);
 	spool_free_msg(&t->m);
 	drain_refill();	/* it may have left room */
 }
@@ -579,25 +597,35 @@ drain_import_one(const char *name)
 		return;
 	}
 	if (spool_load_fd(fd, &m, err, sizeof(err)) == -1) {
+		/* committed (unlocked, trailer written last): never removed */
+		if (drain_quarantine(drain_dropfd, "drop", name, fd, err,
+		    0) == 0) {
+			(void)close(fd);
+			return;
+		}
 		if (time(NULL) - st.st_mtime < DRAIN_STALE) {
 			(void)close(fd);	/* maybe a writer between
 						   create and lock */
 			return;
 		}
-		log_warnx("drop/%s: removed: %s (left by a killed sendmail?)",
-		    name, err);
+		log_warnx("drop/%s: removed: %s, and no commit mark (left by "
+		    "a killed sendmail)", name, err);
 		goto junk;
 	}
 	if (strcmp(m.id, name) != 0 || (m.owner != m.uid &&
 	    m.owner != geteuid()) || spool_check_data(fd, m.dataoff,
 	    m.datalen, err, sizeof(err)) == -1) {
-		log_warnx("drop/%s: removed: %s", name, strcmp(m.id, name) ?
-		    "id does not match the name" : m.owner != m.uid &&
-		    m.owner != geteuid() ? "uid in the envelope is not the "
-		    "file's owner" : err);
+		if (strcmp(m.id, name) != 0)
+			(void)strlcpy(err, "id does not match the name",
+			    sizeof(err));
+		else if (m.owner != m.uid && m.owner != geteuid())
+			(void)strlcpy(err, "uid in the envelope is not the "
+			    "file's owner", sizeof(err));
+		m.fd = -1;	/* still ours */
 		spool_free_msg(&m);
-		fd = -1;
-		goto junk;
+		(void)drain_quarantine(drain_dropfd, "drop", name, fd, err, 1);
+		(void)close(fd);
+		return;
 	}
 	if (renameat2(drain_dropfd, name, drain_queuefd, name,
 	    RENAME_NOREPLACE) == -1) {
@@ -911,7 +939,9 @@ drain_setup(int foreground, char *err, size_t errsz)
 	    (drain_queuefd = drain_opendir("queue", 0700, err, errsz)) == -1 ||
 	    (drain_statefd = drain_opendir("state", 0700, err, errsz)) == -1 ||
 	    (drain_failedfd = drain_opendir("failed", 0700, err, errsz)) == -1 ||
-	    (drain_holdfd = drain_opendir("hold", 0700, err, errsz)) == -1)
+	    (drain_holdfd = drain_opendir("hold", 0700, err, errsz)) == -1 ||
+	    (drain_corruptfd = drain_opendir("corrupt", 0700, err,
+	    errsz)) == -1)
 		return -1;
 	if (drain_lock(err, errsz) == -1)
 		return -1;

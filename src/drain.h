@@ -66,6 +66,11 @@ int	 drain_sess_idle_fd(void);
 time_t	 drain_sess_idle_until(void);
 void	 drain_sess_idle_check(short);
 
+/* drainquar.c */
+extern int	 drain_corruptfd;
+int	 drain_quarantine(int, const char *, const char *, int, const char *,
+	    int);
+
 /* drainwork.c */
 int	 drain_work_start(char *, size_t);
 int	 drain_work_run(time_t);
@@ -84,6 +89,7 @@ void	 drain_each(int, void (*)(const char *));
 
 /* drainctl.c */
 void	 drain_ctl_one(FILE *, const struct ctl_req *, const struct ucred *);
+void	 drain_ctl_after_try(const char *);
 
 /* drainconn.c */
 #define DRAIN_CONN_MAX	32	/* control connections at once */

@@ -226,6 +226,15 @@ drain_ctl_oldest(FILE *fp, struct qmsg *m, long long size, int held,
 		*oldest = m->arrival;
 }
 
+static size_t	 drain_ncorrupt;
+
+static void
+drain_ctl_corrupt_one(const char *name)
+{
+	if (strstr(name, ".state") == NULL)	/* ID.state: ID's state */
+		drain_ncorrupt++;
+}
+
 static void
 drain_ctl_status(FILE *fp, const struct ucred *cr, int admin)
 {
@@ -239,6 +248,12 @@ drain_ctl_status(FILE *fp, const struct ucred *cr, int admin)
 	    (long)getpid(), date, (long long)(now - drain_stats.started));
 	(void)fprintf(fp, "queue: %zu message(s)%s, %zu held\n", n,
 	    admin ? "" : " of yours", drain_held.n);
+	drain_ncorrupt = 0;
+	drain_each(drain_corruptfd, drain_ctl_corrupt_one);
+	if (drain_ncorrupt > 0)
+		(void)fprintf(fp, "corrupt: %zu queue file(s) quarantined in "
+		    "%s/corrupt (relayq check and the log say more)\n",
+		    drain_ncorrupt, drain_conf->spool);
 	if (oldest != 0)
 		(void)fprintf(fp, "oldest: %llds\n", (long long)(now - oldest));
 	else
@@ -264,7 +279,7 @@ drain_ctl_status(FILE *fp, const struct ucred *cr, int admin)
 
 /* Remove a message from queue/ or hold/ and its state: relayq delete. */
 static int
-drain_ctl_remove(const char *id, int where, size_t qi, const struct ucred *cr)
+drain_ctl_remove(const char *id, int where, size_t qi, uid_t uid)
 {
 	int	 dirfd = where == 2 ? drain_holdfd : drain_queuefd;
 
@@ -280,7 +295,7 @@ drain_ctl_remove(const char *id, int where, size_t qi, const struct ucred *cr)
 		log_warn("%s: fsync after delete", id);
 	if (where == 1 && qi != DRAIN_NOT_HELD)
 		drain_del(qi);
-	log_info("%s: deleted by uid %u", id, (unsigned int)cr->uid);
+	log_info("%s: deleted by uid %u", id, (unsigned int)uid);
 	log_info("%s: removed", id);
 	return 0;
 }
@@ -299,6 +314,81 @@ drain_ctl_move(const char *id, int fromfd, int tofd)
 }
 
 /*
+ * hold and delete of a message in flight on a delivery worker cannot be
+ * done now: the worker may be past the final dot.  The request is kept
+ * and applied when the attempt ends (drain_ctl_after_try), if the message
+ * is still queued then; the caller is told so, with exit status 75,
+ * because the attempt may deliver it first.  At most one request per
+ * message in flight (the latest wins), so the list is bounded by
+ * max_sessions.
+ */
+struct drain_pend {
+	char		 id[SPOOL_IDLEN + 1];
+	enum ctl_cmd	 cmd;		/* CTL_HOLD or CTL_DELETE */
+	uid_t		 uid;
+};
+static struct drain_pend	*drain_pend;
+static size_t			 drain_npend;
+
+static int
+drain_ctl_defer(const char *id, enum ctl_cmd cmd, uid_t uid)
+{
+	struct drain_pend	*p;
+	size_t			 i;
+
+	for (i = 0; i < drain_npend; i++)
+		if (strcmp(drain_pend[i].id, id) == 0)
+			break;
+	if (i == drain_npend) {
+		if ((p = reallocarray(drain_pend, drain_npend + 1,
+		    sizeof(*p))) == NULL)
+			return -1;
+		drain_pend = p;
+		drain_npend++;
+	}
+	(void)strlcpy(drain_pend[i].id, id, sizeof(drain_pend[i].id));
+	drain_pend[i].cmd = cmd;
+	drain_pend[i].uid = uid;
+	log_info("%s: %s requested by uid %u while it is being delivered: "
+	    "applied when the attempt ends, unless it delivers the message",
+	    id, cmd == CTL_HOLD ? "hold" : "delete", (unsigned int)uid);
+	return 0;
+}
+
+/* The attempt on `id' ended (drain_try_done): apply what was asked. */
+void
+drain_ctl_after_try(const char *id)
+{
+	struct drain_pend	 p;
+	size_t			 i, qi;
+
+	for (i = 0; i < drain_npend; i++)
+		if (strcmp(drain_pend[i].id, id) == 0)
+			break;
+	if (i == drain_npend)
+		return;
+	p = drain_pend[i];
+	drain_pend[i] = drain_pend[--drain_npend];
+	if (drain_npend == 0) {
+		free(drain_pend);
+		drain_pend = NULL;
+	}
+	if (drain_find(id, &qi) == -1) {
+		log_info("%s: %s requested by uid %u not applied: the delivery "
+		    "attempt finished the message", id, p.cmd == CTL_HOLD ?
+		    "hold" : "delete", (unsigned int)p.uid);
+		return;
+	}
+	if (p.cmd == CTL_DELETE)
+		(void)drain_ctl_remove(id, 1, qi, p.uid);
+	else if (drain_ctl_move(id, drain_queuefd, drain_holdfd) == 0) {
+		drain_del(qi);
+		log_info("%s: placed on hold by uid %u", id,
+		    (unsigned int)p.uid);
+	}
+}
+
+/*
  * Answer one request (not submit: drainconn.c takes that) into `ans',
  * the connection's buffer, written to the client without blocking.
  */
@@ -306,8 +396,8 @@ void
 drain_ctl_one(FILE *ans, const struct ctl_req *req, const struct ucred *cr)
 {
 	struct qmsg		 m;
-	char			*buf = NULL, msg[128];
-	size_t			 len = 0, qi = 0, i, n = 0;
+	char			*buf = NULL, msg[256];
+	size_t			 len = 0, qi = 0, i, n = 0, nbusy = 0;
 	struct drain_total	 total = { 0, 0 };
 	long long		 size;
 	FILE			*fp;
@@ -378,8 +468,7 @@ drain_ctl_one(FILE *ans, const struct ctl_req *req, const struct ucred *cr)
 		if (where == 2)
 			(void)fprintf(fp, "%s: already on hold\n", req->id);
 		else if (drain_work_busy(req->id))
-			(void)fprintf(fp, "%s: being delivered now; try again "
-			    "in a moment\n", req->id);
+			goto busy;
 		else if (drain_ctl_move(req->id, drain_queuefd,
 		    drain_holdfd) == 0) {
 			if (qi != DRAIN_NOT_HELD)
@@ -405,12 +494,9 @@ drain_ctl_one(FILE *ans, const struct ctl_req *req, const struct ucred *cr)
 		break;
 	case CTL_DELETE:
 		if (!req->all) {
-			if (where == 1 && drain_work_busy(req->id)) {
-				(void)fprintf(fp, "%s: being delivered now; "
-				    "try again in a moment\n", req->id);
-				break;
-			}
-			if (drain_ctl_remove(req->id, where, qi, cr) == -1)
+			if (where == 1 && drain_work_busy(req->id))
+				goto busy;
+			if (drain_ctl_remove(req->id, where, qi, cr->uid) == -1)
 				goto oserr;
 			(void)fprintf(fp, "%s: deleted\n", req->id);
 			break;
@@ -418,20 +504,37 @@ drain_ctl_one(FILE *ans, const struct ctl_req *req, const struct ucred *cr)
 		/* every queued one, in the table or past its bound */
 		drain_ids_read(drain_queuefd, &drain_queued);
 		for (i = 0; i < drain_queued.n; i++) {
-			/* one in flight on a delivery worker stays */
 			if (!drain_ctl_visible(drain_queued.v[i], 1, cr,
-			    admin) || drain_work_busy(drain_queued.v[i]))
+			    admin))
 				continue;
+			/* one in flight on a delivery worker: afterwards */
+			if (drain_work_busy(drain_queued.v[i])) {
+				if (drain_ctl_defer(drain_queued.v[i],
+				    CTL_DELETE, cr->uid) == -1)
+					goto oserr;
+				nbusy++;
+				continue;
+			}
 			if (drain_find(drain_queued.v[i], &qi) == -1)
 				qi = DRAIN_NOT_HELD;
-			if (drain_ctl_remove(drain_queued.v[i], 1, qi, cr) == 0)
+			if (drain_ctl_remove(drain_queued.v[i], 1, qi,
+			    cr->uid) == 0)
 				n++;
 		}
 		drain_ids_read(drain_holdfd, &drain_held);
 		for (i = 0; i < drain_held.n; i++) {
 			if (drain_ctl_visible(drain_held.v[i], 2, cr, admin) &&
-			    drain_ctl_remove(drain_held.v[i], 2, 0, cr) == 0)
+			    drain_ctl_remove(drain_held.v[i], 2, 0,
+			    cr->uid) == 0)
 				n++;
+		}
+		if (nbusy > 0) {
+			(void)snprintf(msg, sizeof(msg), "%zu message(s) "
+			    "deleted; %zu being delivered now will be deleted "
+			    "when their attempts end, unless those deliver "
+			    "them (the log says which)", n, nbusy);
+			ctl_error(ans, EX_TEMPFAIL, msg);
+			goto done;
 		}
 		(void)fprintf(fp, "%zu message(s) deleted\n", n);
 		break;
@@ -444,6 +547,16 @@ drain_ctl_one(FILE *ans, const struct ctl_req *req, const struct ucred *cr)
 	}
 	fp = NULL;
 	ctl_ok(ans, buf, len);
+	goto done;
+ busy:
+	/* not done: 75, and whether it happens later depends on the attempt */
+	if (drain_ctl_defer(req->id, req->cmd, cr->uid) == -1)
+		goto oserr;
+	(void)snprintf(msg, sizeof(msg), "%s: being delivered now: it will be "
+	    "%s when this delivery attempt ends, unless the attempt delivers "
+	    "it (the log says which)", req->id, req->cmd == CTL_HOLD ?
+	    "placed on hold" : "deleted");
+	ctl_error(ans, EX_TEMPFAIL, msg);
 	goto done;
  oserr:
 	ctl_error(ans, EX_IOERR, "the daemon could not do that; see its "

@@ -30,6 +30,15 @@
 #define SPOOL_IDLEN		16
 #define REPLY_MAX		512	/* one reply line, RFC 5321 4.5.3.1.5 */
 
+/*
+ * The limits of a queue file (relayq-spool(5)): the daemon refuses a file
+ * beyond them, so sendmail checks the envelope it built against them, with
+ * the daemon's own parser, before it answers success.  Defined once, here.
+ */
+#define SPOOL_ENVMAX		(1024 * 1024)	/* envelope records, "M" included */
+#define SPOOL_RCPTMAX		10000		/* R records */
+#define SPOOL_RECMAX		(ADDR_MAX + 64)	/* one record, newline excluded */
+
 enum tls_mode {
 	TLS_STARTTLS,
 	TLS_IMPLICIT,
@@ -232,9 +241,11 @@ int		 aliases_expand(const struct aliases *, const char *,
 void		 spool_make_id(char *, struct timespec *, pid_t);
 int		 spool_parse_envelope(const char *, size_t, struct qmsg *,
 		    char *, size_t);
+int		 spool_check_envelope(const char *, size_t, char *, size_t);
 int		 spool_check_trailer(const char *, size_t, struct qmsg *);
 int		 spool_id_ok(const char *);
 int		 spool_load_fd(int, struct qmsg *, char *, size_t);
+int		 spool_salvage(int, struct qmsg *);
 int		 spool_open_msg(int, const char *, struct qmsg *, char *,
 		    size_t);
 void		 spool_free_msg(struct qmsg *);

@@ -803,8 +803,22 @@ main(int argc, char *argv[])
 		if (o.notify != 0)
 			(void)fprintf(ef, "N %s\n", notify);
 	}
+	(void)fputs("M\n", ef);
 	if (fclose(ef) == EOF)
 		sm_fail(fd, path, -1, "open_memstream");
+	/*
+	 * Refuse here what the daemon would refuse when it reads the file
+	 * (too many recipients, an envelope or a record too long): once we
+	 * exit 0 the caller forgets the message, and the daemon can only
+	 * quarantine it.
+	 */
+	if (spool_check_envelope(env, envlen, errbuf, sizeof(errbuf)) == -1) {
+		(void)snprintf(recv, sizeof(recv), "cannot queue the message: "
+		    "%s (%zu recipients; the limits of a queue file are %d "
+		    "recipients and %d bytes of envelope; send it in parts)",
+		    errbuf, final.n, SPOOL_RCPTMAX, SPOOL_ENVMAX);
+		sm_fail(fd, path, EX_DATAERR, recv);
+	}
 
 	/* added fields: trace on top, missing ones at the bottom */
 	util_rfc5322_date(date, sizeof(date), now);
@@ -855,8 +869,7 @@ main(int argc, char *argv[])
 	 * the daemon ignores it whatever happens before the trailer is out.
 	 */
 	msg_out_init(out, fd, conf.max_message_size);
-	if (util_writeall(fd, env, envlen) == -1 ||
-	    util_writeall(fd, "M\n", 2) == -1)
+	if (util_writeall(fd, env, envlen) == -1)
 		sm_fail(fd, path, -1, "writing the queue file");
 	free(env);
 	if ((rc = msg_write_header(&m, out, top, bottom, &in->folded)) == 0)

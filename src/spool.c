@@ -54,9 +54,6 @@
 #include "relayq.h"
 #include "crash.h"
 
-#define SPOOL_ENVMAX	(1024 * 1024)	/* envelope records, all of them */
-#define SPOOL_RCPTMAX	10000
-
 static const char spool_b32[] = "0123456789ABCDEFGHIJKLMNOPQRSTUV";
 
 static void
@@ -119,9 +116,14 @@ spool_add_rcpt(struct qmsg *m, const char *addr)
 
 	if (m->nrcpt >= SPOOL_RCPTMAX)
 		return -1;
-	if ((r = reallocarray(m->rcpt, m->nrcpt + 1, sizeof(*r))) == NULL)
-		return -1;
-	m->rcpt = r;
+	/* doubling at each power of two: a struct rcpt is over 512 bytes,
+	   and growing by one would copy the array for every recipient */
+	if ((m->nrcpt & (m->nrcpt - 1)) == 0) {
+		if ((r = reallocarray(m->rcpt, m->nrcpt == 0 ? 1 :
+		    m->nrcpt * 2, sizeof(*r))) == NULL)
+			return -1;
+		m->rcpt = r;
+	}
 	r = &m->rcpt[m->nrcpt];
 	memset(r, 0, sizeof(*r));
 	if ((r->addr = strdup(addr)) == NULL)
@@ -139,19 +141,26 @@ int
 spool_parse_envelope(const char *buf, size_t len, struct qmsg *m, char *err,
     size_t errsz)
 {
-	const char	*p = buf, *end = buf + len, *nl, *errstr;
-	char		 line[ADDR_MAX + 64], *v;
+	const char	*p = buf, *end, *nl, *errstr;
+	char		 line[SPOOL_RECMAX + 1], *v;
 	size_t		 ll;
 	int		 state = 0;	/* records seen, in order */
 	long long	 n;
 
 	memset(m, 0, sizeof(*m));
 	m->fd = -1;
+	/* the daemon reads no more than this to find the envelope's end */
+	end = buf + (len < SPOOL_ENVMAX ? len : SPOOL_ENVMAX);
 	for (; p < end; p = nl + 1) {
 		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
 			break;
 		ll = (size_t)(nl - p);
-		if (ll >= sizeof(line) || memchr(p, '\0', ll) != NULL ||
+		if (ll >= sizeof(line)) {
+			(void)snprintf(err, errsz, "a record longer than %d "
+			    "bytes", SPOOL_RECMAX);
+			goto fail;
+		}
+		if (memchr(p, '\0', ll) != NULL ||
 		    memchr(p, '\r', ll) != NULL) {
 			(void)snprintf(err, errsz, "bad record");
 			goto fail;
@@ -207,6 +216,11 @@ spool_parse_envelope(const char *buf, size_t len, struct qmsg *m, char *err,
 			state = 5;
 			break;
 		case 'R':
+			if (state == 5 && m->nrcpt >= SPOOL_RCPTMAX) {
+				(void)snprintf(err, errsz, "more than %d "
+				    "recipients", SPOOL_RCPTMAX);
+				goto fail;
+			}
 			if (state != 5 || !addr_valid(v) ||
 			    spool_add_rcpt(m, v) == -1)
 				goto bad;
@@ -273,13 +287,46 @@ spool_parse_envelope(const char *buf, size_t len, struct qmsg *m, char *err,
 			goto bad;
 		}
 	}
-	(void)snprintf(err, errsz, "incomplete envelope");
+	if (end - buf == SPOOL_ENVMAX && (p >= end ||
+	    memchr(p, '\n', (size_t)(end - p)) == NULL))
+		(void)snprintf(err, errsz, "envelope larger than %d bytes",
+		    SPOOL_ENVMAX);
+	else
+		(void)snprintf(err, errsz, "incomplete envelope");
 	goto fail;
  bad:
 	(void)snprintf(err, errsz, "bad '%c' record", line[0]);
  fail:
 	spool_free_msg(m);
 	return -1;
+}
+
+/*
+ * The contract between sendmail and the daemon: an envelope (up to and
+ * including its "M" line) that sendmail built passes the very parser the
+ * daemon will run on the queue file, limits included.  0, or -1 with the
+ * reason in err.
+ */
+int
+spool_check_envelope(const char *buf, size_t len, char *err, size_t errsz)
+{
+	struct qmsg	 m;
+
+	if (len > SPOOL_ENVMAX) {
+		(void)snprintf(err, errsz, "envelope larger than %d bytes",
+		    SPOOL_ENVMAX);
+		return -1;
+	}
+	if (spool_parse_envelope(buf, len, &m, err, errsz) == -1)
+		return -1;
+	if ((size_t)m.dataoff != len) {
+		spool_free_msg(&m);
+		(void)snprintf(err, errsz, "envelope does not end at its "
+		    "\"M\" record");
+		return -1;
+	}
+	spool_free_msg(&m);
+	return 0;
 }
 
 /*
@@ -451,6 +498,126 @@ spool_load_fd(int fd, struct qmsg *m, char *err, size_t errsz)
 	return -1;
 }
 
+/*
+ * Where the data of a file with a valid trailer starts, or -1: the
+ * trailer gives the data's length, and the "M" line that ends the
+ * envelope must sit right before it.  sendmail writes the trailer last
+ * and data lines end in CRLF, so this holds only for a file whose writer
+ * finished it: the commit mark, readable without trusting the envelope.
+ */
+static off_t
+spool_committed(int fd, off_t size, struct qmsg *m)
+{
+	char	 tail[64], mark[3];
+	size_t	 want, n;
+	off_t	 off;
+	int	 tl;
+
+	want = size < (off_t)sizeof(tail) ? (size_t)size : sizeof(tail);
+	if (want < 4 || pread(fd, tail, want, size - (off_t)want) !=
+	    (ssize_t)want || (tl = spool_check_trailer(tail, want, m)) == -1)
+		return -1;
+	off = size - tl - m->datalen;
+	/* "M\n" at the start of the file or of a line */
+	n = off >= 3 ? 3 : 2;
+	if (off < 2 || pread(fd, mark, n, off - (off_t)n) != (ssize_t)n ||
+	    memcmp(mark + n - 2, "M\n", 2) != 0 || (n == 3 && mark[0] != '\n'))
+		return -1;
+	return off;
+}
+
+/*
+ * What a bounce needs from the envelope in buf (a committed file the
+ * parser refused), read leniently: each record that is valid on its own
+ * counts, the rest is skipped.
+ */
+static void
+spool_salvage_envelope(const char *buf, size_t len, struct qmsg *m)
+{
+	const char	*p = buf, *end = buf + len, *nl, *errstr;
+	char		 line[SPOOL_RECMAX + 1], *v, *sp;
+	size_t		 ll;
+	long long	 n;
+
+	for (; p < end; p = nl + 1) {
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			break;
+		ll = (size_t)(nl - p);
+		if (ll < 2 || ll >= sizeof(line) || p[1] != ' ' ||
+		    memchr(p, '\0', ll) != NULL || memchr(p, '\r', ll) != NULL)
+			continue;
+		memcpy(line, p, ll);
+		line[ll] = '\0';
+		v = line + 2;
+		switch (line[0]) {
+		case 'I':
+			if (spool_id_ok(v))
+				memcpy(m->id, v, SPOOL_IDLEN + 1);
+			break;
+		case 'T':
+			n = strtonum(v, 0, LLONG_MAX, &errstr);
+			if (errstr == NULL)
+				m->arrival = (time_t)n;
+			break;
+		case 'U':
+			if ((sp = strchr(v, ' ')) == NULL)
+				break;
+			*sp = '\0';
+			n = strtonum(v, 0, UINT_MAX - 1, &errstr);
+			if (errstr == NULL)
+				m->uid = (uid_t)n;
+			break;
+		case 'S':
+			if (m->sender == NULL && (*v == '\0' || addr_valid(v)))
+				m->sender = strdup(v);
+			break;
+		case 'L':
+			if (m->local_sender == NULL && addr_valid(v) &&
+			    addr_domain(v) == NULL)
+				m->local_sender = strdup(v);
+			break;
+		case 'R':
+			if (addr_valid(v))
+				(void)spool_add_rcpt(m, v);
+			break;
+		}
+	}
+}
+
+/*
+ * A queue file that spool_load_fd refused: if it is committed, read
+ * what a bounce needs (id, arrival, uid, sender, local name, the
+ * recipients that are valid addresses) and where its data is, and
+ * return 0; m->sender is NULL when no sender could be read, m->uid is
+ * (uid_t)-1 without a uid.  -1: not committed (a writer killed before
+ * its trailer), or out of memory.  m does not own fd.
+ */
+int
+spool_salvage(int fd, struct qmsg *m)
+{
+	struct stat	 st;
+	char		*buf;
+	size_t		 want;
+	off_t		 off;
+
+	memset(m, 0, sizeof(*m));
+	m->fd = -1;
+	m->uid = (uid_t)-1;
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    (off = spool_committed(fd, st.st_size, m)) == -1)
+		return -1;
+	m->dataoff = off;
+	m->owner = st.st_uid;
+	m->mtime = st.st_mtime;
+	want = off < SPOOL_ENVMAX ? (size_t)off : SPOOL_ENVMAX;
+	if ((buf = malloc(want)) == NULL)
+		return -1;
+	if (pread(fd, buf, want, 0) == (ssize_t)want)
+		spool_salvage_envelope(buf, want, m);
+	free(buf);
+	return 0;
+}
+
 int
 spool_open_msg(int dirfd, const char *name, struct qmsg *m, char *err,
     size_t errsz)
@@ -588,7 +755,9 @@ spool_read_state(int dirfd, const char *id, struct qmsg *m)
 /*
  * Replace the state file atomically: write "ID.tmp", fsync, rename over
  * "ID", fsync the directory.  A crash leaves the old state or the new one;
- * a stale "ID.tmp" is overwritten next time (O_TRUNC).
+ * a stale "ID.tmp" is overwritten next time (O_TRUNC) and removed at
+ * start-up.  A write that fails (a full disk) removes "ID.tmp" at once:
+ * the old state stays the valid one, and nothing is left behind.
  */
 int
 spool_write_state(int dirfd, const char *id, struct qmsg *m)
@@ -596,15 +765,17 @@ spool_write_state(int dirfd, const char *id, struct qmsg *m)
 	char	 tmp[SPOOL_IDLEN + 8], line[REPLY_MAX + 64];
 	FILE	*fp;
 	size_t	 i;
-	int	 fd, rc = 0;
+	int	 fd, rc = 0, saved;
 
 	(void)snprintf(tmp, sizeof(tmp), "%s.tmp", id);
 	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
 	    O_CLOEXEC, 0600);
-	if (fd == -1 || (fp = fdopen(fd, "w")) == NULL) {
-		if (fd != -1)
-			(void)close(fd);
+	if (fd == -1)
 		return -1;
+	if ((fp = fdopen(fd, "w")) == NULL) {
+		(void)close(fd);
+		rc = -1;
+		goto fail;
 	}
 	(void)fprintf(fp, "RELAYQ-STATE 1\nA %u %lld %lld\n", m->attempts,
 	    (long long)m->next_try, (long long)m->last_try);
@@ -623,8 +794,15 @@ spool_write_state(int dirfd, const char *id, struct qmsg *m)
 	CRASH_POINT("state-before-rename");
 	if (rc == 0 && renameat(dirfd, tmp, dirfd, id) == -1)
 		rc = -1;
-	if (rc == 0 && fsync(dirfd) == -1)
-		rc = -1;
+	else if (rc == 0) {
+		if (fsync(dirfd) == -1)
+			rc = -1;
+		return rc;
+	}
+ fail:
+	saved = errno;
+	(void)unlinkat(dirfd, tmp, 0);
+	errno = saved;
 	return rc;
 }
 

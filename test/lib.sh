@@ -170,6 +170,19 @@ log_has() { grep -qE -- "$1" "$T/log"; }
 # which needs a command that looks again each time)
 log_count_ge() { [ "$(grep -cE -- "$1" "$T/log")" -ge "$2" ]; }
 dir_empty() { [ -z "$(ls -A "$1")" ]; }
+# restart a normal daemon after a crash or kill -9 (the log already says started:)
+restart_daemon() {
+	local n
+	n=$(grep -c 'started:' "$T/log")
+	"${AS_USER[@]}" "$TOP/relayq" -C "$T/conf" drain -f 2>>"$T/daemon.err" &
+	echo $! > "$T/daemon.pid"
+	wait_for 10 log_count_ge 'started:' $((n + 1))
+}
+
+# the spool is clean once everything has left: nothing in drop/, queue/,
+# state/ (the invariant that no half-done work is left behind)
+spool_clean() { dir_empty "$T/spool/drop" && dir_empty "$T/spool/queue" && dir_empty "$T/spool/state"; }
+
 # a make SANITIZE=... build, which does not apply the sandbox (sandbox.c)
 sandbox_sanitizer_build() { nm "$TOP/relayq" 2>/dev/null | grep -q '__asan_init'; }
 

@@ -24,8 +24,8 @@ test_check() {
 	check "relayq check, problems: exit 78" test $rc -eq 78
 	check "relayq check: password file readable by others" grep -qxF "relayq check: auth_password_file $T/pw: must be owned by $RUNNAME and not readable by others (chown $RUNNAME:$RUNGROUP $T/pw; chmod 600 $T/pw)" <<<"$out"
 	check "relayq check: drop/ mode" grep -qxF "relayq check: $T/spool/drop: mode 755, must be 1730 (chmod 1730 $T/spool/drop)" <<<"$out"
-	check "relayq check: junk name in queue/" grep -qxF "relayq check: $T/spool/queue/junk: not a queue file name; the daemon ignores it (remove it)" <<<"$out"
-	check "relayq check: broken queue file" grep -qxF "relayq check: $T/spool/queue/0000000000000000: incomplete envelope (the daemon leaves it; move it away to inspect it)" <<<"$out"
+	check "relayq check: junk name in queue/" grep -qxF "relayq check: $T/spool/queue/junk: stray file: not a name the daemon makes there; it ignores it (remove it)" <<<"$out"
+	check "relayq check: broken queue file" grep -qxF "relayq check: $T/spool/queue/0000000000000000: incomplete envelope (the daemon moves it to corrupt/ when it tries it)" <<<"$out"
 	check "relayq check: count on the last line" test "$(tail -1 <<<"$out")" = "relayq check: 4 problem(s) found"
 	# auth_password_command alone is a complete AUTH configuration
 	grep -v '^auth_password_file ' "$T/conf" > "$T/conf3"

@@ -32,19 +32,6 @@ crashed() {
 	return $rc
 }
 
-# restart a normal daemon after a crash (the log already says started:)
-restart_daemon() {
-	local n
-	n=$(grep -c 'started:' "$T/log")
-	"${AS_USER[@]}" "$TOP/relayq" -C "$T/conf" drain -f 2>>"$T/daemon.err" &
-	echo $! > "$T/daemon.pid"
-	wait_for 10 log_count_ge 'started:' $((n + 1))
-}
-
-# the spool is clean once everything has left: nothing in drop/, queue/,
-# state/ (the invariant that no half-done work is left behind)
-spool_clean() { dir_empty "$T/spool/drop" && dir_empty "$T/spool/queue" && dir_empty "$T/spool/state"; }
-
 # crash_case POINT WANT: one message, the daemon dies at POINT, a normal
 # daemon takes over; the smarthost must end with WANT copies
 crash_case() {

@@ -34,6 +34,7 @@ test_install_layout() {
 755 d /var
 755 d /var/spool
 755 d /var/spool/relayq
+700 d /var/spool/relayq/corrupt
 1730 d /var/spool/relayq/drop
 700 d /var/spool/relayq/failed
 700 d /var/spool/relayq/hold

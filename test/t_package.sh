@@ -51,6 +51,7 @@ lrwxrwxrwx root/root ./usr/share/man/man8/newaliases.8.gz -> sendmail.8.gz
 -rw-r--r-- root/root ./usr/share/man/man8/relayq.8.gz
 -rw-r--r-- root/root ./usr/share/man/man8/sendmail.8.gz
 drwxr-xr-x root/root ./var/spool/relayq/
+drwxr-xr-x root/root ./var/spool/relayq/corrupt/
 drwxr-xr-x root/root ./var/spool/relayq/drop/
 drwxr-xr-x root/root ./var/spool/relayq/failed/
 drwxr-xr-x root/root ./var/spool/relayq/hold/
@@ -73,7 +74,7 @@ EOT
 	check "package: postinst makes sendmail setgid relayq via dpkg-statoverride" \
 	    grep -q 'dpkg-statoverride --update --add root relayq 2755' "$ctl/postinst"
 	check "package: postinst sets the spool modes (drop 1730, private 700, hold/ too)" \
-	    sh -c "grep -q 'chmod 1730 \"\$SPOOL/drop\"' '$ctl/postinst' && grep -q 'chmod 700 \"\$SPOOL/queue\" \"\$SPOOL/state\" \"\$SPOOL/failed\" \"\$SPOOL/hold\"' '$ctl/postinst'"
+	    sh -c "grep -q 'chmod 1730 \"\$SPOOL/drop\"' '$ctl/postinst' && grep -q 'chmod 700 \"\$SPOOL/queue\" \"\$SPOOL/state\" \"\$SPOOL/failed\" \"\$SPOOL/hold\"' '$ctl/postinst' && grep -q 'chmod 700 \"\$SPOOL/corrupt\"' '$ctl/postinst'"
 	check "package: systemd unit enabled at installation" \
 	    grep -q "deb-systemd-helper enable 'relayq.service'" "$ctl/postinst"
 	check "package: purge says what it removes before removing the spool" \
@@ -123,7 +124,7 @@ inroot dpkg -i /tmp/relayq.deb >$out/install.log 2>&1; echo $? > $out/install.rc
 inroot stat -c '%a %U:%G %n' /usr/sbin/sendmail /var/spool/relayq \
     /var/spool/relayq/drop /var/spool/relayq/queue \
     /var/spool/relayq/state /var/spool/relayq/failed \
-    /var/spool/relayq/hold > $out/modes
+    /var/spool/relayq/hold /var/spool/relayq/corrupt > $out/modes
 inroot getent passwd relayq | cut -d: -f1,6,7 > $out/user
 readlink $m/etc/systemd/system/multi-user.target.wants/relayq.service > $out/enabled
 printf '%s\n' "smarthost localhost:$port" "tls_ca_file /etc/relayq-ca.pem" \
@@ -160,7 +161,8 @@ INNER
 700 relayq:relayq /var/spool/relayq/queue
 700 relayq:relayq /var/spool/relayq/state
 700 relayq:relayq /var/spool/relayq/failed
-700 relayq:relayq /var/spool/relayq/hold"
+700 relayq:relayq /var/spool/relayq/hold
+700 relayq:relayq /var/spool/relayq/corrupt"
 	check "package life cycle: system user relayq, home the spool, no shell" \
 	    test "$(cat "$T/out/user")" = "relayq:/var/spool/relayq:/usr/sbin/nologin"
 	check "package life cycle: relayq.service enabled" \

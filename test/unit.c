@@ -42,6 +42,7 @@ void	 test_bs(unsigned int *, unsigned int *);	/* unit_bs.c */
 void	 test_drainq(unsigned int *, unsigned int *);	/* unit_drainq.c */
 void	 test_sort(unsigned int *, unsigned int *);	/* unit_sort.c */
 void	 test_tls(unsigned int *, unsigned int *);	/* unit_tls.c */
+void	 test_spool_limits(unsigned int *, unsigned int *); /* unit_spool.c */
 
 extern char **environ;
 
@@ -4176,6 +4177,7 @@ static const struct unit_group {
 	{ "drainq", NULL, test_drainq },
 	{ "sort", NULL, test_sort },
 	{ "tls", NULL, test_tls },
+	{ "spool_limits", NULL, test_spool_limits },
 	{ "idle", test_idle, NULL },	/* after the others have touched their code */
 	{ "authcmd", NULL, test_authcmd },	/* last: SIGCHLD */
 };

@@ -2,9 +2,11 @@
  * Queue files as the daemon finds them (the drop directory is writable
  * by local users, so a file there may be planted): spool_load_fd
  * (spool_parse_envelope, spool_check_trailer), spool_check_data on what
- * it accepted, and spool_parse_state on the same bytes.
+ * it accepted, and spool_parse_state on the same bytes; spool_salvage
+ * (the quarantine's reader) on what it refused.
  * Oracle: an accepted file has a consistent envelope and data that lies
- * inside the file.
+ * inside the file; so does the salvage of a committed one, with valid
+ * recipients only.
  */
 #include <sys/stat.h>
 
@@ -39,6 +41,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		(void)spool_parse_state((const char *)data, size, &m);
 		m.fd = -1;	/* the scratch file is reused */
 		spool_free_msg(&m);
-	}
+	} else if (spool_salvage(fd, &m) == 0) {
+		if (m.dataoff < 2 || m.datalen < 0 || m.fd != -1 ||
+		    (size_t)(m.dataoff + m.datalen) > size ||
+		    m.nrcpt > SPOOL_RCPTMAX ||
+		    (m.sender != NULL && m.sender[0] != '\0' &&
+		    !addr_valid(m.sender)))
+			abort();
+		for (i = 0; i < m.nrcpt; i++)
+			if (!addr_valid(m.rcpt[i].addr))
+				abort();
+		spool_free_msg(&m);
+	} else
+		spool_free_msg(&m);
 	return 0;
 }
