@@ -130,7 +130,8 @@ drain_conn_write(struct drain_conn *c)
  * complete: write it as the socket takes it.
  */
 static void
-drain_conn_answer(struct drain_conn *c, FILE *ans, char **buf, size_t *len)
+drain_conn_answer(struct drain_conn *c, FILE *ans, char **buf,
+    const size_t *len)
 {
 	free(c->out);
 	c->out = NULL;

@@ -563,8 +563,9 @@ tls_spki(const mbedtls_x509_crt *crt, const unsigned char **spki,
 	    MBEDTLS_ASN1_SEQUENCE) != 0)
 		return -1;
 	end = p + n;
+	/* [0] EXPLICIT version: context-specific tag number 0 */
 	if (mbedtls_asn1_get_tag(&p, end, &n, MBEDTLS_ASN1_CONTEXT_SPECIFIC |
-	    MBEDTLS_ASN1_CONSTRUCTED | 0) == 0)
+	    MBEDTLS_ASN1_CONSTRUCTED) == 0)
 		p += n;				/* version */
 	if (mbedtls_asn1_get_tag(&p, end, &n, MBEDTLS_ASN1_INTEGER) != 0)
 		return -1;
