@@ -131,6 +131,11 @@ $(SGID_OBJS): build/sgid/%.o: %.c
 	    -DSYSCONFDIR='"$(CURDIR)/test/sgid-etc"' -DRELAYQ_TEST \
 	    -DSPOOLDIR='"$(SPOOLDIR)"' \
 	    $(ALL_CFLAGS) $(DEPFLAGS) -c -o $@ $<
+# its config directory is this tree's path: a tree copied or moved
+# elsewhere (the tests' copy of a clone they cannot reach) rebuilds them
+build/sgid/.curdir: FORCE
+	+@mkdir -p $(@D); echo '$(CURDIR)' | cmp -s - $@ || echo '$(CURDIR)' > $@
+$(SGID_OBJS): build/sgid/.curdir
 test/sendmail-sgid: $(SGID_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $(SGID_OBJS) $(BSD_LIBS)
 
