@@ -214,7 +214,7 @@ interop: deps all
 
 # contrib/docker/Dockerfile.debian built and run for real, with podman
 # (root only; see test/docker.sh)
-docker-test: deps test/smtpd
+docker-test: deps all test/smtpd
 	@PKGS="podman runc debootstrap" sh test/deps.sh
 	@bash test/docker.sh
 	@RELAYQ_DOCKER_DEBIAN=13 bash test/docker.sh
