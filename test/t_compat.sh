@@ -12,7 +12,8 @@ compat_user=$(getent passwd "$RUNUID" | cut -d: -f1)
 compat_gecos=$(getent passwd "$RUNUID" | cut -d: -f5 | cut -d, -f1)
 # in a generated From: as it is when it is words of atext, else quoted
 compat_atext="[A-Za-z0-9!#\$%&'*+/=?^_\`{|}~-]"
-[[ $compat_gecos =~ ^$compat_atext+( $compat_atext+)*$ ]] ||
+[ -z "$compat_gecos" ] ||
+    [[ $compat_gecos =~ ^$compat_atext+( $compat_atext+)*$ ]] ||
     compat_gecos="\"$compat_gecos\""
 compat_host=$(hostname | cut -d. -f1)
 
@@ -55,7 +56,7 @@ compat_case() {
 	want=${want//USER/$compat_user}
 	# an empty full name gives no empty quoted phrase, as in Postfix:
 	# From: user@domain, not From: "" <user@domain>
-	[ -n "$compat_gecos" ] || want=$(sed -E 's/^From: "GECOS" <(.*)>$/From: \1/' <<<"$want")
+	[ -n "$compat_gecos" ] || want=$(sed -E 's/^From: GECOS <(.*)>$/From: \1/' <<<"$want")
 	want=${want//GECOS/$compat_gecos}
 	want=${want//HOST/$compat_host}
 	got=$(compat_queued)

@@ -59,6 +59,10 @@ ctl_delivered() { [ "$(ls "$T/mail" | grep -c '\.msg$')" -ge "$1" ]; }
 
 test_ctl_stall() {
 	local t0 base slow rc out
+	if [ "$(id -u)" != 0 ]; then
+		echo "# control socket stall: skipped, needs root (the slow clients and the mailq are two other users)"
+		return
+	fi
 	new_env ctlstall
 	start_smtpd && write_conf && start_daemon ||
 	    { not_ok "control socket stall: set-up" "see $T"; return; }

@@ -20,7 +20,7 @@ test_package_docs() {
 	    grep -q 'queued message file(s) stay in' "$ctl/prerm"
 	check "package: prerm parses (sh -n)" sh -n "$ctl/prerm"
 	check "package: the unit does not restart on a configuration error" \
-	    sh -c "dpkg-deb --fsys-tarfile '$deb' | tar -xOf - ./lib/systemd/system/relayq.service | grep -qx 'RestartPreventExitStatus=78'"
+	    sh -c "dpkg-deb --fsys-tarfile '$deb' | tar -xOf - --wildcards '*lib/systemd/system/relayq.service' | grep -qx 'RestartPreventExitStatus=78'"
 }
 
 test_package_docs
