@@ -12,6 +12,19 @@ TRAP_LINE='relayq\[[0-9]+\]: sandbox: system call [0-9]+ \(execve\) refused by t
 
 # trap_run DEST FILE: the test daemon logging to DEST (file or stderr),
 # whose lines end up in FILE; its exit status in TRAP_RC
+# trap_reap PID: wait (15 s at most) for the daemon to die; its exit
+# status into TRAP_RC, -1 when it is still running
+trap_reap() {
+	echo "$1" > "$T/daemon.pid"
+	if wait_for 15 sh -c "! kill -0 $1 2>/dev/null"; then
+		wait "$1" 2>/dev/null
+		TRAP_RC=$?
+	else
+		TRAP_RC=-1
+	fi
+	rm -f "$T/daemon.pid"
+}
+
 trap_run() {
 	local pid
 	new_env "trap_$1"
@@ -20,14 +33,7 @@ trap_run() {
 	"${AS_USER[@]}" env RELAYQ_TEST_EXEC="$T/escaped" "$TOP/test/relayq-crash" \
 	    -C "$T/conf" drain -f 2>>"$T/daemon.err" &
 	pid=$!
-	echo $pid > "$T/daemon.pid"
-	if wait_for 15 sh -c "! kill -0 $pid 2>/dev/null"; then
-		wait $pid 2>/dev/null
-		TRAP_RC=$?
-	else
-		TRAP_RC=-1
-	fi
-	rm -f "$T/daemon.pid"
+	trap_reap $pid
 	stop_pid "$T/smtpd.pid"
 }
 
@@ -73,14 +79,7 @@ exec ${AS_USER[*]} env RELAYQ_TEST_EXEC="$T/escaped" "$TOP/test/relayq-crash" -C
 NS
 	unshare -m --propagation private bash "$T/ns.sh" 2>>"$T/daemon.err" &
 	pid=$!
-	echo $pid > "$T/daemon.pid"
-	if wait_for 15 sh -c "! kill -0 $pid 2>/dev/null"; then
-		wait $pid 2>/dev/null
-		TRAP_RC=$?
-	else
-		TRAP_RC=-1
-	fi
-	rm -f "$T/daemon.pid"
+	trap_reap $pid
 	check "seccomp violation, log syslog: the sandbox was on" \
 	    wait_for 5 grep -qE 'sandbox: Landlock ABI [0-9]+, seccomp allow-list$' "$T/syslog"
 	check "seccomp violation, log syslog: the call is named, facility mail, level crit" \
