@@ -452,12 +452,19 @@ drain_ctl_one(FILE *ans, const struct ctl_req *req, const struct ucred *cr)
 			drain_q[i].next = 0;
 			n++;
 		}
-		/* the queue past active_queue_limit: due as it is taken in
-		   (drain_load); only for whoever may flush every message */
-		if (where == 0 && admin && drain_backlog) {
+		/*
+		 * The queue past active_queue_limit: due as it is taken in
+		 * (drain_load); only for whoever may flush every message.
+		 * Messages may wait in queue/ while drain_backlog is 0: a
+		 * pass over queue/ that takes them in has begun (it clears
+		 * the flag) and stopped because the table is full again.
+		 */
+		if (where == 0 && admin) {
 			drain_flushed = time(NULL);
-			drain_ids_read(drain_queuefd, &drain_queued);
-			n = drain_queued.n;
+			if (drain_backlog || drain_nq >= drain_limit) {
+				drain_ids_read(drain_queuefd, &drain_queued);
+				n = drain_queued.n;
+			}
 		}
 		log_info("flush of %s requested by uid %u", where == 1 ?
 		    req->id : "the queue", (unsigned int)cr->uid);

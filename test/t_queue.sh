@@ -191,3 +191,34 @@ test_queue_active_limit() {
 }
 
 test_queue_active_limit
+
+# A flush of the whole queue while the table is full and a pass over
+# queue/ is under way (a message left the table, one from queue/ took its
+# place): the messages still in queue/, tried before and due in an hour,
+# are due now too when they are taken in, not an hour later.
+test_queue_flush_mid_pass() {
+	local first
+	new_env qflush
+	start_smtpd && stop_pid "$T/smtpd.pid" || { not_ok "flush mid-pass: set-up" "see $T"; return; }
+	write_conf "retry_min 1h" "retry_max 1h"
+	start_daemon || { not_ok "flush mid-pass: set-up" "see $T"; return; }
+	for i in 1 2 3 4 5 6 7 8 9 10; do
+		printf 'Subject: pass %s\n\nbody\n' "$i" | submit user@example.net
+	done
+	check "flush mid-pass: all ten tried once" wait_for 30 log_count_ge 'status=deferred' 10
+	stop_daemon
+	write_conf "active_queue_limit 4" "retry_min 1h" "retry_max 1h"
+	restart_daemon || { not_ok "flush mid-pass: restart" "see $T"; return; }
+	# the table holds the first four in directory order (ls -U reads it
+	# as the daemon does); deleting one of them starts a pass over queue/
+	first=$(ls -U "$T/spool/queue" | head -1)
+	check "flush mid-pass: delete one held in memory" test "$(rq delete "$first")" = "$first: deleted"
+	SMTPD_PORT=$PORT start_smtpd || { not_ok "flush mid-pass: smarthost" "see $T"; return; }
+	check "flush mid-pass: flush answers" test "$(rq flush)" = "9 message(s) scheduled for delivery now"
+	check "flush mid-pass: all nine delivered" wait_for 30 dir_empty "$T/spool/queue"
+	check "flush mid-pass: nine at the smarthost" test "$(ls "$T"/mail/*.env 2>/dev/null | wc -l)" -eq 9
+	stop_daemon
+	stop_pid "$T/smtpd.pid"
+}
+
+test_queue_flush_mid_pass
