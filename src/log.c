@@ -54,9 +54,13 @@ log_signal_prepare(void)
  * `dest' is "syslog", "stderr" or an absolute file name.  Returns -1 with
  * errno when the file cannot be opened; logging then goes to syslog, and
  * the caller decides whether to say so (losing the log must not stop mail).
+ * O_CREAT only for the daemon (log_init): the file belongs to the user it
+ * runs as.  A front end (log_join) run by root before the daemon ever
+ * started would otherwise leave a root-owned 0640 file the daemon can
+ * never open, and all its logging would go to syslog from then on.
  */
-int
-log_init(const char *prog, const char *dest)
+static int
+log_setup(const char *prog, const char *dest, int oflags)
 {
 	struct tm	 tm;
 	time_t		 now = time(NULL);
@@ -68,14 +72,28 @@ log_init(const char *prog, const char *dest)
 	if (dest != NULL && strcmp(dest, "stderr") == 0)
 		log_fd = STDERR_FILENO;
 	else if (dest != NULL && strcmp(dest, "syslog") != 0 &&
-	    (log_fd = open(dest, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
-	    O_NOFOLLOW, 0640)) == -1) {
+	    (log_fd = open(dest, O_WRONLY | O_APPEND | O_CLOEXEC |
+	    O_NOFOLLOW | oflags, 0640)) == -1) {
 		openlog(prog, LOG_PID, LOG_MAIL);
 		return -1;
 	}
 	if (log_fd == -1)
 		openlog(prog, LOG_PID, LOG_MAIL);
 	return 0;
+}
+
+/* The daemon's log: the file is created when missing. */
+int
+log_init(const char *prog, const char *dest)
+{
+	return log_setup(prog, dest, O_CREAT);
+}
+
+/* A front end's: appends to the daemon's file, syslog while there is none. */
+int
+log_join(const char *prog, const char *dest)
+{
+	return log_setup(prog, dest, 0);
 }
 
 static void

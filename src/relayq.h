@@ -173,6 +173,7 @@ const char	*conf_domain(struct conf *);
 
 /* log.c */
 int		 log_init(const char *, const char *);
+int		 log_join(const char *, const char *);
 void		 log_signal_prepare(void);
 void		 log_signal_safe(const char *);
 void		 log_info(const char *, ...)

@@ -592,9 +592,9 @@ main(int argc, char *argv[])
 		return ctl_frontend(&conf, o.mode == 'p' ? 'p' : 'q',
 		    o.qflag == 'I' ? o.qid : NULL, o.nrcpt);
 	if (conf.log != NULL && strcmp(conf.log, "stderr") == 0)
-		(void)log_init("sendmail", "syslog");
+		(void)log_join("sendmail", "syslog");
 	else
-		(void)log_init("sendmail", conf.log);
+		(void)log_join("sendmail", conf.log);
 	/* admin_address: local recipients without an alias go there */
 	if (aliases_ctx_init(&cx, &conf, errbuf, sizeof(errbuf)) == -1)
 		sm_errx(EX_CONFIG, "%s: %s", conf.path, errbuf);
