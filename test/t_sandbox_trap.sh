@@ -74,7 +74,13 @@ for n in null zero random urandom; do
 	touch /dev/\$n && mount --bind "$T/olddev/\$n" /dev/\$n || exit 1
 done
 /usr/bin/python3 "$TOP/test/syslogd.py" /dev/log "$T/syslog" "$T/syslogd.pid" &
-while [ ! -s "$T/syslogd.pid" ]; do sleep 0.05; done
+# the syslog stand-in is listening once it wrote its pid: 10 s at most
+i=0
+while [ ! -s "$T/syslogd.pid" ]; do
+	i=\$((i + 1))
+	[ \$i -le 200 ] || { echo "syslogd.py did not start" >&2; exit 1; }
+	sleep 0.05
+done
 exec ${AS_USER[*]} env RELAYQ_TEST_EXEC="$T/escaped" "$TOP/test/relayq-crash" -C "$T/conf" drain -f
 NS
 	unshare -m --propagation private bash "$T/ns.sh" 2>>"$T/daemon.err" &
