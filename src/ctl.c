@@ -30,6 +30,7 @@
 
 #include <err.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,10 +172,16 @@ ctl_error(FILE *ans, int code, const char *msg)
 	(void)fprintf(ans, "ERR %d %.400s\n", code, msg);
 }
 
+/*
+ * "OK LENGTH": the client knows the answer is whole only when it has
+ * LENGTH bytes.  The daemon closes a connection that stops reading
+ * (drainconn.c), and without the length a listing cut there would look
+ * like a short queue.
+ */
 void
 ctl_ok(FILE *ans, const char *body, size_t len)
 {
-	(void)fputs("OK\n", ans);
+	(void)fprintf(ans, "OK %zu\n", len);
 	if (len > 0)
 		(void)fwrite(body, 1, len, ans);
 }
@@ -238,7 +245,7 @@ ctl_call(const char *spool, const char *request, FILE *out, char *err,
 	char		 buf[4096], line[CTL_LINEMAX + 2], *text = NULL;
 	const char	*errstr;
 	FILE		*mem = NULL;
-	size_t		 len = 0, tlen = 0;
+	size_t		 len = 0, tlen = 0, want;
 	ssize_t		 n;
 	char		*p, *nl;
 	int		 fd, code;
@@ -278,7 +285,8 @@ ctl_call(const char *spool, const char *request, FILE *out, char *err,
 		(void)close(fd);
 		return errstr != NULL ? EX_SOFTWARE : code;
 	}
-	if (strcmp(buf, "OK") != 0) {
+	if (strncmp(buf, "OK ", 3) != 0 || (want = (size_t)strtonum(buf + 3,
+	    0, LLONG_MAX, &errstr), errstr != NULL)) {
 		(void)snprintf(err, errsz, "bad answer from the daemon");
 		(void)close(fd);
 		return EX_PROTOCOL;
@@ -309,6 +317,14 @@ ctl_call(const char *spool, const char *request, FILE *out, char *err,
 		(void)snprintf(err, errsz, "reading from %s/%s: %s (the "
 		    "answer is incomplete)", spool, CTL_SOCKET,
 		    strerror(errno));
+		free(text);
+		return EX_IOERR;
+	}
+	if (tlen != want) {
+		(void)snprintf(err, errsz, "the daemon's answer on %s/%s "
+		    "ended after %zu of its %zu bytes: it closes a connection "
+		    "after %d seconds (its log says so); nothing was printed, "
+		    "try again", spool, CTL_SOCKET, tlen, want, CTL_TOTAL);
 		free(text);
 		return EX_IOERR;
 	}

@@ -4,11 +4,16 @@
  * can hold the daemon.  Every connection is non-blocking and looked at
  * only when poll(2) says it is ready, from the main loop and between the
  * messages of a delivery run; none is ever read or written in a loop
- * that waits.  Each has CONN_DEADLINE for the whole exchange, however
- * slowly its bytes trickle in, and a caller (by uid) may hold at most
- * CONN_PER_UID of the CONN_MAX at once, so one local user cannot starve
- * another's mailq.  Postfix gets the same from showq, a process of its
- * own; one loop that never waits does it here without a second sandbox.
+ * that waits.  Each has CTL_REQWAIT seconds to send its request,
+ * however slowly its bytes trickle in, and CTL_TOTAL for the whole
+ * exchange: time for a client to read a 10 000-message listing that
+ * took the daemon seconds to build, on a loaded machine.  A caller (by
+ * uid) may hold at most CONN_PER_UID of the DRAIN_CONN_MAX at once, so
+ * one local user cannot starve another's mailq.  An answer says its
+ * length (ctl_ok), so a client whose answer was cut at the deadline
+ * says so rather than print a short queue.  Postfix gets the same from
+ * showq, a process of its own; one loop that never waits does it here
+ * without a second sandbox.
  *
  * Answers are built in memory and written as the socket takes them.  A
  * listing is at most what the caller may see (CONN_MAX of them at once
@@ -33,7 +38,6 @@
 #include "drain.h"
 
 #define CONN_PER_UID	4	/* connections one caller may hold */
-#define CONN_DEADLINE	5	/* seconds for a whole exchange */
 
 enum conn_state {
 	CONN_REQUEST,		/* reading the request line */
@@ -47,7 +51,8 @@ static const char *const conn_state_names[] = {
 struct drain_conn {
 	int			 fd;		/* -1: a free slot */
 	struct ucred		 cr;		/* from the kernel */
-	long long		 deadline;	/* CLOCK_MONOTONIC, ms */
+	long long		 start;		/* CLOCK_MONOTONIC, ms */
+	long long		 deadline;	/* the same clock */
 	enum conn_state		 state;
 	char			 in[CTL_LINEMAX + 1];
 	size_t			 inlen;
@@ -142,6 +147,7 @@ drain_conn_answer(struct drain_conn *c, FILE *ans, char **buf,
 	} else
 		free(*buf);
 	c->state = CONN_ANSWER;
+	c->deadline = c->start + CTL_TOTAL * 1000;
 	drain_conn_write(c);	/* most answers fit the socket at once */
 }
 
@@ -190,7 +196,8 @@ drain_conn_accept(void)
 		fr->fd = fd;
 		fr->cr = cr;
 		fr->state = CONN_REQUEST;
-		fr->deadline = drain_conn_now() + CONN_DEADLINE * 1000;
+		fr->start = drain_conn_now();
+		fr->deadline = fr->start + CTL_REQWAIT * 1000;
 	}
 }
 
@@ -407,8 +414,8 @@ drain_conn_serve(void)
 			continue;
 		log_warnx("control socket: connection from uid %u closed: "
 		    "the exchange took more than %d seconds (at the %s)",
-		    (unsigned int)c->cr.uid, CONN_DEADLINE,
-		    conn_state_names[c->state]);
+		    (unsigned int)c->cr.uid, c->state == CONN_ANSWER ?
+		    CTL_TOTAL : CTL_REQWAIT, conn_state_names[c->state]);
 		drain_conn_close(c);
 	}
 }

@@ -285,6 +285,10 @@ int		 check_main(struct conf *);
 /* ctl.c */
 #define CTL_SOCKET		"ctl"
 #define CTL_LINEMAX		64
+/* seconds the daemon gives a connection to send its request, and for
+   the whole exchange (drainconn.c) */
+#define CTL_REQWAIT		5
+#define CTL_TOTAL		30
 enum ctl_cmd {
 	CTL_QUEUE,
 	CTL_STATUS,
