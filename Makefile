@@ -219,11 +219,16 @@ docker-test: deps all test/smtpd
 	@bash test/docker.sh
 	@RELAYQ_DOCKER_DEBIAN=13 bash test/docker.sh
 
-# the build, make check and make interop on Debian 13 (mbedTLS 3.6), in
-# a cached debootstrap root (root only; see test/trixie.sh)
+# the README's make demo and make check, the -Werror builds and make
+# interop on a fresh Debian 13 (mbedTLS 3.6) or 12 minbase root, cached
+# (root only; see test/trixie.sh)
 check-trixie:
 	@PKGS="debootstrap" sh test/deps.sh
 	@bash test/trixie.sh
+
+check-bookworm:
+	@PKGS="debootstrap" sh test/deps.sh
+	@RELAYQ_MINBASE_SUITE=bookworm bash test/trixie.sh
 
 bench: deps all test/smtpd
 	@bash test/bench.sh
@@ -273,7 +278,7 @@ clean:
 	rm -rf build
 
 .PHONY: all check demo interop bench install clean deps lint deb FORCE fuzz \
-	fuzz-deps docker-test layering uninstall check-trixie
+	fuzz-deps docker-test layering uninstall check-trixie check-bookworm
 
 # --- every object: rebuilt when the flags change, and when a header it
 # includes does (the .d files its compilation wrote; none before the

@@ -1,50 +1,54 @@
 #!/bin/bash
 #
-# trixie.sh - the build and the whole suite on Debian 13 (trixie, mbedTLS
-# 3.6), from a Debian 12 host.  Run by `make check-trixie' as root (CI),
-# from the top of the repository.
+# trixie.sh - the README's first hour and the whole suite on a fresh
+# Debian minbase system: Debian 13 (trixie, mbedTLS 3.6) by default, or
+# Debian 12 with RELAYQ_MINBASE_SUITE=bookworm, from a Debian 12 host.
+# Run by `make check-trixie' as root (CI), from the top of the
+# repository.
 #
-# A trixie root is made with debootstrap --variant=minbase from the Debian
-# mirror, with everything the build, `make check', `make interop' and
-# `make deb' need installed in it.  It is cached in $RELAYQ_TRIXIE_CACHE
-# (default /var/cache/relayq-ci/trixie) and used again while its stamp --
-# suite, mirror and package list -- is the same and it is less than 7 days
-# old (security updates); otherwise it is made anew.  The cached root is
-# never written by a run: each run sees it through an overlay (or a copy
-# where the kernel has no overlayfs) in a temp dir, so one run's packages,
-# spools and Postfix state cannot leak into the next.
+# A root is made with debootstrap --variant=minbase from the Debian
+# mirror, with only what the README's prerequisite line installs (make
+# and git), and the mirror's package lists.  It is cached in
+# $RELAYQ_TRIXIE_CACHE (default /var/cache/relayq-ci/SUITE) and used
+# again while its stamp -- suite, mirror and package list -- is the same
+# and it is less than 7 days old (security updates); otherwise it is made
+# anew.  The cached root is never written by a run: each run sees it
+# through an overlay (or a copy where the kernel has no overlayfs) in a
+# temp dir, so one run's packages, spools and Postfix state cannot leak
+# into the next.
 #
 # Inside: a private mount and PID namespace (unshare), so that /proc,
 # /dev, /sys and the overlay vanish with it and every process the tests
 # leave behind is killed when it ends, even on failure; then chroot.  A
 # copy of this tree (the files git knows, plus uncommitted changes) is
-# built there with -Werror and Debian's hardening flags, then `make
-# check' and `make interop' run, as .ci/run does on the host.
+# put where a new user clones it as root, /root/relayq (a 0700 home the
+# tests' unprivileged user cannot enter), and the README's two commands
+# run there as written: `make demo' and `make check' install what they
+# need themselves.  Then, as .ci/run does on the host, -Werror builds
+# with Debian's hardening flags (dpkg-dev installed for those) and `make
+# interop'.
 #
-# Output: the inner runs' lines, then `trixie: make check N passed, N
-# failed' and `trixie: make interop N passed, N failed'; exit 1 on any
-# failure.  Never passes by skipping: not root or no debootstrap is a
-# failure with the reason.
-# Environment: RELAYQ_TRIXIE_CACHE (cache dir), RELAYQ_DEBIAN_MIRROR
-# (mirror URI, default http://deb.debian.org/debian), TRIXIE_KEEP=1 (keep
-# the temp dir and print its path).
+# Output: the inner runs' lines, then `SUITE: make demo ...', `SUITE:
+# make check N passed, N failed' and `SUITE: make interop N passed, N
+# failed'; exit 1 on any failure.  Never passes by skipping: not root or
+# no debootstrap is a failure with the reason.
+# Environment: RELAYQ_MINBASE_SUITE (trixie or bookworm),
+# RELAYQ_TRIXIE_CACHE (cache dir), RELAYQ_DEBIAN_MIRROR (mirror URI,
+# default http://deb.debian.org/debian), TRIXIE_KEEP=1 (keep the temp dir
+# and print its path).
 
 set -u
 cd "$(dirname "$0")/.." || exit 1
 TOP=$(pwd)
-SUITE=trixie
-CACHE=${RELAYQ_TRIXIE_CACHE:-/var/cache/relayq-ci/trixie}
+SUITE=${RELAYQ_MINBASE_SUITE:-trixie}
+CACHE=${RELAYQ_TRIXIE_CACHE:-/var/cache/relayq-ci/$SUITE}
 MIRROR=${RELAYQ_DEBIAN_MIRROR:-http://deb.debian.org/debian}
-# build (build-essential, as Build-Depends assumes), test/deps.sh, the
-# suite (iproute2: ss; procps: ps; python3), interop (Postfix, Cyrus
-# SASL), make deb (contrib/debian/mkdeb.sh, lintian)
-PKGS="build-essential dpkg-dev debhelper fakeroot libmbedtls-dev libbsd-dev
-openssl ca-certificates util-linux mandoc git python3 iproute2 procps
-postfix sasl2-bin libsasl2-modules lintian"
-PKGS=$(echo $PKGS)
-STAMP="$SUITE $MIRROR $PKGS"
+# the README's prerequisite line, nothing more: the rest is the
+# commands' own business
+PKGS="make git"
+STAMP="$SUITE $MIRROR $PKGS hosts"
 
-fail() { echo "not ok - trixie: $1"; echo "0 passed, 1 failed"; exit 1; }
+fail() { echo "not ok - $SUITE: $1"; echo "0 passed, 1 failed"; exit 1; }
 
 [ "$(id -u)" = 0 ] || fail "needs root (debootstrap, chroot): run as root: make check-trixie"
 command -v debootstrap >/dev/null ||
@@ -63,7 +67,7 @@ make_root() {
 	flock -w 1800 9 || { echo "# $CACHE.lock held for 30 minutes"; return 1; }
 	if [ -d "$CACHE/root" ] && [ "$(cat "$CACHE/stamp" 2>/dev/null)" = "$STAMP" ] &&
 	    [ -n "$(find "$CACHE/stamp" -mtime -7)" ]; then
-		echo "# trixie root: cached $(date -r "$CACHE/stamp" -u +%FT%TZ)"
+		echo "# $SUITE root: cached $(date -r "$CACHE/stamp" -u +%FT%TZ)"
 		return 0
 	fi
 	t0=$(date +%s)
@@ -71,7 +75,7 @@ make_root() {
 	# is used again; anything else starts from scratch
 	if [ ! -e "$new/.debootstrap-done" ]; then
 		rm -rf "$new"
-		echo "# trixie root: debootstrap --variant=minbase $SUITE $MIRROR"
+		echo "# $SUITE root: debootstrap --variant=minbase $SUITE $MIRROR"
 		timeout 1800 debootstrap --variant=minbase $SUITE "$new" "$MIRROR" \
 		    >"$W/debootstrap.log" 2>&1 ||
 		    { tail -5 "$W/debootstrap.log"; return 1; }
@@ -79,10 +83,15 @@ make_root() {
 	fi
 	printf 'deb %s %s main\ndeb %s %s-updates main\n' "$MIRROR" $SUITE \
 	    "$MIRROR" $SUITE > "$new/etc/apt/sources.list"
+	# what the Debian installer writes and debootstrap does not: without
+	# it "localhost" goes to DNS, and the tests' smarthost is localhost
+	printf '127.0.0.1\tlocalhost\n127.0.1.1\trelayq-ci\n::1\tlocalhost ip6-localhost ip6-loopback\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n' \
+	    > "$new/etc/hosts"
+	echo relayq-ci > "$new/etc/hostname"
 	# no daemon started by a postinst in the root
 	printf '#!/bin/sh\nexit 101\n' > "$new/usr/sbin/policy-rc.d"
 	chmod 755 "$new/usr/sbin/policy-rc.d"
-	echo "# trixie root: apt-get install $PKGS"
+	echo "# $SUITE root: apt-get install $PKGS"
 	in_root "$new" bash -c "apt-get update -q && apt-get install -y -q \
 	    --no-install-recommends $PKGS" >"$W/apt.log" 2>&1 ||
 	    { tail -20 "$W/apt.log"; return 1; }
@@ -91,7 +100,7 @@ make_root() {
 	rm -rf "$CACHE"
 	mkdir -p "$CACHE" && mv "$new" "$CACHE/root" &&
 	    echo "$STAMP" > "$CACHE/stamp" || return 1
-	echo "# trixie root: made in $(( $(date +%s) - t0 )) s"
+	echo "# $SUITE root: made in $(( $(date +%s) - t0 )) s"
 }
 
 # in_root ROOT COMMAND...: COMMAND chrooted in ROOT, in a private mount
@@ -115,7 +124,7 @@ in_root() {
 }
 
 t0=$(date +%s)
-make_root || fail "trixie root in $CACHE: see above"
+make_root || fail "$SUITE root in $CACHE: see above"
 exec 9>&-
 t1=$(date +%s)
 
@@ -139,10 +148,18 @@ mkdir -p "$W/src"
 # mount lives in the namespace too.
 cat > "$W/inner.sh" <<'EOF'
 set -u
-cd /build/relayq || exit 1
+cd /root/relayq || exit 1
 flags="CFLAGS=-O2 -g -Werror"
-echo "# $(. /etc/os-release; echo "$PRETTY_NAME"), mbedTLS $(dpkg-query -W -f='${Version}' libmbedtls-dev), $(gcc --version | head -1)"
-make deps || exit 1
+echo "# $(. /etc/os-release; echo "$PRETTY_NAME"), in /root/relayq (/root mode $(stat -c %a /root))"
+# the README, as written
+make demo >/build/demo.log 2>&1
+echo "demo-exit $?" >> /build/demo.log
+tail -3 /build/demo.log
+echo "# mbedTLS $(dpkg-query -W -f='${Version}' libmbedtls-dev), $(gcc --version | head -1)"
+make check "$flags" 2>&1 | tee /build/check.log
+# CI's hardened build (dpkg-buildflags: dpkg-dev, not a README step)
+apt-get install -y -q --no-install-recommends dpkg-dev >/dev/null 2>&1 ||
+    { echo "apt-get install dpkg-dev failed"; exit 1; }
 make clean >/dev/null
 make CFLAGS="$(dpkg-buildflags --get CFLAGS) -Werror" \
     CPPFLAGS="$(dpkg-buildflags --get CPPFLAGS)" \
@@ -152,20 +169,25 @@ make clean >/dev/null
 make "$flags" >/tmp/build.log 2>&1 ||
     { cat /tmp/build.log; echo "-Werror build failed"; exit 1; }
 echo "# -Werror builds (plain and hardened): clean"
-make check "$flags" 2>&1 | tee /build/check.log
 make interop "$flags" 2>&1 | tee /build/interop.log
 EOF
 mkdir -p "$W/build"
-unshare --mount --propagation private bash -c "$MNT && mkdir -p $R/build/relayq &&
-    tar -C $R/build/relayq -xf $W/src.tar && cp $W/inner.sh $R/build/ &&
+unshare --mount --propagation private bash -c "$MNT && mkdir -p $R/build $R/root/relayq &&
+    chmod 700 $R/root && tar -C $R/root/relayq -xf $W/src.tar && cp $W/inner.sh $R/build/ &&
     $(declare -f in_root); in_root $R bash /build/inner.sh;
-    cp $R/build/check.log $R/build/interop.log $W/build/ 2>/dev/null; true"
+    cp $R/build/*.log $W/build/ 2>/dev/null; true"
 t2=$(date +%s)
 
 rc=0
+if grep -qx 'demo-exit 0' "$W/build/demo.log" 2>/dev/null; then
+	echo "$SUITE: make demo from /root/relayq: exit 0"
+else
+	echo "$SUITE: make demo from /root/relayq: failed"
+	rc=1
+fi
 for what in check interop; do
 	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$W/build/$what.log" 2>/dev/null | tail -1)
-	echo "trixie: make $what ${line:-did not finish}"
+	echo "$SUITE: make $what ${line:-did not finish}"
 	case $line in
 	*" 0 failed") ;;
 	*) rc=1 ;;
