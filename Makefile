@@ -39,6 +39,7 @@ COMMON_SRCS	 = src/util.c \
 		   src/queue.c \
 		   src/queuelocal.c
 SENDMAIL_SRCS	 = src/sendmail.c \
+		   src/submission.c \
 		   src/smdrop.c \
 		   src/smargs.c \
 		   src/msg.c \

@@ -122,6 +122,20 @@ struct rcpt {
 #define SMTPUTF8_NEEDED	1	/* an address is not ASCII */
 #define SMTPUTF8_HEADER	2	/* UTF-8 in the header only (RFC 6532) */
 
+/* The body type a caller declared (-B, the B record). */
+enum body_decl {
+	BODY_NONE,		/* not declared */
+	BODY_7BIT,
+	BODY_8BITMIME,
+};
+
+/* What a DSN returns of the message (-R, the D record, RET=). */
+enum dsn_ret {
+	DSN_RET_NONE,		/* not asked: the full message when small */
+	DSN_RET_FULL,
+	DSN_RET_HDRS,
+};
+
 /* A queue file opened for delivery: envelope in memory, data on disk. */
 struct qmsg {
 	char		 id[SPOOL_IDLEN + 1];
@@ -133,8 +147,8 @@ struct qmsg {
 	struct rcpt	*rcpt;
 	size_t		 nrcpt;
 	int		 eightbit;
-	int		 body_decl;	/* -B: 0 none, 7 or 8 */
-	int		 dsn_ret;	/* -R: 0 none, 1 FULL, 2 HDRS */
+	enum body_decl	 body_decl;	/* B */
+	enum dsn_ret	 dsn_ret;	/* D */
 	char		 envid[DSN_ENVID_MAX + 1];	/* -V, "" = none */
 	int		 smtputf8;	/* 0, or SMTPUTF8_* */
 	int		 fd;
@@ -242,6 +256,9 @@ void		 spool_make_id(char *, struct timespec *, pid_t);
 int		 spool_parse_envelope(const char *, size_t, struct qmsg *,
 		    char *, size_t);
 int		 spool_check_envelope(const char *, size_t, char *, size_t);
+int		 spool_write_envelope(const struct qmsg *, char **, size_t *);
+int		 spool_add_rcpt(struct qmsg *, const char *, const char *,
+		    unsigned int);
 int		 spool_check_trailer(const char *, size_t, struct qmsg *);
 int		 spool_id_ok(const char *);
 int		 spool_load_fd(int, struct qmsg *, char *, size_t);

@@ -2708,7 +2708,7 @@ test_smtp_send(void)
 		    "250 ok\r\n", "354 go\r\n", "250 queued\r\n", NULL };
 
 		qmsg_build(&m, "s@x", r2, 2);
-		m.dsn_ret = 2;
+		m.dsn_ret = DSN_RET_HDRS;
 		(void)strlcpy(m.envid, "QQ314159", sizeof(m.envid));
 		m.rcpt[0].notify = DSN_NOTIFY_SUCCESS | DSN_NOTIFY_FAILURE;
 		m.rcpt[1].notify = DSN_NOTIFY_NEVER;
@@ -2729,7 +2729,7 @@ test_smtp_send(void)
 		spool_free_msg(&m);
 
 		qmsg_build(&m, "s@x", r2, 1);
-		m.dsn_ret = 1;
+		m.dsn_ret = DSN_RET_FULL;
 		m.rcpt[0].notify = DSN_NOTIFY_NEVER;
 		(void)send_data(&m, smtp_data_ok, sizeof(smtp_data_ok) - 1);
 		rc = send_run(f, &m, 0, sc + 1);
@@ -3585,8 +3585,8 @@ test_spool_dsn(void)
 	CASE("spool: B, D, V, F and N records parsed");
 	EXPECT_INT("rc", rc, 0);
 	if (rc == 0) {
-		EXPECT_INT("body_decl", m.body_decl, 8);
-		EXPECT_INT("dsn_ret", m.dsn_ret, 2);
+		EXPECT_INT("body_decl", m.body_decl, BODY_8BITMIME);
+		EXPECT_INT("dsn_ret", m.dsn_ret, DSN_RET_HDRS);
 		EXPECT_STR("envid", m.envid, "env-1");
 		EXPECT_INT("smtputf8", m.smtputf8, 1);
 		EXPECT_INT("nrcpt", m.nrcpt, 3);

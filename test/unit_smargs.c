@@ -69,7 +69,7 @@ test_smargs_accepted(void)
 	EXPECT_INT("-i", o.iflag, 1);
 	EXPECT_STR("-f", o.sender, "a@b");
 	EXPECT_STR("-F", o.fullname, "Full Name");
-	EXPECT_INT("-B", o.body_decl, 8);
+	EXPECT_INT("-B", o.body_decl, BODY_8BITMIME);
 	EXPECT_INT("mode", o.mode, 'm');
 	EXPECT_INT("recipients", o.nrcpt, 1);
 	EXPECT_STR("recipient", o.rcpt[0], "x");
@@ -81,7 +81,7 @@ test_smargs_accepted(void)
 	argc = argv_of(buf, v, 32);
 	EXPECT_INT("rc", smargs_parse(argc, v, &o, &e), 0);
 	EXPECT_INT("-N", o.notify, DSN_NOTIFY_SUCCESS | DSN_NOTIFY_DELAY);
-	EXPECT_INT("-R", o.dsn_ret, 2);
+	EXPECT_INT("-R", o.dsn_ret, DSN_RET_HDRS);
 	EXPECT_STR("-V", o.envid, "abc");
 	EXPECT_INT("recipients", o.nrcpt, 1);
 	EXPECT_STR("recipient", o.rcpt[0], "-x");

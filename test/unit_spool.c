@@ -3,7 +3,8 @@
  * (src/spool.c): spool_check_envelope, which sendmail runs on the
  * envelope it built so that the daemon never refuses a file it was
  * handed, and spool_salvage, which reads what a bounce needs from a
- * committed file the parser refused.
+ * committed file the parser refused; spool_write_envelope, the writer
+ * of the format.
  * Linked into test/unit; main() there calls test_spool_limits().
  */
 #include <sys/mman.h>
@@ -133,11 +134,87 @@ test_spool_salvage(void)
 	END();
 }
 
+/*
+ * The one writer of the envelope (sendmail and the bounces use it): every
+ * record in its place, and what it writes parses back to the same values.
+ */
+static void
+test_spool_write_envelope(void)
+{
+	static const char want[] = "RELAYQ 1\nI 1LH0000000000001\nT 42\n"
+	    "U 1000 alice\nS alice@x.org\nL alice\nB 8BITMIME\nD HDRS\n"
+	    "V env-1\nF UTF8HEADER\nR b@x.org\nO b\nN SUCCESS,DELAY\n"
+	    "R c@x.org\nN NEVER\nR d@x.org\nM\n";
+	static const char bare[] = "RELAYQ 1\nI 1LH0000000000002\nT 7\n"
+	    "U 0 relayq\nS \nR e@x.org\nM\n";
+	struct qmsg	 m, back;
+	char		 err[256], *env = NULL;
+	size_t		 len = 0;
+
+	CASE("spool: the envelope writer puts every record in its place");
+	memset(&m, 0, sizeof(m));
+	m.fd = -1;
+	(void)strlcpy(m.id, "1LH0000000000001", sizeof(m.id));
+	m.arrival = 42;
+	m.uid = 1000;
+	m.user = strdup("alice");
+	m.sender = strdup("alice@x.org");
+	m.local_sender = strdup("alice");
+	m.body_decl = BODY_8BITMIME;
+	m.dsn_ret = DSN_RET_HDRS;
+	(void)strlcpy(m.envid, "env-1", sizeof(m.envid));
+	m.smtputf8 = SMTPUTF8_HEADER;
+	EXPECT_INT("add b", spool_add_rcpt(&m, "b@x.org", "b",
+	    DSN_NOTIFY_SUCCESS | DSN_NOTIFY_DELAY), 0);
+	EXPECT_INT("add c", spool_add_rcpt(&m, "c@x.org", NULL,
+	    DSN_NOTIFY_NEVER), 0);
+	EXPECT_INT("add d", spool_add_rcpt(&m, "d@x.org", NULL, 0), 0);
+	EXPECT_INT("rc", spool_write_envelope(&m, &env, &len), 0);
+	EXPECT_BYTES("envelope", env, len, want);
+	END();
+
+	CASE("spool: what the envelope writer writes parses back the same");
+	EXPECT_INT("parse", spool_parse_envelope(env, len, &back, err,
+	    sizeof(err)), 0);
+	EXPECT_INT("data offset", back.dataoff, len);
+	EXPECT_STR("sender", back.sender, m.sender);
+	EXPECT_STR("local sender", back.local_sender, m.local_sender);
+	EXPECT_INT("body", back.body_decl, m.body_decl);
+	EXPECT_INT("ret", back.dsn_ret, m.dsn_ret);
+	EXPECT_INT("F", back.smtputf8, m.smtputf8);
+	EXPECT_INT("recipients", back.nrcpt, 3);
+	if (back.nrcpt == 3) {
+		EXPECT_STR("orig", back.rcpt[0].orig, "b");
+		EXPECT_INT("notify", back.rcpt[0].notify, m.rcpt[0].notify);
+		EXPECT_INT("never", back.rcpt[1].notify, DSN_NOTIFY_NEVER);
+		EXPECT(back.rcpt[2].orig == NULL, "d has no original");
+	}
+	spool_free_msg(&back);
+	spool_free_msg(&m);
+	free(env);
+	END();
+
+	CASE("spool: a bounce's envelope has the null sender, no options");
+	memset(&m, 0, sizeof(m));
+	m.fd = -1;
+	(void)strlcpy(m.id, "1LH0000000000002", sizeof(m.id));
+	m.arrival = 7;
+	m.user = strdup("relayq");
+	m.sender = strdup("");
+	EXPECT_INT("add", spool_add_rcpt(&m, "e@x.org", NULL, 0), 0);
+	EXPECT_INT("rc", spool_write_envelope(&m, &env, &len), 0);
+	EXPECT_BYTES("envelope", env, len, bare);
+	spool_free_msg(&m);
+	free(env);
+	END();
+}
+
 void
 test_spool_limits(unsigned int *run, unsigned int *failed)
 {
 	test_spool_check_envelope();
 	test_spool_salvage();
+	test_spool_write_envelope();
 	/* this file's cases count in test/unit's totals */
 	*run += unit.run;
 	*failed += unit.failed;
