@@ -119,8 +119,11 @@ struct rcpt {
 };
 
 /* struct qmsg smtputf8: the F record */
-#define SMTPUTF8_NEEDED	1	/* an address is not ASCII */
-#define SMTPUTF8_HEADER	2	/* UTF-8 in the header only (RFC 6532) */
+enum smtputf8 {
+	SMTPUTF8_NONE,		/* all ASCII */
+	SMTPUTF8_NEEDED,	/* an address is not ASCII */
+	SMTPUTF8_HEADER,	/* UTF-8 in the header only (RFC 6532) */
+};
 
 /* The body type a caller declared (-B, the B record). */
 enum body_decl {
@@ -150,7 +153,7 @@ struct qmsg {
 	enum body_decl	 body_decl;	/* B */
 	enum dsn_ret	 dsn_ret;	/* D */
 	char		 envid[DSN_ENVID_MAX + 1];	/* -V, "" = none */
-	int		 smtputf8;	/* 0, or SMTPUTF8_* */
+	enum smtputf8	 smtputf8;	/* F */
 	int		 fd;
 	off_t		 dataoff;	/* wire-ready data: CRLF, dot-stuffed */
 	off_t		 datalen;

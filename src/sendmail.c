@@ -418,8 +418,10 @@ static struct passwd *
 sm_start(struct submission *s, const struct smargs *o)
 {
 	struct passwd	*pw;
+	int		 rc;
 
-	sm_check(s, submission_init(s, &conf));
+	rc = submission_init(s, &conf);
+	sm_check(s, rc);
 	s->cx.warn = sm_alias_warn;
 	if (o->mode == 'i') {
 		/* newaliases: check the file, report, exit 0 if readable */

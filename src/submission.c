@@ -120,14 +120,16 @@ submission_sender(struct submission *s, const char *name)
 static int
 submission_push(struct addr_list *l, const char *a)
 {
-	char	**v;
+	char	**v, *d;
 
-	if ((v = reallocarray(l->v, l->n + 1, sizeof(*v))) == NULL)
+	if ((d = strdup(a)) == NULL)
 		return -1;
+	if ((v = reallocarray(l->v, l->n + 1, sizeof(*v))) == NULL) {
+		free(d);
+		return -1;
+	}
+	v[l->n++] = d;
 	l->v = v;
-	if ((v[l->n] = strdup(a)) == NULL)
-		return -1;
-	l->n++;
 	return 0;
 }
 
@@ -257,11 +259,12 @@ submission_envelope(struct submission *s, char **env, size_t *envlen)
 		(void)strlcpy(q.envid, s->envid, sizeof(q.envid));
 	/* SMTPUTF8 (RFC 6531) is needed when an envelope address is not
 	 * ASCII; the daemon must not send such a message without it */
-	q.smtputf8 = submission_nonascii(s->sender) ? SMTPUTF8_NEEDED : 0;
+	q.smtputf8 = submission_nonascii(s->sender) ? SMTPUTF8_NEEDED :
+	    SMTPUTF8_NONE;
 	for (i = 0; i < s->rcpt.n; i++)
 		if (submission_nonascii(s->rcpt.v[i]))
 			q.smtputf8 = SMTPUTF8_NEEDED;
-	if (q.smtputf8 == 0 && msg_hdr_utf8(&s->m))
+	if (q.smtputf8 == SMTPUTF8_NONE && msg_hdr_utf8(&s->m))
 		q.smtputf8 = SMTPUTF8_HEADER;
 	for (i = 0; i < s->rcpt.n; i++)
 		if (spool_add_rcpt(&q, s->rcpt.v[i], strcmp(s->rcpt.v[i],

@@ -2747,7 +2747,7 @@ test_smtp_send(void)
 		    "354 go\r\n", "250 queued\r\n", NULL };
 
 		qmsg_build(&m, "s@x", r2, 1);
-		m.smtputf8 = 1;
+		m.smtputf8 = SMTPUTF8_NEEDED;
 		(void)send_data(&m, smtp_data_ok, sizeof(smtp_data_ok) - 1);
 		rc = send_run(f, &m, CAP_SMTPUTF8, sc);
 		CASE("smtp: SMTPUTF8 on MAIL FROM for a non-ASCII address");
@@ -2759,7 +2759,7 @@ test_smtp_send(void)
 		spool_free_msg(&m);
 
 		qmsg_build(&m, "s@x", r2, 1);
-		m.smtputf8 = 1;
+		m.smtputf8 = SMTPUTF8_NEEDED;
 		(void)send_data(&m, smtp_data_ok, sizeof(smtp_data_ok) - 1);
 		rc = send_run(f, &m, 0, sc);
 		CASE("smtp: non-ASCII address, no SMTPUTF8: 5.6.7, nothing sent");

@@ -192,6 +192,7 @@ test_spool_write_envelope(void)
 	spool_free_msg(&back);
 	spool_free_msg(&m);
 	free(env);
+	env = NULL;
 	END();
 
 	CASE("spool: a bounce's envelope has the null sender, no options");
