@@ -64,7 +64,8 @@ RELAYQ_SRCS	 = src/relayq.c \
 		   src/import.c \
 		   $(IMPORT_SRCS)
 # relayq import's parsers (pure; also linked into test/unit and fuzz_import)
-IMPORT_SRCS	 = src/import_parse.c \
+IMPORT_SRCS	 = src/import_format.c \
+		   src/import_parse.c \
 		   src/import_ssmtp.c \
 		   src/import_msmtp.c \
 		   src/import_nullmailer.c \
