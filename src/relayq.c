@@ -25,51 +25,50 @@
 #include "import.h"
 
 static int	 relayq_drain(struct conf *, int, char *[]);
-static int	 relayq_stop(struct conf *, int, char *[]);
-static int	 relayq_probe(struct conf *, int, char *[]);
 static int	 relayq_ctl(struct conf *, int, char *[]);
-static int	 relayq_check(struct conf *, int, char *[]);
 static int	 relayq_import(struct conf *, int, char *[]);
 static int	 relayq_version(struct conf *, int, char *[]);
 static int	 relayq_help_cmd(struct conf *, int, char *[]);
 
 /*
  * The commands: their synopsis and one line for usage and `relayq help
- * CMD' (relayq(8) has more), and the function that runs each, with the
- * configuration loaded unless `noconf' (then NULL) and argv[0] the
- * command's name.
+ * CMD' (relayq(8) has more), and the function that runs each: `plain'
+ * for a command without arguments, else `run' with argv[0] the
+ * command's name; the configuration loaded unless `noconf' (then NULL).
  */
 static const struct relayq_cmd {
 	const char	*name, *args, *what;
 	int		(*run)(struct conf *, int, char *[]);
+	int		(*plain)(const struct conf *);
 	int		 noconf;
 } relayq_cmds[] = {
 	{ "drain", "[-f]", "run the daemon that delivers the queue (-f: in "
-	    "the foreground, logging to stderr)", relayq_drain, 0 },
+	    "the foreground, logging to stderr)", relayq_drain, NULL, 0 },
 	{ "stop", "", "stop the daemon of this spool and wait until it has "
-	    "(under systemd: systemctl stop relayq)", relayq_stop, 0 },
+	    "(under systemd: systemctl stop relayq)", NULL, stop_main, 0 },
 	{ "probe", "", "connect to the smarthost and show each step: DNS, "
-	    "TLS, certificate, AUTH", relayq_probe, 0 },
+	    "TLS, certificate, AUTH", NULL, probe_main, 0 },
 	{ "queue", "", "list the queue (mailq); read from the files when the "
-	    "daemon is down", relayq_ctl, 0 },
+	    "daemon is down", relayq_ctl, NULL, 0 },
 	{ "status", "", "the daemon's counters and last error", relayq_ctl,
-	    0 },
+	    NULL, 0 },
 	{ "show", "ID", "one message: envelope, header, each recipient's "
-	    "state", relayq_ctl, 0 },
+	    "state", relayq_ctl, NULL, 0 },
 	{ "hold", "ID", "keep a message from delivery until release",
-	    relayq_ctl, 0 },
-	{ "release", "ID", "deliver a held message again", relayq_ctl, 0 },
-	{ "flush", "[ID]", "retry deferred mail now", relayq_ctl, 0 },
+	    relayq_ctl, NULL, 0 },
+	{ "release", "ID", "deliver a held message again", relayq_ctl, NULL,
+	    0 },
+	{ "flush", "[ID]", "retry deferred mail now", relayq_ctl, NULL, 0 },
 	{ "delete", "ID | all", "remove a message, or every message",
-	    relayq_ctl, 0 },
+	    relayq_ctl, NULL, 0 },
 	{ "check", "", "check configuration, secret, log file and spool; "
-	    "each problem with its fix", relayq_check, 0 },
+	    "each problem with its fix", NULL, check_main, 0 },
 	{ "import", "[--from program] [-p file] file ...", "convert another "
 	    "relay's configuration (ssmtp, msmtp, nullmailer, dma, postfix)",
-	    relayq_import, 1 },
-	{ "version", "", "print the version", relayq_version, 1 },
+	    relayq_import, NULL, 1 },
+	{ "version", "", "print the version", relayq_version, NULL, 1 },
 	{ "help", "[command]", "this text, or one command's",
-	    relayq_help_cmd, 1 },
+	    relayq_help_cmd, NULL, 1 },
 };
 #define RELAYQ_NCMDS	(sizeof(relayq_cmds) / sizeof(relayq_cmds[0]))
 
@@ -77,9 +76,8 @@ static void
 relayq_synopsis(FILE *fp, size_t i, const char *lead)
 {
 	(void)fprintf(fp, "%srelayq %s%s%s%s\n", lead, relayq_cmds[i].noconf ?
-	    "" :
-	    "[-C file] ", relayq_cmds[i].name, relayq_cmds[i].args[0] ? " " :
-	    "", relayq_cmds[i].args);
+	    "" : "[-C file] ", relayq_cmds[i].name, relayq_cmds[i].args[0] ?
+	    " " : "", relayq_cmds[i].args);
 }
 
 static void __attribute__((noreturn))
@@ -179,33 +177,6 @@ relayq_drain(struct conf *conf, int argc, char *argv[])
 	return drain_main(conf, fg);
 }
 
-static int
-relayq_stop(struct conf *conf, int argc, char *argv[])
-{
-	(void)argv;
-	if (argc != 1)
-		usage();
-	return stop_main(conf);
-}
-
-static int
-relayq_probe(struct conf *conf, int argc, char *argv[])
-{
-	(void)argv;
-	if (argc != 1)
-		usage();
-	return probe_main(conf);
-}
-
-static int
-relayq_check(struct conf *conf, int argc, char *argv[])
-{
-	(void)argv;
-	if (argc != 1)
-		usage();
-	return check_main(conf);
-}
-
 int
 main(int argc, char *argv[])
 {
@@ -247,7 +218,10 @@ main(int argc, char *argv[])
 	if (conf_load(&conf, cfg != NULL ? cfg : CONF_PATH, cfg != NULL, 1,
 	    errbuf, sizeof(errbuf)) == -1)
 		errx(EX_CONFIG, "%s", errbuf);
-	ch = cmd->run(&conf, argc, argv);
+	if (cmd->plain != NULL && argc != 1)
+		usage();
+	ch = cmd->plain != NULL ? cmd->plain(&conf) : cmd->run(&conf, argc,
+	    argv);
 	conf_free(&conf);	/* LeakSanitizer builds see real leaks */
 	return ch;
 }

@@ -299,7 +299,7 @@ int		 bounce_write(int, struct conf *, const struct qmsg *,
 		    const char *, char *, char *, size_t);
 
 /* check.c */
-int		 check_main(struct conf *);
+int		 check_main(const struct conf *);
 
 /* ctl.c */
 #define CTL_SOCKET		"ctl"
