@@ -107,6 +107,16 @@ BUILD_FLAGS	 = $(CC) $(CPPFLAGS) $(PATH_DEFS) $(ALL_CFLAGS) $(DEPFLAGS) $(LDFLAG
 # --- tests -----------------------------------------------------------
 
 UNIT_SRCS	 = test/unit.c \
+		   test/unit_addr.c \
+		   test/unit_util.c \
+		   test/unit_conf.c \
+		   test/unit_msg.c \
+		   test/unit_smtp.c \
+		   test/unit_aliases.c \
+		   test/unit_auth.c \
+		   test/unit_ctl.c \
+		   test/unit_submit.c \
+		   test/unit_idle.c \
 		   test/unit_tls.c \
 		   test/unit_import.c \
 		   test/unit_authcmd.c \
