@@ -253,13 +253,20 @@ lint: deps
 	@sh test/lint_headers.sh
 	@sh test/lint_layering.sh
 
-# A report, not yet a check: cycles between src/ files and the daemon's
-# exported mutable variables, from nm (test/layering.sh).  It exits 1
-# while there are any, which is the case until the daemon's refactor:
-# doc/HACKING.md.  make lint checks the reporter itself.
+# A report: cycles between src/ files and the daemon's exported mutable
+# variables, from nm (test/layering.sh).  It exits 1 while there are
+# any, which is the case until the daemon's refactor: doc/HACKING.md.
+# make lint checks the reporter itself, then gates LAYERING_SRCS on it.
 layering: $(RELAYQ_OBJS) $(COMMON_OBJS) $(SENDMAIL_OBJS)
 	@sh test/layering.sh $(RELAYQ_OBJS) $(COMMON_OBJS) -- \
 	    $(sort $(RELAYQ_OBJS) $(COMMON_OBJS) $(SENDMAIL_OBJS))
+
+# make lint's gate (test/lint_layering.sh): no cycle between these files
+# and no exported mutable variable in them.  The daemon's src/drain*.c
+# stay out until their refactor lands; then the filter-out goes and this
+# is every source of both programs.
+LAYERING_SRCS	 = $(filter-out src/drain%.c,$(sort $(COMMON_SRCS) \
+		   $(SENDMAIL_SRCS) $(RELAYQ_SRCS)))
 
 # the Debian package, from contrib/debian; see contrib/debian/mkdeb.sh
 deb:
