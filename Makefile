@@ -37,7 +37,7 @@ COMMON_SRCS	 = src/util.c \
 		   src/submit.c \
 		   src/aliases.c \
 		   src/queue.c \
-		   src/queuelocal.c
+		   src/queue_local.c
 SENDMAIL_SRCS	 = src/sendmail.c \
 		   src/submission.c \
 		   src/smdrop.c \

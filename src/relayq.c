@@ -125,7 +125,7 @@ relayq_ctl(struct conf *conf, int argc, char *argv[])
 	if (argc > 2 || (size_t)snprintf(req, sizeof(req), "%s%s%s", argv[0],
 	    argc == 2 ? " " : "", argc == 2 ? argv[1] : "") >= sizeof(req))
 		usage();
-	/* the listing from the files when no daemon runs (queuelocal.c) */
+	/* the listing from the files when no daemon runs (queue_local.c) */
 	if (strcmp(req, "queue") == 0 && !queue_local_running(conf->spool))
 		return queue_local_report(conf->spool);
 	if ((rc = ctl_call(conf->spool, req, stdout, err, sizeof(err))) != 0)

@@ -284,7 +284,7 @@ void		 queue_list_entry(FILE *, const struct qmsg *, long long, int);
 void		 queue_list_total(FILE *, unsigned long long, size_t);
 void		 queue_show(FILE *, const struct qmsg *, long long, int);
 
-/* queuelocal.c */
+/* queue_local.c */
 long		 queue_local_pid(const char *);
 int		 queue_local_running(const char *);
 int		 queue_local_list(const char *, FILE *, char *, size_t);

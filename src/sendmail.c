@@ -397,7 +397,7 @@ sm_config(const struct smargs *o)
 	if (sm_privileged && setresgid(sm_rgid, sm_rgid, sm_rgid) == -1)
 		sm_err(EX_OSERR, "setresgid");
 	/* the queue listing and the flush request: the daemon's socket;
-	   the listing from the files when no daemon runs (queuelocal.c) */
+	   the listing from the files when no daemon runs (queue_local.c) */
 	if (o->mode == 'p' && o->nrcpt == 0 && !queue_local_running(conf.spool))
 		exit(queue_local_report(conf.spool));
 	if (o->mode == 'p' || o->qflag != 0)
