@@ -299,7 +299,7 @@ check_files(const char *spool, const char *name)
 }
 
 int
-check_main(struct conf *conf)
+check_main(const struct conf *conf)
 {
 	struct passwd	*pw;
 	struct group	*gr;
