@@ -36,6 +36,7 @@ COMMON_SRCS	 = src/util.c \
 		   src/ctl.c \
 		   src/submit.c \
 		   src/aliases.c \
+		   src/canon.c \
 		   src/queue.c \
 		   src/queuelocal.c
 SENDMAIL_SRCS	 = src/sendmail.c \
@@ -112,7 +113,8 @@ UNIT_SRCS	 = test/unit.c \
 		   test/unit_bs.c \
 		   test/unit_drainq.c \
 		   test/unit_sort.c \
-		   test/unit_spool.c
+		   test/unit_spool.c \
+		   test/unit_canon.c
 UNIT_OBJS	 = $(UNIT_SRCS:.c=.o)
 # every module of both programs but their main()
 LIB_OBJS	 = $(COMMON_OBJS) \

@@ -509,7 +509,9 @@ main(int argc, char *argv[])
 	struct msg	 m;
 	struct aliases	 al;
 	struct aliases_ctx cx;
+	struct canon	 canon;
 	char		 force[ADDR_MAX + 1], dflt[ADDR_MAX + 1];
+	char		 canonical[ADDR_MAX + 1];
 	char		 lsender[ADDR_MAX + 1], fbuf[ADDR_MAX + 3];
 	int		 has_force, has_default, utf8, idfd = -1;
 	struct bs_job	 job = { NULL, NULL, 0, -1 };
@@ -615,6 +617,17 @@ main(int argc, char *argv[])
 		return EX_OK;
 	}
 	(void)sm_load_aliases(&al, 0);
+	/*
+	 * sender_canonical, read with the caller's rights like the aliases.
+	 * A map that cannot be used stops the submission: sending under the
+	 * identity the map exists to replace could reach a provider that
+	 * refuses it, or show a name the administrator meant to hide.
+	 */
+	canon_init(&canon, domain, locals);
+	if (conf.sender_canonical != NULL && canon_load(&canon,
+	    conf.sender_canonical, errbuf, sizeof(errbuf)) == -1)
+		sm_errx(EX_CONFIG, "sender_canonical %s (fix the map; relayq "
+		    "check tells): message not sent", errbuf);
 
 	/* identity from the real uid, never $LOGNAME or $USER (sudo) */
 	if ((pw = getpwuid(getuid())) != NULL)
@@ -688,6 +701,19 @@ main(int argc, char *argv[])
 		if (!addr_valid(lsender))	/* "@localhost" */
 			lsender[0] = '\0';
 	}
+	/*
+	 * sender_canonical, before force_sender.  A mapped sender is the
+	 * mailbox the administrator chose for it: its bounces go there,
+	 * not through the aliases of the local name (no L record).
+	 */
+	if (sender[0] != '\0' && (rc = canon_lookup(&canon, sender, canonical,
+	    sizeof(canonical))) != 0) {
+		if (rc == -1)
+			sm_errx(EX_DATAERR, "sender_canonical %s: <%s> maps to "
+			    "an address that is too long", canon.path, sender);
+		(void)strlcpy(sender, canonical, sizeof(sender));
+		lsender[0] = '\0';
+	}
 	if (pw == NULL)
 		log_warnx("uid %u has no passwd entry: sender <%s>%s",
 		    (unsigned int)getuid(), sender, has_default ? "" :
@@ -710,6 +736,7 @@ main(int argc, char *argv[])
 			addr_list_free(&final);
 			addr_list_free(&orig);
 		}
+		canon_free(&canon);
 		sm_free(&argl, &final, &orig, NULL, NULL, &al, &job);
 		return EX_OK;
 	}
@@ -763,6 +790,10 @@ main(int argc, char *argv[])
 
 	/* masquerading: replies and bounces must reach a real mailbox */
 	if (msg_hdr_masquerade(&m, domain, locals, &nmasq) != 0)
+		sm_fail(fd, path, EX_OSERR, "out of memory");
+
+	/* sender_canonical: From, Sender, Reply-To; before force_from */
+	if (msg_hdr_canonical(&m, &canon, &nmasq) != 0)
 		sm_fail(fd, path, EX_OSERR, "out of memory");
 
 	/* force_from: the From address is the sender's, name kept */
@@ -942,6 +973,7 @@ main(int argc, char *argv[])
 			    "orig_to=<%s>\n", final.v[i], orig.v[i]);
 	}
 	free(gecos);
+	canon_free(&canon);
 	msg_free(&m);
 	sm_free(&argl, &final, &orig, in, out, &al, &job);
 	return EX_OK;

@@ -43,6 +43,7 @@ void	 test_drainq(unsigned int *, unsigned int *);	/* unit_drainq.c */
 void	 test_sort(unsigned int *, unsigned int *);	/* unit_sort.c */
 void	 test_tls(unsigned int *, unsigned int *);	/* unit_tls.c */
 void	 test_spool_limits(unsigned int *, unsigned int *); /* unit_spool.c */
+void	 test_canon(unsigned int *, unsigned int *);	/* unit_canon.c */
 
 extern char **environ;
 
@@ -4178,6 +4179,7 @@ static const struct unit_group {
 	{ "sort", NULL, test_sort },
 	{ "tls", NULL, test_tls },
 	{ "spool_limits", NULL, test_spool_limits },
+	{ "canon", NULL, test_canon },
 	{ "idle", test_idle, NULL },	/* after the others have touched their code */
 	{ "authcmd", NULL, test_authcmd },	/* last: SIGCHLD */
 };
