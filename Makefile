@@ -175,6 +175,7 @@ FUZZ_CC		?= clang
 FUZZ_TARGETS	 = reply engine addr msg conf spool aliases ctl authcmd argv auth import bs
 FUZZ_TARGETS	+= submit
 FUZZ_TARGETS	+= cert
+FUZZ_TARGETS	+= canon
 FUZZ_BINS	 = $(FUZZ_TARGETS:%=test/fuzz/fuzz_%)
 FUZZ_LIBSRCS	 = $(COMMON_SRCS) src/msg.c src/smtp.c src/auth.c \
 		   src/authcmd.c src/tls.c \
