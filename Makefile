@@ -69,7 +69,8 @@ IMPORT_SRCS	 = src/import_parse.c \
 		   src/import_msmtp.c \
 		   src/import_nullmailer.c \
 		   src/import_dma.c \
-		   src/import_postfix.c
+		   src/import_postfix.c \
+		   src/import_canon.c
 IMPORT_OBJS	 = $(IMPORT_SRCS:.c=.o)
 
 COMMON_OBJS	 = $(COMMON_SRCS:.c=.o)

@@ -14,9 +14,12 @@
 
 #include "relayq.h"
 #include "msg.h"
+#include "import.h"
 #include "unit.h"
 
 void	 test_canon(unsigned int *, unsigned int *);
+
+#define S(lit)	lit, sizeof(lit) - 1
 
 static const char *const canon_locals[] = { "localhost", "vm", NULL };
 
@@ -305,6 +308,169 @@ test_canon_msg(void)
 	END();
 }
 
+/* the map import_canon_write makes of `ic', parsed back by canon.c */
+static void
+canon_import_expect(const struct import *ic, const char *want)
+{
+	struct canon	 c;
+	char		*out = NULL, err[256];
+	size_t		 len = 0;
+	FILE		*fp;
+
+	if (!EXPECT((fp = open_memstream(&out, &len)) != NULL, "memstream"))
+		return;
+	EXPECT_INT("write", import_canon_write(ic, fp, "f"), 0);
+	(void)fclose(fp);
+	EXPECT_STR("map", out, want);
+	canon_init(&c, "example.org", canon_locals);
+	EXPECT(canon_parse(&c, "written", out, len, err, sizeof(err)) == 0,
+	    "written map does not parse: %s", err);
+	canon_free(&c);
+	free(out);
+}
+
+static int
+canon_has_note(const struct import *ic, const char *want)
+{
+	size_t	 i;
+
+	for (i = 0; i < ic->nnotes; i++)
+		if (strstr(ic->notes[i], want) != NULL)
+			return 1;
+	return 0;
+}
+
+static void
+test_canon_import(void)
+{
+	static const char	 maincf[] =
+	    "myorigin = example.org\n"
+	    "relayhost = [smtp.example.net]:587\n"
+	    "canon = /etc/postfix/sender_canonical\n"
+	    "sender_canonical_maps = hash:$canon, regexp:/etc/postfix/re\n"
+	    "smtp_generic_maps = texthash:/etc/postfix/generic\n";
+	static const char	 canonical[] =
+	    "root ops@host.example.org\nalice alice@example.com\n";
+	static const char	 generic[] =
+	    "@host.example.org @example.com\nALICE other@example.com\n"
+	    "bob@example.org robert@example.com\n";
+	struct import_map	 maps[IMPORT_MAXMAPS];
+	struct import		 ic;
+	char			 err[256];
+	size_t			 n;
+
+	CASE("import: Postfix sender_canonical_maps, then smtp_generic_maps");
+	import_init(&ic);
+	EXPECT_INT("main.cf", import_postfix(&ic, "main.cf", maincf,
+	    sizeof(maincf) - 1, err, sizeof(err)), 0);
+	EXPECT_INT("finish", import_finish(&ic, err, sizeof(err)), 0);
+	n = import_canon_maps(&ic, maps, IMPORT_MAXMAPS);
+	EXPECT_INT("maps", n, 2);
+	if (n == 2) {
+		EXPECT_STR("canonical path", maps[0].path,
+		    "/etc/postfix/sender_canonical");
+		EXPECT_INT("canonical kind", maps[0].kind,
+		    IMPORT_MAP_CANONICAL);
+		EXPECT_STR("generic path", maps[1].path, "/etc/postfix/generic");
+		EXPECT_INT("generic kind", maps[1].kind, IMPORT_MAP_GENERIC);
+		EXPECT_INT("canonical", import_canon_postfix(&ic, &maps[0],
+		    canonical, sizeof(canonical) - 1, err, sizeof(err)), 0);
+		EXPECT_INT("generic", import_canon_postfix(&ic, &maps[1],
+		    generic, sizeof(generic) - 1, err, sizeof(err)), 0);
+		/* root -> ops@host -> ops@example.com; alice kept (first) */
+		canon_import_expect(&ic, "# sender_canonical for relayq.conf(5), "
+		    "converted by `relayq import' from postfix: f\n"
+		    "root\tops@example.com\n"
+		    "alice\talice@example.com\n"
+		    "@host.example.org\t@example.com\n"
+		    "bob@example.org\trobert@example.com\n");
+	}
+	EXPECT(canon_has_note(&ic, "main.cf:4: sender_canonical_maps "
+	    "regexp:/etc/postfix/re not converted"), "no note for regexp:");
+	EXPECT(!canon_has_note(&ic, "sender_canonical_maps not converted") &&
+	    !canon_has_note(&ic, "smtp_generic_maps not converted"),
+	    "the old 'not converted' note is still there");
+	import_free(&ic);
+	END();
+
+	CASE("import: a Postfix map relayq would refuse is noted, skipped");
+	import_init(&ic);
+	(void)import_postfix(&ic, "main.cf", maincf, sizeof(maincf) - 1, err,
+	    sizeof(err));
+	(void)import_finish(&ic, err, sizeof(err));
+	if (import_canon_maps(&ic, maps, IMPORT_MAXMAPS) == 2) {
+		EXPECT_INT("rc", import_canon_postfix(&ic, &maps[0],
+		    S("root Ops Team <ops@example.com>\n"), err,
+		    sizeof(err)), 0);
+		EXPECT_INT("nothing taken", ic.canon.n, 0);
+		EXPECT(canon_has_note(&ic, "/etc/postfix/sender_canonical not "
+		    "converted: /etc/postfix/sender_canonical:1: root: bad "
+		    "address"), "no note for the refused map");
+	}
+	import_free(&ic);
+	END();
+
+	CASE("import: ssmtp revaliases, beside ssmtp.conf");
+	import_init(&ic);
+	EXPECT_INT("ssmtp.conf", import_ssmtp(&ic, "/etc/ssmtp/ssmtp.conf",
+	    S("mailhub=smtp.example.net:587\n"), err, sizeof(err)), 0);
+	n = import_canon_maps(&ic, maps, IMPORT_MAXMAPS);
+	EXPECT_INT("maps", n, 1);
+	EXPECT_STR("path", maps[0].path, "/etc/ssmtp/revaliases");
+	EXPECT_INT("revaliases", import_parse(&ic, IMPORT_SSMTP,
+	    "/etc/ssmtp/revaliases", 1, NULL, S("# sSMTP aliases\n"
+	    "root:ops@example.com:smtp.example.net:587\n"
+	    "www-data:web@example.com\n"
+	    "joe:joe@other.example:smtp.other.example\n"
+	    "bad line\n"
+	    "x:not an address\n"), err, sizeof(err)), 0);
+	canon_import_expect(&ic, "# sender_canonical for relayq.conf(5), "
+	    "converted by `relayq import' from ssmtp: f\n"
+	    "root\tops@example.com\n"
+	    "www-data\tweb@example.com\n"
+	    "joe\tjoe@other.example\n");
+	EXPECT(canon_has_note(&ic, "revaliases:4: mailhub smtp.other.example "
+	    "for joe not converted"), "no note for the other mailhub");
+	EXPECT(canon_has_note(&ic, "revaliases:5: not local:address:mailhub"),
+	    "no note for the bad line");
+	EXPECT(canon_has_note(&ic, "revaliases:6:"),
+	    "no note for the bad address");
+	import_free(&ic);
+	END();
+
+	CASE("import: sender_canonical named only when the map is written");
+	{
+		char	*out = NULL;
+		size_t	 len = 0;
+		FILE	*fp;
+
+		import_init(&ic);
+		(void)import_ssmtp(&ic, "ssmtp.conf",
+		    S("mailhub=smtp.example.net:587\n"), err, sizeof(err));
+		(void)import_ssmtp_revaliases(&ic, "revaliases",
+		    S("root:ops@example.com\n"), err, sizeof(err));
+		(void)import_finish(&ic, err, sizeof(err));
+		if (EXPECT((fp = open_memstream(&out, &len)) != NULL, "mem")) {
+			(void)import_write(&ic, fp, "/etc/relayq.secret", "f");
+			(void)fclose(fp);
+			EXPECT_HAS("commented", out, "\n# sender_canonical "
+			    IMPORT_CANONFILE " (1 entries found");
+			free(out);
+		}
+		(void)strlcpy(ic.canonfile, "/etc/relayq/canon",
+		    sizeof(ic.canonfile));
+		if (EXPECT((fp = open_memstream(&out, &len)) != NULL, "mem")) {
+			(void)import_write(&ic, fp, "/etc/relayq.secret", "f");
+			(void)fclose(fp);
+			EXPECT_HAS("named", out, "\nsender_canonical "
+			    "/etc/relayq/canon\n");
+			free(out);
+		}
+		import_free(&ic);
+	}
+	END();
+}
+
 void
 test_canon(unsigned int *run, unsigned int *failed)
 {
@@ -312,6 +478,7 @@ test_canon(unsigned int *run, unsigned int *failed)
 	test_canon_lookup();
 	test_canon_header();
 	test_canon_msg();
+	test_canon_import();
 	/* this file's cases count in test/unit's totals */
 	*run += unit.run;
 	*failed += unit.failed;
