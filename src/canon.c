@@ -321,7 +321,7 @@ canon_map_cb(void *arg, const char *a, char *out, size_t outsz)
 }
 
 /*
- * The value of a sender field (From, Sender, Reply-To): each addr-spec
+ * The value of a sender field (From, Sender, Reply-To, ...): each addr-spec
  * the map has is replaced; display names, comments, groups, encoded
  * words and folding are kept byte for byte.  Returns the number of
  * addresses rewritten with *out a new string, 0 with *out NULL when

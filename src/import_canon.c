@@ -141,7 +141,7 @@ import_canon_postfix(struct import *ic, const struct import_map *map,
 		}
 		import_note(ic, "%s: smtp_generic_maps rewrote every address "
 		    "on the way out; relayq's sender_canonical rewrites "
-		    "senders only (envelope, From, Sender, Reply-To)",
+		    "senders only (envelope, From, Sender, Reply-To, ...)",
 		    map->path);
 	}
 	for (i = 0; i < c.n && rc == 0; i++)

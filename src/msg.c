@@ -606,10 +606,14 @@ msg_hdr_masquerade(struct msg *m, const char *domain,
 	return msg_hdr_rewrite(m, msg_addr_fields, msg_masq_fn, &mq, count);
 }
 
-/* The sender fields the canonical map rewrites, as Postfix's cleanup */
+/*
+ * The fields the canonical map rewrites: those Postfix's cleanup
+ * rewrites with sender_canonical_maps (make interop compares).
+ */
 static const char *const msg_sender_fields[] = {
-	"From", "Sender", "Reply-To", "Resent-From", "Resent-Sender",
-	"Resent-Reply-To", NULL
+	"From", "Sender", "Reply-To", "Errors-To", "Return-Receipt-To",
+	"Disposition-Notification-To", "Mail-Followup-To", "Resent-From",
+	"Resent-Sender", NULL
 };
 
 static int

@@ -271,6 +271,7 @@ test_canon_msg(void)
 		"To: root@example.org",
 		"Cc: root@example.org",
 		"Resent-From: root@example.org",
+		"Errors-To: root@example.org",
 		NULL
 	};
 	struct canon	 c;
@@ -279,9 +280,9 @@ test_canon_msg(void)
 	unsigned long	 n = 0;
 	size_t		 i;
 
-	CASE("canon: From, Sender, Reply-To rewritten; To and Cc never");
+	CASE("canon: the sender fields rewritten; To and Cc never");
 	memset(&m, 0, sizeof(m));
-	m.hdr = calloc(7, sizeof(*m.hdr));
+	m.hdr = calloc(8, sizeof(*m.hdr));
 	if (EXPECT(m.hdr != NULL, "calloc") && EXPECT(canon_from(&c,
 	    canon_good, err, sizeof(err)) == 0, "%s", err)) {
 		for (i = 0; fields[i] != NULL; i++) {
@@ -292,7 +293,7 @@ test_canon_msg(void)
 		}
 		m.nhdr = i;
 		EXPECT_INT("rc", msg_hdr_canonical(&m, &c, &n), 0);
-		EXPECT_INT("count", n, 4);
+		EXPECT_INT("count", n, 5);
 		EXPECT_STR("From", m.hdr[0].text,
 		    "From: Cron Daemon <ops@example.com>");
 		EXPECT_STR("Sender", m.hdr[1].text, "Sender: ops@example.com");
@@ -302,6 +303,8 @@ test_canon_msg(void)
 		EXPECT_STR("Cc", m.hdr[4].text, "Cc: root@example.org");
 		EXPECT_STR("Resent-From", m.hdr[5].text,
 		    "Resent-From: ops@example.com");
+		EXPECT_STR("Errors-To", m.hdr[6].text,
+		    "Errors-To: ops@example.com");
 	}
 	canon_free(&c);
 	msg_free(&m);
