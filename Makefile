@@ -38,8 +38,9 @@ COMMON_SRCS	 = src/util.c \
 		   src/aliases.c \
 		   src/canon.c \
 		   src/queue.c \
-		   src/queuelocal.c
+		   src/queue_local.c
 SENDMAIL_SRCS	 = src/sendmail.c \
+		   src/submission.c \
 		   src/smdrop.c \
 		   src/smargs.c \
 		   src/msg.c \
@@ -64,7 +65,8 @@ RELAYQ_SRCS	 = src/relayq.c \
 		   src/import.c \
 		   $(IMPORT_SRCS)
 # relayq import's parsers (pure; also linked into test/unit and fuzz_import)
-IMPORT_SRCS	 = src/import_parse.c \
+IMPORT_SRCS	 = src/import_format.c \
+		   src/import_parse.c \
 		   src/import_ssmtp.c \
 		   src/import_msmtp.c \
 		   src/import_nullmailer.c \
@@ -107,6 +109,16 @@ BUILD_FLAGS	 = $(CC) $(CPPFLAGS) $(PATH_DEFS) $(ALL_CFLAGS) $(DEPFLAGS) $(LDFLAG
 # --- tests -----------------------------------------------------------
 
 UNIT_SRCS	 = test/unit.c \
+		   test/unit_addr.c \
+		   test/unit_util.c \
+		   test/unit_conf.c \
+		   test/unit_msg.c \
+		   test/unit_smtp.c \
+		   test/unit_aliases.c \
+		   test/unit_auth.c \
+		   test/unit_ctl.c \
+		   test/unit_submit.c \
+		   test/unit_idle.c \
 		   test/unit_tls.c \
 		   test/unit_import.c \
 		   test/unit_authcmd.c \
@@ -245,13 +257,20 @@ lint: deps
 	@sh test/lint_headers.sh
 	@sh test/lint_layering.sh
 
-# A report, not yet a check: cycles between src/ files and the daemon's
-# exported mutable variables, from nm (test/layering.sh).  It exits 1
-# while there are any, which is the case until the daemon's refactor:
-# doc/HACKING.md.  make lint checks the reporter itself.
+# A report: cycles between src/ files and the daemon's exported mutable
+# variables, from nm (test/layering.sh).  It exits 1 while there are
+# any, which is the case until the daemon's refactor: doc/HACKING.md.
+# make lint checks the reporter itself, then gates LAYERING_SRCS on it.
 layering: $(RELAYQ_OBJS) $(COMMON_OBJS) $(SENDMAIL_OBJS)
 	@sh test/layering.sh $(RELAYQ_OBJS) $(COMMON_OBJS) -- \
 	    $(sort $(RELAYQ_OBJS) $(COMMON_OBJS) $(SENDMAIL_OBJS))
+
+# make lint's gate (test/lint_layering.sh): no cycle between these files
+# and no exported mutable variable in them.  The daemon's src/drain*.c
+# stay out until their refactor lands; then the filter-out goes and this
+# is every source of both programs.
+LAYERING_SRCS	 = $(filter-out src/drain%.c,$(sort $(COMMON_SRCS) \
+		   $(SENDMAIL_SRCS) $(RELAYQ_SRCS)))
 
 # the Debian package, from contrib/debian; see contrib/debian/mkdeb.sh
 deb:

@@ -207,7 +207,7 @@ bounce_report(FILE *fp, struct conf *conf, const struct qmsg *m,
 	 * else its header.  Either way the report stays in memory bounded by
 	 * BOUNCE_HDRMAX.
 	 */
-	if (m->dsn_ret != 2 && m->datalen <= BOUNCE_HDRMAX) {
+	if (m->dsn_ret != DSN_RET_HDRS && m->datalen <= BOUNCE_HDRMAX) {
 		bounce_line(fp, "Content-Description: Undelivered Message");
 		bounce_line(fp, "Content-Type: message/rfc822");
 		bounce_line(fp, "%s", "");
@@ -290,12 +290,15 @@ bounce_write(int dropfd, struct conf *conf, const struct qmsg *m,
 	struct timespec	 ts;
 	struct passwd	*pw;
 	struct addr_list rcpts = { NULL, 0 };
+	struct qmsg	 env_m;
 	const char	*to;
 	char		*data = NULL, *env = NULL;
 	size_t		 len = 0, envlen = 0, i;
 	FILE		*fp = NULL;
 	int		 fd = -1, tries, eight, rc = -1;
 
+	memset(&env_m, 0, sizeof(env_m));
+	env_m.fd = -1;
 	/* To: names the sender, as in Postfix; the envelope may differ */
 	to = conf->bounce_to != NULL ? conf->bounce_to : m->sender;
 	if (bounce_rcpts(conf, m, &rcpts) == -1) {
@@ -333,23 +336,25 @@ bounce_write(int dropfd, struct conf *conf, const struct qmsg *m,
 		goto done;
 	}
 	fp = NULL;
+	/* from the null sender, as relayq; no DSN options of its own */
 	pw = getpwuid(geteuid());
-	if ((fp = open_memstream(&env, &envlen)) == NULL) {
+	memcpy(env_m.id, newid, SPOOL_IDLEN + 1);
+	env_m.arrival = ts.tv_sec;
+	env_m.uid = geteuid();
+	if ((env_m.user = strdup(pw != NULL ? pw->pw_name : RELAYQ_USER)) ==
+	    NULL || (env_m.sender = strdup("")) == NULL) {
 		(void)snprintf(err, errsz, "out of memory");
 		goto done;
 	}
-	(void)fprintf(fp, "RELAYQ 1\nI %s\nT %lld\nU %u %s\nS \n", newid,
-	    (long long)ts.tv_sec, (unsigned int)geteuid(), pw != NULL ?
-	    pw->pw_name : RELAYQ_USER);
 	for (i = 0; i < rcpts.n; i++)
-		(void)fprintf(fp, "R %s\n", rcpts.v[i]);
-	(void)fprintf(fp, "M\n");
-	if (fclose(fp) == EOF) {
-		fp = NULL;
+		if (spool_add_rcpt(&env_m, rcpts.v[i], NULL, 0) == -1) {
+			(void)snprintf(err, errsz, "out of memory");
+			goto done;
+		}
+	if (spool_write_envelope(&env_m, &env, &envlen) == -1) {
 		(void)snprintf(err, errsz, "out of memory");
 		goto done;
 	}
-	fp = NULL;
 	if (util_writeall(fd, env, envlen) == -1 ||
 	    util_writeall(fd, data, len) == -1 ||
 	    dprintf(fd, "E %zu %s\n", len, eight ? "8BITMIME" : "7BIT") < 0 ||
@@ -368,6 +373,7 @@ bounce_write(int dropfd, struct conf *conf, const struct qmsg *m,
 		(void)fclose(fp);
 	free(data);
 	free(env);
+	spool_free_msg(&env_m);
 	addr_list_free(&rcpts);
 	if (rc == -1 && fd != -1 && unlinkat(dropfd, newid, 0) == -1)
 		log_warn("drop/%s: unlink of a partial bounce", newid);

@@ -216,13 +216,13 @@ check_opendir(const char *spool, const char *name, int *dfd)
  * caller's rights, refusing the message when it cannot.
  */
 static void
-check_canon(struct conf *conf)
+check_canon(const struct conf *conf)
 {
 	struct canon	 c;
 	struct stat	 st;
 	char		 err[512];
 
-	canon_init(&c, conf_domain(conf), NULL);
+	canon_init(&c, "", NULL);	/* parsed only: no lookups */
 	if (canon_load(&c, conf->sender_canonical, err, sizeof(err)) == -1) {
 		check_problem("sender_canonical %s (sendmail refuses every "
 		    "message until it is fixed)", err);
@@ -326,7 +326,7 @@ check_files(const char *spool, const char *name)
 }
 
 int
-check_main(struct conf *conf)
+check_main(const struct conf *conf)
 {
 	struct passwd	*pw;
 	struct group	*gr;

@@ -248,7 +248,7 @@ import_file(struct import *ic, enum import_from from, const char *path,
 
 	if ((buf = import_read(path, &len, err, errsz)) == NULL)
 		return -2;
-	rc = import_parse(ic, from, path, second, account, buf, len, err,
+	rc = import_format_parse(ic, from, path, second, account, buf, len, err,
 	    errsz);
 	freezero(buf, len + 1);
 	return rc;
@@ -265,7 +265,7 @@ import_follow(struct import *ic, const char *account)
 	char	 path[1024], err[1200];
 	int	 r;
 
-	if ((r = import_companion(ic, path, sizeof(path))) == 0)
+	if ((r = import_format_companion(ic, path, sizeof(path))) == 0)
 		return;
 	if (r == -1) {
 		import_note(ic, "%s: %s: give the password file as the "
@@ -362,7 +362,7 @@ import_main(int argc, char *argv[])
 	}
 	if (argc == 1 && (from == IMPORT_DMA || from == IMPORT_POSTFIX))
 		import_follow(&ic, account);
-	if (import_finish(&ic, err, sizeof(err)) == -1 ||
+	if (import_format_finish(&ic, err, sizeof(err)) == -1 ||
 	    import_follow_canon(&ic, argc > 1, err, sizeof(err)) == -1)
 		goto fail;
 	for (i = 0; i < ic.nnotes; i++)

@@ -1,9 +1,11 @@
 /*
  * relayq import: turn another null client's configuration into
- * relayq.conf.  import_parse.c and one file per format (import_ssmtp.c,
- * import_msmtp.c, import_nullmailer.c, import_dma.c, import_postfix.c):
- * pure functions over buffers (unit-tested, fuzzed); import.c:
- * import_main() reads the files, writes the config and the secret.
+ * relayq.conf.  import_format.c (the formats by name), one file per
+ * format (import_ssmtp.c, import_msmtp.c, import_nullmailer.c,
+ * import_dma.c, import_postfix.c) and their toolbox import_parse.c: pure
+ * functions over buffers (unit-tested, fuzzed), each calling only the
+ * next ones down; import.c: import_main() reads the files, writes the
+ * config and the secret.
  */
 #ifndef IMPORT_H
 #define IMPORT_H
@@ -78,18 +80,20 @@ struct import_map {
 	unsigned int		 line;	/* of main.cf naming it */
 };
 
+/* import_format.c */
+int	 import_format_parse(struct import *, enum import_from, const char *,
+	    int, const char *, const char *, size_t, char *, size_t);
+int	 import_format_finish(struct import *, char *, size_t);
+int	 import_format_companion(const struct import *, char *, size_t);
+
 /* import_parse.c */
 void	 import_init(struct import *);
 void	 import_free(struct import *);
 void	 import_note(struct import *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
-int	 import_parse(struct import *, enum import_from, const char *, int,
-	    const char *, const char *, size_t, char *, size_t);
-int	 import_finish(struct import *, char *, size_t);
 int	 import_write(const struct import *, FILE *, const char *,
 	    const char *);
 const char *import_name(enum import_from);
-int	 import_companion(const struct import *, char *, size_t);
 /* import_parse.c: the toolbox of the format parsers */
 void	 import_kvs_free(struct import_kvs *);
 int	 import_kvs_put(struct import_kvs *, const char *, const char *,

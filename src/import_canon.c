@@ -130,10 +130,9 @@ import_canon_postfix(struct import *ic, const struct import_map *map,
 		/* canonical, then generic: a -> b -> c becomes a -> c */
 		for (i = 0; i < ic->canon.n; i++) {
 			if (canon_lookup(&c, ic->canon.v[i].v, to,
-			    sizeof(to)) != 1)
-				continue;
-			free(ic->canon.v[i].v);
-			if ((ic->canon.v[i].v = strdup(to)) == NULL) {
+			    sizeof(to)) == 1 && import_kvs_put(&ic->canon,
+			    ic->canon.v[i].k, to, NULL, ic->canon.v[i].line,
+			    1) == -1) {
 				(void)snprintf(err, errsz, "out of memory");
 				rc = -1;
 				goto done;

@@ -24,44 +24,60 @@
 #include "client.h"
 #include "import.h"
 
-/* the commands, for usage and `relayq help CMD' (relayq(8) has more) */
-static const struct {
+static int	 relayq_drain(struct conf *, int, char *[]);
+static int	 relayq_ctl(struct conf *, int, char *[]);
+static int	 relayq_import(struct conf *, int, char *[]);
+static int	 relayq_version(struct conf *, int, char *[]);
+static int	 relayq_help_cmd(struct conf *, int, char *[]);
+
+/*
+ * The commands: their synopsis and one line for usage and `relayq help
+ * CMD' (relayq(8) has more), and the function that runs each: `plain'
+ * for a command without arguments, else `run' with argv[0] the
+ * command's name; the configuration loaded unless `noconf' (then NULL).
+ */
+static const struct relayq_cmd {
 	const char	*name, *args, *what;
+	int		(*run)(struct conf *, int, char *[]);
+	int		(*plain)(const struct conf *);
+	int		 noconf;
 } relayq_cmds[] = {
 	{ "drain", "[-f]", "run the daemon that delivers the queue (-f: in "
-	    "the foreground, logging to stderr)" },
+	    "the foreground, logging to stderr)", relayq_drain, NULL, 0 },
 	{ "stop", "", "stop the daemon of this spool and wait until it has "
-	    "(under systemd: systemctl stop relayq)" },
+	    "(under systemd: systemctl stop relayq)", NULL, stop_main, 0 },
 	{ "probe", "", "connect to the smarthost and show each step: DNS, "
-	    "TLS, certificate, AUTH" },
+	    "TLS, certificate, AUTH", NULL, probe_main, 0 },
 	{ "queue", "", "list the queue (mailq); read from the files when the "
-	    "daemon is down" },
-	{ "status", "", "the daemon's counters and last error" },
+	    "daemon is down", relayq_ctl, NULL, 0 },
+	{ "status", "", "the daemon's counters and last error", relayq_ctl,
+	    NULL, 0 },
 	{ "show", "ID", "one message: envelope, header, each recipient's "
-	    "state" },
-	{ "hold", "ID", "keep a message from delivery until release" },
-	{ "release", "ID", "deliver a held message again" },
-	{ "flush", "[ID]", "retry deferred mail now" },
-	{ "delete", "ID | all", "remove a message, or every message" },
+	    "state", relayq_ctl, NULL, 0 },
+	{ "hold", "ID", "keep a message from delivery until release",
+	    relayq_ctl, NULL, 0 },
+	{ "release", "ID", "deliver a held message again", relayq_ctl, NULL,
+	    0 },
+	{ "flush", "[ID]", "retry deferred mail now", relayq_ctl, NULL, 0 },
+	{ "delete", "ID | all", "remove a message, or every message",
+	    relayq_ctl, NULL, 0 },
 	{ "check", "", "check configuration, secret, log file and spool; "
-	    "each problem with its fix" },
+	    "each problem with its fix", NULL, check_main, 0 },
 	{ "import", "[--from program] [-p file] file ...", "convert another "
-	    "relay's configuration (ssmtp, msmtp, nullmailer, dma, postfix)" },
-	{ "version", "", "print the version" },
-	{ "help", "[command]", "this text, or one command's" },
+	    "relay's configuration (ssmtp, msmtp, nullmailer, dma, postfix)",
+	    relayq_import, NULL, 1 },
+	{ "version", "", "print the version", relayq_version, NULL, 1 },
+	{ "help", "[command]", "this text, or one command's",
+	    relayq_help_cmd, NULL, 1 },
 };
 #define RELAYQ_NCMDS	(sizeof(relayq_cmds) / sizeof(relayq_cmds[0]))
 
 static void
 relayq_synopsis(FILE *fp, size_t i, const char *lead)
 {
-	int	 noconf = strcmp(relayq_cmds[i].name, "import") == 0 ||
-		    strcmp(relayq_cmds[i].name, "version") == 0 ||
-		    strcmp(relayq_cmds[i].name, "help") == 0;
-
-	(void)fprintf(fp, "%srelayq %s%s%s%s\n", lead, noconf ? "" :
-	    "[-C file] ", relayq_cmds[i].name, relayq_cmds[i].args[0] ? " " :
-	    "", relayq_cmds[i].args);
+	(void)fprintf(fp, "%srelayq %s%s%s%s\n", lead, relayq_cmds[i].noconf ?
+	    "" : "[-C file] ", relayq_cmds[i].name, relayq_cmds[i].args[0] ?
+	    " " : "", relayq_cmds[i].args);
 }
 
 static void __attribute__((noreturn))
@@ -109,7 +125,7 @@ relayq_ctl(struct conf *conf, int argc, char *argv[])
 	if (argc > 2 || (size_t)snprintf(req, sizeof(req), "%s%s%s", argv[0],
 	    argc == 2 ? " " : "", argc == 2 ? argv[1] : "") >= sizeof(req))
 		usage();
-	/* the listing from the files when no daemon runs (queuelocal.c) */
+	/* the listing from the files when no daemon runs (queue_local.c) */
 	if (strcmp(req, "queue") == 0 && !queue_local_running(conf->spool))
 		return queue_local_report(conf->spool);
 	if ((rc = ctl_call(conf->spool, req, stdout, err, sizeof(err))) != 0)
@@ -117,18 +133,58 @@ relayq_ctl(struct conf *conf, int argc, char *argv[])
 	return EX_OK;
 }
 
+static int
+relayq_help_cmd(struct conf *conf, int argc, char *argv[])
+{
+	(void)conf;
+	if (argc > 2)
+		usage();
+	return relayq_help(argc == 2 ? argv[1] : NULL);
+}
+
+static int
+relayq_version(struct conf *conf, int argc, char *argv[])
+{
+	(void)conf;
+	(void)argc;
+	(void)argv;
+	(void)printf("relayq %s (mbedTLS %s)\n", RELAYQ_VERSION,
+	    MBEDTLS_VERSION_STRING);
+	return EX_OK;
+}
+
+/* reads no relayq.conf: it writes one */
+static int
+relayq_import(struct conf *conf, int argc, char *argv[])
+{
+	(void)conf;
+	return import_main(argc, argv);
+}
+
+static int
+relayq_drain(struct conf *conf, int argc, char *argv[])
+{
+	int	 ch, fg = 0;
+
+	optind = 1;
+	while ((ch = getopt(argc, argv, "f")) != -1) {
+		if (ch != 'f')
+			usage();
+		fg = 1;
+	}
+	if (optind != argc)
+		usage();
+	return drain_main(conf, fg);
+}
+
 int
 main(int argc, char *argv[])
 {
-	static const char *const ctlcmds[] = {
-		"queue", "status", "show", "flush", "hold", "release",
-		"delete", NULL
-	};
-	struct conf	 conf;
-	const char	*cfg = NULL;
-	char		 errbuf[512];
-	int		 ch, fg = 0;
-	size_t		 i;
+	const struct relayq_cmd	*cmd;
+	struct conf		 conf;
+	const char		*cfg = NULL;
+	char			 errbuf[512];
+	int			 ch;
 
 	/* every client path (probe, the control socket, check): a peer
 	   that went away is an error to report, never a silent death */
@@ -149,58 +205,23 @@ main(int argc, char *argv[])
 	argv += optind;
 	if (argc < 1)
 		usage();
-	if (strcmp(argv[0], "version") == 0) {
-		(void)printf("relayq %s (mbedTLS %s)\n", RELAYQ_VERSION,
-		    MBEDTLS_VERSION_STRING);
-		return EX_OK;
-	}
-	if (strcmp(argv[0], "help") == 0 && argc <= 2)
-		return relayq_help(argc == 2 ? argv[1] : NULL);
-	if (strcmp(argv[0], "import") == 0)	/* reads no relayq.conf */
-		return import_main(argc, argv);
+	for (cmd = relayq_cmds; cmd < relayq_cmds + RELAYQ_NCMDS; cmd++)
+		if (strcmp(argv[0], cmd->name) == 0)
+			break;
+	if (cmd == relayq_cmds + RELAYQ_NCMDS)
+		usage();
+	if (cmd->noconf)
+		return cmd->run(NULL, argc, argv);
 	if (cfg == NULL)
 		cfg = getenv("RELAYQ_CONFIG");
 	conf_init(&conf);
 	if (conf_load(&conf, cfg != NULL ? cfg : CONF_PATH, cfg != NULL, 1,
 	    errbuf, sizeof(errbuf)) == -1)
 		errx(EX_CONFIG, "%s", errbuf);
-	if (strcmp(argv[0], "probe") == 0 && argc == 1) {
-		ch = probe_main(&conf);
-		conf_free(&conf);	/* LeakSanitizer builds see real leaks */
-		return ch;
-	}
-	if (strcmp(argv[0], "drain") == 0) {
-		optind = 1;
-		while ((ch = getopt(argc, argv, "f")) != -1) {
-			if (ch != 'f')
-				usage();
-			fg = 1;
-		}
-		if (optind != argc)
-			usage();
-		ch = drain_main(&conf, fg);
-		conf_free(&conf);
-		return ch;
-	}
-	if (strcmp(argv[0], "stop") == 0) {
-		if (argc != 1)
-			usage();
-		ch = stop_main(&conf);
-		conf_free(&conf);
-		return ch;
-	}
-	if (strcmp(argv[0], "check") == 0) {
-		if (argc != 1)
-			usage();
-		ch = check_main(&conf);
-		conf_free(&conf);
-		return ch;
-	}
-	for (i = 0; ctlcmds[i] != NULL; i++)
-		if (strcmp(argv[0], ctlcmds[i]) == 0) {
-			ch = relayq_ctl(&conf, argc, argv);
-			conf_free(&conf);
-			return ch;
-		}
-	usage();
+	if (cmd->plain != NULL && argc != 1)
+		usage();
+	ch = cmd->plain != NULL ? cmd->plain(&conf) : cmd->run(&conf, argc,
+	    argv);
+	conf_free(&conf);	/* LeakSanitizer builds see real leaks */
+	return ch;
 }

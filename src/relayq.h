@@ -120,8 +120,25 @@ struct rcpt {
 };
 
 /* struct qmsg smtputf8: the F record */
-#define SMTPUTF8_NEEDED	1	/* an address is not ASCII */
-#define SMTPUTF8_HEADER	2	/* UTF-8 in the header only (RFC 6532) */
+enum smtputf8 {
+	SMTPUTF8_NONE,		/* all ASCII */
+	SMTPUTF8_NEEDED,	/* an address is not ASCII */
+	SMTPUTF8_HEADER,	/* UTF-8 in the header only (RFC 6532) */
+};
+
+/* The body type a caller declared (-B, the B record). */
+enum body_decl {
+	BODY_NONE,		/* not declared */
+	BODY_7BIT,
+	BODY_8BITMIME,
+};
+
+/* What a DSN returns of the message (-R, the D record, RET=). */
+enum dsn_ret {
+	DSN_RET_NONE,		/* not asked: the full message when small */
+	DSN_RET_FULL,
+	DSN_RET_HDRS,
+};
 
 /* A queue file opened for delivery: envelope in memory, data on disk. */
 struct qmsg {
@@ -134,10 +151,10 @@ struct qmsg {
 	struct rcpt	*rcpt;
 	size_t		 nrcpt;
 	int		 eightbit;
-	int		 body_decl;	/* -B: 0 none, 7 or 8 */
-	int		 dsn_ret;	/* -R: 0 none, 1 FULL, 2 HDRS */
+	enum body_decl	 body_decl;	/* B */
+	enum dsn_ret	 dsn_ret;	/* D */
 	char		 envid[DSN_ENVID_MAX + 1];	/* -V, "" = none */
-	int		 smtputf8;	/* 0, or SMTPUTF8_* */
+	enum smtputf8	 smtputf8;	/* F */
 	int		 fd;
 	off_t		 dataoff;	/* wire-ready data: CRLF, dot-stuffed */
 	off_t		 datalen;
@@ -269,6 +286,9 @@ void		 spool_make_id(char *, struct timespec *, pid_t);
 int		 spool_parse_envelope(const char *, size_t, struct qmsg *,
 		    char *, size_t);
 int		 spool_check_envelope(const char *, size_t, char *, size_t);
+int		 spool_write_envelope(const struct qmsg *, char **, size_t *);
+int		 spool_add_rcpt(struct qmsg *, const char *, const char *,
+		    unsigned int);
 int		 spool_check_trailer(const char *, size_t, struct qmsg *);
 int		 spool_id_ok(const char *);
 int		 spool_load_fd(int, struct qmsg *, char *, size_t);
@@ -291,7 +311,7 @@ void		 queue_list_entry(FILE *, const struct qmsg *, long long, int);
 void		 queue_list_total(FILE *, unsigned long long, size_t);
 void		 queue_show(FILE *, const struct qmsg *, long long, int);
 
-/* queuelocal.c */
+/* queue_local.c */
 long		 queue_local_pid(const char *);
 int		 queue_local_running(const char *);
 int		 queue_local_list(const char *, FILE *, char *, size_t);
@@ -306,7 +326,7 @@ int		 bounce_write(int, struct conf *, const struct qmsg *,
 		    const char *, char *, char *, size_t);
 
 /* check.c */
-int		 check_main(struct conf *);
+int		 check_main(const struct conf *);
 
 /* ctl.c */
 #define CTL_SOCKET		"ctl"

@@ -49,9 +49,9 @@ smargs_option(struct smargs *o, int c, const char *v, struct smargs_err *e)
 	switch (c) {
 	case 'B':
 		if (strcasecmp(v, "8BITMIME") == 0)
-			o->body_decl = 8;
+			o->body_decl = BODY_8BITMIME;
 		else if (strcasecmp(v, "7BIT") == 0)
-			o->body_decl = 7;
+			o->body_decl = BODY_7BIT;
 		else
 			return smargs_fail(e, EX_USAGE, 1, "-B: use 7BIT or "
 			    "8BITMIME");
@@ -73,9 +73,9 @@ smargs_option(struct smargs *o, int c, const char *v, struct smargs_err *e)
 		break;
 	case 'R':
 		if (strcasecmp(v, "full") == 0)
-			o->dsn_ret = 1;
+			o->dsn_ret = DSN_RET_FULL;
 		else if (strcasecmp(v, "hdrs") == 0)
-			o->dsn_ret = 2;
+			o->dsn_ret = DSN_RET_HDRS;
 		else
 			return smargs_fail(e, EX_USAGE, 1, "-R: use full or "
 			    "hdrs");

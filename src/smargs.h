@@ -13,9 +13,9 @@ struct smargs {
 	const char	*sender;	/* -f/-r, NULL = from the uid */
 	const char	*fullname;	/* -F */
 	const char	*config;	/* -C */
-	int		 body_decl;	/* -B: 0, 7 or 8 */
+	enum body_decl	 body_decl;	/* -B */
 	unsigned int	 notify;	/* -N: DSN_NOTIFY_* */
-	int		 dsn_ret;	/* -R: 0, 1 FULL, 2 HDRS */
+	enum dsn_ret	 dsn_ret;	/* -R */
 	const char	*envid;		/* -V */
 	int		 qflag;		/* -q: 'R' all, 'I' one */
 	const char	*qid;		/* -qI<id> */

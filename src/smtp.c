@@ -729,8 +729,8 @@ smtp_mail_params(const struct smtp_session *s, const struct qmsg *m,
 		(void)strlcat(buf, " ENVID=", sz);
 		(void)strlcat(buf, x, sz);
 	}
-	if (m->dsn_ret != 0)
-		(void)strlcat(buf, m->dsn_ret == 1 ? " RET=FULL" : " RET=HDRS",
+	if (m->dsn_ret != DSN_RET_NONE)
+		(void)strlcat(buf, m->dsn_ret == DSN_RET_FULL ? " RET=FULL" : " RET=HDRS",
 		    sz);
 }
 

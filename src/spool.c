@@ -109,8 +109,14 @@ spool_free_msg(struct qmsg *m)
 	m->fd = -1;
 }
 
-static int
-spool_add_rcpt(struct qmsg *m, const char *addr)
+/*
+ * Append a recipient (an R record) to `m', with its original address
+ * (O, NULL when it is the same) and DSN NOTIFY bits (N, 0 when none).
+ * 0, or -1 when out of memory or past SPOOL_RCPTMAX.
+ */
+int
+spool_add_rcpt(struct qmsg *m, const char *addr, const char *orig,
+    unsigned int notify)
 {
 	struct rcpt	*r;
 
@@ -128,9 +134,80 @@ spool_add_rcpt(struct qmsg *m, const char *addr)
 	memset(r, 0, sizeof(*r));
 	if ((r->addr = strdup(addr)) == NULL)
 		return -1;
+	if (orig != NULL && (r->orig = strdup(orig)) == NULL) {
+		free(r->addr);
+		return -1;
+	}
+	r->notify = notify;
 	m->nrcpt++;
 	return 0;
 }
+
+/*
+ * The envelope of `m', "RELAYQ 1" through "M", in the order and form
+ * spool_parse_envelope reads: the one writer of the format, for
+ * sendmail and the bounces alike.  The values must be valid already
+ * (no line breaks); sendmail runs spool_check_envelope on the result
+ * before it commits.  A malloc'd buffer in *env, its length in
+ * *envlen; 0, or -1 (out of memory, or an N value with no name).
+ */
+int
+spool_write_envelope(const struct qmsg *m, char **env, size_t *envlen)
+{
+	const struct rcpt	*r;
+	FILE			*fp;
+	char			 notify[32];
+	size_t			 i;
+	int			 rc = 0;
+
+	*env = NULL;
+	*envlen = 0;
+	if ((fp = open_memstream(env, envlen)) == NULL)
+		return -1;
+	(void)fprintf(fp, "RELAYQ 1\nI %s\nT %lld\nU %u %s\nS %s\n", m->id,
+	    (long long)m->arrival, (unsigned int)m->uid, m->user, m->sender);
+	if (m->local_sender != NULL)
+		(void)fprintf(fp, "L %s\n", m->local_sender);
+	if (m->body_decl != BODY_NONE)
+		(void)fprintf(fp, "B %s\n", m->body_decl == BODY_8BITMIME ?
+		    "8BITMIME" : "7BIT");
+	if (m->dsn_ret != DSN_RET_NONE)
+		(void)fprintf(fp, "D %s\n", m->dsn_ret == DSN_RET_FULL ?
+		    "FULL" : "HDRS");
+	if (m->envid[0] != '\0')
+		(void)fprintf(fp, "V %s\n", m->envid);
+	if (m->smtputf8 == SMTPUTF8_NEEDED)
+		(void)fputs("F SMTPUTF8\n", fp);
+	else if (m->smtputf8 == SMTPUTF8_HEADER)
+		(void)fputs("F UTF8HEADER\n", fp);
+	for (i = 0; i < m->nrcpt && rc == 0; i++) {
+		r = &m->rcpt[i];
+		(void)fprintf(fp, "R %s\n", r->addr);
+		if (r->orig != NULL)
+			(void)fprintf(fp, "O %s\n", r->orig);
+		if (r->notify != 0 && (rc = spool_notify_str(r->notify,
+		    notify, sizeof(notify))) == 0)
+			(void)fprintf(fp, "N %s\n", notify);
+	}
+	(void)fputs("M\n", fp);
+	if (fclose(fp) == EOF)
+		rc = -1;
+	if (rc == -1) {
+		free(*env);
+		*env = NULL;
+	}
+	return rc;
+}
+
+/* The envelope parser's place: the last of the fixed records seen. */
+enum spool_env_seen {
+	SPOOL_SEEN_NONE,
+	SPOOL_SEEN_VERSION,	/* RELAYQ 1 */
+	SPOOL_SEEN_ID,		/* I */
+	SPOOL_SEEN_ARRIVAL,	/* T */
+	SPOOL_SEEN_USER,	/* U */
+	SPOOL_SEEN_SENDER,	/* S: optional records, then R, O, N, M */
+};
 
 /*
  * Parse the envelope at the start of `buf'.  On success the envelope is
@@ -144,7 +221,7 @@ spool_parse_envelope(const char *buf, size_t len, struct qmsg *m, char *err,
 	const char	*p = buf, *end, *nl, *errstr;
 	char		 line[SPOOL_RECMAX + 1], *v;
 	size_t		 ll;
-	int		 state = 0;	/* records seen, in order */
+	enum spool_env_seen state = SPOOL_SEEN_NONE;
 	long long	 n;
 
 	memset(m, 0, sizeof(*m));
@@ -167,17 +244,17 @@ spool_parse_envelope(const char *buf, size_t len, struct qmsg *m, char *err,
 		}
 		memcpy(line, p, ll);
 		line[ll] = '\0';
-		if (state == 0) {
+		if (state == SPOOL_SEEN_NONE) {
 			if (strcmp(line, "RELAYQ 1") != 0) {
 				(void)snprintf(err, errsz, "not a relayq "
 				    "version 1 queue file");
 				goto fail;
 			}
-			state = 1;
+			state = SPOOL_SEEN_VERSION;
 			continue;
 		}
 		if (strcmp(line, "M") == 0) {
-			if (state != 5 || m->nrcpt == 0)
+			if (state != SPOOL_SEEN_SENDER || m->nrcpt == 0)
 				break;
 			m->dataoff = (off_t)(nl + 1 - buf);
 			return 0;
@@ -187,80 +264,86 @@ spool_parse_envelope(const char *buf, size_t len, struct qmsg *m, char *err,
 		v = line + 2;
 		switch (line[0]) {
 		case 'I':
-			if (state != 1 || !spool_id_ok(v))
+			if (state != SPOOL_SEEN_VERSION || !spool_id_ok(v))
 				goto bad;
 			memcpy(m->id, v, SPOOL_IDLEN + 1);
-			state = 2;
+			state = SPOOL_SEEN_ID;
 			break;
 		case 'T':
 			n = strtonum(v, 0, LLONG_MAX, &errstr);
-			if (state != 2 || errstr != NULL)
+			if (state != SPOOL_SEEN_ID || errstr != NULL)
 				goto bad;
 			m->arrival = (time_t)n;
-			state = 3;
+			state = SPOOL_SEEN_ARRIVAL;
 			break;
 		case 'U':
-			if (state != 3 || (v = strchr(line + 2, ' ')) == NULL)
+			if (state != SPOOL_SEEN_ARRIVAL ||
+			    (v = strchr(line + 2, ' ')) == NULL)
 				goto bad;
 			*v++ = '\0';
 			n = strtonum(line + 2, 0, UINT_MAX - 1, &errstr);
 			if (errstr != NULL || (m->user = strdup(v)) == NULL)
 				goto bad;
 			m->uid = (uid_t)n;
-			state = 4;
+			state = SPOOL_SEEN_USER;
 			break;
 		case 'S':
-			if (state != 4 || (*v != '\0' && !addr_valid(v)) ||
+			if (state != SPOOL_SEEN_USER ||
+			    (*v != '\0' && !addr_valid(v)) ||
 			    (m->sender = strdup(v)) == NULL)
 				goto bad;
-			state = 5;
+			state = SPOOL_SEEN_SENDER;
 			break;
 		case 'R':
-			if (state == 5 && m->nrcpt >= SPOOL_RCPTMAX) {
+			if (state == SPOOL_SEEN_SENDER &&
+			    m->nrcpt >= SPOOL_RCPTMAX) {
 				(void)snprintf(err, errsz, "more than %d "
 				    "recipients", SPOOL_RCPTMAX);
 				goto fail;
 			}
-			if (state != 5 || !addr_valid(v) ||
-			    spool_add_rcpt(m, v) == -1)
+			if (state != SPOOL_SEEN_SENDER || !addr_valid(v) ||
+			    spool_add_rcpt(m, v, NULL, 0) == -1)
 				goto bad;
 			break;
 		case 'L':
 			/* a local part only: addr_is_local must hold */
-			if (state != 5 || m->nrcpt != 0 ||
+			if (state != SPOOL_SEEN_SENDER || m->nrcpt != 0 ||
 			    m->local_sender != NULL || m->sender[0] == '\0' ||
 			    !addr_valid(v) || addr_domain(v) != NULL ||
 			    (m->local_sender = strdup(v)) == NULL)
 				goto bad;
 			break;
 		case 'B':
-			if (state != 5 || m->nrcpt != 0 || m->body_decl != 0)
+			if (state != SPOOL_SEEN_SENDER || m->nrcpt != 0 ||
+			    m->body_decl != BODY_NONE)
 				goto bad;
 			if (strcmp(v, "7BIT") == 0)
-				m->body_decl = 7;
+				m->body_decl = BODY_7BIT;
 			else if (strcmp(v, "8BITMIME") == 0)
-				m->body_decl = 8;
+				m->body_decl = BODY_8BITMIME;
 			else
 				goto bad;
 			break;
 		case 'D':
-			if (state != 5 || m->nrcpt != 0 || m->dsn_ret != 0)
+			if (state != SPOOL_SEEN_SENDER || m->nrcpt != 0 ||
+			    m->dsn_ret != DSN_RET_NONE)
 				goto bad;
 			if (strcmp(v, "FULL") == 0)
-				m->dsn_ret = 1;
+				m->dsn_ret = DSN_RET_FULL;
 			else if (strcmp(v, "HDRS") == 0)
-				m->dsn_ret = 2;
+				m->dsn_ret = DSN_RET_HDRS;
 			else
 				goto bad;
 			break;
 		case 'V':
-			if (state != 5 || m->nrcpt != 0 || m->envid[0] != '\0' ||
-			    !spool_envid_ok(v))
+			if (state != SPOOL_SEEN_SENDER || m->nrcpt != 0 ||
+			    m->envid[0] != '\0' || !spool_envid_ok(v))
 				goto bad;
 			(void)strlcpy(m->envid, v, sizeof(m->envid));
 			break;
 		case 'F':
-			if (state != 5 || m->nrcpt != 0 || m->smtputf8)
+			if (state != SPOOL_SEEN_SENDER || m->nrcpt != 0 ||
+			    m->smtputf8 != SMTPUTF8_NONE)
 				goto bad;
 			if (strcmp(v, "SMTPUTF8") == 0)
 				m->smtputf8 = SMTPUTF8_NEEDED;
@@ -270,14 +353,14 @@ spool_parse_envelope(const char *buf, size_t len, struct qmsg *m, char *err,
 				goto bad;
 			break;
 		case 'N':
-			if (state != 5 || m->nrcpt == 0 ||
+			if (state != SPOOL_SEEN_SENDER || m->nrcpt == 0 ||
 			    m->rcpt[m->nrcpt - 1].notify != 0 ||
 			    spool_notify_parse(v,
 			    &m->rcpt[m->nrcpt - 1].notify) == -1)
 				goto bad;
 			break;
 		case 'O':
-			if (state != 5 || m->nrcpt == 0 ||
+			if (state != SPOOL_SEEN_SENDER || m->nrcpt == 0 ||
 			    m->rcpt[m->nrcpt - 1].orig != NULL ||
 			    m->rcpt[m->nrcpt - 1].notify != 0 ||
 			    (m->rcpt[m->nrcpt - 1].orig = strdup(v)) == NULL)
@@ -578,7 +661,7 @@ spool_salvage_envelope(const char *buf, size_t len, struct qmsg *m)
 			break;
 		case 'R':
 			if (addr_valid(v))
-				(void)spool_add_rcpt(m, v);
+				(void)spool_add_rcpt(m, v, NULL, 0);
 			break;
 		}
 	}

@@ -1,5 +1,5 @@
 /*
- * A tiny test harness for test/unit.c.
+ * A tiny test harness for test/unit and its files test/unit_*.c.
  *
  * A test case is a name and a run of expectations.  Each case prints one
  * line on stdout, "ok - NAME" or "not ok - NAME: WHY" (WHY from the first
@@ -31,7 +31,49 @@ struct unit_state {
 	char		 why[1024];	/* the first one, escaped */
 };
 
-static struct unit_state unit;
+/* one for the whole binary, defined in test/unit.c */
+extern struct unit_state unit;
+
+/* test/unit.c: scratch files under the run's private directory */
+const char	*tmp_dir(void);
+const char	*tmp_path(const char *);
+int		 write_path(const char *, const void *, size_t);
+int		 tmp_fd(const void *, size_t);
+char		*slurp_fd(int, size_t *);
+char		*slurp_path(const char *, size_t *);
+const char	*rep(int, size_t);
+int		 starts_with(const char *, const char *);
+
+/* helpers and data of one group that others use too */
+void		 addr_join(const struct addr_list *, char *, size_t); /* unit_addr.c */
+extern const char *const masq_locals[];		/* unit_msg.c */
+void		 qmsg_build(struct qmsg *, const char *, const char *const *,
+		    size_t);				/* unit_spool.c */
+
+/* the groups, one file per module (test/unit_MODULE.c) */
+void	 test_addr(void);		/* unit_addr.c */
+void	 test_aliases(void);		/* unit_aliases.c */
+void	 test_auth(void);		/* unit_auth.c */
+void	 test_authcmd(void);		/* unit_authcmd.c */
+void	 test_bs(void);			/* unit_bs.c */
+void	 test_canon(void);		/* unit_canon.c */
+void	 test_conf(void);		/* unit_conf.c */
+void	 test_ctl(void);		/* unit_ctl.c */
+void	 test_drainq(void);		/* unit_drainq.c */
+void	 test_idle(void);		/* unit_idle.c */
+void	 test_import(void);		/* unit_import.c */
+void	 test_masquerade(void);		/* unit_msg.c */
+void	 test_msg(void);		/* unit_msg.c */
+void	 test_property(void);		/* unit_msg.c */
+void	 test_smargs(void);		/* unit_smargs.c */
+void	 test_smtp(void);		/* unit_smtp.c */
+void	 test_sort(void);		/* unit_sort.c */
+void	 test_spool(void);		/* unit_spool.c */
+void	 test_spool_dsn(void);		/* unit_spool.c */
+void	 test_spool_limits(void);	/* unit_spool.c */
+void	 test_submit(void);		/* unit_submit.c */
+void	 test_tls(void);		/* unit_tls.c */
+void	 test_util(void);		/* unit_util.c */
 
 /*
  * C-style escapes, so a message or a diff stays on one line.  `all' also

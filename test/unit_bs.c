@@ -3,7 +3,7 @@
  * bs_session with the client's bytes in a memory file, the replies in
  * memory and the queue step replaced (no fork): the exact reply bytes,
  * the data handed to the queue step, and how the session ends.
- * Linked into test/unit; main() there calls test_bs().
+ * Linked into test/unit; its table of groups runs test_bs().
  */
 #include <sys/mman.h>
 
@@ -18,8 +18,6 @@
 #include "relayq.h"
 #include "msg.h"
 #include "unit.h"
-
-void	 test_bs(unsigned int *, unsigned int *);
 
 /* what the queue step saw, and what it answers */
 struct bs_seen {
@@ -70,7 +68,7 @@ bs_run(const char *in, FILE *out, struct bs_seen *seen, int *end)
 }
 
 void
-test_bs(unsigned int *run, unsigned int *failed)
+test_bs(void)
 {
 	struct bs_seen	 seen;
 	char		*got;
@@ -164,7 +162,4 @@ test_bs(unsigned int *run, unsigned int *failed)
 	END();
 	free(got);
 
-	/* this file's cases count in test/unit's totals */
-	*run += unit.run;
-	*failed += unit.failed;
 }

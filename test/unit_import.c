@@ -3,7 +3,7 @@
  * format files): each fed the bytes of a real-world configuration, the
  * relayq.conf it produces compared byte for byte, and the secret checked
  * to stay out of that output.  Linked into test/unit (with the
- * IMPORT_OBJS); main() there calls test_import().
+ * IMPORT_OBJS); its table of groups runs test_import().
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,8 +12,6 @@
 #include "relayq.h"
 #include "import.h"
 #include "unit.h"
-
-void	 test_import(unsigned int *, unsigned int *);
 
 /* the relayq.conf for `ic' as written by import_write() */
 static char *
@@ -69,7 +67,7 @@ test_import_ssmtp(void)
 	    "AuthUser=joe@example.com\n"
 	    "AuthPass=pa55word\n"
 	    "FromLineOverride=YES\n"), err, sizeof(err)), 0);
-	EXPECT_INT("finish", import_finish(&ic, err, sizeof(err)), 0);
+	EXPECT_INT("finish", import_format_finish(&ic, err, sizeof(err)), 0);
 	out = conf_of(&ic, "ssmtp.conf");
 	EXPECT_STR("relayq.conf", out,
 	    "# relayq.conf(5) converted by `relayq import' from ssmtp: "
@@ -93,7 +91,7 @@ test_import_ssmtp(void)
 	import_init(&ic);
 	EXPECT_INT("parse", import_ssmtp(&ic, "s", S(
 	    "mailhub=relay.example.com\nUseTLS=YES\n"), err, sizeof(err)), 0);
-	EXPECT_INT("finish", import_finish(&ic, err, sizeof(err)), 0);
+	EXPECT_INT("finish", import_format_finish(&ic, err, sizeof(err)), 0);
 	out = conf_of(&ic, "s");
 	EXPECT_HAS("port 25 and tls implicit", out,
 	    "smarthost relay.example.com:25\ntls implicit\n");
@@ -105,7 +103,7 @@ test_import_ssmtp(void)
 	import_init(&ic);
 	EXPECT_INT("parse", import_ssmtp(&ic, "s", S(
 	    "mailhub=mail\nroot=postmaster\nFoo=bar\n"), err, sizeof(err)), 0);
-	EXPECT_INT("finish", import_finish(&ic, err, sizeof(err)), 0);
+	EXPECT_INT("finish", import_format_finish(&ic, err, sizeof(err)), 0);
 	out = conf_of(&ic, "s");
 	EXPECT_STR("config", out, "# relayq.conf(5) converted by `relayq "
 	    "import' from ssmtp: s\nsmarthost mail:25\n");
@@ -123,7 +121,7 @@ test_import_ssmtp(void)
 	import_init(&ic);
 	EXPECT_INT("parse", import_ssmtp(&ic, "s", S("AuthUser=x\n"), err,
 	    sizeof(err)), 0);
-	EXPECT_INT("finish", import_finish(&ic, err, sizeof(err)), -1);
+	EXPECT_INT("finish", import_format_finish(&ic, err, sizeof(err)), -1);
 	EXPECT_STR("message", err, "no relay host found in the ssmtp "
 	    "configuration");
 	import_free(&ic);
@@ -187,7 +185,7 @@ test_import_msmtp(void)
 	import_init(&ic);
 	EXPECT_INT("parse", import_msmtp(&ic, ".msmtprc", S(msmtprc), NULL,
 	    err, sizeof(err)), 0);
-	EXPECT_INT("finish", import_finish(&ic, err, sizeof(err)), 0);
+	EXPECT_INT("finish", import_format_finish(&ic, err, sizeof(err)), 0);
 	out = conf_of(&ic, ".msmtprc");
 	EXPECT_STR("relayq.conf", out,
 	    "# relayq.conf(5) converted by `relayq import' from msmtp: "
@@ -209,7 +207,7 @@ test_import_msmtp(void)
 	import_init(&ic);
 	EXPECT_INT("parse", import_msmtp(&ic, "rc", S(msmtprc), "gmail",
 	    err, sizeof(err)), 0);
-	EXPECT_INT("finish", import_finish(&ic, err, sizeof(err)), 0);
+	EXPECT_INT("finish", import_format_finish(&ic, err, sizeof(err)), 0);
 	EXPECT_STR("host", ic.host[0], "smtp.gmail.com");
 	EXPECT_STR("password", ic.password, "app \"pass\" word");
 	EXPECT_STR("where", ic.pwsrc, "rc:13");
@@ -220,7 +218,7 @@ test_import_msmtp(void)
 	import_init(&ic);
 	EXPECT_INT("parse", import_msmtp(&ic, "rc", S(msmtprc), "ses",
 	    err, sizeof(err)), 0);
-	EXPECT_INT("finish", import_finish(&ic, err, sizeof(err)), 0);
+	EXPECT_INT("finish", import_format_finish(&ic, err, sizeof(err)), 0);
 	out = conf_of(&ic, "rc");
 	EXPECT_HAS("smarthost", out, "smarthost email-smtp.eu-west-1."
 	    "amazonaws.com:465\ntls_ca_file /etc/ssl/certs/ca-certificates.crt"
@@ -271,7 +269,7 @@ test_import_nullmailer(void)
 	EXPECT_INT("adminaddr", import_nullmailer(&ic,
 	    "/etc/nullmailer/adminaddr", S("ops@example.org\n"), err,
 	    sizeof(err)), 0);
-	EXPECT_INT("finish", import_finish(&ic, err, sizeof(err)), 0);
+	EXPECT_INT("finish", import_format_finish(&ic, err, sizeof(err)), 0);
 	out = conf_of(&ic, "remotes");
 	EXPECT_STR("relayq.conf", out,
 	    "# relayq.conf(5) converted by `relayq import' from nullmailer: "
@@ -314,7 +312,7 @@ test_import_dma(void)
 	    "other|elsewhere.example:nope\n"
 	    "dmauser|mail.example.net:pw:with:colons\n"), err, sizeof(err)),
 	    0);
-	EXPECT_INT("finish", import_finish(&ic, err, sizeof(err)), 0);
+	EXPECT_INT("finish", import_format_finish(&ic, err, sizeof(err)), 0);
 	out = conf_of(&ic, "dma.conf auth.conf");
 	EXPECT_STR("relayq.conf", out,
 	    "# relayq.conf(5) converted by `relayq import' from dma: "
@@ -338,7 +336,7 @@ test_import_dma(void)
 	EXPECT_INT("dma.conf", import_dma(&ic, "d", S(
 	    "SMARTHOST smtp.example.net\nPORT 2465\nSECURETRANSFER\n"), err,
 	    sizeof(err)), 0);
-	EXPECT_INT("finish", import_finish(&ic, err, sizeof(err)), 0);
+	EXPECT_INT("finish", import_format_finish(&ic, err, sizeof(err)), 0);
 	out = conf_of(&ic, "d");
 	EXPECT_HAS("tls implicit", out,
 	    "smarthost smtp.example.net:2465\ntls implicit\n");
@@ -372,7 +370,7 @@ test_import_postfix(void)
 	    "[smtp.other.example]:587 someone:else\n"
 	    "[smtp.sendgrid.net]:587 apikey:SG.secret\n"), err, sizeof(err)),
 	    0);
-	EXPECT_INT("finish", import_finish(&ic, err, sizeof(err)), 0);
+	EXPECT_INT("finish", import_format_finish(&ic, err, sizeof(err)), 0);
 	out = conf_of(&ic, "main.cf sasl_passwd");
 	EXPECT_STR("relayq.conf", out,
 	    "# relayq.conf(5) converted by `relayq import' from postfix: "
@@ -397,7 +395,7 @@ test_import_postfix(void)
 	    "smtp_tls_wrappermode = yes\n"
 	    "myorigin = /etc/mailname\n"
 	    "smtp_sasl_auth_enable = no\n"), err, sizeof(err)), 0);
-	EXPECT_INT("finish", import_finish(&ic, err, sizeof(err)), 0);
+	EXPECT_INT("finish", import_format_finish(&ic, err, sizeof(err)), 0);
 	out = conf_of(&ic, "m");
 	EXPECT_STR("relayq.conf", out, "# relayq.conf(5) converted by "
 	    "`relayq import' from postfix: m\n"
@@ -412,7 +410,7 @@ test_import_postfix(void)
 	import_init(&ic);
 	EXPECT_INT("main.cf", import_postfix(&ic, "main.cf", S(
 	    "myhostname = x\nrelayhost =\n"), err, sizeof(err)), 0);
-	EXPECT_INT("finish", import_finish(&ic, err, sizeof(err)), -1);
+	EXPECT_INT("finish", import_format_finish(&ic, err, sizeof(err)), -1);
 	EXPECT_STR("message", err, "main.cf: no relayhost: Postfix delivers "
 	    "directly here, there is no relay to convert");
 	import_free(&ic);
@@ -420,14 +418,11 @@ test_import_postfix(void)
 }
 
 void
-test_import(unsigned int *run, unsigned int *failed)
+test_import(void)
 {
 	test_import_ssmtp();
 	test_import_msmtp();
 	test_import_nullmailer();
 	test_import_dma();
 	test_import_postfix();
-	/* this file's cases count in test/unit's totals */
-	*run += unit.run;
-	*failed += unit.failed;
 }

@@ -2,15 +2,15 @@
  * relayq import's parsers: another null client's configuration, which
  * the administrator may have copied from anywhere.  The first byte picks
  * the format (and msmtp's account); the rest is one file or more,
- * separated by 0xff bytes, fed to import_parse as import_main() feeds
- * them:
+ * separated by 0xff bytes, fed to import_format_parse as import_main()
+ * feeds them:
  *   ssmtp         ssmtp.conf, then revaliases
  *   msmtp         one file
  *   nullmailer    the control files remotes, me, defaultdomain,
  *                 defaulthost, adminaddr, allmailfrom, helohost in turn
  *   dma, postfix  the main file, then the password map (auth.conf,
  *                 sasl_passwd); without one, the companion lookup only
- * then import_finish and import_write.
+ * then import_format_finish and import_write.
  *
  * Oracle: a refusal says why; what import_write produces is a
  * relayq.conf whose every line is a comment or "known-key value" without
@@ -52,7 +52,8 @@ fuzz_part(struct import *ic, enum import_from from, int n, const char *path,
 	if ((buf = malloc(len ? len : 1)) == NULL)
 		abort();
 	memcpy(buf, p, len);
-	rc = import_parse(ic, from, path, n > 0, account, buf, len, err, errsz);
+	rc = import_format_parse(ic, from, path, n > 0, account, buf, len,
+	    err, errsz);
 	free(buf);
 	return rc;
 }
@@ -134,11 +135,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		rc = fuzz_part(&ic, from, n, path, p, (size_t)(sep - p),
 		    account, err, sizeof(err));
 		if (rc == 0 && n == 0 && sep == end)
-			(void)import_companion(&ic, cpath, sizeof(cpath));
+			(void)import_format_companion(&ic, cpath, sizeof(cpath));
 		p = sep < end ? sep + 1 : NULL;
 	}
 	if (rc == 0)
-		rc = import_finish(&ic, err, sizeof(err));
+		rc = import_format_finish(&ic, err, sizeof(err));
 	if (rc == -1) {
 		if (err[0] == '\0' || memchr(err, '\0', sizeof(err)) == NULL)
 			abort();
