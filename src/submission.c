@@ -1,8 +1,9 @@
 /*
  * Message preparation and commit, shared by the front ends: the
- * envelope from the sender and recipients (aliases, admin_address,
- * force_sender), the header as relayq writes it (Bcc dropped, the hop
- * count, masquerading, force_from, Received, Date, Message-ID, From),
+ * envelope from the sender and recipients (sender_canonical, aliases,
+ * admin_address, force_sender), the header as relayq writes it (Bcc
+ * dropped, the hop count, masquerading, sender_canonical, force_from,
+ * Received, Date, Message-ID, From),
  * then the queue file and its commit point.  The stages and their order
  * are in submission.h.  Nothing here exits or prints: each stage says
  * what failed in s->err, and the front end reports it.
