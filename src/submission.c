@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,11 +27,16 @@
 #include "submission.h"
 #include "crash.h"
 
-/* A stage's failure: what, with errno when `errnum' says so. */
-static int
-submission_fail(struct submission *s, int code, int errnum, const char *what)
+/* A stage's failure: what, with errno when `errnum' is not 0. */
+static int __attribute__((format(printf, 4, 5)))
+submission_fail(struct submission *s, int code, int errnum, const char *fmt,
+    ...)
 {
-	(void)strlcpy(s->err, what, sizeof(s->err));
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(s->err, sizeof(s->err), fmt, ap);
+	va_end(ap);
 	s->errnum = errnum;
 	return code;
 }
@@ -44,7 +50,7 @@ static int
 submission_msg_fail(struct submission *s, int rc, const char *what)
 {
 	return submission_fail(s, rc == -1 ? EX_TEMPFAIL : rc,
-	    rc == -1 || rc == EX_IOERR ? errno : 0, what);
+	    rc == -1 || rc == EX_IOERR ? errno : 0, "%s", what);
 }
 
 /* An address from the configuration, qualified; 0 when not set. */
@@ -188,21 +194,14 @@ submission_rcpt(struct submission *s, const char *a)
 	size_t			 i, n;
 	int			 rc = EX_OK;
 
-	if (aliases_expand(&s->al, a, &s->cx, &x) == -1) {
-		if (errno != EINVAL)
-			rc = submission_fail(s, EX_OSERR, errno,
-			    "recipient list");
-		else {
-			(void)snprintf(s->err, sizeof(s->err), "bad recipient "
-			    "address \"%.100s\"", a);
-			rc = submission_fail(s, EX_DATAERR, 0, s->err);
-		}
-	}
+	if (aliases_expand(&s->al, a, &s->cx, &x) == -1)
+		rc = errno != EINVAL ? submission_fail(s, EX_OSERR, errno,
+		    "recipient list") : submission_fail(s, EX_DATAERR, 0,
+		    "bad recipient address \"%.100s\"", a);
 	for (i = 0; i < x.n && rc == EX_OK; i++) {
 		if (!addr_valid(x.v[i])) {
-			(void)snprintf(s->err, sizeof(s->err), "bad recipient "
+			rc = submission_fail(s, EX_DATAERR, 0, "bad recipient "
 			    "address \"%.100s\"", x.v[i]);
-			rc = submission_fail(s, EX_DATAERR, 0, s->err);
 			break;
 		}
 		n = s->rcpt.n;
@@ -220,8 +219,7 @@ submission_read_header(struct submission *s, int fd, int iflag)
 {
 	int	 rc;
 
-	if ((s->in = malloc(sizeof(*s->in))) == NULL ||
-	    (s->out = malloc(sizeof(*s->out))) == NULL)
+	if ((s->in = malloc(sizeof(*s->in))) == NULL)
 		return submission_fail(s, EX_OSERR, 0, "out of memory");
 	msg_in_init(s->in, fd, iflag);
 	if ((rc = msg_read_header(&s->m, s->in)) == 0)
@@ -427,6 +425,8 @@ submission_write(struct submission *s)
 	struct tm	 tm;
 	int		 rc;
 
+	if ((s->out = malloc(sizeof(*s->out))) == NULL)
+		return submission_fail(s, EX_OSERR, 0, "out of memory");
 	s->now = time(NULL);
 	if ((rc = submission_envelope(s, &env, &envlen)) != EX_OK)
 		return rc;
@@ -498,11 +498,9 @@ submission_commit(struct submission *s)
 		/* the daemon fsyncs its copy before it answers OK, and names
 		   it: the id is the daemon's from here on (submit.c) */
 		if ((rc = submit_send(s->conf->spool, s->fd, s->id, err,
-		    sizeof(err))) != EX_OK) {
-			(void)snprintf(s->err, sizeof(s->err), "handing the "
-			    "message to the relayq daemon: %s", err);
-			return submission_fail(s, rc, 0, s->err);
-		}
+		    sizeof(err))) != EX_OK)
+			return submission_fail(s, rc, 0, "handing the message "
+			    "to the relayq daemon: %s", err);
 	} else if (fsync(s->fd) == -1)
 		return submission_fail(s, EX_TEMPFAIL, errno,
 		    "fsync of the queue file");
