@@ -104,17 +104,12 @@ submission_canonical(struct submission *s)
 {
 	char	 err[PATH_MAX + 256];
 
-	if (s->conf->sender_canonical == NULL)
+	if (s->conf->sender_canonical == NULL ||
+	    canon_load(&s->canon, s->conf->sender_canonical, err,
+	    sizeof(err)) == 0)
 		return EX_OK;
-	if (canon_load(&s->canon, s->conf->sender_canonical, err,
-	    sizeof(err)) == -1) {
-		(void)snprintf(s->err, sizeof(s->err), "sender_canonical %s "
-		    "(fix the map; relayq check tells): message not sent",
-		    err);
-		s->errnum = 0;
-		return EX_CONFIG;
-	}
-	return EX_OK;
+	return submission_fail(s, EX_CONFIG, 0, "sender_canonical %s (fix "
+	    "the map; relayq check tells): message not sent", err);
 }
 
 /*
@@ -148,12 +143,10 @@ submission_sender(struct submission *s, const char *name)
 	 * mailbox the administrator chose for it: its bounces go there,
 	 * not through the aliases of the local name (no L record).
 	 */
-	if ((rc = canon_lookup(&s->canon, s->sender, to, sizeof(to))) == -1) {
-		(void)snprintf(s->err, sizeof(s->err), "sender_canonical %s: "
-		    "<%s> maps to an address that is too long", s->canon.path,
+	if ((rc = canon_lookup(&s->canon, s->sender, to, sizeof(to))) == -1)
+		return submission_fail(s, -1, 0, "sender_canonical %s: <%s> "
+		    "maps to an address that is too long", s->canon.path,
 		    s->sender);
-		return -1;
-	}
 	if (rc == 1) {
 		(void)strlcpy(s->sender, to, sizeof(s->sender));
 		s->lsender[0] = '\0';
