@@ -113,7 +113,7 @@ canon_entry(struct canon *c, char *s, size_t line, char *err, size_t errsz)
 	}
 	at = addr_domain(val);
 	if (!addr_valid(val) || (at != NULL && at[1] == '\0')) {
-		(void)snprintf(err, errsz, "%s: bad address \"%.64s\" (one "
+		(void)snprintf(err, errsz, "%.64s: bad address \"%.64s\" (one "
 		    "address, user@domain or @domain)", key, val);
 		return -1;
 	}
