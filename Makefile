@@ -36,6 +36,7 @@ COMMON_SRCS	 = src/util.c \
 		   src/ctl.c \
 		   src/submit.c \
 		   src/aliases.c \
+		   src/canon.c \
 		   src/queue.c \
 		   src/queue_local.c
 SENDMAIL_SRCS	 = src/sendmail.c \
@@ -70,7 +71,8 @@ IMPORT_SRCS	 = src/import_format.c \
 		   src/import_msmtp.c \
 		   src/import_nullmailer.c \
 		   src/import_dma.c \
-		   src/import_postfix.c
+		   src/import_postfix.c \
+		   src/import_canon.c
 IMPORT_OBJS	 = $(IMPORT_SRCS:.c=.o)
 
 COMMON_OBJS	 = $(COMMON_SRCS:.c=.o)
@@ -124,7 +126,8 @@ UNIT_SRCS	 = test/unit.c \
 		   test/unit_bs.c \
 		   test/unit_drainq.c \
 		   test/unit_sort.c \
-		   test/unit_spool.c
+		   test/unit_spool.c \
+		   test/unit_canon.c
 UNIT_OBJS	 = $(UNIT_SRCS:.c=.o)
 # every module of both programs but their main()
 LIB_OBJS	 = $(COMMON_OBJS) \
@@ -185,6 +188,7 @@ FUZZ_CC		?= clang
 FUZZ_TARGETS	 = reply engine addr msg conf spool aliases ctl authcmd argv auth import bs
 FUZZ_TARGETS	+= submit
 FUZZ_TARGETS	+= cert
+FUZZ_TARGETS	+= canon
 FUZZ_BINS	 = $(FUZZ_TARGETS:%=test/fuzz/fuzz_%)
 FUZZ_LIBSRCS	 = $(COMMON_SRCS) src/msg.c src/smtp.c src/auth.c \
 		   src/authcmd.c src/tls.c \

@@ -380,29 +380,36 @@ addr_scan(const char *s, size_t len,
 struct addr_edit {
 	size_t		 at;
 	size_t		 end;
+	char		*rep;	/* this edit's own text; NULL: the common */
 };
 
 struct addr_edits {
 	struct addr_edit	*v;
 	size_t			 n;
 	const char *const	*locals;
+	/* addr_rewrite: the caller's map */
+	int			(*map)(void *, const char *, char *, size_t);
+	void			*arg;
+	int			 nomem;
 };
 
 static char *
 addr_apply(const char *s, size_t len, const struct addr_edits *e,
     const char *rep)
 {
-	size_t	 rl = strlen(rep), olen = len, k, from, i;
+	size_t	 rl, olen = len, k, from, i;
 	char	*o;
 
 	for (k = 0; k < e->n; k++)
-		olen += rl - (e->v[k].end - e->v[k].at);
+		olen += strlen(e->v[k].rep != NULL ? e->v[k].rep : rep) -
+		    (e->v[k].end - e->v[k].at);
 	if ((o = malloc(olen + 1)) == NULL)
 		return NULL;
 	for (k = 0, from = 0, i = 0; k < e->n; k++) {
 		memcpy(o + i, s + from, e->v[k].at - from);
 		i += e->v[k].at - from;
-		memcpy(o + i, rep, rl);
+		rl = strlen(e->v[k].rep != NULL ? e->v[k].rep : rep);
+		memcpy(o + i, e->v[k].rep != NULL ? e->v[k].rep : rep, rl);
 		i += rl;
 		from = e->v[k].end;
 	}
@@ -421,8 +428,33 @@ addr_edit_push(struct addr_edits *e, size_t at, size_t end)
 	e->v = t;
 	e->v[e->n].at = at;
 	e->v[e->n].end = end;
+	e->v[e->n].rep = NULL;
 	e->n++;
 	return 0;
+}
+
+/*
+ * The addr-spec [*start, end) of `s' into `a' (ADDR_MAX + 1 bytes), for
+ * a rewrite: an obsolete source route <@a,@b:user@c> gives user@c, and
+ * *start moves to it.  0, or -1 when there is nothing envelope-safe.
+ */
+static int
+addr_spec_copy(const char *s, size_t *start, size_t end, char *a)
+{
+	const char	*colon;
+	size_t		 n;
+
+	if (end <= *start || end - *start > ADDR_MAX)
+		return -1;
+	if (s[*start] == '@') {
+		if ((colon = memchr(s + *start, ':', end - *start)) == NULL)
+			return -1;
+		*start = (size_t)(colon - s) + 1;
+	}
+	n = end - *start;
+	memcpy(a, s + *start, n);
+	a[n] = '\0';
+	return addr_valid(a) ? 0 : -1;
 }
 
 /* masquerade: the domain part of a local addr-spec, or its end */
@@ -430,22 +462,11 @@ static int
 addr_masq_cb(void *arg, const char *s, size_t start, size_t end)
 {
 	struct addr_edits	*e = arg;
-	const char		*colon, *at;
+	const char		*at;
 	char			 a[ADDR_MAX + 1];
-	size_t			 n;
 
-	if (end <= start || end - start > ADDR_MAX)
-		return 0;
-	/* obsolete source route <@a,@b:user@c>: only user@c is rewritten */
-	if (s[start] == '@') {
-		if ((colon = memchr(s + start, ':', end - start)) == NULL)
-			return 0;
-		start = (size_t)(colon - s) + 1;
-	}
-	n = end - start;
-	memcpy(a, s + start, n);
-	a[n] = '\0';
-	if (!addr_valid(a) || !addr_is_local(a, e->locals))
+	if (addr_spec_copy(s, &start, end, a) == -1 ||
+	    !addr_is_local(a, e->locals))
 		return 0;
 	if ((at = addr_domain(a)) == a)	/* "@vm": no local part */
 		return 0;
@@ -524,4 +545,57 @@ addr_force(const char *s, size_t len, const char *addr)
 	o = addr_apply(s, len, &e, addr);
 	free(e.v);
 	return o;
+}
+
+/* addr_rewrite: the whole addr-spec, when the map has it */
+static int
+addr_map_cb(void *arg, const char *s, size_t start, size_t end)
+{
+	struct addr_edits	*e = arg;
+	char			 a[ADDR_MAX + 1], to[ADDR_MAX + 1];
+
+	if (addr_spec_copy(s, &start, end, a) == -1 ||
+	    !e->map(e->arg, a, to, sizeof(to)))
+		return 0;
+	if (addr_edit_push(e, start, end) == -1 ||
+	    (e->v[e->n - 1].rep = strdup(to)) == NULL) {
+		e->nomem = 1;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Replace each addr-spec of an address field value that `map' maps
+ * (map(arg, addr, out, outsz) returns 1 with the new address in out, or
+ * 0); display names, comments, groups, white space and folding are
+ * copied byte for byte, as addr_masquerade does.  A value that does not
+ * parse is left alone.  Returns the number of addresses replaced with
+ * *out a new string, 0 with *out NULL when nothing changed, -1 when out
+ * of memory.
+ */
+int
+addr_rewrite(const char *s, size_t len,
+    int (*map)(void *, const char *, char *, size_t), void *arg, char **out)
+{
+	struct addr_edits	 e;
+	size_t			 k;
+	int			 n = 0, rc;
+
+	*out = NULL;
+	memset(&e, 0, sizeof(e));
+	e.map = map;
+	e.arg = arg;
+	rc = addr_scan(s, len, addr_map_cb, &e);
+	if (rc == 0 && e.n > 0) {
+		if ((*out = addr_apply(s, len, &e, "")) == NULL)
+			n = -1;
+		else
+			n = (int)e.n;
+	} else if (e.nomem)
+		n = -1;
+	for (k = 0; k < e.n; k++)
+		free(e.v[k].rep);
+	free(e.v);
+	return n;
 }

@@ -211,6 +211,33 @@ check_opendir(const char *spool, const char *name, int *dfd)
 	return d;
 }
 
+/*
+ * sender_canonical: what sendmail will load for every message, with the
+ * caller's rights, refusing the message when it cannot.
+ */
+static void
+check_canon(const struct conf *conf)
+{
+	struct canon	 c;
+	struct stat	 st;
+	char		 err[512];
+
+	canon_init(&c, "", NULL);	/* parsed only: no lookups */
+	if (canon_load(&c, conf->sender_canonical, err, sizeof(err)) == -1) {
+		check_problem("sender_canonical %s (sendmail refuses every "
+		    "message until it is fixed)", err);
+		return;
+	}
+	(void)printf("relayq check: sender_canonical %s: %zu entries\n",
+	    conf->sender_canonical, c.n);
+	canon_free(&c);
+	if (stat(conf->sender_canonical, &st) == 0 && (st.st_mode & 04) == 0)
+		check_problem("sender_canonical %s: not readable by every user; "
+		    "sendmail reads it with the caller's rights and refuses "
+		    "their mail (chmod 644 %s)", conf->sender_canonical,
+		    conf->sender_canonical);
+}
+
 /* Is there a message ID in queue/ or hold/? */
 static int
 check_has_msg(const char *spool, const char *id)
@@ -350,6 +377,8 @@ check_main(const struct conf *conf)
 		else
 			(void)close(fd);
 	}
+	if (conf->sender_canonical != NULL)
+		check_canon(conf);
 	if (conf->bounce_to != NULL && !addr_valid(conf->bounce_to))
 		check_problem("%s: bounce_to \"%s\" is not a valid address",
 		    conf->path, conf->bounce_to);

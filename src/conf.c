@@ -64,6 +64,7 @@ static const struct conf_key conf_keys[] = {
 	{ "default_sender",	CT_STR,		O(default_sender) },
 	{ "force_sender",	CT_STR,		O(force_sender) },
 	{ "force_from",		CT_BOOL,	O(force_from) },
+	{ "sender_canonical",	CT_PATH,	O(sender_canonical) },
 	{ "bounce_to",		CT_STR,		O(bounce_to) },
 	{ "max_sessions",	CT_COUNT,	O(max_sessions) },
 	{ "active_queue_limit",	CT_COUNT,	O(active_queue_limit) },

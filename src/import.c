@@ -36,7 +36,8 @@ import_usage(void)
 {
 	(void)fprintf(stderr, "usage: relayq import [--from "
 	    "ssmtp|msmtp|nullmailer|dma|postfix] [-a account]\n"
-	    "           [-p password-file | --print-password] file ...\n");
+	    "           [-c canonical-file] [-p password-file | "
+	    "--print-password] file ...\n");
 	exit(EX_USAGE);
 }
 
@@ -149,6 +150,94 @@ import_write_secret(const char *path, const char *pw, char *err,
 	return 0;
 }
 
+/*
+ * The sender canonical maps the configuration names (import_canon.c),
+ * read as the program would read them: Postfix's sender_canonical_maps
+ * and smtp_generic_maps, ssmtp's revaliases beside ssmtp.conf unless it
+ * was given.  A map we cannot read is a note; revaliases may not exist.
+ */
+static int
+import_follow_canon(struct import *ic, int given, char *err, size_t errsz)
+{
+	struct import_map	 maps[IMPORT_MAXMAPS];
+	char			*buf, why[1200];
+	size_t			 n, i, len = 0;
+	int			 rc;
+
+	n = import_canon_maps(ic, maps, IMPORT_MAXMAPS);
+	for (i = 0; i < n; i++) {
+		if (maps[i].kind == IMPORT_MAP_REVALIASES && given)
+			continue;
+		if ((buf = import_read(maps[i].path, &len, why,
+		    sizeof(why))) == NULL) {
+			if (maps[i].kind != IMPORT_MAP_REVALIASES ||
+			    errno != ENOENT)
+				import_note(ic, "%s: its entries not converted",
+				    why);
+			continue;
+		}
+		if (maps[i].kind == IMPORT_MAP_REVALIASES)
+			rc = import_ssmtp_revaliases(ic, maps[i].path, buf, len,
+			    err, errsz);
+		else
+			rc = import_canon_postfix(ic, &maps[i], buf, len, err,
+			    errsz);
+		free(buf);
+		if (rc == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* The map, in a new file (O_EXCL: an existing one is never replaced) */
+static int
+import_write_canon(const struct import *ic, const char *path,
+    const char *files, char *err, size_t errsz)
+{
+	FILE	*fp;
+	int	 fd;
+
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0644)) == -1) {
+		(void)snprintf(err, errsz, "%s: %s%s", path, strerror(errno),
+		    errno == EEXIST ? " (not overwritten: remove it first)" :
+		    "");
+		return -1;
+	}
+	/* sendmail reads it with each caller's rights, whatever the umask */
+	if (fchmod(fd, 0644) == -1 || (fp = fdopen(fd, "w")) == NULL) {
+		(void)snprintf(err, errsz, "%s: %s", path, strerror(errno));
+		(void)close(fd);
+		return -1;
+	}
+	if (import_canon_write(ic, fp, files) == -1 || fsync(fd) == -1) {
+		(void)snprintf(err, errsz, "%s: %s", path, strerror(errno));
+		(void)fclose(fp);
+		(void)unlink(path);
+		return -1;
+	}
+	if (fclose(fp) == EOF) {
+		(void)snprintf(err, errsz, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* relayq.conf wants an absolute path: `arg' made one into `out' */
+static void
+import_abspath(const char *opt, const char *arg, char *out, size_t sz)
+{
+	char	 cwd[1024];
+
+	if (arg[0] == '/') {
+		if (strlcpy(out, arg, sz) >= sz)
+			errx(EX_USAGE, "%s: path too long", opt);
+	} else if (getcwd(cwd, sizeof(cwd)) == NULL ||
+	    (size_t)snprintf(out, sz, "%s/%s", cwd, arg) >= sz)
+		errx(EX_USAGE, "%s %s: cannot make the path absolute", opt,
+		    arg);
+}
+
 static int
 import_file(struct import *ic, enum import_from from, const char *path,
     int second, const char *account, char *err, size_t errsz)
@@ -200,17 +289,19 @@ import_main(int argc, char *argv[])
 		{ "account",		required_argument, NULL, 'a' },
 		{ "password-file",	required_argument, NULL, 'p' },
 		{ "print-password",	no_argument,	   NULL, 'P' },
+		{ "canonical-file",	required_argument, NULL, 'c' },
 		{ NULL,			0,		   NULL, 0 },
 	};
 	struct import	 ic;
 	enum import_from from = IMPORT_NONE;
-	const char	*account = NULL, *pwarg = NULL;
-	char		 err[1200], pwfile[1024], cwd[1024], files[2048] = "";
+	const char	*account = NULL, *pwarg = NULL, *canonarg = NULL;
+	char		 err[1200], pwfile[1024], files[2048] = "";
+	char		 canonfile[1024];
 	size_t		 i;
 	int		 ch, printpw = 0, rc = EX_DATAERR;
 
 	optind = 0;
-	while ((ch = getopt_long(argc, argv, "F:a:p:P", longopts,
+	while ((ch = getopt_long(argc, argv, "F:a:c:p:P", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'F':
@@ -230,6 +321,9 @@ import_main(int argc, char *argv[])
 		case 'P':
 			printpw = 1;
 			break;
+		case 'c':
+			canonarg = optarg;
+			break;
 		default:
 			import_usage();
 		}
@@ -242,22 +336,19 @@ import_main(int argc, char *argv[])
 	    IMPORT_NONE)
 		errx(EX_USAGE, "cannot tell which program %s belongs to: say "
 		    "--from ssmtp|msmtp|nullmailer|dma|postfix", argv[0]);
-	if (argc > 1 && from != IMPORT_NULLMAILER && from != IMPORT_DMA &&
-	    from != IMPORT_POSTFIX)
+	if (argc > 1 && from == IMPORT_MSMTP)
 		errx(EX_USAGE, "%s reads one file", import_name(from));
 	if ((from == IMPORT_DMA || from == IMPORT_POSTFIX) && argc > 2)
 		errx(EX_USAGE, "%s: the configuration and at most one "
 		    "password file", import_name(from));
-	/* relayq.conf wants an absolute path */
+	if (from == IMPORT_SSMTP && argc > 2)
+		errx(EX_USAGE, "ssmtp: ssmtp.conf and at most revaliases");
 	if (pwarg == NULL)
 		(void)strlcpy(pwfile, IMPORT_PWFILE, sizeof(pwfile));
-	else if (pwarg[0] == '/') {
-		if (strlcpy(pwfile, pwarg, sizeof(pwfile)) >= sizeof(pwfile))
-			errx(EX_USAGE, "-p: path too long");
-	} else if (getcwd(cwd, sizeof(cwd)) == NULL ||
-	    (size_t)snprintf(pwfile, sizeof(pwfile), "%s/%s", cwd, pwarg) >=
-	    sizeof(pwfile))
-		errx(EX_USAGE, "-p %s: cannot make the path absolute", pwarg);
+	else
+		import_abspath("-p", pwarg, pwfile, sizeof(pwfile));
+	if (canonarg != NULL)
+		import_abspath("-c", canonarg, canonfile, sizeof(canonfile));
 
 	import_init(&ic);
 	for (i = 0; i < (size_t)argc; i++) {
@@ -271,7 +362,8 @@ import_main(int argc, char *argv[])
 	}
 	if (argc == 1 && (from == IMPORT_DMA || from == IMPORT_POSTFIX))
 		import_follow(&ic, account);
-	if (import_format_finish(&ic, err, sizeof(err)) == -1)
+	if (import_format_finish(&ic, err, sizeof(err)) == -1 ||
+	    import_follow_canon(&ic, argc > 1, err, sizeof(err)) == -1)
 		goto fail;
 	for (i = 0; i < ic.nnotes; i++)
 		(void)fprintf(stderr, "relayq import: %s\n", ic.notes[i]);
@@ -302,6 +394,20 @@ import_main(int argc, char *argv[])
 		(void)fprintf(stderr, "relayq import: no password found; put "
 		    "it in %s, owned by user %s, mode 0600\n", pwfile,
 		    RELAYQ_USER);
+	if (ic.canon.n > 0 && canonarg != NULL) {
+		if (import_write_canon(&ic, canonfile, files, err,
+		    sizeof(err)) == -1) {
+			rc = EX_CANTCREAT;
+			goto fail;
+		}
+		(void)strlcpy(ic.canonfile, canonfile, sizeof(ic.canonfile));
+		(void)fprintf(stderr, "relayq import: %zu sender_canonical "
+		    "entries are in %s (mode 0644)\n", ic.canon.n, canonfile);
+	} else if (ic.canon.n > 0)
+		(void)fprintf(stderr, "relayq import: %zu sender_canonical "
+		    "entries found; run again with -c %s to write them there "
+		    "(the configuration names the map only then)\n",
+		    ic.canon.n, IMPORT_CANONFILE);
 	if (import_write(&ic, stdout, pwfile, files) == -1) {
 		(void)snprintf(err, sizeof(err), "standard output: %s",
 		    strerror(errno));

@@ -13,6 +13,8 @@
 #define IMPORT_MAXNOTES	24
 #define IMPORT_LINE	4096
 #define TLS_PLAIN	(-2)	/* the old configuration used no TLS */
+#define IMPORT_CANONFILE	SYSCONFDIR "/relayq.canonical"
+#define IMPORT_MAXMAPS	8
 
 enum import_from {
 	IMPORT_NONE,
@@ -60,6 +62,22 @@ struct import {
 	struct import_kvs	 sasl;
 	char			 saslname[1024];
 	char			 mainname[1024];
+	/* sender_canonical entries (import_canon.c), and the file they
+	   are written to (-c), "" when they are not written */
+	struct import_kvs	 canon;
+	char			 canonfile[1024];
+};
+
+/* a map file the configuration names (import_canon_maps) */
+enum import_map_kind {
+	IMPORT_MAP_CANONICAL,	/* Postfix sender_canonical_maps */
+	IMPORT_MAP_GENERIC,	/* Postfix smtp_generic_maps */
+	IMPORT_MAP_REVALIASES,	/* ssmtp revaliases */
+};
+struct import_map {
+	char			 path[1024];
+	enum import_map_kind	 kind;
+	unsigned int		 line;	/* of main.cf naming it */
 };
 
 /* import_format.c */
@@ -131,6 +149,14 @@ int	 import_postfix_sasl(struct import *, const char *, const char *,
 int	 import_postfix_finish(struct import *, char *, size_t);
 void	 import_postfix_expand(const struct import *, const char *, char *,
 	    size_t, int);
+
+/* import_canon.c */
+size_t	 import_canon_maps(struct import *, struct import_map *, size_t);
+int	 import_canon_postfix(struct import *, const struct import_map *,
+	    const char *, size_t, char *, size_t);
+int	 import_ssmtp_revaliases(struct import *, const char *, const char *,
+	    size_t, char *, size_t);
+int	 import_canon_write(const struct import *, FILE *, const char *);
 
 /* import.c */
 int	 import_main(int, char *[]);

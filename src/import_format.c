@@ -23,7 +23,7 @@
 
 /*
  * One file's bytes to the parser of `from'; `second': dma's or Postfix's
- * password map, after the main file.  import.c reads the files; the
+ * password map, ssmtp's revaliases, after the main file.  import.c reads the files; the
  * fuzz target (test/fuzz/fuzz_import.c) feeds its input here the same
  * way.
  */
@@ -34,7 +34,8 @@ import_format_parse(struct import *ic, enum import_from from, const char *path,
 {
 	switch (from) {
 	case IMPORT_SSMTP:
-		return import_ssmtp(ic, path, buf, len, err, errsz);
+		return second ? import_ssmtp_revaliases(ic, path, buf, len,
+		    err, errsz) : import_ssmtp(ic, path, buf, len, err, errsz);
 	case IMPORT_MSMTP:
 		return import_msmtp(ic, path, buf, len, account, err, errsz);
 	case IMPORT_NULLMAILER:

@@ -125,6 +125,22 @@ msmtp_apply(struct import *ic, const char *file, const char *acct,
 			    sizeof(ic->force_sender), v, "from", file,
 			    kv->v[i].line, err, errsz) == -1)
 				return -1;
+		} else if (strcmp(k, "aliases") == 0) {
+			/* msmtp's alias file has the aliases(5) form */
+			if (v[0] != '/')
+				import_note(ic, "%s:%u: aliases %s not "
+				    "converted: give relayq's aliases key an "
+				    "absolute path", file, kv->v[i].line, v);
+			else if (import_copy(ic->aliases, sizeof(ic->aliases),
+			    v, "aliases", file, kv->v[i].line, err,
+			    errsz) == -1)
+				return -1;
+			else
+				import_note(ic, "%s:%u: aliases %s: its "
+				    "\"default\" entry is an alias like any "
+				    "other in relayq; set admin_address for "
+				    "the mailbox of local names without one",
+				    file, kv->v[i].line, v);
 		} else if (strcmp(k, "set_from_header") == 0)
 			ic->force_from = import_yes(v);
 		else if (strcmp(k, "domain") == 0) {

@@ -64,6 +64,7 @@ import_free(struct import *ic)
 		freezero(ic->password, strlen(ic->password));
 	import_kvs_free(&ic->ctl);
 	import_kvs_free(&ic->sasl);
+	import_kvs_free(&ic->canon);
 	import_init(ic);
 }
 
@@ -412,6 +413,14 @@ import_write(const struct import *ic, FILE *fp, const char *pwfile,
 		(void)fprintf(fp, "force_from yes\n");
 	if (ic->aliases[0] != '\0')
 		(void)fprintf(fp, "aliases %s\n", ic->aliases);
+	/* a map that is not written must not be named: sendmail would
+	   refuse every message */
+	if (ic->canon.n > 0 && ic->canonfile[0] != '\0')
+		(void)fprintf(fp, "sender_canonical %s\n", ic->canonfile);
+	else if (ic->canon.n > 0)
+		(void)fprintf(fp, "# sender_canonical %s (%zu entries found: "
+		    "relayq import -c FILE writes them)\n", IMPORT_CANONFILE,
+		    ic->canon.n);
 	return fflush(fp) == 0 && !ferror(fp) ? 0 : -1;
 }
 

@@ -206,12 +206,6 @@ import_postfix_finish(struct import *ic, char *err, size_t errsz)
 			ic->domain[0] = '\0';
 		}
 	}
-	if ((e = import_kvs_get(&ic->ctl, "sender_canonical_maps")) != NULL)
-		import_note(ic, "%s:%u: sender_canonical_maps not converted: "
-		    "see force_sender and force_from", f, e->line);
-	if ((e = import_kvs_get(&ic->ctl, "smtp_generic_maps")) != NULL)
-		import_note(ic, "%s:%u: smtp_generic_maps not converted: see "
-		    "force_sender and force_from", f, e->line);
 	e = import_kvs_get(&ic->ctl, "smtp_sasl_auth_enable");
 	if (e == NULL || !import_yes(e->v)) {
 		if (ic->sasl.n > 0)

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <bsd/string.h>
+
 #include "relayq.h"
 #include "import.h"
 
@@ -20,6 +22,7 @@ import_ssmtp(struct import *ic, const char *file, const char *buf,
 	int		 r, usetls = 0, starttls = 0;
 
 	ic->from = IMPORT_SSMTP;
+	(void)strlcpy(ic->mainname, file, sizeof(ic->mainname));
 	while ((r = import_getline(&p, end, line, sizeof(line), &n, file,
 	    err, errsz)) == 1) {
 		/* ssmtp itself cuts every line at the first '#' */

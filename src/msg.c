@@ -543,13 +543,15 @@ static const char *const msg_addr_fields[] = {
 };
 
 /*
- * Rewrite bare names and local-domain addresses in every address field
- * to name@domain (addr_masquerade).  *count gets the number of addresses
- * rewritten.  0, or EX_OSERR when out of memory.
+ * Each field of `m' named in `fields' (not dropped) through `fn' (the
+ * value after the colon; returns the number of addresses rewritten with
+ * a new value, 0 for none, -1 when out of memory).  *count gets the
+ * number rewritten.  0, or EX_OSERR when out of memory.
  */
-int
-msg_hdr_masquerade(struct msg *m, const char *domain,
-    const char *const *locals, unsigned long *count)
+static int
+msg_hdr_rewrite(struct msg *m, const char *const *fields,
+    int (*fn)(void *, const char *, size_t, char **), void *arg,
+    unsigned long *count)
 {
 	struct msg_hdr	*h;
 	size_t		 i, j, v;
@@ -560,15 +562,13 @@ msg_hdr_masquerade(struct msg *m, const char *domain,
 		h = &m->hdr[i];
 		if (h->drop)
 			continue;
-		for (j = 0; msg_addr_fields[j] != NULL; j++)
-			if (msg_hdr_name_is(h, msg_addr_fields[j]))
+		for (j = 0; fields[j] != NULL; j++)
+			if (msg_hdr_name_is(h, fields[j]))
 				break;
-		if (msg_addr_fields[j] == NULL)
+		if (fields[j] == NULL)
 			continue;
 		v = (size_t)(strchr(h->text, ':') - h->text) + 1;
-		r = addr_masquerade(h->text + v, h->len - v, domain, locals,
-		    &val);
-		if (r == -1)
+		if ((r = fn(arg, h->text + v, h->len - v, &val)) == -1)
 			return EX_OSERR;
 		if (r == 0)
 			continue;
@@ -577,6 +577,63 @@ msg_hdr_masquerade(struct msg *m, const char *domain,
 		*count += (unsigned long)r;
 	}
 	return 0;
+}
+
+struct msg_masq {
+	const char		*domain;
+	const char *const	*locals;
+};
+
+static int
+msg_masq_fn(void *arg, const char *s, size_t len, char **out)
+{
+	const struct msg_masq	*mq = arg;
+
+	return addr_masquerade(s, len, mq->domain, mq->locals, out);
+}
+
+/*
+ * Rewrite bare names and local-domain addresses in every address field
+ * to name@domain (addr_masquerade).  *count gets the number of addresses
+ * rewritten.  0, or EX_OSERR when out of memory.
+ */
+int
+msg_hdr_masquerade(struct msg *m, const char *domain,
+    const char *const *locals, unsigned long *count)
+{
+	struct msg_masq	 mq = { domain, locals };
+
+	return msg_hdr_rewrite(m, msg_addr_fields, msg_masq_fn, &mq, count);
+}
+
+/*
+ * The fields the canonical map rewrites: those Postfix's cleanup
+ * rewrites with sender_canonical_maps (make interop compares).
+ */
+static const char *const msg_sender_fields[] = {
+	"From", "Sender", "Reply-To", "Errors-To", "Return-Receipt-To",
+	"Disposition-Notification-To", "Mail-Followup-To", "Resent-From",
+	"Resent-Sender", NULL
+};
+
+static int
+msg_canon_fn(void *arg, const char *s, size_t len, char **out)
+{
+	return canon_header(arg, s, len, out);
+}
+
+/*
+ * sender_canonical: each address of the sender fields that the map has
+ * becomes its canonical form (canon_header), display names kept.  Runs
+ * after masquerading (the map sees qualified addresses) and before
+ * force_from.  *count gets the number of addresses rewritten.  0, or
+ * EX_OSERR when out of memory.
+ */
+int
+msg_hdr_canonical(struct msg *m, const struct canon *c, unsigned long *count)
+{
+	return msg_hdr_rewrite(m, msg_sender_fields, msg_canon_fn, (void *)c,
+	    count);
 }
 
 /*

@@ -65,6 +65,8 @@ int	 msg_hdr_recipients(const struct msg *, struct addr_list *, char *,
 	    size_t);
 int	 msg_hdr_masquerade(struct msg *, const char *, const char *const *,
 	    unsigned long *);
+int	 msg_hdr_canonical(struct msg *, const struct canon *,
+	    unsigned long *);
 int	 msg_hdr_force_from(struct msg *, const char *);
 int	 msg_write_header(struct msg *, struct msg_out *, char *const *,
 	    char *const *, unsigned long *);

@@ -85,6 +85,7 @@ struct conf {
 	char			*default_sender;
 	char			*force_sender;
 	int			 force_from;
+	char			*sender_canonical;	/* canon.c map file */
 	char			*bounce_to;	/* all DSNs go here */
 	time_t			 failed_keep;	/* in failed/, then removed */
 	time_t			 idle_timeout;	/* session kept after the queue
@@ -217,6 +218,32 @@ int		 addr_valid(const char *);
 int		 addr_masquerade(const char *, size_t, const char *,
 		    const char *const *, char **);
 char		*addr_force(const char *, size_t, const char *);
+int		 addr_rewrite(const char *, size_t,
+		    int (*)(void *, const char *, char *, size_t), void *,
+		    char **);
+
+/* canon.c */
+struct canon_entry {
+	char	*key;		/* user, user@domain or @domain */
+	char	*value;		/* address, @domain or user */
+	size_t	 line;
+};
+struct canon {
+	char			 path[1024];
+	struct canon_entry	*v;
+	size_t			 n;
+	/* which addresses are ours: "user" keys apply to them */
+	const char		*domain;
+	const char *const	*locals;
+};
+void		 canon_init(struct canon *, const char *, const char *const *);
+void		 canon_free(struct canon *);
+int		 canon_parse(struct canon *, const char *, const char *, size_t,
+		    char *, size_t);
+int		 canon_load(struct canon *, const char *, char *, size_t);
+int		 canon_lookup(const struct canon *, const char *, char *, size_t);
+int		 canon_header(const struct canon *, const char *, size_t,
+		    char **);
 
 /* aliases.c */
 struct alias {

@@ -434,6 +434,7 @@ sm_start(struct submission *s, const struct smargs *o)
 		exit(EX_OK);
 	}
 	(void)sm_load_aliases(&s->al, 0);
+	sm_check(s, submission_canonical(s));
 	if ((pw = getpwuid(s->uid)) != NULL)
 		(void)strlcpy(s->user, pw->pw_name, sizeof(s->user));
 	else

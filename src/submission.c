@@ -1,8 +1,9 @@
 /*
  * Message preparation and commit, shared by the front ends: the
- * envelope from the sender and recipients (aliases, admin_address,
- * force_sender), the header as relayq writes it (Bcc dropped, the hop
- * count, masquerading, force_from, Received, Date, Message-ID, From),
+ * envelope from the sender and recipients (sender_canonical, aliases,
+ * admin_address, force_sender), the header as relayq writes it (Bcc
+ * dropped, the hop count, masquerading, sender_canonical, force_from,
+ * Received, Date, Message-ID, From),
  * then the queue file and its commit point.  The stages and their order
  * are in submission.h.  Nothing here exits or prints: each stage says
  * what failed in s->err, and the front end reports it.
@@ -83,12 +84,32 @@ submission_init(struct submission *s, struct conf *conf)
 		    err);
 		return EX_CONFIG;
 	}
+	canon_init(&s->canon, s->cx.domain, s->cx.locals);
 	if (submission_conf_addr(s, "force_sender", conf->force_sender,
 	    s->force, sizeof(s->force)) == -1 ||
 	    submission_conf_addr(s, "default_sender", conf->default_sender,
 	    dflt, sizeof(dflt)) == -1)
 		return EX_CONFIG;
 	return EX_OK;
+}
+
+/*
+ * sender_canonical, read with the caller's rights like the aliases.  A
+ * map that cannot be used stops the submission: sending under the
+ * identity the map exists to replace could reach a provider that
+ * refuses it, or show a name the administrator meant to hide.
+ */
+int
+submission_canonical(struct submission *s)
+{
+	char	 err[PATH_MAX + 256];
+
+	if (s->conf->sender_canonical == NULL ||
+	    canon_load(&s->canon, s->conf->sender_canonical, err,
+	    sizeof(err)) == 0)
+		return EX_OK;
+	return submission_fail(s, EX_CONFIG, 0, "sender_canonical %s (fix "
+	    "the map; relayq check tells): message not sent", err);
 }
 
 /*
@@ -101,6 +122,8 @@ int
 submission_sender(struct submission *s, const char *name)
 {
 	const char	*at;
+	char		 to[ADDR_MAX + 1];
+	int		 rc;
 
 	s->sender[0] = s->lsender[0] = '\0';
 	if (name[0] == '\0')
@@ -114,6 +137,19 @@ submission_sender(struct submission *s, const char *name)
 			s->lsender[at - name] = '\0';
 		if (!addr_valid(s->lsender))	/* "@localhost" */
 			s->lsender[0] = '\0';
+	}
+	/*
+	 * sender_canonical, before force_sender.  A mapped sender is the
+	 * mailbox the administrator chose for it: its bounces go there,
+	 * not through the aliases of the local name (no L record).
+	 */
+	if ((rc = canon_lookup(&s->canon, s->sender, to, sizeof(to))) == -1)
+		return submission_fail(s, -1, 0, "sender_canonical %s: <%s> "
+		    "maps to an address that is too long", s->canon.path,
+		    s->sender);
+	if (rc == 1) {
+		(void)strlcpy(s->sender, to, sizeof(s->sender));
+		s->lsender[0] = '\0';
 	}
 	/* force_sender: smarthosts that accept only one sender (SES, M365);
 	 * the null sender of a bounce stays null, or bounces could loop */
@@ -211,6 +247,9 @@ submission_rewrite(struct submission *s)
 	/* masquerading: replies and bounces must reach a real mailbox */
 	if (msg_hdr_masquerade(&s->m, s->cx.domain, s->cx.locals,
 	    &nmasq) != 0)
+		return submission_fail(s, EX_OSERR, 0, "out of memory");
+	/* sender_canonical: the sender fields; before force_from */
+	if (msg_hdr_canonical(&s->m, &s->canon, &nmasq) != 0)
 		return submission_fail(s, EX_OSERR, 0, "out of memory");
 	/* force_from: the From address is the sender's, name kept */
 	if (s->conf->force_from && s->sender[0] != '\0' &&
@@ -475,6 +514,7 @@ void
 submission_free(struct submission *s)
 {
 	aliases_free(&s->al);
+	canon_free(&s->canon);
 	addr_list_free(&s->rcpt);
 	addr_list_free(&s->orig);
 	msg_free(&s->m);

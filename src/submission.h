@@ -5,6 +5,7 @@
  * stages below do the rest, in this order:
  *
  *	submission_init		configuration checks, the alias context
+ *	submission_canonical	the sender canonical map
  *	submission_sender	the envelope sender
  *	submission_rcpt		each recipient, through the aliases
  *	submission_read_header	the message's header, from a descriptor
@@ -24,6 +25,7 @@ struct submission {
 	struct conf		*conf;
 	struct aliases		 al;	/* loaded by the front end */
 	struct aliases_ctx	 cx;	/* domain, local names, admin_address */
+	struct canon		 canon;	/* sender_canonical, possibly empty */
 	char			 force[ADDR_MAX + 1];	/* force_sender, "" = no */
 	/* who submits */
 	uid_t			 uid;
@@ -55,14 +57,18 @@ struct submission {
 /* submission.c */
 /* Zero `s', check default_sender, force_sender and admin_address. */
 int	 submission_init(struct submission *, struct conf *);
-/* Qualify the sender as given ("" = null), derive L, apply force_sender;
- * -1 when it is not a valid address. */
+/* Load sender_canonical with the caller's rights; a map that cannot be
+ * used is EX_CONFIG (file and line in s->err). */
+int	 submission_canonical(struct submission *);
+/* Qualify the sender as given ("" = null), derive L, apply the canonical
+ * map, then force_sender; -1 when it is not a valid address. */
 int	 submission_sender(struct submission *, const char *);
 /* One recipient as the caller wrote it, expanded through the aliases. */
 int	 submission_rcpt(struct submission *, const char *);
 /* Read the header from fd (`iflag': a lone dot is data), into s->m. */
 int	 submission_read_header(struct submission *, int, int);
-/* Drop Bcc and friends, refuse a mail loop, masquerade, force_from. */
+/* Drop Bcc and friends, refuse a mail loop, masquerade, the canonical
+ * map, force_from. */
 int	 submission_rewrite(struct submission *);
 /* The queue file, trailer included; not yet durable. */
 int	 submission_write(struct submission *);

@@ -42,8 +42,16 @@ wait_for 10 port_listening "$PS" ||
 # alternate_config_directories: they run in a mount namespace of their
 # own where a copy of /etc/postfix that says so is mounted over it (the
 # real /etc/postfix is never touched).
+# the sender canonical map of both sides (the canon-* cases): keys that
+# no other case's sender or header uses
+printf '%s\n' "# sender canonical map, Postfix's texthash format" \
+    "cronjob		ops@example.com" \
+    "dana@$REALM	Dana.Smith@example.com" \
+    "@canon.example	@example.com" >"$DD/canonical"
+chmod 644 "$DD/canonical"
 "${PRIV[@]}" postconf -c "$PFC" -e "relayhost = [127.0.0.1]:$PS" \
-    "smtp_tls_security_level = none" "smtputf8_enable = yes" ||
+    "smtp_tls_security_level = none" "smtputf8_enable = yes" \
+    "sender_canonical_maps = texthash:$DD/canonical" ||
     bail "diff: postconf" "cannot point the private Postfix at the sink"
 mkdir -p "$DD/etc-postfix"
 cp -a /etc/postfix/. "$DD/etc-postfix/" &&
@@ -63,6 +71,7 @@ domain $REALM
 log $DD/relayq.log
 aliases /dev/null
 retry_min 1s
+sender_canonical $DD/canonical
 EOF
 chmod 644 "$DD/relayq.conf"
 chmod 700 "$DD/rqspool"

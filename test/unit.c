@@ -183,6 +183,7 @@ static const struct unit_group {
 	{ "sort", test_sort },
 	{ "tls", test_tls },
 	{ "spool_limits", test_spool_limits },
+	{ "canon", test_canon },
 	{ "idle", test_idle },	/* after the others have touched their code */
 	{ "authcmd", test_authcmd },	/* last: SIGCHLD */
 };

@@ -4,7 +4,8 @@
  * the format (and msmtp's account); the rest is one file or more,
  * separated by 0xff bytes, fed to import_format_parse as import_main()
  * feeds them:
- *   ssmtp, msmtp  one file
+ *   ssmtp         ssmtp.conf, then revaliases
+ *   msmtp         one file
  *   nullmailer    the control files remotes, me, defaultdomain,
  *                 defaulthost, adminaddr, allmailfrom, helohost in turn
  *   dma, postfix  the main file, then the password map (auth.conf,
@@ -36,7 +37,7 @@ static const char *const accounts[] = { NULL, "default", "work", "gmail" };
 static const char *const keys[] = {
 	"smarthost ", "tls ", "tls_ca_file ", "auth_user ",
 	"auth_password_file ", "helo_name ", "domain ", "admin_address ",
-	"force_sender ", "force_from ", "aliases "
+	"force_sender ", "force_from ", "aliases ", "sender_canonical "
 };
 
 /* one file's bytes in an exact-size buffer (a read past it is a report) */
@@ -102,7 +103,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char *const mains[] = { "", "/etc/ssmtp/ssmtp.conf",
 	    "/root/.msmtprc", "", "/etc/dma/dma.conf", "/etc/postfix/main.cf" };
-	static const char *const maps[] = { "", "", "", "",
+	static const char *const maps[] = { "", "/etc/ssmtp/revaliases", "", "",
 	    "/etc/dma/auth.conf", "/etc/postfix/sasl_passwd" };
 	struct import		 ic;
 	enum import_from	 from;
