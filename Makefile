@@ -61,6 +61,8 @@ RELAYQ_SRCS	 = src/relayq.c \
 		   src/probe.c \
 		   src/tls.c \
 		   src/import.c \
+		   src/listen.c \
+		   src/listenaddr.c \
 		   $(IMPORT_SRCS)
 # relayq import's parsers (pure; also linked into test/unit and fuzz_import)
 IMPORT_SRCS	 = src/import_parse.c \

@@ -23,6 +23,7 @@
 #include "drain.h"
 #include "client.h"
 #include "import.h"
+#include "listen.h"
 
 /* the commands, for usage and `relayq help CMD' (relayq(8) has more) */
 static const struct {
@@ -30,6 +31,8 @@ static const struct {
 } relayq_cmds[] = {
 	{ "drain", "[-f]", "run the daemon that delivers the queue (-f: in "
 	    "the foreground, logging to stderr)" },
+	{ "smtpd", "", "run the SMTP listener on the listen addresses or "
+	    "systemd's sockets (a session per client: sendmail -bs)" },
 	{ "stop", "", "stop the daemon of this spool and wait until it has "
 	    "(under systemd: systemctl stop relayq)" },
 	{ "probe", "", "connect to the smarthost and show each step: DNS, "
@@ -179,6 +182,13 @@ main(int argc, char *argv[])
 		if (optind != argc)
 			usage();
 		ch = drain_main(&conf, fg);
+		conf_free(&conf);
+		return ch;
+	}
+	if (strcmp(argv[0], "smtpd") == 0) {
+		if (argc != 1)
+			usage();
+		ch = listen_main(&conf);
 		conf_free(&conf);
 		return ch;
 	}

@@ -488,6 +488,8 @@ sm_free(struct addr_list *argl, struct addr_list *final,
 		free(job->rcpt[i]);
 	free(job->rcpt);
 	free(job->sender);
+	free(job->envid);
+	free(job->helo);
 	aliases_free(al);
 	addr_list_free(argl);
 	addr_list_free(final);
@@ -512,7 +514,7 @@ main(int argc, char *argv[])
 	char		 force[ADDR_MAX + 1], dflt[ADDR_MAX + 1];
 	char		 lsender[ADDR_MAX + 1], fbuf[ADDR_MAX + 3];
 	int		 has_force, has_default, utf8, idfd = -1;
-	struct bs_job	 job = { NULL, NULL, 0, -1 };
+	struct bs_job	 job = { .idfd = -1 };
 	struct passwd	*pw;
 	const char	*const *locals, *cfg, *domain, *from_name;
 	char		 id[SPOOL_IDLEN + 1], path[PATH_MAX], user[64];
@@ -628,11 +630,15 @@ main(int argc, char *argv[])
 
 	if (o.mode == 's') {
 		/* returns in a child per message, which queues it as -bm */
-		bs_serve(conf.helo_name != NULL ? conf.helo_name :
-		    util_hostname(), conf.max_message_size, &job);
+		bs_serve(&conf, conf.helo_name != NULL ? conf.helo_name :
+		    util_hostname(), &job);
 		o.sender = job.sender;
 		o.rcpt = job.rcpt;
 		o.nrcpt = job.nrcpt;
+		o.body_decl = job.body;
+		o.dsn_ret = job.ret;
+		o.envid = job.envid;
+		o.notify = job.notify;
 		o.tflag = 0;
 		o.iflag = 1;	/* the data is already unstuffed */
 		idfd = job.idfd;
@@ -822,7 +828,16 @@ main(int argc, char *argv[])
 
 	/* added fields: trace on top, missing ones at the bottom */
 	util_rfc5322_date(date, sizeof(date), now);
-	if (conf.add_received) {
+	if (conf.add_received && job.client != NULL) {
+		/* a network client (the listener): its address, taken from
+		 * the socket, and its greeting as checked by bs.c */
+		(void)snprintf(recv, sizeof(recv), "Received: from %s (%s)"
+		    "\r\n\tby %s (relayq) with %s id %s; %s", job.helo != NULL ?
+		    job.helo : "unknown", job.client, conf.helo_name != NULL ?
+		    conf.helo_name : util_hostname(), job.esmtp ? "ESMTP" :
+		    "SMTP", id, date);
+		top[0] = recv;
+	} else if (conf.add_received) {
 		(void)snprintf(recv, sizeof(recv), "Received: by %s (relayq, "
 		    "from userid %u)\r\n\tid %s; %s", conf.helo_name != NULL ?
 		    conf.helo_name : util_hostname(), (unsigned int)getuid(),
@@ -843,9 +858,11 @@ main(int argc, char *argv[])
 	}
 	if (msg_hdr_find(&m, "From") == NULL) {
 		fullname = (char *)o.fullname;
-		if (fullname == NULL)
+		if (fullname == NULL && job.client == NULL)
 			fullname = getenv("NAME");
-		if (fullname == NULL && pw != NULL && pw->pw_gecos != NULL) {
+		/* a network client's message is not from our user */
+		if (fullname == NULL && pw != NULL && pw->pw_gecos != NULL &&
+		    job.client == NULL) {
 			fullname = gecos = strdup(pw->pw_gecos);
 			if (fullname != NULL)
 				fullname[strcspn(fullname, ",")] = '\0';
@@ -921,8 +938,13 @@ main(int argc, char *argv[])
 	if (idfd != -1 && (util_writeall(idfd, id, strlen(id)) == -1 ||
 	    close(idfd) == -1))
 		sm_err(EX_OSERR, "-bs: reporting the queue id");
-	log_info("%s: uid=%u from=<%s> size=%lld nrcpt=%zu", id,
-	    (unsigned int)getuid(), sender, out->data, final.n);
+	if (job.client != NULL)
+		log_info("%s: uid=%u from=<%s> size=%lld nrcpt=%zu client=%s",
+		    id, (unsigned int)getuid(), sender, out->data, final.n,
+		    job.client);
+	else
+		log_info("%s: uid=%u from=<%s> size=%lld nrcpt=%zu", id,
+		    (unsigned int)getuid(), sender, out->data, final.n);
 	if (in->nuls > 0)
 		log_warnx("%s: dropped %lu NUL bytes from the message", id,
 		    in->nuls);

@@ -50,8 +50,8 @@ bs_test_queue(void *arg, int mfd, struct bs_job *job, char *id, size_t idsz)
 static char *
 bs_run(const char *in, FILE *out, struct bs_seen *seen, int *end)
 {
-	struct bs_io	 io = { -1, NULL, bs_test_queue, NULL };
-	struct bs_job	 job = { NULL, NULL, 0, -1 };
+	struct bs_io	 io = { -1, NULL, bs_test_queue, NULL, NULL, 0 };
+	struct bs_job	 job = { .idfd = -1 };
 	char		*buf = NULL;
 	size_t		 len = 0;
 
