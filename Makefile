@@ -112,6 +112,7 @@ UNIT_SRCS	 = test/unit.c \
 		   test/unit_authcmd.c \
 		   test/unit_smargs.c \
 		   test/unit_bs.c \
+		   test/unit_listen.c \
 		   test/unit_drainq.c \
 		   test/unit_sort.c \
 		   test/unit_spool.c
@@ -175,11 +176,13 @@ FUZZ_CC		?= clang
 FUZZ_TARGETS	 = reply engine addr msg conf spool aliases ctl authcmd argv auth import bs
 FUZZ_TARGETS	+= submit
 FUZZ_TARGETS	+= cert
+FUZZ_TARGETS	+= listen
 FUZZ_BINS	 = $(FUZZ_TARGETS:%=test/fuzz/fuzz_%)
 FUZZ_LIBSRCS	 = $(COMMON_SRCS) src/msg.c src/smtp.c src/auth.c \
 		   src/authcmd.c src/tls.c \
 		   src/smargs.c \
 		   src/bs.c \
+		   src/listenaddr.c \
 		   $(IMPORT_SRCS) \
 		   test/fuzz/fuzz_file.c
 FUZZ_LIBOBJS	 = $(addprefix build/fuzz/,$(FUZZ_LIBSRCS:.c=.o))

@@ -67,8 +67,10 @@ listen_parse_addr(const char *spec, struct sockaddr_storage *ss,
 	if (port != NULL) {
 		p = strtonum(port, 1, 65535, &errstr);
 		if (errstr != NULL) {
+			util_sanitise(host, sizeof(host), spec,
+			    strnlen(spec, 40));
 			(void)snprintf(err, errsz, "listen: bad port in "
-			    "\"%.100s\" (1-65535)", spec);
+			    "\"%s\" (1-65535)", host);
 			return -1;
 		}
 	}
@@ -87,9 +89,10 @@ listen_parse_addr(const char *spec, struct sockaddr_storage *ss,
 		return 0;
 	}
  bad:
-	(void)snprintf(err, errsz, "listen: \"%.100s\" is not ADDRESS, "
+	util_sanitise(host, sizeof(host), spec, strnlen(spec, 40));
+	(void)snprintf(err, errsz, "listen: \"%s\" is not ADDRESS, "
 	    "ADDRESS:PORT, [IPv6] or [IPv6]:PORT with a numeric address",
-	    spec);
+	    host);
 	return -1;
 }
 
@@ -215,7 +218,9 @@ listen_allowed(const char *list, const struct sockaddr *sa, char *err,
 	}
 	return found == 1;
  bad:
-	(void)snprintf(err, errsz, "listen_allow: \"%.*s\" is not an address "
-	    "or ADDRESS/BITS", (int)(n > 60 ? 60 : n), p);
+	/* escaped: the message stays one line whatever the value holds */
+	util_sanitise(tok, sizeof(tok), p, n > 40 ? 40 : n);
+	(void)snprintf(err, errsz, "listen_allow: \"%s\" is not an address "
+	    "or ADDRESS/BITS", tok);
 	return -1;
 }

@@ -39,6 +39,7 @@ void	 test_import(unsigned int *, unsigned int *);	/* unit_import.c */
 void	 test_authcmd(unsigned int *, unsigned int *);	/* unit_authcmd.c */
 void	 test_smargs(unsigned int *, unsigned int *);	/* unit_smargs.c */
 void	 test_bs(unsigned int *, unsigned int *);	/* unit_bs.c */
+void	 test_listen(unsigned int *, unsigned int *);	/* unit_listen.c */
 void	 test_drainq(unsigned int *, unsigned int *);	/* unit_drainq.c */
 void	 test_sort(unsigned int *, unsigned int *);	/* unit_sort.c */
 void	 test_tls(unsigned int *, unsigned int *);	/* unit_tls.c */
@@ -4174,6 +4175,7 @@ static const struct unit_group {
 	{ "import", NULL, test_import },
 	{ "smargs", NULL, test_smargs },
 	{ "bs", NULL, test_bs },
+	{ "listen", NULL, test_listen },
 	{ "drainq", NULL, test_drainq },
 	{ "sort", NULL, test_sort },
 	{ "tls", NULL, test_tls },
