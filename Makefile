@@ -63,6 +63,7 @@ RELAYQ_SRCS	 = src/relayq.c \
 		   src/import.c \
 		   src/listen.c \
 		   src/listenaddr.c \
+		   src/listensandbox.c \
 		   $(IMPORT_SRCS)
 # relayq import's parsers (pure; also linked into test/unit and fuzz_import)
 IMPORT_SRCS	 = src/import_parse.c \
@@ -165,6 +166,11 @@ test/fakedns.so: test/fakedns.c
 
 test/nosandbox: test/nosandbox.c
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ test/nosandbox.c
+
+# a stand-in for sendmail under the listener's sandbox (t_listen_sandbox.sh)
+test/listen_probe: test/listen_probe.c
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ test/listen_probe.c
+check: test/listen_probe
 
 deps:
 	@sh test/deps.sh
@@ -276,6 +282,7 @@ clean:
 	    test/nosandbox .flags $(FUZZ_BINS)
 	rm -f src/*.d $(UNIT_OBJS) $(UNIT_OBJS:.o=.d)
 	rm -rf build
+	rm -f test/listen_probe
 
 .PHONY: all check demo interop bench install clean deps lint deb FORCE fuzz \
 	fuzz-deps docker-test layering uninstall check-trixie

@@ -414,6 +414,8 @@ listen_main(struct conf *conf)
 		warn("smtpd: signalfd");
 		goto out;
 	}
+	if (listen_sandbox(conf, l.sendmail, err, sizeof(err)) == -1)
+		log_warnx("smtpd: %s", err);
 	log_info("smtpd: started: %zu socket(s), sessions by %s",
 	    l.nfd, l.sendmail);
 	for (i = 0; i < l.nfd; i++) {

@@ -336,6 +336,7 @@ int		 smdrop_start(const char *, gid_t, gid_t);
 int		 smdrop_open(char *);
 
 /* sandbox.c */
+int		 sandbox_rule(int, const char *, unsigned long long);
 void		 sandbox_apply(const struct conf *);
 
 #endif /* RELAYQ_H */

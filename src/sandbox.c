@@ -127,9 +127,10 @@ static const char *const sandbox_rx[] = { "/usr/lib", "/lib", NULL };
 
 /*
  * One path into the ruleset.  A missing path is skipped (not every system
- * has /etc/gai.conf); the rights are cut to what a file can have.
+ * has /etc/gai.conf); the rights are cut to what a file can have.  Also
+ * the listener's (listensandbox.c).
  */
-static int
+int
 sandbox_rule(int rfd, const char *path, unsigned long long access)
 {
 	struct landlock_path_beneath_attr	 pb;
