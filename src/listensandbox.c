@@ -44,11 +44,6 @@
 #endif
 #endif
 
-#ifndef LANDLOCK_ACCESS_NET_BIND_TCP
-#define LANDLOCK_ACCESS_NET_BIND_TCP	(1ULL << 0)
-#define LANDLOCK_ACCESS_NET_CONNECT_TCP	(1ULL << 1)
-#endif
-
 #define LS_READ		(LANDLOCK_ACCESS_FS_READ_FILE | \
 			 LANDLOCK_ACCESS_FS_READ_DIR)
 #define LS_EXEC		(LS_READ | LANDLOCK_ACCESS_FS_EXECUTE)
@@ -57,19 +52,6 @@
 #define LS_SPOOL	(LS_RW | LANDLOCK_ACCESS_FS_READ_DIR | \
 			 LANDLOCK_ACCESS_FS_REMOVE_FILE | \
 			 LANDLOCK_ACCESS_FS_MAKE_REG)
-/* what ABI 2 can restrict: everything outside the rules is denied */
-#define LS_HANDLED	(LANDLOCK_ACCESS_FS_EXECUTE | LS_RW | \
-			 LANDLOCK_ACCESS_FS_READ_DIR | \
-			 LANDLOCK_ACCESS_FS_REMOVE_DIR | \
-			 LANDLOCK_ACCESS_FS_REMOVE_FILE | \
-			 LANDLOCK_ACCESS_FS_MAKE_CHAR | \
-			 LANDLOCK_ACCESS_FS_MAKE_DIR | \
-			 LANDLOCK_ACCESS_FS_MAKE_REG | \
-			 LANDLOCK_ACCESS_FS_MAKE_SOCK | \
-			 LANDLOCK_ACCESS_FS_MAKE_FIFO | \
-			 LANDLOCK_ACCESS_FS_MAKE_BLOCK | \
-			 LANDLOCK_ACCESS_FS_MAKE_SYM | \
-			 LANDLOCK_ACCESS_FS_REFER)
 
 /* user and group look-ups, host name, time zone, the dynamic loader */
 static const char *const listen_etc[] = {
@@ -82,34 +64,21 @@ static const char *const listen_libs[] = {
 	"/usr/lib", "/lib", "/usr/lib64", "/lib64", NULL
 };
 
-struct listen_ruleset {		/* landlock_ruleset_attr, ABI 4 */
-	unsigned long long	 handled_access_fs;
-	unsigned long long	 handled_access_net;
-};
-
 /* The rules; the ABI version, or -1 with errno. */
 static int
 listen_landlock(const struct conf *conf, const char *sendmail)
 {
-	struct listen_ruleset	 ra;
 	size_t			 i;
 	int			 abi, rfd, rc = 0;
 
 	abi = (int)syscall(SYS_landlock_create_ruleset, NULL, 0,
 	    LANDLOCK_CREATE_RULESET_VERSION);
 	if (abi < 2) {
-		/* ABI 1 would refuse sendmail's cross-directory nothing,
-		 * but keep one rule set for all: 2 is Linux 5.19 */
+		/* the shared ruleset handles REFER: ABI 2, Linux 5.19 */
 		errno = abi < 0 ? errno : ENOTSUP;
 		return -1;
 	}
-	memset(&ra, 0, sizeof(ra));
-	ra.handled_access_fs = LS_HANDLED;
-	if (abi >= 4)
-		ra.handled_access_net = LANDLOCK_ACCESS_NET_BIND_TCP |
-		    LANDLOCK_ACCESS_NET_CONNECT_TCP;
-	if ((rfd = (int)syscall(SYS_landlock_create_ruleset, &ra, abi >= 4 ?
-	    sizeof(ra) : sizeof(ra.handled_access_fs), 0)) == -1)
+	if ((rfd = sandbox_ruleset(abi)) == -1)
 		return -1;
 	if (sandbox_rule(rfd, conf->spool, LS_SPOOL) == -1 ||
 	    sandbox_rule(rfd, conf->path, LS_READ) == -1 ||

@@ -337,6 +337,7 @@ int		 smdrop_open(char *);
 
 /* sandbox.c */
 int		 sandbox_rule(int, const char *, unsigned long long);
+int		 sandbox_ruleset(int);
 void		 sandbox_apply(const struct conf *);
 
 #endif /* RELAYQ_H */
