@@ -392,10 +392,11 @@ bs_rcpt(struct bs *b, char *arg)
 	}
 	if (bs_rcpt_params(b, params) == -1)
 		return;
-	if ((v = reallocarray(b->rcpt, b->nrcpt + 1, sizeof(*v))) == NULL ||
-	    (v[b->nrcpt] = strdup(a)) == NULL)
+	if ((v = reallocarray(b->rcpt, b->nrcpt + 1, sizeof(*v))) == NULL)
 		err(EX_OSERR, "-bs");
 	b->rcpt = v;
+	if ((b->rcpt[b->nrcpt] = strdup(a)) == NULL)
+		err(EX_OSERR, "-bs");
 	b->nrcpt++;
 	bs_reply(b, "250 2.1.5 Ok");
 }

@@ -282,7 +282,7 @@ listen_accept(struct listen *l, int lfd)
 	socklen_t		 len = sizeof(ss);
 	char			 name[INET6_ADDRSTRLEN + 16], err[256];
 	size_t			 i, same = 0, slot = 0;
-	int			 fd, r;
+	int			 fd;
 	pid_t			 pid;
 
 	if ((fd = accept4(lfd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC))
@@ -295,8 +295,8 @@ listen_accept(struct listen *l, int lfd)
 	(void)listen_name((struct sockaddr *)&ss, name, sizeof(name));
 	/* loopback always; anyone else only when listen_allow names it */
 	if (!listen_is_loopback((struct sockaddr *)&ss) &&
-	    (r = listen_allowed(l->conf->listen_allow, (struct sockaddr *)&ss,
-	    err, sizeof(err))) != 1) {
+	    listen_allowed(l->conf->listen_allow, (struct sockaddr *)&ss,
+	    err, sizeof(err)) != 1) {
 		log_warnx("smtpd: reject: connect from %s: 554 5.7.1 not in "
 		    "listen_allow", name);
 		listen_refuse(fd, "554 5.7.1", l->host,
