@@ -5,7 +5,7 @@
 # command and fail, so `make check' never half-runs.
 # The same names on Debian 12 and 13 (libmbedtls-dev: mbedTLS 2.28 on 12,
 # 3.6 on 13; make fuzz-deps: libclang-rt-dev follows the release's clang).
-PKGS=${PKGS:-"gcc make libc6-dev libmbedtls-dev libbsd-dev openssl util-linux procps mandoc"}
+PKGS=${PKGS:-"gcc make libc6-dev libmbedtls-dev libbsd-dev openssl util-linux procps mandoc curl swaks"}
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
