@@ -397,8 +397,21 @@ listen_main(struct conf *conf)
 		log_warnx("smtpd: %s", err);
 		return r == -1 && errno == EACCES ? EX_NOPERM : EX_CONFIG;
 	}
-	/* sendmail reads the same configuration */
-	if (setenv("RELAYQ_CONFIG", conf->path, 1) == -1 ||
+	/*
+	 * The sandbox can allow the spool only if it exists now; the daemon
+	 * (or make install) makes it.  A container's listener started first
+	 * exits, and its restart finds it.
+	 */
+	if (access(conf->spool, F_OK) == -1) {
+		warn("%s: start relayq drain first (it creates the spool)",
+		    conf->spool);
+		log_warn("smtpd: %s: start relayq drain first", conf->spool);
+		return EX_CONFIG;
+	}
+	/* sendmail reads the same configuration: the same file when there
+	 * is one, and the same RELAYQ_* variables (inherited) */
+	if ((access(conf->path, F_OK) == 0 &&
+	    setenv("RELAYQ_CONFIG", conf->path, 1) == -1) ||
 	    (l.child = calloc((size_t)conf->listen_max_connections,
 	    sizeof(*l.child))) == NULL) {
 		warn("smtpd");
