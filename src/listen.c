@@ -371,6 +371,15 @@ listen_main(struct conf *conf)
 	size_t			 i;
 	int			 r, sfd, rc = EX_OSERR, done = 0;
 
+	/* 0-2 open, so that no client's socket becomes one of them (its
+	 * dup2 onto itself would keep close-on-exec) */
+	while ((sfd = open("/dev/null", O_RDWR | O_CLOEXEC)) >= 0 && sfd <= 2)
+		(void)fcntl(sfd, F_SETFD, 0);
+	if (sfd == -1) {
+		warn("/dev/null");
+		return EX_OSERR;
+	}
+	(void)close(sfd);
 	memset(&l, 0, sizeof(l));
 	l.conf = conf;
 	l.host = conf->helo_name != NULL ? conf->helo_name : util_hostname();
