@@ -63,6 +63,9 @@ RELAYQ_SRCS	 = src/relayq.c \
 		   src/probe.c \
 		   src/tls.c \
 		   src/import.c \
+		   src/listen.c \
+		   src/listenaddr.c \
+		   src/listensandbox.c \
 		   $(IMPORT_SRCS)
 # relayq import's parsers (pure; also linked into test/unit and fuzz_import)
 IMPORT_SRCS	 = src/import_format.c \
@@ -124,6 +127,7 @@ UNIT_SRCS	 = test/unit.c \
 		   test/unit_authcmd.c \
 		   test/unit_smargs.c \
 		   test/unit_bs.c \
+		   test/unit_listen.c \
 		   test/unit_drainq.c \
 		   test/unit_sort.c \
 		   test/unit_spool.c \
@@ -178,6 +182,11 @@ test/fakedns.so: test/fakedns.c
 test/nosandbox: test/nosandbox.c
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ test/nosandbox.c
 
+# a stand-in for sendmail under the listener's sandbox (t_listen_sandbox.sh)
+test/listen_probe: test/listen_probe.c
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ test/listen_probe.c
+check: test/listen_probe
+
 deps:
 	@sh test/deps.sh
 
@@ -189,11 +198,13 @@ FUZZ_TARGETS	 = reply engine addr msg conf spool aliases ctl authcmd argv auth i
 FUZZ_TARGETS	+= submit
 FUZZ_TARGETS	+= cert
 FUZZ_TARGETS	+= canon
+FUZZ_TARGETS	+= listen
 FUZZ_BINS	 = $(FUZZ_TARGETS:%=test/fuzz/fuzz_%)
 FUZZ_LIBSRCS	 = $(COMMON_SRCS) src/msg.c src/smtp.c src/auth.c \
 		   src/authcmd.c src/tls.c \
 		   src/smargs.c \
 		   src/bs.c \
+		   src/listenaddr.c \
 		   $(IMPORT_SRCS) \
 		   test/fuzz/fuzz_file.c
 FUZZ_LIBOBJS	 = $(addprefix build/fuzz/,$(FUZZ_LIBSRCS:.c=.o))
@@ -299,6 +310,7 @@ clean:
 	    test/nosandbox .flags $(FUZZ_BINS)
 	rm -f src/*.d $(UNIT_OBJS) $(UNIT_OBJS:.o=.d)
 	rm -rf build
+	rm -f test/listen_probe
 
 .PHONY: all check demo interop bench install clean deps lint deb FORCE fuzz \
 	fuzz-deps docker-test layering uninstall check-trixie check-bookworm

@@ -12,6 +12,15 @@
  * queue file and its trailer are fsynced.  The child writes the queue id
  * to a pipe for the reply.
  *
+ * The SMTP listener (listen.c, `relayq smtpd') runs this same program
+ * for each connection, the socket as standard input and output: then
+ * bs_serve takes the client's address from the socket itself (so nobody
+ * can name another), bounds the time per command and per DATA phase,
+ * and the child writes a Received field naming the client and logs its
+ * address.  The session is the same for both; so are its limits on
+ * line length, recipients, errors and junk commands (Postfix's
+ * smtpd_hard_error_limit 20 and smtpd_junk_command_limit 100).
+ *
  * The session itself (bs_session) touches nothing but the descriptors
  * of its struct bs_io and the anonymous memory file: no path, no spool.
  * That is what lets test/fuzz/fuzz_bs.c feed it arbitrary client bytes
@@ -19,7 +28,12 @@
  */
 #include <sys/types.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include <ctype.h>
 #include <err.h>
@@ -32,6 +46,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sysexits.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <bsd/stdlib.h>
@@ -42,6 +57,9 @@
 
 #define BS_LINEMAX	2048	/* a command line (RFC 5321: 512) */
 #define BS_RCPTMAX	1000
+#define BS_ERRMAX	20	/* 4xx/5xx replies: then 421, the end */
+#define BS_JUNKMAX	100	/* NOOP, RSET, VRFY, HELP between messages */
+#define BS_HELOMAX	255
 /* the RCPTs of a -bs transaction always fit in one queue file */
 _Static_assert(BS_RCPTMAX <= SPOOL_RCPTMAX, "-bs takes more RCPTs than a "
     "queue file holds");
@@ -52,6 +70,14 @@ struct bs {
 	char		 buf[16384];
 	size_t		 pos, len;
 	int		 eof;
+	int		 timedout;	/* a read timed out: 421, the end */
+	time_t		 deadline;	/* of this DATA phase; 0: none */
+	int		 errors, junk;
+	char		*helo;		/* as the client gave it, checked */
+	int		 esmtp;
+	int		 body, ret;	/* MAIL's BODY= and RET= */
+	char		*envid;
+	unsigned int	 notify;	/* RCPT's NOTIFY=, the same for all */
 	unsigned long	 barelf;	/* in this DATA: bs_data */
 	char		 line[BS_LINEMAX + 1];
 	size_t		 linelen;
@@ -70,10 +96,15 @@ bs_getc(struct bs *b)
 	if (b->pos == b->len) {
 		if (b->eof)
 			return -1;
-		do
+		if (b->deadline != 0 && time(NULL) >= b->deadline)
+			n = -1, errno = EAGAIN;
+		else do
 			n = read(b->io->in, b->buf, sizeof(b->buf));
 		while (n == -1 && errno == EINTR);
 		if (n <= 0) {
+			/* SO_RCVTIMEO (bs_serve): the client was silent */
+			if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+				b->timedout = 1;
 			b->eof = 1;
 			return -1;
 		}
@@ -99,6 +130,8 @@ bs_reply(struct bs *b, const char *fmt, ...)
 {
 	va_list	 ap;
 
+	if (fmt[0] == '4' || fmt[0] == '5')
+		b->errors++;
 	va_start(ap, fmt);
 	(void)vfprintf(b->io->out, fmt, ap);
 	va_end(ap);
@@ -145,6 +178,58 @@ bs_reset(struct bs *b)
 	b->rcpt = NULL;
 	b->nrcpt = 0;
 	b->mail = 0;
+	free(b->envid);
+	b->envid = NULL;
+	b->body = b->ret = 0;
+	b->notify = 0;
+}
+
+/*
+ * xtext (RFC 3461 4): "+" and two upper-case hex digits stand for one
+ * octet.  0, or -1 when malformed or longer than dsz - 1.
+ */
+int
+bs_xtext_decode(const char *s, char *d, size_t dsz)
+{
+	static const char	 hex[] = "0123456789ABCDEF";
+	const char		*h, *l;
+	size_t			 n = 0;
+
+	for (; *s != '\0'; s++) {
+		if (n + 1 >= dsz || *s < '!' || *s > '~' || *s == '=')
+			return -1;
+		if (*s != '+') {
+			d[n++] = *s;
+			continue;
+		}
+		if (s[1] == '\0' || s[2] == '\0' ||
+		    (h = strchr(hex, s[1])) == NULL ||
+		    (l = strchr(hex, s[2])) == NULL)
+			return -1;
+		d[n++] = (char)((h - hex) << 4 | (l - hex));
+		s += 2;
+	}
+	d[n] = '\0';
+	return 0;
+}
+
+/*
+ * The name in EHLO/HELO, for the Received field: a domain or an address
+ * literal, printable and without space; anything else is not written
+ * into a header (the field then says only the address).
+ */
+static void
+bs_helo(struct bs *b, const char *arg)
+{
+	size_t	 n = strlen(arg);
+
+	free(b->helo);
+	b->helo = NULL;
+	if (n == 0 || n > BS_HELOMAX || strspn(arg, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_:[]") != n)
+		return;
+	if ((b->helo = strdup(arg)) == NULL)
+		err(EX_OSERR, "-bs");
 }
 
 /*
@@ -195,21 +280,38 @@ bs_mail(struct bs *b, char *arg)
 			size = strtonum(tok + 5, 0, LLONG_MAX, &errstr);
 			if (errstr != NULL) {
 				bs_reply(b, "501 5.5.4 Bad SIZE parameter");
-				return;
+				goto fail;
 			}
 			if (size > b->max) {
 				bs_reply(b, "552 5.3.4 Message size exceeds "
 				    "fixed limit");
-				return;
+				goto fail;
 			}
-		} else if (strncasecmp(tok, "BODY=", 5) != 0 &&
-		    strcasecmp(tok, "SMTPUTF8") != 0) {
+		} else if (strcasecmp(tok, "BODY=8BITMIME") == 0)
+			b->body = 8;
+		else if (strcasecmp(tok, "BODY=7BIT") == 0)
+			b->body = 7;
+		else if (strcasecmp(tok, "RET=FULL") == 0)
+			b->ret = 1;
+		else if (strcasecmp(tok, "RET=HDRS") == 0)
+			b->ret = 2;
+		else if (strncasecmp(tok, "ENVID=", 6) == 0) {
+			if (bs_xtext_decode(tok + 6, safe, DSN_ENVID_MAX + 1)
+			    == -1 || !spool_envid_ok(safe)) {
+				bs_reply(b, "501 5.5.4 Bad ENVID parameter "
+				    "(1-100 printable characters, xtext)");
+				goto fail;
+			}
+			free(b->envid);
+			if ((b->envid = strdup(safe)) == NULL)
+				err(EX_OSERR, "-bs");
+		} else if (strcasecmp(tok, "SMTPUTF8") != 0) {
 			/* the client's bytes, escaped: a reply line stays one
 			 * line of text (test/fuzz/corpus/bs/regress-*) */
 			util_sanitise(safe, sizeof(safe), tok,
 			    strnlen(tok, 64));
 			bs_reply(b, "555 5.5.4 Unsupported option: %s", safe);
-			return;
+			goto fail;
 		}
 	}
 	if ((b->sender = strdup(a)) == NULL)
@@ -217,6 +319,51 @@ bs_mail(struct bs *b, char *arg)
 	b->mail = 1;
 	bs_reply(b, "250 2.1.0 Ok");
 	return;
+ fail:
+	bs_reset(b);
+}
+
+/*
+ * RCPT's parameters: NOTIFY (RFC 3461 4.1), ORCPT (accepted; the queue
+ * file records the address as given to us, the O record).  A queue file
+ * holds NOTIFY per recipient but is written for one transaction with
+ * one value, so a recipient asking for another gets 452, which tells
+ * the client to send it in a later transaction (RFC 5321 4.5.3.1.10).
+ * 0, or -1 when a reply was given.
+ */
+static int
+bs_rcpt_params(struct bs *b, char *params)
+{
+	char		*tok, *last, safe[64 * 4 + 1];
+	unsigned int	 bits = 0;
+
+	for (tok = strtok_r(params, " ", &last); tok != NULL;
+	    tok = strtok_r(NULL, " ", &last)) {
+		if (strncasecmp(tok, "NOTIFY=", 7) == 0) {
+			if (spool_notify_parse(tok + 7, &bits) == -1) {
+				bs_reply(b, "501 5.5.4 Bad NOTIFY parameter");
+				return -1;
+			}
+		} else if (strncasecmp(tok, "ORCPT=", 6) == 0) {
+			if (strchr(tok + 6, ';') == NULL) {
+				bs_reply(b, "501 5.5.4 Bad ORCPT parameter");
+				return -1;
+			}
+		} else {
+			util_sanitise(safe, sizeof(safe), tok,
+			    strnlen(tok, 64));
+			bs_reply(b, "555 5.5.4 Unsupported option: %s", safe);
+			return -1;
+		}
+	}
+	if (b->nrcpt > 0 && bits != b->notify) {
+		bs_reply(b, "452 4.5.3 Error: another NOTIFY than this "
+		    "transaction's recipients: send this one in another "
+		    "transaction");
+		return -1;
+	}
+	b->notify = bits;
+	return 0;
 }
 
 static void
@@ -243,10 +390,13 @@ bs_rcpt(struct bs *b, char *arg)
 		bs_reply(b, "452 4.5.3 Error: too many recipients");
 		return;
 	}
-	if ((v = reallocarray(b->rcpt, b->nrcpt + 1, sizeof(*v))) == NULL ||
-	    (v[b->nrcpt] = strdup(a)) == NULL)
+	if (bs_rcpt_params(b, params) == -1)
+		return;
+	if ((v = reallocarray(b->rcpt, b->nrcpt + 1, sizeof(*v))) == NULL)
 		err(EX_OSERR, "-bs");
 	b->rcpt = v;
+	if ((b->rcpt[b->nrcpt] = strdup(a)) == NULL)
+		err(EX_OSERR, "-bs");
 	b->nrcpt++;
 	bs_reply(b, "250 2.1.5 Ok");
 }
@@ -297,8 +447,11 @@ bs_data(struct bs *b, int fd)
 			out[n++] = '\r';	/* normalised: CR, then the LF */
 		out[n++] = (char)c;
 		total += bol == 2 ? 2 : 1;
-		if (total > b->max + 2 * LINE_MAX_OCTETS)
-			big = 1;	/* the child checks it exactly */
+		/* the data alone over the limit: 552 (RFC 1870); the child
+		 * counts again with the fields it adds, and a message those
+		 * push over gets its 554 */
+		if (total > b->max)
+			big = 1;
 		if (n >= sizeof(out) - 1) {
 			if (!werr && util_writeall(fd, out, n) == -1)
 				werr = 1;
@@ -310,6 +463,17 @@ bs_data(struct bs *b, int fd)
 	if (werr)
 		return -2;
 	return big;
+}
+
+/* Why a session ended early, in the log, naming a network client. */
+static void
+bs_log_end(struct bs *b, const char *why)
+{
+	if (b->io->client != NULL)
+		log_warnx("smtpd: client=%s: %s, session closed",
+		    b->io->client, why);
+	else
+		log_warnx("-bs: %s, session closed", why);
 }
 
 /* The SMTP reply for the exit code of the -bm child. */
@@ -401,6 +565,8 @@ bs_transaction(struct bs *b, struct bs_job *job)
 		    strerror(errno));
 		return 0;
 	}
+	if (b->io->data_timeout > 0)
+		b->deadline = time(NULL) + b->io->data_timeout;
 	if (bs_reply(b, "354 End data with <CR><LF>.<CR><LF>") == -1 ||
 	    (r = bs_data(b, mfd)) == -1) {
 		/* no message: the end of input inside DATA queues nothing */
@@ -421,9 +587,17 @@ bs_transaction(struct bs *b, struct bs_job *job)
 		bs_reset(b);
 		return 0;
 	}
+	b->deadline = 0;
 	job->sender = b->sender;
 	job->rcpt = b->rcpt;
 	job->nrcpt = b->nrcpt;
+	job->body = b->body;
+	job->ret = b->ret;
+	job->envid = b->envid;
+	job->notify = b->notify;
+	job->client = b->io->client;
+	job->helo = b->helo;
+	job->esmtp = b->esmtp;
 	id[0] = '\0';
 	if (lseek(mfd, 0, SEEK_SET) == -1)
 		status = -2;
@@ -434,6 +608,8 @@ bs_transaction(struct bs *b, struct bs_job *job)
 	job->sender = NULL;
 	job->rcpt = NULL;
 	job->nrcpt = 0;
+	job->envid = NULL;
+	job->helo = NULL;
 	if (status == -2)
 		bs_reply(b, "451 4.3.0 Cannot queue the message: %s",
 		    strerror(errno));
@@ -444,6 +620,8 @@ bs_transaction(struct bs *b, struct bs_job *job)
 		    !spool_id_ok(id))
 			status = EX_SOFTWARE << 8;
 		bs_result(b, status, id);
+		if (WIFEXITED(status) && WEXITSTATUS(status) == EX_OK)
+			b->junk = 0;
 	}
 	if (b->barelf > 0)
 		log_warnx("%s: -bs: %lu line(s) of the data ended in a bare "
@@ -474,11 +652,30 @@ bs_session(const struct bs_io *io, const char *host, long long max,
 		err(EX_OSERR, "-bs");
 	b->io = io;
 	b->max = max;
-	bs_reply(b, "220 %s ESMTP relayq %s (sendmail -bs)", host,
-	    RELAYQ_VERSION);
+	/* a network client is not told the version */
+	if (io->client != NULL)
+		bs_reply(b, "220 %s ESMTP relayq", host);
+	else
+		bs_reply(b, "220 %s ESMTP relayq %s (sendmail -bs)", host,
+		    RELAYQ_VERSION);
 	while (!b->ioerr) {
-		if ((r = bs_command(b)) == 0)
-			break;		/* the client went away */
+		if (b->errors >= BS_ERRMAX || b->junk > BS_JUNKMAX) {
+			bs_reply(b, "421 4.7.0 %s Error: too many %s", host,
+			    b->junk > BS_JUNKMAX ? "commands without mail" :
+			    "errors");
+			bs_log_end(b, b->junk > BS_JUNKMAX ? "too many "
+			    "commands without mail" : "too many errors");
+			break;
+		}
+		if ((r = bs_command(b)) == 0) {
+			/* the client went away, or was silent too long */
+			if (b->timedout) {
+				bs_reply(b, "421 4.4.2 %s Error: timeout "
+				    "exceeded", host);
+				bs_log_end(b, "timeout");
+			}
+			break;
+		}
 		if (r == -1) {
 			bs_reply(b, "500 5.5.2 Error: line too long");
 			continue;
@@ -489,26 +686,36 @@ bs_session(const struct bs_io *io, const char *host, long long max,
 		if (strcasecmp(b->line, "EHLO") == 0 ||
 		    strcasecmp(b->line, "HELO") == 0) {
 			bs_reset(b);
-			if (toupper((unsigned char)b->line[0]) == 'H')
+			bs_helo(b, arg);
+			b->junk++;
+			b->esmtp = toupper((unsigned char)b->line[0]) == 'E';
+			if (!b->esmtp)
 				bs_reply(b, "250 %s", host);
 			else
 				bs_reply(b, "250-%s\r\n250-PIPELINING\r\n"
 				    "250-SIZE %lld\r\n250-8BITMIME\r\n"
-				    "250-SMTPUTF8\r\n250 ENHANCEDSTATUSCODES",
-				    host, max);
+				    "250-DSN\r\n250-SMTPUTF8\r\n"
+				    "250 ENHANCEDSTATUSCODES", host, max);
 		} else if (strcasecmp(b->line, "MAIL") == 0)
 			bs_mail(b, arg);
 		else if (strcasecmp(b->line, "RCPT") == 0)
 			bs_rcpt(b, arg);
 		else if (strcasecmp(b->line, "RSET") == 0) {
 			bs_reset(b);
+			b->junk++;
 			bs_reply(b, "250 2.0.0 Ok");
-		} else if (strcasecmp(b->line, "NOOP") == 0)
+		} else if (strcasecmp(b->line, "NOOP") == 0) {
+			b->junk++;
 			bs_reply(b, "250 2.0.0 Ok");
-		else if (strcasecmp(b->line, "VRFY") == 0)
+		} else if (strcasecmp(b->line, "VRFY") == 0) {
+			b->junk++;
 			bs_reply(b, "252 2.0.0 Cannot VRFY, but will take the "
 			    "message");
-		else if (strcasecmp(b->line, "QUIT") == 0) {
+		} else if (strcasecmp(b->line, "HELP") == 0) {
+			b->junk++;
+			bs_reply(b, "214 2.0.0 Commands: EHLO HELO MAIL RCPT "
+			    "DATA RSET NOOP VRFY HELP QUIT");
+		} else if (strcasecmp(b->line, "QUIT") == 0) {
 			bs_reply(b, "221 2.0.0 Bye");
 			break;
 		} else if (strcasecmp(b->line, "DATA") == 0) {
@@ -521,31 +728,87 @@ bs_session(const struct bs_io *io, const char *host, long long max,
 			else if ((r = bs_transaction(b, job)) == 1) {
 				free(b);	/* the child: queue it */
 				return BS_CHILD;
-			} else if (r == -1)
+			} else if (r == -1) {
+				if (b->timedout) {
+					bs_reply(b, "421 4.4.2 %s Error: "
+					    "timeout exceeded", host);
+					bs_log_end(b, "timeout in DATA: "
+					    "nothing queued");
+				}
 				break;
+			}
 		} else
 			bs_reply(b, "502 5.5.2 Error: command not recognized");
 	}
 	if (b->ioerr)
 		end = BS_IOERR;
 	bs_reset(b);
+	free(b->helo);
 	free(b);
 	return end;
+}
+
+/*
+ * The client's address when standard input is a TCP socket (the
+ * listener, or inetd): "[192.0.2.1]", "[IPv6:2001:db8::1]" (RFC 5321
+ * 4.1.3); an IPv4 client of an IPv6 socket as IPv4.  NULL otherwise.
+ */
+static const char *
+bs_peer(char *buf, size_t sz)
+{
+	struct sockaddr_storage	 ss;
+	struct sockaddr_in6	*s6 = (struct sockaddr_in6 *)&ss;
+	struct sockaddr_in	*s4 = (struct sockaddr_in *)&ss;
+	socklen_t		 len = sizeof(ss);
+	char			 a[INET6_ADDRSTRLEN];
+
+	if (getpeername(STDIN_FILENO, (struct sockaddr *)&ss, &len) == -1)
+		return NULL;
+	if (ss.ss_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
+		if (inet_ntop(AF_INET, &s6->sin6_addr.s6_addr[12], a,
+		    sizeof(a)) == NULL)
+			return NULL;
+		(void)snprintf(buf, sz, "[%s]", a);
+	} else if (ss.ss_family == AF_INET6) {
+		if (inet_ntop(AF_INET6, &s6->sin6_addr, a, sizeof(a)) == NULL)
+			return NULL;
+		(void)snprintf(buf, sz, "[IPv6:%s]", a);
+	} else if (ss.ss_family == AF_INET) {
+		if (inet_ntop(AF_INET, &s4->sin_addr, a, sizeof(a)) == NULL)
+			return NULL;
+		(void)snprintf(buf, sz, "[%s]", a);
+	} else
+		return NULL;
+	return buf;
 }
 
 /*
  * sendmail -bs on standard input and output.  Returns only in a child,
  * with the transaction in `job' and the message on standard input: the
  * caller queues it like -bm and exits.  The parent exits at QUIT or the
- * end of input (0), or when the client is gone (EX_IOERR).
+ * end of input (0), or when the client is gone (EX_IOERR).  A network
+ * client (standard input a TCP socket) gets listen_timeout per command
+ * and listen_data_timeout per DATA phase; a local one no limit in time.
  */
 void
-bs_serve(const char *host, long long max, struct bs_job *job)
+bs_serve(const struct conf *c, const char *host, struct bs_job *job)
 {
-	struct bs_io	 io = { STDIN_FILENO, stdout, bs_fork, NULL };
+	static char	 client[INET6_ADDRSTRLEN + 8];
+	struct bs_io	 io = { STDIN_FILENO, stdout, bs_fork, NULL, NULL, 0 };
+	struct timeval	 tv = { 0, 0 };
 	int		 end;
 
-	if ((end = bs_session(&io, host, max, job)) == BS_CHILD)
+	if ((io.client = bs_peer(client, sizeof(client))) != NULL) {
+		tv.tv_sec = c->listen_timeout;
+		if (setsockopt(STDIN_FILENO, SOL_SOCKET, SO_RCVTIMEO, &tv,
+		    sizeof(tv)) == -1 || (setsockopt(STDOUT_FILENO,
+		    SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == -1 &&
+		    errno != ENOTSOCK))
+			err(EX_OSERR, "-bs: setting the client's timeout");
+		io.data_timeout = c->listen_data_timeout;
+	}
+	if ((end = bs_session(&io, host, c->max_message_size, job)) ==
+	    BS_CHILD)
 		return;
 	exit(end == BS_IOERR ? EX_IOERR : EX_OK);
 }

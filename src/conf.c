@@ -25,6 +25,7 @@ enum conf_type {
 	CT_TLSVER,
 	CT_PIN,
 	CT_COUNT,
+	CT_LIST,	/* repeatable: the values joined by spaces */
 };
 
 struct conf_key {
@@ -71,6 +72,12 @@ static const struct conf_key conf_keys[] = {
 	{ "max_messages_per_session", CT_COUNT,	O(max_messages_per_session) },
 	{ "idle_timeout",	CT_DURATION,	O(idle_timeout) },
 	{ "failed_keep",	CT_DURATION,	O(failed_keep) },
+	{ "listen",		CT_LIST,	O(listen) },
+	{ "listen_allow",	CT_LIST,	O(listen_allow) },
+	{ "listen_max_connections", CT_COUNT,	O(listen_max_connections) },
+	{ "listen_max_per_client", CT_COUNT,	O(listen_max_per_client) },
+	{ "listen_timeout",	CT_DURATION,	O(listen_timeout) },
+	{ "listen_data_timeout", CT_DURATION,	O(listen_data_timeout) },
 };
 #undef O
 
@@ -97,6 +104,14 @@ conf_init(struct conf *c)
 	/* Postfix: qmgr_message_active_limit 20000; ours costs about 40
 	   bytes a message, so 10000 is some 400 KB */
 	c->active_queue_limit = 10000;
+	/* the listener: Postfix's default_process_limit 100,
+	   smtpd_client_connection_count_limit 50 (ours lower: a flood
+	   from one address must leave room for others), smtpd_timeout
+	   300s; a whole DATA phase at most 30 minutes */
+	c->listen_max_connections = 100;
+	c->listen_max_per_client = 10;
+	c->listen_timeout = 300;
+	c->listen_data_timeout = 1800;
 }
 
 void
@@ -107,7 +122,8 @@ conf_free(struct conf *c)
 
 	for (i = 0; i < sizeof(conf_keys) / sizeof(conf_keys[0]); i++) {
 		k = &conf_keys[i];
-		if (k->type == CT_STR || k->type == CT_PATH)
+		if (k->type == CT_STR || k->type == CT_PATH ||
+		    k->type == CT_LIST)
 			free(*(char **)((char *)c + k->off));
 	}
 	conf_init(c);
@@ -257,6 +273,23 @@ conf_add_pins(struct conf *c, const char *v, char *err, size_t errsz)
 	return -1;
 }
 
+/* A repeatable key: "a" then "b, c" is "a b c" (commas as spaces). */
+static int
+conf_list_add(char **sp, const char *v)
+{
+	char	*n, *p;
+
+	if (asprintf(&n, "%s%s%s", *sp != NULL ? *sp : "", *sp != NULL ?
+	    " " : "", v) == -1)
+		return -1;
+	for (p = n; *p != '\0'; p++)
+		if (*p == ',' || *p == '\t')
+			*p = ' ';
+	free(*sp);
+	*sp = n;
+	return 0;
+}
+
 /* Set one key; `err' gets a message without location on failure. */
 int
 conf_set(struct conf *c, const char *key, const char *v, char *err,
@@ -352,6 +385,13 @@ conf_set(struct conf *c, const char *key, const char *v, char *err,
 			return -1;
 		}
 		return 0;
+	case CT_LIST:
+		sp = (char **)((char *)c + k->off);
+		if (conf_list_add(sp, v) == -1) {
+			(void)snprintf(err, errsz, "out of memory");
+			return -1;
+		}
+		return 0;
 	case CT_COUNT:
 		*(long long *)((char *)c + k->off) = strtonum(v, 0, 1000000000,
 		    &errstr);
@@ -401,6 +441,11 @@ conf_env(struct conf *c, char *err, size_t errsz)
 		var[7 + j] = '\0';
 		if ((v = getenv(var)) == NULL)
 			continue;
+		if (conf_keys[i].type == CT_LIST) {
+			/* like smarthost: the variable replaces the file's */
+			free(*(char **)((char *)c + conf_keys[i].off));
+			*(char **)((char *)c + conf_keys[i].off) = NULL;
+		}
 		if (conf_keys[i].type != CT_HOST) {
 			if (conf_set(c, conf_keys[i].name, v, msg,
 			    sizeof(msg)) == -1)

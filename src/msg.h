@@ -79,6 +79,16 @@ struct bs_job {
 	char		**rcpt;
 	int		 nrcpt;
 	int		 idfd;		/* write the queue id here, -1 = no */
+	/* the DSN and BODY parameters of MAIL and RCPT (RFC 3461, 6152) */
+	int		 body;		/* 0, 7 or 8, as sendmail -B */
+	int		 ret;		/* 0, 1 FULL, 2 HDRS, as -R */
+	char		*envid;		/* decoded from xtext; NULL = none */
+	unsigned int	 notify;	/* DSN_NOTIFY_*, one per transaction */
+	/* a network client (the listener): its address and greeting, for
+	   the Received field and the log; NULL from a local -bs client */
+	const char	*client;
+	char		*helo;
+	int		 esmtp;		/* EHLO, not HELO */
 };
 
 /*
@@ -95,6 +105,8 @@ struct bs_io {
 	FILE		*out;
 	int		(*queue)(void *, int, struct bs_job *, char *, size_t);
 	void		*arg;
+	const char	*client;	/* "[192.0.2.1]"; NULL: a local -bs */
+	time_t		 data_timeout;	/* a whole DATA phase; 0: none */
 };
 #define BS_CLOSED	0	/* QUIT or the end of input */
 #define BS_CHILD	1	/* in the child that queues the message */
@@ -103,6 +115,7 @@ struct bs_io {
 /* bs.c */
 int	 bs_session(const struct bs_io *, const char *, long long,
 	    struct bs_job *);
-void	 bs_serve(const char *, long long, struct bs_job *);
+void	 bs_serve(const struct conf *, const char *, struct bs_job *);
+int	 bs_xtext_decode(const char *, char *, size_t);
 
 #endif /* MSG_H */

@@ -23,6 +23,7 @@
 #include "drain.h"
 #include "client.h"
 #include "import.h"
+#include "listen.h"
 
 static int	 relayq_drain(struct conf *, int, char *[]);
 static int	 relayq_ctl(struct conf *, int, char *[]);
@@ -44,6 +45,9 @@ static const struct relayq_cmd {
 } relayq_cmds[] = {
 	{ "drain", "[-f]", "run the daemon that delivers the queue (-f: in "
 	    "the foreground, logging to stderr)", relayq_drain, NULL, 0 },
+	{ "smtpd", "", "run the SMTP listener on the listen addresses or "
+	    "systemd's sockets (a session per client: sendmail -bs)", NULL,
+	    listen_main, 0 },
 	{ "stop", "", "stop the daemon of this spool and wait until it has "
 	    "(under systemd: systemctl stop relayq)", NULL, stop_main, 0 },
 	{ "probe", "", "connect to the smarthost and show each step: DNS, "

@@ -93,6 +93,12 @@ struct conf {
 	long long		 max_messages_per_session; /* 0: no limit */
 	long long		 max_sessions;	/* in parallel (drainwork.c) */
 	long long		 active_queue_limit; /* in memory (drainq.c) */
+	char			*listen;	/* addresses, space-separated */
+	char			*listen_allow;	/* CIDRs beside loopback */
+	long long		 listen_max_connections;
+	long long		 listen_max_per_client;
+	time_t			 listen_timeout;	/* per command */
+	time_t			 listen_data_timeout;	/* per DATA */
 };
 
 /* Per-recipient outcome, shared by the spool state file and the client. */
@@ -382,6 +388,8 @@ int		 smdrop_start(const char *, gid_t, gid_t);
 int		 smdrop_open(char *);
 
 /* sandbox.c */
+int		 sandbox_rule(int, const char *, unsigned long long);
+int		 sandbox_ruleset(int);
 void		 sandbox_apply(const struct conf *);
 
 #endif /* RELAYQ_H */

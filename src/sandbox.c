@@ -127,9 +127,10 @@ static const char *const sandbox_rx[] = { "/usr/lib", "/lib", NULL };
 
 /*
  * One path into the ruleset.  A missing path is skipped (not every system
- * has /etc/gai.conf); the rights are cut to what a file can have.
+ * has /etc/gai.conf); the rights are cut to what a file can have.  Also
+ * the listener's (listensandbox.c).
  */
-static int
+int
 sandbox_rule(int rfd, const char *path, unsigned long long access)
 {
 	struct landlock_path_beneath_attr	 pb;
@@ -220,12 +221,31 @@ sandbox_link_rules(int rfd)
 	return 0;
 }
 
+/*
+ * A ruleset that handles every file access ABI 2 knows and, from ABI 4,
+ * TCP bind and connect: all of it denied but what rules then allow.
+ * Also the listener's (listensandbox.c).  The descriptor, or -1.
+ */
+int
+sandbox_ruleset(int abi)
+{
+	struct sandbox_ruleset_attr	 ra;
+
+	memset(&ra, 0, sizeof(ra));
+	ra.handled_access_fs = LL_HANDLED;
+	if (abi >= 4)
+		ra.handled_access_net = LANDLOCK_ACCESS_NET_BIND_TCP |
+		    LANDLOCK_ACCESS_NET_CONNECT_TCP;
+	/* before ABI 4 the kernel knows only the first member */
+	return (int)syscall(SYS_landlock_create_ruleset, &ra, abi >= 4 ?
+	    sizeof(ra) : sizeof(ra.handled_access_fs), 0);
+}
+
 /* Landlock ABI version, or -1 with `why' set. */
 static int
 sandbox_landlock(const struct conf *conf, const char **why, char *ports,
     size_t portsz)
 {
-	struct sandbox_ruleset_attr	 ra;
 	size_t				 i;
 	int				 abi, rfd;
 
@@ -242,14 +262,7 @@ sandbox_landlock(const struct conf *conf, const char **why, char *ports,
 		*why = "ABI 1 cannot allow renames within the spool";
 		return -1;
 	}
-	memset(&ra, 0, sizeof(ra));
-	ra.handled_access_fs = LL_HANDLED;
-	if (abi >= 4)
-		ra.handled_access_net = LANDLOCK_ACCESS_NET_BIND_TCP |
-		    LANDLOCK_ACCESS_NET_CONNECT_TCP;
-	/* before ABI 4 the kernel knows only the first member */
-	if ((rfd = (int)syscall(SYS_landlock_create_ruleset, &ra, abi >= 4 ?
-	    sizeof(ra) : sizeof(ra.handled_access_fs), 0)) == -1) {
+	if ((rfd = sandbox_ruleset(abi)) == -1) {
 		*why = "cannot create a ruleset";
 		return -1;
 	}

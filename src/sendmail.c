@@ -448,13 +448,21 @@ sm_start(struct submission *s, const struct smargs *o)
 
 /* -bs: returns in a child per message, which queues it as -bm. */
 static void
-sm_session(struct smargs *o, struct bs_job *job)
+sm_session(struct submission *s, struct smargs *o, struct bs_job *job)
 {
-	bs_serve(conf.helo_name != NULL ? conf.helo_name : util_hostname(),
-	    conf.max_message_size, job);
+	bs_serve(&conf, conf.helo_name != NULL ? conf.helo_name :
+	    util_hostname(), job);
 	o->sender = job->sender;
 	o->rcpt = job->rcpt;
 	o->nrcpt = job->nrcpt;
+	o->body_decl = job->body;
+	o->dsn_ret = job->ret;
+	o->envid = job->envid;
+	o->notify = job->notify;
+	/* a network client (the listener): its address, from the socket */
+	s->client = job->client;
+	s->client_helo = job->helo;
+	s->client_esmtp = job->esmtp;
 	o->tflag = 0;
 	o->iflag = 1;	/* the data is already unstuffed */
 }
@@ -563,6 +571,8 @@ sm_free(struct submission *s, struct addr_list *argl, struct bs_job *job)
 		free(job->rcpt[i]);
 	free(job->rcpt);
 	free(job->sender);
+	free(job->envid);
+	free(job->helo);
 	submission_free(s);
 	addr_list_free(argl);
 	conf_free(&conf);
@@ -636,6 +646,9 @@ sm_options(struct submission *s, const struct smargs *o,
 	s->envid = o->envid;
 	s->notify = o->notify;
 	s->fullname = o->fullname;
+	/* a network client's message is not from our user */
+	if (s->client != NULL)
+		return;
 	if (s->fullname == NULL)
 		s->fullname = getenv("NAME");
 	if (s->fullname == NULL && pw != NULL && pw->pw_gecos != NULL &&
@@ -655,8 +668,13 @@ sm_report(const struct submission *s, const struct smargs *o, int idfd)
 	if (idfd != -1 && (util_writeall(idfd, s->id, strlen(s->id)) == -1 ||
 	    close(idfd) == -1))
 		sm_err(EX_OSERR, "-bs: reporting the queue id");
-	log_info("%s: uid=%u from=<%s> size=%lld nrcpt=%zu", s->id,
-	    (unsigned int)s->uid, s->sender, s->out->data, s->rcpt.n);
+	if (s->client != NULL)
+		log_info("%s: uid=%u from=<%s> size=%lld nrcpt=%zu client=%s",
+		    s->id, (unsigned int)s->uid, s->sender, s->out->data,
+		    s->rcpt.n, s->client);
+	else
+		log_info("%s: uid=%u from=<%s> size=%lld nrcpt=%zu", s->id,
+		    (unsigned int)s->uid, s->sender, s->out->data, s->rcpt.n);
 	if (s->in->nuls > 0)
 		log_warnx("%s: dropped %lu NUL bytes from the message", s->id,
 		    s->in->nuls);
@@ -682,7 +700,7 @@ main(int argc, char *argv[])
 {
 	struct smargs		 o;
 	struct submission	 s;
-	struct bs_job		 job = { NULL, NULL, 0, -1 };
+	struct bs_job		 job = { .idfd = -1 };
 	struct addr_list	 argl = { NULL, 0 };
 	struct passwd		*pw;
 	char			*gecos = NULL;
@@ -692,7 +710,7 @@ main(int argc, char *argv[])
 	sm_config(&o);
 	pw = sm_start(&s, &o);
 	if (o.mode == 's')
-		sm_session(&o, &job);
+		sm_session(&s, &o, &job);
 	sm_arguments(&o, &argl);
 
 	/* sender, and for -bv the recipients alone */

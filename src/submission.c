@@ -424,7 +424,16 @@ submission_write(struct submission *s)
 	if ((rc = submission_envelope(s, &env, &envlen)) != EX_OK)
 		return rc;
 	util_rfc5322_date(date, sizeof(date), s->now);
-	if (c->add_received) {
+	if (c->add_received && s->client != NULL) {
+		/* a network client (the listener): its address, taken from
+		 * the socket, and its greeting as checked by bs.c */
+		(void)snprintf(recv, sizeof(recv), "Received: from %s (%s)"
+		    "\r\n\tby %s (relayq) with %s id %s; %s", s->client_helo !=
+		    NULL ? s->client_helo : "unknown", s->client, c->helo_name !=
+		    NULL ? c->helo_name : util_hostname(), s->client_esmtp ?
+		    "ESMTP" : "SMTP", s->id, date);
+		top[0] = recv;
+	} else if (c->add_received) {
 		(void)snprintf(recv, sizeof(recv), "Received: by %s (relayq, "
 		    "from userid %u)\r\n\tid %s; %s", c->helo_name != NULL ?
 		    c->helo_name : util_hostname(), (unsigned int)s->uid,

@@ -31,6 +31,11 @@ struct submission {
 	uid_t			 uid;
 	char			 user[64];
 	const char		*fullname;	/* for a missing From:, or NULL */
+	/* a network client (relayq smtpd), or NULL: its address from the
+	   socket and its greeting, for the Received field and the log */
+	const char		*client;
+	const char		*client_helo;
+	int			 client_esmtp;
 	/* the envelope (relayq-spool(5)) */
 	char			 sender[ADDR_MAX + 1];	/* "" = null sender */
 	char			 lsender[ADDR_MAX + 1];	/* L record, "" = none */

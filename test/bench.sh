@@ -127,6 +127,25 @@ if [ "$(id -u)" = 0 ] && command -v postfix >/dev/null &&
 	bench_postfix || pf_rate="n/a (set-up failed, see above)"
 fi
 
+# --- the SMTP listener: N messages over 1 and over 8 sessions ---------
+# Into drop/ with no daemon running, as the sendmail figure above: what
+# is measured is the submission path, each message fsynced before 250.
+listen_bench() {	# CONNECTIONS
+	local port out
+	new_env "listen$1"
+	port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	PORT=1 write_conf "listen 127.0.0.1:$port"
+	mkdir -p "$T/spool/drop" && chown -R $RUNUID:$RUNGID "$T/spool"
+	"${AS_USER[@]}" "$TOP/relayq" -C "$T/conf" smtpd 2>>"$T/listen.err" &
+	echo $! > "$T/listen.pid"
+	wait_for 10 grep -q 'smtpd: started' "$T/log" || { echo "n/a"; return; }
+	out=$(/usr/bin/python3 "$TOP/test/listen_bench.py" "$port" "$N" "$1" "$WORK/msg")
+	stop_pid "$T/listen.pid"
+	echo "${out#msg_per_s=}"
+}
+listen1=$(listen_bench 1)
+listen8=$(listen_bench 8)
+
 # --- burst: parallel sendmail calls while the daemon runs -------------
 new_env burst
 start_smtpd --sink && write_conf && start_daemon
@@ -155,6 +174,11 @@ stop_pid "$T/smtpd.pid"
 printf '\n%-44s %14s %s\n' "figure" "relayq" "reference (same run)"
 printf '%-44s %11s ms  floor %s ms (ratio %s; target <= 1.2)\n' "sendmail per call (median, 1.7 KB)" "$sm_ms" "$floor_ms" \
     "$(awk -v a="$sm_ms" -v b="$floor_ms" 'BEGIN {printf "%.2f", a / b}')"
+printf '%-44s %8s msg/s  sendmail one after another %s msg/s (per message %s x; target <= 1.2)\n' \
+    "listener: $N over 1 session" "$listen1" \
+    "$(awk -v a="$sm_ms" 'BEGIN {printf "%.0f", 1000 / a}')" \
+    "$(awk -v a="$sm_ms" -v r="$listen1" 'BEGIN {if (r > 0) printf "%.2f", (1000 / r) / a; else print "n/a"}')"
+printf '%-44s %8s msg/s\n' "listener: $N over 8 sessions" "$listen8"
 printf '%-44s %8s msg/s  %s\n' "drain $N queued, STARTTLS+AUTH, test sink" "$drain_rate" "$ref"
 printf '%-44s %8s msg/s  %s\n' "drain $N queued, STARTTLS+AUTH, Postfix" "$pf_rate" "$pf_ref"
 printf '%-44s %11s ms\n' "burst: 50 parallel sendmail until delivered" "$burst_ms"

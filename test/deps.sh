@@ -6,8 +6,9 @@
 # The same names on Debian 12 and 13 (libmbedtls-dev: mbedTLS 2.28 on 12,
 # 3.6 on 13; make fuzz-deps: libclang-rt-dev follows the release's clang).
 # python3 runs the tests' small clients and servers, iproute2 (ip) sets up
-# a network namespace: a Debian minbase system has neither.
-PKGS=${PKGS:-"gcc make libc6-dev libmbedtls-dev libbsd-dev openssl util-linux procps mandoc python3 iproute2"}
+# a network namespace: a Debian minbase system has neither; curl and
+# swaks are real SMTP clients for the listener's tests.
+PKGS=${PKGS:-"gcc make libc6-dev libmbedtls-dev libbsd-dev openssl util-linux procps mandoc python3 iproute2 curl swaks"}
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

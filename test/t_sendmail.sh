@@ -282,7 +282,7 @@ test_sendmail_bs() {
 	mkdir -p "$T/spool/drop" && chown $RUNUID:$RUNGID "$T/spool/drop"
 
 	out=$(bs_session 'EHLO client\r\nMAIL FROM:<ann@example.com> BODY=8BITMIME\r\nRCPT TO:<root>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\nSubject: bs\r\n\r\n..leading dot\r\nline\r\n.\r\nMAIL FROM:<>\r\nRCPT TO:<carol@example.com>\r\nDATA\r\nsecond\r\n.\r\nQUIT\r\n')
-	want=$(printf '220 %s ESMTP relayq 0.1.0 (sendmail -bs)\r\n250-%s\r\n250-PIPELINING\r\n250-SIZE 2048\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250 ENHANCEDSTATUSCODES\r\n250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n250 2.1.5 Ok\r\n354 End data with <CR><LF>.<CR><LF>\r\n250 2.0.0 Ok: queued as ID\r\n250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 End data with <CR><LF>.<CR><LF>\r\n250 2.0.0 Ok: queued as ID\r\n221 2.0.0 Bye\r' "$(hostname)" "$(hostname)")
+	want=$(printf '220 %s ESMTP relayq 0.1.0 (sendmail -bs)\r\n250-%s\r\n250-PIPELINING\r\n250-SIZE 2048\r\n250-8BITMIME\r\n250-DSN\r\n250-SMTPUTF8\r\n250 ENHANCEDSTATUSCODES\r\n250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n250 2.1.5 Ok\r\n354 End data with <CR><LF>.<CR><LF>\r\n250 2.0.0 Ok: queued as ID\r\n250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 End data with <CR><LF>.<CR><LF>\r\n250 2.0.0 Ok: queued as ID\r\n221 2.0.0 Bye\r' "$(hostname)" "$(hostname)")
 	check "bs: session transcript, exact bytes (pipelined)" test "$out" = "$want"
 	check "bs: two messages queued" test "$(ls "$T/spool/drop" | wc -l)" = 2
 	f=$(grep -l '^S ann@example.com$' "$T/spool/drop"/*)

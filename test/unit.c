@@ -179,6 +179,7 @@ static const struct unit_group {
 	{ "import", test_import },
 	{ "smargs", test_smargs },
 	{ "bs", test_bs },
+	{ "listen", test_listen },
 	{ "drainq", test_drainq },
 	{ "sort", test_sort },
 	{ "tls", test_tls },

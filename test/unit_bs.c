@@ -27,6 +27,9 @@ struct bs_seen {
 	int	 nrcpt;
 	int	 status;
 	int	 calls;
+	int	 ret, body;
+	unsigned int notify;
+	char	 envid[128];
 };
 
 static int
@@ -40,6 +43,11 @@ bs_test_queue(void *arg, int mfd, struct bs_job *job, char *id, size_t idsz)
 	s->len = n > 0 ? (size_t)n : 0;
 	(void)strlcpy(s->sender, job->sender, sizeof(s->sender));
 	s->nrcpt = job->nrcpt;
+	s->ret = job->ret;
+	s->body = job->body;
+	s->notify = job->notify;
+	(void)strlcpy(s->envid, job->envid != NULL ? job->envid : "",
+	    sizeof(s->envid));
 	(void)strlcpy(id, "0000000000000001", idsz);
 	return s->status;
 }
@@ -48,8 +56,8 @@ bs_test_queue(void *arg, int mfd, struct bs_job *job, char *id, size_t idsz)
 static char *
 bs_run(const char *in, FILE *out, struct bs_seen *seen, int *end)
 {
-	struct bs_io	 io = { -1, NULL, bs_test_queue, NULL };
-	struct bs_job	 job = { NULL, NULL, 0, -1 };
+	struct bs_io	 io = { -1, NULL, bs_test_queue, NULL, NULL, 0 };
+	struct bs_job	 job = { .idfd = -1 };
 	char		*buf = NULL;
 	size_t		 len = 0;
 
@@ -162,4 +170,75 @@ test_bs(void)
 	END();
 	free(got);
 
-}
+	memset(&seen, 0, sizeof(seen));
+	got = bs_run("EHLO c\r\nMAIL FROM:<a@x.org> RET=HDRS ENVID=a+2Db "
+	    "BODY=8BITMIME\r\nRCPT TO:<b@y.org> NOTIFY=SUCCESS,DELAY "
+	    "ORCPT=rfc822;b@y.org\r\nDATA\r\nx\r\n.\r\nQUIT\r\n", NULL,
+	    &seen, &end);
+	CASE("bs: EHLO offers DSN; RET, ENVID (xtext), NOTIFY and BODY reach "
+	    "the queue step");
+	EXPECT_HAS("EHLO", got, "\r\n250-DSN\r\n");
+	EXPECT_INT("transactions", seen.calls, 1);
+	EXPECT_INT("RET", seen.ret, 2);
+	EXPECT_STR("ENVID", seen.envid, "a-b");
+	EXPECT_INT("NOTIFY", seen.notify, DSN_NOTIFY_SUCCESS |
+	    DSN_NOTIFY_DELAY);
+	EXPECT_INT("BODY", seen.body, 8);
+	END();
+	free(got);
+
+	memset(&seen, 0, sizeof(seen));
+	got = bs_run("MAIL FROM:<a@x.org>\r\nRCPT TO:<b@y.org> NOTIFY=NEVER"
+	    "\r\nRCPT TO:<c@y.org>\r\nRCPT TO:<d@y.org> NOTIFY=NEVER\r\n"
+	    "MAIL FROM:<a@x.org> ENVID=a+2Bb\r\nQUIT\r\n", NULL, &seen, &end);
+	CASE("bs: another NOTIFY in one transaction is 452 (send it later); "
+	    "an ENVID that decodes to '+' is 501");
+	EXPECT_HAS("452", got, "250 2.1.5 Ok\r\n452 4.5.3 Error: another "
+	    "NOTIFY than this transaction's recipients");
+	EXPECT_HAS("same NOTIFY", got, "transaction\r\n250 2.1.5 Ok\r\n");
+	EXPECT_HAS("nested MAIL", got, "503 5.5.1 Error: nested MAIL");
+	END();
+	free(got);
+
+	memset(&seen, 0, sizeof(seen));
+	got = bs_run("MAIL FROM:<a@x.org> ENVID=a+2Bb\r\nMAIL FROM:<a@x.org> "
+	    "ENVID=a+2\r\nHELP\r\nQUIT\r\n", NULL, &seen, &end);
+	CASE("bs: a bad ENVID is 501; HELP is 214");
+	EXPECT_HAS("envid", got, "\r\n501 5.5.4 Bad ENVID parameter (1-100 "
+	    "printable characters, xtext)\r\n501 5.5.4 Bad ENVID");
+	EXPECT_HAS("help", got, "\r\n214 2.0.0 Commands: ");
+	END();
+	free(got);
+
+	{
+		char	 in[4096];
+		size_t	 i;
+
+		in[0] = '\0';
+		for (i = 0; i < 25; i++)
+			(void)strlcat(in, "BOGUS\r\n", sizeof(in));
+		memset(&seen, 0, sizeof(seen));
+		got = bs_run(in, NULL, &seen, &end);
+		CASE("bs: the 20th error ends the session with 421");
+		EXPECT_HAS("421", got, "502 5.5.2 Error: command not "
+		    "recognized\r\n421 4.7.0 mx.test Error: too many errors"
+		    "\r\n");
+		EXPECT(strstr(strstr(got, "421"), "502") == NULL, "went on "
+		    "after 421: %s", got);
+		END();
+		free(got);
+
+		in[0] = '\0';
+		for (i = 0; i < 110; i++)
+			(void)strlcat(in, "NOOP\r\n", sizeof(in));
+		memset(&seen, 0, sizeof(seen));
+		got = bs_run(in, NULL, &seen, &end);
+		CASE("bs: more than 100 commands without mail end the session "
+		    "with 421");
+		EXPECT_HAS("421", got, "250 2.0.0 Ok\r\n421 4.7.0 mx.test "
+		    "Error: too many commands without mail\r\n");
+		END();
+		free(got);
+	}
+
+	/* this file's cases count in test/unit's totals */}

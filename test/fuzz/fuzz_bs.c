@@ -189,8 +189,8 @@ fuzz_check_replies(const char *out, size_t len)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct bs_io	 io = { -1, NULL, fuzz_queue, NULL };
-	struct bs_job	 job = { NULL, NULL, 0, -1 };
+	struct bs_io	 io = { -1, NULL, fuzz_queue, NULL, NULL, 0 };
+	struct bs_job	 job = { .idfd = -1 };
 	char		*out = NULL;
 	size_t		 outlen = 0;
 	int		 fd, end;
