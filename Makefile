@@ -37,7 +37,8 @@ COMMON_SRCS	 = src/util.c \
 		   src/submit.c \
 		   src/aliases.c \
 		   src/queue.c \
-		   src/queuelocal.c
+		   src/queuelocal.c \
+		   src/queueids.c
 SENDMAIL_SRCS	 = src/sendmail.c \
 		   src/smdrop.c \
 		   src/smargs.c \
@@ -51,6 +52,8 @@ RELAYQ_SRCS	 = src/relayq.c \
 		   src/drainsess.c \
 		   src/drainwork.c \
 		   src/drainquar.c \
+		   src/drainimport.c \
+		   src/drainattempt.c \
 		   src/stopcmd.c \
 		   src/bounce.c \
 		   src/check.c \
@@ -111,6 +114,7 @@ UNIT_SRCS	 = test/unit.c \
 		   test/unit_smargs.c \
 		   test/unit_bs.c \
 		   test/unit_drainq.c \
+		   test/unit_queueids.c \
 		   test/unit_sort.c \
 		   test/unit_spool.c
 UNIT_OBJS	 = $(UNIT_SRCS:.c=.o)

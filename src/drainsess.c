@@ -1,6 +1,7 @@
 /*
  * The drain daemon's session to the smarthost: one per process (the
- * daemon, or each delivery worker with max_sessions, drainwork.c).
+ * daemon, or each delivery worker with max_sessions, drainwork.c),
+ * made at start-up by drain_sess_new and passed to every function here.
  *
  * The session outlives a delivery run: after the queue empties it stays
  * open for idle_timeout, sending nothing, so that mail arriving meanwhile
@@ -15,6 +16,7 @@
 #include <sys/types.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -24,55 +26,73 @@
 #include "client.h"
 #include "drain.h"
 
-static struct conn		 sess_c = { .fd = -1 };
-static struct smtp_session	 sess_s;
-static int			 sess_up;	/* sess_c/sess_s usable */
-static time_t			 sess_parked;	/* idle since; 0 = in use */
-static long long		 sess_nmsg;	/* messages on this session */
+struct drain_sess {
+	const struct conf	*conf;
+	const char		*password;	/* auth_password_file's */
+	struct conn		 c;
+	struct smtp_session	 s;
+	int			 up;		/* c and s usable */
+	time_t			 parked;	/* idle since; 0 = in use */
+	long long		 nmsg;		/* messages on this session */
+};
+
+/* No session yet, to the smarthosts of `conf'; NULL when out of memory. */
+struct drain_sess *
+drain_sess_new(const struct conf *conf, const char *password)
+{
+	struct drain_sess	*ss;
+
+	if ((ss = calloc(1, sizeof(*ss))) == NULL)
+		return NULL;
+	ss->conf = conf;
+	ss->password = password;
+	ss->c.fd = -1;
+	return ss;
+}
 
 /* End the session: with QUIT when it is still in a state to take one. */
 void
-drain_sess_end(int quit)
+drain_sess_end(struct drain_sess *ss, int quit)
 {
-	if (!sess_up)
+	if (!ss->up)
 		return;
 	if (quit)
-		smtp_quit(&sess_s);
-	tls_close(&sess_c);
-	sess_up = 0;
-	sess_parked = 0;
+		smtp_quit(&ss->s);
+	tls_close(&ss->c);
+	ss->up = 0;
+	ss->parked = 0;
 }
 
 /* Try each smarthost in order until one gives a usable session. */
 static int
-drain_sess_connect(char *err, size_t errsz)
+drain_sess_connect(struct drain_sess *ss, char *err, size_t errsz)
 {
 	size_t	 i;
 
-	for (i = 0; i < drain_conf->nhost; i++) {
+	for (i = 0; i < ss->conf->nhost; i++) {
 		if (i > 0)	/* the admin must learn the primary is broken */
 			log_warnx("smarthost %s: %s; trying %s",
-			    drain_conf->host[i - 1].name, err,
-			    drain_conf->host[i].name);
-		if (tls_connect(&sess_c, drain_conf, &drain_conf->host[i],
-		    drain_conf->timeout_connect, err, errsz) == -1)
+			    ss->conf->host[i - 1].name, err,
+			    ss->conf->host[i].name);
+		if (tls_connect(&ss->c, ss->conf, &ss->conf->host[i],
+		    ss->conf->timeout_connect, err, errsz) == -1)
 			continue;
-		memset(&sess_s, 0, sizeof(sess_s));
-		sess_s.conn = &sess_c;
-		sess_s.conf = drain_conf;
-		sess_s.password = drain_password;
-		if (smtp_open(&sess_s, err, errsz) == 0) {
-			if (sess_c.verified)
+		memset(&ss->s, 0, sizeof(ss->s));
+		ss->s.conn = &ss->c;
+		ss->s.conf = ss->conf;
+		ss->s.password = ss->password;
+		if (smtp_open(&ss->s, err, errsz) == 0) {
+			if (ss->c.verified)
 				log_info("Verified TLS connection established "
-				    "to %s: %s with cipher %s%s", sess_c.peer,
-				    sess_c.tls_version, sess_c.tls_cipher,
-				    sess_c.tls_resumed ? " (session resumed)" :
+				    "to %s: %s with cipher %s%s", ss->c.peer,
+				    ss->c.tls_version, ss->c.tls_cipher,
+				    ss->c.tls_resumed ? " (session resumed)" :
 				    "");
-			sess_up = 1;
-			sess_nmsg = 0;
+			ss->up = 1;
+			ss->nmsg = 0;
 			return 0;
 		}
-		tls_close(&sess_c);
+		tls_close(&ss->c);
 	}
 	return -1;
 }
@@ -83,20 +103,20 @@ drain_sess_connect(char *err, size_t errsz)
  * `err' when no smarthost gives one.
  */
 static int
-drain_sess_get(char *err, size_t errsz)
+drain_sess_get(struct drain_sess *ss, char *err, size_t errsz)
 {
-	if (sess_up && drain_conf->max_messages_per_session > 0 &&
-	    sess_nmsg >= drain_conf->max_messages_per_session)
-		drain_sess_end(1);
-	if (sess_up && sess_parked != 0 && smtp_rset(&sess_s) == -1) {
+	if (ss->up && ss->conf->max_messages_per_session > 0 &&
+	    ss->nmsg >= ss->conf->max_messages_per_session)
+		drain_sess_end(ss, 1);
+	if (ss->up && ss->parked != 0 && smtp_rset(&ss->s) == -1) {
 		log_info("session to %s ended while idle (%s); reconnecting",
-		    sess_c.peer, sess_s.error);
-		drain_sess_end(0);
+		    ss->c.peer, ss->s.error);
+		drain_sess_end(ss, 0);
 	}
-	sess_parked = 0;
-	if (sess_up)
+	ss->parked = 0;
+	if (ss->up)
 		return 0;
-	return drain_sess_connect(err, errsz);
+	return drain_sess_connect(ss, err, errsz);
 }
 
 size_t
@@ -134,27 +154,27 @@ drain_sess_got_452(const struct qmsg *m)
  * when no smarthost gives a session: nothing was tried.
  */
 int
-drain_sess_send(struct qmsg *m, char *relay, size_t relaysz, char *err,
-    size_t errsz)
+drain_sess_send(struct drain_sess *ss, struct qmsg *m, char *relay,
+    size_t relaysz, char *err, size_t errsz)
 {
 	size_t	 nsent;
 
-	if (drain_sess_get(err, errsz) == -1) {
+	if (drain_sess_get(ss, err, errsz) == -1) {
 		(void)strlcpy(relay, "none", relaysz);
 		return -1;
 	}
 	/* Postfix's relay= field, and what protected the session: the
 	   version and cipher, as Postfix logs them once per connection */
-	if (sess_c.verified)
-		(void)snprintf(relay, relaysz, "%s, tls=%s/%s", sess_c.peer,
-		    sess_c.tls_version, sess_c.tls_cipher);
+	if (ss->c.verified)
+		(void)snprintf(relay, relaysz, "%s, tls=%s/%s", ss->c.peer,
+		    ss->c.tls_version, ss->c.tls_cipher);
 	else
-		(void)strlcpy(relay, sess_c.peer, relaysz);
-	sess_nmsg++;
+		(void)strlcpy(relay, ss->c.peer, relaysz);
+	ss->nmsg++;
 	for (;;) {
 		nsent = drain_count_sent(m);
-		if (smtp_send(&sess_s, m) == -1) {
-			drain_sess_end(0);
+		if (smtp_send(&ss->s, m) == -1) {
+			drain_sess_end(ss, 0);
 			break;
 		}
 		/* 452: the server took what it could in this transaction;
@@ -168,26 +188,26 @@ drain_sess_send(struct qmsg *m, char *relay, size_t relaysz, char *err,
 
 /* A run is over: park the session, or end it with idle_timeout 0. */
 void
-drain_sess_park(void)
+drain_sess_park(struct drain_sess *ss)
 {
-	if (drain_conf->idle_timeout == 0)
-		drain_sess_end(1);
-	else if (sess_up && sess_parked == 0)
-		sess_parked = time(NULL);
+	if (ss->conf->idle_timeout == 0)
+		drain_sess_end(ss, 1);
+	else if (ss->up && ss->parked == 0)
+		ss->parked = time(NULL);
 }
 
 /* The parked session's socket, for poll; -1 when none is parked. */
 int
-drain_sess_idle_fd(void)
+drain_sess_idle_fd(const struct drain_sess *ss)
 {
-	return sess_parked != 0 ? sess_c.fd : -1;
+	return ss->parked != 0 ? ss->c.fd : -1;
 }
 
 /* When the parked session's idle_timeout runs out; 0 when none. */
 time_t
-drain_sess_idle_until(void)
+drain_sess_idle_until(const struct drain_sess *ss)
 {
-	return sess_parked != 0 ? sess_parked + drain_conf->idle_timeout : 0;
+	return ss->parked != 0 ? ss->parked + ss->conf->idle_timeout : 0;
 }
 
 /*
@@ -196,14 +216,14 @@ drain_sess_idle_until(void)
  * it, without QUIT; idle_timeout ends it with QUIT.
  */
 void
-drain_sess_idle_check(short revents)
+drain_sess_idle_check(struct drain_sess *ss, short revents)
 {
-	if (sess_parked == 0)
+	if (ss->parked == 0)
 		return;
 	if (revents != 0) {
 		log_info("session to %s closed by the server while idle",
-		    sess_c.peer);
-		drain_sess_end(0);
-	} else if (time(NULL) >= sess_parked + drain_conf->idle_timeout)
-		drain_sess_end(1);
+		    ss->c.peer);
+		drain_sess_end(ss, 0);
+	} else if (time(NULL) >= ss->parked + ss->conf->idle_timeout)
+		drain_sess_end(ss, 1);
 }

@@ -56,11 +56,19 @@ enum work_type {
 	WORK_END,		/* the attempt is over */
 };
 
+/* WORK_END: how the attempt went */
+enum work_outcome {
+	WORK_TRIED,		/* the recipients' records say */
+	WORK_NO_SESSION,	/* no smarthost gave a session: not tried */
+	WORK_UNREADABLE,	/* the queue file could not be opened: not
+				   tried; no word on the smarthost */
+};
+
 /* worker -> parent */
 struct work_rec {
 	int		 type;
-	int		 down;			/* WORK_END: 1 no session,
-						   2 queue file unreadable */
+	int		 down;			/* WORK_END: enum
+						   work_outcome */
 	uint32_t	 i;			/* WORK_RCPT: index */
 	int		 status;
 	char		 dsn[16];
@@ -75,37 +83,41 @@ struct work {
 	struct drain_try	 t;
 };
 
-static struct work	 work[WORK_MAX];
-static size_t		 nwork;
-static int		 work_down;	/* a worker found no session */
-static char		 work_err[REPLY_MAX + 128];
+/* the daemon's workers (d->work; NULL with max_sessions 1) */
+struct drain_work {
+	struct work	 w[WORK_MAX];
+	size_t		 n;
+	int		 down;		/* a worker found no session
+					   in this run */
+	char		 err[REPLY_MAX + 128];
+};
 
 /* worker: answer one request (a queue id; "-" = the run is over) */
 static void
-drain_work_serve(int fd, const char *id)
+drain_work_serve(struct drain *d, int fd, const char *id)
 {
 	struct work_rec	 r;
 	struct qmsg	 m;
 	size_t		 i;
 
 	if (strcmp(id, "-") == 0) {
-		drain_sess_park();
-		if (drain_sess_idle_fd() == -1)
+		drain_sess_park(d->sess);
+		if (drain_sess_idle_fd(d->sess) == -1)
 			idle_trim();	/* idle.c: as the daemon does */
 		return;
 	}
 	memset(&r, 0, sizeof(r));
 	r.type = WORK_END;
-	if (spool_open_msg(drain_queuefd, id, &m, r.err,
+	if (spool_open_msg(d->queuefd, id, &m, r.err,
 	    sizeof(r.err)) == -1) {
-		r.down = 2;	/* not tried; no word on the smarthost */
+		r.down = WORK_UNREADABLE;
 		if (write(fd, &r, sizeof(r)) != (ssize_t)sizeof(r))
 			_exit(0);	/* the parent is gone */
 		return;
 	}
-	(void)spool_read_state(drain_statefd, id, &m);
-	r.down = drain_sess_send(&m, r.relay, sizeof(r.relay), r.err,
-	    sizeof(r.err)) == -1;
+	(void)spool_read_state(d->statefd, id, &m);
+	r.down = drain_sess_send(d->sess, &m, r.relay, sizeof(r.relay), r.err,
+	    sizeof(r.err)) == -1 ? WORK_NO_SESSION : WORK_TRIED;
 	for (i = 0; i < m.nrcpt; i++) {
 		r.type = WORK_RCPT;
 		r.i = (uint32_t)i;
@@ -123,7 +135,7 @@ drain_work_serve(int fd, const char *id)
 
 /* worker: requests until the parent closes its end, then QUIT */
 static void __attribute__((noreturn))
-drain_work_child(int fd)
+drain_work_child(struct drain *d, int fd)
 {
 	struct pollfd	 pfd[2];
 	char		 id[SPOOL_IDLEN + 1];
@@ -132,26 +144,26 @@ drain_work_child(int fd)
 	int		 n, timeout;
 
 	for (;;) {
-		until = drain_sess_idle_until();
+		until = drain_sess_idle_until(d->sess);
 		timeout = until == 0 ? -1 : until > time(NULL) ?
 		    (int)(until - time(NULL)) * 1000 : 0;
 		pfd[0].fd = fd;
 		pfd[0].events = POLLIN;
-		pfd[1].fd = drain_sess_idle_fd();
+		pfd[1].fd = drain_sess_idle_fd(d->sess);
 		pfd[1].events = POLLIN;
 		if ((n = poll(pfd, 2, timeout)) == -1 && errno == EINTR)
 			continue;
-		drain_sess_idle_check(n > 0 ? pfd[1].revents : 0);
-		if (n == 0 && drain_sess_idle_fd() == -1)
+		drain_sess_idle_check(d->sess, n > 0 ? pfd[1].revents : 0);
+		if (n == 0 && drain_sess_idle_fd(d->sess) == -1)
 			idle_trim();	/* the parked session just ended */
 		if (n <= 0 || pfd[0].revents == 0)
 			continue;
 		if ((len = read(fd, id, sizeof(id) - 1)) <= 0)
 			break;
 		id[len] = '\0';
-		drain_work_serve(fd, id);
+		drain_work_serve(d, fd, id);
 	}
-	drain_sess_end(1);
+	drain_sess_end(d->sess, 1);
 	_exit(0);
 }
 
@@ -162,21 +174,27 @@ drain_work_child(int fd)
  * otherwise repeat its siblings' randoms), and applies the sandbox.
  */
 int
-drain_work_start(char *err, size_t errsz)
+drain_work_start(struct drain *d, char *err, size_t errsz)
 {
-	pid_t	 parent = getpid(), pid;
-	size_t	 i, j;
-	int	 sv[2];
+	struct drain_work	*wk;
+	pid_t			 parent = getpid(), pid;
+	size_t			 i, j;
+	int			 sv[2];
 
-	if (drain_conf->max_sessions <= 1)
+	if (d->conf->max_sessions <= 1)
 		return 0;
-	if (drain_conf->auth_password_command != NULL) {
+	if (d->conf->auth_password_command != NULL) {
 		(void)snprintf(err, errsz, "%s: max_sessions above 1 does not "
 		    "work with auth_password_command in this version",
-		    drain_conf->path);
+		    d->conf->path);
 		return -1;
 	}
-	for (i = 0; i < (size_t)drain_conf->max_sessions; i++) {
+	if ((wk = d->work = calloc(1, sizeof(*wk))) == NULL) {
+		(void)snprintf(err, errsz, "starting delivery workers: %s",
+		    strerror(errno));
+		return -1;
+	}
+	for (i = 0; i < (size_t)d->conf->max_sessions; i++) {
 		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
 		    sv) == -1 || (pid = fork()) == -1) {
 			(void)snprintf(err, errsz, "starting delivery worker "
@@ -185,10 +203,10 @@ drain_work_start(char *err, size_t errsz)
 		}
 		if (pid == 0) {
 			(void)close(sv[0]);
-			for (j = 0; j < nwork; j++)
-				(void)close(work[j].fd);
-			(void)close(drain_ctlfd);
-			(void)close(drain_lockfd);
+			for (j = 0; j < wk->n; j++)
+				(void)close(wk->w[j].fd);
+			(void)close(d->ctlfd);
+			(void)close(d->lockfd);
 			if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 ||
 			    getppid() != parent)
 				_exit(1);
@@ -196,36 +214,50 @@ drain_work_start(char *err, size_t errsz)
 							   ends us */
 			(void)signal(SIGINT, SIG_IGN);
 			tls_reseed();
-			sandbox_apply(drain_conf);
-			drain_work_child(sv[1]);
+			sandbox_apply(d->conf);
+			drain_work_child(d, sv[1]);
 		}
 		(void)close(sv[1]);
-		work[nwork].fd = sv[0];
-		work[nwork++].busy = 0;
+		wk->w[wk->n].fd = sv[0];
+		wk->w[wk->n++].busy = 0;
 	}
-	log_info("%zu delivery workers (max_sessions)", nwork);
+	log_info("%zu delivery workers (max_sessions)", wk->n);
 	return 0;
+}
+
+/*
+ * Message `id' goes to a worker (busy) or comes back: marked in the
+ * queue table, where relayq hold and delete see it (drainctl.c).
+ */
+static void
+drain_work_mark(struct drain *d, const char *id, int busy)
+{
+	size_t	 qi;
+
+	if (drain_find(&d->q, id, &qi) == 0)
+		d->q.q[qi].busy = (unsigned char)busy;
 }
 
 /* A worker is gone: what it had in flight is deferred, never lost. */
 static void
-drain_work_lost(struct work *w)
+drain_work_lost(struct drain *d, struct work *w)
 {
-	log_warnx("delivery worker %zu exited; %zu left", (size_t)(w - work) +
-	    1, nwork - 1);
+	log_warnx("delivery worker %zu exited; %zu left",
+	    (size_t)(w - d->work->w) + 1, d->work->n - 1);
 	(void)close(w->fd);
 	w->fd = -1;
 	if (!w->busy)
 		return;
 	drain_defer_all(&w->t.m, "4.3.0", RCPT_DEFER, "delivery worker exited "
 	    "during the attempt: message may be delivered more than once");
-	drain_try_done(&w->t, 0, "");
+	drain_work_mark(d, w->t.m.id, 0);
+	drain_try_done(d, &w->t, 0, "");
 	w->busy = 0;
 }
 
 /* parent: one worker's answer, applied and recorded */
 static void
-drain_work_answer(struct work *w)
+drain_work_answer(struct drain *d, struct work *w)
 {
 	struct work_rec	 r;
 	struct rcpt	*rc;
@@ -234,7 +266,7 @@ drain_work_answer(struct work *w)
 	for (;;) {
 		n = read(w->fd, &r, sizeof(r));
 		if (n != (ssize_t)sizeof(r)) {
-			drain_work_lost(w);
+			drain_work_lost(d, w);
 			return;
 		}
 		if (r.type == WORK_END)
@@ -255,42 +287,44 @@ drain_work_answer(struct work *w)
 	(void)strlcpy(w->t.relay, r.relay[0] != '\0' ? r.relay : "none",
 	    sizeof(w->t.relay));
 	w->t.connt = w->t.start;
-	if (r.down == 2) {
+	if (r.down == WORK_UNREADABLE) {
 		drain_defer_all(&w->t.m, "4.3.0", RCPT_DEFER, r.err);
-		r.down = 0;
+		r.down = WORK_TRIED;
 	}
-	if (r.down && !work_down) {
-		work_down = 1;
-		(void)strlcpy(work_err, r.err, sizeof(work_err));
+	if (r.down == WORK_NO_SESSION && !d->work->down) {
+		d->work->down = 1;
+		(void)strlcpy(d->work->err, r.err, sizeof(d->work->err));
 	}
-	drain_outage_note(!r.down);
-	drain_try_done(&w->t, r.down, r.err);
+	drain_outage_note(d, r.down != WORK_NO_SESSION);
+	drain_work_mark(d, w->t.m.id, 0);
+	drain_try_done(d, &w->t, r.down == WORK_NO_SESSION, r.err);
 	w->busy = 0;
 }
 
 /* parent: wait for answers (and serve control requests meanwhile) */
 static void
-drain_work_wait(void)
+drain_work_wait(struct drain *d)
 {
-	struct pollfd	 pfd[WORK_MAX + 1 + DRAIN_CONN_MAX];
-	size_t		 i, nconn;
-	int		 rc;
+	struct drain_work	*wk = d->work;
+	struct pollfd		 pfd[WORK_MAX + 1 + DRAIN_CONN_MAX];
+	size_t			 i, nconn;
+	int			 rc;
 
-	for (i = 0; i < nwork; i++) {
-		pfd[i].fd = work[i].busy ? work[i].fd : -1;
+	for (i = 0; i < wk->n; i++) {
+		pfd[i].fd = wk->w[i].busy ? wk->w[i].fd : -1;
 		pfd[i].events = POLLIN;
 	}
-	pfd[nwork].fd = drain_ctlfd;
-	pfd[nwork].events = POLLIN;
+	pfd[wk->n].fd = d->ctlfd;
+	pfd[wk->n].events = POLLIN;
 	/* the control connections too, woken for their deadlines */
-	nconn = drain_conn_pollfds(pfd + nwork + 1);
-	rc = poll(pfd, nwork + 1 + nconn, drain_conn_wake());
-	drain_conn_serve();
+	nconn = drain_conn_pollfds(d, pfd + wk->n + 1);
+	rc = poll(pfd, wk->n + 1 + nconn, drain_conn_wake(d));
+	drain_conn_serve(d);
 	if (rc <= 0)
 		return;
-	for (i = 0; i < nwork; i++)
+	for (i = 0; i < wk->n; i++)
 		if (pfd[i].fd != -1 && pfd[i].revents != 0)
-			drain_work_answer(&work[i]);
+			drain_work_answer(d, &wk->w[i]);
 }
 
 /*
@@ -298,47 +332,36 @@ drain_work_wait(void)
  * worker that already died would be deferred for nothing.
  */
 static struct work *
-drain_work_idle(void)
+drain_work_idle(struct drain *d)
 {
 	struct pollfd	 pfd;
 	size_t		 i;
 
-	for (i = 0; i < nwork; i++) {
-		if (work[i].fd == -1 || work[i].busy)
+	for (i = 0; d->work != NULL && i < d->work->n; i++) {
+		if (d->work->w[i].fd == -1 || d->work->w[i].busy)
 			continue;
-		pfd.fd = work[i].fd;
+		pfd.fd = d->work->w[i].fd;
 		pfd.events = 0;
 		if (poll(&pfd, 1, 0) == 1 &&
 		    (pfd.revents & (POLLHUP | POLLERR)) != 0) {
-			drain_work_lost(&work[i]);
+			drain_work_lost(d, &d->work->w[i]);
 			continue;
 		}
-		return &work[i];
+		return &d->work->w[i];
 	}
 	return NULL;
 }
 
 static size_t
-drain_work_nbusy(void)
+drain_work_nbusy(const struct drain_work *wk)
 {
 	size_t	 i, n = 0;
 
-	for (i = 0; i < nwork; i++)
-		n += work[i].busy;
+	for (i = 0; i < wk->n; i++)
+		n += wk->w[i].busy;
 	return n;
 }
 
-/* Is message `id' in flight on a worker? (relayq hold/delete ask) */
-int
-drain_work_busy(const char *id)
-{
-	size_t	 i;
-
-	for (i = 0; i < nwork; i++)
-		if (work[i].busy && strcmp(work[i].t.m.id, id) == 0)
-			return 1;
-	return 0;
-}
 
 /*
  * One delivery run on the workers.  The due messages are listed first:
@@ -348,51 +371,55 @@ drain_work_busy(const char *id)
  * all gone), and the caller delivers on its own session.
  */
 int
-drain_work_run(time_t now)
+drain_work_run(struct drain *d, time_t now)
 {
-	char		(*due)[SPOOL_IDLEN + 1];
-	struct work	*w;
-	size_t		 i, n = 0, qi;
+	struct drain_work	*wk = d->work;
+	struct drain_q		*q = &d->q;
+	char			(*due)[SPOOL_IDLEN + 1];
+	struct work		*w;
+	size_t			 i, n = 0, qi;
 
-	if (drain_work_idle() == NULL)
+	if (drain_work_idle(d) == NULL)
 		return -1;
-	if ((due = reallocarray(NULL, drain_nq + 1, sizeof(*due))) == NULL) {
+	if ((due = reallocarray(NULL, q->nq + 1, sizeof(*due))) == NULL) {
 		log_warn("delivery run");
 		return 0;
 	}
-	for (i = 0; i < drain_nq; i++)
-		if (drain_q[i].next <= now)
-			(void)strlcpy(due[n++], drain_q[i].id, sizeof(*due));
-	work_down = 0;
-	for (i = 0; i < n && !drain_stopping(); i++) {
-		while ((w = drain_work_idle()) == NULL && drain_work_nbusy() > 0)
-			drain_work_wait();
+	for (i = 0; i < q->nq; i++)
+		if (q->q[i].next <= now)
+			(void)strlcpy(due[n++], q->q[i].id, sizeof(*due));
+	wk->down = 0;
+	for (i = 0; i < n && !*d->stop; i++) {
+		while ((w = drain_work_idle(d)) == NULL &&
+		    drain_work_nbusy(wk) > 0)
+			drain_work_wait(d);
 		if (w == NULL)
 			break;		/* every worker is gone */
-		drain_conn_serve();
+		drain_conn_serve(d);
 		/* hold, delete or an earlier outcome may have changed it */
-		if (drain_find(due[i], &qi) == -1 || drain_q[qi].next > now)
+		if (drain_find(q, due[i], &qi) == -1 || q->q[qi].next > now)
 			continue;
-		if (drain_try_load(due[i], now, &w->t) == -1)
+		if (drain_try_load(d, due[i], now, &w->t) == -1)
 			continue;
-		if (w->t.expired || work_down) {
-			drain_try_done(&w->t, work_down, work_err);
+		if (w->t.expired || wk->down) {
+			drain_try_done(d, &w->t, wk->down, wk->err);
 			continue;
 		}
 		if (write(w->fd, due[i], strlen(due[i])) == -1) {
 			w->busy = 1;
-			drain_work_lost(w);
+			drain_work_lost(d, w);
 			continue;
 		}
 		w->busy = 1;
+		drain_work_mark(d, due[i], 1);
 	}
-	while (drain_work_nbusy() > 0)
-		drain_work_wait();
+	while (drain_work_nbusy(wk) > 0)
+		drain_work_wait(d);
 	free(due);
 	/* the run is over: each worker may park its session */
-	for (i = 0; i < nwork; i++)
-		if (work[i].fd != -1 && write(work[i].fd, "-", 1) == -1)
-			drain_work_lost(&work[i]);
+	for (i = 0; i < wk->n; i++)
+		if (wk->w[i].fd != -1 && write(wk->w[i].fd, "-", 1) == -1)
+			drain_work_lost(d, &wk->w[i]);
 	return 0;
 }
 
@@ -402,19 +429,20 @@ drain_work_run(time_t now)
  * QUIT timeout) keeps PR_SET_PDEATHSIG from cutting the QUIT short.
  */
 void
-drain_work_stop(void)
+drain_work_stop(struct drain *d)
 {
-	char	 c;
-	size_t	 i;
+	struct drain_work	*wk = d->work;
+	char			 c;
+	size_t			 i;
 
-	for (i = 0; i < nwork; i++)
-		if (work[i].fd != -1)
-			(void)shutdown(work[i].fd, SHUT_WR);
-	for (i = 0; i < nwork; i++)
-		if (work[i].fd != -1) {
-			while (read(work[i].fd, &c, 1) > 0)
+	for (i = 0; wk != NULL && i < wk->n; i++)
+		if (wk->w[i].fd != -1)
+			(void)shutdown(wk->w[i].fd, SHUT_WR);
+	for (i = 0; wk != NULL && i < wk->n; i++)
+		if (wk->w[i].fd != -1) {
+			while (read(wk->w[i].fd, &c, 1) > 0)
 				;
-			(void)close(work[i].fd);
-			work[i].fd = -1;
+			(void)close(wk->w[i].fd);
+			wk->w[i].fd = -1;
 		}
 }

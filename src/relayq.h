@@ -271,6 +271,15 @@ int		 queue_local_list(const char *, FILE *, char *, size_t);
 int		 queue_local_report(const char *);
 void		 queue_local_warn_idle(const char *, const char *);
 
+/* queueids.c */
+struct queue_ids {
+	char	(*v)[SPOOL_IDLEN + 1];
+	size_t	 n;
+};
+int		 queue_ids_each(int, void (*)(void *, const char *), void *);
+int		 queue_ids_read(int, struct queue_ids *);
+void		 queue_ids_free(struct queue_ids *);
+
 /* stopcmd.c */
 int		 stop_main(const struct conf *);
 

@@ -40,6 +40,7 @@ void	 test_authcmd(unsigned int *, unsigned int *);	/* unit_authcmd.c */
 void	 test_smargs(unsigned int *, unsigned int *);	/* unit_smargs.c */
 void	 test_bs(unsigned int *, unsigned int *);	/* unit_bs.c */
 void	 test_drainq(unsigned int *, unsigned int *);	/* unit_drainq.c */
+void	 test_queueids(unsigned int *, unsigned int *);	/* unit_queueids.c */
 void	 test_sort(unsigned int *, unsigned int *);	/* unit_sort.c */
 void	 test_tls(unsigned int *, unsigned int *);	/* unit_tls.c */
 void	 test_spool_limits(unsigned int *, unsigned int *); /* unit_spool.c */
@@ -4175,6 +4176,7 @@ static const struct unit_group {
 	{ "smargs", NULL, test_smargs },
 	{ "bs", NULL, test_bs },
 	{ "drainq", NULL, test_drainq },
+	{ "queueids", NULL, test_queueids },
 	{ "sort", NULL, test_sort },
 	{ "tls", NULL, test_tls },
 	{ "spool_limits", NULL, test_spool_limits },
