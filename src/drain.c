@@ -52,6 +52,7 @@
 static volatile sig_atomic_t	 drain_sigstop;
 
 static int	 drain_lock_pid(const struct drain *, char *, size_t);
+static void	 drain_failed_one(void *, const char *);
 
 static void
 drain_sig(int sig)
@@ -134,28 +135,24 @@ drain_opendir(const struct drain *d, const char *name, mode_t mode,
 }
 
 /*
- * One delivery run over every due message, sharing one session (or, with
- * max_sessions, handing them to the workers: drainwork.c).  A broken
- * session is reopened once per message; when no smarthost can be reached
- * the rest of the run defers with that reason.  At the end the session
- * is parked (drainsess.c).
+ * One delivery run over every due message on the daemon's own session
+ * (with max_sessions, the workers make it instead: drainwork.c).  A
+ * broken session is reopened once per message; when no smarthost can be
+ * reached the rest of the run defers with that reason.  Between messages
+ * the control connections that are ready are served, without waiting.
+ * At the end the session is parked (drainsess.c).
  */
 static void
-drain_run(struct drain *d)
+drain_run(struct drain *d, time_t now)
 {
 	struct drain_try	 t;
 	char			 err[REPLY_MAX + 128];
 	char			 id[SPOOL_IDLEN + 1];
-	time_t			 now = time(NULL);
 	size_t			 qi;
 	int			 down = 0;
 
-	if (drain_work_run(d, now) == 0) {
-		drain_sync_queue(d);
-		return;
-	}
 	for (qi = 0; !*d->stop; ) {
-		drain_conn_serve(d);	/* may change drain_q: index checked */
+		drain_conn_serve(d);	/* may change d->q: index checked */
 		if (qi >= d->q.nq)
 			break;
 		if (d->q.q[qi].next > now) {
@@ -185,6 +182,24 @@ drain_run(struct drain *d)
 	else
 		drain_sess_park(d->sess);
 	drain_sync_queue(d);
+}
+
+/*
+ * Between delivery runs: failed/ cleaned now and then, new messages
+ * taken in, and a run started over what is due, on the workers or on
+ * the daemon's own session.
+ */
+static void
+drain_between_runs(struct drain *d, time_t *cleaned, time_t keepscan)
+{
+	if (time(NULL) >= *cleaned + keepscan) {
+		(void)queue_ids_each(d->failedfd, drain_failed_one, d);
+		*cleaned = time(NULL);
+	}
+	drain_import_all(d);
+	drain_refill(d);
+	if (drain_work_begin(d, time(NULL)) == -1)
+		drain_run(d, time(NULL));
 }
 
 /*
@@ -417,11 +432,11 @@ drain_main(struct conf *conf, int foreground)
 {
 	struct drain		 drain, *d = &drain;
 	struct sigaction	 sa;
-	struct pollfd		 pfd[4 + DRAIN_CONN_MAX];
+	struct pollfd		 pfd[4 + DRAIN_WORK_MAX + DRAIN_CONN_MAX];
 	char			 err[2048], evbuf[4096];
 	time_t			 now, wake, cleaned = 0, keepscan, trimmed = 0;
-	size_t			 i, nconn, nloaded;
-	int			 ifd, n, timeout, cw;
+	size_t			 i, nwork, nconn, nloaded;
+	int			 ifd, n, timeout, cw, ended = 0;
 
 	drain_init(d, conf);
 	if (drain_setup(d, foreground, err, sizeof(err)) == -1) {
@@ -478,15 +493,19 @@ drain_main(struct conf *conf, int foreground)
 	    " (past active_queue_limit: taken in as others leave)" : "");
 	sandbox_apply(conf);	/* from here on: src/sandbox.c */
 
-	while (!*d->stop) {
-		if (time(NULL) >= cleaned + keepscan) {
-			(void)queue_ids_each(d->failedfd, drain_failed_one,
-			    d);
-			cleaned = time(NULL);
-		}
-		drain_import_all(d);
-		drain_refill(d);
-		drain_run(d);
+	/*
+	 * The one loop: between delivery runs it takes in new messages and
+	 * sleeps until the next is due; during a run on the workers it
+	 * waits for their answers (drain_work_step).  Control connections
+	 * are served in either case, and a run under way is finished
+	 * before SIGTERM stops the daemon.
+	 */
+	while (!*d->stop || drain_work_running(d)) {
+		/* a run that just ended is followed by a sleep, as one
+		   made on our own session is */
+		if (!drain_work_running(d) && !ended)
+			drain_between_runs(d, &cleaned, keepscan);
+		ended = 0;
 		now = time(NULL);
 		wake = now + DRAIN_SCAN;
 		if (cleaned + keepscan < wake)
@@ -498,6 +517,8 @@ drain_main(struct conf *conf, int foreground)
 		    drain_sess_idle_until(d->sess) < wake)
 			wake = drain_sess_idle_until(d->sess);
 		timeout = wake > now ? (int)(wake - now) * 1000 : 0;
+		if (drain_work_running(d))
+			timeout = -1;	/* until a worker answers */
 		/* going to sleep: hand back what start-up and the last run
 		   touched (idle.c).  In a burst at most once a second; a trim
 		   that has to wait is done on waking a second later.  Not
@@ -512,7 +533,9 @@ drain_main(struct conf *conf, int foreground)
 		}
 		pfd[0].fd = d->ctlfd;
 		pfd[0].events = POLLIN;
-		pfd[1].fd = ifd;
+		/* not during a run: what came meanwhile wakes us at its end
+		   (the events are read out only when looked at) */
+		pfd[1].fd = drain_work_running(d) ? -1 : ifd;
 		pfd[1].events = POLLIN;
 		/* only hang-up: the helper of auth_password_command died
 		 * (-1 when there is none, which poll skips) */
@@ -520,11 +543,14 @@ drain_main(struct conf *conf, int foreground)
 		pfd[2].events = 0;
 		pfd[3].fd = drain_sess_idle_fd(d->sess);
 		pfd[3].events = POLLIN;
+		/* the busy workers during a run */
+		nwork = drain_work_pollfds(d, pfd + 4);
 		/* and the control connections, each with its deadline */
-		nconn = drain_conn_pollfds(d, pfd + 4);
-		if ((cw = drain_conn_wake(d)) != -1 && cw < timeout)
+		nconn = drain_conn_pollfds(d, pfd + 4 + nwork);
+		if ((cw = drain_conn_wake(d)) != -1 && (timeout == -1 ||
+		    cw < timeout))
 			timeout = cw;
-		n = poll(pfd, 4 + nconn, timeout);
+		n = poll(pfd, 4 + nwork + nconn, timeout);
 		if (n > 0 && pfd[2].revents != 0 && !*d->stop)
 			authcmd_hangup();
 		if (n > 0 && (pfd[1].revents & POLLIN))
@@ -532,6 +558,8 @@ drain_main(struct conf *conf, int foreground)
 				;	/* the events only say "look again" */
 		drain_conn_serve(d);	/* ready ones and deadlines only */
 		drain_sess_idle_check(d->sess, n > 0 ? pfd[3].revents : 0);
+		if (drain_work_running(d))
+			ended = drain_work_step(d, n > 0 ? pfd + 4 : NULL) == 0;
 	}
 	drain_conn_end(d);
 	drain_work_stop(d);

@@ -110,13 +110,18 @@ struct drain {
  */
 
 /* drainwork.c: delivery workers (max_sessions > 1) */
+#define DRAIN_WORK_MAX	16	/* delivery workers at most (the
+					   bound of max_sessions) */
+struct pollfd;
 int	 drain_work_start(struct drain *, char *, size_t);
-int	 drain_work_run(struct drain *, time_t);
+int	 drain_work_begin(struct drain *, time_t);
+int	 drain_work_running(const struct drain *);
+size_t	 drain_work_pollfds(const struct drain *, struct pollfd *);
+int	 drain_work_step(struct drain *, const struct pollfd *);
 void	 drain_work_stop(struct drain *);
 
 /* drainconn.c: the control socket's connections */
 #define DRAIN_CONN_MAX	32	/* control connections at once */
-struct pollfd;
 struct drain_conns *drain_conn_new(void);
 size_t	 drain_conn_pollfds(struct drain *, struct pollfd *);
 int	 drain_conn_wake(struct drain *);

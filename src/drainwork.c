@@ -49,8 +49,6 @@
 #include "client.h"
 #include "drain.h"
 
-#define WORK_MAX	16
-
 enum work_type {
 	WORK_RCPT,		/* one recipient's outcome */
 	WORK_END,		/* the attempt is over */
@@ -85,8 +83,14 @@ struct work {
 
 /* the daemon's workers (d->work; NULL with max_sessions 1) */
 struct drain_work {
-	struct work	 w[WORK_MAX];
+	struct work	 w[DRAIN_WORK_MAX];
 	size_t		 n;
+	/* the run under way, from drain_work_begin until drain_work_step
+	   says it is over */
+	int		 running;
+	char		(*due)[SPOOL_IDLEN + 1];	/* due at its start */
+	size_t		 ndue, next;
+	time_t		 now;
 	int		 down;		/* a worker found no session
 					   in this run */
 	char		 err[REPLY_MAX + 128];
@@ -301,32 +305,6 @@ drain_work_answer(struct drain *d, struct work *w)
 	w->busy = 0;
 }
 
-/* parent: wait for answers (and serve control requests meanwhile) */
-static void
-drain_work_wait(struct drain *d)
-{
-	struct drain_work	*wk = d->work;
-	struct pollfd		 pfd[WORK_MAX + 1 + DRAIN_CONN_MAX];
-	size_t			 i, nconn;
-	int			 rc;
-
-	for (i = 0; i < wk->n; i++) {
-		pfd[i].fd = wk->w[i].busy ? wk->w[i].fd : -1;
-		pfd[i].events = POLLIN;
-	}
-	pfd[wk->n].fd = d->ctlfd;
-	pfd[wk->n].events = POLLIN;
-	/* the control connections too, woken for their deadlines */
-	nconn = drain_conn_pollfds(d, pfd + wk->n + 1);
-	rc = poll(pfd, wk->n + 1 + nconn, drain_conn_wake(d));
-	drain_conn_serve(d);
-	if (rc <= 0)
-		return;
-	for (i = 0; i < wk->n; i++)
-		if (pfd[i].fd != -1 && pfd[i].revents != 0)
-			drain_work_answer(d, &wk->w[i]);
-}
-
 /*
  * An idle worker, checked to be alive first: a message handed to a
  * worker that already died would be deferred for nothing.
@@ -364,62 +342,132 @@ drain_work_nbusy(const struct drain_work *wk)
 
 
 /*
- * One delivery run on the workers.  The due messages are listed first:
- * outcomes arrive in any order and each may remove its message from the
- * table (drain_del moves entries), so walking the table by position
- * while that happens could skip one.  -1: no worker (max_sessions 1, or
- * all gone), and the caller delivers on its own session.
+ * One delivery run on the workers, made in steps by the daemon's loop,
+ * which polls the busy workers' sockets (drain_work_pollfds) with its
+ * others and hands what is ready to drain_work_step; control requests
+ * are served by that loop meanwhile.  The due messages are listed at
+ * the start: outcomes arrive in any order and each may remove its
+ * message from the table (drain_del moves entries), so walking the table
+ * by position while that happens could skip one.  -1: no worker
+ * (max_sessions 1, or all gone), and the caller delivers on its own
+ * session.
  */
 int
-drain_work_run(struct drain *d, time_t now)
+drain_work_begin(struct drain *d, time_t now)
 {
 	struct drain_work	*wk = d->work;
 	struct drain_q		*q = &d->q;
-	char			(*due)[SPOOL_IDLEN + 1];
-	struct work		*w;
-	size_t			 i, n = 0, qi;
+	size_t			 i;
 
 	if (drain_work_idle(d) == NULL)
 		return -1;
-	if ((due = reallocarray(NULL, q->nq + 1, sizeof(*due))) == NULL) {
+	if ((wk->due = reallocarray(NULL, q->nq + 1,
+	    sizeof(*wk->due))) == NULL) {
 		log_warn("delivery run");
 		return 0;
 	}
+	wk->ndue = wk->next = 0;
 	for (i = 0; i < q->nq; i++)
 		if (q->q[i].next <= now)
-			(void)strlcpy(due[n++], q->q[i].id, sizeof(*due));
+			(void)strlcpy(wk->due[wk->ndue++], q->q[i].id,
+			    sizeof(*wk->due));
+	wk->now = now;
 	wk->down = 0;
-	for (i = 0; i < n && !*d->stop; i++) {
-		while ((w = drain_work_idle(d)) == NULL &&
-		    drain_work_nbusy(wk) > 0)
-			drain_work_wait(d);
-		if (w == NULL)
-			break;		/* every worker is gone */
-		drain_conn_serve(d);
+	wk->running = 1;
+	(void)drain_work_step(d, NULL);
+	return 0;
+}
+
+/* Is a run under way? (the loop then waits for it, not for retries) */
+int
+drain_work_running(const struct drain *d)
+{
+	return d->work != NULL && d->work->running;
+}
+
+/*
+ * The sockets of the busy workers, into `pfd' (DRAIN_WORK_MAX entries, the
+ * others -1); how many entries, 0 when no run is under way.
+ */
+size_t
+drain_work_pollfds(const struct drain *d, struct pollfd *pfd)
+{
+	const struct drain_work	*wk = d->work;
+	size_t			 i;
+
+	if (!drain_work_running(d))
+		return 0;
+	for (i = 0; i < wk->n; i++) {
+		pfd[i].fd = wk->w[i].busy ? wk->w[i].fd : -1;
+		pfd[i].events = POLLIN;
+		pfd[i].revents = 0;
+	}
+	return wk->n;
+}
+
+/* hand due messages to idle workers; 0 when every worker is gone */
+static int
+drain_work_hand(struct drain *d)
+{
+	struct drain_work	*wk = d->work;
+	struct work		*w;
+	const char		*id;
+	size_t			 qi;
+
+	while (wk->next < wk->ndue && !*d->stop) {
+		if ((w = drain_work_idle(d)) == NULL)
+			return drain_work_nbusy(wk) > 0;
+		id = wk->due[wk->next++];
 		/* hold, delete or an earlier outcome may have changed it */
-		if (drain_find(q, due[i], &qi) == -1 || q->q[qi].next > now)
+		if (drain_find(&d->q, id, &qi) == -1 ||
+		    d->q.q[qi].next > wk->now)
 			continue;
-		if (drain_try_load(d, due[i], now, &w->t) == -1)
+		if (drain_try_load(d, id, wk->now, &w->t) == -1)
 			continue;
 		if (w->t.expired || wk->down) {
 			drain_try_done(d, &w->t, wk->down, wk->err);
 			continue;
 		}
-		if (write(w->fd, due[i], strlen(due[i])) == -1) {
+		if (write(w->fd, id, strlen(id)) == -1) {
 			w->busy = 1;
 			drain_work_lost(d, w);
 			continue;
 		}
 		w->busy = 1;
-		drain_work_mark(d, due[i], 1);
+		drain_work_mark(d, id, 1);
 	}
-	while (drain_work_nbusy(wk) > 0)
-		drain_work_wait(d);
-	free(due);
-	/* the run is over: each worker may park its session */
+	return 1;
+}
+
+/*
+ * After the loop's poll: the answers of the workers whose entries of
+ * `pfd' (from drain_work_pollfds; NULL: none) are ready, then more due
+ * messages handed out.  0 when the run is over: every due message was
+ * tried (or SIGTERM came, or every worker is gone) and none is in
+ * flight.  Each worker may then park its session.
+ */
+int
+drain_work_step(struct drain *d, const struct pollfd *pfd)
+{
+	struct drain_work	*wk = d->work;
+	size_t			 i;
+
+	if (!drain_work_running(d))
+		return 0;
+	for (i = 0; pfd != NULL && i < wk->n; i++)
+		if (pfd[i].fd != -1 && pfd[i].revents != 0 && wk->w[i].busy)
+			drain_work_answer(d, &wk->w[i]);
+	if (!drain_work_hand(d))
+		wk->next = wk->ndue;	/* every worker is gone */
+	if ((wk->next < wk->ndue && !*d->stop) || drain_work_nbusy(wk) > 0)
+		return 1;
+	free(wk->due);
+	wk->due = NULL;
+	wk->running = 0;
 	for (i = 0; i < wk->n; i++)
 		if (wk->w[i].fd != -1 && write(wk->w[i].fd, "-", 1) == -1)
 			drain_work_lost(d, &wk->w[i]);
+	drain_sync_queue(d);
 	return 0;
 }
 
