@@ -37,23 +37,23 @@ COMMON_SRCS	 = src/util.c \
 		   src/submit.c \
 		   src/aliases.c \
 		   src/queue.c \
-		   src/queuelocal.c \
-		   src/queueids.c
+		   src/queue_local.c \
+		   src/queue_ids.c
 SENDMAIL_SRCS	 = src/sendmail.c \
 		   src/smdrop.c \
 		   src/smargs.c \
 		   src/msg.c \
 		   src/bs.c
 RELAYQ_SRCS	 = src/relayq.c \
-		   src/drain.c src/drainctl.c src/idle.c \
-		   src/drainconn.c \
-		   src/drainspool.c \
-		   src/drainq.c \
-		   src/drainsess.c \
-		   src/drainwork.c \
-		   src/drainquar.c \
-		   src/drainimport.c \
-		   src/drainattempt.c \
+		   src/drain.c src/drain_ctl.c src/idle.c \
+		   src/drain_conn.c \
+		   src/drain_spool.c \
+		   src/drain_q.c \
+		   src/drain_sess.c \
+		   src/drain_work.c \
+		   src/drain_quar.c \
+		   src/drain_import.c \
+		   src/drain_try.c \
 		   src/stopcmd.c \
 		   src/bounce.c \
 		   src/check.c \

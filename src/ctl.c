@@ -15,7 +15,7 @@
  * once its copy is checked and on disk, the client says commit LF, and
  * only then does the daemon release the copy to the queue and answer
  * OK <id> LF.  The daemon serves every connection without blocking and
- * gives each a few seconds in total (drainconn.c).
+ * gives each a few seconds in total (drain_conn.c).
  *
  * The socket is mode 0666 on purpose: anyone may ask, and the daemon
  * decides what each caller may see or change from the peer credentials

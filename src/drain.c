@@ -10,7 +10,7 @@
  *	state/	0700: per-message delivery state, replaced atomically
  *	failed/	0700: messages with permanently failed recipients
  *	hold/	0700: messages the operator put on hold (relayq hold)
- *	corrupt/ 0700: committed files the daemon cannot read (drainquar.c)
+ *	corrupt/ 0700: committed files the daemon cannot read (drain_quar.c)
  *	ctl	the control socket (ctl.c), for relayq(8) and sendmail -bp/-q
  *	pid	the daemon's lock: one daemon per spool
  */
@@ -136,11 +136,11 @@ drain_opendir(const struct drain *d, const char *name, mode_t mode,
 
 /*
  * One delivery run over every due message on the daemon's own session
- * (with max_sessions, the workers make it instead: drainwork.c).  A
+ * (with max_sessions, the workers make it instead: drain_work.c).  A
  * broken session is reopened once per message; when no smarthost can be
  * reached the rest of the run defers with that reason.  Between messages
  * the control connections that are ready are served, without waiting.
- * At the end the session is parked (drainsess.c).
+ * At the end the session is parked (drain_sess.c).
  */
 static void
 drain_run(struct drain *d, time_t now)
@@ -169,8 +169,8 @@ drain_run(struct drain *d, time_t now)
 		if (!t.expired && !down) {
 			down = drain_sess_send(d->sess, &t.m, t.relay,
 			    sizeof(t.relay), err, sizeof(err)) == -1;
-			t.connt = drain_now();
-			drain_outage_note(d, !down);
+			t.connt = drain_try_now();
+			drain_try_outage(d, !down);
 		}
 		/* may move the last entry to qi */
 		drain_try_done(d, &t, down, err);
@@ -181,7 +181,7 @@ drain_run(struct drain *d, time_t now)
 		drain_sess_end(d->sess, 1);
 	else
 		drain_sess_park(d->sess);
-	drain_sync_queue(d);
+	drain_try_sync(d);
 }
 
 /*
@@ -197,14 +197,14 @@ drain_between_runs(struct drain *d, time_t *cleaned, time_t keepscan)
 		*cleaned = time(NULL);
 	}
 	drain_import_all(d);
-	drain_refill(d);
+	drain_import_refill(d);
 	if (drain_work_begin(d, time(NULL)) == -1)
 		drain_run(d, time(NULL));
 }
 
 /*
  * At start-up, in state/: files whose message is gone (a crash between
- * the two unlinks of drain_finish), and every "ID.tmp" (a crash inside
+ * the two unlinks of drain_try_finish), and every "ID.tmp" (a crash inside
  * spool_write_state: no write is in progress now, and the old state,
  * if any, is still the valid one).
  */
@@ -470,7 +470,7 @@ drain_main(struct conf *conf, int foreground)
 		log_warnx("%s", err);
 		return EX_OSERR;
 	}
-	/* the same for the delivery workers (max_sessions: drainwork.c) */
+	/* the same for the delivery workers (max_sessions: drain_work.c) */
 	if (drain_work_start(d, err, sizeof(err)) == -1) {
 		log_warnx("%s", err);
 		(void)fprintf(stderr, "relayq: %s\n", err);
@@ -487,7 +487,7 @@ drain_main(struct conf *conf, int foreground)
 	keepscan = conf->failed_keep < DRAIN_SCAN ? conf->failed_keep + 1 :
 	    DRAIN_SCAN;
 	(void)queue_ids_each(d->statefd, drain_orphan_one, d);
-	nloaded = drain_load_all(d);
+	nloaded = drain_import_load(d);
 	log_info("started: relayq %s, spool %s, %zu message(s) queued%s",
 	    RELAYQ_VERSION, conf->spool, nloaded, d->q.backlog ?
 	    " (past active_queue_limit: taken in as others leave)" : "");

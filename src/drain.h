@@ -8,7 +8,7 @@
 /*
  * The drain daemon (relayq drain): its state, owned by drain_main and
  * passed to every function of the daemon's files as `struct drain *'.
- * One process, one thread: no locking.  A delivery worker (drainwork.c)
+ * One process, one thread: no locking.  A delivery worker (drain_work.c)
  * is a fork of the daemon with its own copy, of which it uses the
  * configuration, the spool descriptors and its session.
  */
@@ -33,13 +33,13 @@ struct drain_ent {
 };
 
 /*
- * The queue table (drainq.c): every message in queue/ the daemon holds,
+ * The queue table (drain_q.c): every message in queue/ the daemon holds,
  * at most `limit' of them, with an index by id.
  */
 struct drain_q {
 	struct drain_ent	*q;
 	size_t			 nq;
-	uint32_t		*idx;	/* drainq.c says how */
+	uint32_t		*idx;	/* drain_q.c says how */
 	size_t			 idxsz;	/* slots: a power of two, or 0 */
 	size_t			 qsz;	/* entries allocated in q */
 	size_t			 limit;	/* active_queue_limit */
@@ -57,7 +57,7 @@ struct drain_stats {
 	char		 last_error_text[REPLY_MAX + 64];
 };
 
-/* relayq hold or delete of a message in flight, kept for later (drainctl.c) */
+/* relayq hold or delete of a message in flight, kept for later (drain_ctl.c) */
 struct drain_pend {
 	char		 id[SPOOL_IDLEN + 1];
 	enum ctl_cmd	 cmd;		/* CTL_HOLD or CTL_DELETE */
@@ -66,9 +66,9 @@ struct drain_pend {
 
 #define DRAIN_BATCH	256	/* imports made durable by one fsync */
 
-struct drain_sess;		/* drainsess.c */
-struct drain_work;		/* drainwork.c */
-struct drain_conns;		/* drainconn.c */
+struct drain_sess;		/* drain_sess.c */
+struct drain_work;		/* drain_work.c */
+struct drain_conns;		/* drain_conn.c */
 
 struct drain {
 	struct conf		*conf;
@@ -93,9 +93,9 @@ struct drain {
 	/* removals from queue/ since its last fsync (drain.c) */
 	size_t			 unsynced;
 	time_t			 unsynced_since;
-	DIR			*scan;		/* drain_refill's pass */
+	DIR			*scan;		/* drain_import_refill's pass */
 
-	struct drain_pend	*pend;		/* drainctl.c */
+	struct drain_pend	*pend;		/* drain_ctl.c */
 	size_t			 npend;
 
 	struct drain_sess	*sess;		/* this process's session */
@@ -109,7 +109,7 @@ struct drain {
  * files call each other, directly or around a circle).
  */
 
-/* drainwork.c: delivery workers (max_sessions > 1) */
+/* drain_work.c: delivery workers (max_sessions > 1) */
 #define DRAIN_WORK_MAX	16	/* delivery workers at most (the
 					   bound of max_sessions) */
 struct pollfd;
@@ -120,7 +120,7 @@ size_t	 drain_work_pollfds(const struct drain *, struct pollfd *);
 int	 drain_work_step(struct drain *, const struct pollfd *);
 void	 drain_work_stop(struct drain *);
 
-/* drainconn.c: the control socket's connections */
+/* drain_conn.c: the control socket's connections */
 #define DRAIN_CONN_MAX	32	/* control connections at once */
 struct drain_conns *drain_conn_new(void);
 size_t	 drain_conn_pollfds(struct drain *, struct pollfd *);
@@ -128,11 +128,11 @@ int	 drain_conn_wake(struct drain *);
 void	 drain_conn_serve(struct drain *);
 void	 drain_conn_end(struct drain *);
 
-/* drainctl.c: the control requests */
+/* drain_ctl.c: the control requests */
 void	 drain_ctl_one(struct drain *, FILE *, const struct ctl_req *,
 	    const struct ucred *);
 
-/* drainattempt.c: one attempt at one message, on a session */
+/* drain_try.c: one attempt at one message, on a session */
 struct drain_try {
 	struct qmsg	 m;
 	char		*open;		/* recipients open before it */
@@ -141,47 +141,47 @@ struct drain_try {
 	char		 relay[448];	/* "name[addr]:port", ", tls=VERSION/CIPHER"
 					   when TLS is up; or "none" */
 };
-double	 drain_now(void);
-void	 drain_sync_queue(struct drain *);
-void	 drain_defer_all(struct qmsg *, const char *, enum rcpt_status,
+double	 drain_try_now(void);
+void	 drain_try_sync(struct drain *);
+void	 drain_try_defer_all(struct qmsg *, const char *, enum rcpt_status,
 	    const char *);
-void	 drain_outage_note(struct drain *, int);
+void	 drain_try_outage(struct drain *, int);
 int	 drain_try_load(struct drain *, const char *, time_t,
 	    struct drain_try *);
 void	 drain_try_done(struct drain *, struct drain_try *, int,
 	    const char *);
 
-/* drainimport.c: messages into the queue table */
+/* drain_import.c: messages into the queue table */
 void	 drain_import_one(struct drain *, const char *);
 void	 drain_import_commit(struct drain *);
 void	 drain_import_all(struct drain *);
-size_t	 drain_load_all(struct drain *);
-void	 drain_refill(struct drain *);
+size_t	 drain_import_load(struct drain *);
+void	 drain_import_refill(struct drain *);
 
-/* drainsess.c: this process's session to the smarthost */
+/* drain_sess.c: this process's session to the smarthost */
 struct drain_sess *drain_sess_new(const struct conf *, const char *);
 void	 drain_sess_end(struct drain_sess *, int);
 int	 drain_sess_send(struct drain_sess *, struct qmsg *, char *, size_t,
 	    char *, size_t);
-size_t	 drain_count_sent(const struct qmsg *);
+size_t	 drain_sess_count_sent(const struct qmsg *);
 void	 drain_sess_park(struct drain_sess *);
 int	 drain_sess_idle_fd(const struct drain_sess *);
 time_t	 drain_sess_idle_until(const struct drain_sess *);
 void	 drain_sess_idle_check(struct drain_sess *, short);
 
-/* drainquar.c: corrupt/ */
-int	 drain_quarantine(const struct drain *, int, const char *,
+/* drain_quar.c: corrupt/ */
+int	 drain_quar_move(const struct drain *, int, const char *,
 	    const char *, int, const char *, int);
 
-/* drainq.c: the queue table */
+/* drain_q.c: the queue table */
 void	 drain_q_init(struct drain_q *, size_t);
-int	 drain_add(struct drain_q *, const char *, time_t);
-int	 drain_admit(struct drain_q *, const char *, time_t);
-int	 drain_find(const struct drain_q *, const char *, size_t *);
-void	 drain_del(struct drain_q *, size_t);
-int	 drain_busy(const struct drain_q *, const char *);
+int	 drain_q_add(struct drain_q *, const char *, time_t);
+int	 drain_q_admit(struct drain_q *, const char *, time_t);
+int	 drain_q_find(const struct drain_q *, const char *, size_t *);
+void	 drain_q_del(struct drain_q *, size_t);
+int	 drain_q_busy(const struct drain_q *, const char *);
 
-/* drainspool.c: the spool at start-up, and the operator's changes */
+/* drain_spool.c: the spool at start-up, and the operator's changes */
 int	 drain_spool_make(const struct conf *, int *, char *, size_t);
 void	 drain_spool_error(const struct conf *, char *, size_t,
 	    const char *, int);

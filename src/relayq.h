@@ -90,8 +90,8 @@ struct conf {
 	time_t			 idle_timeout;	/* session kept after the queue
 						   empties */
 	long long		 max_messages_per_session; /* 0: no limit */
-	long long		 max_sessions;	/* in parallel (drainwork.c) */
-	long long		 active_queue_limit; /* in memory (drainq.c) */
+	long long		 max_sessions;	/* in parallel (drain_work.c) */
+	long long		 active_queue_limit; /* in memory (drain_q.c) */
 };
 
 /* Per-recipient outcome, shared by the spool state file and the client. */
@@ -264,14 +264,14 @@ void		 queue_list_entry(FILE *, const struct qmsg *, long long, int);
 void		 queue_list_total(FILE *, unsigned long long, size_t);
 void		 queue_show(FILE *, const struct qmsg *, long long, int);
 
-/* queuelocal.c */
+/* queue_local.c */
 long		 queue_local_pid(const char *);
 int		 queue_local_running(const char *);
 int		 queue_local_list(const char *, FILE *, char *, size_t);
 int		 queue_local_report(const char *);
 void		 queue_local_warn_idle(const char *, const char *);
 
-/* queueids.c */
+/* queue_ids.c */
 struct queue_ids {
 	char	(*v)[SPOOL_IDLEN + 1];
 	size_t	 n;

@@ -79,7 +79,7 @@
  * /etc anyway (file modes still apply: not /etc/shadow, not private
  * keys), and it is needed besides: getpwuid and getgrouplist read
  * /etc/passwd and /etc/group for the control socket's rights
- * (drainctl.c) and bounces (bounce.c).  Nothing in /etc becomes
+ * (drain_ctl.c) and bounces (bounce.c).  Nothing in /etc becomes
  * writable.
  */
 static const char *const sandbox_ro[] = {

@@ -1,5 +1,5 @@
 /*
- * Unit tests for src/queueids.c, the spool directory reader of the
+ * Unit tests for src/queue_ids.c, the spool directory reader of the
  * daemon's control requests and of mailq without a daemon: only queue
  * ids, sorted (oldest first), whatever else the directory holds; every
  * entry but "." and ".." for queue_ids_each; an unreadable directory is

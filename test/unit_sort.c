@@ -23,7 +23,7 @@
 
 void	 test_sort(unsigned int *, unsigned int *);
 
-#define SORT_REC	(SPOOL_IDLEN + 2)	/* as drainctl.c's listing */
+#define SORT_REC	(SPOOL_IDLEN + 2)	/* as drain_ctl.c's listing */
 #define SORT_MAX	20000
 
 static int

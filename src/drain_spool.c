@@ -103,7 +103,7 @@ drain_spool_remove(struct drain *d, const char *id, enum drain_where where,
 	if (fsync(dirfd) == -1)
 		log_warn("%s: fsync after delete", id);
 	if (where == DRAIN_QUEUED && qi != DRAIN_NOT_HELD)
-		drain_del(&d->q, qi);
+		drain_q_del(&d->q, qi);
 	log_info("%s: deleted by uid %u", id, (unsigned int)uid);
 	log_info("%s: removed", id);
 	return 0;

@@ -1,8 +1,8 @@
 /*
  * relayq drain: one attempt at one message, whoever makes it (drain_run
- * on the daemon's own session, or a delivery worker: drainwork.c).
+ * on the daemon's own session, or a delivery worker: drain_work.c).
  * drain_try_load takes the message and its state; the attempt is made on
- * a session (drainsess.c); drain_try_done logs each recipient, bounces
+ * a session (drain_sess.c); drain_try_done logs each recipient, bounces
  * the failed ones and records the outcome: the message leaves queue/, or
  * goes to failed/, or waits for its next retry.  Only the daemon, owner
  * of the queue table and the state files, runs this file.
@@ -28,7 +28,7 @@
 #define DRAIN_SYNC_AGE	1	/* ... or after this many seconds */
 
 double
-drain_now(void)
+drain_try_now(void)
 {
 	struct timespec	 ts;
 
@@ -38,7 +38,7 @@ drain_now(void)
 
 /* Log one line per recipient decided in this attempt, Postfix grammar. */
 static void
-drain_log(struct drain *d, const struct qmsg *m, size_t i,
+drain_try_log(struct drain *d, const struct qmsg *m, size_t i,
     const char *relay, double start, double conn, double end)
 {
 	const struct rcpt	*r = &m->rcpt[i];
@@ -82,7 +82,7 @@ drain_log(struct drain *d, const struct qmsg *m, size_t i,
  * to at most DRAIN_SYNC_MAX, never a loss.
  */
 void
-drain_sync_queue(struct drain *d)
+drain_try_sync(struct drain *d)
 {
 	if (d->unsynced == 0)
 		return;
@@ -102,7 +102,7 @@ drain_sync_queue(struct drain *d)
  * at start-up), never a message without the record of who has it.
  */
 static void
-drain_finish(struct drain *d, struct qmsg *m, size_t qi)
+drain_try_finish(struct drain *d, struct qmsg *m, size_t qi)
 {
 	char	 name[SPOOL_IDLEN + 8];
 	time_t	 now = time(NULL), delay;
@@ -139,11 +139,11 @@ drain_finish(struct drain *d, struct qmsg *m, size_t qi)
 			d->unsynced_since = now;
 		if (d->unsynced >= DRAIN_SYNC_MAX ||
 		    now - d->unsynced_since >= DRAIN_SYNC_AGE)
-			drain_sync_queue(d);
+			drain_try_sync(d);
 	}
 	if (nopen == 0) {
 		log_info("%s: removed", m->id);
-		drain_del(&d->q, qi);
+		drain_q_del(&d->q, qi);
 		return;
 	}
 	delay = d->conf->retry_min;
@@ -159,7 +159,7 @@ drain_finish(struct drain *d, struct qmsg *m, size_t qi)
 
 /* Every recipient still open gets `why' as a deferral (or expiry). */
 void
-drain_defer_all(struct qmsg *m, const char *dsn, enum rcpt_status st,
+drain_try_defer_all(struct qmsg *m, const char *dsn, enum rcpt_status st,
     const char *why)
 {
 	size_t	 i;
@@ -184,7 +184,7 @@ drain_defer_all(struct qmsg *m, const char *dsn, enum rcpt_status st,
  * that is how bounce loops are stopped.
  */
 static void
-drain_bounce(struct drain *d, struct qmsg *m, const char *open)
+drain_try_bounce(struct drain *d, struct qmsg *m, const char *open)
 {
 	char	*failed, newid[SPOOL_IDLEN + 1], err[256];
 	size_t	 i, n = 0;
@@ -237,7 +237,7 @@ drain_bounce(struct drain *d, struct qmsg *m, const char *open)
  * was about the smarthost, not about the messages.
  */
 void
-drain_outage_note(struct drain *d, int up)
+drain_try_outage(struct drain *d, int up)
 {
 	size_t	 i;
 
@@ -256,7 +256,7 @@ drain_outage_note(struct drain *d, int up)
 
 /*
  * The attempt on `id' ended: apply a hold or delete asked for while it
- * was in flight (drainctl.c keeps them in d->pend).
+ * was in flight (drain_ctl.c keeps them in d->pend).
  */
 static void
 drain_try_pending(struct drain *d, const char *id)
@@ -275,7 +275,7 @@ drain_try_pending(struct drain *d, const char *id)
 		free(d->pend);
 		d->pend = NULL;
 	}
-	if (drain_find(&d->q, id, &qi) == -1) {
+	if (drain_q_find(&d->q, id, &qi) == -1) {
 		log_info("%s: %s requested by uid %u not applied: the delivery "
 		    "attempt finished the message", id, p.cmd == CTL_HOLD ?
 		    "hold" : "delete", (unsigned int)p.uid);
@@ -284,7 +284,7 @@ drain_try_pending(struct drain *d, const char *id)
 	if (p.cmd == CTL_DELETE)
 		(void)drain_spool_remove(d, id, DRAIN_QUEUED, qi, p.uid);
 	else if (drain_spool_move(id, d->queuefd, d->holdfd) == 0) {
-		drain_del(&d->q, qi);
+		drain_q_del(&d->q, qi);
 		log_info("%s: placed on hold by uid %u", id,
 		    (unsigned int)p.uid);
 	}
@@ -308,20 +308,20 @@ drain_try_load(struct drain *d, const char *id, time_t now,
 	if ((fd = openat(d->queuefd, id, O_RDONLY | O_NOFOLLOW |
 	    O_NONBLOCK | O_CLOEXEC)) == -1) {
 		log_warn("%s: queue file; left in queue/", id);
-		if (drain_find(&d->q, id, &qi) == 0)
+		if (drain_q_find(&d->q, id, &qi) == 0)
 			d->q.q[qi].next = now + d->conf->retry_max;
 		return -1;
 	}
 	if (spool_load_fd(fd, &t->m, err, sizeof(err)) == -1) {
 		/* it was taken in, so it was committed: changed since */
-		(void)drain_quarantine(d, d->queuefd, "queue", id, fd, err, 1);
+		(void)drain_quar_move(d, d->queuefd, "queue", id, fd, err, 1);
 		(void)close(fd);
 		(void)snprintf(name, sizeof(name), "%s.state", id);
 		if (renameat(d->statefd, id, d->corruptfd, name) == -1 &&
 		    errno != ENOENT)
 			log_warn("%s: moving its state to corrupt/", id);
-		if (drain_find(&d->q, id, &qi) == 0)
-			drain_del(&d->q, qi);
+		if (drain_q_find(&d->q, id, &qi) == 0)
+			drain_q_del(&d->q, qi);
 		return -1;
 	}
 	if (spool_read_state(d->statefd, t->m.id, &t->m) == -1)
@@ -335,18 +335,18 @@ drain_try_load(struct drain *d, const char *id, time_t now,
 	for (i = 0; i < t->m.nrcpt; i++)
 		t->open[i] = t->m.rcpt[i].status == RCPT_PENDING ||
 		    t->m.rcpt[i].status == RCPT_DEFER;
-	t->start = t->connt = drain_now();
+	t->start = t->connt = drain_try_now();
 	(void)strlcpy(t->relay, "none", sizeof(t->relay));
 	t->expired = now - t->m.arrival > d->conf->queue_lifetime;
 	if (t->expired)
-		drain_defer_all(&t->m, "4.4.7", RCPT_FAIL, "message expired: "
-		    "delivery time (queue_lifetime) exceeded");
+		drain_try_defer_all(&t->m, "4.4.7", RCPT_FAIL, "message "
+		    "expired: delivery time (queue_lifetime) exceeded");
 	return 0;
 }
 
 /*
  * The attempt is over: log each recipient tried, bounce, and record the
- * outcome (drain_finish).  `down': no session could be had, and every
+ * outcome (drain_try_finish).  `down': no session could be had, and every
  * open recipient is deferred with `err'.  Only this process, the owner
  * of the queue table and the state files, gets here.
  */
@@ -357,24 +357,25 @@ drain_try_done(struct drain *d, struct drain_try *t, int down,
 	double	 end;
 	size_t	 i, qi;
 
-	if (drain_count_sent(&t->m) > 0)	/* 250 after the dot, unrecorded */
+	/* 250 after the dot, unrecorded */
+	if (drain_sess_count_sent(&t->m) > 0)
 		CRASH_POINT("drain-after-dot");
 	if (down)
-		drain_defer_all(&t->m, "4.4.1", RCPT_DEFER, err);
-	end = drain_now();
+		drain_try_defer_all(&t->m, "4.4.1", RCPT_DEFER, err);
+	end = drain_try_now();
 	for (i = 0; i < t->m.nrcpt; i++)
 		if (t->open[i])
-			drain_log(d, &t->m, i, t->relay, t->start, t->connt,
+			drain_try_log(d, &t->m, i, t->relay, t->start, t->connt,
 			    end);
-	drain_bounce(d, &t->m, t->open);
+	drain_try_bounce(d, &t->m, t->open);
 	free(t->open);
 	t->open = NULL;
-	if (drain_find(&d->q, t->m.id, &qi) == 0)
-		drain_finish(d, &t->m, qi);
-	else	/* cannot happen: drainctl leaves messages in flight alone */
+	if (drain_q_find(&d->q, t->m.id, &qi) == 0)
+		drain_try_finish(d, &t->m, qi);
+	else	/* cannot happen: drain_ctl.c leaves those in flight alone */
 		log_warnx("%s: left the queue table during delivery", t->m.id);
 	/* a hold or delete asked for while it was in flight */
 	drain_try_pending(d, t->m.id);
 	spool_free_msg(&t->m);
-	drain_refill(d);	/* it may have left room */
+	drain_import_refill(d);	/* it may have left room */
 }

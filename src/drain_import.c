@@ -1,9 +1,9 @@
 /*
  * relayq drain: messages into the queue table.  Files in drop/ are
  * checked and imported into queue/ (drain_import_all, after each wake),
- * queue/ is loaded at start-up (drain_load_all), and past
+ * queue/ is loaded at start-up (drain_import_load), and past
  * active_queue_limit the table is refilled from queue/ as messages leave
- * it (drain_refill).
+ * it (drain_import_refill).
  */
 #include <sys/types.h>
 #include <sys/file.h>
@@ -51,7 +51,7 @@ drain_import_commit(struct drain *d)
 		log_warn("fsync of spool directories queue/ and drop/ after "
 		    "importing %zu message(s)", d->nmoved);
 	for (i = 0; i < d->nmoved; i++) {
-		if (drain_admit(&d->q, d->moved[i], 0) == -1)
+		if (drain_q_admit(&d->q, d->moved[i], 0) == -1)
 			log_warn("%s: queue table", d->moved[i]);
 		d->stats.received++;
 	}
@@ -100,7 +100,7 @@ drain_import_one(struct drain *d, const char *name)
 	}
 	if (spool_load_fd(fd, &m, err, sizeof(err)) == -1) {
 		/* committed (unlocked, trailer written last): never removed */
-		if (drain_quarantine(d, d->dropfd, "drop", name, fd, err,
+		if (drain_quar_move(d, d->dropfd, "drop", name, fd, err,
 		    0) == 0) {
 			(void)close(fd);
 			return;
@@ -125,7 +125,7 @@ drain_import_one(struct drain *d, const char *name)
 			    "file's owner", sizeof(err));
 		m.fd = -1;	/* still ours */
 		spool_free_msg(&m);
-		(void)drain_quarantine(d, d->dropfd, "drop", name, fd, err, 1);
+		(void)drain_quar_move(d, d->dropfd, "drop", name, fd, err, 1);
 		(void)close(fd);
 		return;
 	}
@@ -162,13 +162,13 @@ drain_import_all(struct drain *d)
 }
 
 /*
- * A queued message into the table (start-up, and drain_refill), due
+ * A queued message into the table (start-up, and drain_import_refill), due
  * when its state says; past active_queue_limit it stays in queue/ until
  * the table has room.  A message last tried before a flush of the whole
- * queue (d->q.flushed, drainctl.c) is due now.
+ * queue (d->q.flushed, drain_ctl.c) is due now.
  */
 static void
-drain_load(struct drain *d, const char *name)
+drain_import_queued(struct drain *d, const char *name)
 {
 	struct qmsg	 m;
 
@@ -179,7 +179,7 @@ drain_load(struct drain *d, const char *name)
 	if (d->q.flushed != 0 && m.last_try <= d->q.flushed)
 		m.next_try = 0;	/* the same second counts: one try too many
 				   rather than a flush ignored */
-	if (drain_admit(&d->q, name, m.next_try) == -1)
+	if (drain_q_admit(&d->q, name, m.next_try) == -1)
 		log_warn("%s: queue table", name);
 }
 
@@ -190,7 +190,7 @@ struct drain_loading {
 };
 
 static void
-drain_load_one(void *arg, const char *name)
+drain_import_queued_one(void *arg, const char *name)
 {
 	struct drain_loading	*l = arg;
 
@@ -199,18 +199,18 @@ drain_load_one(void *arg, const char *name)
 		return;
 	}
 	l->n++;
-	drain_load(l->d, name);
+	drain_import_queued(l->d, name);
 }
 
 /* Start-up: queue/ into the table; returns how many messages it holds. */
 size_t
-drain_load_all(struct drain *d)
+drain_import_load(struct drain *d)
 {
 	struct drain_loading	 l;
 
 	l.d = d;
 	l.n = 0;
-	(void)queue_ids_each(d->queuefd, drain_load_one, &l);
+	(void)queue_ids_each(d->queuefd, drain_import_queued_one, &l);
 	return l.n;
 }
 
@@ -223,12 +223,12 @@ drain_load_all(struct drain *d)
  * run on the same directory meanwhile, must not move it) and goes on where it
  * stopped, so a refill reads the few entries it takes in rather than the
  * whole directory.  At the end of a pass a new one starts only if a
- * message was left out since the last began (drain_admit sets
+ * message was left out since the last began (drain_q_admit sets
  * its backlog again).  Called after each message leaves the table
  * (drain_try_done) and once per turn of the main loop.
  */
 void
-drain_refill(struct drain *d)
+drain_import_refill(struct drain *d)
 {
 	struct dirent	*de;
 	struct stat	 st;
@@ -257,9 +257,9 @@ drain_refill(struct drain *d)
 		}
 		/* the pass read its entries in batches, maybe before one of
 		   them was delivered and removed: only what is there now */
-		if (spool_id_ok(de->d_name) && drain_find(&d->q, de->d_name,
+		if (spool_id_ok(de->d_name) && drain_q_find(&d->q, de->d_name,
 		    &qi) == -1 && fstatat(d->queuefd, de->d_name, &st,
 		    AT_SYMLINK_NOFOLLOW) == 0)
-			drain_load(d, de->d_name);
+			drain_import_queued(d, de->d_name);
 	}
 }

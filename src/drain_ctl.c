@@ -59,7 +59,7 @@ drain_ctl_where(const struct drain *d, const char *id, size_t *qi)
 {
 	struct stat	 st;
 
-	if (drain_find(&d->q, id, qi) == 0)
+	if (drain_q_find(&d->q, id, qi) == 0)
 		return DRAIN_QUEUED;
 	*qi = DRAIN_NOT_HELD;
 	if (spool_id_ok(id) &&
@@ -360,7 +360,7 @@ drain_ctl_flush(struct drain_ask *a)
 	}
 	if (a->where == DRAIN_QUEUED && a->qi == DRAIN_NOT_HELD) {
 		/* the operator asked for this one: past the bound */
-		if (drain_add(q, a->req->id, 0) == -1)
+		if (drain_q_add(q, a->req->id, 0) == -1)
 			return DRAIN_CTL_OSERR;
 		n++;
 	}
@@ -374,7 +374,7 @@ drain_ctl_flush(struct drain_ask *a)
 	}
 	/*
 	 * The queue past active_queue_limit: due as it is taken in
-	 * (drain_load); only for whoever may flush every message.
+	 * (drain_import_queued); only for whoever may flush every message.
 	 * Messages may wait in queue/ while q->backlog is 0: a pass over
 	 * queue/ that takes them in has begun (it clears the flag) and
 	 * stopped because the table is full again.
@@ -402,12 +402,12 @@ drain_ctl_hold(struct drain_ask *a)
 		(void)fprintf(a->fp, "%s: already on hold\n", id);
 		return EX_OK;
 	}
-	if (drain_busy(&a->d->q, id))
+	if (drain_q_busy(&a->d->q, id))
 		return drain_ctl_busy(a);
 	if (drain_spool_move(id, a->d->queuefd, a->d->holdfd) == -1)
 		return DRAIN_CTL_OSERR;
 	if (a->qi != DRAIN_NOT_HELD)
-		drain_del(&a->d->q, a->qi);
+		drain_q_del(&a->d->q, a->qi);
 	log_info("%s: placed on hold by uid %u", id, (unsigned int)a->cr->uid);
 	(void)fprintf(a->fp, "%s: placed on hold\n", id);
 	return EX_OK;
@@ -424,7 +424,7 @@ drain_ctl_release(struct drain_ask *a)
 	}
 	if (drain_spool_move(id, a->d->holdfd, a->d->queuefd) == -1)
 		return DRAIN_CTL_OSERR;
-	if (drain_add(&a->d->q, id, 0) == -1)
+	if (drain_q_add(&a->d->q, id, 0) == -1)
 		log_warn("%s: queue table", id);
 	log_info("%s: released from hold by uid %u", id,
 	    (unsigned int)a->cr->uid);
@@ -436,7 +436,7 @@ drain_ctl_release(struct drain_ask *a)
 static int
 drain_ctl_delete_one(struct drain_ask *a)
 {
-	if (a->where == DRAIN_QUEUED && drain_busy(&a->d->q, a->req->id))
+	if (a->where == DRAIN_QUEUED && drain_q_busy(&a->d->q, a->req->id))
 		return drain_ctl_busy(a);
 	if (drain_spool_remove(a->d, a->req->id, a->where, a->qi,
 	    a->cr->uid) == -1)
@@ -462,14 +462,14 @@ drain_ctl_delete(struct drain_ask *a)
 		    a->admin))
 			continue;
 		/* one in flight on a delivery worker: afterwards */
-		if (drain_busy(&d->q, queued.v[i])) {
+		if (drain_q_busy(&d->q, queued.v[i])) {
 			if (drain_ctl_defer(d, queued.v[i], CTL_DELETE,
 			    a->cr->uid) == -1)
 				rc = DRAIN_CTL_OSERR;
 			nbusy++;
 			continue;
 		}
-		if (drain_find(&d->q, queued.v[i], &qi) == -1)
+		if (drain_q_find(&d->q, queued.v[i], &qi) == -1)
 			qi = DRAIN_NOT_HELD;
 		if (drain_spool_remove(d, queued.v[i], DRAIN_QUEUED, qi,
 		    a->cr->uid) == 0)
@@ -496,7 +496,7 @@ drain_ctl_delete(struct drain_ask *a)
 	return EX_OK;
 }
 
-/* drainconn.c takes submit, in two steps: never here */
+/* drain_conn.c takes submit, in two steps: never here */
 static int
 drain_ctl_submit(struct drain_ask *a)
 {
@@ -517,7 +517,7 @@ static int (*const drain_ctl_handlers[])(struct drain_ask *) = {
 };
 
 /*
- * Answer one request (not submit: drainconn.c takes that) into `ans',
+ * Answer one request (not submit: drain_conn.c takes that) into `ans',
  * the connection's buffer, written to the client without blocking.  A
  * request naming a message is refused here when the caller may not see
  * it; the handler does the rest.

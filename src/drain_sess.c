@@ -1,6 +1,6 @@
 /*
  * The drain daemon's session to the smarthost: one per process (the
- * daemon, or each delivery worker with max_sessions, drainwork.c),
+ * daemon, or each delivery worker with max_sessions, drain_work.c),
  * made at start-up by drain_sess_new and passed to every function here.
  *
  * The session outlives a delivery run: after the queue empties it stays
@@ -120,7 +120,7 @@ drain_sess_get(struct drain_sess *ss, char *err, size_t errsz)
 }
 
 size_t
-drain_count_sent(const struct qmsg *m)
+drain_sess_count_sent(const struct qmsg *m)
 {
 	size_t	 i, n = 0;
 
@@ -172,7 +172,7 @@ drain_sess_send(struct drain_sess *ss, struct qmsg *m, char *relay,
 		(void)strlcpy(relay, ss->c.peer, relaysz);
 	ss->nmsg++;
 	for (;;) {
-		nsent = drain_count_sent(m);
+		nsent = drain_sess_count_sent(m);
 		if (smtp_send(&ss->s, m) == -1) {
 			drain_sess_end(ss, 0);
 			break;
@@ -180,7 +180,7 @@ drain_sess_send(struct drain_sess *ss, struct qmsg *m, char *relay,
 		/* 452: the server took what it could in this transaction;
 		   the rest go in a new one now, as long as each round gets
 		   someone through */
-		if (drain_count_sent(m) == nsent || !drain_sess_got_452(m))
+		if (drain_sess_count_sent(m) == nsent || !drain_sess_got_452(m))
 			break;
 	}
 	return 0;

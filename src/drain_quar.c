@@ -85,7 +85,7 @@ drain_quar_bounce(const struct drain *d, struct qmsg *m, const char *why,
  * failed, left in place (logged either way).
  */
 int
-drain_quarantine(const struct drain *d, int dirfd, const char *dir,
+drain_quar_move(const struct drain *d, int dirfd, const char *dir,
     const char *name, int fd, const char *why, int accepted)
 {
 	struct qmsg	 m;

@@ -2,7 +2,7 @@
  * Reading a spool directory: every entry of it, or the queue ids it
  * holds sorted (oldest first: ids sort by arrival).  The daemon walks
  * drop/, queue/, state/, hold/, failed/ and corrupt/ with it; its control
- * requests and mailq without a daemon (queuelocal.c) list queue/ and
+ * requests and mailq without a daemon (queue_local.c) list queue/ and
  * hold/ with it.
  */
 #include <sys/types.h>

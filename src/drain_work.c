@@ -11,14 +11,14 @@
  *	parent: load queue/ID and its state (drain_try_load), mark it in
  *		flight on one idle worker, send the worker the ID
  *	worker: open queue/ID and its state itself, send it on its own
- *		session (drainsess.c), answer each recipient's outcome
+ *		session (drain_sess.c), answer each recipient's outcome
  *		and an end record
  *	parent: apply the outcomes and record them (drain_try_done), the
  *		same code as with one session
  *
  * A message is in flight on at most one worker, and only the parent
  * hands messages out, so no message is ever on two sessions at once;
- * relayq hold and delete leave a message in flight alone (drainctl.c).
+ * relayq hold and delete leave a message in flight alone (drain_ctl.c).
  * Requests and answers are records on a SOCK_SEQPACKET socketpair, one
  * per worker, and the parent checks every index it is sent.
  *
@@ -231,14 +231,14 @@ drain_work_start(struct drain *d, char *err, size_t errsz)
 
 /*
  * Message `id' goes to a worker (busy) or comes back: marked in the
- * queue table, where relayq hold and delete see it (drainctl.c).
+ * queue table, where relayq hold and delete see it (drain_ctl.c).
  */
 static void
 drain_work_mark(struct drain *d, const char *id, int busy)
 {
 	size_t	 qi;
 
-	if (drain_find(&d->q, id, &qi) == 0)
+	if (drain_q_find(&d->q, id, &qi) == 0)
 		d->q.q[qi].busy = (unsigned char)busy;
 }
 
@@ -252,8 +252,9 @@ drain_work_lost(struct drain *d, struct work *w)
 	w->fd = -1;
 	if (!w->busy)
 		return;
-	drain_defer_all(&w->t.m, "4.3.0", RCPT_DEFER, "delivery worker exited "
-	    "during the attempt: message may be delivered more than once");
+	drain_try_defer_all(&w->t.m, "4.3.0", RCPT_DEFER, "delivery worker "
+	    "exited during the attempt: message may be delivered more than "
+	    "once");
 	drain_work_mark(d, w->t.m.id, 0);
 	drain_try_done(d, &w->t, 0, "");
 	w->busy = 0;
@@ -292,14 +293,14 @@ drain_work_answer(struct drain *d, struct work *w)
 	    sizeof(w->t.relay));
 	w->t.connt = w->t.start;
 	if (r.down == WORK_UNREADABLE) {
-		drain_defer_all(&w->t.m, "4.3.0", RCPT_DEFER, r.err);
+		drain_try_defer_all(&w->t.m, "4.3.0", RCPT_DEFER, r.err);
 		r.down = WORK_TRIED;
 	}
 	if (r.down == WORK_NO_SESSION && !d->work->down) {
 		d->work->down = 1;
 		(void)strlcpy(d->work->err, r.err, sizeof(d->work->err));
 	}
-	drain_outage_note(d, r.down != WORK_NO_SESSION);
+	drain_try_outage(d, r.down != WORK_NO_SESSION);
 	drain_work_mark(d, w->t.m.id, 0);
 	drain_try_done(d, &w->t, r.down == WORK_NO_SESSION, r.err);
 	w->busy = 0;
@@ -347,7 +348,7 @@ drain_work_nbusy(const struct drain_work *wk)
  * others and hands what is ready to drain_work_step; control requests
  * are served by that loop meanwhile.  The due messages are listed at
  * the start: outcomes arrive in any order and each may remove its
- * message from the table (drain_del moves entries), so walking the table
+ * message from the table (drain_q_del moves entries), so walking the table
  * by position while that happens could skip one.  -1: no worker
  * (max_sessions 1, or all gone), and the caller delivers on its own
  * session.
@@ -419,7 +420,7 @@ drain_work_hand(struct drain *d)
 			return drain_work_nbusy(wk) > 0;
 		id = wk->due[wk->next++];
 		/* hold, delete or an earlier outcome may have changed it */
-		if (drain_find(&d->q, id, &qi) == -1 ||
+		if (drain_q_find(&d->q, id, &qi) == -1 ||
 		    d->q.q[qi].next > wk->now)
 			continue;
 		if (drain_try_load(d, id, wk->now, &w->t) == -1)
@@ -467,7 +468,7 @@ drain_work_step(struct drain *d, const struct pollfd *pfd)
 	for (i = 0; i < wk->n; i++)
 		if (wk->w[i].fd != -1 && write(wk->w[i].fd, "-", 1) == -1)
 			drain_work_lost(d, &wk->w[i]);
-	drain_sync_queue(d);
+	drain_try_sync(d);
 	return 0;
 }
 

@@ -1,6 +1,6 @@
 /*
  * relayq drain: the connections of the control socket (protocol: ctl.c,
- * requests: drainctl.c, submission: submit.c), served so that no client
+ * requests: drain_ctl.c, submission: submit.c), served so that no client
  * can hold the daemon.  Every connection is non-blocking and looked at
  * only when poll(2) says it is ready, from the main loop and between the
  * messages of a delivery run; none is ever read or written in a loop
