@@ -116,7 +116,8 @@ UNIT_SRCS	 = test/unit.c \
 		   test/unit_drainq.c \
 		   test/unit_queueids.c \
 		   test/unit_sort.c \
-		   test/unit_spool.c
+		   test/unit_spool.c \
+		   test/unit_reload.c
 UNIT_OBJS	 = $(UNIT_SRCS:.c=.o)
 # every module of both programs but their main()
 LIB_OBJS	 = $(COMMON_OBJS) \

@@ -169,6 +169,8 @@ int		 conf_load(struct conf *, const char *, int, int, char *,
 int		 conf_set(struct conf *, const char *, const char *, char *,
 		    size_t);
 void		 conf_free(struct conf *);
+size_t		 conf_keep_running(struct conf *, struct conf *,
+		    void (*)(void *, const char *), void *);
 const char	*conf_domain(struct conf *);
 
 /* log.c */

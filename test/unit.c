@@ -44,6 +44,7 @@ void	 test_queueids(unsigned int *, unsigned int *);	/* unit_queueids.c */
 void	 test_sort(unsigned int *, unsigned int *);	/* unit_sort.c */
 void	 test_tls(unsigned int *, unsigned int *);	/* unit_tls.c */
 void	 test_spool_limits(unsigned int *, unsigned int *); /* unit_spool.c */
+void	 test_reload(unsigned int *, unsigned int *);	/* unit_reload.c */
 
 extern char **environ;
 
@@ -4180,6 +4181,7 @@ static const struct unit_group {
 	{ "sort", NULL, test_sort },
 	{ "tls", NULL, test_tls },
 	{ "spool_limits", NULL, test_spool_limits },
+	{ "reload", NULL, test_reload },
 	{ "idle", test_idle, NULL },	/* after the others have touched their code */
 	{ "authcmd", NULL, test_authcmd },	/* last: SIGCHLD */
 };
