@@ -163,21 +163,21 @@ conf_keep_running(struct conf *next, struct conf *run,
 			continue;
 		switch (k->type) {
 		case CT_HOST:
-			if ((same = conf_ports_within(next, run)) == 0) {
+			same = conf_ports_within(next, run);
+			if (!same) {
 				memcpy(next->host, run->host, sizeof(run->host));
 				next->nhost = run->nhost;
 			}
 			break;
 		case CT_TLSVER:
-			if ((same = next->tls_min_version ==
-			    run->tls_min_version) == 0)
-				next->tls_min_version = run->tls_min_version;
+			same = next->tls_min_version == run->tls_min_version;
+			next->tls_min_version = run->tls_min_version;
 			break;
 		case CT_COUNT:
 			x = (long long *)((char *)next + k->off);
 			y = (long long *)((char *)run + k->off);
-			if ((same = *x == *y) == 0)
-				*x = *y;
+			same = *x == *y;
+			*x = *y;
 			break;
 		case CT_STR:
 		case CT_PATH:

@@ -66,6 +66,7 @@ static const struct {
 	{ "delete",	CTL_DELETE,	CTL_ARG_ID_ALL },
 	{ "submit",	CTL_SUBMIT,	CTL_ARG_NONE },	/* with a descriptor:
 							   submit.c */
+	{ "reload",	CTL_RELOAD,	CTL_ARG_NONE },
 };
 
 /*

@@ -22,6 +22,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
@@ -45,11 +46,12 @@
 #define DRAIN_SCAN	60	/* seconds between fallback scans */
 
 /*
- * The one piece of daemon state outside struct drain: a signal handler
- * has no context to be given, so SIGTERM and SIGINT set this flag, which
- * struct drain points to (d->stop).
+ * The daemon state outside struct drain: a signal handler has no context
+ * to be given, so SIGTERM and SIGINT set this flag, which struct drain
+ * points to (d->stop), and SIGHUP the other, which the loop reads.
  */
 static volatile sig_atomic_t	 drain_sigstop;
+static volatile sig_atomic_t	 drain_sighup;
 
 static int	 drain_lock_pid(const struct drain *, char *, size_t);
 static void	 drain_failed_one(void *, const char *);
@@ -57,60 +59,10 @@ static void	 drain_failed_one(void *, const char *);
 static void
 drain_sig(int sig)
 {
-	(void)sig;
-	drain_sigstop = 1;
-}
-
-/*
- * The secret: owned by us, not readable by group or others, else refuse
- * to start.  Read once; only the first line counts.
- */
-static int
-drain_read_password(struct drain *d, const char *path, char *err,
-    size_t errsz)
-{
-	struct stat	 st;
-	char		 buf[1024], who[140];
-	ssize_t		 n;
-	int		 fd;
-
-	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1) {
-		(void)snprintf(err, errsz, "auth_password_file %s: %s", path,
-		    strerror(errno));
-		return -1;
-	}
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
-		(void)snprintf(err, errsz, "auth_password_file %s: not a "
-		    "regular file", path);
-		goto fail;
-	}
-	if (st.st_uid != geteuid() || (st.st_mode & 077) != 0) {
-		util_owner(geteuid(), getegid(), who, sizeof(who));
-		(void)snprintf(err, errsz, "auth_password_file %s must be "
-		    "owned by %.*s, the user the daemon runs as, and readable "
-		    "by it alone: as root, \"chown %s %s; chmod 600 %s\"",
-		    path, (int)strcspn(who, ":"), who, who, path, path);
-		goto fail;
-	}
-	n = read(fd, buf, sizeof(buf) - 1);
-	if (n <= 0) {
-		(void)snprintf(err, errsz, "auth_password_file %s: %s", path,
-		    n == 0 ? "empty" : strerror(errno));
-		goto fail;
-	}
-	buf[n] = '\0';
-	buf[strcspn(buf, "\r\n")] = '\0';
-	d->password = strdup(buf);
-	explicit_bzero(buf, sizeof(buf));
-	(void)close(fd);
-	if (d->password == NULL) {
-		(void)snprintf(err, errsz, "out of memory");
-		return -1;
-	}
-	return 0;
- fail:
-	(void)close(fd);
-	return -1;
+	if (sig == SIGHUP)
+		drain_sighup = 1;
+	else
+		drain_sigstop = 1;
 }
 
 static int
@@ -339,7 +291,7 @@ drain_lock_pid(const struct drain *d, char *err, size_t errsz)
 static int
 drain_setup(struct drain *d, int foreground, char *err, size_t errsz)
 {
-	char	 msg[256];
+	char	 path[PATH_MAX];
 	int	 created;
 
 	/* as root, before dropping it: the spool's parent is root's */
@@ -352,36 +304,22 @@ drain_setup(struct drain *d, int foreground, char *err, size_t errsz)
 		    "daemon in the background has no stderr");
 		return -1;
 	}
-	if (d->conf->nhost == 0) {
-		(void)snprintf(err, errsz, "%s: no smarthost configured",
-		    d->conf->path);
+	if (drain_conf_check(d->conf, err, errsz) == -1)
 		return -1;
-	}
-	if (d->conf->auth_user != NULL &&
-	    d->conf->auth_password_file == NULL &&
-	    d->conf->auth_password_command == NULL) {
-		(void)snprintf(err, errsz, "%s: auth_user needs "
-		    "auth_password_file or auth_password_command",
-		    d->conf->path);
-		return -1;
-	}
 	/* before any secret is in memory */
 	if (auth_nodump(err, errsz) == -1)
 		return -1;
-	if (d->conf->auth_mechanisms != NULL &&
-	    auth_check_list(d->conf->auth_mechanisms, msg,
-	    sizeof(msg)) == -1) {
-		(void)snprintf(err, errsz, "%s: %s", d->conf->path, msg);
-		return -1;
-	}
 	if (d->conf->auth_password_file != NULL &&
-	    drain_read_password(d, d->conf->auth_password_file, err,
-	    errsz) == -1)
+	    drain_conf_password(d->conf->auth_password_file, &d->password,
+	    err, errsz) == -1)
 		return -1;
 	/* `tls off' (trusted LAN relay, no AUTH) needs no trust anchors */
 	if (!(d->conf->tls_set && d->conf->tls == TLS_OFF) &&
 	    tls_init(d->conf, err, errsz) == -1)
 		return -1;
+	/* reload reads the file again by name, from the spool (drain_conf.c) */
+	if (d->conf->path[0] != '/' && realpath(d->conf->path, path) != NULL)
+		(void)strlcpy(d->conf->path, path, sizeof(d->conf->path));
 	if (chdir(d->conf->spool) == -1) {
 		drain_spool_error(d->conf, err, errsz, d->conf->spool, errno);
 		return -1;
@@ -455,9 +393,9 @@ drain_main(struct conf *conf, int foreground)
 	sa.sa_handler = drain_sig;
 	(void)sigaction(SIGTERM, &sa, NULL);
 	(void)sigaction(SIGINT, &sa, NULL);
+	(void)sigaction(SIGHUP, &sa, NULL);	/* reload: drain_conf.c */
 	sa.sa_handler = SIG_IGN;
 	(void)sigaction(SIGPIPE, &sa, NULL);
-	(void)sigaction(SIGHUP, &sa, NULL);
 	/* the domain (conf_domain: /etc/mailname, the host name) for
 	 * bounces and ORCPT, looked up before the sandbox and the workers */
 	(void)conf_domain(conf);
@@ -556,7 +494,17 @@ drain_main(struct conf *conf, int foreground)
 		if (n > 0 && (pfd[1].revents & POLLIN))
 			while (read(ifd, evbuf, sizeof(evbuf)) > 0)
 				;	/* the events only say "look again" */
+		if (drain_sighup && !*d->stop) {
+			drain_sighup = 0;
+			(void)drain_conf_reload(d, "SIGHUP", NULL, err,
+			    sizeof(err));
+		}
 		drain_conn_serve(d);	/* ready ones and deadlines only */
+		/* relayq reload or SIGHUP took a new file: the workers too */
+		if (d->reloaded) {
+			drain_work_reload(d);
+			d->reloaded = 0;
+		}
 		drain_sess_idle_check(d->sess, n > 0 ? pfd[3].revents : 0);
 		if (drain_work_running(d))
 			ended = drain_work_step(d, n > 0 ? pfd + 4 : NULL) == 0;

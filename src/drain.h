@@ -101,6 +101,8 @@ struct drain {
 	struct drain_sess	*sess;		/* this process's session */
 	struct drain_work	*work;		/* NULL: no workers */
 	struct drain_conns	*conns;		/* control connections */
+	int			 reloaded;	/* the workers are to read
+						   the file again */
 };
 
 /*
@@ -119,6 +121,7 @@ int	 drain_work_running(const struct drain *);
 size_t	 drain_work_pollfds(const struct drain *, struct pollfd *);
 int	 drain_work_step(struct drain *, const struct pollfd *);
 void	 drain_work_stop(struct drain *);
+void	 drain_work_reload(struct drain *);
 
 /* drain_conn.c: the control socket's connections */
 #define DRAIN_CONN_MAX	32	/* control connections at once */
@@ -131,6 +134,13 @@ void	 drain_conn_end(struct drain *);
 /* drain_ctl.c: the control requests */
 void	 drain_ctl_one(struct drain *, FILE *, const struct ctl_req *,
 	    const struct ucred *);
+
+/* drain_conf.c: the configuration's checks, the secret, reload */
+int	 drain_conf_check(const struct conf *, char *, size_t);
+int	 drain_conf_password(const char *, char **, char *, size_t);
+int	 drain_conf_apply(struct drain *, FILE *, int, char *, size_t);
+int	 drain_conf_reload(struct drain *, const char *, FILE *, char *,
+	    size_t);
 
 /* drain_try.c: one attempt at one message, on a session */
 struct drain_try {
@@ -160,6 +170,7 @@ void	 drain_import_refill(struct drain *);
 
 /* drain_sess.c: this process's session to the smarthost */
 struct drain_sess *drain_sess_new(const struct conf *, const char *);
+void	 drain_sess_reload(struct drain_sess *, const char *);
 void	 drain_sess_end(struct drain_sess *, int);
 int	 drain_sess_send(struct drain_sess *, struct qmsg *, char *, size_t,
 	    char *, size_t);

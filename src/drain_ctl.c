@@ -299,7 +299,7 @@ struct drain_ask {
 	enum drain_where	 where;		/* of req->id, when given */
 	size_t			 qi;		/* its table index */
 	FILE			*fp;
-	char			 msg[256];
+	char			 msg[600];
 };
 
 /*
@@ -504,6 +504,27 @@ drain_ctl_submit(struct drain_ask *a)
 	return DRAIN_CTL_OSERR;
 }
 
+/* relayq reload: for whoever may flush every message (drain_conf.c) */
+static int
+drain_ctl_reload(struct drain_ask *a)
+{
+	char	 why[64], err[sizeof(a->msg) - 64];
+
+	if (!a->admin) {
+		(void)snprintf(a->msg, sizeof(a->msg), "only root, the daemon's "
+		    "user and the %s group may reload the daemon", RELAYQ_USER);
+		return EX_NOPERM;
+	}
+	(void)snprintf(why, sizeof(why), "relayq reload by uid %u",
+	    (unsigned int)a->cr->uid);
+	if (drain_conf_reload(a->d, why, a->fp, err, sizeof(err)) == -1) {
+		(void)snprintf(a->msg, sizeof(a->msg), "reload: %s; the "
+		    "running configuration stays", err);
+		return EX_CONFIG;
+	}
+	return EX_OK;
+}
+
 /* indexed by enum ctl_cmd */
 static int (*const drain_ctl_handlers[])(struct drain_ask *) = {
 	[CTL_QUEUE] = drain_ctl_queue,
@@ -514,6 +535,7 @@ static int (*const drain_ctl_handlers[])(struct drain_ask *) = {
 	[CTL_RELEASE] = drain_ctl_release,
 	[CTL_DELETE] = drain_ctl_delete,
 	[CTL_SUBMIT] = drain_ctl_submit,
+	[CTL_RELOAD] = drain_ctl_reload,
 };
 
 /*

@@ -50,6 +50,18 @@ drain_sess_new(const struct conf *conf, const char *password)
 	return ss;
 }
 
+/*
+ * The configuration was reloaded (drain_conf.c): a parked session ends,
+ * so the next message opens one with the new settings, and the secret
+ * may be new.
+ */
+void
+drain_sess_reload(struct drain_sess *ss, const char *password)
+{
+	drain_sess_end(ss, 1);
+	ss->password = password;
+}
+
 /* End the session: with QUIT when it is still in a state to take one. */
 void
 drain_sess_end(struct drain_sess *ss, int quit)

@@ -96,7 +96,10 @@ struct drain_work {
 	char		 err[REPLY_MAX + 128];
 };
 
-/* worker: answer one request (a queue id; "-" = the run is over) */
+/*
+ * worker: answer one request (a queue id; "-" = the run is over;
+ * "reload" = read the configuration file again: drain_conf.c)
+ */
 static void
 drain_work_serve(struct drain *d, int fd, const char *id)
 {
@@ -104,6 +107,12 @@ drain_work_serve(struct drain *d, int fd, const char *id)
 	struct qmsg	 m;
 	size_t		 i;
 
+	if (strcmp(id, "reload") == 0) {
+		if (drain_conf_apply(d, NULL, 0, r.err, sizeof(r.err)) == -1)
+			log_warnx("reload: a delivery worker: %s; it keeps "
+			    "the configuration it had", r.err);
+		return;
+	}
 	if (strcmp(id, "-") == 0) {
 		drain_sess_park(d->sess);
 		if (drain_sess_idle_fd(d->sess) == -1)
@@ -470,6 +479,22 @@ drain_work_step(struct drain *d, const struct pollfd *pfd)
 			drain_work_lost(d, &wk->w[i]);
 	drain_try_sync(d);
 	return 0;
+}
+
+/*
+ * The daemon took a new configuration file: each worker reads it too.
+ * A busy one reads the record when its message is done (the socket
+ * keeps records in order), and answers nothing to it.
+ */
+void
+drain_work_reload(struct drain *d)
+{
+	struct drain_work	*wk = d->work;
+	size_t			 i;
+
+	for (i = 0; wk != NULL && i < wk->n; i++)
+		if (wk->w[i].fd != -1 && write(wk->w[i].fd, "reload", 6) == -1)
+			drain_work_lost(d, &wk->w[i]);
 }
 
 /*

@@ -42,6 +42,8 @@ static const struct {
 	{ "hold", "ID", "keep a message from delivery until release" },
 	{ "release", "ID", "deliver a held message again" },
 	{ "flush", "[ID]", "retry deferred mail now" },
+	{ "reload", "", "read the configuration file again (as SIGHUP); a "
+	    "bad file keeps the running one" },
 	{ "delete", "ID | all", "remove a message, or every message" },
 	{ "check", "", "check configuration, secret, log file and spool; "
 	    "each problem with its fix" },
@@ -122,7 +124,7 @@ main(int argc, char *argv[])
 {
 	static const char *const ctlcmds[] = {
 		"queue", "status", "show", "flush", "hold", "release",
-		"delete", NULL
+		"delete", "reload", NULL
 	};
 	struct conf	 conf;
 	const char	*cfg = NULL;
@@ -163,7 +165,9 @@ main(int argc, char *argv[])
 	conf_init(&conf);
 	if (conf_load(&conf, cfg != NULL ? cfg : CONF_PATH, cfg != NULL, 1,
 	    errbuf, sizeof(errbuf)) == -1)
-		errx(EX_CONFIG, "%s", errbuf);
+		errx(EX_CONFIG, "%s%s", errbuf, strcmp(argv[0], "reload") ==
+		    0 ? "; the daemon was not asked to reload and keeps its "
+		    "running configuration" : "");
 	if (strcmp(argv[0], "probe") == 0 && argc == 1) {
 		ch = probe_main(&conf);
 		conf_free(&conf);	/* LeakSanitizer builds see real leaks */

@@ -304,6 +304,7 @@ enum ctl_cmd {
 	CTL_RELEASE,
 	CTL_DELETE,
 	CTL_SUBMIT,
+	CTL_RELOAD,
 };
 struct ctl_req {
 	enum ctl_cmd	 cmd;
