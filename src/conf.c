@@ -28,56 +28,68 @@ enum conf_type {
 	CT_LIST,	/* repeatable: the values joined by spaces */
 };
 
+/*
+ * `restart': the running daemon cannot take a new value on reload
+ * (SIGHUP, relayq reload) and keeps the one it started with until it is
+ * restarted (conf_keep_running).  Why, key by key: the sandbox holds
+ * the spool, log, alias and CA files by the inodes it found at start-up
+ * and allows TCP connections to the smarthost ports it had then (a
+ * Landlock ruleset can be narrowed, never widened); the TLS
+ * configuration and the password helper are set up once, before the
+ * sandbox; the session slots are sized at start-up.
+ */
 struct conf_key {
 	const char	*name;
 	enum conf_type	 type;
 	size_t		 off;
+	int		 restart;
 };
 
 #define O(f)	offsetof(struct conf, f)
 static const struct conf_key conf_keys[] = {
-	{ "smarthost",		CT_HOST,	0 },
-	{ "tls",		CT_TLS,		0 },
-	{ "tls_ca_file",	CT_PATH,	O(tls_ca_file) },
-	{ "tls_min_version",	CT_TLSVER,	0 },
-	{ "tls_fingerprint",	CT_PIN,		0 },
-	{ "tls_client_cert",	CT_PATH,	O(tls_client_cert) },
-	{ "tls_client_key",	CT_PATH,	O(tls_client_key) },
-	{ "auth_user",		CT_STR,		O(auth_user) },
-	{ "auth_password_file",	CT_PATH,	O(auth_password_file) },
-	{ "auth_password_command", CT_STR,	O(auth_password_command) },
-	{ "auth_mechanisms",	CT_STR,		O(auth_mechanisms) },
-	{ "helo_name",		CT_STR,		O(helo_name) },
-	{ "domain",		CT_STR,		O(domain) },
-	{ "spool",		CT_PATH,	O(spool) },
-	{ "log",		CT_STR,		O(log) },
-	{ "max_message_size",	CT_SIZE,	O(max_message_size) },
-	{ "queue_minfree",	CT_SIZE,	O(queue_minfree) },
-	{ "queue_lifetime",	CT_DURATION,	O(queue_lifetime) },
-	{ "retry_min",		CT_DURATION,	O(retry_min) },
-	{ "retry_max",		CT_DURATION,	O(retry_max) },
-	{ "timeout_connect",	CT_DURATION,	O(timeout_connect) },
-	{ "timeout_command",	CT_DURATION,	O(timeout_command) },
-	{ "timeout_data",	CT_DURATION,	O(timeout_data) },
-	{ "add_received",	CT_BOOL,	O(add_received) },
-	{ "aliases",		CT_PATH,	O(aliases) },
-	{ "admin_address",	CT_STR,		O(admin_address) },
-	{ "default_sender",	CT_STR,		O(default_sender) },
-	{ "force_sender",	CT_STR,		O(force_sender) },
-	{ "force_from",		CT_BOOL,	O(force_from) },
-	{ "sender_canonical",	CT_PATH,	O(sender_canonical) },
-	{ "bounce_to",		CT_STR,		O(bounce_to) },
-	{ "max_sessions",	CT_COUNT,	O(max_sessions) },
-	{ "active_queue_limit",	CT_COUNT,	O(active_queue_limit) },
-	{ "max_messages_per_session", CT_COUNT,	O(max_messages_per_session) },
-	{ "idle_timeout",	CT_DURATION,	O(idle_timeout) },
-	{ "failed_keep",	CT_DURATION,	O(failed_keep) },
-	{ "listen",		CT_LIST,	O(listen) },
-	{ "listen_allow",	CT_LIST,	O(listen_allow) },
-	{ "listen_max_connections", CT_COUNT,	O(listen_max_connections) },
-	{ "listen_max_per_client", CT_COUNT,	O(listen_max_per_client) },
-	{ "listen_timeout",	CT_DURATION,	O(listen_timeout) },
-	{ "listen_data_timeout", CT_DURATION,	O(listen_data_timeout) },
+	{ "smarthost",		CT_HOST,	0, 1 },
+	{ "tls",		CT_TLS,		0, 0 },
+	{ "tls_ca_file",	CT_PATH,	O(tls_ca_file), 1 },
+	{ "tls_min_version",	CT_TLSVER,	0, 1 },
+	{ "tls_fingerprint",	CT_PIN,		0, 0 },
+	{ "tls_client_cert",	CT_PATH,	O(tls_client_cert), 1 },
+	{ "tls_client_key",	CT_PATH,	O(tls_client_key), 1 },
+	{ "auth_user",		CT_STR,		O(auth_user), 0 },
+	{ "auth_password_file",	CT_PATH,	O(auth_password_file), 1 },
+	{ "auth_password_command", CT_STR,	O(auth_password_command), 1 },
+	{ "auth_mechanisms",	CT_STR,		O(auth_mechanisms), 0 },
+	{ "helo_name",		CT_STR,		O(helo_name), 0 },
+	{ "domain",		CT_STR,		O(domain), 0 },
+	{ "spool",		CT_PATH,	O(spool), 1 },
+	{ "log",		CT_STR,		O(log), 1 },
+	{ "max_message_size",	CT_SIZE,	O(max_message_size), 0 },
+	{ "queue_minfree",	CT_SIZE,	O(queue_minfree), 0 },
+	{ "queue_lifetime",	CT_DURATION,	O(queue_lifetime), 0 },
+	{ "retry_min",		CT_DURATION,	O(retry_min), 0 },
+	{ "retry_max",		CT_DURATION,	O(retry_max), 0 },
+	{ "timeout_connect",	CT_DURATION,	O(timeout_connect), 0 },
+	{ "timeout_command",	CT_DURATION,	O(timeout_command), 0 },
+	{ "timeout_data",	CT_DURATION,	O(timeout_data), 0 },
+	{ "add_received",	CT_BOOL,	O(add_received), 0 },
+	{ "aliases",		CT_PATH,	O(aliases), 1 },
+	{ "admin_address",	CT_STR,		O(admin_address), 0 },
+	{ "default_sender",	CT_STR,		O(default_sender), 0 },
+	{ "force_sender",	CT_STR,		O(force_sender), 0 },
+	{ "force_from",		CT_BOOL,	O(force_from), 0 },
+	{ "sender_canonical",	CT_PATH,	O(sender_canonical), 0 },
+	{ "bounce_to",		CT_STR,		O(bounce_to), 0 },
+	{ "max_sessions",	CT_COUNT,	O(max_sessions), 1 },
+	{ "active_queue_limit",	CT_COUNT,	O(active_queue_limit), 0 },
+	{ "max_messages_per_session", CT_COUNT,	O(max_messages_per_session), 0 },
+	{ "idle_timeout",	CT_DURATION,	O(idle_timeout), 0 },
+	{ "failed_keep",	CT_DURATION,	O(failed_keep), 0 },
+	/* the listener's (listen.c): read when relayq smtpd starts */
+	{ "listen",		CT_LIST,	O(listen), 0 },
+	{ "listen_allow",	CT_LIST,	O(listen_allow), 0 },
+	{ "listen_max_connections", CT_COUNT,	O(listen_max_connections), 0 },
+	{ "listen_max_per_client", CT_COUNT,	O(listen_max_per_client), 0 },
+	{ "listen_timeout",	CT_DURATION,	O(listen_timeout), 0 },
+	{ "listen_data_timeout", CT_DURATION,	O(listen_data_timeout), 0 },
 };
 #undef O
 
@@ -127,6 +139,86 @@ conf_free(struct conf *c)
 			free(*(char **)((char *)c + k->off));
 	}
 	conf_init(c);
+}
+
+/* Every port of `a' is one of `b''s: the sandbox allows only those. */
+static int
+conf_ports_within(const struct conf *a, const struct conf *b)
+{
+	size_t	 i, j;
+
+	for (i = 0; i < a->nhost; i++) {
+		for (j = 0; j < b->nhost; j++)
+			if (strcmp(a->host[i].port, b->host[j].port) == 0)
+				break;
+		if (j == b->nhost)
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * On reload: `next' (just loaded) takes back the running value of every
+ * key marked `restart' in conf_keys that it changes, and `note' is told
+ * the key's name.  Values are swapped, not copied, so conf_free(run)
+ * afterwards frees what `next' had.  The smarthost list is taken as it
+ * is unless it needs a port the running daemon may not connect to.
+ * Returns how many keys kept their running value.
+ */
+size_t
+conf_keep_running(struct conf *next, struct conf *run,
+    void (*note)(void *, const char *), void *arg)
+{
+	const struct conf_key	*k;
+	char			**a, **b, *t;
+	long long		*x, *y;
+	size_t			 i, n = 0;
+	int			 same;
+
+	for (i = 0; i < sizeof(conf_keys) / sizeof(conf_keys[0]); i++) {
+		k = &conf_keys[i];
+		if (!k->restart)
+			continue;
+		switch (k->type) {
+		case CT_HOST:
+			same = conf_ports_within(next, run);
+			if (!same) {
+				memcpy(next->host, run->host, sizeof(run->host));
+				next->nhost = run->nhost;
+			}
+			break;
+		case CT_TLSVER:
+			same = next->tls_min_version == run->tls_min_version;
+			next->tls_min_version = run->tls_min_version;
+			break;
+		case CT_COUNT:
+			x = (long long *)((char *)next + k->off);
+			y = (long long *)((char *)run + k->off);
+			same = *x == *y;
+			*x = *y;
+			break;
+		case CT_STR:
+		case CT_PATH:
+			a = (char **)((char *)next + k->off);
+			b = (char **)((char *)run + k->off);
+			same = *a == NULL || *b == NULL ? *a == *b :
+			    strcmp(*a, *b) == 0;
+			if (!same) {
+				t = *a;
+				*a = *b;
+				*b = t;
+			}
+			break;
+		default:	/* no other type is marked restart */
+			same = 1;
+			break;
+		}
+		if (!same) {
+			note(arg, k->name);
+			n++;
+		}
+	}
+	return n;
 }
 
 /* "host", "host:port", "[host]:port", "[2001:db8::1]:port" */

@@ -15,7 +15,7 @@
  * once its copy is checked and on disk, the client says commit LF, and
  * only then does the daemon release the copy to the queue and answer
  * OK <id> LF.  The daemon serves every connection without blocking and
- * gives each a few seconds in total (drainconn.c).
+ * gives each a few seconds in total (drain_conn.c).
  *
  * The socket is mode 0666 on purpose: anyone may ask, and the daemon
  * decides what each caller may see or change from the peer credentials
@@ -45,20 +45,29 @@
 #define CTL_WAIT	30	/* seconds a client waits for the daemon, which
 				   answers between messages of a run */
 
+/* what a request takes after its name */
+enum ctl_arg {
+	CTL_ARG_NONE,
+	CTL_ARG_ID,		/* a queue id, required */
+	CTL_ARG_ID_OPT,		/* a queue id, or nothing */
+	CTL_ARG_ID_ALL,		/* a queue id or "all" */
+};
+
 static const struct {
 	const char	*name;
 	enum ctl_cmd	 cmd;
-	int		 arg;	/* 0 none, 1 required id, 2 optional id,
-				   3 id or "all" */
+	enum ctl_arg	 arg;
 } ctl_cmds[] = {
-	{ "queue",	CTL_QUEUE,	0 },
-	{ "status",	CTL_STATUS,	0 },
-	{ "show",	CTL_SHOW,	1 },
-	{ "flush",	CTL_FLUSH,	2 },
-	{ "hold",	CTL_HOLD,	1 },
-	{ "release",	CTL_RELEASE,	1 },
-	{ "delete",	CTL_DELETE,	3 },
-	{ "submit",	CTL_SUBMIT,	0 },	/* with a descriptor: submit.c */
+	{ "queue",	CTL_QUEUE,	CTL_ARG_NONE },
+	{ "status",	CTL_STATUS,	CTL_ARG_NONE },
+	{ "show",	CTL_SHOW,	CTL_ARG_ID },
+	{ "flush",	CTL_FLUSH,	CTL_ARG_ID_OPT },
+	{ "hold",	CTL_HOLD,	CTL_ARG_ID },
+	{ "release",	CTL_RELEASE,	CTL_ARG_ID },
+	{ "delete",	CTL_DELETE,	CTL_ARG_ID_ALL },
+	{ "submit",	CTL_SUBMIT,	CTL_ARG_NONE },	/* with a descriptor:
+							   submit.c */
+	{ "reload",	CTL_RELOAD,	CTL_ARG_NONE },
 };
 
 /*
@@ -101,19 +110,20 @@ ctl_parse(const char *buf, size_t len, struct ctl_req *req, char *err,
 	}
 	req->cmd = ctl_cmds[i].cmd;
 	if (arg == NULL) {
-		if (ctl_cmds[i].arg == 0 || ctl_cmds[i].arg == 2)
+		if (ctl_cmds[i].arg == CTL_ARG_NONE ||
+		    ctl_cmds[i].arg == CTL_ARG_ID_OPT)
 			return 0;
 		(void)snprintf(err, errsz, "%s: needs a queue id%s",
-		    ctl_cmds[i].name, ctl_cmds[i].arg == 3 ? " or \"all\"" :
-		    "");
+		    ctl_cmds[i].name, ctl_cmds[i].arg == CTL_ARG_ID_ALL ?
+		    " or \"all\"" : "");
 		return -1;
 	}
-	if (ctl_cmds[i].arg == 0) {
+	if (ctl_cmds[i].arg == CTL_ARG_NONE) {
 		(void)snprintf(err, errsz, "%s: takes no argument",
 		    ctl_cmds[i].name);
 		return -1;
 	}
-	if (ctl_cmds[i].arg == 3 && strcmp(arg, "all") == 0) {
+	if (ctl_cmds[i].arg == CTL_ARG_ID_ALL && strcmp(arg, "all") == 0) {
 		req->all = 1;
 		return 0;
 	}
@@ -175,7 +185,7 @@ ctl_error(FILE *ans, int code, const char *msg)
 /*
  * "OK LENGTH": the client knows the answer is whole only when it has
  * LENGTH bytes.  The daemon closes a connection that stops reading
- * (drainconn.c), and without the length a listing cut there would look
+ * (drain_conn.c), and without the length a listing cut there would look
  * like a short queue.
  */
 void

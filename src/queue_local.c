@@ -9,7 +9,6 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
-#include <dirent.h>
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -60,74 +59,28 @@ queue_local_running(const char *spool)
 	return kill((pid_t)pid, 0) == 0 || errno == EPERM;
 }
 
-static int
-queue_local_cmp(const void *a, const void *b)
-{
-	return strcmp(a, b);
-}
-
-/* the ids in spool/DIR, sorted; NULL with errno set when it cannot be read */
-static char *
-queue_local_ids(int spoolfd, const char *dir, size_t *np)
-{
-	char		*v = NULL, *nv;
-	struct dirent	*de;
-	DIR		*d;
-	size_t		 n = 0, cap = 0;
-	int		 fd;
-
-	if ((fd = openat(spoolfd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
-	    -1 || (d = fdopendir(fd)) == NULL) {
-		if (fd != -1)
-			(void)close(fd);
-		return NULL;
-	}
-	while ((de = readdir(d)) != NULL) {
-		if (!spool_id_ok(de->d_name))
-			continue;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 64;
-			if ((nv = reallocarray(v, cap, SPOOL_IDLEN + 1)) ==
-			    NULL) {
-				free(v);
-				(void)closedir(d);
-				return NULL;
-			}
-			v = nv;
-		}
-		memcpy(v + n++ * (SPOOL_IDLEN + 1), de->d_name,
-		    SPOOL_IDLEN + 1);
-	}
-	(void)closedir(d);
-	*np = n;
-	if (v == NULL)		/* none: qsort must not see NULL */
-		return calloc(1, 1);
-	qsort(v, n, SPOOL_IDLEN + 1, queue_local_cmp);
-	return v;
-}
-
 /* one directory's messages, listed; returns how many */
 static size_t
 queue_local_dir(FILE *fp, int spoolfd, int statefd, const char *dir,
     int held, unsigned long long *bytes, size_t shown)
 {
-	struct qmsg	 m;
-	struct stat	 st;
-	char		*ids, err[256];
-	size_t		 i, n = 0, seen = 0;
-	int		 dfd;
+	struct queue_ids	 ids;
+	struct qmsg		 m;
+	struct stat		 st;
+	char			 err[256];
+	size_t			 i, seen = 0;
+	int			 dfd;
 
-	if ((ids = queue_local_ids(spoolfd, dir, &n)) == NULL)
-		return 0;
 	if ((dfd = openat(spoolfd, dir, O_RDONLY | O_DIRECTORY |
-	    O_CLOEXEC)) == -1) {
-		free(ids);
+	    O_CLOEXEC)) == -1)
+		return 0;
+	if (queue_ids_read(dfd, &ids) == -1) {
+		(void)close(dfd);
 		return 0;
 	}
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < ids.n; i++) {
 		/* gone between readdir and open: delivered meanwhile */
-		if (spool_open_msg(dfd, ids + i * (SPOOL_IDLEN + 1), &m, err,
-		    sizeof(err)) == -1)
+		if (spool_open_msg(dfd, ids.v[i], &m, err, sizeof(err)) == -1)
 			continue;
 		(void)spool_read_state(statefd, m.id, &m);
 		if (fstat(m.fd, &st) == -1)
@@ -139,7 +92,7 @@ queue_local_dir(FILE *fp, int spoolfd, int statefd, const char *dir,
 		spool_free_msg(&m);
 	}
 	(void)close(dfd);
-	free(ids);
+	queue_ids_free(&ids);
 	return seen;
 }
 

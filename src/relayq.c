@@ -63,6 +63,8 @@ static const struct relayq_cmd {
 	{ "release", "ID", "deliver a held message again", relayq_ctl, NULL,
 	    0 },
 	{ "flush", "[ID]", "retry deferred mail now", relayq_ctl, NULL, 0 },
+	{ "reload", "", "read the configuration file again (as SIGHUP); a "
+	    "bad file keeps the running one", relayq_ctl, NULL, 0 },
 	{ "delete", "ID | all", "remove a message, or every message",
 	    relayq_ctl, NULL, 0 },
 	{ "check", "", "check configuration, secret, log file and spool; "
@@ -221,7 +223,9 @@ main(int argc, char *argv[])
 	conf_init(&conf);
 	if (conf_load(&conf, cfg != NULL ? cfg : CONF_PATH, cfg != NULL, 1,
 	    errbuf, sizeof(errbuf)) == -1)
-		errx(EX_CONFIG, "%s", errbuf);
+		errx(EX_CONFIG, "%s%s", errbuf, strcmp(argv[0], "reload") ==
+		    0 ? "; the daemon was not asked to reload and keeps its "
+		    "running configuration" : "");
 	if (cmd->plain != NULL && argc != 1)
 		usage();
 	ch = cmd->plain != NULL ? cmd->plain(&conf) : cmd->run(&conf, argc,

@@ -91,8 +91,8 @@ struct conf {
 	time_t			 idle_timeout;	/* session kept after the queue
 						   empties */
 	long long		 max_messages_per_session; /* 0: no limit */
-	long long		 max_sessions;	/* in parallel (drainwork.c) */
-	long long		 active_queue_limit; /* in memory (drainq.c) */
+	long long		 max_sessions;	/* in parallel (drain_work.c) */
+	long long		 active_queue_limit; /* in memory (drain_q.c) */
 	char			*listen;	/* addresses, space-separated */
 	char			*listen_allow;	/* CIDRs beside loopback */
 	long long		 listen_max_connections;
@@ -193,6 +193,8 @@ int		 conf_load(struct conf *, const char *, int, int, char *,
 int		 conf_set(struct conf *, const char *, const char *, char *,
 		    size_t);
 void		 conf_free(struct conf *);
+size_t		 conf_keep_running(struct conf *, struct conf *,
+		    void (*)(void *, const char *), void *);
 const char	*conf_domain(struct conf *);
 
 /* log.c */
@@ -325,6 +327,15 @@ int		 queue_local_list(const char *, FILE *, char *, size_t);
 int		 queue_local_report(const char *);
 void		 queue_local_warn_idle(const char *, const char *);
 
+/* queue_ids.c */
+struct queue_ids {
+	char	(*v)[SPOOL_IDLEN + 1];
+	size_t	 n;
+};
+int		 queue_ids_each(int, void (*)(void *, const char *), void *);
+int		 queue_ids_read(int, struct queue_ids *);
+void		 queue_ids_free(struct queue_ids *);
+
 /* stopcmd.c */
 int		 stop_main(const struct conf *);
 
@@ -339,7 +350,7 @@ int		 check_main(const struct conf *);
 #define CTL_SOCKET		"ctl"
 #define CTL_LINEMAX		64
 /* seconds the daemon gives a connection to send its request, and for
-   the whole exchange (drainconn.c) */
+   the whole exchange (drain_conn.c) */
 #define CTL_REQWAIT		5
 #define CTL_TOTAL		30
 enum ctl_cmd {
@@ -351,6 +362,7 @@ enum ctl_cmd {
 	CTL_RELEASE,
 	CTL_DELETE,
 	CTL_SUBMIT,
+	CTL_RELOAD,
 };
 struct ctl_req {
 	enum ctl_cmd	 cmd;

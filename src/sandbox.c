@@ -79,7 +79,7 @@
  * /etc anyway (file modes still apply: not /etc/shadow, not private
  * keys), and it is needed besides: getpwuid and getgrouplist read
  * /etc/passwd and /etc/group for the control socket's rights
- * (drainctl.c) and bounces (bounce.c).  Nothing in /etc becomes
+ * (drain_ctl.c) and bounces (bounce.c).  Nothing in /etc becomes
  * writable.
  */
 static const char *const sandbox_ro[] = {
@@ -151,6 +151,33 @@ sandbox_rule(int rfd, const char *path, unsigned long long access)
 	    &pb, 0);
 	(void)close(pb.parent_fd);
 	return rc;
+}
+
+/*
+ * The directory holding `path', read-only: the file is read again by
+ * name later, and a rule on the file itself would hold the inode found
+ * now, so one replaced by rename (editors, sed -i, configuration
+ * management) could not be opened.  What that allows beyond the file:
+ * reading what the daemon's user may read beneath that directory anyway
+ * (file modes still apply); nothing becomes writable.  A path without a
+ * directory part, or not a regular file, keeps the rule on the file.
+ */
+static int
+sandbox_rule_dir(int rfd, const char *path)
+{
+	struct stat	 st;
+	char		 dir[1024];
+	const char	*slash = strrchr(path, '/');
+
+	/* not /dev for "aliases /dev/null" */
+	if (slash == NULL || (size_t)(slash - path) >= sizeof(dir) ||
+	    stat(path, &st) == -1 || !S_ISREG(st.st_mode))
+		return sandbox_rule(rfd, path, LL_RO);
+	if (slash == path)
+		return sandbox_rule(rfd, "/", LL_RO);
+	(void)memcpy(dir, path, (size_t)(slash - path));
+	dir[slash - path] = '\0';
+	return sandbox_rule(rfd, dir, LL_RO);
 }
 
 /*
@@ -266,15 +293,14 @@ sandbox_landlock(const struct conf *conf, const char **why, char *ports,
 		*why = "cannot create a ruleset";
 		return -1;
 	}
-	/* the alias file: a local sender's bounces follow it (bounce.c).
-	 * A rule holds the inode: outside /etc (which sandbox_ro covers
-	 * whole), an editor that replaces the file by a rename cuts the
-	 * daemon off until restart, and bounces then go to the envelope
-	 * sender, with a log line saying so */
+	/* the configuration file, read again on reload (drain_conf.c),
+	 * and the alias file, which a local sender's bounces follow
+	 * (bounce.c): their directories, so that a file replaced by
+	 * rename is still read (sandbox_rule_dir) */
 	if (sandbox_rule(rfd, conf->spool, LL_SPOOL) == -1 ||
-	    sandbox_rule(rfd, conf->path, LL_RO) == -1 ||
-	    sandbox_rule(rfd, conf->aliases != NULL ? conf->aliases :
-	    SYSCONFDIR "/aliases", LL_RO) == -1 ||
+	    sandbox_rule_dir(rfd, conf->path) == -1 ||
+	    sandbox_rule_dir(rfd, conf->aliases != NULL ? conf->aliases :
+	    SYSCONFDIR "/aliases") == -1 ||
 	    (conf->tls_ca_file != NULL &&
 	    sandbox_rule(rfd, conf->tls_ca_file, LL_RO) == -1) ||
 	    (conf->log != NULL && conf->log[0] == '/' &&

@@ -363,7 +363,7 @@ tls_init(const struct conf *conf, char *err, size_t errsz)
 }
 
 /*
- * In a forked delivery worker (drainwork.c): the generator state was
+ * In a forked delivery worker (drain_work.c): the generator state was
  * copied from the parent, so without fresh entropy every worker would
  * draw the same randoms as its siblings (TLS client randoms, key shares).
  */

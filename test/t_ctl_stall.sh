@@ -1,7 +1,7 @@
 # The control socket cannot be held by a local user, and socket
 # submission is exactly once.  Sourced by test/check.sh.
 #
-# Before drainconn.c the daemon read one connection at a time, in the
+# Before drain_conn.c the daemon read one connection at a time, in the
 # thread that delivers, with a 2 s timeout per read: the slow clients
 # here (a byte every 1.8 s on each of 3 connections) held every delivery
 # and made another user's mailq time out (exit 69).  And a submission

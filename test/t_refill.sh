@@ -1,4 +1,4 @@
-# The queue table refills continuously (src/drain.c, drain_refill): with
+# The queue table refills continuously (src/drain_import.c, drain_import_refill): with
 # more messages queued than active_queue_limit, each that leaves the
 # table makes room for the next from queue/ at once, whatever
 # max_sessions is.  Before, they waited for the scan a minute later:

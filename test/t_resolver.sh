@@ -51,7 +51,7 @@ hosts: files dns'
 options timeout:1 attempts:1'
 	rm -f "$T/etc/resolv.conf" && ln -s "$T/resolve/resolv.conf" "$T/etc/resolv.conf"
 	# a user known only to the daemon's /etc, in the daemon's group as a
-	# supplementary group: an admin of the control socket (drainctl.c
+	# supplementary group: an admin of the control socket (drain_ctl.c
 	# reads /etc/passwd and /etc/group under the sandbox for that)
 	echo "rqadmin:x:54330:54330::/nonexistent:/usr/sbin/nologin" >> "$T/etc/passwd"
 	echo "rqadmin:x:54330:" >> "$T/etc/group"

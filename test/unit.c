@@ -181,10 +181,12 @@ static const struct unit_group {
 	{ "bs", test_bs },
 	{ "listen", test_listen },
 	{ "drainq", test_drainq },
+	{ "queueids", test_queueids },
 	{ "sort", test_sort },
 	{ "tls", test_tls },
 	{ "spool_limits", test_spool_limits },
 	{ "canon", test_canon },
+	{ "reload", test_reload },
 	{ "idle", test_idle },	/* after the others have touched their code */
 	{ "authcmd", test_authcmd },	/* last: SIGCHLD */
 };

@@ -1,9 +1,9 @@
 /*
- * Unit tests for src/drainq.c, the daemon's queue table: random adds,
+ * Unit tests for src/drain_q.c, the daemon's queue table: random adds,
  * finds and deletes checked against a plain array, and a start-up load of
  * 100 000 messages that must take linear time (the table used to search
  * every entry for a duplicate on each insert: quadratic).
- * Linked into test/unit (with src/drainq.o); its table of groups runs
+ * Linked into test/unit (with src/drain_q.o); its table of groups runs
  * test_drainq().
  */
 #include <stdint.h>
@@ -18,6 +18,8 @@
 
 #define DQ_IDS	5000
 
+static struct drain_q	 dq;	/* the table under test */
+
 static void
 dq_id(char *buf, size_t sz, size_t n)
 {
@@ -31,26 +33,26 @@ dq_consistent(const char *live)
 	char	 id[SPOOL_IDLEN + 1];
 	size_t	 i, qi, n = 0;
 
-	for (i = 0; i < drain_nq; i++)
-		if (drain_find(drain_q[i].id, &qi) == -1 || qi != i)
+	for (i = 0; i < dq.nq; i++)
+		if (drain_q_find(&dq, dq.q[i].id, &qi) == -1 || qi != i)
 			return 0;
 	for (i = 0; i < DQ_IDS; i++) {
 		dq_id(id, sizeof(id), i);
-		if ((drain_find(id, &qi) == 0) != live[i])
+		if ((drain_q_find(&dq, id, &qi) == 0) != live[i])
 			return 0;
-		if (live[i] && (strcmp(drain_q[qi].id, id) != 0 ||
-		    drain_q[qi].next != (time_t)i))
+		if (live[i] && (strcmp(dq.q[qi].id, id) != 0 ||
+		    dq.q[qi].next != (time_t)i))
 			return 0;
 		n += live[i];
 	}
-	return n == drain_nq;
+	return n == dq.nq;
 }
 
 static void
 dq_clear(void)
 {
-	while (drain_nq > 0)
-		drain_del(0);
+	while (dq.nq > 0)
+		drain_q_del(&dq, 0);
 }
 
 static void
@@ -68,10 +70,11 @@ test_drainq_random(void)
 		dq_id(id, sizeof(id), i);
 		if (random() % 3 != 0) {
 			/* adding a queued id again only updates its time */
-			EXPECT_INT("drain_add", drain_add(id, (time_t)i), 0);
+			EXPECT_INT("drain_q_add", drain_q_add(&dq, id,
+			    (time_t)i), 0);
 			live[i] = 1;
-		} else if (drain_find(id, &qi) == 0) {
-			drain_del(qi);
+		} else if (drain_q_find(&dq, id, &qi) == 0) {
+			drain_q_del(&dq, qi);
 			live[i] = 0;
 		}
 		if (k % 20000 == 0)
@@ -79,7 +82,7 @@ test_drainq_random(void)
 	}
 	EXPECT_INT("table and index consistent", ok && dq_consistent(live), 1);
 	dq_clear();
-	EXPECT_INT("empty after deleting all", drain_nq, 0);
+	EXPECT_INT("empty after deleting all", dq.nq, 0);
 	END();
 }
 
@@ -96,15 +99,15 @@ test_drainq_large(void)
 	(void)clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (i = 0; i < 100000 && rc == 0; i++) {
 		dq_id(id, sizeof(id), i * 7919);
-		rc = drain_add(id, 0);
+		rc = drain_q_add(&dq, id, 0);
 	}
 	(void)clock_gettime(CLOCK_MONOTONIC, &t1);
 	secs = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) /
 	    1e9;
-	EXPECT_INT("drain_add", rc, 0);
-	EXPECT_INT("entries", drain_nq, 100000);
+	EXPECT_INT("drain_q_add", rc, 0);
+	EXPECT_INT("entries", dq.nq, 100000);
 	dq_id(id, sizeof(id), 99999 * 7919);
-	EXPECT_INT("last one found", drain_find(id, &qi) == 0 &&
+	EXPECT_INT("last one found", drain_q_find(&dq, id, &qi) == 0 &&
 	    qi == 99999, 1);
 	/* quadratic was 5e9 compares, tens of seconds; linear is ~20 ms */
 	EXPECT_INT("under 2 s even on a loaded machine", secs < 2.0, 1);
@@ -121,35 +124,37 @@ test_drainq_admit(void)
 	size_t	 i, qi;
 	int	 rc[5];
 
-	CASE("drainq: drain_admit stops at the limit and says so");
-	drain_limit = 3;
-	drain_backlog = 0;
+	CASE("drainq: drain_q_admit stops at the limit and says so");
+	dq.limit = 3;
+	dq.backlog = 0;
 	for (i = 0; i < 5; i++) {
 		dq_id(id, sizeof(id), i);
-		rc[i] = drain_admit(id, 0);
+		rc[i] = drain_q_admit(&dq, id, 0);
 	}
 	EXPECT_INT("the first three taken", rc[0] == 0 && rc[1] == 0 &&
 	    rc[2] == 0, 1);
 	EXPECT_INT("the fourth left", rc[3], 1);
 	EXPECT_INT("the fifth left", rc[4], 1);
-	EXPECT_INT("entries", drain_nq, 3);
-	EXPECT_INT("backlog noted", drain_backlog, 1);
+	EXPECT_INT("entries", dq.nq, 3);
+	EXPECT_INT("backlog noted", dq.backlog, 1);
 	dq_id(id, sizeof(id), 1);
-	EXPECT_INT("a held one, full table: updated", drain_admit(id, 77), 0);
-	EXPECT_INT("its new time", drain_find(id, &qi) == 0 &&
-	    drain_q[qi].next == 77, 1);
+	EXPECT_INT("a held one, full table: updated",
+	    drain_q_admit(&dq, id, 77), 0);
+	EXPECT_INT("its new time", drain_q_find(&dq, id, &qi) == 0 &&
+	    dq.q[qi].next == 77, 1);
 	dq_id(id, sizeof(id), 4);
-	EXPECT_INT("drain_add goes past the limit (operator requests)",
-	    drain_add(id, 0) == 0 && drain_nq == 4, 1);
+	EXPECT_INT("drain_q_add goes past the limit (operator requests)",
+	    drain_q_add(&dq, id, 0) == 0 && dq.nq == 4, 1);
 	dq_clear();
-	drain_limit = SIZE_MAX;
-	drain_backlog = 0;
+	dq.limit = SIZE_MAX;
+	dq.backlog = 0;
 	END();
 }
 
 void
 test_drainq(void)
 {
+	drain_q_init(&dq, SIZE_MAX);
 	test_drainq_random();
 	test_drainq_large();
 	test_drainq_admit();

@@ -21,7 +21,7 @@
 #include "relayq.h"
 #include "unit.h"
 
-#define SORT_REC	(SPOOL_IDLEN + 2)	/* as drainctl.c's listing */
+#define SORT_REC	(SPOOL_IDLEN + 2)	/* as drain_ctl.c's listing */
 #define SORT_MAX	20000
 
 static int

@@ -1,13 +1,16 @@
 /*
- * The daemon's spool at start-up: create it when it is missing and we
+ * The daemon's spool.  At start-up: create it when it is missing and we
  * can (a new installation with a custom `spool', a container's empty
  * volume), and word every problem with it as the command that fixes it,
- * with user and group names rather than numbers.
+ * with user and group names rather than numbers.  Then the operator's
+ * changes to a message: removed with its state, or moved between queue/
+ * and hold/ (relayq delete, hold and release).
  */
 #include <sys/stat.h>
 #include <sys/types.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <string.h>
@@ -24,8 +27,10 @@
  * `spool' than a wish.  Sets *created when it made one.
  */
 int
-drain_spool_make(const char *spool, int *created, char *err, size_t errsz)
+drain_spool_make(const struct conf *conf, int *created, char *err,
+    size_t errsz)
 {
+	const char	*spool = conf->spool;
 	struct stat	 st;
 	struct passwd	*pw;
 	char		 who[140];
@@ -48,7 +53,7 @@ drain_spool_make(const char *spool, int *created, char *err, size_t errsz)
 		    "\"install -d -m 0755 -o %.*s -g %s %s\" (make install "
 		    "does), or correct `spool' in %s", spool, who,
 		    strerror(errno), (int)strcspn(who, ":"), who,
-		    strchr(who, ':') + 1, spool, drain_conf->path);
+		    strchr(who, ':') + 1, spool, conf->path);
 		return -1;
 	}
 	/* umask may have taken bits; and root makes it for the user */
@@ -64,7 +69,8 @@ drain_spool_make(const char *spool, int *created, char *err, size_t errsz)
 
 /* the spool or one of its directories cannot be used: why, and the fix */
 void
-drain_spool_error(char *err, size_t errsz, const char *path, int errnum)
+drain_spool_error(const struct conf *conf, char *err, size_t errsz,
+    const char *path, int errnum)
 {
 	char	 who[140];
 
@@ -73,8 +79,45 @@ drain_spool_error(char *err, size_t errsz, const char *path, int errnum)
 		(void)snprintf(err, errsz, "spool %s: %s: the daemon runs as "
 		    "%s and must own the spool: as root, \"chown -R %s %s\" "
 		    "(relayq check tells the modes)", path, strerror(errnum),
-		    who, who, drain_conf->spool);
+		    who, who, conf->spool);
 	else
 		(void)snprintf(err, errsz, "spool %s: %s (relayq check tells "
 		    "what the spool needs)", path, strerror(errnum));
+}
+
+/* Remove a message from queue/ or hold/ and its state: relayq delete. */
+int
+drain_spool_remove(struct drain *d, const char *id, enum drain_where where,
+    size_t qi, uid_t uid)
+{
+	int	 dirfd = where == DRAIN_HELD ? d->holdfd : d->queuefd;
+
+	/* message first, then state: a crash leaves an orphan state file,
+	   which start-up removes */
+	if (unlinkat(dirfd, id, 0) == -1) {
+		log_warn("%s: delete", id);
+		return -1;
+	}
+	if (unlinkat(d->statefd, id, 0) == -1 && errno != ENOENT)
+		log_warn("%s: unlink state", id);
+	if (fsync(dirfd) == -1)
+		log_warn("%s: fsync after delete", id);
+	if (where == DRAIN_QUEUED && qi != DRAIN_NOT_HELD)
+		drain_q_del(&d->q, qi);
+	log_info("%s: deleted by uid %u", id, (unsigned int)uid);
+	log_info("%s: removed", id);
+	return 0;
+}
+
+/* Move between queue/ and hold/; the state file stays where it is. */
+int
+drain_spool_move(const char *id, int fromfd, int tofd)
+{
+	if (renameat2(fromfd, id, tofd, id, RENAME_NOREPLACE) == -1) {
+		log_warn("%s: moving between queue/ and hold/", id);
+		return -1;
+	}
+	if (fsync(tofd) == -1 || fsync(fromfd) == -1)
+		log_warn("%s: fsync of spool directories", id);
+	return 0;
 }

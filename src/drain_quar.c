@@ -27,8 +27,6 @@
 #include "relayq.h"
 #include "drain.h"
 
-int	drain_corruptfd = -1;
-
 /*
  * The notification for a salvaged envelope: every recipient that could
  * be read has failed with `why'.  Only when the envelope can be trusted
@@ -36,7 +34,8 @@ int	drain_corruptfd = -1;
  * must not make the daemon mail an address of its choosing.
  */
 static void
-drain_quar_bounce(struct qmsg *m, const char *why, char *said, size_t saidsz)
+drain_quar_bounce(const struct drain *d, struct qmsg *m, const char *why,
+    char *said, size_t saidsz)
 {
 	char	*failed, newid[SPOOL_IDLEN + 1], err[160];
 	size_t	 i;
@@ -68,7 +67,7 @@ drain_quar_bounce(struct qmsg *m, const char *why, char *said, size_t saidsz)
 		failed[i] = 1;
 	}
 	m->dsn_ret = 2;		/* the header only: the data is suspect */
-	if (bounce_write(drain_dropfd, drain_conf, m, failed, newid, err,
+	if (bounce_write(d->dropfd, d->conf, m, failed, newid, err,
 	    sizeof(err)) == -1)
 		(void)snprintf(said, saidsz, "cannot queue the non-delivery "
 		    "notification: %s", err);
@@ -86,8 +85,8 @@ drain_quar_bounce(struct qmsg *m, const char *why, char *said, size_t saidsz)
  * failed, left in place (logged either way).
  */
 int
-drain_quarantine(int dirfd, const char *dir, const char *name, int fd,
-    const char *why, int accepted)
+drain_quar_move(const struct drain *d, int dirfd, const char *dir,
+    const char *name, int fd, const char *why, int accepted)
 {
 	struct qmsg	 m;
 	char		 dst[SPOOL_IDLEN + 8], said[256];
@@ -105,7 +104,7 @@ drain_quarantine(int dirfd, const char *dir, const char *name, int fd,
 	    sizeof(said)) == -1)
 		m.datalen = 0;
 	if (committed)
-		drain_quar_bounce(&m, why, said, sizeof(said));
+		drain_quar_bounce(d, &m, why, said, sizeof(said));
 	else
 		(void)strlcpy(said, "no notification: no commit mark",
 		    sizeof(said));
@@ -113,7 +112,7 @@ drain_quarantine(int dirfd, const char *dir, const char *name, int fd,
 	spool_free_msg(&m);
 	/* never over an earlier one of the same name */
 	(void)strlcpy(dst, name, sizeof(dst));
-	for (i = 1; (rc = renameat2(dirfd, name, drain_corruptfd, dst,
+	for (i = 1; (rc = renameat2(dirfd, name, d->corruptfd, dst,
 	    RENAME_NOREPLACE)) == -1 && errno == EEXIST && i < 100; i++)
 		(void)snprintf(dst, sizeof(dst), "%s.%d", name, i);
 	if (rc == -1) {
@@ -121,7 +120,7 @@ drain_quarantine(int dirfd, const char *dir, const char *name, int fd,
 		    "place", dir, name, why, said);
 		return 0;
 	}
-	if (fsync(drain_corruptfd) == -1 || fsync(dirfd) == -1)
+	if (fsync(d->corruptfd) == -1 || fsync(dirfd) == -1)
 		log_warn("%s/%s: fsync of spool directories after moving to "
 		    "corrupt/", dir, name);
 	log_warnx("%s/%s: quarantined in corrupt/%s: %s; %s", dir, name, dst,

@@ -1,6 +1,6 @@
 /*
  * relayq drain: the connections of the control socket (protocol: ctl.c,
- * requests: drainctl.c, submission: submit.c), served so that no client
+ * requests: drain_ctl.c, submission: submit.c), served so that no client
  * can hold the daemon.  Every connection is non-blocking and looked at
  * only when poll(2) says it is ready, from the main loop and between the
  * messages of a delivery run; none is ever read or written in a loop
@@ -62,9 +62,10 @@ struct drain_conn {
 	size_t			 outlen, outoff;
 };
 
-static struct drain_conn	 drain_conns[DRAIN_CONN_MAX];
-static int			 drain_conns_ready;
-static time_t			 drain_conn_refused_logged;
+struct drain_conns {
+	struct drain_conn	 c[DRAIN_CONN_MAX];
+	time_t			 refused_logged;	/* last time said */
+};
 
 static long long
 drain_conn_now(void)
@@ -75,28 +76,30 @@ drain_conn_now(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void
-drain_conn_init(void)
+/* Every slot free; NULL when out of memory. */
+struct drain_conns *
+drain_conn_new(void)
 {
-	size_t	 i;
+	struct drain_conns	*cs;
+	size_t			 i;
 
-	if (drain_conns_ready)
-		return;
+	if ((cs = calloc(1, sizeof(*cs))) == NULL)
+		return NULL;
 	for (i = 0; i < DRAIN_CONN_MAX; i++) {
-		drain_conns[i].fd = -1;
-		drain_conns[i].rfd = -1;
-		drain_conns[i].held.fd = -1;
+		cs->c[i].fd = -1;
+		cs->c[i].rfd = -1;
+		cs->c[i].held.fd = -1;
 	}
-	drain_conns_ready = 1;
+	return cs;
 }
 
 static void
-drain_conn_close(struct drain_conn *c)
+drain_conn_close(struct drain *d, struct drain_conn *c)
 {
 	if (c->held.fd != -1) {
 		log_warnx("%s: submission by uid %u dropped: the client did "
 		    "not commit it", c->held.id, (unsigned int)c->cr.uid);
-		submit_abandon(&c->held, drain_dropfd);
+		submit_abandon(&c->held, d->dropfd);
 	}
 	if (c->rfd != -1)
 		(void)close(c->rfd);
@@ -114,7 +117,7 @@ drain_conn_say(int fd, const char *line)
 }
 
 static void
-drain_conn_write(struct drain_conn *c)
+drain_conn_write(struct drain *d, struct drain_conn *c)
 {
 	ssize_t	 n;
 
@@ -127,7 +130,7 @@ drain_conn_write(struct drain_conn *c)
 			break;
 		c->outoff += (size_t)n;
 	}
-	drain_conn_close(c);
+	drain_conn_close(d, c);
 }
 
 /*
@@ -135,8 +138,8 @@ drain_conn_write(struct drain_conn *c)
  * complete: write it as the socket takes it.
  */
 static void
-drain_conn_answer(struct drain_conn *c, FILE *ans, char **buf,
-    const size_t *len)
+drain_conn_answer(struct drain *d, struct drain_conn *c, FILE *ans,
+    char **buf, const size_t *len)
 {
 	free(c->out);
 	c->out = NULL;
@@ -148,11 +151,11 @@ drain_conn_answer(struct drain_conn *c, FILE *ans, char **buf,
 		free(*buf);
 	c->state = CONN_ANSWER;
 	c->deadline = c->start + CTL_TOTAL * 1000;
-	drain_conn_write(c);	/* most answers fit the socket at once */
+	drain_conn_write(d, c);	/* most answers fit the socket at once */
 }
 
 static void
-drain_conn_accept(void)
+drain_conn_accept(struct drain *d)
 {
 	struct drain_conn	*c, *fr;
 	struct ucred		 cr;
@@ -161,7 +164,7 @@ drain_conn_accept(void)
 	time_t			 now;
 	int			 fd;
 
-	while ((fd = accept4(drain_ctlfd, NULL, NULL, SOCK_NONBLOCK |
+	while ((fd = accept4(d->ctlfd, NULL, NULL, SOCK_NONBLOCK |
 	    SOCK_CLOEXEC)) != -1) {
 		sl = sizeof(cr);
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &sl) == -1) {
@@ -171,7 +174,7 @@ drain_conn_accept(void)
 		fr = NULL;
 		uid_n = 0;
 		for (i = 0; i < DRAIN_CONN_MAX; i++) {
-			c = &drain_conns[i];
+			c = &d->conns->c[i];
 			if (c->fd == -1 && fr == NULL)
 				fr = c;
 			else if (c->fd != -1 && c->cr.uid == cr.uid)
@@ -184,8 +187,8 @@ drain_conn_accept(void)
 			    "once; try again\n");
 			(void)close(fd);
 			/* a flood must not flood the log too */
-			if ((now = time(NULL)) != drain_conn_refused_logged) {
-				drain_conn_refused_logged = now;
+			if ((now = time(NULL)) != d->conns->refused_logged) {
+				d->conns->refused_logged = now;
 				log_warnx("control socket: connection from uid "
 				    "%u refused: %s", (unsigned int)cr.uid,
 				    fr == NULL ? "all slots busy" :
@@ -212,7 +215,7 @@ drain_conn_gone(int fd)
 
 /* submit, step 1: our copy, then READY (submit.c) */
 static void
-drain_conn_submit(struct drain_conn *c)
+drain_conn_submit(struct drain *d, struct drain_conn *c)
 {
 	char	 err[512], line[600];
 	int	 code;
@@ -220,17 +223,17 @@ drain_conn_submit(struct drain_conn *c)
 	if (drain_conn_gone(c->fd)) {
 		log_warnx("submission by uid %u dropped: the client went away "
 		    "before the daemon took it", (unsigned int)c->cr.uid);
-		drain_conn_close(c);
+		drain_conn_close(d, c);
 		return;
 	}
 	err[0] = '\0';
-	if ((code = submit_prepare(c->rfd, c->cr.uid, drain_dropfd,
-	    drain_conf, &c->held, err, sizeof(err))) != EX_OK) {
+	if ((code = submit_prepare(c->rfd, c->cr.uid, d->dropfd,
+	    d->conf, &c->held, err, sizeof(err))) != EX_OK) {
 		log_warnx("submit from uid %u refused: %s",
 		    (unsigned int)c->cr.uid, err);
 		(void)snprintf(line, sizeof(line), "ERR %d %s\n", code, err);
 		drain_conn_say(c->fd, line);
-		drain_conn_close(c);
+		drain_conn_close(d, c);
 		return;
 	}
 	(void)snprintf(line, sizeof(line), "READY %s\n", c->held.id);
@@ -241,7 +244,7 @@ drain_conn_submit(struct drain_conn *c)
 
 /* submit, step 2: the client said commit */
 static void
-drain_conn_commit(struct drain_conn *c)
+drain_conn_commit(struct drain *d, struct drain_conn *c)
 {
 	char	 err[512], *buf = NULL;
 	size_t	 len = 0;
@@ -250,16 +253,16 @@ drain_conn_commit(struct drain_conn *c)
 	if (c->inlen != 7 || memcmp(c->in, "commit\n", 7) != 0 ||
 	    (ans = open_memstream(&buf, &len)) == NULL) {
 		drain_conn_say(c->fd, "ERR 64 expected \"commit\"\n");
-		drain_conn_close(c);	/* the copy goes with it */
+		drain_conn_close(d, c);	/* the copy goes with it */
 		return;
 	}
 	if (drain_conn_gone(c->fd)) {
 		(void)fclose(ans);
 		free(buf);
-		drain_conn_close(c);	/* died after commit: dropped */
+		drain_conn_close(d, c);	/* died after commit: dropped */
 		return;
 	}
-	if (submit_commit(&c->held, drain_dropfd, err, sizeof(err)) == -1) {
+	if (submit_commit(&c->held, d->dropfd, err, sizeof(err)) == -1) {
 		log_warnx("submission by uid %u: %s", (unsigned int)c->cr.uid,
 		    err);
 		ctl_error(ans, EX_TEMPFAIL, err);
@@ -268,11 +271,11 @@ drain_conn_commit(struct drain_conn *c)
 		    c->held.id, (unsigned int)c->cr.uid);
 		(void)fprintf(ans, "OK %s\n", c->held.id);
 	}
-	drain_conn_answer(c, ans, &buf, &len);
+	drain_conn_answer(d, c, ans, &buf, &len);
 }
 
 static void
-drain_conn_request(struct drain_conn *c)
+drain_conn_request(struct drain *d, struct drain_conn *c)
 {
 	struct ctl_req	 req;
 	char		 err[128], *buf = NULL;
@@ -282,7 +285,7 @@ drain_conn_request(struct drain_conn *c)
 
 	if ((rc = ctl_parse(c->in, c->inlen, &req, err, sizeof(err))) == 0 &&
 	    req.cmd == CTL_SUBMIT) {
-		drain_conn_submit(c);
+		drain_conn_submit(d, c);
 		return;
 	}
 	if (c->rfd != -1) {
@@ -291,14 +294,14 @@ drain_conn_request(struct drain_conn *c)
 	}
 	if ((ans = open_memstream(&buf, &len)) == NULL) {
 		drain_conn_say(c->fd, "ERR 71 out of memory\n");
-		drain_conn_close(c);
+		drain_conn_close(d, c);
 		return;
 	}
 	if (rc == -1)
 		ctl_error(ans, EX_USAGE, err);
 	else
-		drain_ctl_one(ans, &req, &c->cr);
-	drain_conn_answer(c, ans, &buf, &len);
+		drain_ctl_one(d, ans, &req, &c->cr);
+	drain_conn_answer(d, c, ans, &buf, &len);
 }
 
 /*
@@ -306,7 +309,7 @@ drain_conn_request(struct drain_conn *c)
  * "submit" (util_recvfd takes one at most); any later one is closed.
  */
 static void
-drain_conn_read(struct drain_conn *c)
+drain_conn_read(struct drain *d, struct drain_conn *c)
 {
 	ssize_t		 n;
 	int		 rfd;
@@ -322,16 +325,16 @@ drain_conn_read(struct drain_conn *c)
 	if (n <= 0) {
 		/* the client is gone: a submission not committed is
 		   dropped with it (drain_conn_close) */
-		drain_conn_close(c);
+		drain_conn_close(d, c);
 		return;
 	}
 	c->inlen += (size_t)n;
 	if (memchr(c->in, '\n', c->inlen) == NULL && c->inlen < sizeof(c->in))
 		return;		/* more to come */
 	if (c->state == CONN_REQUEST)
-		drain_conn_request(c);
+		drain_conn_request(d, c);
 	else
-		drain_conn_commit(c);
+		drain_conn_commit(d, c);
 }
 
 /*
@@ -339,16 +342,15 @@ drain_conn_read(struct drain_conn *c)
  * `pfd' (DRAIN_CONN_MAX entries); returns how many.
  */
 size_t
-drain_conn_pollfds(struct pollfd *pfd)
+drain_conn_pollfds(struct drain *d, struct pollfd *pfd)
 {
 	size_t	 i, n = 0;
 
-	drain_conn_init();
 	for (i = 0; i < DRAIN_CONN_MAX; i++) {
-		if (drain_conns[i].fd == -1)
+		if (d->conns->c[i].fd == -1)
 			continue;
-		pfd[n].fd = drain_conns[i].fd;
-		pfd[n].events = drain_conns[i].state == CONN_ANSWER ?
+		pfd[n].fd = d->conns->c[i].fd;
+		pfd[n].events = d->conns->c[i].state == CONN_ANSWER ?
 		    POLLOUT : POLLIN;
 		pfd[n++].revents = 0;
 	}
@@ -357,16 +359,15 @@ drain_conn_pollfds(struct pollfd *pfd)
 
 /* Milliseconds until the first connection's deadline; -1 for none. */
 int
-drain_conn_wake(void)
+drain_conn_wake(struct drain *d)
 {
 	long long	 now = drain_conn_now(), first = -1;
 	size_t		 i;
 
-	drain_conn_init();
 	for (i = 0; i < DRAIN_CONN_MAX; i++)
-		if (drain_conns[i].fd != -1 && (first == -1 ||
-		    drain_conns[i].deadline < first))
-			first = drain_conns[i].deadline;
+		if (d->conns->c[i].fd != -1 && (first == -1 ||
+		    d->conns->c[i].deadline < first))
+			first = d->conns->c[i].deadline;
 	if (first == -1)
 		return -1;
 	return first <= now ? 0 : first - now > 60000 ? 60000 :
@@ -379,17 +380,17 @@ drain_conn_wake(void)
  * Then close those past their deadline.
  */
 void
-drain_conn_serve(void)
+drain_conn_serve(struct drain *d)
 {
 	struct pollfd		 pfd[DRAIN_CONN_MAX];
 	struct drain_conn	*c;
 	size_t			 i, k, n;
 	long long		 now;
 
-	if (drain_ctlfd == -1)
+	if (d->ctlfd == -1)
 		return;
-	drain_conn_accept();
-	n = drain_conn_pollfds(pfd);
+	drain_conn_accept(d);
+	n = drain_conn_pollfds(d, pfd);
 	if (n > 0 && poll(pfd, n, 0) > 0)
 		for (i = 0; i < n; i++) {
 			if (pfd[i].revents == 0)
@@ -397,37 +398,36 @@ drain_conn_serve(void)
 			/* only the connection served closes: the others'
 			   descriptors stay as poll saw them */
 			for (k = 0; k < DRAIN_CONN_MAX &&
-			    drain_conns[k].fd != pfd[i].fd; k++)
+			    d->conns->c[k].fd != pfd[i].fd; k++)
 				;
 			if (k == DRAIN_CONN_MAX)
 				continue;
-			c = &drain_conns[k];
+			c = &d->conns->c[k];
 			if (c->state == CONN_ANSWER)
-				drain_conn_write(c);
+				drain_conn_write(d, c);
 			else
-				drain_conn_read(c);
+				drain_conn_read(d, c);
 		}
 	now = drain_conn_now();
 	for (i = 0; i < DRAIN_CONN_MAX; i++) {
-		c = &drain_conns[i];
+		c = &d->conns->c[i];
 		if (c->fd == -1 || c->deadline > now)
 			continue;
 		log_warnx("control socket: connection from uid %u closed: "
 		    "the exchange took more than %d seconds (at the %s)",
 		    (unsigned int)c->cr.uid, c->state == CONN_ANSWER ?
 		    CTL_TOTAL : CTL_REQWAIT, conn_state_names[c->state]);
-		drain_conn_close(c);
+		drain_conn_close(d, c);
 	}
 }
 
 /* Stopping: every connection closed, every uncommitted copy removed. */
 void
-drain_conn_end(void)
+drain_conn_end(struct drain *d)
 {
 	size_t	 i;
 
-	drain_conn_init();
 	for (i = 0; i < DRAIN_CONN_MAX; i++)
-		if (drain_conns[i].fd != -1)
-			drain_conn_close(&drain_conns[i]);
+		if (d->conns->c[i].fd != -1)
+			drain_conn_close(d, &d->conns->c[i]);
 }
