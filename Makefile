@@ -68,8 +68,8 @@ RELAYQ_SRCS	 = src/relayq.c \
 		   src/tls.c \
 		   src/import.c \
 		   src/listen.c \
-		   src/listenaddr.c \
-		   src/listensandbox.c \
+		   src/listen_addr.c \
+		   src/listen_sandbox.c \
 		   $(IMPORT_SRCS)
 # relayq import's parsers (pure; also linked into test/unit and fuzz_import)
 IMPORT_SRCS	 = src/import_format.c \
@@ -210,7 +210,7 @@ FUZZ_LIBSRCS	 = $(COMMON_SRCS) src/msg.c src/smtp.c src/auth.c \
 		   src/authcmd.c src/tls.c \
 		   src/smargs.c \
 		   src/bs.c \
-		   src/listenaddr.c \
+		   src/listen_addr.c \
 		   $(IMPORT_SRCS) \
 		   test/fuzz/fuzz_file.c
 FUZZ_LIBOBJS	 = $(addprefix build/fuzz/,$(FUZZ_LIBSRCS:.c=.o))

@@ -28,7 +28,7 @@
  * sandbox that forbids fork and exec, and the listener must never see
  * that secret.  Started as root (to bind port 25) it becomes the relayq
  * user before it accepts anyone; the sockets stay.  Then it confines
- * itself and every sendmail it starts (listensandbox.c).  A container
+ * itself and every sendmail it starts (listen_sandbox.c).  A container
  * runs it as a second process beside relayq drain (contrib/docker).
  */
 #include <sys/types.h>

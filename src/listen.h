@@ -1,7 +1,7 @@
 /*
  * The SMTP listener, `relayq smtpd': listen.c accepts and checks each
- * client, listenaddr.c parses the addresses of `listen' and
- * `listen_allow' (pure, unit-tested, fuzzed), listensandbox.c confines
+ * client, listen_addr.c parses the addresses of `listen' and
+ * `listen_allow' (pure, unit-tested, fuzzed), listen_sandbox.c confines
  * it and the sessions.  The SMTP session itself is sendmail's -bs (bs.c).
  */
 #ifndef LISTEN_H
@@ -13,7 +13,7 @@ struct sockaddr_storage;
 /* listen.c */
 int	 listen_main(const struct conf *);
 
-/* listenaddr.c */
+/* listen_addr.c */
 int	 listen_parse_addr(const char *, struct sockaddr_storage *,
 	    socklen_t *, char *, size_t);
 int	 listen_is_loopback(const struct sockaddr *);
@@ -21,7 +21,7 @@ int	 listen_same_client(const struct sockaddr *, const struct sockaddr *);
 int	 listen_allowed(const char *, const struct sockaddr *, char *,
 	    size_t);
 
-/* listensandbox.c */
+/* listen_sandbox.c */
 int	 listen_sandbox(const struct conf *, const char *, char *, size_t);
 
 #endif /* LISTEN_H */

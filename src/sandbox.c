@@ -128,7 +128,7 @@ static const char *const sandbox_rx[] = { "/usr/lib", "/lib", NULL };
 /*
  * One path into the ruleset.  A missing path is skipped (not every system
  * has /etc/gai.conf); the rights are cut to what a file can have.  Also
- * the listener's (listensandbox.c).
+ * the listener's (listen_sandbox.c).
  */
 int
 sandbox_rule(int rfd, const char *path, unsigned long long access)
@@ -251,7 +251,7 @@ sandbox_link_rules(int rfd)
 /*
  * A ruleset that handles every file access ABI 2 knows and, from ABI 4,
  * TCP bind and connect: all of it denied but what rules then allow.
- * Also the listener's (listensandbox.c).  The descriptor, or -1.
+ * Also the listener's (listen_sandbox.c).  The descriptor, or -1.
  */
 int
 sandbox_ruleset(int abi)

@@ -1,5 +1,5 @@
 /*
- * Unit tests for src/listenaddr.c, the listener's address parsers: the
+ * Unit tests for src/listen_addr.c, the listener's address parsers: the
  * values of `listen' (address, port, brackets), the CIDR list of
  * `listen_allow', loopback, and what counts as the same client.
  * Linked into test/unit; main() there calls test_listen().

@@ -1,5 +1,5 @@
 /*
- * The listener's address parsers (src/listenaddr.c) on arbitrary bytes:
+ * The listener's address parsers (src/listen_addr.c) on arbitrary bytes:
  * the input up to the first newline is a `listen' value, the rest a
  * `listen_allow' list, checked against a few client addresses.
  * Oracle: a parsed address is IPv4 or IPv6 with its length and a port
