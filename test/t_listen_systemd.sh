@@ -16,6 +16,8 @@ test_listen_systemd() {
 	"${AS_USER[@]}" systemd-socket-activate -l "127.0.0.1:$LPORT" \
 	    "$TOP/relayq" -C "$T/conf" smtpd 2>>"$T/smtpd-listen.err" &
 	echo $! > "$T/listen.pid"
+	wait_for 10 grep -q "^Listening on 127.0.0.1:$LPORT" "$T/smtpd-listen.err" ||
+	    { not_ok "listen systemd: systemd-socket-activate listens" "see $T"; return; }
 	# systemd-socket-activate answers at once; relayq starts on the
 	# first connection, and takes that one from the socket
 	raw "$LPORT" "EHLO app\r\nMAIL FROM:<app@example.org>\r\nRCPT TO:<user@example.net>\r\nDATA\r\nSubject: activated\r\n\r\nhi\r\n.\r\nQUIT\r\n" > "$T/sd.out"
