@@ -363,6 +363,7 @@ enum ctl_cmd {
 	CTL_DELETE,
 	CTL_SUBMIT,
 	CTL_RELOAD,
+	CTL_NCMD		/* how many: not a command */
 };
 struct ctl_req {
 	enum ctl_cmd	 cmd;

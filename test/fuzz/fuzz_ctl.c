@@ -21,7 +21,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(copy, data, size);
 	err[0] = '\0';
 	if (ctl_parse(copy, size, &req, err, sizeof(err)) == 0) {
-		if (req.cmd > CTL_SUBMIT)
+		if (req.cmd >= CTL_NCMD)
 			abort();
 		if (req.id[0] != '\0' && !spool_id_ok(req.id))
 			abort();
