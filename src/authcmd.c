@@ -265,7 +265,7 @@ authcmd_serve(int fd, const char *cmd)
  *
  * The helper's privileges, decided here:
  *  - the daemon's uid and gid, never root: the daemon has dropped root
- *    for good before this point (drain_drop_root), checked again below;
+ *    for good before this point (util_drop_root), checked again below;
  *  - no descriptor of the daemon: spool directories, lock, control
  *    socket, log file, syslog socket, inotify are all closed, and it runs
  *    in / rather than in the spool.  It still has the daemon's uid, so

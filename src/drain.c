@@ -210,34 +210,6 @@ drain_failed_one(void *arg, const char *name)
 	log_info("%s: removed from failed/ after failed_keep", id);
 }
 
-/* Root starts us: become the relayq user before touching any message. */
-static int
-drain_drop_root(char *err, size_t errsz)
-{
-	struct passwd	*pw;
-
-	if (geteuid() != 0)
-		return 0;
-	if ((pw = getpwnam(RELAYQ_USER)) == NULL) {
-		(void)snprintf(err, errsz, "started as root, but user \"%s\" "
-		    "does not exist: create it (make install does), or start "
-		    "relayq as an unprivileged user", RELAYQ_USER);
-		return -1;
-	}
-	if (setgroups(1, &pw->pw_gid) == -1 ||
-	    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) == -1 ||
-	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1) {
-		(void)snprintf(err, errsz, "dropping root for user %s: %s",
-		    RELAYQ_USER, strerror(errno));
-		return -1;
-	}
-	if (setresuid(0, 0, 0) != -1) {
-		(void)snprintf(err, errsz, "could regain root after dropping");
-		return -1;
-	}
-	return 0;
-}
-
 /* Exactly one daemon per spool: the pid file, locked while we run. */
 static int
 drain_lock(struct drain *d, char *err, size_t errsz)
@@ -296,7 +268,7 @@ drain_setup(struct drain *d, int foreground, char *err, size_t errsz)
 
 	/* as root, before dropping it: the spool's parent is root's */
 	if (drain_spool_make(d->conf, &created, err, errsz) == -1 ||
-	    drain_drop_root(err, errsz) == -1)
+	    util_drop_root(err, errsz) == -1)
 		return -1;
 	if (!foreground && d->conf->log != NULL &&
 	    strcmp(d->conf->log, "stderr") == 0) {

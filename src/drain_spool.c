@@ -42,7 +42,7 @@ drain_spool_make(const struct conf *conf, int *created, char *err,
 		return 0;	/* other problems: told by the chdir after */
 	if (uid == 0) {
 		if ((pw = getpwnam(RELAYQ_USER)) == NULL)
-			return 0;	/* drain_drop_root says what to do */
+			return 0;	/* util_drop_root says what to do */
 		uid = pw->pw_uid;
 		gid = pw->pw_gid;
 	}

@@ -191,31 +191,6 @@ listen_bind(struct listen *l, char *err, size_t errsz)
 	return -1;
 }
 
-/* Started as root: the relayq user before the first client. */
-static int
-listen_drop_root(char *err, size_t errsz)
-{
-	struct passwd	*pw;
-
-	if (geteuid() != 0)
-		return 0;
-	if ((pw = getpwnam(RELAYQ_USER)) == NULL) {
-		(void)snprintf(err, errsz, "started as root, and there is no "
-		    "user \"%s\" to become: create it (make install does)",
-		    RELAYQ_USER);
-		return -1;
-	}
-	if (setgroups(1, &pw->pw_gid) == -1 ||
-	    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) == -1 ||
-	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1 ||
-	    setresuid(0, 0, 0) != -1) {
-		(void)snprintf(err, errsz, "becoming user %s: %s", RELAYQ_USER,
-		    strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
 /*
  * Our sendmail: the one installed beside this program (/usr/sbin), or
  * the build tree's.  Not $PATH: another MTA's sendmail would take the
@@ -401,7 +376,7 @@ listen_main(const struct conf *conf)
 	if ((r = listen_inherited(&l, err, sizeof(err))) == 0)
 		r = listen_bind(&l, err, sizeof(err));
 	if (r == -1 || listen_find_sendmail(&l, err, sizeof(err)) == -1 ||
-	    listen_drop_root(err, sizeof(err)) == -1) {
+	    util_drop_root(err, sizeof(err)) == -1) {
 		warnx("%s", err);
 		log_warnx("smtpd: %s", err);
 		return r == -1 && errno == EACCES ? EX_NOPERM : EX_CONFIG;

@@ -185,6 +185,7 @@ void		 util_sort(void *, size_t, size_t,
 		    int (*)(const void *, const void *));
 void		 util_rfc5322_date(char *, size_t, time_t);
 void		 util_owner(uid_t, gid_t, char *, size_t);
+int		 util_drop_root(char *, size_t);
 
 /* conf.c */
 void		 conf_init(struct conf *);

@@ -321,3 +321,35 @@ util_sort(void *base, size_t n, size_t size,
 		util_sift(v, 0, i, size, cmp);
 	}
 }
+
+/*
+ * Started as root (the daemon, the listener): become the relayq user for
+ * good, before any message or client is touched, and make sure root
+ * cannot be had back.  Nothing to do for any other user.
+ */
+int
+util_drop_root(char *err, size_t errsz)
+{
+	struct passwd	*pw;
+
+	if (geteuid() != 0)
+		return 0;
+	if ((pw = getpwnam(RELAYQ_USER)) == NULL) {
+		(void)snprintf(err, errsz, "started as root, but user \"%s\" "
+		    "does not exist: create it (make install does), or start "
+		    "relayq as an unprivileged user", RELAYQ_USER);
+		return -1;
+	}
+	if (setgroups(1, &pw->pw_gid) == -1 ||
+	    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) == -1 ||
+	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1) {
+		(void)snprintf(err, errsz, "dropping root for user %s: %s",
+		    RELAYQ_USER, strerror(errno));
+		return -1;
+	}
+	if (setresuid(0, 0, 0) != -1) {
+		(void)snprintf(err, errsz, "could regain root after dropping");
+		return -1;
+	}
+	return 0;
+}
