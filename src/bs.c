@@ -75,7 +75,8 @@ struct bs {
 	int		 errors, junk;
 	char		*helo;		/* as the client gave it, checked */
 	int		 esmtp;
-	int		 body, ret;	/* MAIL's BODY= and RET= */
+	enum body_decl	 body;		/* MAIL's BODY= */
+	enum dsn_ret	 ret;		/* MAIL's RET= */
 	char		*envid;
 	unsigned int	 notify;	/* RCPT's NOTIFY=, the same for all */
 	unsigned long	 barelf;	/* in this DATA: bs_data */
@@ -180,7 +181,8 @@ bs_reset(struct bs *b)
 	b->mail = 0;
 	free(b->envid);
 	b->envid = NULL;
-	b->body = b->ret = 0;
+	b->body = BODY_NONE;
+	b->ret = DSN_RET_NONE;
 	b->notify = 0;
 }
 
@@ -288,13 +290,13 @@ bs_mail(struct bs *b, char *arg)
 				goto fail;
 			}
 		} else if (strcasecmp(tok, "BODY=8BITMIME") == 0)
-			b->body = 8;
+			b->body = BODY_8BITMIME;
 		else if (strcasecmp(tok, "BODY=7BIT") == 0)
-			b->body = 7;
+			b->body = BODY_7BIT;
 		else if (strcasecmp(tok, "RET=FULL") == 0)
-			b->ret = 1;
+			b->ret = DSN_RET_FULL;
 		else if (strcasecmp(tok, "RET=HDRS") == 0)
-			b->ret = 2;
+			b->ret = DSN_RET_HDRS;
 		else if (strncasecmp(tok, "ENVID=", 6) == 0) {
 			if (bs_xtext_decode(tok + 6, safe, DSN_ENVID_MAX + 1)
 			    == -1 || !spool_envid_ok(safe)) {

@@ -80,8 +80,8 @@ struct bs_job {
 	int		 nrcpt;
 	int		 idfd;		/* write the queue id here, -1 = no */
 	/* the DSN and BODY parameters of MAIL and RCPT (RFC 3461, 6152) */
-	int		 body;		/* 0, 7 or 8, as sendmail -B */
-	int		 ret;		/* 0, 1 FULL, 2 HDRS, as -R */
+	enum body_decl	 body;		/* as sendmail -B */
+	enum dsn_ret	 ret;		/* as -R */
 	char		*envid;		/* decoded from xtext; NULL = none */
 	unsigned int	 notify;	/* DSN_NOTIFY_*, one per transaction */
 	/* a network client (the listener): its address and greeting, for

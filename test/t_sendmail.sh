@@ -290,6 +290,7 @@ test_sendmail_bs() {
 R root@example.org
 O root
 R bob@example.com"
+	check "bs: MAIL ... BODY=8BITMIME is the queue file's B record" grep -qx 'B 8BITMIME' "$f"
 	check "bs: dot-unstuffed on input, stuffed again in the queue" grep -q $'^\\.\\.leading dot\r$' "$f"
 	check "bs: the lone dot is not in the message" test -z "$(sed -n '/^M$/,$p' "$f" | grep -x $'\\.\r')"
 	f=$(grep -l '^S $' "$T/spool/drop"/*)

@@ -179,11 +179,11 @@ test_bs(void)
 	    "the queue step");
 	EXPECT_HAS("EHLO", got, "\r\n250-DSN\r\n");
 	EXPECT_INT("transactions", seen.calls, 1);
-	EXPECT_INT("RET", seen.ret, 2);
+	EXPECT_INT("RET", seen.ret, DSN_RET_HDRS);
 	EXPECT_STR("ENVID", seen.envid, "a-b");
 	EXPECT_INT("NOTIFY", seen.notify, DSN_NOTIFY_SUCCESS |
 	    DSN_NOTIFY_DELAY);
-	EXPECT_INT("BODY", seen.body, 8);
+	EXPECT_INT("BODY", seen.body, BODY_8BITMIME);
 	END();
 	free(got);
 
