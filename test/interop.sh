@@ -30,7 +30,10 @@
 #      (test/interop_readme.sh);
 #   8. the differential test (test/interop_diff.sh): the corpus of
 #      test/diff/ through Postfix's sendmail and relayq's to one sink,
-#      every difference either listed in test/diff/accepted or a failure.
+#      every difference either listed in test/diff/accepted or a failure;
+#   9. real SMTP clients (Python's smtplib, curl, swaks, nodemailer from
+#      the npm registry) through relayq's listener and relayq drain to
+#      this Postfix (test/interop_listen.sh).
 #
 # /etc/postfix is never modified and the system Postfix instance (if any)
 # is left alone.  Nothing is sent to a non-loopback address.  Every wait
@@ -40,7 +43,8 @@
 # Environment: INTEROP_KEEP=1 keeps the temp dir (its path is printed);
 # INTEROP_TIMEOUT=SECONDS changes the per-wait deadline (default 30);
 # INTEROP_RELAYQ, INTEROP_SENDMAIL test other binaries than ./relayq and
-# ./sendmail; INTEROP_DIFF_ONLY=1 runs the differential test (8) alone.
+# ./sendmail; INTEROP_ONLY=diff runs the differential test (8) alone,
+# INTEROP_ONLY=listen the listener's clients (9) alone.
 
 set -u
 set -o pipefail
@@ -551,8 +555,12 @@ submit() {
 	return $rc
 }
 
-# the differential test alone (INTEROP_DIFF_ONLY=1), while working on it
-[ "${INTEROP_DIFF_ONLY:-0}" = 1 ] && { . "$TOP/test/interop_diff.sh"; finish; }
+# one part alone (INTEROP_ONLY=diff or listen), while working on it
+case ${INTEROP_ONLY:-} in
+'') ;;
+diff|listen) . "$TOP/test/interop_$INTEROP_ONLY.sh"; finish ;;
+*) bail "INTEROP_ONLY" "diff or listen, not $INTEROP_ONLY" ;;
+esac
 
 # --- positive tests: STARTTLS and implicit TLS -------------------------------
 
@@ -723,5 +731,8 @@ fi
 
 # the same callers through Postfix's sendmail and relayq's, compared
 . "$TOP/test/interop_diff.sh"
+
+# real SMTP clients through relayq's listener
+. "$TOP/test/interop_listen.sh"
 
 finish
