@@ -26,6 +26,9 @@
 #      run with the same uid, the spool volume and no network, submits
 #      with `sendmail -t -i';
 #   3. `podman exec -i CONTAINER sendmail -t' (the host's cron);
+#   4. the SMTP sidecar of compose.yaml and k8s-pod.yaml: `relayq smtpd'
+#      in a container of its own with the spool volume and no secret, and
+#      an application container that sends to it over SMTP;
 # and checks what the smarthost received and what the daemon logged, and
 # that it stops on SIGTERM with exit 0.
 #
@@ -311,6 +314,62 @@ check "docker: daemon logged it sent" \
     wait_for 10 dlog 'to=<cron@example.net>, .*status=sent'
 check "docker: the secret is not in the log" sh -c "! grep -q secret '$T/daemon.err'"
 
+# The SMTP sidecar of compose.yaml and k8s-pod.yaml: the listener in a
+# container of its own (same image, entry point `relayq smtpd' as both
+# files and README.md here give it, no secret, only the spool volume), and
+# an application container that speaks SMTP to it.
+# Host networking stands for the pod's shared network namespace, so the
+# client comes from loopback, as in k8s-pod.yaml.  The client is bash's
+# /dev/tcp (the app image has nothing else), checking every reply code.
+LPORT=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+lid=$(timeout 60 podman run -d --name "relayq-smtp-test-$TAG" --user $CUID \
+    --group-add 0 --passwd=false --read-only --read-only-tmpfs=false \
+    --network host -e RELAYQ_LISTEN=127.0.0.1:$LPORT \
+    -e RELAYQ_DOMAIN=app.example.org -v "$VOLUME:/var/spool/relayq" \
+    --entrypoint /usr/sbin/relayq "$IMAGE" smtpd 2>"$T/run-smtpd.err") &&
+    [ -n "$lid" ] &&
+    CIDS+=("$lid")
+llog() { timeout 30 podman logs "$lid" >"$T/smtpd.err" 2>&1; grep -q "$@" "$T/smtpd.err"; }
+check "docker: listener container starts (relayq smtpd, no secret)" \
+    wait_for 30 llog 'smtpd: started'
+cat > "$T/smtp-client.sh" <<'EOF'
+exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
+# expect CODE: read one reply, multi-line included; succeed on CODE
+expect() {
+	local l
+	while IFS= read -r -t 10 l <&3; do
+		l=${l%$'\r'}
+		echo "S: $l"
+		case $l in "$1-"*) ;; "$1 "*) return 0 ;; *) return 1 ;; esac
+	done
+	return 1
+}
+say() { printf '%s\r\n' "$1" >&3; echo "C: $1"; }
+expect 220 && say "EHLO app.example.org" && expect 250 &&
+    say "MAIL FROM:<app@example.org>" && expect 250 &&
+    say "RCPT TO:<sidecar@example.net>" && expect 250 &&
+    say DATA && expect 354 &&
+    printf 'Subject: via the listener container\r\n\r\nhello over SMTP\r\n.\r\n' >&3 &&
+    expect 250 && say QUIT && expect 221
+EOF
+timeout 60 podman run --rm -i --user $CUID --passwd=false --network host \
+    "$APPIMAGE" bash -s "$LPORT" < "$T/smtp-client.sh" > "$T/smtp-client.out" 2>&1
+check "docker: an app container's SMTP session with the listener container ends in 221" \
+    test $? -eq 0
+check "docker: ... its message was queued (250 with a queue id)" \
+    grep -q '^S: 250 2\.0\.0 Ok: queued as ' "$T/smtp-client.out"
+sidecar_env() { grep -l 'sidecar@example.net' "$T"/mail/*.env 2>/dev/null | head -1; }
+check "docker: smarthost received the sidecar's message" \
+    wait_for 30 sh -c "grep -q 'sidecar@example.net' '$T'/mail/*.env"
+f=$(sidecar_env)
+check "docker: ... with the listener's Received field for the client" \
+    grep -q '^Received: from app.example.org (\[127\.0\.0\.1\])' "${f%.env}.msg"
+check "docker: daemon logged the sidecar's message sent" \
+    wait_for 10 dlog 'to=<sidecar@example.net>, .*status=sent'
+pm 60 stop -t 20 "$lid"
+check "docker: listener container exits 0 on SIGTERM" \
+    test "$(timeout 30 podman inspect -f '{{.State.ExitCode}}' "$lid" 2>&1)" = 0
+
 pm 60 stop -t 20 "$cid"
 check "docker: daemon stops on SIGTERM and says so" dlog 'stopping'
 check "docker: daemon container exits 0" \
@@ -331,6 +390,8 @@ t3=$(date +%s)
 echo "# times: base image $((t1 - t0)) s, build $((t2 - t1)) s, run $((t3 - t2)) s"
 if [ "$FAIL" -ne 0 ]; then
 	sed 's/^/# daemon: /' "$T/daemon.err"
+	sed 's/^/# listener: /' "$T/smtpd.err" 2>/dev/null
+	sed 's/^/# smtp client: /' "$T/smtp-client.out" 2>/dev/null
 	for f in "$T"/mail/*.env; do sed "s|^|# ${f#$T/}: |" "$f"; done
 fi
 summary
