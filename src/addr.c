@@ -48,13 +48,15 @@ addr_list_free(struct addr_list *l)
 
 /*
  * Envelope-safe: 1..ADDR_MAX bytes, no control characters, no angle
- * brackets or unquoted white space.  8-bit bytes pass (SMTPUTF8).
+ * brackets or unquoted white space, at most one unquoted '@' ("x@@y" and
+ * "a@b@c" are bad address syntax to Postfix too; "a@b"@c is an address).
+ * 8-bit bytes pass (SMTPUTF8).
  */
 int
 addr_valid(const char *a)
 {
 	size_t	 i, len = strlen(a);
-	int	 inq = 0;
+	int	 inq = 0, nat = 0;
 
 	if (len == 0 || len > ADDR_MAX)
 		return 0;
@@ -73,7 +75,8 @@ addr_valid(const char *a)
 		}
 		if (c == '"')
 			inq = 1;
-		else if (c == '<' || c == '>' || c == ' ' || c == ',')
+		else if (c == '<' || c == '>' || c == ' ' || c == ',' ||
+		    (c == '@' && nat++ > 0))
 			return 0;
 	}
 	return !inq;
@@ -104,7 +107,7 @@ addr_finish(struct addr_list *l, char *plain, size_t np, char *angle,
 	if (*a == '\0')
 		return 0;
 	if (!addr_valid(a)) {
-		(void)snprintf(err, errsz, "bad address \"%.64s\"", a);
+		(void)snprintf(err, errsz, "bad address syntax \"%.64s\"", a);
 		return -1;
 	}
 	if (addr_list_add(l, a) == -1) {

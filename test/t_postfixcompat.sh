@@ -74,6 +74,17 @@ test_postfixcompat_submission() {
 	check "postfixcompat 2: -f with an option as its value is refused (64)" \
 	    eval '[ "$PFC_RC" -eq 64 ] && [ "$(pfc_nqueued)" -eq 0 ]'
 
+	# two unquoted '@': Postfix says "bad address syntax" (64); a
+	# quoted '@' in the local part is an address
+	for i in 'x@@y' 'a@b@c' 'Bob <a@b@c>'; do
+		pfc_submit bob@example.org "$i" < <(printf 'Subject: at\n\nx\n')
+		check "postfixcompat: recipient \"$i\": refused (64), nothing queued" \
+		    eval '[ "$PFC_RC" -eq 64 ] && [ "$(pfc_nqueued)" -eq 0 ] && grep -q "bad address syntax" "$T/err"'
+	done
+	pfc_submit '"a@b"@example.net' < <(printf 'Subject: at\n\nx\n')
+	check "postfixcompat: recipient \"a@b\"@example.net: queued" \
+	    eval '[ "$PFC_RC" -eq 0 ] && grep -qx "R \"a@b\"@example.net" <(pfc_queued)'
+
 	# 3. CR CR LF (PHP mail(), Windows) is one line end, in the header and
 	# in the body: no added blank lines, no trailing space
 	pfc_submit bob@example.org < <(printf 'Subject: crcrlf\r\r\nX-A: b\r\r\n\r\r\nline 1\r\r\nline 2\r\r\n')

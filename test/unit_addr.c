@@ -151,6 +151,19 @@ test_addr(void)
 	EXPECT(!addr_valid("\"a\nb\"@x"), "LF inside quotes accepted");
 	END();
 
+	CASE("addr: valid rejects two unquoted '@' (bad address syntax)");
+	EXPECT(!addr_valid("x@@y"), "x@@y accepted");
+	EXPECT(!addr_valid("a@b@c"), "a@b@c accepted");
+	EXPECT(!addr_valid("@@"), "@@ accepted");
+	EXPECT(addr_valid("\"a@b\"@c"), "quoted @ in the local part rejected");
+	EXPECT(addr_valid("\"a\\\"@b\"@c"), "escaped quote before a "
+	    "quoted @ rejected");
+	END();
+	addr_case("addr: list with x@@y rejected", "a@x, x@@y", -1, NULL);
+	addr_case("addr: Name <a@b@c> rejected", "Name <a@b@c>", -1, NULL);
+	addr_case("addr: quoted @ in a local part kept", "\"a@b\"@c", 0,
+	    "\"a@b\"@c");
+
 	CASE("addr: valid rejects a control character escaped inside quotes");
 	EXPECT(!addr_valid("\"a\\\x01\"@x"), "\"a\\<0x01>\"@x accepted");
 	EXPECT(!addr_valid("\"a\\\n\"@x"), "\"a\\<LF>\"@x accepted");
