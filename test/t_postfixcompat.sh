@@ -144,6 +144,10 @@ test_postfixcompat_submission() {
 	got=$(as_user env RELAYQ_CONFIG="$T/conf" "$TOP/sendmail" -bv root postmaster 2>&1 | tr '\n' '|')
 	check "postfixcompat 9: -bv root postmaster prints both (got: $got)" \
 	    test "$got" = 'root -> root@example.org|postmaster -> root@example.org|'
+	# a name given twice is two arguments: Postfix reports each
+	got=$(as_user env RELAYQ_CONFIG="$T/conf" "$TOP/sendmail" -bv root postmaster root 2>&1 | tr '\n' '|')
+	check "postfixcompat 9: -bv root postmaster root prints three lines (got: $got)" \
+	    test "$got" = 'root -> root@example.org|postmaster -> root@example.org|root -> root@example.org|'
 }
 
 # 8. ORCPT: a bare local name is qualified; a non-ASCII address uses the
