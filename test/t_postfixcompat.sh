@@ -85,6 +85,12 @@ test_postfixcompat_submission() {
 	check "postfixcompat: recipient \"a@b\"@example.net: queued" \
 	    eval '[ "$PFC_RC" -eq 0 ] && grep -qx "R \"a@b\"@example.net" <(pfc_queued)'
 
+	# -t with Resent-From and no Resent-To/Cc/Bcc: Postfix takes the
+	# recipients from To, Cc and Bcc (Resent- ones only when present)
+	pfc_submit -t < <(printf 'From: ann@example.org\nTo: bob@example.org\nCc: carol@example.org\nResent-From: dave@example.org\nSubject: r\n\nx\n')
+	got=$(pfc_queued | grep '^R ' | tr '\n' '|')
+	check "postfixcompat: -t, Resent-From only: recipients from To and Cc (got: $got)" \
+	    eval '[ "$PFC_RC" -eq 0 ] && [ "$got" = "R bob@example.org|R carol@example.org|" ]'
 	# 3. CR CR LF (PHP mail(), Windows) is one line end, in the header and
 	# in the body: no added blank lines, no trailing space
 	pfc_submit bob@example.org < <(printf 'Subject: crcrlf\r\r\nX-A: b\r\r\n\r\r\nline 1\r\r\nline 2\r\r\n')
