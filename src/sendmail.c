@@ -498,7 +498,7 @@ sm_arguments(const struct smargs *o, struct addr_list *argl)
 static void
 sm_from_mailbox(char *buf, size_t sz, const char *value)
 {
-	struct addr_list	 l = { NULL, 0 };
+	struct addr_list	 l = ADDR_LIST_EMPTY;
 	char			 why[128];
 
 	if (addr_parse_list(buf, strlen(buf), &l, why, sizeof(why)) == -1 ||
@@ -592,7 +592,7 @@ static void __attribute__((noreturn))
 sm_verify(struct submission *s, const struct smargs *o,
     struct addr_list *argl, struct bs_job *job)
 {
-	struct addr_list	 one = { NULL, 0 };
+	struct addr_list	 one = ADDR_LIST_EMPTY;
 	size_t			 i, n;
 	int			 arg;
 
@@ -717,7 +717,7 @@ main(int argc, char *argv[])
 	struct smargs		 o;
 	struct submission	 s;
 	struct bs_job		 job = { .idfd = -1 };
-	struct addr_list	 argl = { NULL, 0 };
+	struct addr_list	 argl = ADDR_LIST_EMPTY;
 	struct passwd		*pw;
 	char			*gecos = NULL;
 

@@ -149,7 +149,7 @@ rcpt_case(const char *name, const char *in, int wantrc, const char *want)
 {
 	struct msg_in		*mi;
 	struct msg		 m;
-	struct addr_list	 l = { NULL, 0 };
+	struct addr_list	 l = ADDR_LIST_EMPTY;
 	char			 err[256] = "", got[1024];
 	int			 fd, rc;
 
