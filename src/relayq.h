@@ -387,6 +387,7 @@ int		 ctl_call(const char *, const char *, FILE *, char *, size_t);
 int		 ctl_frontend(const struct conf *, int, const char *, int);
 int		 ctl_connect(const char *);
 size_t		 ctl_read_status(int, char *, size_t);
+int		 ctl_refused(int, char *, size_t);
 
 /* submit.c */
 struct submit_held {		/* a copy between READY and commit */
