@@ -5,6 +5,7 @@
  * comments and display names are dropped, quoting is kept verbatim.
  */
 #include <ctype.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -14,23 +15,100 @@
 
 #include "relayq.h"
 
+/* FNV-1a, 64 bits: the index of a list, not a defence against anyone */
+static uint64_t
+addr_hash(const char *a)
+{
+	uint64_t	 h = 0xcbf29ce484222325ULL;
+
+	for (; *a != '\0'; a++)
+		h = (h ^ (unsigned char)*a) * 0x100000001b3ULL;
+	return h;
+}
+
+/* The index slot that holds `a', or the free one where it would go. */
+static size_t *
+addr_list_slot(const struct addr_list *l, const char *a)
+{
+	size_t	 mask = l->idxsz - 1, i;
+
+	for (i = addr_hash(a) & mask; l->idx[i] != 0; i = (i + 1) & mask)
+		if (strcmp(l->v[l->idx[i] - 1], a) == 0)
+			break;
+	return &l->idx[i];
+}
+
+/*
+ * Index every address of `l' that is not yet, with room for `want'
+ * (at most half full, so that a probe stays short).  A list that
+ * addr_list_append filled may hold a value twice: the first one is
+ * indexed, as the linear scan this replaces found the first one.
+ */
+static int
+addr_list_index(struct addr_list *l, size_t want)
+{
+	size_t	*idx, *slot, sz;
+
+	if (want > l->idxsz / 2) {
+		for (sz = l->idxsz != 0 ? l->idxsz : 16; want > sz / 2; sz *= 2)
+			;
+		if ((idx = calloc(sz, sizeof(*idx))) == NULL)
+			return -1;
+		free(l->idx);
+		l->idx = idx;
+		l->idxsz = sz;
+		l->nidx = 0;
+	}
+	for (; l->nidx < l->n; l->nidx++)
+		if (*(slot = addr_list_slot(l, l->v[l->nidx])) == 0)
+			*slot = l->nidx + 1;
+	return 0;
+}
+
+/*
+ * Append a copy of `a', duplicate or not (a list kept parallel to
+ * another, like the originals of the recipients).  The array doubles at
+ * each power of two: thousands of recipients must not mean thousands of
+ * copies.
+ */
+int
+addr_list_append(struct addr_list *l, const char *a)
+{
+	char	**v, *dup;
+
+	if ((dup = strdup(a)) == NULL)
+		return -1;
+	if ((l->n & (l->n - 1)) == 0) {
+		if ((v = reallocarray(l->v, l->n == 0 ? 1 : l->n * 2,
+		    sizeof(*v))) == NULL) {
+			free(dup);
+			return -1;
+		}
+		l->v = v;
+	}
+	l->v[l->n++] = dup;
+	return 0;
+}
+
+/*
+ * Append a copy of `a' unless the list has it already (exact match:
+ * the case of the local part matters, and a domain's case is left to
+ * the smarthost).  A hash index finds it: a linear scan made 10 000
+ * recipients quadratic.
+ */
 int
 addr_list_add(struct addr_list *l, const char *a)
 {
-	char	**v, *dup;
-	size_t	  i;
+	size_t	*slot;
 
-	for (i = 0; i < l->n; i++)	/* de-duplicate, exact match */
-		if (strcmp(l->v[i], a) == 0)
-			return 0;
-	if ((dup = strdup(a)) == NULL)
+	if (addr_list_index(l, l->n + 1) == -1)
 		return -1;
-	if ((v = reallocarray(l->v, l->n + 1, sizeof(*v))) == NULL) {
-		free(dup);
+	if (*(slot = addr_list_slot(l, a)) != 0)
+		return 0;
+	if (addr_list_append(l, a) == -1)
 		return -1;
-	}
-	v[l->n++] = dup;
-	l->v = v;
+	*slot = l->n;
+	l->nidx = l->n;
 	return 0;
 }
 
@@ -42,19 +120,24 @@ addr_list_free(struct addr_list *l)
 	for (i = 0; i < l->n; i++)
 		free(l->v[i]);
 	free(l->v);
+	free(l->idx);
 	l->v = NULL;
 	l->n = 0;
+	l->idx = NULL;
+	l->idxsz = l->nidx = 0;
 }
 
 /*
  * Envelope-safe: 1..ADDR_MAX bytes, no control characters, no angle
- * brackets or unquoted white space.  8-bit bytes pass (SMTPUTF8).
+ * brackets or unquoted white space, at most one unquoted '@' ("x@@y" and
+ * "a@b@c" are bad address syntax to Postfix too; "a@b"@c is an address).
+ * 8-bit bytes pass (SMTPUTF8).
  */
 int
 addr_valid(const char *a)
 {
 	size_t	 i, len = strlen(a);
-	int	 inq = 0;
+	int	 inq = 0, nat = 0;
 
 	if (len == 0 || len > ADDR_MAX)
 		return 0;
@@ -73,7 +156,8 @@ addr_valid(const char *a)
 		}
 		if (c == '"')
 			inq = 1;
-		else if (c == '<' || c == '>' || c == ' ' || c == ',')
+		else if (c == '<' || c == '>' || c == ' ' || c == ',' ||
+		    (c == '@' && nat++ > 0))
 			return 0;
 	}
 	return !inq;
@@ -104,7 +188,7 @@ addr_finish(struct addr_list *l, char *plain, size_t np, char *angle,
 	if (*a == '\0')
 		return 0;
 	if (!addr_valid(a)) {
-		(void)snprintf(err, errsz, "bad address \"%.64s\"", a);
+		(void)snprintf(err, errsz, "bad address syntax \"%.64s\"", a);
 		return -1;
 	}
 	if (addr_list_add(l, a) == -1) {

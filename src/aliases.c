@@ -94,7 +94,7 @@ aliases_add(struct aliases *al, const char *name, const char *value,
 static int
 aliases_entry(struct aliases *al, char *s, size_t line)
 {
-	struct addr_list	 l = { NULL, 0 };
+	struct addr_list	 l = ADDR_LIST_EMPTY;
 	char			*colon, *name, *e, err[128];
 	size_t			 i;
 
@@ -305,7 +305,7 @@ aliases_walk(const struct aliases *al, const char *a,
     struct addr_list *out)
 {
 	const struct alias	*e;
-	struct addr_list	 l = { NULL, 0 };
+	struct addr_list	 l = ADDR_LIST_EMPTY;
 	char			 q[ADDR_MAX + 1], err[128];
 	size_t			 i, before = out->n, len;
 	int			 j, rc = 0;

@@ -289,7 +289,7 @@ bounce_write(int dropfd, struct conf *conf, const struct qmsg *m,
 {
 	struct timespec	 ts;
 	struct passwd	*pw;
-	struct addr_list rcpts = { NULL, 0 };
+	struct addr_list rcpts = ADDR_LIST_EMPTY;
 	struct qmsg	 env_m;
 	const char	*to;
 	char		*data = NULL, *env = NULL;

@@ -244,6 +244,25 @@ ctl_read_status(int fd, char *buf, size_t sz)
 }
 
 /*
+ * After a request that could not be sent on `fd': a daemon that refuses
+ * a connection (too many at once) writes its ERR line and closes, and a
+ * client that was slower than that gets EPIPE (or ECONNRESET) for its
+ * request while the line waits in the socket.  Returns 1 with that line
+ * in `buf' (as ctl_read_status), else 0 with errno as the send left it.
+ */
+int
+ctl_refused(int fd, char *buf, size_t sz)
+{
+	int	 saved = errno;
+
+	if ((saved == EPIPE || saved == ECONNRESET) &&
+	    ctl_read_status(fd, buf, sz) > 0 && strncmp(buf, "ERR ", 4) == 0)
+		return 1;
+	errno = saved;
+	return 0;
+}
+
+/*
  * Send `request' (without LF) to the daemon of `spool' and copy the
  * answer's text to `out' (NULL: discard it).  Returns a sysexits code; on failure `err'
  * holds the daemon's message or why it could not be asked.
@@ -272,14 +291,17 @@ ctl_call(const char *spool, const char *request, FILE *out, char *err,
 		    CTL_SOCKET, strerror(errno));
 		return EX_UNAVAILABLE;
 	}
-	if (send(fd, line, strlen(line), MSG_NOSIGNAL) != (ssize_t)strlen(line)) {
+	/* the status line first, then the text until EOF */
+	if (send(fd, line, strlen(line), MSG_NOSIGNAL) == (ssize_t)strlen(line))
+		len = ctl_read_status(fd, buf, sizeof(buf));
+	else if (ctl_refused(fd, buf, sizeof(buf)))
+		len = strlen(buf);
+	else {
 		(void)snprintf(err, errsz, "sending to %s/%s: %s", spool,
 		    CTL_SOCKET, strerror(errno));
 		(void)close(fd);
 		return EX_UNAVAILABLE;
 	}
-	/* the status line first, then the text until EOF */
-	len = ctl_read_status(fd, buf, sizeof(buf));
 	if ((nl = memchr(buf, '\n', len)) == NULL) {
 		(void)snprintf(err, errsz, "no answer from the daemon on "
 		    "%s/%s within %d seconds", spool, CTL_SOCKET, CTL_WAIT);

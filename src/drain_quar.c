@@ -27,22 +27,47 @@
 #include "relayq.h"
 #include "drain.h"
 
+/* Not sent, and not failed (so not notified yet). */
+static int
+drain_quar_open(const struct rcpt *r)
+{
+	return r->status == RCPT_PENDING || r->status == RCPT_DEFER;
+}
+
 /*
  * The notification for a salvaged envelope: every recipient that could
- * be read has failed with `why'.  Only when the envelope can be trusted
- * (written by the uid it names, or by us): a file someone else planted
- * must not make the daemon mail an address of its choosing.
+ * be read and is still open has failed with `why'.  Open: not sent nor
+ * already failed (and so already notified) according to its state file
+ * (`queued': a queue/ file, which has one once tried; a drop/ file has
+ * none, and state/ may hold another message's under its name, planted
+ * or a clash; an unreadable state leaves every recipient open, as an
+ * attempt would).  Only when the envelope can be trusted (written by
+ * the uid it names, or by us): a file someone else planted must not
+ * make the daemon mail an address of its choosing.
  */
 static void
-drain_quar_bounce(const struct drain *d, struct qmsg *m, const char *why,
-    char *said, size_t saidsz)
+drain_quar_bounce(const struct drain *d, struct qmsg *m, int queued,
+    const char *why, char *said, size_t saidsz)
 {
 	char	*failed, newid[SPOOL_IDLEN + 1], err[160];
-	size_t	 i;
+	size_t	 i, nread = 0, nopen = 0;
 
-	if (m->sender == NULL || m->nrcpt == 0) {
+	if (queued && spool_read_state(d->statefd, m->id, m) == -1)
+		log_warnx("%s: state file unreadable; the notification "
+		    "lists every recipient not known to be done", m->id);
+	for (i = 0; i < m->nrcpt; i++)
+		if (m->rcpt[i].addr[0] != '\0') {
+			nread++;
+			nopen += drain_quar_open(&m->rcpt[i]);
+		}
+	if (m->sender == NULL || nread == 0) {
 		(void)strlcpy(said, "no notification: sender or recipients "
 		    "unreadable", saidsz);
+		return;
+	}
+	if (nopen == 0) {
+		(void)strlcpy(said, "no notification: no recipient left open",
+		    saidsz);
 		return;
 	}
 	if (m->sender[0] == '\0') {
@@ -59,6 +84,8 @@ drain_quar_bounce(const struct drain *d, struct qmsg *m, const char *why,
 		return;
 	}
 	for (i = 0; i < m->nrcpt; i++) {
+		if (m->rcpt[i].addr[0] == '\0' || !drain_quar_open(&m->rcpt[i]))
+			continue;
 		m->rcpt[i].status = RCPT_FAIL;
 		(void)strlcpy(m->rcpt[i].dsn, "5.3.0", sizeof(m->rcpt[i].dsn));
 		(void)snprintf(m->rcpt[i].reply, sizeof(m->rcpt[i].reply),
@@ -104,7 +131,8 @@ drain_quar_move(const struct drain *d, int dirfd, const char *dir,
 	    sizeof(said)) == -1)
 		m.datalen = 0;
 	if (committed)
-		drain_quar_bounce(d, &m, why, said, sizeof(said));
+		drain_quar_bounce(d, &m, dirfd == d->queuefd, why, said,
+		    sizeof(said));
 	else
 		(void)strlcpy(said, "no notification: no commit mark",
 		    sizeof(said));

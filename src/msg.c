@@ -467,7 +467,9 @@ msg_hdr_utf8(const struct msg *m)
 
 /*
  * -t: recipients from To, Cc, Bcc, or from Resent-To, Resent-Cc and
- * Resent-Bcc when any Resent- field is present (RFC 5322 3.6.6).
+ * Resent-Bcc when one of those is present (RFC 5322 3.6.6).  A
+ * Resent-From or Resent-Date alone leaves To, Cc and Bcc in charge, as
+ * in Postfix: else the message would have no recipient at all.
  */
 int
 msg_hdr_recipients(const struct msg *m, struct addr_list *l, char *err,
@@ -483,8 +485,9 @@ msg_hdr_recipients(const struct msg *m, struct addr_list *l, char *err,
 	int			 rc;
 
 	for (i = 0; i < m->nhdr; i++)
-		if (strncasecmp(m->hdr[i].text, "Resent-", 7) == 0)
-			names = resent;
+		for (j = 0; resent[j] != NULL; j++)
+			if (msg_hdr_name_is(&m->hdr[i], resent[j]))
+				names = resent;
 	for (i = 0; i < m->nhdr; i++) {
 		h = &m->hdr[i];
 		for (j = 0; names[j] != NULL; j++) {

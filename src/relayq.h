@@ -214,10 +214,15 @@ void		 log_warn(const char *, ...)
 struct addr_list {
 	char	**v;
 	size_t	  n;
+	size_t	 *idx;		/* hash index of v: position + 1, 0 = free */
+	size_t	  idxsz;	/* its slots: 0 or a power of two */
+	size_t	  nidx;		/* v[0] to v[nidx - 1] are in it */
 };
+#define ADDR_LIST_EMPTY	{ NULL, 0, NULL, 0, 0 }
 int		 addr_parse_list(const char *, size_t, struct addr_list *,
 		    char *, size_t);
 int		 addr_list_add(struct addr_list *, const char *);
+int		 addr_list_append(struct addr_list *, const char *);
 void		 addr_list_free(struct addr_list *);
 int		 addr_qualify(const char *, const char *, const char *const *,
 		    char *, size_t);
@@ -382,6 +387,7 @@ int		 ctl_call(const char *, const char *, FILE *, char *, size_t);
 int		 ctl_frontend(const struct conf *, int, const char *, int);
 int		 ctl_connect(const char *);
 size_t		 ctl_read_status(int, char *, size_t);
+int		 ctl_refused(int, char *, size_t);
 
 /* submit.c */
 struct submit_held {		/* a copy between READY and commit */

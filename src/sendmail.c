@@ -467,18 +467,24 @@ sm_session(struct submission *s, struct smargs *o, struct bs_job *job)
 	o->iflag = 1;	/* the data is already unstuffed */
 }
 
+/* One recipient argument, an address list, added to `l'. */
+static void
+sm_argument(const char *arg, struct addr_list *l)
+{
+	char	 errbuf[512];
+
+	if (addr_parse_list(arg, strlen(arg), l, errbuf, sizeof(errbuf)) == -1)
+		sm_errx(EX_USAGE, "recipient \"%.100s\": %s", arg, errbuf);
+}
+
 /* The recipients on the command line, each an address list. */
 static void
 sm_arguments(const struct smargs *o, struct addr_list *argl)
 {
-	char	 errbuf[512];
 	int	 i;
 
 	for (i = 0; i < o->nrcpt; i++)
-		if (addr_parse_list(o->rcpt[i], strlen(o->rcpt[i]), argl,
-		    errbuf, sizeof(errbuf)) == -1)
-			sm_errx(EX_USAGE, "recipient \"%.100s\": %s", o->rcpt[i],
-			    errbuf);
+		sm_argument(o->rcpt[i], argl);
 	if (!o->tflag && argl->n == 0)
 		sm_errx(EX_USAGE, "no recipients given (use -t to take them "
 		    "from the message)");
@@ -492,7 +498,7 @@ sm_arguments(const struct smargs *o, struct addr_list *argl)
 static void
 sm_from_mailbox(char *buf, size_t sz, const char *value)
 {
-	struct addr_list	 l = { NULL, 0 };
+	struct addr_list	 l = ADDR_LIST_EMPTY;
 	char			 why[128];
 
 	if (addr_parse_list(buf, strlen(buf), &l, why, sizeof(why)) == -1 ||
@@ -579,18 +585,28 @@ sm_free(struct submission *s, struct addr_list *argl, struct bs_job *job)
 }
 
 /* -bv: each argument with its own expansion, even where two end at
- * the same address (root and postmaster); nothing is queued. */
+ * the same address (root and postmaster) or an argument repeats one
+ * (root root: argl has it once), as Postfix reports each; nothing is
+ * queued. */
 static void __attribute__((noreturn))
-sm_verify(struct submission *s, struct addr_list *argl, struct bs_job *job)
+sm_verify(struct submission *s, const struct smargs *o,
+    struct addr_list *argl, struct bs_job *job)
 {
-	size_t	 i, n;
+	struct addr_list	 one = ADDR_LIST_EMPTY;
+	size_t			 i, n;
+	int			 arg;
 
-	for (i = 0; i < argl->n; i++) {
-		sm_check(s, sm_rcpt(s, argl->v[i]));
-		for (n = 0; n < s->rcpt.n; n++)
-			(void)printf("%s -> %s\n", s->orig.v[n], s->rcpt.v[n]);
-		addr_list_free(&s->rcpt);
-		addr_list_free(&s->orig);
+	for (arg = 0; arg < o->nrcpt; arg++) {
+		sm_argument(o->rcpt[arg], &one);
+		for (i = 0; i < one.n; i++) {
+			sm_check(s, sm_rcpt(s, one.v[i]));
+			for (n = 0; n < s->rcpt.n; n++)
+				(void)printf("%s -> %s\n", s->orig.v[n],
+				    s->rcpt.v[n]);
+			addr_list_free(&s->rcpt);
+			addr_list_free(&s->orig);
+		}
+		addr_list_free(&one);
 	}
 	sm_free(s, argl, job);
 	exit(EX_OK);
@@ -701,7 +717,7 @@ main(int argc, char *argv[])
 	struct smargs		 o;
 	struct submission	 s;
 	struct bs_job		 job = { .idfd = -1 };
-	struct addr_list	 argl = { NULL, 0 };
+	struct addr_list	 argl = ADDR_LIST_EMPTY;
 	struct passwd		*pw;
 	char			*gecos = NULL;
 
@@ -716,7 +732,7 @@ main(int argc, char *argv[])
 	/* sender, and for -bv the recipients alone */
 	sm_sender(&s, &o, pw);
 	if (o.mode == 'v')
-		sm_verify(&s, &argl, &job);
+		sm_verify(&s, &o, &argl, &job);
 
 	/* recipients, once the header is read (-t) */
 	sm_open(&s);

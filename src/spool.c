@@ -660,8 +660,10 @@ spool_salvage_envelope(const char *buf, size_t len, struct qmsg *m)
 				m->local_sender = strdup(v);
 			break;
 		case 'R':
-			if (addr_valid(v))
-				(void)spool_add_rcpt(m, v, NULL, 0);
+			/* an unreadable one keeps its place ("" address):
+			 * the state file numbers recipients by position */
+			(void)spool_add_rcpt(m, addr_valid(v) ? v : "", NULL,
+			    0);
 			break;
 		}
 	}
@@ -670,8 +672,8 @@ spool_salvage_envelope(const char *buf, size_t len, struct qmsg *m)
 /*
  * A queue file that spool_load_fd refused: if it is committed, read
  * what a bounce needs (id, arrival, uid, sender, local name, the
- * recipients that are valid addresses) and where its data is, and
- * return 0; m->sender is NULL when no sender could be read, m->uid is
+ * recipients, with "" for one that is not a valid address) and where its
+ * data is, and return 0; m->sender is NULL when no sender could be read, m->uid is
  * (uid_t)-1 without a uid.  -1: not committed (a writer killed before
  * its trailer), or out of memory.  m does not own fd.
  */

@@ -158,23 +158,6 @@ submission_sender(struct submission *s, const char *name)
 	return 0;
 }
 
-/* orig stays parallel to rcpt, so it must keep its duplicates */
-static int
-submission_push(struct addr_list *l, const char *a)
-{
-	char	**v, *d;
-
-	if ((d = strdup(a)) == NULL)
-		return -1;
-	if ((v = reallocarray(l->v, l->n + 1, sizeof(*v))) == NULL) {
-		free(d);
-		return -1;
-	}
-	v[l->n++] = d;
-	l->v = v;
-	return 0;
-}
-
 /*
  * Qualified, expanded through the aliases, admin_address for local names
  * without one.  Each final address keeps `a' as its original (the O
@@ -183,7 +166,7 @@ submission_push(struct addr_list *l, const char *a)
 int
 submission_rcpt(struct submission *s, const char *a)
 {
-	struct addr_list	 x = { NULL, 0 };
+	struct addr_list	 x = ADDR_LIST_EMPTY;
 	size_t			 i, n;
 	int			 rc = EX_OK;
 
@@ -199,7 +182,8 @@ submission_rcpt(struct submission *s, const char *a)
 		}
 		n = s->rcpt.n;
 		if (addr_list_add(&s->rcpt, x.v[i]) == -1 ||
-		    (s->rcpt.n > n && submission_push(&s->orig, a) == -1))
+		    /* orig stays parallel to rcpt: its duplicates stay */
+		    (s->rcpt.n > n && addr_list_append(&s->orig, a) == -1))
 			rc = submission_fail(s, EX_OSERR, errno,
 			    "recipient list");
 	}

@@ -107,14 +107,15 @@ submit_send(const char *spool, int mfd, char *id, char *err, size_t errsz)
 		    "(%s/%s: %s)", spool, CTL_SOCKET, strerror(errno));
 		return EX_UNAVAILABLE;
 	}
-	if (util_sendfd(fd, "submit\n", 7, mfd) != 7) {
+	/* step 1, within CTL_WAIT (ctl_connect): giving up leaves nothing */
+	if (util_sendfd(fd, "submit\n", 7, mfd) == 7)
+		(void)ctl_read_status(fd, ans, sizeof(ans));
+	else if (!ctl_refused(fd, ans, sizeof(ans))) {
 		(void)snprintf(err, errsz, "sending to %s/%s: %s", spool,
 		    CTL_SOCKET, strerror(errno));
 		(void)close(fd);
 		return EX_UNAVAILABLE;
 	}
-	/* step 1, within CTL_WAIT (ctl_connect): giving up leaves nothing */
-	(void)ctl_read_status(fd, ans, sizeof(ans));
 	ans[strcspn(ans, "\n")] = '\0';
 	if ((code = submit_answer(ans, "READY", id, err, errsz)) != 0) {
 		(void)close(fd);

@@ -183,6 +183,31 @@ restart_daemon() {
 # state/ (the invariant that no half-done work is left behind)
 spool_clean() { dir_empty "$T/spool/drop" && dir_empty "$T/spool/queue" && dir_empty "$T/spool/state"; }
 
+# syslog_ns COMMAND...: exec COMMAND (so that "syslog_ns ... &" leaves
+# $! its PID) in a mount namespace of its own whose /dev is a tmpfs with
+# null, zero, random, urandom and a /dev/log served by test/syslogd.py,
+# which appends what it gets to $T/syslog (its PID in $T/syslogd.pid).
+# Root only; the namespace goes when its last process does.
+syslog_ns() {
+	mkdir -p "$T/olddev"
+	cat > "$T/ns.sh" <<NS
+mount --bind /dev "$T/olddev" && mount -t tmpfs tmpfs /dev || exit 1
+for n in null zero random urandom; do
+	touch /dev/\$n && mount --bind "$T/olddev/\$n" /dev/\$n || exit 1
+done
+/usr/bin/python3 "$TOP/test/syslogd.py" /dev/log "$T/syslog" "$T/syslogd.pid" &
+# the syslog stand-in is listening once it wrote its pid: 10 s at most
+i=0
+while [ ! -s "$T/syslogd.pid" ]; do
+	i=\$((i + 1))
+	[ \$i -le 200 ] || { echo "syslogd.py did not start" >&2; exit 1; }
+	sleep 0.05
+done
+exec "\$@"
+NS
+	exec unshare -m --propagation private bash "$T/ns.sh" "$@"
+}
+
 # a make SANITIZE=... build, which does not apply the sandbox (sandbox.c)
 sandbox_sanitizer_build() { nm "$TOP/relayq" 2>/dev/null | grep -q '__asan_init'; }
 

@@ -57,16 +57,22 @@ ctl_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 
 ctl_delivered() { [ "$(ls "$T/mail" | grep -c '\.msg$')" -ge "$1" ]; }
 
+# ctl_root_env NAME WHAT: a daemon for a test whose clients are other
+# users (root only); 1 when skipped or the set-up failed (said so)
+ctl_root_env() {
+	if [ "$(id -u)" != 0 ]; then
+		echo "# $2: skipped, needs root (the clients are other users)"
+		return 1
+	fi
+	new_env "$1"
+	start_smtpd && write_conf && start_daemon ||
+	    { not_ok "$2: set-up" "see $T"; return 1; }
+	chmod 755 "$T/spool"
+}
+
 test_ctl_stall() {
 	local t0 base slow rc out
-	if [ "$(id -u)" != 0 ]; then
-		echo "# control socket stall: skipped, needs root (the slow clients and the mailq are two other users)"
-		return
-	fi
-	new_env ctlstall
-	start_smtpd && write_conf && start_daemon ||
-	    { not_ok "control socket stall: set-up" "see $T"; return; }
-	chmod 755 "$T/spool"
+	ctl_root_env ctlstall "control socket stall" || return
 	# a baseline delivery, with nobody on the socket
 	t0=$(ctl_ms)
 	printf 'Subject: base\n\nx\n' | submit user@example.net
@@ -127,5 +133,79 @@ test_ctl_submit_once() {
 	stop_pid "$T/smtpd.pid"
 }
 
+# The control socket's caps: one uid may hold CONN_PER_UID (4)
+# connections at once (src/drain_conn.c), so a local user who opens many
+# and sends nothing gets "too many connections from your uid" on the
+# next one, while another user's mailq answers and delivery goes on.
+# Before: a client refused after the daemon had already closed got EPIPE
+# for its request and exited 69 ("Broken pipe") without the reason.
+CTLCAP_PER_UID=4	# CONN_PER_UID in src/drain_conn.c
+
+# ctlcap_hold SPOOL N READY DONE: N idle connections as uid 4261, held
+# until DONE exists (at most 8 s; the daemon closes them after 5 s of
+# silence anyway); READY is created once all are connected
+ctlcap_hold() {
+	setpriv --reuid=4261 --regid=4261 --clear-groups -- /usr/bin/python3 - "$@" <<'PY' &
+import os, socket, sys, time
+path, n, ready, done = sys.argv[1] + "/ctl", int(sys.argv[2]), sys.argv[3], sys.argv[4]
+socks = []
+for i in range(n):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(path)
+    socks.append(s)
+open(ready, "w").close()
+end = time.time() + 8
+while time.time() < end and not os.path.exists(done):
+    time.sleep(0.05)
+PY
+	echo $! > "$T/hold.pid"
+}
+
+# ctlcap_mailq UID: sendmail -bp as UID; output in $T/mailq.out, exit code
+# in CTLCAP_RC
+ctlcap_mailq() {
+	timeout 10 setpriv --reuid="$1" --regid="$1" --clear-groups -- \
+	    env RELAYQ_CONFIG="$T/conf" "$TOP/sendmail" -bp >"$T/mailq.out" 2>&1
+	CTLCAP_RC=$?
+}
+
+test_ctl_cap() {
+	ctl_root_env ctlcap "control socket caps" || return
+	mkdir -m 777 "$T/hold"
+	ctlcap_hold "$T/spool" "$CTLCAP_PER_UID" "$T/hold/ready" "$T/hold/done"
+	if ! wait_for 5 test -e "$T/hold/ready"; then
+		not_ok "control socket caps: $CTLCAP_PER_UID idle connections as uid 4261" "see $T"
+		stop_pid "$T/hold.pid"; stop_daemon; stop_pid "$T/smtpd.pid"
+		return
+	fi
+	# everything below happens well inside the 5 s the daemon gives an
+	# idle connection: the holder's connections are all still open
+	ctlcap_mailq 4261
+	check "control socket caps: connection $((CTLCAP_PER_UID + 1)) of one uid refused (exit 75, got $CTLCAP_RC)" \
+	    test "$CTLCAP_RC" -eq 75
+	check "control socket caps: the refusal says why (got: $(head -c 200 "$T/mailq.out"))" \
+	    grep -q 'too many connections from your uid' "$T/mailq.out"
+	check "control socket caps: the refusal is logged with the uid" \
+	    wait_for 5 log_has 'control socket: connection from uid 4261 refused: it holds the most one uid may'
+	ctlcap_mailq 4262
+	check "control socket caps: another uid's mailq answers meanwhile" \
+	    eval '[ "$CTLCAP_RC" -eq 0 ] && [ "$(cat "$T/mailq.out")" = "Mail queue is empty" ]'
+	printf 'Subject: cap\n\nx\n' | submit user@example.net
+	check "control socket caps: a delivery happens meanwhile" wait_for 4 ctl_delivered 1
+	ctlcap_mailq 4261
+	check "control socket caps: the holder is still refused afterwards (its connections were open throughout)" \
+	    test "$CTLCAP_RC" -eq 75
+	# released: the same uid is served again
+	touch "$T/hold/done"
+	wait_for 10 sh -c "! kill -0 $(cat "$T/hold.pid")"
+	rm -f "$T/hold.pid"
+	check "control socket caps: served again once its connections close" \
+	    wait_for 10 eval 'ctlcap_mailq 4261; [ "$CTLCAP_RC" -eq 0 ]'
+	check "control socket caps: daemon alive" kill -0 "$(cat "$T/daemon.pid")"
+	stop_daemon
+	stop_pid "$T/smtpd.pid"
+}
+
 test_ctl_stall
 test_ctl_submit_once
+test_ctl_cap

@@ -74,6 +74,23 @@ test_postfixcompat_submission() {
 	check "postfixcompat 2: -f with an option as its value is refused (64)" \
 	    eval '[ "$PFC_RC" -eq 64 ] && [ "$(pfc_nqueued)" -eq 0 ]'
 
+	# two unquoted '@': Postfix says "bad address syntax" (64); a
+	# quoted '@' in the local part is an address
+	for i in 'x@@y' 'a@b@c' 'Bob <a@b@c>'; do
+		pfc_submit bob@example.org "$i" < <(printf 'Subject: at\n\nx\n')
+		check "postfixcompat: recipient \"$i\": refused (64), nothing queued" \
+		    eval '[ "$PFC_RC" -eq 64 ] && [ "$(pfc_nqueued)" -eq 0 ] && grep -q "bad address syntax" "$T/err"'
+	done
+	pfc_submit '"a@b"@example.net' < <(printf 'Subject: at\n\nx\n')
+	check "postfixcompat: recipient \"a@b\"@example.net: queued" \
+	    eval '[ "$PFC_RC" -eq 0 ] && grep -qx "R \"a@b\"@example.net" <(pfc_queued)'
+
+	# -t with Resent-From and no Resent-To/Cc/Bcc: Postfix takes the
+	# recipients from To, Cc and Bcc (Resent- ones only when present)
+	pfc_submit -t < <(printf 'From: ann@example.org\nTo: bob@example.org\nCc: carol@example.org\nResent-From: dave@example.org\nSubject: r\n\nx\n')
+	got=$(pfc_queued | grep '^R ' | tr '\n' '|')
+	check "postfixcompat: -t, Resent-From only: recipients from To and Cc (got: $got)" \
+	    eval '[ "$PFC_RC" -eq 0 ] && [ "$got" = "R bob@example.org|R carol@example.org|" ]'
 	# 3. CR CR LF (PHP mail(), Windows) is one line end, in the header and
 	# in the body: no added blank lines, no trailing space
 	pfc_submit bob@example.org < <(printf 'Subject: crcrlf\r\r\nX-A: b\r\r\n\r\r\nline 1\r\r\nline 2\r\r\n')
@@ -133,6 +150,10 @@ test_postfixcompat_submission() {
 	got=$(as_user env RELAYQ_CONFIG="$T/conf" "$TOP/sendmail" -bv root postmaster 2>&1 | tr '\n' '|')
 	check "postfixcompat 9: -bv root postmaster prints both (got: $got)" \
 	    test "$got" = 'root -> root@example.org|postmaster -> root@example.org|'
+	# a name given twice is two arguments: Postfix reports each
+	got=$(as_user env RELAYQ_CONFIG="$T/conf" "$TOP/sendmail" -bv root postmaster root 2>&1 | tr '\n' '|')
+	check "postfixcompat 9: -bv root postmaster root prints three lines (got: $got)" \
+	    test "$got" = 'root -> root@example.org|postmaster -> root@example.org|root -> root@example.org|'
 }
 
 # 8. ORCPT: a bare local name is qualified; a non-ASCII address uses the

@@ -64,4 +64,29 @@ test_quarantine() {
 	stop_pid "$T/smtpd.pid"
 }
 
+# The notification for a quarantined queue/ file lists only the
+# recipients its state file has still open: one already delivered must
+# not be reported as failed.
+test_quarantine_open() {
+	local q
+	new_env quarantine-open
+	start_smtpd --reply 'RCPT:later@example.net=450 4.2.0 busy' && write_conf && start_daemon || { not_ok "quarantine open: set-up" "see $T"; return; }
+	printf 'Subject: half\n\nbody\n' | submit done@example.net later@example.net
+	check "quarantine open: one delivered, one deferred" wait_for 15 eval 'log_has "to=<done@example.net>.*status=sent" && log_has "to=<later@example.net>.*status=deferred"'
+	q=$(ls "$T/spool/queue")
+	check "quarantine open: the state says done@ is done" wait_for 10 grep -q '^R 0 sent ' "$T/spool/state/$q"
+	# a record the parser refuses, the recipients still readable
+	sed -i 's/^T [0-9]*$/T never/' "$T/spool/queue/$q"
+	as_user "$TOP/relayq" -C "$T/conf" flush "$q" >/dev/null 2>&1	# or the retry
+	check "quarantine open: moved to corrupt/" wait_for 15 test -e "$T/spool/corrupt/$q"
+	check "quarantine open: notified" wait_for 15 log_has "queue/$q: quarantined in corrupt/$q: .*; sender non-delivery notification: [0-9A-V]{16}\$"
+	check "quarantine open: the notification reaches the smarthost" wait_for 15 test -s "$T/mail/2.env"
+	check "quarantine open: it names the open recipient" grep -qF "Final-Recipient: rfc822; later@example.net" "$T/mail/2.msg"
+	check "quarantine open: not the delivered one" sh -c "! grep -qE '^(Final-Recipient: rfc822; )?<?done@example.net>?' '$T/mail/2.msg'"
+	check "quarantine open: daemon alive" kill -0 "$(cat "$T/daemon.pid")"
+	stop_daemon
+	stop_pid "$T/smtpd.pid"
+}
+
 test_quarantine
+test_quarantine_open

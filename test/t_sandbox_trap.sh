@@ -2,7 +2,7 @@
 # the filter traps, and the daemon logs which system call it was before
 # it dies of SIGSYS, to each log destination: file, stderr, and syslog
 # (as root: in a mount namespace whose /dev has a /dev/log served by
-# test/syslogd.py).
+# test/syslogd.py, syslog_ns in test/lib.sh).
 # test/relayq-crash execs /bin/sh right after the sandbox when
 # RELAYQ_TEST_EXEC is set (what code run through a parser bug would do).
 # Before, the kernel killed the process and the log said nothing.
@@ -67,23 +67,8 @@ test_sandbox_trap_syslog() {
 	fi
 	new_env trap_syslog
 	start_smtpd && write_conf "log syslog" || { not_ok "seccomp violation, log syslog: set-up" "see $T"; return; }
-	mkdir -p "$T/olddev"
-	cat > "$T/ns.sh" <<NS
-mount --bind /dev "$T/olddev" && mount -t tmpfs tmpfs /dev || exit 1
-for n in null zero random urandom; do
-	touch /dev/\$n && mount --bind "$T/olddev/\$n" /dev/\$n || exit 1
-done
-/usr/bin/python3 "$TOP/test/syslogd.py" /dev/log "$T/syslog" "$T/syslogd.pid" &
-# the syslog stand-in is listening once it wrote its pid: 10 s at most
-i=0
-while [ ! -s "$T/syslogd.pid" ]; do
-	i=\$((i + 1))
-	[ \$i -le 200 ] || { echo "syslogd.py did not start" >&2; exit 1; }
-	sleep 0.05
-done
-exec ${AS_USER[*]} env RELAYQ_TEST_EXEC="$T/escaped" "$TOP/test/relayq-crash" -C "$T/conf" drain -f
-NS
-	unshare -m --propagation private bash "$T/ns.sh" 2>>"$T/daemon.err" &
+	syslog_ns "${AS_USER[@]}" env RELAYQ_TEST_EXEC="$T/escaped" \
+	    "$TOP/test/relayq-crash" -C "$T/conf" drain -f 2>>"$T/daemon.err" &
 	pid=$!
 	trap_reap $pid
 	check "seccomp violation, log syslog: the sandbox was on" \

@@ -41,7 +41,7 @@ static void
 addr_case_n(const char *name, const char *in, size_t len, int wantrc,
     const char *want)
 {
-	struct addr_list	 l = { NULL, 0 };
+	struct addr_list	 l = ADDR_LIST_EMPTY;
 	char			 err[256] = "", got[4096];
 	int			 rc;
 
@@ -127,6 +127,64 @@ test_addr(void)
 	addr_case("addr: long display name with a short address accepted", buf,
 	    0, "a@x");
 
+	{
+		struct addr_list	 l = ADDR_LIST_EMPTY;
+		size_t			 bad = 0;
+
+		rc = 0;
+		CASE("addr: list_add keeps the first of each, in order, "
+		    "exact match");
+		rc |= addr_list_add(&l, "b@x");
+		rc |= addr_list_add(&l, "a@x");
+		rc |= addr_list_add(&l, "b@x");
+		rc |= addr_list_add(&l, "B@x");	/* the case matters */
+		rc |= addr_list_add(&l, "a@X");
+		rc |= addr_list_add(&l, "a@x");
+		addr_join(&l, buf, sizeof(buf));
+		EXPECT_INT("rc", rc, 0);
+		EXPECT_STR("list", buf, "b@x|a@x|B@x|a@X");
+		END();
+
+		CASE("addr: list_add with 20 000 adds, half of them again");
+		addr_list_free(&l);
+		for (i = 0; i < 20000 && rc == 0; i++) {
+			(void)snprintf(buf, sizeof(buf), "u%zu@x", i / 2 +
+			    (i % 2) * 5000);
+			rc |= addr_list_add(&l, buf);
+		}
+		EXPECT_INT("rc", rc, 0);
+		EXPECT_INT("distinct", l.n, 15000);
+		/* u0 u5000 u1 u5001 ... u4999 u9999, then u5000 on are
+		   repeats, u10000 to u14999 new */
+		for (i = 0; i < l.n && i < 10000; i++) {
+			(void)snprintf(buf, sizeof(buf), "u%zu@x", i / 2 +
+			    (i % 2) * 5000);
+			bad += strcmp(l.v[i], buf) != 0;
+		}
+		for (; i < l.n; i++) {
+			(void)snprintf(buf, sizeof(buf), "u%zu@x", i);
+			bad += strcmp(l.v[i], buf) != 0;
+		}
+		EXPECT_INT("out of order", bad, 0);
+		END();
+
+		CASE("addr: list_append keeps duplicates; list_add still "
+		    "finds them");
+		addr_list_free(&l);
+		rc |= addr_list_append(&l, "a@x");
+		rc |= addr_list_append(&l, "a@x");
+		rc |= addr_list_add(&l, "a@x");
+		rc |= addr_list_add(&l, "c@x");
+		rc |= addr_list_append(&l, "d@x");
+		rc |= addr_list_add(&l, "d@x");
+		addr_join(&l, buf, sizeof(buf));
+		EXPECT_INT("rc", rc, 0);
+		EXPECT_STR("list", buf, "a@x|a@x|c@x|d@x");
+		addr_list_free(&l);
+		EXPECT_INT("freed", (int)(l.n + l.idxsz + l.nidx), 0);
+		END();
+	}
+
 	CASE("addr: valid accepts envelope-safe addresses");
 	EXPECT(addr_valid("a@x"), "a@x rejected");
 	EXPECT(addr_valid("\"a b\"@x"), "quoted space rejected");
@@ -150,6 +208,19 @@ test_addr(void)
 	EXPECT(!addr_valid("\"a@x"), "unbalanced quote accepted");
 	EXPECT(!addr_valid("\"a\nb\"@x"), "LF inside quotes accepted");
 	END();
+
+	CASE("addr: valid rejects two unquoted '@' (bad address syntax)");
+	EXPECT(!addr_valid("x@@y"), "x@@y accepted");
+	EXPECT(!addr_valid("a@b@c"), "a@b@c accepted");
+	EXPECT(!addr_valid("@@"), "@@ accepted");
+	EXPECT(addr_valid("\"a@b\"@c"), "quoted @ in the local part rejected");
+	EXPECT(addr_valid("\"a\\\"@b\"@c"), "escaped quote before a "
+	    "quoted @ rejected");
+	END();
+	addr_case("addr: list with x@@y rejected", "a@x, x@@y", -1, NULL);
+	addr_case("addr: Name <a@b@c> rejected", "Name <a@b@c>", -1, NULL);
+	addr_case("addr: quoted @ in a local part kept", "\"a@b\"@c", 0,
+	    "\"a@b\"@c");
 
 	CASE("addr: valid rejects a control character escaped inside quotes");
 	EXPECT(!addr_valid("\"a\\\x01\"@x"), "\"a\\<0x01>\"@x accepted");

@@ -54,7 +54,7 @@ alias_case(const struct aliases *al, const char *admin, const char *name,
     const char *rcpt, const char *want)
 {
 	struct aliases_ctx	 cx;
-	struct addr_list	 l = { NULL, 0 };
+	struct addr_list	 l = ADDR_LIST_EMPTY;
 	char			 got[1024];
 
 	memset(&cx, 0, sizeof(cx));

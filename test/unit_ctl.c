@@ -4,6 +4,7 @@
  * Linked into test/unit; group ctl in unit.c's table.
  */
 #include <sys/types.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -26,6 +27,32 @@ static int
 ctl_try(const char *line, struct ctl_req *req, char *err, size_t errsz)
 {
 	return ctl_parse(line, strlen(line), req, err, errsz);
+}
+
+/*
+ * ctl_refused: the daemon said ERR and closed before the request went
+ * out (a refused connection); `line' NULL: it closed without a word.
+ * The send fails; what ctl_refused makes of it is returned.
+ */
+static int
+ctl_refused_case(const char *line, char *buf, size_t sz, int *senderr)
+{
+	int	 sv[2], rc;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
+		return -1;
+	if (line != NULL)
+		(void)write(sv[1], line, strlen(line));
+	(void)close(sv[1]);
+	buf[0] = '\0';
+	if (send(sv[0], "queue\n", 6, MSG_NOSIGNAL) == 6) {
+		(void)close(sv[0]);
+		return -1;
+	}
+	*senderr = errno;
+	rc = ctl_refused(sv[0], buf, sz);
+	(void)close(sv[0]);
+	return rc;
 }
 
 void
@@ -59,6 +86,32 @@ test_ctl(void)
 	struct ctl_req	 req;
 	char		 err[256], line[128], big[CTL_LINEMAX + 8];
 	size_t		 i;
+
+	{
+		char	 buf[256];
+		int	 senderr = 0;
+
+		CASE("ctl: a refusal read after the request failed (EPIPE)");
+		EXPECT_INT("refused", ctl_refused_case("ERR 75 too many "
+		    "connections from your uid at once; try again\n", buf,
+		    sizeof(buf), &senderr), 1);
+		EXPECT_INT("the send failed with EPIPE", senderr, EPIPE);
+		EXPECT_STR("line", buf, "ERR 75 too many connections from "
+		    "your uid at once; try again\n");
+		END();
+
+		CASE("ctl: closed without a word: no refusal, errno kept");
+		EXPECT_INT("refused", ctl_refused_case(NULL, buf, sizeof(buf),
+		    &senderr), 0);
+		EXPECT_INT("errno", errno, EPIPE);
+		END();
+
+		CASE("ctl: another send error: nothing read");
+		errno = EBADF;
+		EXPECT_INT("refused", ctl_refused(-1, buf, sizeof(buf)), 0);
+		EXPECT_INT("errno", errno, EBADF);
+		END();
+	}
 
 	CASE("ctl: every command with its argument");
 	EXPECT_INT("queue", ctl_try("queue\n", &req, err, sizeof(err)), 0);

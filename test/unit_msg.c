@@ -149,7 +149,7 @@ rcpt_case(const char *name, const char *in, int wantrc, const char *want)
 {
 	struct msg_in		*mi;
 	struct msg		 m;
-	struct addr_list	 l = { NULL, 0 };
+	struct addr_list	 l = ADDR_LIST_EMPTY;
 	char			 err[256] = "", got[1024];
 	int			 fd, rc;
 
@@ -485,6 +485,10 @@ test_msg(void)
 	    "To: a@x\nCc: b@y\nResent-Date: Thu, 1 Jan 2024 00:00:00 +0000\n"
 	    "Resent-To: r@x\nResent-Cc: s@x\nResent-Bcc: t@x\n\nbody\n", 0,
 	    "r@x|s@x|t@x");
+	rcpt_case("msg: -t with Resent-From but no Resent-To/Cc/Bcc uses "
+	    "To, Cc, Bcc",
+	    "To: a@x\nCc: b@y\nResent-From: r@x\nResent-Date: Thu, 1 Jan "
+	    "2024 00:00:00 +0000\nBcc: c@z\n\nbody\n", 0, "a@x|b@y|c@z");
 	rcpt_case("msg: -t with a folded To field",
 	    "To: a@x,\n b@y,\n\tc@z\nSubject: s\n\n", 0, "a@x|b@y|c@z");
 	rcpt_case("msg: -t with an unbalanced address is an error",

@@ -31,7 +31,7 @@ static void
 fuzz_expand(const struct aliases *al, const struct aliases_ctx *cx,
     const char *a)
 {
-	struct addr_list	 out = { NULL, 0 };
+	struct addr_list	 out = ADDR_LIST_EMPTY;
 	size_t			 i;
 
 	if (aliases_expand(al, a, cx, &out) == 0)

@@ -38,7 +38,7 @@ fuzz_count(const char *s, size_t n, char ch)
 static void
 fuzz_header(const struct canon *c, const char *v, size_t n)
 {
-	struct addr_list	 l = { NULL, 0 };
+	struct addr_list	 l = ADDR_LIST_EMPTY;
 	char			*out = NULL, err[256];
 	size_t			 i, on;
 

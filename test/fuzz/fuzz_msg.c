@@ -34,7 +34,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *const		 top[] = { top0, NULL }, *const bottom[] =
 				    { bot0, NULL };
 	struct msg		 m;
-	struct addr_list	 l = { NULL, 0 };
+	struct addr_list	 l = ADDR_LIST_EMPTY;
 	char			 err[512];
 	int			 fd, rc;
 

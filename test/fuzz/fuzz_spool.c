@@ -6,7 +6,8 @@
  * (the quarantine's reader) on what it refused.
  * Oracle: an accepted file has a consistent envelope and data that lies
  * inside the file; so does the salvage of a committed one, with valid
- * recipients only.
+ * recipients only, or an empty address for one it could not read (it
+ * keeps its place: the state file counts recipients by position).
  */
 #include <sys/stat.h>
 
@@ -49,7 +50,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    !addr_valid(m.sender)))
 			abort();
 		for (i = 0; i < m.nrcpt; i++)
-			if (!addr_valid(m.rcpt[i].addr))
+			if (m.rcpt[i].addr[0] != '\0' &&
+			    !addr_valid(m.rcpt[i].addr))
 				abort();
 		spool_free_msg(&m);
 	} else
