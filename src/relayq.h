@@ -93,6 +93,8 @@ struct conf {
 	long long		 max_messages_per_session; /* 0: no limit */
 	long long		 max_sessions;	/* in parallel (drain_work.c) */
 	long long		 active_queue_limit; /* in memory (drain_q.c) */
+	char			*rate_limit;	/* N/s, N/min, N/h (rate.c) */
+	char			*rate_limit_recipients;
 	char			*listen;	/* addresses, space-separated */
 	char			*listen_allow;	/* CIDRs beside loopback */
 	long long		 listen_max_connections;
