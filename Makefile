@@ -57,6 +57,7 @@ RELAYQ_SRCS	 = src/relayq.c \
 		   src/drain_quar.c \
 		   src/drain_import.c \
 		   src/drain_try.c \
+		   src/drain_rate.c \
 		   src/drain_conf.c \
 		   src/stopcmd.c \
 		   src/bounce.c \
