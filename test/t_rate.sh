@@ -150,9 +150,33 @@ test_rate_not_throttle() {
 	stop_pid "$T/smtpd.pid"
 }
 
+test_rate_recipients() {
+	local out
+	new_env rate-rcpt
+	start_smtpd && write_conf "rate_limit_recipients 4/min" && start_daemon ||
+	    { not_ok "rate recipients: set-up" "see $T"; return; }
+	printf 'Subject: six\n\nbody\n' |
+	    submit r1@example.net r2@example.net r3@example.net r4@example.net r5@example.net r6@example.net
+	check "rate recipients: 6 recipients over a budget of 4 still go, alone" \
+	    wait_for 10 test -s "$T/mail/1.env"
+	check "rate recipients: all 6 in that transaction" \
+	    test "$(grep -c '^rcpt=' "$T/mail/1.env")" -eq 6
+	printf 'Subject: one\n\nbody\n' | submit r7@example.net
+	check "rate recipients: the next waits for the window (2 s)" \
+	    rate_none_for 2 test -s "$T/mail/2.env"
+	out=$(rate_status)
+	check "rate recipients: status shows the recipients' window" \
+	    grep -qxF "rate: 4/min recipients (6 in the window)" <<<"$out"
+	check "rate recipients: status shows the message waiting" \
+	    grep -qxF "backlog: 1 message(s) due now, waiting for room in the window" <<<"$out"
+	stop_daemon
+	stop_pid "$T/smtpd.pid"
+}
+
 rate_burst burst 1
 rate_burst sessions 2
 test_rate_restart
+test_rate_recipients
 test_rate_corrupt
 test_rate_throttle
 test_rate_not_throttle
