@@ -248,7 +248,7 @@ drain_ctl_status(const struct drain *d, FILE *fp, const struct ucred *cr,
 	    "bounced %lu\n", st->received, st->sent,
 	    st->deferred, st->bounced);
 	for (i = 0; i < d->q.nq; i++)
-		due += d->q.q[i].next <= now;
+		due += d->q.q[i].next <= now && !d->q.q[i].busy;
 	drain_rate_status(d->rate, fp, due);
 }
 
