@@ -6,17 +6,6 @@
 # without the attempt counted and without a DSN.
 # Sourced by test/check.sh, which provides test/lib.sh.
 
-# rate_queue N SUBJECT: N messages in drop/ before any daemon runs
-rate_queue() {
-	local i
-	mkdir -p "$T/spool/drop"
-	chmod 1730 "$T/spool/drop"
-	chown $RUNUID:$RUNGID "$T/spool/drop"
-	for i in $(seq 1 "$1"); do
-		printf 'Subject: %s %s\n\nbody\n' "$2" "$i" | submit user@example.net 2>/dev/null || return 1
-	done
-}
-
 # rate_most_in SECONDS: the most messages the smarthost accepted in any
 # window of that length (from the sorted time= of every .env)
 rate_most_in() {
@@ -45,7 +34,7 @@ rate_burst() {
 	local name=$1
 	new_env "rate-$name"
 	start_smtpd && write_conf "rate_limit 5/s" "max_sessions $2" &&
-	    rate_queue 20 "$name" && start_daemon ||
+	    queue_before_daemon 20 "$name" && start_daemon ||
 	    { not_ok "rate $name: set-up" "see $T"; return; }
 	check "rate $name: all 20 delivered exactly once" wait_for 30 delivered_once "$name" 20
 	check "rate $name: never more than 5 in any second at the smarthost (most: $(rate_most_in 1))" \
@@ -68,7 +57,7 @@ test_rate_restart() {
 	local out
 	new_env rate-restart
 	start_smtpd && write_conf "rate_limit 5/min" &&
-	    rate_queue 8 restart && start_daemon ||
+	    queue_before_daemon 8 restart && start_daemon ||
 	    { not_ok "rate restart: set-up" "see $T"; return; }
 	check "rate restart: the first 5 delivered" wait_for 15 delivered_once restart 5
 	stop_daemon
