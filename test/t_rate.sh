@@ -127,6 +127,29 @@ test_rate_throttle() {
 	stop_pid "$T/smtpd.pid"
 }
 
+# Amazon SES's reply, every time: the pause doubles up to retry_max, and
+# each pause lets one message try, not the whole queue
+test_rate_throttle_backoff() {
+	local mails throttles
+	new_env rate-backoff
+	start_smtpd --reply 'MAIL=454 Throttling failure: Maximum sending rate exceeded' &&
+	    write_conf "retry_min 1s" "retry_max 3s" && start_daemon ||
+	    { not_ok "rate backoff: set-up" "see $T"; return; }
+	printf 'Subject: a\n\nbody\n' | submit user@example.net
+	printf 'Subject: b\n\nbody\n' | submit user@example.net
+	check "rate backoff: paused for 1s" wait_for 10 log_has 'Maximum sending rate exceeded; sending paused for 1s$'
+	check "rate backoff: then 2s" wait_for 10 log_has 'Maximum sending rate exceeded; sending paused for 2s$'
+	check "rate backoff: then 3s (retry_max)" wait_for 10 log_has 'Maximum sending rate exceeded; sending paused for 3s$'
+	stop_daemon
+	mails=$(grep -c '^C: MAIL FROM' "$T/transcript")
+	throttles=$(grep -c 'throttled by' "$T/log")
+	check "rate backoff: one transaction per pause ($mails MAIL, $throttles throttled)" \
+	    test "$mails" -eq "$throttles"
+	check "rate backoff: no attempt counted" \
+	    sh -c "grep -h '^A ' '$T'/spool/state/* | grep -qv '^A 0 ' && exit 1; exit 0"
+	stop_pid "$T/smtpd.pid"
+}
+
 test_rate_not_throttle() {
 	new_env rate-452
 	start_smtpd --reply 'MAIL=452 4.5.3 Too many recipients' &&
@@ -168,4 +191,5 @@ test_rate_restart
 test_rate_recipients
 test_rate_corrupt
 test_rate_throttle
+test_rate_throttle_backoff
 test_rate_not_throttle
