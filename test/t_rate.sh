@@ -98,13 +98,23 @@ deliver_one() {
 	    wait_for 15 test -s "$T/mail/$2.env"
 }
 
+# rate_throttling NAME REPLY RETRY_MIN RETRY_MAX SUBJECT...: a daemon
+# whose smarthost answers MAIL with REPLY, and a message per SUBJECT
+rate_throttling() {
+	local name=$1 reply=$2 min=$3 max=$4 subject
+	shift 4
+	new_env "rate-$name"
+	start_smtpd --reply "MAIL=$reply" &&
+	    write_conf "retry_min $min" "retry_max $max" && start_daemon || return 1
+	for subject in "$@"; do
+		printf 'Subject: %s\n\nbody\n' "$subject" | submit user@example.net || return 1
+	done
+}
+
 test_rate_throttle() {
 	local id out
-	new_env rate-throttle
-	start_smtpd --reply 'MAIL=451 4.7.500 Server busy. Please try again later' &&
-	    write_conf "retry_min 4s" "retry_max 1h" && start_daemon ||
+	rate_throttling throttle '451 4.7.500 Server busy. Please try again later' 4s 1h throttled ||
 	    { not_ok "rate throttle: set-up" "see $T"; return; }
-	printf 'Subject: throttled\n\nbody\n' | submit user@example.net
 	check "rate throttle: logged with host, reply and pause" \
 	    wait_for 10 log_has "throttled by localhost\[127\.0\.0\.1\]:$PORT: 451 4\.7\.500 Server busy\. Please try again later; sending paused for 4s$"
 	check "rate throttle: the recipient deferred" log_has 'status=deferred \(host .* said: 451 4\.7\.500'
@@ -131,12 +141,8 @@ test_rate_throttle() {
 # each pause lets one message try, not the whole queue
 test_rate_throttle_backoff() {
 	local mails throttles
-	new_env rate-backoff
-	start_smtpd --reply 'MAIL=454 Throttling failure: Maximum sending rate exceeded' &&
-	    write_conf "retry_min 1s" "retry_max 3s" && start_daemon ||
+	rate_throttling backoff '454 Throttling failure: Maximum sending rate exceeded' 1s 3s a b ||
 	    { not_ok "rate backoff: set-up" "see $T"; return; }
-	printf 'Subject: a\n\nbody\n' | submit user@example.net
-	printf 'Subject: b\n\nbody\n' | submit user@example.net
 	check "rate backoff: paused for 1s" wait_for 10 log_has 'Maximum sending rate exceeded; sending paused for 1s$'
 	check "rate backoff: then 2s" wait_for 10 log_has 'Maximum sending rate exceeded; sending paused for 2s$'
 	check "rate backoff: then 3s (retry_max)" wait_for 10 log_has 'Maximum sending rate exceeded; sending paused for 3s$'
