@@ -37,6 +37,7 @@ COMMON_SRCS	 = src/util.c \
 		   src/submit.c \
 		   src/aliases.c \
 		   src/canon.c \
+		   src/rate.c \
 		   src/queue.c \
 		   src/queue_local.c \
 		   src/queue_ids.c
@@ -56,6 +57,7 @@ RELAYQ_SRCS	 = src/relayq.c \
 		   src/drain_quar.c \
 		   src/drain_import.c \
 		   src/drain_try.c \
+		   src/drain_rate.c \
 		   src/drain_conf.c \
 		   src/stopcmd.c \
 		   src/bounce.c \
@@ -137,6 +139,7 @@ UNIT_SRCS	 = test/unit.c \
 		   test/unit_sort.c \
 		   test/unit_spool.c \
 		   test/unit_canon.c \
+		   test/unit_rate.c \
 		   test/unit_reload.c
 UNIT_OBJS	 = $(UNIT_SRCS:.c=.o)
 # every module of both programs but their main()
@@ -205,6 +208,7 @@ FUZZ_TARGETS	+= submit
 FUZZ_TARGETS	+= cert
 FUZZ_TARGETS	+= canon
 FUZZ_TARGETS	+= listen
+FUZZ_TARGETS	+= rate
 FUZZ_BINS	 = $(FUZZ_TARGETS:%=test/fuzz/fuzz_%)
 FUZZ_LIBSRCS	 = $(COMMON_SRCS) src/msg.c src/smtp.c src/auth.c \
 		   src/authcmd.c src/tls.c \

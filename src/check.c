@@ -307,6 +307,9 @@ check_files(const char *spool, const char *name)
 			check_problem("%s/state/%s: stray file: left by a state "
 			    "update that did not finish (the daemon removes it "
 			    "when it starts; or remove it)", spool, de->d_name);
+		else if (strcmp(name, "state") == 0 &&
+		    strcmp(de->d_name, SPOOL_RATE_FILE) == 0)
+			continue;	/* the daemon's rate windows */
 		else if (strcmp(name, "failed") == 0 && dot != NULL &&
 		    strcmp(dot, ".state") == 0 && spool_id_ok(id))
 			continue;

@@ -13,6 +13,7 @@
 #include <bsd/string.h>
 
 #include "relayq.h"
+#include "rate.h"
 
 enum conf_type {
 	CT_HOST,
@@ -26,6 +27,7 @@ enum conf_type {
 	CT_PIN,
 	CT_COUNT,
 	CT_LIST,	/* repeatable: the values joined by spaces */
+	CT_RATE,	/* N/s, N/min, N/h (rate.c), kept as written */
 };
 
 /*
@@ -83,6 +85,8 @@ static const struct conf_key conf_keys[] = {
 	{ "max_messages_per_session", CT_COUNT,	O(max_messages_per_session), 0 },
 	{ "idle_timeout",	CT_DURATION,	O(idle_timeout), 0 },
 	{ "failed_keep",	CT_DURATION,	O(failed_keep), 0 },
+	{ "rate_limit",		CT_RATE,	O(rate_limit), 1 },
+	{ "rate_limit_recipients", CT_RATE,	O(rate_limit_recipients), 1 },
 	/* the listener's (listen.c): read when relayq smtpd starts */
 	{ "listen",		CT_LIST,	O(listen), 0 },
 	{ "listen_allow",	CT_LIST,	O(listen_allow), 0 },
@@ -135,7 +139,7 @@ conf_free(struct conf *c)
 	for (i = 0; i < sizeof(conf_keys) / sizeof(conf_keys[0]); i++) {
 		k = &conf_keys[i];
 		if (k->type == CT_STR || k->type == CT_PATH ||
-		    k->type == CT_LIST)
+		    k->type == CT_LIST || k->type == CT_RATE)
 			free(*(char **)((char *)c + k->off));
 	}
 	conf_init(c);
@@ -199,6 +203,7 @@ conf_keep_running(struct conf *next, struct conf *run,
 			break;
 		case CT_STR:
 		case CT_PATH:
+		case CT_RATE:
 			a = (char **)((char *)next + k->off);
 			b = (char **)((char *)run + k->off);
 			same = *a == NULL || *b == NULL ? *a == *b :
@@ -389,7 +394,9 @@ conf_set(struct conf *c, const char *key, const char *v, char *err,
 {
 	const struct conf_key	*k = NULL;
 	const char		*errstr;
-	char			**sp;
+	char			**sp, msg[256];
+	unsigned long		 rmax;
+	long long		 rper;
 	size_t			 i;
 
 	for (i = 0; i < sizeof(conf_keys) / sizeof(conf_keys[0]); i++)
@@ -437,6 +444,13 @@ conf_set(struct conf *c, const char *key, const char *v, char *err,
 		if (v[0] != '/') {
 			(void)snprintf(err, errsz, "%s: \"%s\" is not an "
 			    "absolute path", key, v);
+			return -1;
+		}
+		/* FALLTHROUGH */
+	case CT_RATE:
+		if (k->type == CT_RATE &&
+		    rate_parse(v, &rmax, &rper, msg, sizeof(msg)) == -1) {
+			(void)snprintf(err, errsz, "%s: %s", key, msg);
 			return -1;
 		}
 		/* FALLTHROUGH */

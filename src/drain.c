@@ -117,8 +117,11 @@ drain_run(struct drain *d, time_t now)
 			continue;
 		}
 		/* one connection attempt per message at most, and none
-		   after one failed in this run */
+		   after one failed in this run; none either while the
+		   rate holds messages back (the run ends here) */
 		if (!t.expired && !down) {
+			if (drain_try_begin(d, &t) == -1)
+				break;
 			down = drain_sess_send(d->sess, &t.m, t.relay,
 			    sizeof(t.relay), err, sizeof(err)) == -1;
 			t.connt = drain_try_now();
@@ -169,6 +172,8 @@ drain_orphan_one(void *arg, const char *name)
 	struct stat	 st;
 	int		 tmp;
 
+	if (strcmp(name, SPOOL_RATE_FILE) == 0)
+		return;		/* drain_rate.c's, not a message's */
 	(void)strlcpy(id, name, sizeof(id));
 	id[strcspn(id, ".")] = '\0';
 	tmp = (dot = strchr(name, '.')) != NULL && strcmp(dot, ".tmp") == 0;
@@ -308,7 +313,8 @@ drain_setup(struct drain *d, int foreground, char *err, size_t errsz)
 	if (drain_lock(d, err, errsz) == -1)
 		return -1;
 	if ((d->sess = drain_sess_new(d->conf, d->password)) == NULL ||
-	    (d->conns = drain_conn_new()) == NULL) {
+	    (d->conns = drain_conn_new()) == NULL ||
+	    (d->rate = drain_rate_new(d->conf)) == NULL) {
 		(void)snprintf(err, errsz, "out of memory");
 		return -1;
 	}
@@ -350,6 +356,7 @@ drain_free(struct drain *d)
 	}
 	free(d->sess);
 	free(d->conns);
+	drain_rate_free(d->rate);
 	free(d->work);
 	free(d->pend);
 	free(d->q.q);
@@ -382,7 +389,7 @@ drain_serve(struct drain *d, int foreground)
 	char			 err[2048], evbuf[4096];
 	time_t			 now, wake, cleaned = 0, keepscan, trimmed = 0;
 	size_t			 i, nwork, nconn, nloaded;
-	int			 ifd, n, timeout, cw, ended = 0;
+	int			 ifd, n, timeout, cw, rw, ended = 0;
 
 	if (drain_setup(d, foreground, err, sizeof(err)) == -1) {
 		(void)fprintf(stderr, "relayq: %s\n", err);
@@ -432,6 +439,7 @@ drain_serve(struct drain *d, int foreground)
 	keepscan = conf->failed_keep < DRAIN_SCAN ? conf->failed_keep + 1 :
 	    DRAIN_SCAN;
 	(void)queue_ids_each(d->statefd, drain_orphan_one, d);
+	drain_rate_load(d->rate, d->statefd);
 	nloaded = drain_import_load(d);
 	log_info("started: relayq %s, spool %s, %zu message(s) queued%s",
 	    RELAYQ_VERSION, conf->spool, nloaded, d->q.backlog ?
@@ -451,11 +459,14 @@ drain_serve(struct drain *d, int foreground)
 		if (!drain_work_running(d) && !ended)
 			drain_between_runs(d, &cleaned, keepscan);
 		ended = 0;
+		drain_rate_save(d->rate, 0);
+		rw = drain_rate_wait(d->rate);
 		now = time(NULL);
 		wake = now + DRAIN_SCAN;
 		if (cleaned + keepscan < wake)
 			wake = cleaned + keepscan;
-		for (i = 0; i < d->q.nq; i++)
+		/* what is due waits while the rate holds it back (rw) */
+		for (i = 0; i < d->q.nq && !drain_rate_holding(d->rate); i++)
 			if (d->q.q[i].next < wake)
 				wake = d->q.q[i].next;
 		if (drain_sess_idle_until(d->sess) != 0 &&
@@ -464,6 +475,8 @@ drain_serve(struct drain *d, int foreground)
 		timeout = wake > now ? (int)(wake - now) * 1000 : 0;
 		if (drain_work_running(d))
 			timeout = -1;	/* until a worker answers */
+		else if (rw != -1 && rw < timeout)
+			timeout = rw;	/* in ms: a limit of N/s */
 		/* going to sleep: hand back what start-up and the last run
 		   touched (idle.c).  In a burst at most once a second; a trim
 		   that has to wait is done on waking a second later.  Not
@@ -519,6 +532,7 @@ drain_serve(struct drain *d, int foreground)
 	drain_conn_end(d);
 	drain_work_stop(d);
 	drain_sess_end(d->sess, 1);
+	drain_rate_save(d->rate, 1);
 	log_info("stopping");
 	return EX_OK;
 }

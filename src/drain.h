@@ -69,6 +69,7 @@ struct drain_pend {
 struct drain_sess;		/* drain_sess.c */
 struct drain_work;		/* drain_work.c */
 struct drain_conns;		/* drain_conn.c */
+struct drain_rate;		/* drain_rate.c */
 
 struct drain {
 	struct conf		*conf;
@@ -101,6 +102,7 @@ struct drain {
 	struct drain_sess	*sess;		/* this process's session */
 	struct drain_work	*work;		/* NULL: no workers */
 	struct drain_conns	*conns;		/* control connections */
+	struct drain_rate	*rate;		/* rate_limit, throttling */
 	int			 reloaded;	/* the workers are to read
 						   the file again */
 };
@@ -148,6 +150,8 @@ struct drain_try {
 	char		*open;		/* recipients open before it */
 	double		 start, connt;	/* began; session ready */
 	int		 expired;	/* queue_lifetime is over */
+	size_t		 nopen;		/* recipients open before it */
+	int		 rated;		/* counted by drain_rate_begin */
 	char		 relay[448];	/* "name[addr]:port", ", tls=VERSION/CIPHER"
 					   when TLS is up; or "none" */
 };
@@ -158,6 +162,7 @@ void	 drain_try_defer_all(struct qmsg *, const char *, enum rcpt_status,
 void	 drain_try_outage(struct drain *, int);
 int	 drain_try_load(struct drain *, const char *, time_t,
 	    struct drain_try *);
+int	 drain_try_begin(struct drain *, struct drain_try *);
 void	 drain_try_done(struct drain *, struct drain_try *, int,
 	    const char *);
 
@@ -179,6 +184,19 @@ void	 drain_sess_park(struct drain_sess *);
 int	 drain_sess_idle_fd(const struct drain_sess *);
 time_t	 drain_sess_idle_until(const struct drain_sess *);
 void	 drain_sess_idle_check(struct drain_sess *, short);
+
+/* drain_rate.c: rate_limit and the pause after throttling replies */
+struct drain_rate *drain_rate_new(const struct conf *);
+void	 drain_rate_free(struct drain_rate *);
+void	 drain_rate_load(struct drain_rate *, int);
+void	 drain_rate_save(struct drain_rate *, int);
+int	 drain_rate_begin(struct drain_rate *, size_t);
+void	 drain_rate_end(struct drain_rate *, size_t, int);
+int	 drain_rate_wait(struct drain_rate *);
+int	 drain_rate_holding(const struct drain_rate *);
+time_t	 drain_rate_outcome(struct drain_rate *, const struct qmsg *,
+	    const char *, const char *);
+void	 drain_rate_status(const struct drain_rate *, FILE *, size_t);
 
 /* drain_quar.c: corrupt/ */
 int	 drain_quar_move(const struct drain *, int, const char *,

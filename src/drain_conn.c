@@ -70,10 +70,7 @@ struct drain_conns {
 static long long
 drain_conn_now(void)
 {
-	struct timespec	 ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return util_ms(CLOCK_MONOTONIC);
 }
 
 /* Every slot free; NULL when out of memory. */

@@ -212,7 +212,7 @@ drain_ctl_status(const struct drain *d, FILE *fp, const struct ucred *cr,
 	const struct drain_stats	*st = &d->stats;
 	char				 date[64];
 	time_t				 now = time(NULL), oldest = 0;
-	size_t				 n, nheld, ncorrupt = 0;
+	size_t				 i, n, nheld, ncorrupt = 0, due = 0;
 
 	n = drain_ctl_each(d, cr, admin, drain_ctl_oldest, fp, &oldest,
 	    &nheld);
@@ -247,6 +247,9 @@ drain_ctl_status(const struct drain *d, FILE *fp, const struct ucred *cr,
 	(void)fprintf(fp, "counters: received %lu, sent %lu, deferred %lu, "
 	    "bounced %lu\n", st->received, st->sent,
 	    st->deferred, st->bounced);
+	for (i = 0; i < d->q.nq; i++)
+		due += d->q.q[i].next <= now && !d->q.q[i].busy;
+	drain_rate_status(d->rate, fp, due);
 }
 
 /*

@@ -95,14 +95,17 @@ drain_try_sync(struct drain *d)
 /*
  * After an attempt: done (every recipient sent or failed) -> remove the
  * message, or keep it in failed/ when some failed; else schedule the
- * next try with exponential backoff and save the state.
+ * next try with exponential backoff and save the state.  `throttled':
+ * the provider throttled the sender and every sending waits until then;
+ * this attempt is not counted (the message's own backoff does not
+ * grow), and queue_lifetime still applies.
  *
  * Order matters for crashes: the message leaves queue/ before its state
  * file goes, so a crash in between leaves an orphan state file (removed
  * at start-up), never a message without the record of who has it.
  */
 static void
-drain_try_finish(struct drain *d, struct qmsg *m, size_t qi)
+drain_try_finish(struct drain *d, struct qmsg *m, size_t qi, time_t throttled)
 {
 	char	 name[SPOOL_IDLEN + 8];
 	time_t	 now = time(NULL), delay;
@@ -114,7 +117,8 @@ drain_try_finish(struct drain *d, struct qmsg *m, size_t qi)
 		else if (m->rcpt[i].status != RCPT_SENT)
 			nopen++;
 	}
-	m->attempts++;
+	if (!throttled)
+		m->attempts++;
 	m->last_try = now;
 	if (nopen == 0 && nfail > 0) {
 		/* kept for the operator with the record of who failed */
@@ -151,7 +155,7 @@ drain_try_finish(struct drain *d, struct qmsg *m, size_t qi)
 		delay *= 2;
 	if (delay > d->conf->retry_max)
 		delay = d->conf->retry_max;
-	m->next_try = now + delay;
+	m->next_try = throttled ? throttled : now + delay;
 	d->q.q[qi].next = m->next_try;
 	if (spool_write_state(d->statefd, m->id, m) == -1)
 		log_warn("%s: saving delivery state", m->id);
@@ -332,15 +336,42 @@ drain_try_load(struct drain *d, const char *id, time_t now,
 		spool_free_msg(&t->m);
 		return -1;
 	}
-	for (i = 0; i < t->m.nrcpt; i++)
+	for (i = 0; i < t->m.nrcpt; i++) {
 		t->open[i] = t->m.rcpt[i].status == RCPT_PENDING ||
 		    t->m.rcpt[i].status == RCPT_DEFER;
+		t->nopen += t->open[i];
+	}
 	t->start = t->connt = drain_try_now();
 	(void)strlcpy(t->relay, "none", sizeof(t->relay));
 	t->expired = now - t->m.arrival > d->conf->queue_lifetime;
 	if (t->expired)
 		drain_try_defer_all(&t->m, "4.4.7", RCPT_FAIL, "message "
 		    "expired: delivery time (queue_lifetime) exceeded");
+	return 0;
+}
+
+/* A loaded message that is not tried now after all: nothing recorded. */
+static void
+drain_try_release(struct drain_try *t)
+{
+	free(t->open);
+	t->open = NULL;
+	spool_free_msg(&t->m);
+}
+
+/*
+ * The loaded message is about to be sent: 0 when the rate limit and the
+ * throttling pause let it start now (drain_rate.c); -1 when they hold it
+ * back, and it is released, still due, for the caller to end its run.
+ */
+int
+drain_try_begin(struct drain *d, struct drain_try *t)
+{
+	if (drain_rate_begin(d->rate, t->nopen) == -1) {
+		drain_try_release(t);
+		return -1;
+	}
+	t->rated = 1;
 	return 0;
 }
 
@@ -356,12 +387,18 @@ drain_try_done(struct drain *d, struct drain_try *t, int down,
 {
 	double	 end;
 	size_t	 i, qi;
+	time_t	 throttled = 0;
 
 	/* 250 after the dot, unrecorded */
 	if (drain_sess_count_sent(&t->m) > 0)
 		CRASH_POINT("drain-after-dot");
 	if (down)
 		drain_try_defer_all(&t->m, "4.4.1", RCPT_DEFER, err);
+	if (t->rated)
+		drain_rate_end(d->rate, t->nopen, !down);
+	if (!down)
+		throttled = drain_rate_outcome(d->rate, &t->m, t->open,
+		    t->relay);
 	end = drain_try_now();
 	for (i = 0; i < t->m.nrcpt; i++)
 		if (t->open[i])
@@ -371,7 +408,7 @@ drain_try_done(struct drain *d, struct drain_try *t, int down,
 	free(t->open);
 	t->open = NULL;
 	if (drain_q_find(&d->q, t->m.id, &qi) == 0)
-		drain_try_finish(d, &t->m, qi);
+		drain_try_finish(d, &t->m, qi, throttled);
 	else	/* cannot happen: drain_ctl.c leaves those in flight alone */
 		log_warnx("%s: left the queue table during delivery", t->m.id);
 	/* a hold or delete asked for while it was in flight */

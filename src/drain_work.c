@@ -438,6 +438,12 @@ drain_work_hand(struct drain *d)
 			drain_try_done(d, &w->t, wk->down, wk->err);
 			continue;
 		}
+		/* the rate holds it back: the run ends with what is in
+		   flight, and the loop sleeps until there is room */
+		if (drain_try_begin(d, &w->t) == -1) {
+			wk->next = wk->ndue;
+			break;
+		}
 		if (write(w->fd, id, strlen(id)) == -1) {
 			w->busy = 1;
 			drain_work_lost(d, w);

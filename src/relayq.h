@@ -28,6 +28,7 @@
 #define ADDR_MAX		512	/* longest envelope address we take */
 #define LINE_MAX_OCTETS		998	/* RFC 5322 2.1.1, without CRLF */
 #define SPOOL_IDLEN		16
+#define SPOOL_RATE_FILE		"rate"	/* in state/: drain_rate.c */
 #define REPLY_MAX		512	/* one reply line, RFC 5321 4.5.3.1.5 */
 
 /*
@@ -93,6 +94,8 @@ struct conf {
 	long long		 max_messages_per_session; /* 0: no limit */
 	long long		 max_sessions;	/* in parallel (drain_work.c) */
 	long long		 active_queue_limit; /* in memory (drain_q.c) */
+	char			*rate_limit;	/* N/s, N/min, N/h (rate.c) */
+	char			*rate_limit_recipients;
 	char			*listen;	/* addresses, space-separated */
 	char			*listen_allow;	/* CIDRs beside loopback */
 	long long		 listen_max_connections;
@@ -184,6 +187,7 @@ char		*util_fqdn(void);
 void		 util_sort(void *, size_t, size_t,
 		    int (*)(const void *, const void *));
 void		 util_rfc5322_date(char *, size_t, time_t);
+long long	 util_ms(clockid_t);
 void		 util_owner(uid_t, gid_t, char *, size_t);
 int		 util_drop_root(char *, size_t);
 

@@ -353,3 +353,13 @@ util_drop_root(char *err, size_t errsz)
 	}
 	return 0;
 }
+
+/* The time of `clock' in milliseconds. */
+long long
+util_ms(clockid_t clock)
+{
+	struct timespec	 ts;
+
+	(void)clock_gettime(clock, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}

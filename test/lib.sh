@@ -164,6 +164,19 @@ kill_daemon() {
 # submit ARGS... < message: run sendmail as the test user
 submit() { as_user env RELAYQ_CONFIG="$T/conf" "$TOP/sendmail" "$@"; }
 
+# queue_before_daemon N SUBJECT: N messages in drop/ before any daemon
+# runs, so that one scan and one delivery run take them all (sendmail's
+# warning that no daemon runs is expected, and not shown)
+queue_before_daemon() {
+	local i
+	mkdir -p "$T/spool/drop"
+	chmod 1730 "$T/spool/drop"
+	chown $RUNUID:$RUNGID "$T/spool/drop"
+	for i in $(seq 1 "$1"); do
+		printf 'Subject: %s %s\n\nbody\n' "$2" "$i" | submit user@example.net 2>/dev/null || return 1
+	done
+}
+
 queue_count() { ls "$T/spool/queue" 2>/dev/null | wc -l; }
 log_has() { grep -qE -- "$1" "$T/log"; }
 # log_count_ge REGEX N: the log has at least N matching lines (for wait_for,

@@ -52,6 +52,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <mbedtls/version.h>
@@ -1748,6 +1749,9 @@ smtp_data_body(struct session *s)
  * earlier runs over the same directory never collide; the shared
  * counter only makes the search start in the right place.  The .env is
  * renamed into place last so that its existence means both are done.
+ * It holds the envelope (mail=, rcpt=), tls=, auth=, helo= and time=,
+ * the wall-clock time (seconds.microseconds) the final dot was taken,
+ * before the 250 is sent: what a provider's rate limit counts.
  */
 static int
 smtp_store(struct session *s, unsigned long *id)
@@ -1756,6 +1760,7 @@ smtp_store(struct session *s, unsigned long *id)
 	char		*env, *e;
 	size_t		 i, envlen;
 	int		 lockfd, rv;
+	struct timespec	 ts;
 
 	if (cfg.sink) {
 		if (cfg.maildir == NULL) {
@@ -1810,7 +1815,7 @@ smtp_store(struct session *s, unsigned long *id)
 	free(s->tmppath);
 	s->tmppath = NULL;
 
-	envlen = strlen(s->mail_line ? s->mail_line : "") + 256 +
+	envlen = strlen(s->mail_line ? s->mail_line : "") + 320 +
 	    (s->helo ? strlen(s->helo) : 0) +
 	    (s->auth_mech ? strlen(s->auth_mech) : 0) +
 	    (s->auth_user ? strlen(s->auth_user) : 0);
@@ -1826,6 +1831,10 @@ smtp_store(struct session *s, unsigned long *id)
 	else
 		e += sprintf(e, "auth=none\n");
 	e += sprintf(e, "helo=%s\n", s->helo ? s->helo : "");
+	/* when the final dot was accepted, for tests of rate_limit */
+	(void)clock_gettime(CLOCK_REALTIME, &ts);
+	e += sprintf(e, "time=%lld.%06ld\n", (long long)ts.tv_sec,
+	    ts.tv_nsec / 1000);
 	snprintf(envp, sizeof(envp), "%s/%lu.env", cfg.maildir, *id);
 	rv = file_write_atomic(envp, env, e - env);
 	free(env);

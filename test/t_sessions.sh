@@ -13,18 +13,6 @@ deliver() {
 	    wait_for 15 test -s "$T/mail/$2.env"
 }
 
-# queue_before_daemon N SUBJECT: N messages in drop/ before any daemon
-# runs, so that one scan and one delivery run take them all
-queue_before_daemon() {
-	local i
-	mkdir -p "$T/spool/drop"
-	chmod 1730 "$T/spool/drop"
-	chown $RUNUID:$RUNGID "$T/spool/drop"
-	for i in $(seq 1 "$1"); do
-		printf 'Subject: %s %s\n\nbody\n' "$2" "$i" | submit user@example.net || return 1
-	done
-}
-
 test_idle_reuse() {
 	new_env sess-idle
 	start_smtpd && write_conf "idle_timeout 1h" && start_daemon || { not_ok "idle reuse: set-up" "see $T"; return; }

@@ -186,6 +186,7 @@ static const struct unit_group {
 	{ "tls", test_tls },
 	{ "spool_limits", test_spool_limits },
 	{ "canon", test_canon },
+	{ "rate", test_rate },
 	{ "reload", test_reload },
 	{ "idle", test_idle },	/* after the others have touched their code */
 	{ "authcmd", test_authcmd },	/* last: SIGCHLD */

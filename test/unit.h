@@ -70,6 +70,7 @@ void	 test_smargs(void);		/* unit_smargs.c */
 void	 test_smtp(void);		/* unit_smtp.c */
 void	 test_sort(void);		/* unit_sort.c */
 void	 test_queueids(void);		/* unit_queueids.c */
+void	 test_rate(void);		/* unit_rate.c */
 void	 test_reload(void);		/* unit_reload.c */
 void	 test_spool(void);		/* unit_spool.c */
 void	 test_spool_dsn(void);		/* unit_spool.c */
