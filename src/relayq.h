@@ -51,8 +51,22 @@ struct smarthost {
 	enum tls_mode	 tls;
 };
 
-struct conf {
-	char			 path[1024];
+/*
+ * A route: the settings of one way out (smarthosts, TLS, credentials,
+ * session limits), chosen per message by its envelope sender
+ * (route_for).  Element 0 of struct conf's array is the default route,
+ * made of the top-level keys; every other comes from a `route NAME'
+ * block or RELAYQ_ROUTES.  Everything the delivery code needs to reach a
+ * smarthost is here and nowhere else.
+ */
+#define CONF_MAXROUTES		16	/* the default route included */
+#define ROUTE_NAMEMAX		32
+struct route {
+	char			 name[ROUTE_NAMEMAX + 1];
+	unsigned int		 idx;		/* in struct conf's array:
+						   tls.c keeps its state by it */
+	char			*sender;	/* addresses and @domains,
+						   space-separated */
 	struct smarthost	 host[CONF_MAXHOSTS];
 	size_t			 nhost;
 	int			 tls_set;	/* `tls' given explicitly */
@@ -68,6 +82,18 @@ struct conf {
 	char			*auth_password_command;	/* stdout = secret */
 	char			*auth_mechanisms;	/* preference order */
 	char			*helo_name;
+	time_t			 timeout_connect;
+	time_t			 timeout_command;
+	time_t			 timeout_data;
+	time_t			 idle_timeout;	/* session kept after the queue
+						   empties */
+	long long		 max_messages_per_session; /* 0: no limit */
+};
+
+struct conf {
+	char			 path[1024];
+	struct route		 route[CONF_MAXROUTES];	/* [0]: default */
+	size_t			 nroute;
 	char			*domain;
 	char			*spool;
 	char			*log;
@@ -76,9 +102,6 @@ struct conf {
 	time_t			 queue_lifetime;
 	time_t			 retry_min;
 	time_t			 retry_max;
-	time_t			 timeout_connect;
-	time_t			 timeout_command;
-	time_t			 timeout_data;
 	int			 add_received;
 	char			*aliases;
 	char			*admin_address;
@@ -88,9 +111,6 @@ struct conf {
 	char			*sender_canonical;	/* canon.c map file */
 	char			*bounce_to;	/* all DSNs go here */
 	time_t			 failed_keep;	/* in failed/, then removed */
-	time_t			 idle_timeout;	/* session kept after the queue
-						   empties */
-	long long		 max_messages_per_session; /* 0: no limit */
 	long long		 max_sessions;	/* in parallel (drain_work.c) */
 	long long		 active_queue_limit; /* in memory (drain_q.c) */
 	char			*listen;	/* addresses, space-separated */
@@ -197,6 +217,13 @@ void		 conf_free(struct conf *);
 size_t		 conf_keep_running(struct conf *, struct conf *,
 		    void (*)(void *, const char *), void *);
 const char	*conf_domain(struct conf *);
+
+/* route.c */
+int		 route_name_ok(const char *);
+int		 route_check_senders(const struct conf *, size_t, const char *,
+		    char *, size_t);
+const struct route *route_for(const struct conf *, const char *);
+const struct route *route_byname(const struct conf *, const char *);
 
 /* log.c */
 int		 log_init(const char *, const char *);

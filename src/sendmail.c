@@ -450,8 +450,8 @@ sm_start(struct submission *s, const struct smargs *o)
 static void
 sm_session(struct submission *s, struct smargs *o, struct bs_job *job)
 {
-	bs_serve(&conf, conf.helo_name != NULL ? conf.helo_name :
-	    util_hostname(), job);
+	bs_serve(&conf, conf.route[0].helo_name != NULL ?
+	    conf.route[0].helo_name : util_hostname(), job);
 	o->sender = job->sender;
 	o->rcpt = job->rcpt;
 	o->nrcpt = job->nrcpt;
