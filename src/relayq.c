@@ -134,7 +134,7 @@ relayq_ctl(struct conf *conf, int argc, char *argv[])
 		usage();
 	/* the listing from the files when no daemon runs (queue_local.c) */
 	if (strcmp(req, "queue") == 0 && !queue_local_running(conf->spool))
-		return queue_local_report(conf->spool);
+		return queue_local_report(conf);
 	if ((rc = ctl_call(conf->spool, req, stdout, err, sizeof(err))) != 0)
 		errx(rc, "%s: %s", argv[0], err);
 	return EX_OK;

@@ -344,15 +344,17 @@ int		 spool_envid_ok(const char *);
 
 /* queue.c */
 void		 queue_list_head(FILE *);
-void		 queue_list_entry(FILE *, const struct qmsg *, long long, int);
+void		 queue_list_entry(FILE *, const struct conf *, const struct qmsg *,
+		    long long, int);
 void		 queue_list_total(FILE *, unsigned long long, size_t);
-void		 queue_show(FILE *, const struct qmsg *, long long, int);
+void		 queue_show(FILE *, const struct conf *, const struct qmsg *,
+		    long long, int);
 
 /* queue_local.c */
 long		 queue_local_pid(const char *);
 int		 queue_local_running(const char *);
-int		 queue_local_list(const char *, FILE *, char *, size_t);
-int		 queue_local_report(const char *);
+int		 queue_local_list(const struct conf *, FILE *, char *, size_t);
+int		 queue_local_report(const struct conf *);
 void		 queue_local_warn_idle(const char *, const char *);
 
 /* queue_ids.c */

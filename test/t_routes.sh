@@ -109,6 +109,9 @@ routes_scenario() {
 	check "$name: b down: the default route's still delivered" \
 	    wait_for 20 sh -c "[ \$(ls '$T/mail'/*.env 2>/dev/null | wc -l) -eq 3 ]"
 	check "$name: b down: b's message still queued" test "$(queue_count)" -eq 1
+	if [ "$name" = routes ]; then
+		routes_visible "$name"
+	fi
 
 	# b comes back: its message goes, once
 	routes_smtpd b userb:pw-of-b "$pb" ||
@@ -122,6 +125,36 @@ routes_scenario() {
 	check "$name: b back: nothing more went elsewhere" sh -c \
 	    "[ \$(ls '$T/mail-a'/*.env | wc -l) -eq 2 ] && [ \$(ls '$T/mail'/*.env | wc -l) -eq 3 ]"
 	stop_daemon
+}
+
+# mailq, relayq show, probe and check name the routes (b's smarthost is
+# down, its message queued)
+routes_visible() {
+	local name=$1 out id o=$T/visible.out
+	out=$(as_user "$TOP/relayq" -C "$T/conf" queue 2>&1)
+	id=$(ls "$T/spool/queue" | head -1)
+	check "$name: relayq queue: the sender line ends with route=b" \
+	    grep -qE "^$id +[0-9]+ .* bob@b\.example  route=b\$" <<<"$out"
+	out=$(as_user "$TOP/relayq" -C "$T/conf" show "$id" 2>&1)
+	check "$name: relayq show: route: b" grep -qx 'route: b' <<<"$out"
+	as_user "$TOP/relayq" -C "$T/conf" probe > "$o" 2>&1
+	check "$name: relayq probe: every route, each named" sh -c \
+	    "grep -qx 'route default: senders (all others)' '$o' && grep -qx 'route a: senders @a.example' '$o' && grep -qx 'route b: senders bob@b.example' '$o'"
+	check "$name: relayq probe: a usable, b not" sh -c \
+	    "grep -qx 'result: usable, route a' '$o' && grep -qx 'result: network or SMTP failure, route b' '$o'"
+	as_user "$TOP/relayq" -C "$T/conf" probe a > "$o" 2>&1
+	check "$name: relayq probe a: that route only" sh -c \
+	    "grep -qx 'result: usable, route a' '$o' && ! grep -q 'route b' '$o' && ! grep -q 'route default' '$o'"
+	out=$(as_user "$TOP/relayq" -C "$T/conf" probe nosuch 2>&1)
+	check "$name: relayq probe nosuch: an error naming it" \
+	    grep -q 'no route "nosuch"' <<<"$out"
+	chmod 644 "$T/pw-b"
+	as_user "$TOP/relayq" -C "$T/conf" check > "$o" 2>&1
+	chmod 600 "$T/pw-b"
+	check "$name: relayq check: b's readable password file, named with its route" \
+	    grep -qE "^relayq check: route b: auth_password_file $T/pw-b" "$o"
+	check "$name: relayq check: each route listed" sh -c \
+	    "grep -q '^relayq check: route a: senders @a.example, smarthost localhost, auth_user usera' '$o' && grep -q '^relayq check: route default: senders (all others)' '$o'"
 }
 
 # Routes from the environment alone (containers): RELAYQ_ROUTES and
