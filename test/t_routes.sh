@@ -182,6 +182,31 @@ test_routes_env_only() {
 	stop_daemon
 }
 
+routes_reload() { as_user "$TOP/relayq" -C "$T/conf" reload >/dev/null; }
+
+# The route is chosen when the daemon takes a message up, not stored:
+# a reload that moves a sender to another route applies to mail already
+# queued for it.
+test_routes_reload() {
+	local name="routes: reload"
+	routes_env reload ||
+	    { not_ok "$name: set-up" "see $T"; stop_daemon; return; }
+	stop_pid "$T/smtpd-b.pid"
+	routes_send bob@b.example "moved"
+	check "$name: deferred on route b while b is down" \
+	    wait_for 20 log_has ', route=b, dsn=4\.4\.1, status=deferred '
+	sed -i 's/^  sender @a\.example$/  sender @a.example bob@b.example/; s/^  sender bob@b\.example$/  sender other@b.example/' "$T/conf"
+	check "$name: relayq reload accepted" \
+	    routes_reload
+	check "$name: the queued message now goes through route a, as usera" \
+	    wait_for 20 routes_got a bob@b.example usera
+	check "$name: log names route=a for it" \
+	    log_has ', route=a, dsn=2\.0\.0, status=sent '
+	check "$name: queue empty" wait_for 10 spool_clean
+	stop_daemon
+}
+
 routes_scenario "routes"
 routes_scenario "routes, max_sessions 2" "max_sessions 2"
 test_routes_env_only
+test_routes_reload
