@@ -974,21 +974,26 @@ tls_why(const struct conn *c, int rc, char *err, size_t errsz)
  * on any handshake failure (a verify failure included) and never offered
  * to another smarthost, and its age counts from the full handshake, not
  * from the resumptions.  relayq probe (cert_cb set) never resumes: it is
- * there to show the certificate chain.
+ * there to show the certificate chain.  One saved session per route
+ * (by its index), so that routes taking turns on one process each keep
+ * theirs, and none is ever offered to another route's smarthost.
  */
 #define TLS_RESUME_MAX	3600
 
-static mbedtls_ssl_session	 tls_saved;
-static const struct smarthost	*tls_saved_host;	/* NULL: none saved */
-static time_t			 tls_saved_at;
+struct tls_resume {
+	mbedtls_ssl_session	 s;
+	const struct smarthost	*host;		/* NULL: none saved */
+	time_t			 at;
+};
+static struct tls_resume	 tls_saved[CONF_MAXROUTES];
 
 static void
-tls_forget(void)
+tls_forget(struct tls_resume *r)
 {
-	if (tls_saved_host == NULL)
+	if (r->host == NULL)
 		return;
-	mbedtls_ssl_session_free(&tls_saved);
-	tls_saved_host = NULL;
+	mbedtls_ssl_session_free(&r->s);
+	r->host = NULL;
 }
 
 /*
@@ -997,17 +1002,17 @@ tls_forget(void)
  * with a ticket, which comes after the handshake (tls_ticket).
  */
 static void
-tls_save(const mbedtls_ssl_context *ssl, const struct smarthost *h,
-    time_t at)
+tls_save(struct tls_resume *r, const mbedtls_ssl_context *ssl,
+    const struct smarthost *h, time_t at)
 {
-	tls_forget();
-	mbedtls_ssl_session_init(&tls_saved);
-	if (mbedtls_ssl_get_session(ssl, &tls_saved) != 0) {
-		mbedtls_ssl_session_free(&tls_saved);
+	tls_forget(r);
+	mbedtls_ssl_session_init(&r->s);
+	if (mbedtls_ssl_get_session(ssl, &r->s) != 0) {
+		mbedtls_ssl_session_free(&r->s);
 		return;
 	}
-	tls_saved_host = h;
-	tls_saved_at = at;
+	r->host = h;
+	r->at = at;
 }
 
 #if defined(MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET)
@@ -1019,16 +1024,17 @@ tls_save(const mbedtls_ssl_context *ssl, const struct smarthost *h,
 static void
 tls_ticket(struct conn *c)
 {
-	struct tls_conn	*t = c->tls;
-	time_t		 at = tls_saved_at;
+	struct tls_conn		*t = c->tls;
+	struct tls_resume	*r = &tls_saved[c->route->idx];
+	time_t			 at = r->at;
 
 	if (c->cert_cb != NULL || !c->verified)
 		return;
-	if (t->resumed && tls_saved_host != c->host)
+	if (t->resumed && r->host != c->host)
 		return;
 	if (!t->resumed)
 		at = time(NULL);
-	tls_save(&t->ssl, c->host, at);
+	tls_save(r, &t->ssl, c->host, at);
 }
 #endif
 
@@ -1037,6 +1043,7 @@ static int
 tls_handshake(struct conn *c, char *err, size_t errsz)
 {
 	struct tls_conn		*t;
+	struct tls_resume	*r = &tls_saved[c->route->idx];
 	mbedtls_ssl_context	*ssl;
 	char			 msg[600];
 	uint32_t		 flags;
@@ -1077,18 +1084,18 @@ tls_handshake(struct conn *c, char *err, size_t errsz)
 		goto fail;
 	mbedtls_ssl_set_verify(ssl, tls_verify_cb, &t->v);
 	mbedtls_ssl_set_bio(ssl, c, tls_bio_send, tls_bio_recv, NULL);
-	if (tls_saved_host != NULL && (tls_saved_host != c->host ||
-	    c->cert_cb != NULL || time(NULL) - tls_saved_at >= TLS_RESUME_MAX))
-		tls_forget();
+	if (r->host != NULL && (r->host != c->host ||
+	    c->cert_cb != NULL || time(NULL) - r->at >= TLS_RESUME_MAX))
+		tls_forget(r);
 	/* a session that cannot be set just means a full handshake */
-	if (tls_saved_host != NULL)
-		(void)mbedtls_ssl_set_session(ssl, &tls_saved);
+	if (r->host != NULL)
+		(void)mbedtls_ssl_set_session(ssl, &r->s);
 	do
 		rc = mbedtls_ssl_handshake(ssl);
 	while (rc == MBEDTLS_ERR_SSL_WANT_READ ||
 	    rc == MBEDTLS_ERR_SSL_WANT_WRITE);
 	if (rc != 0)
-		tls_forget();
+		tls_forget(r);
 	if (rc == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED) {
 		flags = mbedtls_ssl_get_verify_result(ssl);
 		tls_verify_reason(&t->v, flags, msg, sizeof(msg));
@@ -1101,7 +1108,7 @@ tls_handshake(struct conn *c, char *err, size_t errsz)
 	/* belt and braces: REQUIRED mode fails the handshake already (a
 	   resumed session carries the result of its full handshake) */
 	if (mbedtls_ssl_get_verify_result(ssl) != 0) {
-		tls_forget();
+		tls_forget(r);
 		(void)snprintf(err, errsz, "certificate verify failed for %s",
 		    c->host->name);
 		return -1;
@@ -1110,7 +1117,7 @@ tls_handshake(struct conn *c, char *err, size_t errsz)
 	t->resumed = !t->v.leaf_seen;
 	if (t->v.leaf_seen && c->cert_cb == NULL &&
 	    strcmp(mbedtls_ssl_get_version(ssl), "TLSv1.3") != 0)
-		tls_save(ssl, c->host, time(NULL));
+		tls_save(r, ssl, c->host, time(NULL));
 	(void)strlcpy(c->tls_version, mbedtls_ssl_get_version(ssl),
 	    sizeof(c->tls_version));
 	(void)strlcpy(c->tls_cipher, mbedtls_ssl_get_ciphersuite(ssl),

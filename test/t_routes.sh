@@ -206,7 +206,32 @@ test_routes_reload() {
 	stop_daemon
 }
 
+# TLS resumption is kept per route: on one session slot, a then the
+# default then a again; a's reconnection resumes a's session (the
+# default's handshake in between does not replace it), and no session is
+# offered across routes.
+test_routes_tls_resumption() {
+	local name="routes: TLS resumption"
+	routes_env resume ||
+	    { not_ok "$name: set-up" "see $T"; stop_daemon; return; }
+	routes_send x@a.example "a-1"
+	check "$name: a's first delivered" \
+	    wait_for 20 sh -c "[ \$(ls '$T/mail-a'/*.env 2>/dev/null | wc -l) -eq 1 ]"
+	routes_send other@c.example "default-1"
+	check "$name: the default's delivered" \
+	    wait_for 20 sh -c "[ \$(ls '$T/mail'/*.env 2>/dev/null | wc -l) -eq 1 ]"
+	routes_send y@a.example "a-2"
+	check "$name: a's second delivered" \
+	    wait_for 20 sh -c "[ \$(ls '$T/mail-a'/*.env 2>/dev/null | wc -l) -eq 2 ]"
+	check "$name: a: full handshake, then resumed after the default's session" \
+	    test "$(grep '^-- tls established' "$T/transcript-a" | tr '\n' '|')" = "-- tls established|-- tls established, session resumed|"
+	check "$name: the default: one full handshake" \
+	    test "$(grep '^-- tls established' "$T/transcript" | tr '\n' '|')" = "-- tls established|"
+	stop_daemon
+}
+
 routes_scenario "routes"
 routes_scenario "routes, max_sessions 2" "max_sessions 2"
 test_routes_env_only
 test_routes_reload
+test_routes_tls_resumption
