@@ -181,7 +181,8 @@ test_import_msmtp(void)
 	struct import	 ic;
 	char		 err[256] = "", *out;
 
-	CASE("import: msmtprc default account inherits, passwordeval wins");
+	CASE("import: msmtprc default account inherits, passwordeval wins; "
+	    "another account with from is a route for that sender");
 	import_init(&ic);
 	EXPECT_INT("parse", import_msmtp(&ic, ".msmtprc", S(msmtprc), NULL,
 	    err, sizeof(err)), 0);
@@ -194,11 +195,54 @@ test_import_msmtp(void)
 	    "tls_ca_file /etc/ssl/certs/ca-certificates.crt\n"
 	    "auth_user joe@work.example\n"
 	    "auth_password_file /etc/relayq.secret\n"
-	    "force_sender joe@work.example\n");
+	    "\n"
+	    "route gmail\n"
+	    "  sender joe@gmail.com\n"
+	    "  smarthost smtp.gmail.com:587\n"
+	    "  auth_user joe@gmail.com\n"
+	    "  auth_password_file /etc/relayq.secret-gmail\n");
 	EXPECT_TRUE("the parent's password is not used", ic.password == NULL,
 	    "got a password");
+	EXPECT_STR("the route's password", ic.route[0].password,
+	    "app \"pass\" word");
+	EXPECT_STR("from where", ic.route[0].pwsrc, ".msmtprc:13");
 	EXPECT_TRUE("passwordeval named", has_note(&ic, ".msmtprc:19: "
 	    "passwordeval not converted"), "missing note");
+	EXPECT_TRUE("force_sender left out, said why", has_note(&ic,
+	    ".msmtprc: from joe@work.example of the account used is not made "
+	    "force_sender"), "missing note");
+	free(out);
+	import_free(&ic);
+	END();
+
+	CASE("import: msmtprc: *@domain from is an @domain route, the "
+	    "written configuration loads");
+	import_init(&ic);
+	EXPECT_INT("parse", import_msmtp(&ic, "rc",
+	    S("account main\nhost a.example\nfrom me@a.example\n"
+	    "account Shop_2\nhost b.example\nport 465\ntls on\n"
+	    "tls_starttls off\nfrom *@shop.example\nuser s\n"
+	    "account odd\nhost c.example\nfrom x*y@c.example\n"
+	    "account default : main\n"), NULL, err, sizeof(err)), 0);
+	EXPECT_INT("routes", (long long)ic.nroute, 1);
+	EXPECT_STR("name", ic.route[0].name, "shop-2");
+	EXPECT_STR("sender", ic.route[0].sender, "@shop.example");
+	EXPECT_INT("tls", ic.route[0].tls, TLS_IMPLICIT);
+	EXPECT_TRUE("a from that is no address or *@domain is noted",
+	    has_note(&ic, "rc:13: account odd (from x*y@c.example) not "
+	    "converted to a route"), "missing note");
+	out = conf_of(&ic, "rc");
+	if (out != NULL) {
+		struct conf	 c;
+		char		 cerr[512];
+
+		EXPECT_INT("relayq loads it", conf_try(&c, out, 0, cerr,
+		    sizeof(cerr)), 0);
+		EXPECT_STR("load error", cerr, "");
+		EXPECT_STR("route chosen", route_for(&c, "x@shop.example")->name,
+		    "shop-2");
+		conf_free(&c);
+	}
 	free(out);
 	import_free(&ic);
 	END();

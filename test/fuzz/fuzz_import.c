@@ -37,7 +37,10 @@ static const char *const accounts[] = { NULL, "default", "work", "gmail" };
 static const char *const keys[] = {
 	"smarthost ", "tls ", "tls_ca_file ", "auth_user ",
 	"auth_password_file ", "helo_name ", "domain ", "admin_address ",
-	"force_sender ", "force_from ", "aliases ", "sender_canonical "
+	"force_sender ", "force_from ", "aliases ", "sender_canonical ",
+	/* a route block (msmtp accounts), after an empty line */
+	"route ", "  sender ", "  smarthost ", "  tls ", "  tls_ca_file ",
+	"  auth_user ", "  auth_password_file "
 };
 
 /* one file's bytes in an exact-size buffer (a read past it is a report) */
@@ -87,7 +90,7 @@ fuzz_check_conf(const char *out, size_t len)
 			if (((unsigned char)*c < 0x20 && *c != '\t') ||
 			    *c == 0x7f)
 				abort();
-		if (*l == '#')
+		if (*l == '#' || (nl == l && strncmp(nl + 1, "route ", 6) == 0))
 			continue;
 		for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 			if (strncmp(l, keys[i], strlen(keys[i])) == 0)
@@ -151,11 +154,23 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 	out = fuzz_write(&ic, &outlen);
 	fuzz_check_conf(out, outlen);
-	/* the secret stays out: another password, the same relayq.conf */
+	for (i = 0; i < ic.nroute; i++)
+		if (!route_name_ok(ic.route[i].name) ||
+		    strcmp(ic.route[i].name, "default") == 0)
+			abort();
+	/* the secrets stay out: other passwords, the same relayq.conf */
 	saved = ic.password;
 	ic.password = other;
+	for (i = 0; i < ic.nroute; i++)
+		if (ic.route[i].password != NULL &&
+		    ic.route[i].password[0] != '\0')
+			ic.route[i].password[0] ^= 1;
 	again = fuzz_write(&ic, &againlen);
 	ic.password = saved;
+	for (i = 0; i < ic.nroute; i++)
+		if (ic.route[i].password != NULL &&
+		    ic.route[i].password[0] != '\0')
+			ic.route[i].password[0] ^= 1;
 	if (againlen != outlen || memcmp(again, out, outlen) != 0)
 		abort();
 	free(again);
