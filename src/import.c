@@ -179,6 +179,9 @@ import_follow_canon(struct import *ic, int given, char *err, size_t errsz)
 		if (maps[i].kind == IMPORT_MAP_REVALIASES)
 			rc = import_ssmtp_revaliases(ic, maps[i].path, buf, len,
 			    err, errsz);
+		else if (maps[i].kind == IMPORT_MAP_RELAYHOST)
+			rc = import_postfix_routes(ic, &maps[i], buf, len, err,
+			    errsz);
 		else
 			rc = import_canon_postfix(ic, &maps[i], buf, len, err,
 			    errsz);

@@ -92,6 +92,7 @@ enum import_map_kind {
 	IMPORT_MAP_CANONICAL,	/* Postfix sender_canonical_maps */
 	IMPORT_MAP_GENERIC,	/* Postfix smtp_generic_maps */
 	IMPORT_MAP_REVALIASES,	/* ssmtp revaliases */
+	IMPORT_MAP_RELAYHOST,	/* Postfix sender_dependent_relayhost_maps */
 };
 struct import_map {
 	char			 path[1024];
@@ -135,6 +136,8 @@ int	 import_secret_to(char **, char *, size_t, const char *, const char *,
 void	 import_route_pwfile(const char *, const char *, char *, size_t);
 int	 import_hostport(struct import *, const char *, const char *,
 	    const char *, unsigned int, char *, size_t);
+int	 import_hostport_parse(const char *, const char *, char *, size_t,
+	    char *, size_t);
 const struct import_kv *import_sasl_find(const struct import *,
 	    const char *, const char *);
 int	 import_sasl_read(struct import *, const char *, const char *,
@@ -171,6 +174,8 @@ int	 import_postfix_sasl(struct import *, const char *, const char *,
 int	 import_postfix_finish(struct import *, char *, size_t);
 void	 import_postfix_expand(const struct import *, const char *, char *,
 	    size_t, int);
+int	 import_postfix_routes(struct import *, const struct import_map *,
+	    const char *, size_t, char *, size_t);
 
 /* import_canon.c */
 size_t	 import_canon_maps(struct import *, struct import_map *, size_t);

@@ -201,7 +201,7 @@ msmtp_sender(const char *from, char *out, size_t sz)
 
 	if (strncmp(from, "*@", 2) == 0)
 		d = from + 1;
-	if (strpbrk(d, "*?[") != NULL || strchr(d, '@') == NULL ||
+	if (strpbrk(d, "*?[") != NULL || !route_sender_ok(d) ||
 	    strlcpy(out, d, sz) >= sz)
 		return 0;
 	return 1;

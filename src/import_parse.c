@@ -281,47 +281,56 @@ int
 import_hostport(struct import *ic, const char *spec, const char *defport,
     const char *file, unsigned int line, char *err, size_t errsz)
 {
-	const char	*port = defport, *end, *errstr;
-	char		 name[256];
-	size_t		 len;
-
 	if (ic->nhost == CONF_MAXHOSTS) {
 		import_note(ic, "%s:%u: more than %d relays; \"%s\" dropped",
 		    file, line, CONF_MAXHOSTS, spec);
 		return 0;
 	}
+	if (import_hostport_parse(spec, defport, ic->host[ic->nhost],
+	    sizeof(ic->host[0]), ic->port[ic->nhost], sizeof(ic->port[0])) ==
+	    -1) {
+		(void)snprintf(err, errsz, "%s:%u: bad relay host \"%s\"", file,
+		    line, spec);
+		return -1;
+	}
+	ic->nhost++;
+	return 0;
+}
+
+/* `spec' as in import_hostport into `host' and `port'; -1 when bad */
+int
+import_hostport_parse(const char *spec, const char *defport, char *host,
+    size_t hostsz, char *port, size_t portsz)
+{
+	const char	*p = defport, *end, *errstr;
+	size_t		 len;
+
 	if (spec[0] == '[') {
 		if ((end = strchr(spec, ']')) == NULL)
-			goto bad;
+			return -1;
 		len = (size_t)(end - spec - 1);
 		if (end[1] == ':')
-			port = end + 2;
+			p = end + 2;
 		else if (end[1] != '\0')
-			goto bad;
+			return -1;
 		spec++;
 	} else if ((end = strchr(spec, ':')) != NULL &&
 	    strchr(end + 1, ':') == NULL) {
 		len = (size_t)(end - spec);
-		port = end + 1;
+		p = end + 1;
 	} else
 		len = strlen(spec);
-	if (len == 0 || len >= sizeof(name))
-		goto bad;
-	memcpy(name, spec, len);
-	name[len] = '\0';
-	if (strcspn(name, " \t[]/") != len)
-		goto bad;
-	(void)strtonum(port, 1, 65535, &errstr);
-	if (errstr != NULL || strspn(port, "0123456789") != strlen(port))
-		goto bad;
-	(void)strlcpy(ic->host[ic->nhost], name, sizeof(ic->host[0]));
-	(void)strlcpy(ic->port[ic->nhost], port, sizeof(ic->port[0]));
-	ic->nhost++;
+	if (len == 0 || len >= hostsz || strlen(p) >= portsz)
+		return -1;
+	memcpy(host, spec, len);
+	host[len] = '\0';
+	if (strcspn(host, " \t[]/") != len)
+		return -1;
+	(void)strtonum(p, 1, 65535, &errstr);
+	if (errstr != NULL || strspn(p, "0123456789") != strlen(p))
+		return -1;
+	(void)strlcpy(port, p, portsz);
 	return 0;
- bad:
-	(void)snprintf(err, errsz, "%s:%u: bad relay host \"%s\"", file, line,
-	    spec);
-	return -1;
 }
 
 /* the sasl entry whose key names `host' (any [], :port), or NULL */

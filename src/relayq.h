@@ -220,6 +220,7 @@ const char	*conf_domain(struct conf *);
 
 /* route.c */
 int		 route_name_ok(const char *);
+int		 route_sender_ok(const char *);
 int		 route_check_senders(const struct conf *, size_t, const char *,
 		    char *, size_t);
 const struct route *route_for(const struct conf *, const char *);

@@ -90,6 +90,17 @@ route_for(const struct conf *c, const char *sender)
 	return &c->route[0];
 }
 
+/* One entry of a sender list: an address or "@domain". */
+int
+route_sender_ok(const char *s)
+{
+	const char	*at = strrchr(s, '@');
+
+	return at != NULL && at[1] != '\0' && strlen(s) <= ADDR_MAX &&
+	    strpbrk(s, " \t,") == NULL && addr_valid(s) &&
+	    strchr(at + 1, '"') == NULL;
+}
+
 /*
  * A `sender' value for route `ri': addresses and "@domain" patterns,
  * separated by spaces or commas, none of them already another route's.
@@ -99,7 +110,7 @@ route_check_senders(const struct conf *c, size_t ri, const char *v,
     char *err, size_t errsz)
 {
 	char		 tok[ADDR_MAX + 1], probe[ADDR_MAX + 2];
-	const char	*p, *at;
+	const char	*p;
 	size_t		 len, i;
 
 	for (p = v; *p != '\0'; p += len) {
@@ -113,9 +124,7 @@ route_check_senders(const struct conf *c, size_t ri, const char *v,
 		}
 		memcpy(tok, p, len);
 		tok[len] = '\0';
-		at = strrchr(tok, '@');
-		if (at == NULL || at[1] == '\0' || !addr_valid(tok) ||
-		    strchr(at + 1, '"') != NULL) {
+		if (!route_sender_ok(tok)) {
 			util_sanitise(tok, sizeof(tok), p, len);
 			(void)snprintf(err, errsz, "sender: \"%s\" is neither "
 			    "an address (user@example.org) nor a domain "
