@@ -154,7 +154,8 @@ conf_route_init(struct route *r, size_t idx, const char *name)
 void
 conf_init(struct conf *c)
 {
-	memset(c, 0, sizeof(*c));
+	/* up to the default route (struct conf says why) */
+	memset(c, 0, offsetof(struct conf, route[1]));
 	conf_route_init(&c->route[0], 0, "default");
 	c->nroute = 1;
 	c->max_message_size = 50LL * 1024 * 1024;
@@ -299,7 +300,8 @@ conf_keep_running(struct conf *next, struct conf *run,
 	int			 same = conf_same_routes(next, run);
 
 	if (!same) {
-		for (ri = 0; ri < CONF_MAXROUTES; ri++) {
+		nr = next->nroute > run->nroute ? next->nroute : run->nroute;
+		for (ri = 0; ri < nr; ri++) {
 			t = next->route[ri];
 			next->route[ri] = run->route[ri];
 			run->route[ri] = t;

@@ -90,9 +90,13 @@ struct route {
 	long long		 max_messages_per_session; /* 0: no limit */
 };
 
+/*
+ * The route array comes last: conf_init clears only what is in use (the
+ * default route), so the unused routes cost no page of memory in every
+ * sendmail run.  Elements from nroute on are undefined.
+ */
 struct conf {
 	char			 path[1024];
-	struct route		 route[CONF_MAXROUTES];	/* [0]: default */
 	size_t			 nroute;
 	char			*domain;
 	char			*spool;
@@ -119,6 +123,7 @@ struct conf {
 	long long		 listen_max_per_client;
 	time_t			 listen_timeout;	/* per command */
 	time_t			 listen_data_timeout;	/* per DATA */
+	struct route		 route[CONF_MAXROUTES];	/* [0]: default */
 };
 
 /* Per-recipient outcome, shared by the spool state file and the client. */
