@@ -235,7 +235,8 @@ postfix_route_name(const struct import *ic, const char *key, char *out,
 	char	 base[ROUTE_NAMEMAX + 1], suf[8];
 	size_t	 i, n = 0, j, k;
 
-	for (i = key[0] == '@'; key[i] != '\0' && n < ROUTE_NAMEMAX - 3; i++)
+	i = key[0] == '@' ? 1 : 0;
+	for (; key[i] != '\0' && n < ROUTE_NAMEMAX - 3; i++)
 		base[n++] = isalnum((unsigned char)key[i]) ?
 		    (char)tolower((unsigned char)key[i]) : '-';
 	base[n] = '\0';
