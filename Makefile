@@ -30,6 +30,7 @@ DEPFLAGS	 = -MMD -MP
 # shared by both programs; no TLS code in the front end
 COMMON_SRCS	 = src/util.c \
 		   src/conf.c \
+		   src/route.c \
 		   src/log.c \
 		   src/addr.c \
 		   src/spool.c \
@@ -121,6 +122,7 @@ UNIT_SRCS	 = test/unit.c \
 		   test/unit_addr.c \
 		   test/unit_util.c \
 		   test/unit_conf.c \
+		   test/unit_route.c \
 		   test/unit_msg.c \
 		   test/unit_smtp.c \
 		   test/unit_aliases.c \

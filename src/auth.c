@@ -82,9 +82,9 @@ auth_caps(const char *list)
  * makes the server keep the password in clear, and a token is no password.
  */
 size_t
-auth_order(const struct conf *conf, const struct auth_mech **out, size_t max)
+auth_order(const struct route *r, const struct auth_mech **out, size_t max)
 {
-	const char	*p = conf->auth_mechanisms;
+	const char	*p = r->auth_mechanisms;
 	size_t		 i, n = 0, len;
 
 	if (p == NULL) {

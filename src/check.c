@@ -27,6 +27,8 @@
 #include "relayq.h"
 #include "client.h"
 
+/* "route NAME: " while a route's settings are checked, else "" */
+static char		 check_prefix[ROUTE_NAMEMAX + 16];
 static unsigned int	 check_nproblems;
 
 static void
@@ -39,7 +41,7 @@ check_problem(const char *fmt, ...)
 	va_list	 ap;
 
 	check_nproblems++;
-	(void)fputs("relayq check: ", stdout);
+	(void)printf("relayq check: %s", check_prefix);
 	va_start(ap, fmt);
 	(void)vprintf(fmt, ap);
 	va_end(ap);
@@ -328,6 +330,42 @@ check_files(const char *spool, const char *name)
 		    spool);
 }
 
+/* One route's settings: smarthosts, credentials, TLS files. */
+static void
+check_route(const struct conf *conf, const struct route *r, uid_t duid)
+{
+	char	 err[256];
+	int	 fd;
+
+	if (r->nhost == 0)
+		check_problem("%s: no smarthost configured (add: smarthost "
+		    "HOST[:PORT])", conf->path);
+	if (r->auth_user != NULL && r->auth_password_file == NULL &&
+	    r->auth_password_command == NULL)
+		check_problem("%s: auth_user needs auth_password_file or "
+		    "auth_password_command", conf->path);
+	if (r->auth_password_file != NULL)
+		check_password(r->auth_password_file, duid);
+	if (r->tls_set && r->tls == TLS_OFF && r->auth_user != NULL)
+		check_problem("%s: tls off with auth_user: AUTH is refused "
+		    "without TLS", conf->path);
+	if (tls_check_version(r, err, sizeof(err)) == -1)
+		check_problem("%s: %s", conf->path, err);
+	if (r->tls_ca_file != NULL) {
+		if ((fd = open(r->tls_ca_file, O_RDONLY | O_CLOEXEC)) == -1)
+			check_problem("tls_ca_file %s: %s", r->tls_ca_file,
+			    strerror(errno));
+		else
+			(void)close(fd);
+	}
+	if (conf->nroute > 1)
+		(void)printf("relayq check: %ssenders %s, smarthost %s%s%s\n",
+		    check_prefix, r->idx == 0 ? "(all others)" : r->sender,
+		    r->nhost > 0 ? r->host[0].name :
+		    "none", r->auth_user != NULL ? ", auth_user " : "",
+		    r->auth_user != NULL ? r->auth_user : "");
+}
+
 int
 check_main(const struct conf *conf)
 {
@@ -336,7 +374,7 @@ check_main(const struct conf *conf)
 	struct stat	 st;
 	uid_t		 duid = geteuid();
 	char		 err[256], who[140];
-	int		 fd;
+	size_t		 i;
 
 	/* the setgid group matters for a system install, which root checks;
 	   a container runs everything as one uid without it */
@@ -359,27 +397,14 @@ check_main(const struct conf *conf)
 		    "to check the queue files as well\n", RELAYQ_USER);
 	}
 	(void)printf("relayq check: configuration %s loaded\n", conf->path);
-	if (conf->nhost == 0)
-		check_problem("%s: no smarthost configured (add: smarthost "
-		    "HOST[:PORT])", conf->path);
-	if (conf->auth_user != NULL && conf->auth_password_file == NULL &&
-	    conf->auth_password_command == NULL)
-		check_problem("%s: auth_user needs auth_password_file or "
-		    "auth_password_command", conf->path);
-	if (conf->auth_password_file != NULL)
-		check_password(conf->auth_password_file, duid);
-	if (conf->tls_set && conf->tls == TLS_OFF && conf->auth_user != NULL)
-		check_problem("%s: tls off with auth_user: AUTH is refused "
-		    "without TLS", conf->path);
-	if (tls_check_version(conf, err, sizeof(err)) == -1)
-		check_problem("%s: %s", conf->path, err);
-	if (conf->tls_ca_file != NULL) {
-		if ((fd = open(conf->tls_ca_file, O_RDONLY | O_CLOEXEC)) == -1)
-			check_problem("tls_ca_file %s: %s", conf->tls_ca_file,
-			    strerror(errno));
-		else
-			(void)close(fd);
+	for (i = 0; i < conf->nroute; i++) {
+		/* with routes, every line about one names it */
+		if (conf->nroute > 1)
+			(void)snprintf(check_prefix, sizeof(check_prefix),
+			    "route %s: ", conf->route[i].name);
+		check_route(conf, &conf->route[i], duid);
 	}
+	check_prefix[0] = '\0';
 	if (conf->sender_canonical != NULL)
 		check_canon(conf);
 	if (conf->bounce_to != NULL && !addr_valid(conf->bounce_to))

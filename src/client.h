@@ -23,7 +23,7 @@ struct conn {
 	int			 verified;	/* TLS up and the peer checked */
 	time_t			 timeout;	/* for each read or write */
 	const struct smarthost	*host;
-	const struct conf	*conf;		/* pins, client certificate */
+	const struct route	*route;		/* pins, client certificate */
 	char			 peer[320];	/* "name[addr]:port" for logs */
 	char			 tls_version[16]; /* "TLSv1.3" once verified */
 	char			 tls_cipher[64];
@@ -108,7 +108,8 @@ enum smtp_stage {
 
 struct smtp_session {
 	struct conn		*conn;
-	const struct conf	*conf;
+	const struct conf	*conf;		/* domain */
+	const struct route	*route;
 	const char		*password;
 	unsigned int		 caps;
 	long long		 maxsize;
@@ -126,7 +127,7 @@ struct smtp_session {
 /* auth.c */
 const struct auth_mech *auth_mech_byname(const char *, size_t);
 unsigned int auth_caps(const char *);
-size_t	 auth_order(const struct conf *, const struct auth_mech **, size_t);
+size_t	 auth_order(const struct route *, const struct auth_mech **, size_t);
 int	 auth_check_list(const char *, char *, size_t);
 void	 auth_start(struct auth *, const struct auth_mech *, const char *,
 	    const char *, const char *, const char *, const char *);
@@ -147,7 +148,7 @@ void	 authcmd_hangup(void);
 int	 authcmd_get(const char *, char *, size_t, char *, size_t);
 
 /* probe.c */
-int	 probe_main(const struct conf *);
+int	 probe_main(struct conf *, int, char *[]);
 
 /* smtp.c */
 int	 smtp_reply_line(struct smtp_reply *, const char *, size_t);
@@ -165,9 +166,9 @@ int	 tls_spki_pin(const struct mbedtls_x509_crt *, unsigned char [32],
 void	 tls_cert_names(const struct mbedtls_x509_crt *, char *, size_t);
 int	 tls_name_match(const unsigned char *, size_t, const char *);
 int	 tls_init(const struct conf *, char *, size_t);
-int	 tls_check_version(const struct conf *, char *, size_t);
+int	 tls_check_version(const struct route *, char *, size_t);
 void	 tls_reseed(void);
-int	 tls_connect(struct conn *, const struct conf *,
+int	 tls_connect(struct conn *, const struct route *,
 	    const struct smarthost *, time_t, char *, size_t);
 void	 tls_close(struct conn *);
 

@@ -89,8 +89,9 @@ drain_opendir(const struct drain *d, const char *name, mode_t mode,
 /*
  * One delivery run over every due message on the daemon's own session
  * (with max_sessions, the workers make it instead: drain_work.c).  A
- * broken session is reopened once per message; when no smarthost can be
- * reached the rest of the run defers with that reason.  Between messages
+ * broken session is reopened once per message; when no smarthost of a
+ * route can be reached the rest of the run defers that route's messages
+ * with that reason, and the other routes' go on.  Between messages
  * the control connections that are ready are served, without waiting.
  * At the end the session is parked (drain_sess.c).
  */
@@ -98,10 +99,10 @@ static void
 drain_run(struct drain *d, time_t now)
 {
 	struct drain_try	 t;
-	char			 err[REPLY_MAX + 128];
+	char			 err[CONF_MAXROUTES][REPLY_MAX + 128];
 	char			 id[SPOOL_IDLEN + 1];
-	size_t			 qi;
-	int			 down = 0;
+	size_t			 qi, ri;
+	int			 down[CONF_MAXROUTES] = { 0 };
 
 	for (qi = 0; !*d->stop; ) {
 		drain_conn_serve(d);	/* may change d->q: index checked */
@@ -117,18 +118,21 @@ drain_run(struct drain *d, time_t now)
 			continue;
 		}
 		/* one connection attempt per message at most, and none
-		   after one failed in this run; none either while the
-		   rate holds messages back (the run ends here) */
-		if (!t.expired && !down) {
+		   after one to its route failed in this run; none
+		   either while the rate holds messages back (the run
+		   ends here) */
+		ri = t.route->idx;
+		if (!t.expired && !down[ri]) {
 			if (drain_try_begin(d, &t) == -1)
 				break;
-			down = drain_sess_send(d->sess, &t.m, t.relay,
-			    sizeof(t.relay), err, sizeof(err)) == -1;
+			down[ri] = drain_sess_send(d->sess, d->conf, t.route,
+			    &t.m, t.relay, sizeof(t.relay), err[ri],
+			    sizeof(err[ri])) == -1;
 			t.connt = drain_try_now();
-			drain_try_outage(d, !down);
+			drain_try_outage(d, t.route, !down[ri]);
 		}
 		/* may move the last entry to qi */
-		drain_try_done(d, &t, down, err);
+		drain_try_done(d, &t, down[ri], err[ri]);
 		if (qi < d->q.nq && strcmp(d->q.q[qi].id, id) == 0)
 			qi++;
 	}
@@ -286,12 +290,7 @@ drain_setup(struct drain *d, int foreground, char *err, size_t errsz)
 	/* before any secret is in memory */
 	if (auth_nodump(err, errsz) == -1)
 		return -1;
-	if (d->conf->auth_password_file != NULL &&
-	    drain_conf_password(d->conf->auth_password_file, &d->password,
-	    err, errsz) == -1)
-		return -1;
-	/* `tls off' (trusted LAN relay, no AUTH) needs no trust anchors */
-	if (!(d->conf->tls_set && d->conf->tls == TLS_OFF) &&
+	if (drain_conf_passwords(d->conf, d->password, err, errsz) == -1 ||
 	    tls_init(d->conf, err, errsz) == -1)
 		return -1;
 	/* reload reads the file again by name, from the spool (drain_conf.c) */
@@ -312,7 +311,7 @@ drain_setup(struct drain *d, int foreground, char *err, size_t errsz)
 		return -1;
 	if (drain_lock(d, err, errsz) == -1)
 		return -1;
-	if ((d->sess = drain_sess_new(d->conf, d->password)) == NULL ||
+	if ((d->sess = drain_sess_new(d->password)) == NULL ||
 	    (d->conns = drain_conn_new()) == NULL ||
 	    (d->rate = drain_rate_new(d->conf)) == NULL) {
 		(void)snprintf(err, errsz, "out of memory");
@@ -350,10 +349,7 @@ drain_init(struct drain *d, struct conf *conf)
 static void
 drain_free(struct drain *d)
 {
-	if (d->password != NULL) {
-		explicit_bzero(d->password, strlen(d->password));
-		free(d->password);
-	}
+	drain_conf_free_passwords(d->password);
 	free(d->sess);
 	free(d->conns);
 	drain_rate_free(d->rate);
@@ -416,8 +412,9 @@ drain_serve(struct drain *d, int foreground)
 	/* the sandbox forbids fork and exec, so the command's helper is
 	 * forked here: after daemon(), so that it is our child, and
 	 * before sandbox_apply(), so that it is not confined (authcmd.c) */
-	if (conf->auth_user != NULL && conf->auth_password_command != NULL &&
-	    authcmd_start(conf->auth_password_command, err,
+	if (conf->route[0].auth_user != NULL &&
+	    conf->route[0].auth_password_command != NULL &&
+	    authcmd_start(conf->route[0].auth_password_command, err,
 	    sizeof(err)) == -1) {
 		log_warnx("%s", err);
 		return EX_OSERR;

@@ -73,7 +73,8 @@ struct drain_rate;		/* drain_rate.c */
 
 struct drain {
 	struct conf		*conf;
-	char			*password;	/* auth_password_file's */
+	char			*password[CONF_MAXROUTES]; /* each route's
+						   auth_password_file's */
 	volatile sig_atomic_t	*stop;		/* SIGTERM or SIGINT came:
 						   finish the message at
 						   hand, then stop */
@@ -86,7 +87,8 @@ struct drain {
 
 	struct drain_q		 q;
 	struct drain_stats	 stats;
-	int			 outage;	/* no smarthost answered */
+	int			 outage[CONF_MAXROUTES]; /* no smarthost
+						   of the route answered */
 
 	/* renamed from drop/ to queue/, not yet fsynced (drain.c) */
 	char			 moved[DRAIN_BATCH][SPOOL_IDLEN + 1];
@@ -139,7 +141,8 @@ void	 drain_ctl_one(struct drain *, FILE *, const struct ctl_req *,
 
 /* drain_conf.c: the configuration's checks, the secret, reload */
 int	 drain_conf_check(const struct conf *, char *, size_t);
-int	 drain_conf_password(const char *, char **, char *, size_t);
+int	 drain_conf_passwords(const struct conf *, char **, char *, size_t);
+void	 drain_conf_free_passwords(char **);
 int	 drain_conf_apply(struct drain *, FILE *, int, char *, size_t);
 int	 drain_conf_reload(struct drain *, const char *, FILE *, char *,
 	    size_t);
@@ -152,6 +155,7 @@ struct drain_try {
 	int		 expired;	/* queue_lifetime is over */
 	size_t		 nopen;		/* recipients open before it */
 	int		 rated;		/* counted by drain_rate_begin */
+	const struct route *route;	/* route_for its sender */
 	char		 relay[448];	/* "name[addr]:port", ", tls=VERSION/CIPHER"
 					   when TLS is up; or "none" */
 };
@@ -159,7 +163,7 @@ double	 drain_try_now(void);
 void	 drain_try_sync(struct drain *);
 void	 drain_try_defer_all(struct qmsg *, const char *, enum rcpt_status,
 	    const char *);
-void	 drain_try_outage(struct drain *, int);
+void	 drain_try_outage(struct drain *, const struct route *, int);
 int	 drain_try_load(struct drain *, const char *, time_t,
 	    struct drain_try *);
 int	 drain_try_begin(struct drain *, struct drain_try *);
@@ -174,11 +178,12 @@ size_t	 drain_import_load(struct drain *);
 void	 drain_import_refill(struct drain *);
 
 /* drain_sess.c: this process's session to the smarthost */
-struct drain_sess *drain_sess_new(const struct conf *, const char *);
-void	 drain_sess_reload(struct drain_sess *, const char *);
+struct drain_sess *drain_sess_new(char *const *);
+void	 drain_sess_reload(struct drain_sess *);
 void	 drain_sess_end(struct drain_sess *, int);
-int	 drain_sess_send(struct drain_sess *, struct qmsg *, char *, size_t,
-	    char *, size_t);
+int	 drain_sess_send(struct drain_sess *, const struct conf *,
+	    const struct route *, struct qmsg *, char *, size_t, char *,
+	    size_t);
 size_t	 drain_sess_count_sent(const struct qmsg *);
 void	 drain_sess_park(struct drain_sess *);
 int	 drain_sess_idle_fd(const struct drain_sess *);

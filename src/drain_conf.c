@@ -45,27 +45,49 @@
 #include "client.h"
 #include "drain.h"
 
-/* What the daemon needs of a configuration, at start-up and on reload. */
+/* "route NAME: " for an error about route `r', "" for the default one */
+static void
+drain_conf_who(const struct route *r, char *buf, size_t sz)
+{
+	if (r->idx == 0)
+		buf[0] = '\0';
+	else
+		(void)snprintf(buf, sz, "route %s: ", r->name);
+}
+
+/*
+ * What the daemon needs of a configuration, at start-up and on reload:
+ * each route's smarthosts and AUTH settings.
+ */
 int
 drain_conf_check(const struct conf *conf, char *err, size_t errsz)
 {
-	char	 msg[256];
+	const struct route	*r;
+	char			 msg[256], who[ROUTE_NAMEMAX + 16];
+	size_t			 i;
 
-	if (conf->nhost == 0) {
-		(void)snprintf(err, errsz, "%s: no smarthost configured",
-		    conf->path);
-		return -1;
-	}
-	if (conf->auth_user != NULL && conf->auth_password_file == NULL &&
-	    conf->auth_password_command == NULL) {
-		(void)snprintf(err, errsz, "%s: auth_user needs "
-		    "auth_password_file or auth_password_command", conf->path);
-		return -1;
-	}
-	if (conf->auth_mechanisms != NULL &&
-	    auth_check_list(conf->auth_mechanisms, msg, sizeof(msg)) == -1) {
-		(void)snprintf(err, errsz, "%s: %s", conf->path, msg);
-		return -1;
+	for (i = 0; i < conf->nroute; i++) {
+		r = &conf->route[i];
+		drain_conf_who(r, who, sizeof(who));
+		if (r->nhost == 0) {
+			(void)snprintf(err, errsz, "%s: %sno smarthost "
+			    "configured", conf->path, who);
+			return -1;
+		}
+		if (r->auth_user != NULL && r->auth_password_file == NULL &&
+		    r->auth_password_command == NULL) {
+			(void)snprintf(err, errsz, "%s: %sauth_user needs "
+			    "auth_password_file%s", conf->path, who,
+			    i == 0 ? " or auth_password_command" : "");
+			return -1;
+		}
+		if (r->auth_mechanisms != NULL &&
+		    auth_check_list(r->auth_mechanisms, msg,
+		    sizeof(msg)) == -1) {
+			(void)snprintf(err, errsz, "%s: %s%s", conf->path, who,
+			    msg);
+			return -1;
+		}
 	}
 	return 0;
 }
@@ -74,7 +96,7 @@ drain_conf_check(const struct conf *conf, char *err, size_t errsz)
  * The secret: owned by us, not readable by group or others, else
  * refused.  Only the first line counts.  Into *out, malloc'd.
  */
-int
+static int
 drain_conf_password(const char *path, char **out, char *err, size_t errsz)
 {
 	struct stat	 st;
@@ -149,6 +171,42 @@ drain_conf_free_password(char *p)
 	}
 }
 
+/* Every route's secret, wiped and freed. */
+void
+drain_conf_free_passwords(char **pw)
+{
+	size_t	 i;
+
+	for (i = 0; i < CONF_MAXROUTES; i++) {
+		drain_conf_free_password(pw[i]);
+		pw[i] = NULL;
+	}
+}
+
+/*
+ * Each route's auth_password_file, read into pw[its index] (NULL for a
+ * route without one).  -1 with `err' naming the route and the file.
+ */
+int
+drain_conf_passwords(const struct conf *conf, char **pw, char *err,
+    size_t errsz)
+{
+	char	 msg[512], who[ROUTE_NAMEMAX + 16];
+	size_t	 i;
+
+	for (i = 0; i < conf->nroute; i++) {
+		if (conf->route[i].auth_password_file == NULL)
+			continue;
+		if (drain_conf_password(conf->route[i].auth_password_file,
+		    &pw[i], msg, sizeof(msg)) == -1) {
+			drain_conf_who(&conf->route[i], who, sizeof(who));
+			(void)snprintf(err, errsz, "%s%s", who, msg);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /*
  * Read the configuration file again and take it, as the file comment
  * says; -1 with `err' (file, line, what) when it is refused and nothing
@@ -159,8 +217,10 @@ drain_conf_apply(struct drain *d, FILE *fp, int log, char *err,
     size_t errsz)
 {
 	struct drain_conf_notes	 notes = { fp, log };
+	const struct route	*r, *run;
 	struct conf		 next;
 	char			*pw = NULL, msg[512];
+	size_t			 i;
 
 	conf_init(&next);
 	if (conf_load(&next, d->conf->path, 1, 1, err, errsz) == -1 ||
@@ -170,35 +230,45 @@ drain_conf_apply(struct drain *d, FILE *fp, int log, char *err,
 	}
 	/* a password source is read at start-up only: AUTH that needs
 	   one the running daemon has not got waits for a restart */
-	if (next.auth_user != NULL && d->conf->auth_password_file == NULL &&
-	    d->conf->auth_password_command == NULL) {
-		(void)snprintf(err, errsz, "%s: auth_user needs a password, "
-		    "and a new auth_password_file or auth_password_command "
-		    "takes effect only when the daemon restarts", next.path);
+	for (i = 0; i < next.nroute; i++) {
+		r = &next.route[i];
+		if (r->auth_user == NULL ||
+		    (run = route_byname(d->conf, r->name)) == NULL ||
+		    run->auth_password_file != NULL ||
+		    run->auth_password_command != NULL)
+			continue;
+		(void)snprintf(err, errsz, "%s: %s%s%sauth_user needs a "
+		    "password, and a new auth_password_file or "
+		    "auth_password_command takes effect only when the daemon "
+		    "restarts", next.path, i == 0 ? "" : "route ",
+		    i == 0 ? "" : r->name, i == 0 ? "" : ": ");
 		conf_free(&next);
 		return -1;
 	}
 	(void)conf_keep_running(&next, d->conf, drain_conf_note, &notes);
-	/* the same path as before (conf_keep_running): a rotated secret */
-	if (next.auth_password_file != NULL &&
-	    drain_conf_password(next.auth_password_file, &pw, msg,
-	    sizeof(msg)) == -1) {
-		if (log)
-			log_warnx("reload: %s; the running secret stays", msg);
-		if (fp != NULL)
-			(void)fprintf(fp, "%s; the running secret stays\n",
-			    msg);
-		pw = NULL;
-	}
 	conf_free(d->conf);
 	*d->conf = next;
 	(void)conf_domain(d->conf);
-	if (pw != NULL) {
-		drain_conf_free_password(d->password);
-		d->password = pw;
+	/* the same paths as before (conf_keep_running): rotated secrets */
+	for (i = 0; i < d->conf->nroute; i++) {
+		r = &d->conf->route[i];
+		if (r->auth_password_file == NULL)
+			continue;
+		if (drain_conf_password(r->auth_password_file, &pw, msg,
+		    sizeof(msg)) == -1) {
+			if (log)
+				log_warnx("reload: route=%s: %s; the running "
+				    "secret stays", r->name, msg);
+			if (fp != NULL)
+				(void)fprintf(fp, "route %s: %s; the running "
+				    "secret stays\n", r->name, msg);
+			continue;
+		}
+		drain_conf_free_password(d->password[i]);
+		d->password[i] = pw;
 	}
 	d->q.limit = (size_t)d->conf->active_queue_limit;
-	drain_sess_reload(d->sess, d->password);
+	drain_sess_reload(d->sess);
 	return 0;
 }
 

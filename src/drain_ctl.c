@@ -167,6 +167,7 @@ drain_ctl_each(const struct drain *d, const struct ucred *cr, int admin,
 }
 
 struct drain_total {
+	const struct conf	*conf;
 	unsigned long long	 bytes;
 	size_t			 n;
 };
@@ -180,7 +181,7 @@ drain_ctl_list_one(FILE *fp, struct qmsg *m, long long size, int held,
 	if (t->n++ == 0)
 		queue_list_head(fp);
 	t->bytes += (unsigned long long)size;
-	queue_list_entry(fp, m, size, held);
+	queue_list_entry(fp, t->conf, m, size, held);
 }
 
 static void
@@ -325,7 +326,7 @@ drain_ctl_busy(struct drain_ask *a)
 static int
 drain_ctl_queue(struct drain_ask *a)
 {
-	struct drain_total	 total = { 0, 0 };
+	struct drain_total	 total = { a->d->conf, 0, 0 };
 	size_t			 nheld;
 
 	(void)drain_ctl_each(a->d, a->cr, a->admin, drain_ctl_list_one, a->fp,
@@ -579,7 +580,8 @@ drain_ctl_one(struct drain *d, FILE *ans, const struct ctl_req *req,
 			goto done;
 		}
 		if (req->cmd == CTL_SHOW)
-			queue_show(a.fp, &m, size, a.where == DRAIN_HELD);
+			queue_show(a.fp, d->conf, &m, size,
+			    a.where == DRAIN_HELD);
 		spool_free_msg(&m);
 	}
 	rc = (size_t)req->cmd < sizeof(drain_ctl_handlers) /

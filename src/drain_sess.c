@@ -12,6 +12,11 @@
  * parked session is checked with RSET before it carries a message, and
  * ended with QUIT once idle_timeout passes or max_messages_per_session
  * were sent on it.
+ *
+ * A session belongs to one route (route.c): a message of another route
+ * ends it and opens one to that route's smarthosts with its settings
+ * and secret.  tls.c keeps TLS state by route, so neither a connection
+ * nor a TLS session is ever reused across routes.
  */
 #include <sys/types.h>
 
@@ -27,8 +32,10 @@
 #include "drain.h"
 
 struct drain_sess {
-	const struct conf	*conf;
-	const char		*password;	/* auth_password_file's */
+	const struct route	*route;		/* of the session; NULL:
+						   none yet */
+	char *const		*password;	/* auth_password_file's, by
+						   route (struct drain's) */
 	struct conn		 c;
 	struct smtp_session	 s;
 	int			 up;		/* c and s usable */
@@ -36,15 +43,17 @@ struct drain_sess {
 	long long		 nmsg;		/* messages on this session */
 };
 
-/* No session yet, to the smarthosts of `conf'; NULL when out of memory. */
+/*
+ * No session yet; `password': each route's secret, by its index, read
+ * again where it is at each new session.  NULL when out of memory.
+ */
 struct drain_sess *
-drain_sess_new(const struct conf *conf, const char *password)
+drain_sess_new(char *const *password)
 {
 	struct drain_sess	*ss;
 
 	if ((ss = calloc(1, sizeof(*ss))) == NULL)
 		return NULL;
-	ss->conf = conf;
 	ss->password = password;
 	ss->c.fd = -1;
 	return ss;
@@ -52,14 +61,12 @@ drain_sess_new(const struct conf *conf, const char *password)
 
 /*
  * The configuration was reloaded (drain_conf.c): a parked session ends,
- * so the next message opens one with the new settings, and the secret
- * may be new.
+ * so the next message opens one with the new settings and secret.
  */
 void
-drain_sess_reload(struct drain_sess *ss, const char *password)
+drain_sess_reload(struct drain_sess *ss)
 {
 	drain_sess_end(ss, 1);
-	ss->password = password;
 }
 
 /* End the session: with QUIT when it is still in a state to take one. */
@@ -77,22 +84,25 @@ drain_sess_end(struct drain_sess *ss, int quit)
 
 /* Try each smarthost in order until one gives a usable session. */
 static int
-drain_sess_connect(struct drain_sess *ss, char *err, size_t errsz)
+drain_sess_connect(struct drain_sess *ss, const struct conf *conf, char *err,
+    size_t errsz)
 {
-	size_t	 i;
+	const struct route	*r = ss->route;
+	size_t			 i;
 
-	for (i = 0; i < ss->conf->nhost; i++) {
+	for (i = 0; i < r->nhost; i++) {
 		if (i > 0)	/* the admin must learn the primary is broken */
-			log_warnx("smarthost %s: %s; trying %s",
-			    ss->conf->host[i - 1].name, err,
-			    ss->conf->host[i].name);
-		if (tls_connect(&ss->c, ss->conf, &ss->conf->host[i],
-		    ss->conf->timeout_connect, err, errsz) == -1)
+			log_warnx("route=%s: smarthost %s: %s; trying %s",
+			    r->name, r->host[i - 1].name, err,
+			    r->host[i].name);
+		if (tls_connect(&ss->c, r, &r->host[i], r->timeout_connect,
+		    err, errsz) == -1)
 			continue;
 		memset(&ss->s, 0, sizeof(ss->s));
 		ss->s.conn = &ss->c;
-		ss->s.conf = ss->conf;
-		ss->s.password = ss->password;
+		ss->s.conf = conf;
+		ss->s.route = r;
+		ss->s.password = ss->password[r->idx];
 		if (smtp_open(&ss->s, err, errsz) == 0) {
 			if (ss->c.verified)
 				log_info("Verified TLS connection established "
@@ -110,15 +120,19 @@ drain_sess_connect(struct drain_sess *ss, char *err, size_t errsz)
 }
 
 /*
- * A session for the next message: the open one when it may carry more
- * and (if it was parked) still answers RSET, else a new one.  -1 with
- * `err' when no smarthost gives one.
+ * A session for the next message, on route `r': the open one when it is
+ * that route's, may carry more and (if it was parked) still answers
+ * RSET, else a new one.  -1 with `err' when no smarthost gives one.
  */
 static int
-drain_sess_get(struct drain_sess *ss, char *err, size_t errsz)
+drain_sess_get(struct drain_sess *ss, const struct conf *conf,
+    const struct route *r, char *err, size_t errsz)
 {
-	if (ss->up && ss->conf->max_messages_per_session > 0 &&
-	    ss->nmsg >= ss->conf->max_messages_per_session)
+	if (ss->up && ss->route != r)
+		drain_sess_end(ss, 1);
+	ss->route = r;
+	if (ss->up && r->max_messages_per_session > 0 &&
+	    ss->nmsg >= r->max_messages_per_session)
 		drain_sess_end(ss, 1);
 	if (ss->up && ss->parked != 0 && smtp_rset(&ss->s) == -1) {
 		log_info("session to %s ended while idle (%s); reconnecting",
@@ -128,7 +142,7 @@ drain_sess_get(struct drain_sess *ss, char *err, size_t errsz)
 	ss->parked = 0;
 	if (ss->up)
 		return 0;
-	return drain_sess_connect(ss, err, errsz);
+	return drain_sess_connect(ss, conf, err, errsz);
 }
 
 size_t
@@ -159,19 +173,21 @@ drain_sess_got_452(const struct qmsg *m)
 }
 
 /*
- * Send one message on this process's session, recording each
- * recipient's outcome in `m'; `relay' names the peer for the log.  A
- * session that breaks is closed (the next message opens a new one), and
- * smtp.c has deferred the recipients it did not decide.  -1 with `err'
- * when no smarthost gives a session: nothing was tried.
+ * Send one message through route `r' (of configuration `conf') on this
+ * process's session, recording each recipient's outcome in `m'; `relay'
+ * names the peer for the log.  A session that breaks is closed (the
+ * next message opens a new one), and smtp.c has deferred the recipients
+ * it did not decide.  -1 with `err' when no smarthost of the route gives
+ * a session: nothing was tried.
  */
 int
-drain_sess_send(struct drain_sess *ss, struct qmsg *m, char *relay,
-    size_t relaysz, char *err, size_t errsz)
+drain_sess_send(struct drain_sess *ss, const struct conf *conf,
+    const struct route *r, struct qmsg *m, char *relay, size_t relaysz,
+    char *err, size_t errsz)
 {
 	size_t	 nsent;
 
-	if (drain_sess_get(ss, err, errsz) == -1) {
+	if (drain_sess_get(ss, conf, r, err, errsz) == -1) {
 		(void)strlcpy(relay, "none", relaysz);
 		return -1;
 	}
@@ -202,7 +218,7 @@ drain_sess_send(struct drain_sess *ss, struct qmsg *m, char *relay,
 void
 drain_sess_park(struct drain_sess *ss)
 {
-	if (ss->conf->idle_timeout == 0)
+	if (ss->route == NULL || ss->route->idle_timeout == 0)
 		drain_sess_end(ss, 1);
 	else if (ss->up && ss->parked == 0)
 		ss->parked = time(NULL);
@@ -219,7 +235,7 @@ drain_sess_idle_fd(const struct drain_sess *ss)
 time_t
 drain_sess_idle_until(const struct drain_sess *ss)
 {
-	return ss->parked != 0 ? ss->parked + ss->conf->idle_timeout : 0;
+	return ss->parked != 0 ? ss->parked + ss->route->idle_timeout : 0;
 }
 
 /*
@@ -236,6 +252,6 @@ drain_sess_idle_check(struct drain_sess *ss, short revents)
 		log_info("session to %s closed by the server while idle",
 		    ss->c.peer);
 		drain_sess_end(ss, 0);
-	} else if (time(NULL) >= ss->parked + ss->conf->idle_timeout)
+	} else if (time(NULL) >= ss->parked + ss->route->idle_timeout)
 		drain_sess_end(ss, 1);
 }

@@ -36,10 +36,14 @@ drain_try_now(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* Log one line per recipient decided in this attempt, Postfix grammar. */
+/*
+ * Log one line per recipient decided in this attempt, Postfix grammar,
+ * with the route (route.c) as one more "name=value, " field before dsn=.
+ */
 static void
 drain_try_log(struct drain *d, const struct qmsg *m, size_t i,
-    const char *relay, double start, double conn, double end)
+    const struct route *route, const char *relay, double start, double conn,
+    double end)
 {
 	const struct rcpt	*r = &m->rcpt[i];
 	char			 orig[ADDR_MAX + 16] = "";
@@ -50,9 +54,10 @@ drain_try_log(struct drain *d, const struct qmsg *m, size_t i,
 	if (r->orig != NULL)
 		(void)snprintf(orig, sizeof(orig), " orig_to=<%s>,", r->orig);
 	log_info("%s: to=<%s>,%s relay=%s, delay=%.2f, delays=%.2f/0/%.2f/"
-	    "%.2f, dsn=%s, status=%s (%s)", m->id, r->addr, orig, relay,
-	    end - (double)m->arrival, start - (double)m->arrival,
-	    conn - start, end - conn, r->dsn, names[r->status], r->reply);
+	    "%.2f, route=%s, dsn=%s, status=%s (%s)", m->id, r->addr, orig,
+	    relay, end - (double)m->arrival, start - (double)m->arrival,
+	    conn - start, end - conn, route->name, r->dsn, names[r->status],
+	    r->reply);
 	if (r->status == RCPT_SENT) {
 		d->stats.sent++;
 		d->stats.last_sent = (time_t)end;
@@ -235,27 +240,29 @@ drain_try_bounce(struct drain *d, struct qmsg *m, const char *open)
 }
 
 /*
- * An outage costs one connection attempt per run, not one per message
- * (drain_run), and each message backs off on its own.  When a smarthost
- * answers again, everything waiting is made due at once: the backoff
- * was about the smarthost, not about the messages.
+ * An outage costs one connection attempt per route and run, not one per
+ * message (drain_run), and each message backs off on its own.  When a
+ * smarthost of route `r' answers again, everything waiting is made due
+ * at once: the backoff was about the smarthost, not about the messages.
+ * (Messages of other routes are made due too: which route each takes is
+ * known only once it is loaded, and a try too early costs them nothing.)
  */
 void
-drain_try_outage(struct drain *d, int up)
+drain_try_outage(struct drain *d, const struct route *r, int up)
 {
 	size_t	 i;
 
 	if (!up) {
-		d->outage = 1;
+		d->outage[r->idx] = 1;
 		return;
 	}
-	if (!d->outage)
+	if (!d->outage[r->idx])
 		return;
-	d->outage = 0;
+	d->outage[r->idx] = 0;
 	for (i = 0; i < d->q.nq; i++)
 		d->q.q[i].next = 0;
-	log_info("smarthost reachable again: retrying %zu queued message(s) "
-	    "now", d->q.nq);
+	log_info("route=%s: smarthost reachable again: retrying %zu queued "
+	    "message(s) now", r->name, d->q.nq);
 }
 
 /*
@@ -341,6 +348,7 @@ drain_try_load(struct drain *d, const char *id, time_t now,
 		    t->m.rcpt[i].status == RCPT_DEFER;
 		t->nopen += t->open[i];
 	}
+	t->route = route_for(d->conf, t->m.sender);
 	t->start = t->connt = drain_try_now();
 	(void)strlcpy(t->relay, "none", sizeof(t->relay));
 	t->expired = now - t->m.arrival > d->conf->queue_lifetime;
@@ -402,8 +410,8 @@ drain_try_done(struct drain *d, struct drain_try *t, int down,
 	end = drain_try_now();
 	for (i = 0; i < t->m.nrcpt; i++)
 		if (t->open[i])
-			drain_try_log(d, &t->m, i, t->relay, t->start, t->connt,
-			    end);
+			drain_try_log(d, &t->m, i, t->route, t->relay,
+			    t->start, t->connt, end);
 	drain_try_bounce(d, &t->m, t->open);
 	free(t->open);
 	t->open = NULL;

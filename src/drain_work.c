@@ -91,9 +91,10 @@ struct drain_work {
 	char		(*due)[SPOOL_IDLEN + 1];	/* due at its start */
 	size_t		 ndue, next;
 	time_t		 now;
-	int		 down;		/* a worker found no session
-					   in this run */
-	char		 err[REPLY_MAX + 128];
+	int		 down[CONF_MAXROUTES];	/* a worker found no
+						   session of the route in
+						   this run */
+	char		 err[CONF_MAXROUTES][REPLY_MAX + 128];
 };
 
 /*
@@ -129,7 +130,10 @@ drain_work_serve(struct drain *d, int fd, const char *id)
 		return;
 	}
 	(void)spool_read_state(d->statefd, id, &m);
-	r.down = drain_sess_send(d->sess, &m, r.relay, sizeof(r.relay), r.err,
+	/* the parent chose the same route from the same sender
+	   (drain_try_load) */
+	r.down = drain_sess_send(d->sess, d->conf, route_for(d->conf,
+	    m.sender), &m, r.relay, sizeof(r.relay), r.err,
 	    sizeof(r.err)) == -1 ? WORK_NO_SESSION : WORK_TRIED;
 	for (i = 0; i < m.nrcpt; i++) {
 		r.type = WORK_RCPT;
@@ -196,7 +200,7 @@ drain_work_start(struct drain *d, char *err, size_t errsz)
 
 	if (d->conf->max_sessions <= 1)
 		return 0;
-	if (d->conf->auth_password_command != NULL) {
+	if (d->conf->route[0].auth_password_command != NULL) {
 		(void)snprintf(err, errsz, "%s: max_sessions above 1 does not "
 		    "work with auth_password_command in this version",
 		    d->conf->path);
@@ -276,6 +280,7 @@ drain_work_answer(struct drain *d, struct work *w)
 	struct work_rec	 r;
 	struct rcpt	*rc;
 	ssize_t		 n;
+	size_t		 ri;
 
 	for (;;) {
 		n = read(w->fd, &r, sizeof(r));
@@ -305,11 +310,13 @@ drain_work_answer(struct drain *d, struct work *w)
 		drain_try_defer_all(&w->t.m, "4.3.0", RCPT_DEFER, r.err);
 		r.down = WORK_TRIED;
 	}
-	if (r.down == WORK_NO_SESSION && !d->work->down) {
-		d->work->down = 1;
-		(void)strlcpy(d->work->err, r.err, sizeof(d->work->err));
+	ri = w->t.route->idx;
+	if (r.down == WORK_NO_SESSION && !d->work->down[ri]) {
+		d->work->down[ri] = 1;
+		(void)strlcpy(d->work->err[ri], r.err,
+		    sizeof(d->work->err[ri]));
 	}
-	drain_try_outage(d, r.down != WORK_NO_SESSION);
+	drain_try_outage(d, w->t.route, r.down != WORK_NO_SESSION);
 	drain_work_mark(d, w->t.m.id, 0);
 	drain_try_done(d, &w->t, r.down == WORK_NO_SESSION, r.err);
 	w->busy = 0;
@@ -382,7 +389,7 @@ drain_work_begin(struct drain *d, time_t now)
 			(void)strlcpy(wk->due[wk->ndue++], q->q[i].id,
 			    sizeof(*wk->due));
 	wk->now = now;
-	wk->down = 0;
+	memset(wk->down, 0, sizeof(wk->down));
 	wk->running = 1;
 	(void)drain_work_step(d, NULL);
 	return 0;
@@ -434,8 +441,9 @@ drain_work_hand(struct drain *d)
 			continue;
 		if (drain_try_load(d, id, wk->now, &w->t) == -1)
 			continue;
-		if (w->t.expired || wk->down) {
-			drain_try_done(d, &w->t, wk->down, wk->err);
+		if (w->t.expired || wk->down[w->t.route->idx]) {
+			drain_try_done(d, &w->t, wk->down[w->t.route->idx],
+			    wk->err[w->t.route->idx]);
 			continue;
 		}
 		/* the rate holds it back: the run ends with what is in

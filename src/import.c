@@ -179,12 +179,48 @@ import_follow_canon(struct import *ic, int given, char *err, size_t errsz)
 		if (maps[i].kind == IMPORT_MAP_REVALIASES)
 			rc = import_ssmtp_revaliases(ic, maps[i].path, buf, len,
 			    err, errsz);
+		else if (maps[i].kind == IMPORT_MAP_RELAYHOST)
+			rc = import_postfix_routes(ic, &maps[i], buf, len, err,
+			    errsz);
 		else
 			rc = import_canon_postfix(ic, &maps[i], buf, len, err,
 			    errsz);
 		free(buf);
 		if (rc == -1)
 			return -1;
+	}
+	return 0;
+}
+
+/*
+ * Each route's secret, beside the main one (import_route_pwfile), when
+ * -p was given; else where relayq will look for it.
+ */
+static int
+import_route_secrets(const struct import *ic, const char *pwfile, int write,
+    char *err, size_t errsz)
+{
+	const struct import_route	*r;
+	char				 path[1100];
+	size_t				 i;
+
+	for (i = 0; i < ic->nroute; i++) {
+		r = &ic->route[i];
+		if (r->user[0] == '\0')
+			continue;
+		import_route_pwfile(pwfile, r->name, path, sizeof(path));
+		if (r->password != NULL && write) {
+			if (import_write_secret(path, r->password, err,
+			    errsz) == -1)
+				return -1;
+			(void)fprintf(stderr, "relayq import: route %s: the "
+			    "password from %s is in %s (mode 0600)\n", r->name,
+			    r->pwsrc, path);
+		} else
+			(void)fprintf(stderr, "relayq import: route %s: put its "
+			    "password in %s, owned by user %s, mode 0600%s\n",
+			    r->name, path, RELAYQ_USER, r->password != NULL ?
+			    " (run again with -p to write it there)" : "");
 	}
 	return 0;
 }
@@ -394,6 +430,11 @@ import_main(int argc, char *argv[])
 		(void)fprintf(stderr, "relayq import: no password found; put "
 		    "it in %s, owned by user %s, mode 0600\n", pwfile,
 		    RELAYQ_USER);
+	if (import_route_secrets(&ic, pwfile, pwarg != NULL, err,
+	    sizeof(err)) == -1) {
+		rc = EX_CANTCREAT;
+		goto fail;
+	}
 	if (ic.canon.n > 0 && canonarg != NULL) {
 		if (import_write_canon(&ic, canonfile, files, err,
 		    sizeof(err)) == -1) {

@@ -37,6 +37,22 @@ struct import_kvs {
 	size_t		 n;
 };
 
+/*
+ * A route (relayq.conf(5) "Routes") for another account of the old
+ * configuration chosen by its sender (msmtp's from-address matching).
+ */
+struct import_route {
+	char			 name[ROUTE_NAMEMAX + 1];
+	char			 sender[ADDR_MAX + 1];
+	char			 host[256];
+	char			 port[8];
+	int			 tls;		/* tls_mode, or TLS_PLAIN */
+	char			 user[256];
+	char			*password;	/* the secret: freezero'd */
+	char			 pwsrc[1100];	/* "FILE:LINE" of the secret */
+	char			 ca_file[1024];
+};
+
 /* What was found; empty strings are "not set". */
 struct import {
 	enum import_from	 from;
@@ -66,6 +82,9 @@ struct import {
 	   are written to (-c), "" when they are not written */
 	struct import_kvs	 canon;
 	char			 canonfile[1024];
+	/* routes, written after the top-level keys */
+	struct import_route	 route[CONF_MAXROUTES - 1];
+	size_t			 nroute;
 };
 
 /* a map file the configuration names (import_canon_maps) */
@@ -73,6 +92,7 @@ enum import_map_kind {
 	IMPORT_MAP_CANONICAL,	/* Postfix sender_canonical_maps */
 	IMPORT_MAP_GENERIC,	/* Postfix smtp_generic_maps */
 	IMPORT_MAP_REVALIASES,	/* ssmtp revaliases */
+	IMPORT_MAP_RELAYHOST,	/* Postfix sender_dependent_relayhost_maps */
 };
 struct import_map {
 	char			 path[1024];
@@ -111,8 +131,13 @@ int	 import_copy(char *, size_t, const char *, const char *,
 	    const char *, unsigned int, char *, size_t);
 int	 import_secret(struct import *, const char *, const char *,
 	    unsigned int, char *, size_t);
+int	 import_secret_to(char **, char *, size_t, const char *, const char *,
+	    unsigned int, char *, size_t);
+void	 import_route_pwfile(const char *, const char *, char *, size_t);
 int	 import_hostport(struct import *, const char *, const char *,
 	    const char *, unsigned int, char *, size_t);
+int	 import_hostport_parse(const char *, const char *, char *, size_t,
+	    char *, size_t);
 const struct import_kv *import_sasl_find(const struct import *,
 	    const char *, const char *);
 int	 import_sasl_read(struct import *, const char *, const char *,
@@ -149,6 +174,8 @@ int	 import_postfix_sasl(struct import *, const char *, const char *,
 int	 import_postfix_finish(struct import *, char *, size_t);
 void	 import_postfix_expand(const struct import *, const char *, char *,
 	    size_t, int);
+int	 import_postfix_routes(struct import *, const struct import_map *,
+	    const char *, size_t, char *, size_t);
 
 /* import_canon.c */
 size_t	 import_canon_maps(struct import *, struct import_map *, size_t);

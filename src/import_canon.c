@@ -32,7 +32,8 @@ static const char *const import_canon_types[] = {
 /*
  * The map files the configuration names, in the order they apply:
  * Postfix's sender_canonical_maps then smtp_generic_maps (each a list
- * of TYPE:PATH), ssmtp's revaliases beside ssmtp.conf.  Maps of other
+ * of TYPE:PATH), and its sender_dependent_relayhost_maps (routes:
+ * import_postfix.c), ssmtp's revaliases beside ssmtp.conf.  Maps of other
  * types (regexp:, pcre:, ldap:, ...) are noted, not converted.  Returns
  * how many went into `out' (at most `max').
  */
@@ -40,7 +41,9 @@ size_t
 import_canon_maps(struct import *ic, struct import_map *out, size_t max)
 {
 	static const char *const params[] = { "sender_canonical_maps",
-	    "smtp_generic_maps" };
+	    "smtp_generic_maps", "sender_dependent_relayhost_maps" };
+	static const enum import_map_kind kinds[] = { IMPORT_MAP_CANONICAL,
+	    IMPORT_MAP_GENERIC, IMPORT_MAP_RELAYHOST };
 	const struct import_kv	*e;
 	const char		*slash;
 	char			 v[IMPORT_LINE], *tok, *last, *colon;
@@ -76,15 +79,16 @@ import_canon_maps(struct import *ic, struct import_map *out, size_t max)
 				import_note(ic, "%s:%u: %s %s not converted: "
 				    "only the text file of a hash: or "
 				    "texthash: map can be read; write its "
-				    "entries into a sender_canonical file",
-				    ic->mainname, e->line, params[i], tok);
+				    "entries into %s", ic->mainname, e->line,
+				    params[i], tok, kinds[i] ==
+				    IMPORT_MAP_RELAYHOST ? "route blocks" :
+				    "a sender_canonical file");
 				continue;
 			}
 			if (n == max || strlcpy(out[n].path, colon + 1,
 			    sizeof(out[n].path)) >= sizeof(out[n].path))
 				continue;
-			out[n].kind = i == 0 ? IMPORT_MAP_CANONICAL :
-			    IMPORT_MAP_GENERIC;
+			out[n].kind = kinds[i];
 			out[n].line = e->line;
 			n++;
 		}

@@ -5,6 +5,7 @@
  */
 #include <sys/types.h>
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,43 +50,61 @@ msmtp_copy_kvs(struct import_kvs *dst, const struct import_kvs *src)
 	return 0;
 }
 
+/*
+ * An account's server: host, port (msmtp's default: 465 for TLS without
+ * STARTTLS, else 25) and TLS mode (*tls: a tls_mode or TLS_PLAIN).
+ */
 static int
-msmtp_apply(struct import *ic, const char *file, const char *acct,
-    const struct import_kvs *kv, char *err, size_t errsz)
+msmtp_server(const char *file, const char *acct, const struct import_kvs *kv,
+    int *tls, char *host, size_t hostsz, char *port, size_t portsz,
+    char *err, size_t errsz)
 {
 	const struct import_kv	*e;
-	const char		*k, *v, *port;
-	int			 tls = 0, starttls = 1;
-	size_t			 i;
+	const char		*p, *errstr;
+	int			 on = 0, starttls = 1;
 
+	if ((e = import_kvs_get(kv, "tls")) != NULL)
+		on = import_yes(e->v);
+	if ((e = import_kvs_get(kv, "tls_starttls")) != NULL)
+		starttls = import_yes(e->v);
+	*tls = !on ? TLS_PLAIN : starttls ? TLS_STARTTLS : TLS_IMPLICIT;
+	e = import_kvs_get(kv, "port");
+	p = e != NULL ? e->v : *tls == TLS_IMPLICIT ? "465" : "25";
 	if ((e = import_kvs_get(kv, "host")) == NULL) {
 		(void)snprintf(err, errsz, "%s: account %s has no host", file,
 		    acct);
 		return -1;
 	}
-	if ((e = import_kvs_get(kv, "tls")) != NULL)
-		tls = import_yes(e->v);
-	if ((e = import_kvs_get(kv, "tls_starttls")) != NULL)
-		starttls = import_yes(e->v);
-	ic->tls = !tls ? TLS_PLAIN : starttls ? TLS_STARTTLS : TLS_IMPLICIT;
-	/* msmtp's default port: 465 for TLS without STARTTLS, else 25 */
-	e = import_kvs_get(kv, "port");
-	port = e != NULL ? e->v : ic->tls == TLS_IMPLICIT ? "465" : "25";
-	e = import_kvs_get(kv, "host");
 	if (strchr(e->v, ':') != NULL && e->v[0] != '[') {
 		(void)snprintf(err, errsz, "%s:%u: bad host \"%s\"", file,
 		    e->line, e->v);
 		return -1;
 	}
+	if (strlcpy(host, e->v, hostsz) >= hostsz ||
+	    strtonum(p, 1, 65535, &errstr) == 0 ||
+	    strlcpy(port, p, portsz) >= portsz) {
+		(void)snprintf(err, errsz, "%s:%u: bad host or port", file,
+		    e->line);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+msmtp_apply(struct import *ic, const char *file, const char *acct,
+    const struct import_kvs *kv, char *err, size_t errsz)
+{
+	const struct import_kv	*e;
+	const char		*k, *v;
+	char			 host[256], port[8];
+	size_t			 i;
+
+	if (msmtp_server(file, acct, kv, &ic->tls, host, sizeof(host), port,
+	    sizeof(port), err, errsz) == -1)
+		return -1;
 	if (ic->nhost < CONF_MAXHOSTS) {
-		if (strlcpy(ic->host[ic->nhost], e->v, sizeof(ic->host[0])) >=
-		    sizeof(ic->host[0]) || strtonum(port, 1, 65535, &k) == 0 ||
-		    strlcpy(ic->port[ic->nhost], port, sizeof(ic->port[0])) >=
-		    sizeof(ic->port[0])) {
-			(void)snprintf(err, errsz, "%s:%u: bad host or port",
-			    file, e->line);
-			return -1;
-		}
+		(void)strlcpy(ic->host[ic->nhost], host, sizeof(ic->host[0]));
+		(void)strlcpy(ic->port[ic->nhost], port, sizeof(ic->port[0]));
 		ic->nhost++;
 	}
 	for (i = 0; i < kv->n; i++) {
@@ -166,6 +185,118 @@ msmtp_apply(struct import *ic, const char *file, const char *acct,
 		else if (strcmp(k, "tls_certcheck") != 0)
 			import_note(ic, "%s:%u: %s not converted", file,
 			    kv->v[i].line, k);
+	}
+	return 0;
+}
+
+/*
+ * msmtp's "from" as a route's sender: an address, or "*@domain" (msmtp
+ * matches the envelope sender against it as a pattern) as "@domain".
+ * 0 when it has no such form.
+ */
+static int
+msmtp_sender(const char *from, char *out, size_t sz)
+{
+	const char	*d = from;
+
+	if (strncmp(from, "*@", 2) == 0)
+		d = from + 1;
+	if (strpbrk(d, "*?[") != NULL || !route_sender_ok(d) ||
+	    strlcpy(out, d, sz) >= sz)
+		return 0;
+	return 1;
+}
+
+/* An account name as a route name: lower case, '-' for the rest. */
+static int
+msmtp_route_name(const char *acct, char *out, size_t sz)
+{
+	size_t	 i;
+
+	for (i = 0; acct[i] != '\0' && i + 1 < sz; i++)
+		out[i] = isalnum((unsigned char)acct[i]) ?
+		    (char)tolower((unsigned char)acct[i]) : '-';
+	out[i] = '\0';
+	return acct[i] == '\0' && route_name_ok(out) &&
+	    strcmp(out, "default") != 0;
+}
+
+/*
+ * Every other account with a "from" becomes a route for that sender, as
+ * msmtp picks the account whose from matches the envelope sender.  The
+ * chosen account's from then cannot be force_sender (every message would
+ * carry it, and no route would ever match): noted instead.
+ */
+static int
+msmtp_routes(struct import *ic, const char *file,
+    const struct msmtp_account *acc, size_t nacc, size_t chosen, char *err,
+    size_t errsz)
+{
+	const struct import_kv	*e, *f;
+	struct import_route	*r;
+	size_t			 i, j;
+
+	f = import_kvs_get(&acc[chosen].kv, "from");
+	for (i = 0; i < nacc; i++) {
+		if (i == chosen ||
+		    (e = import_kvs_get(&acc[i].kv, "from")) == NULL ||
+		    (f != NULL && strcmp(e->v, f->v) == 0))
+			continue;
+		for (j = 0; j < ic->nroute; j++)	/* an alias account */
+			if (strcmp(ic->route[j].sender, e->v) == 0)
+				break;
+		if (j < ic->nroute)
+			continue;
+		if (ic->nroute == sizeof(ic->route) / sizeof(ic->route[0])) {
+			import_note(ic, "%s: account %s not converted: more "
+			    "than %zu routes", file, acc[i].name, ic->nroute);
+			continue;
+		}
+		r = &ic->route[ic->nroute];
+		memset(r, 0, sizeof(*r));
+		if (!msmtp_route_name(acc[i].name, r->name, sizeof(r->name)) ||
+		    !msmtp_sender(e->v, r->sender, sizeof(r->sender))) {
+			import_note(ic, "%s:%u: account %s (from %s) not "
+			    "converted to a route: its name or from does not "
+			    "fit (a route is named [a-z0-9-], its sender an "
+			    "address or *@domain)", file, e->line, acc[i].name,
+			    e->v);
+			continue;
+		}
+		if (msmtp_server(file, acc[i].name, &acc[i].kv, &r->tls,
+		    r->host, sizeof(r->host), r->port, sizeof(r->port), err,
+		    errsz) == -1)
+			return -1;
+		if ((e = import_kvs_get(&acc[i].kv, "user")) != NULL &&
+		    strlcpy(r->user, e->v, sizeof(r->user)) >= sizeof(r->user)) {
+			(void)snprintf(err, errsz, "%s:%u: user name too long",
+			    file, e->line);
+			return -1;
+		}
+		if ((e = import_kvs_get(&acc[i].kv, "password")) != NULL &&
+		    import_secret_to(&r->password, r->pwsrc, sizeof(r->pwsrc),
+		    e->v, file, e->line, err, errsz) == -1)
+			return -1;
+		if ((e = import_kvs_get(&acc[i].kv, "tls_trust_file")) != NULL &&
+		    strcmp(e->v, "system") != 0 && e->v[0] == '/')
+			(void)strlcpy(r->ca_file, e->v, sizeof(r->ca_file));
+		if (r->tls == TLS_PLAIN)
+			import_note(ic, "%s: account %s used no TLS: route %s "
+			    "uses STARTTLS (relayq never sends mail or "
+			    "credentials in clear)", file, acc[i].name,
+			    r->name);
+		import_note(ic, "%s: account %s is route %s, for sender %s%s",
+		    file, acc[i].name, r->name, r->sender,
+		    r->user[0] != '\0' ? "; its password file is the main "
+		    "one's name followed by -ROUTE" : "");
+		ic->nroute++;
+	}
+	if (ic->nroute > 0 && ic->force_sender[0] != '\0') {
+		import_note(ic, "%s: from %s of the account used is not made "
+		    "force_sender: every message would carry it and no route "
+		    "would match (map local users to it with sender_canonical)",
+		    file, ic->force_sender);
+		ic->force_sender[0] = '\0';
 	}
 	return 0;
 }
@@ -258,7 +389,8 @@ import_msmtp(struct import *ic, const char *file, const char *buf,
 		    want == NULL ? " (choose one with -a NAME)" : "");
 		goto done;
 	}
-	rc = msmtp_apply(ic, file, use, &acc[i].kv, err, errsz);
+	if ((rc = msmtp_apply(ic, file, use, &acc[i].kv, err, errsz)) == 0)
+		rc = msmtp_routes(ic, file, acc, nacc, i, err, errsz);
 	goto done;
  oom:
 	(void)snprintf(err, errsz, "out of memory");

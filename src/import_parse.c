@@ -60,8 +60,14 @@ import_kvs_free(struct import_kvs *s)
 void
 import_free(struct import *ic)
 {
+	size_t	 i;
+
 	if (ic->password != NULL)
 		freezero(ic->password, strlen(ic->password));
+	for (i = 0; i < ic->nroute; i++)
+		if (ic->route[i].password != NULL)
+			freezero(ic->route[i].password,
+			    strlen(ic->route[i].password));
 	import_kvs_free(&ic->ctl);
 	import_kvs_free(&ic->sasl);
 	import_kvs_free(&ic->canon);
@@ -240,14 +246,31 @@ int
 import_secret(struct import *ic, const char *pw, const char *file,
     unsigned int line, char *err, size_t errsz)
 {
-	if (ic->password != NULL)
-		freezero(ic->password, strlen(ic->password));
-	if ((ic->password = strdup(pw)) == NULL) {
+	return import_secret_to(&ic->password, ic->pwsrc, sizeof(ic->pwsrc),
+	    pw, file, line, err, errsz);
+}
+
+/* The secret `pw' into *dst (the old one wiped), FILE:LINE into `src'. */
+int
+import_secret_to(char **dst, char *src, size_t srcsz, const char *pw,
+    const char *file, unsigned int line, char *err, size_t errsz)
+{
+	if (*dst != NULL)
+		freezero(*dst, strlen(*dst));
+	if ((*dst = strdup(pw)) == NULL) {
 		(void)snprintf(err, errsz, "out of memory");
 		return -1;
 	}
-	(void)snprintf(ic->pwsrc, sizeof(ic->pwsrc), "%s:%u", file, line);
+	(void)snprintf(src, srcsz, "%s:%u", file, line);
 	return 0;
+}
+
+/* A route's password file: the main one's name, "-", the route's. */
+void
+import_route_pwfile(const char *pwfile, const char *name, char *buf,
+    size_t sz)
+{
+	(void)snprintf(buf, sz, "%s-%s", pwfile, name);
 }
 
 /*
@@ -258,47 +281,56 @@ int
 import_hostport(struct import *ic, const char *spec, const char *defport,
     const char *file, unsigned int line, char *err, size_t errsz)
 {
-	const char	*port = defport, *end, *errstr;
-	char		 name[256];
-	size_t		 len;
-
 	if (ic->nhost == CONF_MAXHOSTS) {
 		import_note(ic, "%s:%u: more than %d relays; \"%s\" dropped",
 		    file, line, CONF_MAXHOSTS, spec);
 		return 0;
 	}
+	if (import_hostport_parse(spec, defport, ic->host[ic->nhost],
+	    sizeof(ic->host[0]), ic->port[ic->nhost], sizeof(ic->port[0])) ==
+	    -1) {
+		(void)snprintf(err, errsz, "%s:%u: bad relay host \"%s\"", file,
+		    line, spec);
+		return -1;
+	}
+	ic->nhost++;
+	return 0;
+}
+
+/* `spec' as in import_hostport into `host' and `port'; -1 when bad */
+int
+import_hostport_parse(const char *spec, const char *defport, char *host,
+    size_t hostsz, char *port, size_t portsz)
+{
+	const char	*p = defport, *end, *errstr;
+	size_t		 len;
+
 	if (spec[0] == '[') {
 		if ((end = strchr(spec, ']')) == NULL)
-			goto bad;
+			return -1;
 		len = (size_t)(end - spec - 1);
 		if (end[1] == ':')
-			port = end + 2;
+			p = end + 2;
 		else if (end[1] != '\0')
-			goto bad;
+			return -1;
 		spec++;
 	} else if ((end = strchr(spec, ':')) != NULL &&
 	    strchr(end + 1, ':') == NULL) {
 		len = (size_t)(end - spec);
-		port = end + 1;
+		p = end + 1;
 	} else
 		len = strlen(spec);
-	if (len == 0 || len >= sizeof(name))
-		goto bad;
-	memcpy(name, spec, len);
-	name[len] = '\0';
-	if (strcspn(name, " \t[]/") != len)
-		goto bad;
-	(void)strtonum(port, 1, 65535, &errstr);
-	if (errstr != NULL || strspn(port, "0123456789") != strlen(port))
-		goto bad;
-	(void)strlcpy(ic->host[ic->nhost], name, sizeof(ic->host[0]));
-	(void)strlcpy(ic->port[ic->nhost], port, sizeof(ic->port[0]));
-	ic->nhost++;
+	if (len == 0 || len >= hostsz || strlen(p) >= portsz)
+		return -1;
+	memcpy(host, spec, len);
+	host[len] = '\0';
+	if (strcspn(host, " \t[]/") != len)
+		return -1;
+	(void)strtonum(p, 1, 65535, &errstr);
+	if (errstr != NULL || strspn(p, "0123456789") != strlen(p))
+		return -1;
+	(void)strlcpy(port, p, portsz);
 	return 0;
- bad:
-	(void)snprintf(err, errsz, "%s:%u: bad relay host \"%s\"", file, line,
-	    spec);
-	return -1;
 }
 
 /* the sasl entry whose key names `host' (any [], :port), or NULL */
@@ -379,6 +411,28 @@ import_use_sasl(struct import *ic, const struct import_kv *e, char *err,
 	return import_secret(ic, e->x, ic->saslname, e->line, err, errsz);
 }
 
+/* A `route' block; route blocks come after every top-level key. */
+static void
+import_write_route(const struct import *ic, const struct import_route *r,
+    FILE *fp, const char *pwfile)
+{
+	char	 pw[1100];
+
+	(void)fprintf(fp, "\nroute %s\n  sender %s\n", r->name, r->sender);
+	(void)fprintf(fp, strchr(r->host, ':') != NULL ?
+	    "  smarthost [%s]:%s\n" : "  smarthost %s:%s\n", r->host, r->port);
+	if (r->tls == TLS_IMPLICIT)
+		(void)fprintf(fp, "  tls implicit\n");
+	/* the default route's is inherited */
+	if (r->ca_file[0] != '\0' && strcmp(r->ca_file, ic->ca_file) != 0)
+		(void)fprintf(fp, "  tls_ca_file %s\n", r->ca_file);
+	if (r->user[0] != '\0') {
+		import_route_pwfile(pwfile, r->name, pw, sizeof(pw));
+		(void)fprintf(fp, "  auth_user %s\n  auth_password_file %s\n",
+		    r->user, pw);
+	}
+}
+
 /* relayq.conf for `ic'; the secret is never written here */
 int
 import_write(const struct import *ic, FILE *fp, const char *pwfile,
@@ -421,6 +475,8 @@ import_write(const struct import *ic, FILE *fp, const char *pwfile,
 		(void)fprintf(fp, "# sender_canonical %s (%zu entries found: "
 		    "relayq import -c FILE writes them)\n", IMPORT_CANONFILE,
 		    ic->canon.n);
+	for (i = 0; i < ic->nroute; i++)
+		import_write_route(ic, &ic->route[i], fp, pwfile);
 	return fflush(fp) == 0 && !ferror(fp) ? 0 : -1;
 }
 

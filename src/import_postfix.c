@@ -5,6 +5,7 @@
  */
 #include <sys/types.h>
 
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -224,4 +225,101 @@ import_postfix_finish(struct import *ic, char *err, size_t errsz)
 		return import_use_sasl(ic, e, err, errsz);
 	import_note(ic, "%s: no entry for %s", ic->saslname, first);
 	return 0;
+}
+
+/* A route's name from a sender key: "@shop.example" -> "shop-example" */
+static void
+postfix_route_name(const struct import *ic, const char *key, char *out,
+    size_t sz)
+{
+	char	 base[ROUTE_NAMEMAX + 1], suf[8];
+	size_t	 i, n = 0, j, k;
+
+	i = key[0] == '@' ? 1 : 0;
+	for (; key[i] != '\0' && n < ROUTE_NAMEMAX - 3; i++)
+		base[n++] = isalnum((unsigned char)key[i]) ?
+		    (char)tolower((unsigned char)key[i]) : '-';
+	base[n] = '\0';
+	(void)strlcpy(out, base, sz);
+	for (k = 2; ; k++) {	/* unique: "-2", "-3", ... */
+		for (j = 0; j < ic->nroute; j++)
+			if (strcmp(ic->route[j].name, out) == 0)
+				break;
+		if (j == ic->nroute && strcmp(out, "default") != 0)
+			return;
+		(void)snprintf(suf, sizeof(suf), "-%zu", k % 100);
+		(void)strlcpy(out, base, sz);
+		(void)strlcat(out, suf, sz);
+	}
+}
+
+/*
+ * sender_dependent_relayhost_maps' text source, "SENDER RELAYHOST" lines:
+ * each sender (an address or @domain) becomes a route to that relay,
+ * with the TLS mode of relayhost and, when smtp_sasl_auth_enable is on,
+ * the credentials sasl_passwd has for the sender (with
+ * smtp_sender_dependent_authentication) or else for the relay, as
+ * Postfix looks them up.  -1 with `err' when out of memory or the file
+ * is not text.
+ */
+int
+import_postfix_routes(struct import *ic, const struct import_map *map,
+    const char *buf, size_t len, char *err, size_t errsz)
+{
+	const struct import_kv	*e = NULL;
+	struct import_route	*r;
+	const char		*p = buf, *end = buf + len;
+	char			 line[IMPORT_LINE], *k, *v;
+	unsigned int		 n = 0;
+	int			 rv, sda, sasl;
+
+	e = import_kvs_get(&ic->ctl, "smtp_sender_dependent_authentication");
+	sda = e != NULL && import_yes(e->v);
+	e = import_kvs_get(&ic->ctl, "smtp_sasl_auth_enable");
+	sasl = e != NULL && import_yes(e->v);
+	while ((rv = import_getline(&p, end, line, sizeof(line), &n,
+	    map->path, err, errsz)) == 1) {
+		k = import_trim(line);
+		if (*k == '\0' || *k == '#')
+			continue;
+		v = import_word(k);
+		(void)import_word(v);	/* the relay: its first word */
+		if (ic->nroute == sizeof(ic->route) / sizeof(ic->route[0])) {
+			import_note(ic, "%s:%u: more than %zu routes; %s not "
+			    "converted", map->path, n, ic->nroute, k);
+			continue;
+		}
+		r = &ic->route[ic->nroute];
+		memset(r, 0, sizeof(*r));
+		postfix_route_name(ic, k, r->name, sizeof(r->name));
+		if (!route_sender_ok(k) || !route_name_ok(r->name) ||
+		    strlcpy(r->sender, k, sizeof(r->sender)) >=
+		    sizeof(r->sender)) {
+			import_note(ic, "%s:%u: %s not converted: a route is "
+			    "for an address or an @domain", map->path, n, k);
+			continue;
+		}
+		if (*v == '\0' || import_hostport_parse(v, "25", r->host,
+		    sizeof(r->host), r->port, sizeof(r->port)) == -1) {
+			import_note(ic, "%s:%u: %s: relay \"%s\" not "
+			    "converted", map->path, n, k, v);
+			continue;
+		}
+		r->tls = ic->tls == -1 ? TLS_PLAIN : ic->tls;
+		e = NULL;
+		if (sasl && sda)
+			e = import_kvs_get(&ic->sasl, k);
+		if (sasl && e == NULL)
+			e = import_sasl_find(ic, v, r->host);
+		if (e != NULL && (strlcpy(r->user, e->v, sizeof(r->user)) >=
+		    sizeof(r->user) || import_secret_to(&r->password,
+		    r->pwsrc, sizeof(r->pwsrc), e->x, ic->saslname, e->line,
+		    err, errsz) == -1))
+			return -1;
+		import_note(ic, "%s:%u: %s is route %s, to %s%s%s", map->path,
+		    n, k, r->name, v, e != NULL ? " as " : "",
+		    e != NULL ? r->user : "");
+		ic->nroute++;
+	}
+	return rv == -1 ? -1 : 0;
 }

@@ -357,7 +357,8 @@ listen_main(const struct conf *conf)
 	(void)close(sfd);
 	memset(&l, 0, sizeof(l));
 	l.conf = conf;
-	l.host = conf->helo_name != NULL ? conf->helo_name : util_hostname();
+	l.host = conf->route[0].helo_name != NULL ?
+	    conf->route[0].helo_name : util_hostname();
 	if (log_init("relayq-smtpd", conf->log != NULL ? conf->log :
 	    "syslog") == -1)
 		warn("log %s", conf->log);

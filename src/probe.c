@@ -147,8 +147,8 @@ probe_dns(const struct smarthost *h)
 }
 
 static int
-probe_host(const struct conf *conf, const struct smarthost *h,
-    const char *password)
+probe_host(const struct conf *conf, const struct route *r,
+    const struct smarthost *h, const char *password)
 {
 	struct smarthost	 plain = *h;
 	struct conn		 c;
@@ -163,7 +163,7 @@ probe_host(const struct conf *conf, const struct smarthost *h,
 		return PROBE_NET;
 	/* connect without the handshake, so the hooks see all of it */
 	plain.tls = TLS_OFF;
-	if (tls_connect(&c, conf, &plain, conf->timeout_connect, err,
+	if (tls_connect(&c, r, &plain, r->timeout_connect, err,
 	    sizeof(err)) == -1) {
 		(void)printf("  connect: FAILED: %s\n", err);
 		return PROBE_NET;
@@ -173,19 +173,20 @@ probe_host(const struct conf *conf, const struct smarthost *h,
 	c.cert_cb = probe_cert;
 	if (h->tls == TLS_IMPLICIT) {
 		(void)printf("  TLS handshake (implicit):\n");
-		c.timeout = conf->timeout_command;
+		c.timeout = r->timeout_command;
 		if (c.ops->starttls(&c, err, sizeof(err)) == -1) {
 			(void)printf("  verdict: REFUSED: %s\n", err);
 			tls_close(&c);
 			return PROBE_TLS;
 		}
 		(void)printf("  verdict: certificate accepted (%s)\n",
-		    conf->ntls_pin > 0 ? "public key matches tls_fingerprint" :
+		    r->ntls_pin > 0 ? "public key matches tls_fingerprint" :
 		    "chain to a trusted CA, name matches");
 	}
 	memset(&s, 0, sizeof(s));
 	s.conn = &c;
 	s.conf = conf;
+	s.route = r;
 	s.password = password;
 	s.trace = probe_trace;
 	(void)printf("  session:\n");
@@ -206,12 +207,12 @@ probe_host(const struct conf *conf, const struct smarthost *h,
 	} else {
 		if (h->tls == TLS_STARTTLS)
 			(void)printf("  verdict: certificate accepted (%s)\n",
-			    conf->ntls_pin > 0 ? "public key matches "
+			    r->ntls_pin > 0 ? "public key matches "
 			    "tls_fingerprint" : "chain to a trusted CA, name "
 			    "matches");
-		if (conf->auth_user != NULL)
+		if (r->auth_user != NULL)
 			(void)printf("  AUTH: ok with %s as %s\n", s.mech,
-			    conf->auth_user);
+			    r->auth_user);
 		else
 			(void)printf("  AUTH: not configured (no auth_user)\n");
 		smtp_quit(&s);
@@ -220,22 +221,71 @@ probe_host(const struct conf *conf, const struct smarthost *h,
 	return rc;
 }
 
-int
-probe_main(const struct conf *conf)
+/* Every smarthost of route `r'; 0 when all are usable, else the first
+   failure's PROBE_* */
+static int
+probe_route(const struct conf *conf, const struct route *r)
 {
 	char	 pw[AUTH_SECRET_MAX] = "", err[512];
 	size_t	 i;
 	int	 rc, first = 0;
 
-	if (conf->nhost == 0) {
-		(void)fprintf(stderr, "relayq probe: %s: no smarthost "
-		    "configured\n", conf->path);
+	if (r->nhost == 0) {
+		(void)fprintf(stderr, "relayq probe: %s: %s%sno smarthost "
+		    "configured\n", conf->path, conf->nroute > 1 ? "route " :
+		    "", conf->nroute > 1 ? r->name : "");
 		return EX_CONFIG;
 	}
-	if ((conf->auth_mechanisms != NULL &&
-	    auth_check_list(conf->auth_mechanisms, err, sizeof(err)) == -1) ||
-	    (!(conf->tls_set && conf->tls == TLS_OFF) &&
-	    tls_init(conf, err, sizeof(err)) == -1)) {
+	if (r->auth_mechanisms != NULL &&
+	    auth_check_list(r->auth_mechanisms, err, sizeof(err)) == -1) {
+		(void)fprintf(stderr, "relayq probe: %s: %s\n", conf->path,
+		    err);
+		return EX_CONFIG;
+	}
+	if (r->auth_user != NULL && r->auth_password_command == NULL &&
+	    r->auth_password_file != NULL &&
+	    probe_password(r->auth_password_file, pw, sizeof(pw)) == -1)
+		return EX_CONFIG;
+	for (i = 0; i < r->nhost; i++) {
+		if (i > 0)
+			(void)printf("\n");
+		rc = probe_host(conf, r, &r->host[i], pw);
+		(void)printf("result: %s%s%s\n", rc == 0 ? "usable" :
+		    rc == PROBE_NET ? "network or SMTP failure" :
+		    rc == PROBE_TLS ? "TLS failure" : "AUTH failure",
+		    conf->nroute > 1 ? ", route " : "",
+		    conf->nroute > 1 ? r->name : "");
+		if (rc != 0 && first == 0)
+			first = rc;
+	}
+	explicit_bzero(pw, sizeof(pw));
+	return first;
+}
+
+/*
+ * relayq probe [ROUTE]: every route's smarthosts, or one route's.  The
+ * exit status is that of the first failure.
+ */
+int
+probe_main(struct conf *conf, int argc, char *argv[])
+{
+	const struct route	*one = NULL;
+	char			 err[512];
+	size_t			 i;
+	int			 rc, first = 0;
+
+	if (argc > 2) {
+		(void)fprintf(stderr, "usage: relayq probe [route]\n");
+		return EX_USAGE;
+	}
+	if (argc == 2 && (one = route_byname(conf, argv[1])) == NULL) {
+		(void)fprintf(stderr, "relayq probe: %s: no route \"%.32s\" "
+		    "(the routes are named by \"route NAME\" lines; "
+		    "\"default\" is the top-level settings)\n", conf->path,
+		    argv[1]);
+		return EX_USAGE;
+	}
+	if (tls_init(conf, err, sizeof(err)) == -1) {
 		(void)fprintf(stderr, "relayq probe: %s: %s\n", conf->path,
 		    err);
 		return EX_CONFIG;
@@ -244,20 +294,16 @@ probe_main(const struct conf *conf)
 		(void)fprintf(stderr, "relayq probe: %s\n", err);
 		return EX_OSERR;
 	}
-	if (conf->auth_user != NULL && conf->auth_password_command == NULL &&
-	    conf->auth_password_file != NULL &&
-	    probe_password(conf->auth_password_file, pw, sizeof(pw)) == -1)
-		return EX_CONFIG;
-	for (i = 0; i < conf->nhost; i++) {
-		if (i > 0)
-			(void)printf("\n");
-		rc = probe_host(conf, &conf->host[i], pw);
-		(void)printf("result: %s\n", rc == 0 ? "usable" :
-		    rc == PROBE_NET ? "network or SMTP failure" :
-		    rc == PROBE_TLS ? "TLS failure" : "AUTH failure");
+	for (i = 0; i < conf->nroute; i++) {
+		if (one != NULL && one != &conf->route[i])
+			continue;
+		if (conf->nroute > 1)
+			(void)printf("%sroute %s: senders %s\n", i > 0 &&
+			    one == NULL ? "\n" : "", conf->route[i].name,
+			    i == 0 ? "(all others)" : conf->route[i].sender);
+		rc = probe_route(conf, &conf->route[i]);
 		if (rc != 0 && first == 0)
 			first = rc;
 	}
-	explicit_bzero(pw, sizeof(pw));
 	return first;
 }

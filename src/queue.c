@@ -32,10 +32,13 @@ queue_list_head(FILE *fp)
  * One entry as Postfix's showq prints it: id with '!' when held, size,
  * arrival (asctime without the year), sender (MAILER-DAEMON for the null
  * sender); the last deferral reason in parentheses; then each recipient
- * not yet done, indented under the sender.
+ * not yet done, indented under the sender.  When `conf' has routes, the
+ * sender is followed by "route=NAME" (route.c chooses it as the daemon
+ * does); without routes the listing is Postfix's, unchanged.
  */
 void
-queue_list_entry(FILE *fp, const struct qmsg *m, long long size, int held)
+queue_list_entry(FILE *fp, const struct conf *conf, const struct qmsg *m,
+    long long size, int held)
 {
 	struct tm	 tm;
 	char		 date[32];
@@ -45,8 +48,10 @@ queue_list_entry(FILE *fp, const struct qmsg *m, long long size, int held)
 	if (localtime_r(&m->arrival, &tm) == NULL ||
 	    strftime(date, sizeof(date), "%a %b %e %H:%M:%S", &tm) == 0)
 		(void)strlcpy(date, "?", sizeof(date));
-	(void)fprintf(fp, "%s%c %8lld %-20.20s %s\n", m->id, held ? '!' : ' ',
-	    size, date, m->sender[0] != '\0' ? m->sender : "MAILER-DAEMON");
+	(void)fprintf(fp, "%s%c %8lld %-20.20s %s%s%s\n", m->id,
+	    held ? '!' : ' ', size, date, m->sender[0] != '\0' ? m->sender :
+	    "MAILER-DAEMON", conf->nroute > 1 ? "  route=" : "",
+	    conf->nroute > 1 ? route_for(conf, m->sender)->name : "");
 	for (i = 0; i < m->nrcpt; i++) {
 		if (m->rcpt[i].status == RCPT_SENT ||
 		    m->rcpt[i].status == RCPT_FAIL)
@@ -82,11 +87,13 @@ queue_date(char *buf, size_t bufsz, time_t t)
 }
 
 /*
- * `relayq show ID': the envelope, where each recipient stands, and the
- * message header as it will go out (CRLF shown as LF).
+ * `relayq show ID': the envelope, the route it takes, where each
+ * recipient stands, and the message header as it will go out (CRLF
+ * shown as LF).
  */
 void
-queue_show(FILE *fp, const struct qmsg *m, long long size, int held)
+queue_show(FILE *fp, const struct conf *conf, const struct qmsg *m,
+    long long size, int held)
 {
 	char		 date[64], buf[4096];
 	off_t		 off = 0;
@@ -96,9 +103,10 @@ queue_show(FILE *fp, const struct qmsg *m, long long size, int held)
 
 	queue_date(date, sizeof(date), m->arrival);
 	(void)fprintf(fp, "id: %s\nstatus: %s\narrival: %s\nuid: %u (%s)\n"
-	    "sender: <%s>\nsize: %lld\nbody: %s\nattempts: %u\n", m->id,
-	    held ? "held" : "queued", date, (unsigned int)m->uid, m->user,
-	    m->sender, size, m->eightbit ? "8BITMIME" : "7BIT", m->attempts);
+	    "sender: <%s>\nroute: %s\nsize: %lld\nbody: %s\nattempts: %u\n",
+	    m->id, held ? "held" : "queued", date, (unsigned int)m->uid,
+	    m->user, m->sender, route_for(conf, m->sender)->name, size,
+	    m->eightbit ? "8BITMIME" : "7BIT", m->attempts);
 	queue_date(date, sizeof(date), m->last_try);
 	(void)fprintf(fp, "last try: %s\n", date);
 	queue_date(date, sizeof(date), m->next_try);

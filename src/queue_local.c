@@ -61,8 +61,8 @@ queue_local_running(const char *spool)
 
 /* one directory's messages, listed; returns how many */
 static size_t
-queue_local_dir(FILE *fp, int spoolfd, int statefd, const char *dir,
-    int held, unsigned long long *bytes, size_t shown)
+queue_local_dir(FILE *fp, const struct conf *conf, int spoolfd, int statefd,
+    const char *dir, int held, unsigned long long *bytes, size_t shown)
 {
 	struct queue_ids	 ids;
 	struct qmsg		 m;
@@ -88,7 +88,7 @@ queue_local_dir(FILE *fp, int spoolfd, int statefd, const char *dir,
 		if (shown + seen++ == 0)
 			queue_list_head(fp);
 		*bytes += (unsigned long long)st.st_size;
-		queue_list_entry(fp, &m, (long long)st.st_size, held);
+		queue_list_entry(fp, conf, &m, (long long)st.st_size, held);
 		spool_free_msg(&m);
 	}
 	(void)close(dfd);
@@ -97,12 +97,13 @@ queue_local_dir(FILE *fp, int spoolfd, int statefd, const char *dir,
 }
 
 /*
- * The mailq listing of `spool', read from the files.  Returns a sysexits
- * code; on failure `err' says why and what to do.
+ * The mailq listing of conf's spool, read from the files.  Returns a
+ * sysexits code; on failure `err' says why and what to do.
  */
 int
-queue_local_list(const char *spool, FILE *fp, char *err, size_t errsz)
+queue_local_list(const struct conf *conf, FILE *fp, char *err, size_t errsz)
 {
+	const char		*spool = conf->spool;
 	unsigned long long	 bytes = 0;
 	size_t			 n;
 	int			 spoolfd, statefd;
@@ -123,9 +124,11 @@ queue_local_list(const char *spool, FILE *fp, char *err, size_t errsz)
 	statefd = openat(spoolfd, "state", O_RDONLY | O_DIRECTORY |
 	    O_CLOEXEC);
 	/* drop/ first: what sendmail queued while no daemon took it in */
-	n = queue_local_dir(fp, spoolfd, statefd, "drop", 0, &bytes, 0);
-	n += queue_local_dir(fp, spoolfd, statefd, "queue", 0, &bytes, n);
-	n += queue_local_dir(fp, spoolfd, statefd, "hold", 1, &bytes, n);
+	n = queue_local_dir(fp, conf, spoolfd, statefd, "drop", 0, &bytes, 0);
+	n += queue_local_dir(fp, conf, spoolfd, statefd, "queue", 0, &bytes,
+	    n);
+	n += queue_local_dir(fp, conf, spoolfd, statefd, "hold", 1, &bytes,
+	    n);
 	queue_list_total(fp, bytes, n);
 	if (statefd != -1)
 		(void)close(statefd);
@@ -139,15 +142,15 @@ queue_local_list(const char *spool, FILE *fp, char *err, size_t errsz)
  * accessing queue directly".
  */
 int
-queue_local_report(const char *spool)
+queue_local_report(const struct conf *conf)
 {
 	char	 err[1200];
 	int	 rc;
 
 	warnx("warning: the relayq daemon is not running (start it: relayq "
 	    "drain, or systemctl start relayq); reading the queue in %s "
-	    "directly", spool);
-	if ((rc = queue_local_list(spool, stdout, err, sizeof(err))) != EX_OK)
+	    "directly", conf->spool);
+	if ((rc = queue_local_list(conf, stdout, err, sizeof(err))) != EX_OK)
 		warnx("queue report unavailable: %s", err);
 	return rc;
 }

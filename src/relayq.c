@@ -50,8 +50,9 @@ static const struct relayq_cmd {
 	    listen_main, 0 },
 	{ "stop", "", "stop the daemon of this spool and wait until it has "
 	    "(under systemd: systemctl stop relayq)", NULL, stop_main, 0 },
-	{ "probe", "", "connect to the smarthost and show each step: DNS, "
-	    "TLS, certificate, AUTH", NULL, probe_main, 0 },
+	{ "probe", "[route]", "connect to each smarthost of every route (or "
+	    "one) and show each step: DNS, TLS, certificate, AUTH", probe_main,
+	    NULL, 0 },
 	{ "queue", "", "list the queue (mailq); read from the files when the "
 	    "daemon is down", relayq_ctl, NULL, 0 },
 	{ "status", "", "the daemon's counters and last error", relayq_ctl,
@@ -133,7 +134,7 @@ relayq_ctl(struct conf *conf, int argc, char *argv[])
 		usage();
 	/* the listing from the files when no daemon runs (queue_local.c) */
 	if (strcmp(req, "queue") == 0 && !queue_local_running(conf->spool))
-		return queue_local_report(conf->spool);
+		return queue_local_report(conf);
 	if ((rc = ctl_call(conf->spool, req, stdout, err, sizeof(err))) != 0)
 		errx(rc, "%s: %s", argv[0], err);
 	return EX_OK;

@@ -52,8 +52,22 @@ struct smarthost {
 	enum tls_mode	 tls;
 };
 
-struct conf {
-	char			 path[1024];
+/*
+ * A route: the settings of one way out (smarthosts, TLS, credentials,
+ * session limits), chosen per message by its envelope sender
+ * (route_for).  Element 0 of struct conf's array is the default route,
+ * made of the top-level keys; every other comes from a `route NAME'
+ * block or RELAYQ_ROUTES.  Everything the delivery code needs to reach a
+ * smarthost is here and nowhere else.
+ */
+#define CONF_MAXROUTES		16	/* the default route included */
+#define ROUTE_NAMEMAX		32
+struct route {
+	char			 name[ROUTE_NAMEMAX + 1];
+	unsigned int		 idx;		/* in struct conf's array:
+						   tls.c keeps its state by it */
+	char			*sender;	/* addresses and @domains,
+						   space-separated */
 	struct smarthost	 host[CONF_MAXHOSTS];
 	size_t			 nhost;
 	int			 tls_set;	/* `tls' given explicitly */
@@ -69,6 +83,22 @@ struct conf {
 	char			*auth_password_command;	/* stdout = secret */
 	char			*auth_mechanisms;	/* preference order */
 	char			*helo_name;
+	time_t			 timeout_connect;
+	time_t			 timeout_command;
+	time_t			 timeout_data;
+	time_t			 idle_timeout;	/* session kept after the queue
+						   empties */
+	long long		 max_messages_per_session; /* 0: no limit */
+};
+
+/*
+ * The route array comes last: conf_init clears only what is in use (the
+ * default route), so the unused routes cost no page of memory in every
+ * sendmail run.  Elements from nroute on are undefined.
+ */
+struct conf {
+	char			 path[1024];
+	size_t			 nroute;
 	char			*domain;
 	char			*spool;
 	char			*log;
@@ -77,9 +107,6 @@ struct conf {
 	time_t			 queue_lifetime;
 	time_t			 retry_min;
 	time_t			 retry_max;
-	time_t			 timeout_connect;
-	time_t			 timeout_command;
-	time_t			 timeout_data;
 	int			 add_received;
 	char			*aliases;
 	char			*admin_address;
@@ -89,9 +116,6 @@ struct conf {
 	char			*sender_canonical;	/* canon.c map file */
 	char			*bounce_to;	/* all DSNs go here */
 	time_t			 failed_keep;	/* in failed/, then removed */
-	time_t			 idle_timeout;	/* session kept after the queue
-						   empties */
-	long long		 max_messages_per_session; /* 0: no limit */
 	long long		 max_sessions;	/* in parallel (drain_work.c) */
 	long long		 active_queue_limit; /* in memory (drain_q.c) */
 	char			*rate_limit;	/* N/s, N/min, N/h (rate.c) */
@@ -102,6 +126,7 @@ struct conf {
 	long long		 listen_max_per_client;
 	time_t			 listen_timeout;	/* per command */
 	time_t			 listen_data_timeout;	/* per DATA */
+	struct route		 route[CONF_MAXROUTES];	/* [0]: default */
 };
 
 /* Per-recipient outcome, shared by the spool state file and the client. */
@@ -201,6 +226,14 @@ void		 conf_free(struct conf *);
 size_t		 conf_keep_running(struct conf *, struct conf *,
 		    void (*)(void *, const char *), void *);
 const char	*conf_domain(struct conf *);
+
+/* route.c */
+int		 route_name_ok(const char *);
+int		 route_sender_ok(const char *);
+int		 route_check_senders(const struct conf *, size_t, const char *,
+		    char *, size_t);
+const struct route *route_for(const struct conf *, const char *);
+const struct route *route_byname(const struct conf *, const char *);
 
 /* log.c */
 int		 log_init(const char *, const char *);
@@ -326,15 +359,17 @@ int		 spool_envid_ok(const char *);
 
 /* queue.c */
 void		 queue_list_head(FILE *);
-void		 queue_list_entry(FILE *, const struct qmsg *, long long, int);
+void		 queue_list_entry(FILE *, const struct conf *, const struct qmsg *,
+		    long long, int);
 void		 queue_list_total(FILE *, unsigned long long, size_t);
-void		 queue_show(FILE *, const struct qmsg *, long long, int);
+void		 queue_show(FILE *, const struct conf *, const struct qmsg *,
+		    long long, int);
 
 /* queue_local.c */
 long		 queue_local_pid(const char *);
 int		 queue_local_running(const char *);
-int		 queue_local_list(const char *, FILE *, char *, size_t);
-int		 queue_local_report(const char *);
+int		 queue_local_list(const struct conf *, FILE *, char *, size_t);
+int		 queue_local_report(const struct conf *);
 void		 queue_local_warn_idle(const char *, const char *);
 
 /* queue_ids.c */

@@ -207,8 +207,9 @@ static int
 sandbox_net(int rfd, const struct conf *conf, char *ports, size_t sz)
 {
 	struct sandbox_net_port_attr	 na;
+	const struct smarthost		*h;
 	const char			*errstr;
-	size_t				 i;
+	size_t				 i, ri;
 
 	(void)strlcpy(ports, "53", sz);
 	memset(&na, 0, sizeof(na));
@@ -217,15 +218,31 @@ sandbox_net(int rfd, const struct conf *conf, char *ports, size_t sz)
 	if (syscall(SYS_landlock_add_rule, rfd, LANDLOCK_RULE_NET_PORT, &na,
 	    0) == -1)
 		return -1;
-	for (i = 0; i < conf->nhost; i++) {
-		na.port = (unsigned long long)strtonum(conf->host[i].port, 1,
-		    65535, &errstr);
-		if (errstr != NULL || syscall(SYS_landlock_add_rule, rfd,
-		    LANDLOCK_RULE_NET_PORT, &na, 0) == -1)
+	/* every route's smarthosts (route.c) */
+	for (ri = 0; ri < conf->nroute; ri++)
+		for (i = 0; i < conf->route[ri].nhost; i++) {
+			h = &conf->route[ri].host[i];
+			na.port = (unsigned long long)strtonum(h->port, 1,
+			    65535, &errstr);
+			if (errstr != NULL || syscall(SYS_landlock_add_rule,
+			    rfd, LANDLOCK_RULE_NET_PORT, &na, 0) == -1)
+				return -1;
+			(void)strlcat(ports, ", ", sz);
+			(void)strlcat(ports, h->port, sz);
+		}
+	return 0;
+}
+
+/* each route's tls_ca_file, readable */
+static int
+sandbox_ca_rules(int rfd, const struct conf *conf)
+{
+	size_t	 i;
+
+	for (i = 0; i < conf->nroute; i++)
+		if (conf->route[i].tls_ca_file != NULL &&
+		    sandbox_rule(rfd, conf->route[i].tls_ca_file, LL_RO) == -1)
 			return -1;
-		(void)strlcat(ports, ", ", sz);
-		(void)strlcat(ports, conf->host[i].port, sz);
-	}
 	return 0;
 }
 
@@ -301,8 +318,7 @@ sandbox_landlock(const struct conf *conf, const char **why, char *ports,
 	    sandbox_rule_dir(rfd, conf->path) == -1 ||
 	    sandbox_rule_dir(rfd, conf->aliases != NULL ? conf->aliases :
 	    SYSCONFDIR "/aliases") == -1 ||
-	    (conf->tls_ca_file != NULL &&
-	    sandbox_rule(rfd, conf->tls_ca_file, LL_RO) == -1) ||
+	    sandbox_ca_rules(rfd, conf) == -1 ||
 	    (conf->log != NULL && conf->log[0] == '/' &&
 	    sandbox_rule(rfd, conf->log, LANDLOCK_ACCESS_FS_WRITE_FILE) == -1)) {
 		*why = "cannot add a rule";

@@ -399,7 +399,7 @@ sm_config(const struct smargs *o)
 	/* the queue listing and the flush request: the daemon's socket;
 	   the listing from the files when no daemon runs (queue_local.c) */
 	if (o->mode == 'p' && o->nrcpt == 0 && !queue_local_running(conf.spool))
-		exit(queue_local_report(conf.spool));
+		exit(queue_local_report(&conf));
 	if (o->mode == 'p' || o->qflag != 0)
 		exit(ctl_frontend(&conf, o->mode == 'p' ? 'p' : 'q',
 		    o->qflag == 'I' ? o->qid : NULL, o->nrcpt));
@@ -450,8 +450,8 @@ sm_start(struct submission *s, const struct smargs *o)
 static void
 sm_session(struct submission *s, struct smargs *o, struct bs_job *job)
 {
-	bs_serve(&conf, conf.helo_name != NULL ? conf.helo_name :
-	    util_hostname(), job);
+	bs_serve(&conf, conf.route[0].helo_name != NULL ?
+	    conf.route[0].helo_name : util_hostname(), job);
 	o->sender = job->sender;
 	o->rcpt = job->rcpt;
 	o->nrcpt = job->nrcpt;

@@ -338,8 +338,8 @@ smtp_fail(struct smtp_session *s, const char *what, const struct smtp_reply *r)
 static int
 smtp_ehlo(struct smtp_session *s, struct smtp_reply *r)
 {
-	const char	*helo = s->conf->helo_name != NULL ?
-			    s->conf->helo_name : util_hostname();
+	const char	*helo = s->route->helo_name != NULL ?
+			    s->route->helo_name : util_hostname();
 
 	if (smtp_cmd(s, r, "EHLO %s", helo) == -1)
 		return -1;
@@ -369,7 +369,7 @@ smtp_sasl(struct smtp_session *s, struct smtp_reply *r,
 	size_t		 rawlen, olen;
 	int		 rc = -1, round;
 
-	auth_start(&a, m, s->conf->auth_user, secret, s->conn->host->name,
+	auth_start(&a, m, s->route->auth_user, secret, s->conn->host->name,
 	    s->conn->host->port, NULL);
 	s->hide = 1;
 	if (auth_step(&a, NULL, 0, raw, sizeof(raw), &rawlen, s->error,
@@ -445,7 +445,7 @@ static int
 smtp_auth(struct smtp_session *s, struct smtp_reply *r)
 {
 	const struct auth_mech	*order[AUTH_MAXMECHS], *m = NULL;
-	const char		*cmd = s->conf->auth_password_command;
+	const char		*cmd = s->route->auth_password_command;
 	char			 secret[AUTH_SECRET_MAX];	/* wiped */
 	char			 names[128] = "";
 	size_t			 i, n;
@@ -457,7 +457,7 @@ smtp_auth(struct smtp_session *s, struct smtp_reply *r)
 		    "credentials to %s without verified TLS", s->conn->peer);
 		return -1;
 	}
-	n = auth_order(s->conf, order, AUTH_MAXMECHS);
+	n = auth_order(s->route, order, AUTH_MAXMECHS);
 	for (i = 0; i < n && m == NULL; i++)
 		if (s->caps & order[i]->cap)
 			m = order[i];
@@ -468,7 +468,7 @@ smtp_auth(struct smtp_session *s, struct smtp_reply *r)
 		}
 		(void)snprintf(s->error, sizeof(s->error), "%s offers no AUTH "
 		    "mechanism relayq may use (%s%s)", s->conn->peer,
-		    s->conf->auth_mechanisms != NULL ? "auth_mechanisms: " :
+		    s->route->auth_mechanisms != NULL ? "auth_mechanisms: " :
 		    "", names);
 		return -1;
 	}
@@ -542,16 +542,16 @@ smtp_open(struct smtp_session *s, char *err, size_t errsz)
 	 * nothing and waits for our TLS hello, and a client that thinks it
 	 * is a STARTTLS port would otherwise sit there for timeout_command.
 	 */
-	s->conn->timeout = s->conf->timeout_command;
-	if (c->ops->starttls != NULL && s->conf->timeout_connect <
-	    s->conf->timeout_command)
-		s->conn->timeout = s->conf->timeout_connect;
+	s->conn->timeout = s->route->timeout_command;
+	if (c->ops->starttls != NULL && s->route->timeout_connect <
+	    s->route->timeout_command)
+		s->conn->timeout = s->route->timeout_connect;
 	s->stage = SMTP_STAGE_GREETING;
 	if (smtp_reply(s, &r) == -1) {
 		smtp_no_greeting(s);
 		goto fail;
 	}
-	s->conn->timeout = s->conf->timeout_command;
+	s->conn->timeout = s->route->timeout_command;
 	if (r.code != 220) {
 		smtp_fail(s, "greeting", &r);
 		goto fail;
@@ -591,7 +591,7 @@ smtp_open(struct smtp_session *s, char *err, size_t errsz)
 			goto fail;
 	}
 	s->stage = SMTP_STAGE_AUTH;
-	if (s->conf->auth_user != NULL && smtp_auth(s, &r) == -1)
+	if (s->route->auth_user != NULL && smtp_auth(s, &r) == -1)
 		goto fail;
 	s->stage = SMTP_STAGE_READY;
 	return 0;
@@ -1011,7 +1011,7 @@ smtp_send(struct smtp_session *s, struct qmsg *m)
 	if (m->eightbit && !(s->caps & CAP_8BITMIME))
 		log_warnx("%s: 8-bit message sent to %s, which does not offer "
 		    "8BITMIME", m->id, s->conn->peer);
-	s->conn->timeout = s->conf->timeout_command;
+	s->conn->timeout = s->route->timeout_command;
 	if (s->caps & CAP_PIPELINING)
 		rc = smtp_envelope_pipelined(s, m, st, &r);
 	else
@@ -1022,7 +1022,7 @@ smtp_send(struct smtp_session *s, struct qmsg *m)
 		goto done;	/* nothing accepted; the transaction is reset */
 	rc = -1;
 	if ((data = (r.code == 354))) {
-		s->conn->timeout = s->conf->timeout_data;
+		s->conn->timeout = s->route->timeout_data;
 		if (smtp_data(s, m) == -1)
 			goto done;
 		if (smtp_reply(s, &r) == -1) {
@@ -1069,7 +1069,7 @@ smtp_rset(struct smtp_session *s)
 {
 	struct smtp_reply	 r;
 
-	s->conn->timeout = s->conf->timeout_command;
+	s->conn->timeout = s->route->timeout_command;
 	if (smtp_cmd(s, &r, "RSET") == -1)
 		return -1;
 	if (r.code != 250) {

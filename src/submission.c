@@ -395,6 +395,9 @@ int
 submission_write(struct submission *s)
 {
 	struct conf	*c = s->conf;
+	/* this host's name, as the default route greets the smarthost */
+	const char	*helo = c->route[0].helo_name != NULL ?
+			    c->route[0].helo_name : util_hostname();
 	char		 recv[1024], msgid[640], from[1200], date[64];
 	char		 datef[80], trailer[32];
 	char		*top[2] = { NULL, NULL }, *bottom[4], *env = NULL;
@@ -413,14 +416,12 @@ submission_write(struct submission *s)
 		 * the socket, and its greeting as checked by bs.c */
 		(void)snprintf(recv, sizeof(recv), "Received: from %s (%s)"
 		    "\r\n\tby %s (relayq) with %s id %s; %s", s->client_helo !=
-		    NULL ? s->client_helo : "unknown", s->client, c->helo_name !=
-		    NULL ? c->helo_name : util_hostname(), s->client_esmtp ?
-		    "ESMTP" : "SMTP", s->id, date);
+		    NULL ? s->client_helo : "unknown", s->client, helo,
+		    s->client_esmtp ? "ESMTP" : "SMTP", s->id, date);
 		top[0] = recv;
 	} else if (c->add_received) {
 		(void)snprintf(recv, sizeof(recv), "Received: by %s (relayq, "
-		    "from userid %u)\r\n\tid %s; %s", c->helo_name != NULL ?
-		    c->helo_name : util_hostname(), (unsigned int)s->uid,
+		    "from userid %u)\r\n\tid %s; %s", helo, (unsigned int)s->uid,
 		    s->id, date);
 		top[0] = recv;
 	}

@@ -65,7 +65,7 @@
 
 /* What the verify callback learnt about the leaf, for the verdict. */
 struct tls_verify {
-	const struct conf	*conf;
+	const struct route	*route;
 	const struct conn	*conn;
 	const char		*name;		/* reference identity */
 	unsigned char		 ip[16];	/* when `name' is a literal */
@@ -98,11 +98,21 @@ struct tls_conn {
 
 static mbedtls_entropy_context	 tls_entropy;
 static mbedtls_ctr_drbg_context	 tls_drbg;
-static mbedtls_x509_crt		 tls_ca;
-static mbedtls_ssl_config	 tls_cfg;
-static mbedtls_x509_crt		 tls_own_cert;
-static mbedtls_pk_context	 tls_own_key;
 static int			 tls_ready;
+
+/*
+ * Each route's trust anchors, client certificate and configuration, by
+ * its index (struct route idx): nothing of one route's TLS serves
+ * another's connections.
+ */
+struct tls_route {
+	mbedtls_x509_crt	 ca;
+	mbedtls_ssl_config	 cfg;
+	mbedtls_x509_crt	 own_cert;
+	mbedtls_pk_context	 own_key;
+	int			 ready;
+};
+static struct tls_route		 tls_rt[CONF_MAXROUTES];
 
 /* Where distributions keep the CA bundle: Debian, Alpine, RHEL. */
 static const char *const tls_bundles[] = {
@@ -194,7 +204,8 @@ tls_debug(void *arg, int level, const char *file, int line, const char *str)
  * mail as us.
  */
 static int
-tls_client_cert(const struct conf *conf, char *err, size_t errsz)
+tls_client_cert(const struct route *conf, struct tls_route *tr, char *err,
+    size_t errsz)
 {
 	struct stat	 st;
 	char		 msg[128];
@@ -222,9 +233,9 @@ tls_client_cert(const struct conf *conf, char *err, size_t errsz)
 		    conf->tls_client_key, conf->tls_client_key);
 		return -1;
 	}
-	mbedtls_x509_crt_init(&tls_own_cert);
-	mbedtls_pk_init(&tls_own_key);
-	if ((rc = mbedtls_x509_crt_parse_file(&tls_own_cert,
+	mbedtls_x509_crt_init(&tr->own_cert);
+	mbedtls_pk_init(&tr->own_key);
+	if ((rc = mbedtls_x509_crt_parse_file(&tr->own_cert,
 	    conf->tls_client_cert)) != 0) {
 		tls_strerror(rc, msg, sizeof(msg));
 		(void)snprintf(err, errsz, "tls_client_cert %s: %s",
@@ -233,15 +244,15 @@ tls_client_cert(const struct conf *conf, char *err, size_t errsz)
 		return -1;
 	}
 #if MBEDTLS_VERSION_NUMBER >= 0x03000000
-	rc = mbedtls_pk_parse_keyfile(&tls_own_key, conf->tls_client_key, NULL,
+	rc = mbedtls_pk_parse_keyfile(&tr->own_key, conf->tls_client_key, NULL,
 	    mbedtls_ctr_drbg_random, &tls_drbg);
 	if (rc == 0)
-		rc = mbedtls_pk_check_pair(&tls_own_cert.pk, &tls_own_key,
+		rc = mbedtls_pk_check_pair(&tr->own_cert.pk, &tr->own_key,
 		    mbedtls_ctr_drbg_random, &tls_drbg);
 #else
-	rc = mbedtls_pk_parse_keyfile(&tls_own_key, conf->tls_client_key, NULL);
+	rc = mbedtls_pk_parse_keyfile(&tr->own_key, conf->tls_client_key, NULL);
 	if (rc == 0)
-		rc = mbedtls_pk_check_pair(&tls_own_cert.pk, &tls_own_key);
+		rc = mbedtls_pk_check_pair(&tr->own_cert.pk, &tr->own_key);
 #endif
 	if (rc != 0) {
 		tls_strerror(rc, msg, sizeof(msg));
@@ -250,8 +261,8 @@ tls_client_cert(const struct conf *conf, char *err, size_t errsz)
 		    conf->tls_client_cert);
 		return -1;
 	}
-	if ((rc = mbedtls_ssl_conf_own_cert(&tls_cfg, &tls_own_cert,
-	    &tls_own_key)) != 0) {
+	if ((rc = mbedtls_ssl_conf_own_cert(&tr->cfg, &tr->own_cert,
+	    &tr->own_key)) != 0) {
 		tls_strerror(rc, msg, sizeof(msg));
 		(void)snprintf(err, errsz, "tls_client_cert: %s", msg);
 		return -1;
@@ -261,7 +272,7 @@ tls_client_cert(const struct conf *conf, char *err, size_t errsz)
 
 /* tls_min_version against what this mbedTLS has (relayq check too) */
 int
-tls_check_version(const struct conf *conf, char *err, size_t errsz)
+tls_check_version(const struct route *conf, char *err, size_t errsz)
 {
 #if !defined(MBEDTLS_SSL_PROTO_TLS1_3)
 	if (conf->tls_min_version == 3) {
@@ -279,30 +290,21 @@ tls_check_version(const struct conf *conf, char *err, size_t errsz)
 }
 
 /*
- * Once per daemon: random generator, trust anchors, client config.
+ * One route's trust anchors and client config (`tr').
  * mbedtls_x509_crt_parse_file returns the number of certificates it
  * could NOT parse (2.28); what counts is that at least one was loaded.
  */
-int
-tls_init(const struct conf *conf, char *err, size_t errsz)
+static int
+tls_init_route(const struct route *conf, struct tls_route *tr, char *err,
+    size_t errsz)
 {
 	const char *const	*p;
 	const char		*file = conf->tls_ca_file;
 	char			 msg[128];
 	int			 rc;
 
-	if (tls_ready)
-		return 0;
-	mbedtls_entropy_init(&tls_entropy);
-	mbedtls_ctr_drbg_init(&tls_drbg);
-	mbedtls_x509_crt_init(&tls_ca);
-	mbedtls_ssl_config_init(&tls_cfg);
-	if ((rc = mbedtls_ctr_drbg_seed(&tls_drbg, mbedtls_entropy_func,
-	    &tls_entropy, (const unsigned char *)"relayq", 6)) != 0) {
-		tls_strerror(rc, msg, sizeof(msg));
-		(void)snprintf(err, errsz, "TLS random generator: %s", msg);
-		return -1;
-	}
+	mbedtls_x509_crt_init(&tr->ca);
+	mbedtls_ssl_config_init(&tr->cfg);
 	if (file == NULL)
 		for (p = tls_bundles; *p != NULL && file == NULL; p++)
 			if (access(*p, R_OK) == 0)
@@ -312,17 +314,69 @@ tls_init(const struct conf *conf, char *err, size_t errsz)
 		    "ca-certificates, or set tls_ca_file)");
 		return -1;
 	}
-	rc = mbedtls_x509_crt_parse_file(&tls_ca, file);
-	if (rc < 0 || tls_ca.version == 0) {
+	rc = mbedtls_x509_crt_parse_file(&tr->ca, file);
+	if (rc < 0 || tr->ca.version == 0) {
 		tls_strerror(rc, msg, sizeof(msg));
 		(void)snprintf(err, errsz, "CA file %s: %s", file,
 		    rc < 0 ? msg : "no usable certificate");
 		return -1;
 	}
-	if ((rc = mbedtls_ssl_config_defaults(&tls_cfg, MBEDTLS_SSL_IS_CLIENT,
+	if ((rc = mbedtls_ssl_config_defaults(&tr->cfg, MBEDTLS_SSL_IS_CLIENT,
 	    MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT)) != 0) {
 		tls_strerror(rc, msg, sizeof(msg));
 		(void)snprintf(err, errsz, "TLS configuration: %s", msg);
+		return -1;
+	}
+	mbedtls_ssl_conf_authmode(&tr->cfg, MBEDTLS_SSL_VERIFY_REQUIRED);
+	mbedtls_ssl_conf_ca_chain(&tr->cfg, &tr->ca, NULL);
+	mbedtls_ssl_conf_rng(&tr->cfg, mbedtls_ctr_drbg_random, &tls_drbg);
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+	mbedtls_ssl_conf_min_tls_version(&tr->cfg, conf->tls_min_version == 3 ?
+	    MBEDTLS_SSL_VERSION_TLS1_3 : MBEDTLS_SSL_VERSION_TLS1_2);
+#else
+	if (tls_check_version(conf, err, errsz) == -1)
+		return -1;
+	mbedtls_ssl_conf_min_version(&tr->cfg, MBEDTLS_SSL_MAJOR_VERSION_3,
+	    MBEDTLS_SSL_MINOR_VERSION_3);
+#endif
+#if defined(MBEDTLS_SSL_PROTO_TLS1_3) && defined(MBEDTLS_SSL_SESSION_TICKETS) && \
+    MBEDTLS_VERSION_NUMBER >= 0x03060100
+	/* TLS 1.3 tickets come after the handshake; without this 3.6.1+
+	   drops them and no session could be resumed (tls_read keeps them) */
+	mbedtls_ssl_conf_tls13_enable_signal_new_session_tickets(&tr->cfg,
+	    MBEDTLS_SSL_TLS1_3_SIGNAL_NEW_SESSION_TICKETS_ENABLED);
+#endif
+#if defined(MBEDTLS_DEBUG_C)
+	mbedtls_debug_set_threshold(3);
+	mbedtls_ssl_conf_dbg(&tr->cfg, tls_debug, NULL);
+#endif
+	if (tls_client_cert(conf, tr, err, errsz) == -1)
+		return -1;
+	tr->ready = 1;
+	return 0;
+}
+
+/*
+ * Once per daemon: random generator, then the TLS of every route that
+ * uses it (`tls off', a trusted LAN relay without AUTH, needs no trust
+ * anchors).  An error names the route unless it is the default one.
+ */
+int
+tls_init(const struct conf *conf, char *err, size_t errsz)
+{
+	const struct route	*r;
+	char			 msg[512];
+	size_t			 i;
+	int			 rc;
+
+	if (tls_ready)
+		return 0;
+	mbedtls_entropy_init(&tls_entropy);
+	mbedtls_ctr_drbg_init(&tls_drbg);
+	if ((rc = mbedtls_ctr_drbg_seed(&tls_drbg, mbedtls_entropy_func,
+	    &tls_entropy, (const unsigned char *)"relayq", 6)) != 0) {
+		tls_strerror(rc, msg, sizeof(msg));
+		(void)snprintf(err, errsz, "TLS random generator: %s", msg);
 		return -1;
 	}
 #if MBEDTLS_VERSION_NUMBER >= 0x03000000
@@ -333,32 +387,18 @@ tls_init(const struct conf *conf, char *err, size_t errsz)
 		return -1;
 	}
 #endif
-	mbedtls_ssl_conf_authmode(&tls_cfg, MBEDTLS_SSL_VERIFY_REQUIRED);
-	mbedtls_ssl_conf_ca_chain(&tls_cfg, &tls_ca, NULL);
-	mbedtls_ssl_conf_rng(&tls_cfg, mbedtls_ctr_drbg_random, &tls_drbg);
-#if MBEDTLS_VERSION_NUMBER >= 0x03000000
-	mbedtls_ssl_conf_min_tls_version(&tls_cfg, conf->tls_min_version == 3 ?
-	    MBEDTLS_SSL_VERSION_TLS1_3 : MBEDTLS_SSL_VERSION_TLS1_2);
-#else
-	if (tls_check_version(conf, err, errsz) == -1)
-		return -1;
-	mbedtls_ssl_conf_min_version(&tls_cfg, MBEDTLS_SSL_MAJOR_VERSION_3,
-	    MBEDTLS_SSL_MINOR_VERSION_3);
-#endif
-#if defined(MBEDTLS_SSL_PROTO_TLS1_3) && defined(MBEDTLS_SSL_SESSION_TICKETS) && \
-    MBEDTLS_VERSION_NUMBER >= 0x03060100
-	/* TLS 1.3 tickets come after the handshake; without this 3.6.1+
-	   drops them and no session could be resumed (tls_read keeps them) */
-	mbedtls_ssl_conf_tls13_enable_signal_new_session_tickets(&tls_cfg,
-	    MBEDTLS_SSL_TLS1_3_SIGNAL_NEW_SESSION_TICKETS_ENABLED);
-#endif
-#if defined(MBEDTLS_DEBUG_C)
-	mbedtls_debug_set_threshold(3);
-	mbedtls_ssl_conf_dbg(&tls_cfg, tls_debug, NULL);
-#endif
-	if (tls_client_cert(conf, err, errsz) == -1)
-		return -1;
 	tls_ready = 1;
+	for (i = 0; i < conf->nroute; i++) {
+		r = &conf->route[i];
+		if ((r->tls_set && r->tls == TLS_OFF) || tls_rt[i].ready)
+			continue;
+		if (tls_init_route(r, &tls_rt[i], msg, sizeof(msg)) == -1) {
+			(void)snprintf(err, errsz, "%s%s%s%s", i == 0 ? "" :
+			    "route ", i == 0 ? "" : r->name, i == 0 ? "" : ": ",
+			    msg);
+			return -1;
+		}
+	}
 	return 0;
 }
 
@@ -478,7 +518,7 @@ tls_read(struct conn *c, void *buf, size_t len)
 	int		 rc;
 
 #if defined(MBEDTLS_DEBUG_C)
-	mbedtls_ssl_conf_dbg(&tls_cfg, tls_debug, t);
+	mbedtls_ssl_conf_dbg(&tls_rt[c->route->idx].cfg, tls_debug, t);
 #endif
 	for (;;) {
 		rc = mbedtls_ssl_read(&t->ssl, buf, len);
@@ -514,7 +554,7 @@ tls_ended(struct conn *c, int rc)
 {
 	struct tls_conn	*t = c->tls;
 
-	if (t->cert_asked && c->conf->tls_client_cert == NULL)
+	if (t->cert_asked && c->route->tls_client_cert == NULL)
 		(void)snprintf(c->tls_error, sizeof(c->tls_error), "the server "
 		    "ended TLS%s%s%s: it wants a client certificate and none "
 		    "is configured (set tls_client_cert and tls_client_key)",
@@ -738,7 +778,7 @@ tls_verify_cb(void *arg, mbedtls_x509_crt *crt, int depth, uint32_t *flags)
 
 	if (depth > 0) {
 		v->chain_seen = 1;
-		if (v->conf->ntls_pin > 0)
+		if (v->route->ntls_pin > 0)
 			*flags = 0;
 		if (v->conn->cert_cb != NULL)
 			v->conn->cert_cb(v->conn->cert_arg, crt, depth, *flags);
@@ -762,10 +802,10 @@ tls_verify_cb(void *arg, mbedtls_x509_crt *crt, int depth, uint32_t *flags)
 		*flags &= ~(uint32_t)MBEDTLS_X509_BADCERT_CN_MISMATCH;
 	else
 		*flags |= MBEDTLS_X509_BADCERT_CN_MISMATCH;
-	if (v->conf->ntls_pin > 0) {
+	if (v->route->ntls_pin > 0) {
 		v->pin_ok = 0;
-		for (i = 0; i < v->conf->ntls_pin; i++)
-			if (memcmp(hash, v->conf->tls_pin[i], 32) == 0)
+		for (i = 0; i < v->route->ntls_pin; i++)
+			if (memcmp(hash, v->route->tls_pin[i], 32) == 0)
 				v->pin_ok = 1;
 		*flags = v->pin_ok ? 0 : MBEDTLS_X509_BADCERT_OTHER;
 	}
@@ -783,7 +823,7 @@ tls_verify_reason(const struct tls_verify *v, uint32_t flags, char *buf,
 	char	 what[400];
 
 	buf[0] = '\0';
-	if (v->conf->ntls_pin > 0 && !v->pin_ok) {
+	if (v->route->ntls_pin > 0 && !v->pin_ok) {
 		(void)snprintf(buf, sz, "public key matches no tls_fingerprint "
 		    "(server key is %s)", v->pin);
 		return;
@@ -841,7 +881,7 @@ static void
 tls_why(const struct conn *c, int rc, char *err, size_t errsz)
 {
 	struct tls_conn		*t = c->tls;
-	const char		*offer = c->conf->tls_min_version == 3 ?
+	const char		*offer = c->route->tls_min_version == 3 ?
 	    "TLS 1.3" : TLS_OFFER;
 	char			 msg[160], hint[300] = "";
 	int			 n;
@@ -882,10 +922,10 @@ tls_why(const struct conn *c, int rc, char *err, size_t errsz)
 	if (rc == TLS_ERR_VERSION) {
 		(void)snprintf(err, errsz, "the server chose a TLS version we "
 		    "do not offer (we offer %s, tls_min_version %s)", offer,
-		    c->conf->tls_min_version == 3 ? "1.3" : "1.2");
+		    c->route->tls_min_version == 3 ? "1.3" : "1.2");
 		return;
 	}
-	if (t->cert_asked && c->conf->tls_client_cert == NULL) {
+	if (t->cert_asked && c->route->tls_client_cert == NULL) {
 		(void)snprintf(err, errsz, "the server wants a client "
 		    "certificate and none is configured (set tls_client_cert "
 		    "and tls_client_key)%s%s",
@@ -903,10 +943,10 @@ tls_why(const struct conn *c, int rc, char *err, size_t errsz)
 			    "suite, group or signature algorithm in common "
 			    "(we offer %s)", offer);
 		else if ((t->alert == 48 || t->alert == 42 ||
-		    t->alert == 46) && c->conf->tls_client_cert != NULL)
+		    t->alert == 46) && c->route->tls_client_cert != NULL)
 			(void)snprintf(hint, sizeof(hint), ": the server "
 			    "refused our client certificate (%s)",
-			    c->conf->tls_client_cert);
+			    c->route->tls_client_cert);
 		(void)snprintf(err, errsz, "alert %s from the server%s",
 		    tls_alert_name(t->alert), hint);
 		return;
@@ -934,21 +974,26 @@ tls_why(const struct conn *c, int rc, char *err, size_t errsz)
  * on any handshake failure (a verify failure included) and never offered
  * to another smarthost, and its age counts from the full handshake, not
  * from the resumptions.  relayq probe (cert_cb set) never resumes: it is
- * there to show the certificate chain.
+ * there to show the certificate chain.  One saved session per route
+ * (by its index), so that routes taking turns on one process each keep
+ * theirs, and none is ever offered to another route's smarthost.
  */
 #define TLS_RESUME_MAX	3600
 
-static mbedtls_ssl_session	 tls_saved;
-static const struct smarthost	*tls_saved_host;	/* NULL: none saved */
-static time_t			 tls_saved_at;
+struct tls_resume {
+	mbedtls_ssl_session	 s;
+	const struct smarthost	*host;		/* NULL: none saved */
+	time_t			 at;
+};
+static struct tls_resume	 tls_saved[CONF_MAXROUTES];
 
 static void
-tls_forget(void)
+tls_forget(struct tls_resume *r)
 {
-	if (tls_saved_host == NULL)
+	if (r->host == NULL)
 		return;
-	mbedtls_ssl_session_free(&tls_saved);
-	tls_saved_host = NULL;
+	mbedtls_ssl_session_free(&r->s);
+	r->host = NULL;
 }
 
 /*
@@ -957,17 +1002,17 @@ tls_forget(void)
  * with a ticket, which comes after the handshake (tls_ticket).
  */
 static void
-tls_save(const mbedtls_ssl_context *ssl, const struct smarthost *h,
-    time_t at)
+tls_save(struct tls_resume *r, const mbedtls_ssl_context *ssl,
+    const struct smarthost *h, time_t at)
 {
-	tls_forget();
-	mbedtls_ssl_session_init(&tls_saved);
-	if (mbedtls_ssl_get_session(ssl, &tls_saved) != 0) {
-		mbedtls_ssl_session_free(&tls_saved);
+	tls_forget(r);
+	mbedtls_ssl_session_init(&r->s);
+	if (mbedtls_ssl_get_session(ssl, &r->s) != 0) {
+		mbedtls_ssl_session_free(&r->s);
 		return;
 	}
-	tls_saved_host = h;
-	tls_saved_at = at;
+	r->host = h;
+	r->at = at;
 }
 
 #if defined(MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET)
@@ -979,16 +1024,17 @@ tls_save(const mbedtls_ssl_context *ssl, const struct smarthost *h,
 static void
 tls_ticket(struct conn *c)
 {
-	struct tls_conn	*t = c->tls;
-	time_t		 at = tls_saved_at;
+	struct tls_conn		*t = c->tls;
+	struct tls_resume	*r = &tls_saved[c->route->idx];
+	time_t			 at = r->at;
 
 	if (c->cert_cb != NULL || !c->verified)
 		return;
-	if (t->resumed && tls_saved_host != c->host)
+	if (t->resumed && r->host != c->host)
 		return;
 	if (!t->resumed)
 		at = time(NULL);
-	tls_save(&t->ssl, c->host, at);
+	tls_save(r, &t->ssl, c->host, at);
 }
 #endif
 
@@ -997,11 +1043,19 @@ static int
 tls_handshake(struct conn *c, char *err, size_t errsz)
 {
 	struct tls_conn		*t;
+	struct tls_resume	*r = &tls_saved[c->route->idx];
 	mbedtls_ssl_context	*ssl;
 	char			 msg[600];
 	uint32_t		 flags;
 	int			 rc;
 
+	/* a route that had `tls off' at start-up has no TLS set up */
+	if (!tls_rt[c->route->idx].ready) {
+		(void)snprintf(err, errsz, "%s: TLS for route %s was not set "
+		    "up at start-up (it had tls off): restart relayq",
+		    c->host->name, c->route->name);
+		return -1;
+	}
 	if ((t = calloc(1, sizeof(*t))) == NULL) {
 		(void)snprintf(err, errsz, "out of memory");
 		return -1;
@@ -1009,7 +1063,7 @@ tls_handshake(struct conn *c, char *err, size_t errsz)
 	ssl = &t->ssl;
 	mbedtls_ssl_init(ssl);
 	c->tls = t;
-	t->v.conf = c->conf;
+	t->v.route = c->route;
 	t->v.conn = c;
 	t->v.name = c->host->name;
 	if (inet_pton(AF_INET, c->host->name, t->v.ip) == 1)
@@ -1018,9 +1072,9 @@ tls_handshake(struct conn *c, char *err, size_t errsz)
 		t->v.iplen = 16;
 	t->alert = -1;
 #if defined(MBEDTLS_DEBUG_C)
-	mbedtls_ssl_conf_dbg(&tls_cfg, tls_debug, t);
+	mbedtls_ssl_conf_dbg(&tls_rt[c->route->idx].cfg, tls_debug, t);
 #endif
-	if ((rc = mbedtls_ssl_setup(ssl, &tls_cfg)) != 0)
+	if ((rc = mbedtls_ssl_setup(ssl, &tls_rt[c->route->idx].cfg)) != 0)
 		goto fail;
 	/* Sets SNI and the name to verify.  Never skipped: without it
 	 * mbedTLS 2.28 checks no name at all (CVE-2025-27809).  For an
@@ -1030,18 +1084,18 @@ tls_handshake(struct conn *c, char *err, size_t errsz)
 		goto fail;
 	mbedtls_ssl_set_verify(ssl, tls_verify_cb, &t->v);
 	mbedtls_ssl_set_bio(ssl, c, tls_bio_send, tls_bio_recv, NULL);
-	if (tls_saved_host != NULL && (tls_saved_host != c->host ||
-	    c->cert_cb != NULL || time(NULL) - tls_saved_at >= TLS_RESUME_MAX))
-		tls_forget();
+	if (r->host != NULL && (r->host != c->host ||
+	    c->cert_cb != NULL || time(NULL) - r->at >= TLS_RESUME_MAX))
+		tls_forget(r);
 	/* a session that cannot be set just means a full handshake */
-	if (tls_saved_host != NULL)
-		(void)mbedtls_ssl_set_session(ssl, &tls_saved);
+	if (r->host != NULL)
+		(void)mbedtls_ssl_set_session(ssl, &r->s);
 	do
 		rc = mbedtls_ssl_handshake(ssl);
 	while (rc == MBEDTLS_ERR_SSL_WANT_READ ||
 	    rc == MBEDTLS_ERR_SSL_WANT_WRITE);
 	if (rc != 0)
-		tls_forget();
+		tls_forget(r);
 	if (rc == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED) {
 		flags = mbedtls_ssl_get_verify_result(ssl);
 		tls_verify_reason(&t->v, flags, msg, sizeof(msg));
@@ -1054,7 +1108,7 @@ tls_handshake(struct conn *c, char *err, size_t errsz)
 	/* belt and braces: REQUIRED mode fails the handshake already (a
 	   resumed session carries the result of its full handshake) */
 	if (mbedtls_ssl_get_verify_result(ssl) != 0) {
-		tls_forget();
+		tls_forget(r);
 		(void)snprintf(err, errsz, "certificate verify failed for %s",
 		    c->host->name);
 		return -1;
@@ -1063,7 +1117,7 @@ tls_handshake(struct conn *c, char *err, size_t errsz)
 	t->resumed = !t->v.leaf_seen;
 	if (t->v.leaf_seen && c->cert_cb == NULL &&
 	    strcmp(mbedtls_ssl_get_version(ssl), "TLSv1.3") != 0)
-		tls_save(ssl, c->host, time(NULL));
+		tls_save(r, ssl, c->host, time(NULL));
 	(void)strlcpy(c->tls_version, mbedtls_ssl_get_version(ssl),
 	    sizeof(c->tls_version));
 	(void)strlcpy(c->tls_cipher, mbedtls_ssl_get_ciphersuite(ssl),
@@ -1095,8 +1149,8 @@ static const struct conn_ops tls_ops = {
  * handshakes at once.  On failure `err' says which address failed how.
  */
 int
-tls_connect(struct conn *c, const struct conf *conf, const struct smarthost *h,
-    time_t timeout, char *err, size_t errsz)
+tls_connect(struct conn *c, const struct route *route,
+    const struct smarthost *h, time_t timeout, char *err, size_t errsz)
 {
 	struct addrinfo	 hints, *res, *ai;
 	char		 addr[INET6_ADDRSTRLEN];
@@ -1106,7 +1160,7 @@ tls_connect(struct conn *c, const struct conf *conf, const struct smarthost *h,
 	memset(c, 0, sizeof(*c));
 	c->fd = -1;
 	c->host = h;
-	c->conf = conf;
+	c->route = route;
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
@@ -1170,7 +1224,8 @@ tls_close(struct conn *c)
 			(void)mbedtls_ssl_close_notify(&t->ssl);
 		mbedtls_ssl_free(&t->ssl);
 #if defined(MBEDTLS_DEBUG_C)
-		mbedtls_ssl_conf_dbg(&tls_cfg, tls_debug, NULL);
+		mbedtls_ssl_conf_dbg(&tls_rt[c->route->idx].cfg, tls_debug,
+		    NULL);
 #endif
 		free(t);
 		c->tls = NULL;

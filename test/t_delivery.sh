@@ -27,7 +27,7 @@ test_starttls_delivery() {
 	    awk '/^-- tls established/ {t=1} /^C: AUTH/ && !t {exit 1}' "$T/transcript"
 	check "starttls: EHLO repeated after STARTTLS" test "$(grep -c '^C: EHLO' "$T/transcript")" -eq 2
 	check "starttls: Postfix-style log line per recipient" \
-	    log_has ': to=<carol@example.org>, orig_to=<carol>, relay=localhost\[127\.0\.0\.1\]:[0-9]+, tls=TLSv1\.[23]/[A-Z0-9-]+, delay=[0-9.]+, delays=[0-9.]+/0/[0-9.]+/[0-9.]+, dsn=2\.0\.0, status=sent \(250 2\.0\.0 Ok: queued as 1\)'
+	    log_has ': to=<carol@example.org>, orig_to=<carol>, relay=localhost\[127\.0\.0\.1\]:[0-9]+, tls=TLSv1\.[23]/[A-Z0-9-]+, delay=[0-9.]+, delays=[0-9.]+/0/[0-9.]+/[0-9.]+, route=default, dsn=2\.0\.0, status=sent \(250 2\.0\.0 Ok: queued as 1\)'
 	check "starttls: message removed from the queue" wait_for 5 dir_empty "$T/spool/queue"
 	check "starttls: removed is logged" log_has ': removed$'
 	stop_daemon

@@ -83,7 +83,7 @@ test_sandbox_auth_failing() {
 	sba_start failing false || { not_ok "sandbox, failing command: set-up" "see $T"; stop_daemon; return; }
 	printf 'Subject: sandbox auth\n\nbody\n' | submit user@example.net
 	check "sandbox, failing command: deferred with the documented line" \
-	    wait_for 15 log_has 'relayq\[[0-9]+\]: [0-9A-Z]{16}: to=<user@example\.net>, relay=none, delay=[0-9.]+, delays=[0-9./]+, dsn=4\.4\.1, status=deferred \(auth_password_command failed \(non-zero exit\)\)$'
+	    wait_for 15 log_has 'relayq\[[0-9]+\]: [0-9A-Z]{16}: to=<user@example\.net>, relay=none, delay=[0-9.]+, delays=[0-9./]+, route=default, dsn=4\.4\.1, status=deferred \(auth_password_command failed \(non-zero exit\)\)$'
 	check "sandbox, failing command: no mail sent" sh -c "! grep -qE '^C: (AUTH|MAIL|RCPT|DATA)' '$T/transcript'"
 	check "sandbox, failing command: message still queued" test "$(queue_count)" -eq 1
 	check "sandbox, failing command: retried through the same helper" \

@@ -166,6 +166,7 @@ static const struct unit_group {
 	{ "addr", test_addr },
 	{ "util", test_util },
 	{ "conf", test_conf },
+	{ "route", test_route },
 	{ "spool", test_spool },
 	{ "msg", test_msg },
 	{ "smtp", test_smtp },

@@ -59,6 +59,11 @@ void	 test_bs(void);			/* unit_bs.c */
 void	 test_listen(void);		/* unit_listen.c */
 void	 test_canon(void);		/* unit_canon.c */
 void	 test_conf(void);		/* unit_conf.c */
+void	 test_route(void);		/* unit_route.c */
+/* unit_conf.c's helpers, for unit_route.c */
+struct conf;
+int	 conf_try(struct conf *, const char *, int, char *, size_t);
+void	 conf_bad(const char *, const char *, unsigned int, const char *);
 void	 test_ctl(void);		/* unit_ctl.c */
 void	 test_drainq(void);		/* unit_drainq.c */
 void	 test_idle(void);		/* unit_idle.c */

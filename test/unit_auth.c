@@ -193,15 +193,15 @@ test_auth(void)
 	auth_done(&a);
 
 	conf_init(&c);
-	n = auth_order(&c, order, AUTH_MAXMECHS);
+	n = auth_order(&c.route[0], order, AUTH_MAXMECHS);
 	CASE("auth: default order SCRAM-SHA-256 PLAIN LOGIN, no CRAM-MD5");
 	EXPECT_INT("count", n, 3);
 	EXPECT(n == 3 && order[0]->id == AUTH_SCRAM &&
 	    order[1]->id == AUTH_PLAIN && order[2]->id == AUTH_LOGIN,
 	    "wrong order");
 	END();
-	c.auth_mechanisms = (char *)"xoauth2, CRAM-MD5 PLAIN";
-	n = auth_order(&c, order, AUTH_MAXMECHS);
+	c.route[0].auth_mechanisms = (char *)"xoauth2, CRAM-MD5 PLAIN";
+	n = auth_order(&c.route[0], order, AUTH_MAXMECHS);
 	CASE("auth: auth_mechanisms sets the order");
 	EXPECT_INT("count", n, 3);
 	EXPECT(n == 3 && order[0]->id == AUTH_XOAUTH2 &&
@@ -219,9 +219,9 @@ test_auth(void)
 	    "0c5694c9573888989699b89dfd634e4a2ce6ccce8ec275e82fd164838c38b95e,"
 	    " SHA256:C2:6D:21:1F:6E:48:62:96:0C:19:76:39:22:E2:F1:BB:C0:F6:B0:"
 	    "EE:32:1A:4C:F3:19:FA:40:84:04:8E:B3:5A", err, sizeof(err)), 0);
-	EXPECT_INT("pins", c.ntls_pin, 2);
-	EXPECT(c.tls_pin[0][0] == 0x0c && c.tls_pin[0][31] == 0x5e &&
-	    c.tls_pin[1][0] == 0xc2 && c.tls_pin[1][31] == 0x5a, "bytes");
+	EXPECT_INT("pins", c.route[0].ntls_pin, 2);
+	EXPECT(c.route[0].tls_pin[0][0] == 0x0c && c.route[0].tls_pin[0][31] == 0x5e &&
+	    c.route[0].tls_pin[1][0] == 0xc2 && c.route[0].tls_pin[1][31] == 0x5a, "bytes");
 	END();
 	CASE("conf: tls_fingerprint of 63 hex digits refused");
 	EXPECT_INT("conf_set", conf_set(&c, "tls_fingerprint", "sha256:"

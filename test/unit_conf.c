@@ -23,8 +23,11 @@
 
 static char	 conf_path[PATH_MAX];
 
-/* Write `text' as the config file and load it; err gets the message. */
-static int
+/*
+ * Write `text' as the config file and load it; err gets the message.
+ * (unit_route.c too)
+ */
+int
 conf_try(struct conf *c, const char *text, int use_env, char *err,
     size_t errsz)
 {
@@ -37,7 +40,7 @@ conf_try(struct conf *c, const char *text, int use_env, char *err,
 }
 
 /* A bad value: -1 and "PATH:LINE: " then `what' somewhere after. */
-static void
+void
 conf_bad(const char *name, const char *text, unsigned int line,
     const char *what)
 {
@@ -112,20 +115,20 @@ test_conf(void)
 	CASE("conf: every supported key parses");
 	EXPECT_INT("conf_load", rc, 0);
 	EXPECT_STR("error", err, "");
-	EXPECT_INT("nhost", c.nhost, 2);
-	EXPECT_STR("host[0].name", c.host[0].name, "mail.example.net");
-	EXPECT_STR("host[0].port", c.host[0].port, "587");
-	EXPECT_INT("host[0].tls", c.host[0].tls, TLS_IMPLICIT);
-	EXPECT_STR("host[1].name", c.host[1].name, "::1");
-	EXPECT_STR("host[1].port", c.host[1].port, "2525");
-	EXPECT_INT("tls", c.tls, TLS_IMPLICIT);
-	EXPECT_INT("tls_set", c.tls_set, 1);
-	EXPECT_STR("tls_ca_file", c.tls_ca_file, "/etc/ssl/ca.pem");
-	EXPECT_INT("tls_min_version", c.tls_min_version, 3);
-	EXPECT_STR("auth_user", c.auth_user, "relay@example.org");
-	EXPECT_STR("auth_password_file", c.auth_password_file,
+	EXPECT_INT("nhost", c.route[0].nhost, 2);
+	EXPECT_STR("host[0].name", c.route[0].host[0].name, "mail.example.net");
+	EXPECT_STR("host[0].port", c.route[0].host[0].port, "587");
+	EXPECT_INT("host[0].tls", c.route[0].host[0].tls, TLS_IMPLICIT);
+	EXPECT_STR("host[1].name", c.route[0].host[1].name, "::1");
+	EXPECT_STR("host[1].port", c.route[0].host[1].port, "2525");
+	EXPECT_INT("tls", c.route[0].tls, TLS_IMPLICIT);
+	EXPECT_INT("tls_set", c.route[0].tls_set, 1);
+	EXPECT_STR("tls_ca_file", c.route[0].tls_ca_file, "/etc/ssl/ca.pem");
+	EXPECT_INT("tls_min_version", c.route[0].tls_min_version, 3);
+	EXPECT_STR("auth_user", c.route[0].auth_user, "relay@example.org");
+	EXPECT_STR("auth_password_file", c.route[0].auth_password_file,
 	    "/etc/relayq/secret");
-	EXPECT_STR("helo_name", c.helo_name, "client.example.org");
+	EXPECT_STR("helo_name", c.route[0].helo_name, "client.example.org");
 	EXPECT_STR("domain", c.domain, "example.org");
 	EXPECT_STR("spool", c.spool, "/var/tmp/spool");
 	EXPECT_STR("log", c.log, "stderr");
@@ -133,9 +136,9 @@ test_conf(void)
 	EXPECT_INT("queue_lifetime", c.queue_lifetime, 2 * 86400);
 	EXPECT_INT("retry_min", c.retry_min, 30);
 	EXPECT_INT("retry_max", c.retry_max, 7200);
-	EXPECT_INT("timeout_connect", c.timeout_connect, 10);
-	EXPECT_INT("timeout_command", c.timeout_command, 120);
-	EXPECT_INT("timeout_data", c.timeout_data, 300);
+	EXPECT_INT("timeout_connect", c.route[0].timeout_connect, 10);
+	EXPECT_INT("timeout_command", c.route[0].timeout_command, 120);
+	EXPECT_INT("timeout_data", c.route[0].timeout_data, 300);
 	EXPECT_INT("add_received", c.add_received, 0);
 	END();
 	conf_free(&c);
@@ -143,17 +146,17 @@ test_conf(void)
 	rc = conf_try(&c, "", 0, err, sizeof(err));
 	CASE("conf: defaults from an empty file");
 	EXPECT_INT("conf_load", rc, 0);
-	EXPECT_INT("nhost", c.nhost, 0);
-	EXPECT_INT("tls", c.tls, TLS_STARTTLS);
-	EXPECT_INT("tls_min_version", c.tls_min_version, 2);
+	EXPECT_INT("nhost", c.route[0].nhost, 0);
+	EXPECT_INT("tls", c.route[0].tls, TLS_STARTTLS);
+	EXPECT_INT("tls_min_version", c.route[0].tls_min_version, 2);
 	EXPECT_INT("max_message_size", c.max_message_size, 50LL * 1024 * 1024);
 	EXPECT_INT("queue_lifetime", c.queue_lifetime, 5 * 86400);
 	EXPECT_INT("retry_min", c.retry_min, 60);
 	EXPECT_INT("retry_max", c.retry_max, 3600);
-	EXPECT_INT("timeout_connect", c.timeout_connect, 30);
+	EXPECT_INT("timeout_connect", c.route[0].timeout_connect, 30);
 	EXPECT_INT("add_received", c.add_received, 1);
 	EXPECT_STR("spool", c.spool, SPOOLDIR);
-	EXPECT(c.auth_user == NULL && c.domain == NULL, "strings set");
+	EXPECT(c.route[0].auth_user == NULL && c.domain == NULL, "strings set");
 	END();
 	conf_free(&c);
 
@@ -163,9 +166,9 @@ test_conf(void)
 	CASE("conf: comments, blank lines, tabs, trailing spaces and CRLF");
 	EXPECT_INT("conf_load", rc, 0);
 	EXPECT_STR("error", err, "");
-	EXPECT_INT("nhost", c.nhost, 1);
-	EXPECT_STR("host[0].name", c.host[0].name, "host.example");
-	EXPECT_STR("host[0].port", c.host[0].port, "587");
+	EXPECT_INT("nhost", c.route[0].nhost, 1);
+	EXPECT_STR("host[0].name", c.route[0].host[0].name, "host.example");
+	EXPECT_STR("host[0].port", c.route[0].host[0].port, "587");
 	EXPECT_STR("domain", c.domain, "example.org");
 	END();
 	conf_free(&c);
@@ -245,13 +248,13 @@ test_conf(void)
 	    "smarthost 2001:db8::25\n", 0, err, sizeof(err));
 	CASE("conf: [::1]:2525 is host ::1 port 2525, bare IPv6 takes 587");
 	EXPECT_INT("conf_load", rc, 0);
-	EXPECT_INT("nhost", c.nhost, 3);
-	EXPECT_STR("host[0].name", c.host[0].name, "::1");
-	EXPECT_STR("host[0].port", c.host[0].port, "2525");
-	EXPECT_STR("host[1].name", c.host[1].name, "192.0.2.1");
-	EXPECT_STR("host[1].port", c.host[1].port, "587");
-	EXPECT_STR("host[2].name", c.host[2].name, "2001:db8::25");
-	EXPECT_STR("host[2].port", c.host[2].port, "587");
+	EXPECT_INT("nhost", c.route[0].nhost, 3);
+	EXPECT_STR("host[0].name", c.route[0].host[0].name, "::1");
+	EXPECT_STR("host[0].port", c.route[0].host[0].port, "2525");
+	EXPECT_STR("host[1].name", c.route[0].host[1].name, "192.0.2.1");
+	EXPECT_STR("host[1].port", c.route[0].host[1].port, "587");
+	EXPECT_STR("host[2].name", c.route[0].host[2].name, "2001:db8::25");
+	EXPECT_STR("host[2].port", c.route[0].host[2].port, "587");
 	END();
 	conf_free(&c);
 
@@ -260,9 +263,9 @@ test_conf(void)
 	    sizeof(err));
 	CASE("conf: port 465 gives implicit TLS by default, others STARTTLS");
 	EXPECT_INT("conf_load", rc, 0);
-	EXPECT_INT("host[0].tls (465)", c.host[0].tls, TLS_IMPLICIT);
-	EXPECT_INT("host[1].tls (587)", c.host[1].tls, TLS_STARTTLS);
-	EXPECT_INT("host[2].tls (587)", c.host[2].tls, TLS_STARTTLS);
+	EXPECT_INT("host[0].tls (465)", c.route[0].host[0].tls, TLS_IMPLICIT);
+	EXPECT_INT("host[1].tls (587)", c.route[0].host[1].tls, TLS_STARTTLS);
+	EXPECT_INT("host[2].tls (587)", c.route[0].host[2].tls, TLS_STARTTLS);
 	END();
 	conf_free(&c);
 
@@ -270,16 +273,16 @@ test_conf(void)
 	    err, sizeof(err));
 	CASE("conf: explicit tls starttls wins over port 465");
 	EXPECT_INT("conf_load", rc, 0);
-	EXPECT_INT("host[0].tls", c.host[0].tls, TLS_STARTTLS);
+	EXPECT_INT("host[0].tls", c.route[0].host[0].tls, TLS_STARTTLS);
 	END();
 	conf_free(&c);
 
 	rc = conf_try(&c, "smarthost h.example:00000000587\n", 0, err,
 	    sizeof(err));
 	CASE("conf: a port is stored whole or rejected, never truncated");
-	EXPECT(rc == -1 || strcmp(c.host[0].port, "587") == 0,
+	EXPECT(rc == -1 || strcmp(c.route[0].host[0].port, "587") == 0,
 	    "conf_load returned %d with port \"%s\" for \"00000000587\"", rc,
-	    c.nhost > 0 ? c.host[0].port : "");
+	    c.route[0].nhost > 0 ? c.route[0].host[0].port : "");
 	END();
 	conf_free(&c);
 
@@ -299,7 +302,7 @@ test_conf(void)
 	CASE("conf: missing default file means defaults");
 	EXPECT_INT("conf_load", rc, 0);
 	EXPECT_STR("error", err, "");
-	EXPECT_INT("nhost", c.nhost, 0);
+	EXPECT_INT("nhost", c.route[0].nhost, 0);
 	EXPECT_INT("retry_min", c.retry_min, 60);
 	END();
 	conf_free(&c);
@@ -312,12 +315,12 @@ test_conf(void)
 	CASE("conf: RELAYQ_<KEY> overrides the file, smarthost list replaced");
 	EXPECT_INT("conf_load", rc, 0);
 	EXPECT_STR("error", err, "");
-	EXPECT_INT("nhost", c.nhost, 2);
-	EXPECT_STR("host[0].name", c.host[0].name, "env1.example");
-	EXPECT_STR("host[0].port", c.host[0].port, "465");
-	EXPECT_INT("host[0].tls", c.host[0].tls, TLS_IMPLICIT);
-	EXPECT_STR("host[1].name", c.host[1].name, "::1");
-	EXPECT_STR("host[1].port", c.host[1].port, "25");
+	EXPECT_INT("nhost", c.route[0].nhost, 2);
+	EXPECT_STR("host[0].name", c.route[0].host[0].name, "env1.example");
+	EXPECT_STR("host[0].port", c.route[0].host[0].port, "465");
+	EXPECT_INT("host[0].tls", c.route[0].host[0].tls, TLS_IMPLICIT);
+	EXPECT_STR("host[1].name", c.route[0].host[1].name, "::1");
+	EXPECT_STR("host[1].port", c.route[0].host[1].port, "25");
 	EXPECT_INT("retry_min", c.retry_min, 300);
 	EXPECT_STR("domain", c.domain, "env.example");
 	END();
@@ -326,8 +329,8 @@ test_conf(void)
 	    sizeof(err));
 	CASE("conf: environment ignored when use_env is 0 (setgid front end)");
 	EXPECT_INT("conf_load", rc, 0);
-	EXPECT_INT("nhost", c.nhost, 1);
-	EXPECT_STR("host[0].name", c.host[0].name, "file.example");
+	EXPECT_INT("nhost", c.route[0].nhost, 1);
+	EXPECT_STR("host[0].name", c.route[0].host[0].name, "file.example");
 	EXPECT_INT("retry_min", c.retry_min, 120);
 	EXPECT(c.domain == NULL, "domain from the environment");
 	END();
@@ -393,7 +396,7 @@ test_conf(void)
 	    sizeof(err));
 	CASE("conf: tls off without auth_user accepted for every host");
 	EXPECT_INT("conf_load", rc, 0);
-	EXPECT_INT("host[0].tls", c.host[0].tls, TLS_OFF);
+	EXPECT_INT("host[0].tls", c.route[0].host[0].tls, TLS_OFF);
 	END();
 	conf_free(&c);
 }

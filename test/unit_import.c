@@ -32,6 +32,20 @@ conf_of(struct import *ic, const char *files)
 	return out;
 }
 
+/* `text' loads as relayq.conf and `sender' takes route `want' */
+static int
+loads_with_route(const char *text, const char *sender, const char *want)
+{
+	struct conf	 c;
+	char		 err[512];
+	int		 ok;
+
+	ok = conf_try(&c, text, 0, err, sizeof(err)) == 0 &&
+	    strcmp(route_for(&c, sender)->name, want) == 0;
+	conf_free(&c);
+	return ok;
+}
+
 static int
 has_note(const struct import *ic, const char *want)
 {
@@ -181,7 +195,8 @@ test_import_msmtp(void)
 	struct import	 ic;
 	char		 err[256] = "", *out;
 
-	CASE("import: msmtprc default account inherits, passwordeval wins");
+	CASE("import: msmtprc default account inherits, passwordeval wins; "
+	    "another account with from is a route for that sender");
 	import_init(&ic);
 	EXPECT_INT("parse", import_msmtp(&ic, ".msmtprc", S(msmtprc), NULL,
 	    err, sizeof(err)), 0);
@@ -194,11 +209,45 @@ test_import_msmtp(void)
 	    "tls_ca_file /etc/ssl/certs/ca-certificates.crt\n"
 	    "auth_user joe@work.example\n"
 	    "auth_password_file /etc/relayq.secret\n"
-	    "force_sender joe@work.example\n");
+	    "\n"
+	    "route gmail\n"
+	    "  sender joe@gmail.com\n"
+	    "  smarthost smtp.gmail.com:587\n"
+	    "  auth_user joe@gmail.com\n"
+	    "  auth_password_file /etc/relayq.secret-gmail\n");
 	EXPECT_TRUE("the parent's password is not used", ic.password == NULL,
 	    "got a password");
+	EXPECT_STR("the route's password", ic.route[0].password,
+	    "app \"pass\" word");
+	EXPECT_STR("from where", ic.route[0].pwsrc, ".msmtprc:13");
 	EXPECT_TRUE("passwordeval named", has_note(&ic, ".msmtprc:19: "
 	    "passwordeval not converted"), "missing note");
+	EXPECT_TRUE("force_sender left out, said why", has_note(&ic,
+	    ".msmtprc: from joe@work.example of the account used is not made "
+	    "force_sender"), "missing note");
+	free(out);
+	import_free(&ic);
+	END();
+
+	CASE("import: msmtprc: *@domain from is an @domain route, the "
+	    "written configuration loads");
+	import_init(&ic);
+	EXPECT_INT("parse", import_msmtp(&ic, "rc",
+	    S("account main\nhost a.example\nfrom me@a.example\n"
+	    "account Shop_2\nhost b.example\nport 465\ntls on\n"
+	    "tls_starttls off\nfrom *@shop.example\nuser s\n"
+	    "account odd\nhost c.example\nfrom x*y@c.example\n"
+	    "account default : main\n"), NULL, err, sizeof(err)), 0);
+	EXPECT_INT("routes", (long long)ic.nroute, 1);
+	EXPECT_STR("name", ic.route[0].name, "shop-2");
+	EXPECT_STR("sender", ic.route[0].sender, "@shop.example");
+	EXPECT_INT("tls", ic.route[0].tls, TLS_IMPLICIT);
+	EXPECT_TRUE("a from that is no address or *@domain is noted",
+	    has_note(&ic, "rc:13: account odd (from x*y@c.example) not "
+	    "converted to a route"), "missing note");
+	out = conf_of(&ic, "rc");
+	EXPECT_TRUE("relayq loads it, the route is chosen", out != NULL &&
+	    loads_with_route(out, "x@shop.example", "shop-2"), "%s", out);
 	free(out);
 	import_free(&ic);
 	END();
@@ -417,6 +466,72 @@ test_import_postfix(void)
 	END();
 }
 
+/* sender_dependent_relayhost_maps with sender-dependent SASL */
+static void
+test_import_postfix_routes(void)
+{
+	struct import		 ic;
+	struct import_map	 map = { "/etc/postfix/sender_relay",
+				    IMPORT_MAP_RELAYHOST, 7 };
+	char			 err[256] = "", *out;
+
+	CASE("import: Postfix sender_dependent_relayhost_maps become routes, "
+	    "with the sender's sasl_passwd entry, else the relay's");
+	import_init(&ic);
+	EXPECT_INT("main.cf", import_postfix(&ic, "main.cf", S(
+	    "relayhost = [smtp.example.net]:587\n"
+	    "smtp_sasl_auth_enable = yes\n"
+	    "smtp_sender_dependent_authentication = yes\n"
+	    "sender_dependent_relayhost_maps = hash:/etc/postfix/sender_relay\n"
+	    "smtp_tls_security_level = encrypt\n"), err, sizeof(err)), 0);
+	EXPECT_INT("sasl_passwd", import_postfix_sasl(&ic, "sasl_passwd", S(
+	    "[smtp.example.net]:587 main:mainpw\n"
+	    "@shop.example shopuser:shoppw\n"
+	    "[smtp.other.example]:587 other:otherpw\n"), err, sizeof(err)),
+	    0);
+	EXPECT_INT("finish", import_format_finish(&ic, err, sizeof(err)), 0);
+	EXPECT_INT("routes", import_postfix_routes(&ic, &map, S(
+	    "# sender-dependent\n"
+	    "@shop.example [smtp.provider.example]:465\n"
+	    "bob@b.example [smtp.other.example]:587\n"
+	    "root [x.example]\n"
+	    "@bad.example\n"), err, sizeof(err)), 0);
+	out = conf_of(&ic, "main.cf sasl_passwd");
+	EXPECT_STR("relayq.conf", out,
+	    "# relayq.conf(5) converted by `relayq import' from postfix: "
+	    "main.cf sasl_passwd\n"
+	    "smarthost smtp.example.net:587\n"
+	    "auth_user main\n"
+	    "auth_password_file /etc/relayq.secret\n"
+	    "\n"
+	    "route shop-example\n"
+	    "  sender @shop.example\n"
+	    "  smarthost smtp.provider.example:465\n"
+	    "  auth_user shopuser\n"
+	    "  auth_password_file /etc/relayq.secret-shop-example\n"
+	    "\n"
+	    "route bob-b-example\n"
+	    "  sender bob@b.example\n"
+	    "  smarthost smtp.other.example:587\n"
+	    "  auth_user other\n"
+	    "  auth_password_file /etc/relayq.secret-bob-b-example\n");
+	EXPECT_STR("the sender's password", ic.route[0].password, "shoppw");
+	EXPECT_STR("from", ic.route[0].pwsrc, "sasl_passwd:2");
+	EXPECT_STR("the relay's password", ic.route[1].password, "otherpw");
+	EXPECT_TRUE("a bare user is noted", has_note(&ic,
+	    "/etc/postfix/sender_relay:4: root not converted: a route is for "
+	    "an address or an @domain"), "missing note");
+	EXPECT_TRUE("a line without relay is noted", has_note(&ic,
+	    "/etc/postfix/sender_relay:5: @bad.example: relay \"\" not "
+	    "converted"), "missing note");
+	EXPECT_TRUE("relayq loads it, bob's route is chosen", out != NULL &&
+	    loads_with_route(out, "bob@b.example", "bob-b-example"), "%s",
+	    out);
+	free(out);
+	import_free(&ic);
+	END();
+}
+
 void
 test_import(void)
 {
@@ -425,4 +540,5 @@ test_import(void)
 	test_import_nullmailer();
 	test_import_dma();
 	test_import_postfix();
+	test_import_postfix_routes();
 }

@@ -78,9 +78,9 @@ test_reload(void)
 	CASE("reload: reloadable keys are taken");
 	EXPECT_INT("kept", (long long)kept, 0);
 	EXPECT_STR("notes", notes.keys, "");
-	EXPECT_STR("smarthost", n.host[0].name, "other.example.net");
-	EXPECT_INT("nhost", (long long)n.nhost, 1);
-	EXPECT_STR("auth_user", n.auth_user, "b@example.org");
+	EXPECT_STR("smarthost", n.route[0].host[0].name, "other.example.net");
+	EXPECT_INT("nhost", (long long)n.route[0].nhost, 1);
+	EXPECT_STR("auth_user", n.route[0].auth_user, "b@example.org");
 	EXPECT_INT("retry_min", (long long)n.retry_min, 300);
 	END();
 	conf_free(&r);
@@ -102,15 +102,15 @@ test_reload(void)
 	EXPECT_INT("kept", (long long)kept, 6);
 	EXPECT_STR("notes", notes.keys,
 	    "smarthost tls_ca_file tls_min_version spool log max_sessions");
-	EXPECT_STR("smarthost", n.host[0].name, "mail.example.net");
-	EXPECT_STR("port", n.host[0].port, "587");
-	EXPECT_INT("nhost", (long long)n.nhost, 2);
-	EXPECT_STR("tls_ca_file", n.tls_ca_file, "/etc/ssl/ca.pem");
-	EXPECT_INT("tls_min_version", n.tls_min_version, 2);
+	EXPECT_STR("smarthost", n.route[0].host[0].name, "mail.example.net");
+	EXPECT_STR("port", n.route[0].host[0].port, "587");
+	EXPECT_INT("nhost", (long long)n.route[0].nhost, 2);
+	EXPECT_STR("tls_ca_file", n.route[0].tls_ca_file, "/etc/ssl/ca.pem");
+	EXPECT_INT("tls_min_version", n.route[0].tls_min_version, 2);
 	EXPECT_STR("spool", n.spool, "/var/spool/relayq");
 	EXPECT(n.log == NULL, "log: \"%s\", want none", n.log);
 	EXPECT_INT("max_sessions", n.max_sessions, 2);
-	EXPECT_STR("auth_user (reloadable)", n.auth_user, "b@example.org");
+	EXPECT_STR("auth_user (reloadable)", n.route[0].auth_user, "b@example.org");
 	END();
 	/* the new values went to the running one, freed with it */
 	CASE("reload: values swapped, not copied");
@@ -128,9 +128,9 @@ test_reload(void)
 		abort();
 	kept = conf_keep_running(&n, &r, reload_note, &notes);
 	CHECK("reload: a smarthost on a known port is taken", kept == 0 &&
-	    n.nhost == 1 && strcmp(n.host[0].name, "backup.example.net") == 0,
-	    "kept %zu (%s), %zu host(s), first %s", kept, notes.keys, n.nhost,
-	    n.host[0].name);
+	    n.route[0].nhost == 1 && strcmp(n.route[0].host[0].name, "backup.example.net") == 0,
+	    "kept %zu (%s), %zu host(s), first %s", kept, notes.keys, n.route[0].nhost,
+	    n.route[0].host[0].name);
 	conf_free(&r);
 	conf_free(&n);
 

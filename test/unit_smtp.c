@@ -109,7 +109,7 @@ fx_init(struct fixture *f, enum tls_mode tls, int verified,
 	f->p.script = script;
 	f->p.verify = 1;
 	conf_init(&f->conf);
-	f->conf.helo_name = fx_helo;
+	f->conf.route[0].helo_name = fx_helo;
 	(void)strlcpy(f->host.name, "mx.test", sizeof(f->host.name));
 	(void)strlcpy(f->host.port, "587", sizeof(f->host.port));
 	f->host.tls = tls;
@@ -121,6 +121,7 @@ fx_init(struct fixture *f, enum tls_mode tls, int verified,
 	(void)strlcpy(f->c.peer, "mx.test[192.0.2.1]:587", sizeof(f->c.peer));
 	f->s.conn = &f->c;
 	f->s.conf = &f->conf;
+	f->s.route = &f->conf.route[0];
 	f->s.password = "pass";
 }
 
@@ -455,7 +456,7 @@ test_smtp_session(void)
 		    "235 2.7.0 ok\r\n", "250 2.1.0 ok\r\n", NULL };
 
 		fx_init(f, TLS_STARTTLS, 0, sc);
-		f->conf.auth_user = fx_user;
+		f->conf.route[0].auth_user = fx_user;
 		rc = smtp_open(&f->s, f->err, sizeof(f->err));
 		CASE("smtp: STARTTLS not offered -> -1, never plaintext");
 		EXPECT_INT("smtp_open", rc, -1);
@@ -473,7 +474,7 @@ test_smtp_session(void)
 		    "235 ok\r\n", NULL };
 
 		fx_init(f, TLS_STARTTLS, 0, sc);
-		f->conf.auth_user = fx_user;
+		f->conf.route[0].auth_user = fx_user;
 		rc = smtp_open(&f->s, f->err, sizeof(f->err));
 		CASE("smtp: bytes after the 220 to STARTTLS abort (injection)");
 		EXPECT_INT("smtp_open", rc, -1);
@@ -494,7 +495,7 @@ test_smtp_session(void)
 		    "235 2.7.0 Authentication successful\r\n", NULL };
 
 		fx_init(f, TLS_STARTTLS, 0, sc);
-		f->conf.auth_user = fx_user;
+		f->conf.route[0].auth_user = fx_user;
 		rc = smtp_open(&f->s, f->err, sizeof(f->err));
 		CASE("smtp: STARTTLS, EHLO again with caps forgotten, AUTH "
 		    "PLAIN exact base64");
@@ -517,7 +518,7 @@ test_smtp_session(void)
 		    "235 2.7.0 ok\r\n", NULL };
 
 		fx_init(f, TLS_IMPLICIT, 1, sc);
-		f->conf.auth_user = fx_user;
+		f->conf.route[0].auth_user = fx_user;
 		rc = smtp_open(&f->s, f->err, sizeof(f->err));
 		CASE("smtp: AUTH LOGIN exact base64 when PLAIN is not offered");
 		EXPECT_INT("smtp_open", rc, 0);
@@ -532,7 +533,7 @@ test_smtp_session(void)
 		    NULL };
 
 		fx_init(f, TLS_OFF, 0, sc);
-		f->conf.auth_user = fx_user;
+		f->conf.route[0].auth_user = fx_user;
 		rc = smtp_open(&f->s, f->err, sizeof(f->err));
 		CASE("smtp: AUTH never sent without verified TLS");
 		EXPECT_INT("smtp_open", rc, -1);
@@ -549,7 +550,7 @@ test_smtp_session(void)
 
 		fx_init(f, TLS_STARTTLS, 0, sc);
 		f->p.verify = 0;	/* handshake up, peer not verified */
-		f->conf.auth_user = fx_user;
+		f->conf.route[0].auth_user = fx_user;
 		rc = smtp_open(&f->s, f->err, sizeof(f->err));
 		CASE("smtp: AUTH not sent when the handshake did not verify");
 		EXPECT_INT("smtp_open", rc, -1);
@@ -564,7 +565,7 @@ test_smtp_session(void)
 		    "535 5.7.8 Authentication credentials invalid\r\n", NULL };
 
 		fx_init(f, TLS_IMPLICIT, 1, sc);
-		f->conf.auth_user = fx_user;
+		f->conf.route[0].auth_user = fx_user;
 		rc = smtp_open(&f->s, f->err, sizeof(f->err));
 		CASE("smtp: 535 defers, names the reply and the mechanism");
 		EXPECT_INT("smtp_open", rc, -1);
@@ -591,7 +592,7 @@ test_smtp_session(void)
 		(void)snprintf(want, sizeof(want), "EHLO client.test\r\n"
 		    "AUTH PLAIN %s\r\n", b64);
 		fx_init(f, TLS_IMPLICIT, 1, sc);
-		f->conf.auth_user = fx_user;
+		f->conf.route[0].auth_user = fx_user;
 		f->s.password = rep('p', 500);
 		rc = smtp_open(&f->s, f->err, sizeof(f->err));
 		CASE("smtp: AUTH PLAIN with a 500-octet password sent whole");
@@ -606,7 +607,7 @@ test_smtp_session(void)
 		    "250 mx.test\r\n", NULL };
 
 		fx_init(f, TLS_IMPLICIT, 1, sc);
-		f->conf.auth_user = fx_user;
+		f->conf.route[0].auth_user = fx_user;
 		rc = smtp_open(&f->s, f->err, sizeof(f->err));
 		CASE("smtp: no supported AUTH mechanism defers");
 		EXPECT_INT("smtp_open", rc, -1);

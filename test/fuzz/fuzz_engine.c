@@ -104,8 +104,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&c, 0, sizeof(c));
 	memset(&s, 0, sizeof(s));
 	conf_init(&conf);
-	conf.helo_name = helo;
-	conf.auth_user = (data[0] & 2) ? user : NULL;
+	conf.route[0].helo_name = helo;
+	conf.route[0].auth_user = (data[0] & 2) ? user : NULL;
 	memset(&host, 0, sizeof(host));
 	(void)strlcpy(host.name, "mx.test", sizeof(host.name));
 	(void)strlcpy(host.port, "587", sizeof(host.port));
@@ -121,6 +121,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	(void)strlcpy(c.peer, "mx.test[192.0.2.1]:587", sizeof(c.peer));
 	s.conn = &c;
 	s.conf = &conf;
+	s.route = &conf.route[0];
 	s.password = "pass";
 
 	if (smtp_open(&s, err, sizeof(err)) == -1) {

@@ -10,6 +10,8 @@
  *                 defaulthost, adminaddr, allmailfrom, helohost in turn
  *   dma, postfix  the main file, then the password map (auth.conf,
  *                 sasl_passwd); without one, the companion lookup only
+ *   postfix       then, after import_format_finish, the text of
+ *                 sender_dependent_relayhost_maps (import_postfix_routes)
  * then import_format_finish and import_write.
  *
  * Oracle: a refusal says why; what import_write produces is a
@@ -22,6 +24,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <bsd/string.h>
 
 #include "relayq.h"
 #include "import.h"
@@ -37,7 +41,10 @@ static const char *const accounts[] = { NULL, "default", "work", "gmail" };
 static const char *const keys[] = {
 	"smarthost ", "tls ", "tls_ca_file ", "auth_user ",
 	"auth_password_file ", "helo_name ", "domain ", "admin_address ",
-	"force_sender ", "force_from ", "aliases ", "sender_canonical "
+	"force_sender ", "force_from ", "aliases ", "sender_canonical ",
+	/* a route block (msmtp accounts), after an empty line */
+	"route ", "  sender ", "  smarthost ", "  tls ", "  tls_ca_file ",
+	"  auth_user ", "  auth_password_file "
 };
 
 /* one file's bytes in an exact-size buffer (a read past it is a report) */
@@ -54,6 +61,26 @@ fuzz_part(struct import *ic, enum import_from from, int n, const char *path,
 	memcpy(buf, p, len);
 	rc = import_format_parse(ic, from, path, n > 0, account, buf, len,
 	    err, errsz);
+	free(buf);
+	return rc;
+}
+
+/* Postfix's sender_dependent_relayhost_maps text, in an exact-size buffer */
+static int
+fuzz_routes(struct import *ic, const uint8_t *p, size_t len, char *err,
+    size_t errsz)
+{
+	struct import_map	 map;
+	char			*buf;
+	int			 rc;
+
+	if ((buf = malloc(len ? len : 1)) == NULL)
+		abort();
+	memcpy(buf, p, len);
+	memset(&map, 0, sizeof(map));
+	(void)strlcpy(map.path, "/etc/postfix/sender_relay", sizeof(map.path));
+	map.kind = IMPORT_MAP_RELAYHOST;
+	rc = import_postfix_routes(ic, &map, buf, len, err, errsz);
 	free(buf);
 	return rc;
 }
@@ -87,7 +114,7 @@ fuzz_check_conf(const char *out, size_t len)
 			if (((unsigned char)*c < 0x20 && *c != '\t') ||
 			    *c == 0x7f)
 				abort();
-		if (*l == '#')
+		if (*l == '#' || (nl == l && strncmp(nl + 1, "route ", 6) == 0))
 			continue;
 		for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 			if (strncmp(l, keys[i], strlen(keys[i])) == 0)
@@ -107,7 +134,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    "/etc/dma/auth.conf", "/etc/postfix/sasl_passwd" };
 	struct import		 ic;
 	enum import_from	 from;
-	const uint8_t		*p, *end = data + size, *sep;
+	const uint8_t		*p, *end = data + size, *sep, *relay = NULL;
+	size_t			 relaylen = 0;
 	const char		*account, *path;
 	char			 err[1200], cpath[1024], *out, *again, *saved;
 	char			 other[] = "another secret";
@@ -128,6 +156,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			    sizeof(nullmailer_files[0]))
 				break;
 			path = nullmailer_files[n];
+		} else if (n == 2 && from == IMPORT_POSTFIX) {
+			/* sender_dependent_relayhost_maps, after finish */
+			relay = p;
+			relaylen = (size_t)(sep - p);
+			break;
 		} else if (n > 1 || (n == 1 && maps[from][0] == '\0'))
 			break;
 		else
@@ -140,6 +173,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (rc == 0)
 		rc = import_format_finish(&ic, err, sizeof(err));
+	if (rc == 0 && relay != NULL)
+		rc = fuzz_routes(&ic, relay, relaylen, err, sizeof(err));
 	if (rc == -1) {
 		if (err[0] == '\0' || memchr(err, '\0', sizeof(err)) == NULL)
 			abort();
@@ -151,11 +186,23 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 	out = fuzz_write(&ic, &outlen);
 	fuzz_check_conf(out, outlen);
-	/* the secret stays out: another password, the same relayq.conf */
+	for (i = 0; i < ic.nroute; i++)
+		if (!route_name_ok(ic.route[i].name) ||
+		    strcmp(ic.route[i].name, "default") == 0)
+			abort();
+	/* the secrets stay out: other passwords, the same relayq.conf */
 	saved = ic.password;
 	ic.password = other;
+	for (i = 0; i < ic.nroute; i++)
+		if (ic.route[i].password != NULL &&
+		    ic.route[i].password[0] != '\0')
+			ic.route[i].password[0] ^= 1;
 	again = fuzz_write(&ic, &againlen);
 	ic.password = saved;
+	for (i = 0; i < ic.nroute; i++)
+		if (ic.route[i].password != NULL &&
+		    ic.route[i].password[0] != '\0')
+			ic.route[i].password[0] ^= 1;
 	if (againlen != outlen || memcmp(again, out, outlen) != 0)
 		abort();
 	free(again);
