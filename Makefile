@@ -69,6 +69,7 @@ RELAYQ_SRCS	 = src/relayq.c \
 		   src/import.c \
 		   src/listen.c \
 		   src/listen_addr.c \
+		   src/listen_auth.c \
 		   src/listen_sandbox.c \
 		   $(IMPORT_SRCS)
 # relayq import's parsers (pure; also linked into test/unit and fuzz_import)
@@ -132,6 +133,7 @@ UNIT_SRCS	 = test/unit.c \
 		   test/unit_smargs.c \
 		   test/unit_bs.c \
 		   test/unit_listen.c \
+		   test/unit_lauth.c \
 		   test/unit_drainq.c \
 		   test/unit_queueids.c \
 		   test/unit_sort.c \
@@ -205,12 +207,14 @@ FUZZ_TARGETS	+= submit
 FUZZ_TARGETS	+= cert
 FUZZ_TARGETS	+= canon
 FUZZ_TARGETS	+= listen
+FUZZ_TARGETS	+= lauth
 FUZZ_BINS	 = $(FUZZ_TARGETS:%=test/fuzz/fuzz_%)
 FUZZ_LIBSRCS	 = $(COMMON_SRCS) src/msg.c src/smtp.c src/auth.c \
 		   src/authcmd.c src/tls.c \
 		   src/smargs.c \
 		   src/bs.c \
 		   src/listen_addr.c \
+		   src/listen_auth.c \
 		   $(IMPORT_SRCS) \
 		   test/fuzz/fuzz_file.c
 FUZZ_LIBOBJS	 = $(addprefix build/fuzz/,$(FUZZ_LIBSRCS:.c=.o))

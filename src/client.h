@@ -134,6 +134,8 @@ int	 auth_step(struct auth *, const char *, size_t, char *, size_t,
 	    size_t *, char *, size_t);
 int	 auth_finished(const struct auth *, char *, size_t);
 void	 auth_done(struct auth *);
+int	 auth_pbkdf2_sha256(const unsigned char *, size_t,
+	    const unsigned char *, size_t, unsigned int, unsigned char *, size_t);
 int	 auth_nodump(char *, size_t);
 
 /* authcmd.c */

@@ -180,6 +180,7 @@ static const struct unit_group {
 	{ "smargs", test_smargs },
 	{ "bs", test_bs },
 	{ "listen", test_listen },
+	{ "lauth", test_lauth },
 	{ "drainq", test_drainq },
 	{ "queueids", test_queueids },
 	{ "sort", test_sort },
