@@ -39,12 +39,14 @@ COMMON_SRCS	 = src/util.c \
 		   src/canon.c \
 		   src/queue.c \
 		   src/queue_local.c \
-		   src/queue_ids.c
+		   src/queue_ids.c \
+		   src/listen_proto.c
 SENDMAIL_SRCS	 = src/sendmail.c \
 		   src/submission.c \
 		   src/smdrop.c \
 		   src/smargs.c \
 		   src/msg.c \
+		   src/sasl.c \
 		   src/bs.c
 RELAYQ_SRCS	 = src/relayq.c \
 		   src/drain.c src/drain_ctl.c src/idle.c \
@@ -70,6 +72,7 @@ RELAYQ_SRCS	 = src/relayq.c \
 		   src/listen.c \
 		   src/listen_addr.c \
 		   src/listen_auth.c \
+		   src/listen_session.c \
 		   src/listen_sandbox.c \
 		   $(IMPORT_SRCS)
 # relayq import's parsers (pure; also linked into test/unit and fuzz_import)
@@ -134,6 +137,8 @@ UNIT_SRCS	 = test/unit.c \
 		   test/unit_bs.c \
 		   test/unit_listen.c \
 		   test/unit_lauth.c \
+		   test/unit_lproto.c \
+		   test/unit_sasl.c \
 		   test/unit_drainq.c \
 		   test/unit_queueids.c \
 		   test/unit_sort.c \
@@ -208,11 +213,13 @@ FUZZ_TARGETS	+= cert
 FUZZ_TARGETS	+= canon
 FUZZ_TARGETS	+= listen
 FUZZ_TARGETS	+= lauth
+FUZZ_TARGETS	+= lproto
 FUZZ_BINS	 = $(FUZZ_TARGETS:%=test/fuzz/fuzz_%)
 FUZZ_LIBSRCS	 = $(COMMON_SRCS) src/msg.c src/smtp.c src/auth.c \
 		   src/authcmd.c src/tls.c \
 		   src/smargs.c \
 		   src/bs.c \
+		   src/sasl.c \
 		   src/listen_addr.c \
 		   src/listen_auth.c \
 		   $(IMPORT_SRCS) \

@@ -54,12 +54,14 @@
 
 #include "relayq.h"
 #include "msg.h"
+#include "lproto.h"
 
 #define BS_LINEMAX	2048	/* a command line (RFC 5321: 512) */
 #define BS_RCPTMAX	1000
 #define BS_ERRMAX	20	/* 4xx/5xx replies: then 421, the end */
 #define BS_JUNKMAX	100	/* NOOP, RSET, VRFY, HELP between messages */
 #define BS_HELOMAX	255
+#define BS_AUTHMAX	3	/* failed AUTHs: then 421, the end */
 /* the RCPTs of a -bs transaction always fit in one queue file */
 _Static_assert(BS_RCPTMAX <= SPOOL_RCPTMAX, "-bs takes more RCPTs than a "
     "queue file holds");
@@ -73,6 +75,9 @@ struct bs {
 	int		 timedout;	/* a read timed out: 421, the end */
 	time_t		 deadline;	/* of this DATA phase; 0: none */
 	int		 errors, junk;
+	int		 tls;		/* after STARTTLS */
+	char		*auth_user;	/* after a successful AUTH */
+	int		 authfail;
 	char		*helo;		/* as the client gave it, checked */
 	int		 esmtp;
 	enum body_decl	 body;		/* MAIL's BODY= */
@@ -266,6 +271,12 @@ bs_mail(struct bs *b, char *arg)
 
 	if (b->mail) {
 		bs_reply(b, "503 5.5.1 Error: nested MAIL command");
+		return;
+	}
+	/* Postfix's permit_mynetworks, permit_sasl_authenticated, reject */
+	if (b->io->ctl != -1 && !(b->io->flags & LPROTO_F_RELAY) &&
+	    b->auth_user == NULL) {
+		bs_reply(b, "530 5.7.0 Authentication required");
 		return;
 	}
 	if ((a = bs_path(arg, "FROM:", &params)) == NULL) {
@@ -600,6 +611,8 @@ bs_transaction(struct bs *b, struct bs_job *job)
 	job->client = b->io->client;
 	job->helo = b->helo;
 	job->esmtp = b->esmtp;
+	job->tls = b->tls;
+	job->auth_user = b->auth_user;
 	id[0] = '\0';
 	if (lseek(mfd, 0, SEEK_SET) == -1)
 		status = -2;
@@ -612,6 +625,7 @@ bs_transaction(struct bs *b, struct bs_job *job)
 	job->nrcpt = 0;
 	job->envid = NULL;
 	job->helo = NULL;
+	job->auth_user = NULL;
 	if (status == -2)
 		bs_reply(b, "451 4.3.0 Cannot queue the message: %s",
 		    strerror(errno));
@@ -632,6 +646,188 @@ bs_transaction(struct bs *b, struct bs_job *job)
 		    b->barelf);
 	(void)close(mfd);
 	bs_reset(b);
+	return 0;
+}
+
+/*
+ * AUTH and STARTTLS exist only under the listener's session helper
+ * (io->ctl, listen_proto.c), which holds the password hashes and the
+ * TLS key: this program holds neither.  AUTH is offered only over TLS,
+ * or before it to a loopback client (a password is never sent in the
+ * clear over a network); STARTTLS once.
+ */
+static int
+bs_auth_offered(const struct bs *b)
+{
+	return b->io->ctl != -1 && (b->io->flags & LPROTO_F_AUTH) &&
+	    (b->tls || (b->io->flags & LPROTO_F_PLAINAUTH));
+}
+
+static int
+bs_tls_offered(const struct bs *b)
+{
+	return b->io->ctl != -1 && (b->io->flags & LPROTO_F_TLS) && !b->tls;
+}
+
+/* A SASL response line into b->line: 0, or -1 when the client is gone
+ * (b->ioerr or the end of input) */
+static int
+bs_sasl_response(struct bs *b, const char *challenge)
+{
+	if (bs_reply(b, "334 %s", challenge) == -1)
+		return -1;
+	return bs_command(b) == 1 ? 0 : -1;
+}
+
+/*
+ * AUTH PLAIN [initial] and AUTH LOGIN [user] (RFC 4954, 4616): the
+ * helper checks the password.  0 while the session goes on, -1 when it
+ * ends (the client is gone, the third failure, the helper is gone).
+ */
+static int
+bs_auth(struct bs *b, char *arg, const char *host)
+{
+	char		 mech[16], init[BS_LINEMAX + 1], line[LPROTO_LINEMAX];
+	char		 user[SASL_USERMAX + 1], pass[SASL_PASSMAX + 1];
+	char		 why[128], safe[4 * 64 + 1];
+	struct lproto_msg m;
+	ssize_t		 pl = -1;
+	int		 rc = 0;
+
+	if (!bs_auth_offered(b)) {
+		bs_reply(b, "503 5.5.1 Error: authentication not enabled");
+		return 0;
+	}
+	if (b->auth_user != NULL || b->mail) {
+		bs_reply(b, "503 5.5.1 Error: %s", b->mail ? "MAIL transaction "
+		    "in progress" : "already authenticated");
+		return 0;
+	}
+	(void)strlcpy(mech, arg, sizeof(mech));
+	mech[strcspn(mech, " ")] = '\0';
+	(void)strlcpy(init, arg + strcspn(arg, " "), sizeof(init));
+	(void)memmove(init, init + strspn(init, " "), strlen(init +
+	    strspn(init, " ")) + 1);
+	explicit_bzero(b->line, sizeof(b->line));
+	if (strcasecmp(mech, "PLAIN") == 0) {
+		(void)strlcpy(mech, "PLAIN", sizeof(mech));
+		if (init[0] == '\0') {
+			if (bs_sasl_response(b, "") == -1)
+				goto gone;
+			(void)strlcpy(init, b->line, sizeof(init));
+		}
+		if (strcmp(init, "*") != 0)
+			pl = sasl_plain(strcmp(init, "=") == 0 ? "" : init, user,
+			    sizeof(user), pass, sizeof(pass));
+	} else if (strcasecmp(mech, "LOGIN") == 0) {
+		(void)strlcpy(mech, "LOGIN", sizeof(mech));
+		/* "Username:", "Password:" */
+		if (init[0] == '\0') {
+			if (bs_sasl_response(b, "VXNlcm5hbWU6") == -1)
+				goto gone;
+			(void)strlcpy(init, b->line, sizeof(init));
+		}
+		if (strcmp(init, "*") != 0 && sasl_login(init, 1, user,
+		    sizeof(user)) != -1) {
+			if (bs_sasl_response(b, "UGFzc3dvcmQ6") == -1)
+				goto gone;
+			(void)strlcpy(init, b->line, sizeof(init));
+			if (strcmp(init, "*") != 0)
+				pl = sasl_login(init, 0, pass, sizeof(pass));
+		}
+	} else {
+		bs_reply(b, "504 5.5.4 Unrecognized authentication type");
+		goto done;
+	}
+	if (strcmp(init, "*") == 0) {
+		bs_reply(b, "501 5.7.0 Authentication aborted");
+		goto done;
+	}
+	if (pl == -1) {
+		bs_reply(b, "501 5.5.2 Cannot decode the response");
+		goto done;
+	}
+	if (lproto_send(b->io->ctl, "A %s %s %s", mech, user, pass) == -1 ||
+	    lproto_getline(b->io->ctl, line, sizeof(line)) == -1 ||
+	    lproto_parse(line, strlen(line), &m, why, sizeof(why)) == -1 ||
+	    (m.type != LPROTO_YES && m.type != LPROTO_NO)) {
+		bs_reply(b, "454 4.7.0 Temporary authentication failure");
+		bs_log_end(b, "the session helper is gone");
+		rc = -1;
+		goto done;
+	}
+	util_sanitise(safe, sizeof(safe), user, strnlen(user, 64));
+	if (m.type == LPROTO_YES) {
+		if ((b->auth_user = strdup(user)) == NULL)
+			err(EX_OSERR, "-bs");
+		bs_reply(b, "235 2.7.0 Authentication successful");
+		goto done;
+	}
+	log_warnx("smtpd: client=%s: AUTH %s failed for user \"%s\": 535",
+	    b->io->client != NULL ? b->io->client : "(local)", mech, safe);
+	bs_reply(b, "535 5.7.8 Error: authentication failed");
+	if (++b->authfail >= BS_AUTHMAX) {
+		bs_reply(b, "421 4.7.0 %s Error: too many failed "
+		    "authentications", host);
+		bs_log_end(b, "too many failed authentications");
+		rc = -1;
+	}
+	goto done;
+ gone:
+	rc = -1;
+ done:
+	explicit_bzero(init, sizeof(init));
+	explicit_bzero(pass, sizeof(pass));
+	explicit_bzero(line, sizeof(line));
+	explicit_bzero(b->line, sizeof(b->line));
+	explicit_bzero(&m, sizeof(m));
+	return rc;
+}
+
+/*
+ * STARTTLS (RFC 3207).  The helper does the TLS; here the plaintext is
+ * dropped twice: what is buffered when the command is read (pipelined
+ * behind it: the command injection of CVE-2011-0411), and what the
+ * helper relayed before it stopped, still in the socket when it says
+ * TLS is up.  Then everything the client said before is forgotten: it
+ * must send EHLO again, and STARTTLS is no longer offered.  0 while the
+ * session goes on, -1 when it ends (the handshake failed: the helper
+ * logged why).
+ */
+static int
+bs_starttls(struct bs *b, const char *arg)
+{
+	char	 line[LPROTO_LINEMAX], junk[4096];
+
+	if (b->io->ctl == -1 || !(b->io->flags & LPROTO_F_TLS)) {
+		bs_reply(b, "502 5.5.1 Error: command not implemented");
+		return 0;
+	}
+	if (b->tls) {
+		bs_reply(b, "554 5.5.1 Error: TLS already active");
+		return 0;
+	}
+	if (arg[0] != '\0') {
+		bs_reply(b, "501 5.5.4 Syntax: STARTTLS");
+		return 0;
+	}
+	b->pos = b->len;
+	if (bs_reply(b, "220 2.0.0 Ready to start TLS") == -1 ||
+	    lproto_send(b->io->ctl, "T") == -1 ||
+	    lproto_getline(b->io->ctl, line, sizeof(line)) == -1 ||
+	    strcmp(line, "R") != 0)
+		return -1;
+	while (recv(b->io->in, junk, sizeof(junk), MSG_DONTWAIT) > 0)
+		;
+	if (lproto_send(b->io->ctl, "G") == -1)
+		return -1;
+	b->tls = 1;
+	bs_reset(b);
+	free(b->helo);
+	b->helo = NULL;
+	b->esmtp = 0;
+	free(b->auth_user);
+	b->auth_user = NULL;
 	return 0;
 }
 
@@ -696,10 +892,20 @@ bs_session(const struct bs_io *io, const char *host, long long max,
 			else
 				bs_reply(b, "250-%s\r\n250-PIPELINING\r\n"
 				    "250-SIZE %lld\r\n250-8BITMIME\r\n"
-				    "250-DSN\r\n250-SMTPUTF8\r\n"
-				    "250 ENHANCEDSTATUSCODES", host, max);
+				    "250-DSN\r\n250-SMTPUTF8\r\n%s%s"
+				    "250 ENHANCEDSTATUSCODES", host, max,
+				    bs_auth_offered(b) ? "250-AUTH PLAIN LOGIN"
+				    "\r\n" : "", bs_tls_offered(b) ?
+				    "250-STARTTLS\r\n" : "");
 		} else if (strcasecmp(b->line, "MAIL") == 0)
 			bs_mail(b, arg);
+		else if (strcasecmp(b->line, "AUTH") == 0) {
+			if (bs_auth(b, arg, host) == -1)
+				break;
+		} else if (strcasecmp(b->line, "STARTTLS") == 0) {
+			if (bs_starttls(b, arg) == -1)
+				break;
+		}
 		else if (strcasecmp(b->line, "RCPT") == 0)
 			bs_rcpt(b, arg);
 		else if (strcasecmp(b->line, "RSET") == 0) {
@@ -746,42 +952,57 @@ bs_session(const struct bs_io *io, const char *host, long long max,
 		end = BS_IOERR;
 	bs_reset(b);
 	free(b->helo);
+	free(b->auth_user);
 	free(b);
 	return end;
 }
 
 /*
  * The client's address when standard input is a TCP socket (the
- * listener, or inetd): "[192.0.2.1]", "[IPv6:2001:db8::1]" (RFC 5321
- * 4.1.3); an IPv4 client of an IPv6 socket as IPv4.  NULL otherwise.
+ * listener without AUTH or TLS, or inetd); NULL otherwise.
  */
 static const char *
 bs_peer(char *buf, size_t sz)
 {
 	struct sockaddr_storage	 ss;
-	struct sockaddr_in6	*s6 = (struct sockaddr_in6 *)&ss;
-	struct sockaddr_in	*s4 = (struct sockaddr_in *)&ss;
 	socklen_t		 len = sizeof(ss);
-	char			 a[INET6_ADDRSTRLEN];
 
 	if (getpeername(STDIN_FILENO, (struct sockaddr *)&ss, &len) == -1)
 		return NULL;
-	if (ss.ss_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
-		if (inet_ntop(AF_INET, &s6->sin6_addr.s6_addr[12], a,
-		    sizeof(a)) == NULL)
-			return NULL;
-		(void)snprintf(buf, sz, "[%s]", a);
-	} else if (ss.ss_family == AF_INET6) {
-		if (inet_ntop(AF_INET6, &s6->sin6_addr, a, sizeof(a)) == NULL)
-			return NULL;
-		(void)snprintf(buf, sz, "[IPv6:%s]", a);
-	} else if (ss.ss_family == AF_INET) {
-		if (inet_ntop(AF_INET, &s4->sin_addr, a, sizeof(a)) == NULL)
-			return NULL;
-		(void)snprintf(buf, sz, "[%s]", a);
-	} else
-		return NULL;
-	return buf;
+	return lproto_client((struct sockaddr *)&ss, buf, sz);
+}
+
+/*
+ * Run by the listener's session helper (listen_session.c): standard
+ * input and output are a socket to it, descriptor 3 its control
+ * channel, and its first message says who the client is and what it
+ * may do.  A local user who sets the variable and a descriptor 3 of its
+ * own gains nothing: it can send mail with sendmail anyway, and the
+ * passwords are checked by whoever holds descriptor 3.
+ */
+static void
+bs_helped(struct bs_io *io, char *client, size_t sz, time_t timeout)
+{
+	struct timeval		 tv = { timeout, 0 };
+	struct lproto_msg	 m;
+	char			 line[LPROTO_LINEMAX], why[128];
+
+	(void)unsetenv(LPROTO_ENV);
+	if (fcntl(LPROTO_FD, F_SETFD, FD_CLOEXEC) == -1 ||
+	    setsockopt(LPROTO_FD, SOL_SOCKET, SO_RCVTIMEO, &tv,
+	    sizeof(tv)) == -1)
+		err(EX_OSERR, "-bs: control channel (descriptor %d)",
+		    LPROTO_FD);
+	if (lproto_getline(LPROTO_FD, line, sizeof(line)) == -1)
+		err(EX_PROTOCOL, "-bs: control channel");
+	if (lproto_parse(line, strlen(line), &m, why, sizeof(why)) == -1 ||
+	    m.type != LPROTO_START)
+		errx(EX_PROTOCOL, "-bs: control channel: %s", m.type ==
+		    LPROTO_START ? why : "no start message");
+	(void)strlcpy(client, m.client, sz);
+	io->client = client;
+	io->flags = m.flags;
+	io->ctl = LPROTO_FD;
 }
 
 /*
@@ -796,11 +1017,15 @@ void
 bs_serve(const struct conf *c, const char *host, struct bs_job *job)
 {
 	static char	 client[INET6_ADDRSTRLEN + 8];
-	struct bs_io	 io = { STDIN_FILENO, stdout, bs_fork, NULL, NULL, 0 };
+	struct bs_io	 io = { STDIN_FILENO, stdout, bs_fork, NULL, NULL, 0,
+			    -1, 0 };
 	struct timeval	 tv = { 0, 0 };
 	int		 end;
 
-	if ((io.client = bs_peer(client, sizeof(client))) != NULL) {
+	if (getenv(LPROTO_ENV) != NULL)
+		bs_helped(&io, client, sizeof(client), c->listen_timeout);
+	if (io.client != NULL ||
+	    (io.client = bs_peer(client, sizeof(client))) != NULL) {
 		tv.tv_sec = c->listen_timeout;
 		if (setsockopt(STDIN_FILENO, SOL_SOCKET, SO_RCVTIMEO, &tv,
 		    sizeof(tv)) == -1 || (setsockopt(STDOUT_FILENO,

@@ -90,6 +90,7 @@ static const struct conf_key conf_keys[] = {
 	{ "listen_max_per_client", CT_COUNT,	O(listen_max_per_client), 0 },
 	{ "listen_timeout",	CT_DURATION,	O(listen_timeout), 0 },
 	{ "listen_data_timeout", CT_DURATION,	O(listen_data_timeout), 0 },
+	{ "listen_auth_file",	CT_PATH,	O(listen_auth_file), 0 },
 };
 #undef O
 

@@ -52,6 +52,15 @@ int	 lauth_make(const char *, const char *, size_t, unsigned int, char *,
 	    size_t, char *, size_t);
 int	 lauth_passwd_main(struct conf *, int, char *[]);
 
+/* listen_session.c: the session helper, when AUTH or STARTTLS is on */
+struct listen_helper {
+	const char		*sendmail;
+	const struct lauth	*auth;		/* NULL: no AUTH */
+	time_t			 timeout;	/* listen_timeout */
+};
+void	 listen_session(const struct listen_helper *, int,
+	    const struct sockaddr *, unsigned int) __attribute__((noreturn));
+
 /* listen_sandbox.c */
 int	 listen_sandbox(const struct conf *, const char *, char *, size_t);
 

@@ -99,6 +99,7 @@ struct conf {
 	long long		 listen_max_per_client;
 	time_t			 listen_timeout;	/* per command */
 	time_t			 listen_data_timeout;	/* per DATA */
+	char			*listen_auth_file;	/* listen_auth.c */
 };
 
 /* Per-recipient outcome, shared by the spool state file and the client. */

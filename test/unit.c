@@ -181,6 +181,8 @@ static const struct unit_group {
 	{ "bs", test_bs },
 	{ "listen", test_listen },
 	{ "lauth", test_lauth },
+	{ "lproto", test_lproto },
+	{ "sasl", test_sasl },
 	{ "drainq", test_drainq },
 	{ "queueids", test_queueids },
 	{ "sort", test_sort },

@@ -201,7 +201,7 @@ fuzz_free_fd(void)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct bs_io	 io = { -1, NULL, fuzz_queue, NULL, NULL, 0 };
+	struct bs_io	 io = { -1, NULL, fuzz_queue, NULL, NULL, 0, -1, 0 };
 	struct bs_job	 job = { .idfd = -1 };
 	char		*out = NULL;
 	size_t		 outlen = 0;
