@@ -73,6 +73,7 @@ RELAYQ_SRCS	 = src/relayq.c \
 		   src/listen_addr.c \
 		   src/listen_auth.c \
 		   src/listen_session.c \
+		   src/listen_tls.c \
 		   src/listen_sandbox.c \
 		   $(IMPORT_SRCS)
 # relayq import's parsers (pure; also linked into test/unit and fuzz_import)

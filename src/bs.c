@@ -785,8 +785,8 @@ bs_auth(struct bs *b, char *arg, const char *host)
 }
 
 /*
- * STARTTLS (RFC 3207).  The helper does the TLS; here the plaintext is
- * dropped twice: what is buffered when the command is read (pipelined
+ * STARTTLS (RFC 3207).  The helper answers 220 and does the TLS; here
+ * the plaintext is dropped twice: what is buffered when the command is read (pipelined
  * behind it: the command injection of CVE-2011-0411), and what the
  * helper relayed before it stopped, still in the socket when it says
  * TLS is up.  Then everything the client said before is forgotten: it
@@ -811,9 +811,12 @@ bs_starttls(struct bs *b, const char *arg)
 		bs_reply(b, "501 5.5.4 Syntax: STARTTLS");
 		return 0;
 	}
+	/* the helper writes the 220 itself, once it reads no more
+	 * plaintext from the client: were it ours, the client could
+	 * answer it with its TLS hello before the helper had our T, and
+	 * the helper would relay that hello here as plaintext */
 	b->pos = b->len;
-	if (bs_reply(b, "220 2.0.0 Ready to start TLS") == -1 ||
-	    lproto_send(b->io->ctl, "T") == -1 ||
+	if (lproto_send(b->io->ctl, "T") == -1 ||
 	    lproto_getline(b->io->ctl, line, sizeof(line)) == -1 ||
 	    strcmp(line, "R") != 0)
 		return -1;

@@ -10,6 +10,8 @@
  */
 struct conn;
 struct mbedtls_x509_crt;
+struct mbedtls_pk_context;
+struct mbedtls_ctr_drbg_context;
 struct conn_ops {
 	ssize_t	(*read)(struct conn *, void *, size_t);
 	ssize_t	(*write)(struct conn *, const void *, size_t);
@@ -166,6 +168,9 @@ int	 tls_spki_pin(const struct mbedtls_x509_crt *, unsigned char [32],
 	    char *, size_t);
 void	 tls_cert_names(const struct mbedtls_x509_crt *, char *, size_t);
 int	 tls_name_match(const unsigned char *, size_t, const char *);
+int	 tls_load_pair(const char *, const char *, const char *,
+	    struct mbedtls_x509_crt *, struct mbedtls_pk_context *,
+	    struct mbedtls_ctr_drbg_context *, char *, size_t);
 int	 tls_init(const struct conf *, char *, size_t);
 int	 tls_check_version(const struct conf *, char *, size_t);
 void	 tls_reseed(void);

@@ -225,10 +225,11 @@ listen_find_sendmail(struct listen *l, char *err, size_t errsz)
 }
 
 /*
- * AUTH: the users of listen_auth_file, read now, as root, so that the
- * file may be readable by root alone; the sessions then need a helper
- * (listen_session.c).  A password is never sent in the clear over a
- * network: AUTH on a socket that is not loopback needs TLS.
+ * AUTH and STARTTLS: the users of listen_auth_file and the TLS key,
+ * read now, as root, so that the files may be readable by root alone;
+ * the sessions then need a helper (listen_session.c).  A password is
+ * never sent in the clear over a network: AUTH on a socket that is not
+ * loopback needs TLS.
  */
 static int
 listen_helped(struct listen *l, char *err, size_t errsz)
@@ -240,9 +241,14 @@ listen_helped(struct listen *l, char *err, size_t errsz)
 
 	l->helper.sendmail = l->sendmail;
 	l->helper.timeout = l->conf->listen_timeout;
+	if ((l->conf->listen_tls_cert != NULL ||
+	    l->conf->listen_tls_key != NULL) &&
+	    (l->helper.tls = ltls_new(l->conf, err, errsz)) == NULL)
+		return -1;
+	l->helped = l->helper.tls != NULL;
 	if (l->conf->listen_auth_file == NULL)
 		return 0;
-	for (i = 0; i < l->nfd; i++) {
+	for (i = 0; l->helper.tls == NULL && i < l->nfd; i++) {
 		len = sizeof(ss);
 		if (getsockname(l->fd[i], (struct sockaddr *)&ss, &len) == -1)
 			continue;
@@ -367,6 +373,7 @@ listen_accept(struct listen *l, int lfd)
 		if (!l->helped)
 			listen_exec(l, fd);
 		flags = (l->helper.auth != NULL ? LPROTO_F_AUTH : 0) |
+		    (l->helper.tls != NULL ? LPROTO_F_TLS : 0) |
 		    (relay ? LPROTO_F_RELAY : 0) |
 		    (loopback ? LPROTO_F_PLAINAUTH : 0);
 		listen_session(&l->helper, fd, (struct sockaddr *)&ss, flags);
@@ -441,6 +448,8 @@ listen_main(const struct conf *conf)
 	    util_drop_root(err, sizeof(err)) == -1) {
 		warnx("%s", err);
 		log_warnx("smtpd: %s", err);
+		lauth_free(&l.auth);
+		ltls_free(l.helper.tls);
 		return r == -1 && errno == EACCES ? EX_NOPERM : EX_CONFIG;
 	}
 	/*
@@ -510,5 +519,6 @@ listen_main(const struct conf *conf)
 		(void)close(l.fd[i]);
 	free(l.child);
 	lauth_free(&l.auth);
+	ltls_free(l.helper.tls);
 	return rc;
 }

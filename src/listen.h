@@ -2,7 +2,9 @@
  * The SMTP listener, `relayq smtpd': listen.c accepts and checks each
  * client, listen_addr.c parses the addresses of `listen' and
  * `listen_allow' (pure, unit-tested, fuzzed), listen_sandbox.c confines
- * it and the sessions, listen_auth.c holds the users of listen_auth_file.
+ * it and the sessions, listen_auth.c holds the users of listen_auth_file,
+ * listen_session.c stands between a client and its session when AUTH or
+ * STARTTLS is on, listen_tls.c does the TLS.
  * The SMTP session itself is sendmail's -bs (bs.c).
  */
 #ifndef LISTEN_H
@@ -52,10 +54,21 @@ int	 lauth_make(const char *, const char *, size_t, unsigned int, char *,
 	    size_t, char *, size_t);
 int	 lauth_passwd_main(struct conf *, int, char *[]);
 
+/* listen_tls.c: STARTTLS, the server side */
+struct ltls;
+struct ltls	*ltls_new(const struct conf *, char *, size_t);
+void	 ltls_free(struct ltls *);
+int	 ltls_handshake(struct ltls *, int, char *, size_t);
+ssize_t	 ltls_read(struct ltls *, void *, size_t);
+size_t	 ltls_pending(struct ltls *);
+int	 ltls_write(struct ltls *, const void *, size_t);
+void	 ltls_close(struct ltls *);
+
 /* listen_session.c: the session helper, when AUTH or STARTTLS is on */
 struct listen_helper {
 	const char		*sendmail;
 	const struct lauth	*auth;		/* NULL: no AUTH */
+	struct ltls		*tls;		/* NULL: no STARTTLS */
 	time_t			 timeout;	/* listen_timeout */
 };
 void	 listen_session(const struct listen_helper *, int,

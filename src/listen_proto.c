@@ -10,8 +10,8 @@
  *				R		TLS is up: drop the plaintext
  *	sendmail -> helper	A MECH USER PASSWORD
  *						check this password
- *				T		the 220 to STARTTLS is out:
- *						start TLS
+ *				T		STARTTLS: answer 220, start
+ *						TLS
  *				G		the plaintext is gone: relay
  *
  * FLAGS is "-" or letters: a (AUTH possible: listen_auth_file), t

@@ -42,6 +42,8 @@
 #include "listen.h"
 #include "lproto.h"
 
+#define LSESS_READY	"220 2.0.0 Ready to start TLS\r\n"
+
 struct lsess {
 	const struct listen_helper *h;
 	int		 cfd;		/* the client */
@@ -50,6 +52,7 @@ struct lsess {
 	pid_t		 pid;
 	char		 client[64];	/* "[192.0.2.1]" */
 	int		 ceof;		/* the client said no more */
+	int		 tls;		/* relaying through TLS */
 	char		 c2s[16384];	/* from the client, not yet to sendmail */
 	size_t		 c2soff, c2slen;
 };
@@ -91,8 +94,55 @@ lsess_spawn(struct lsess *s)
 	return pid;
 }
 
-/* A request on the control channel: 0, or -1 when sendmail is gone or
- * says what it must not */
+/* To the client, through TLS once it is up: 0, or -1 */
+static int
+lsess_write(struct lsess *s, const void *buf, size_t len)
+{
+	if (s->tls)
+		return ltls_write(s->h->tls, buf, len);
+	return util_writeall(s->cfd, buf, len);
+}
+
+/*
+ * STARTTLS: sendmail said T.  From now on nothing is read from the
+ * client in plaintext; the plaintext it sent that sendmail has not seen
+ * is dropped here (what is in the buffer) and by sendmail (what is in
+ * its socket) once we say R; only after its G do decrypted bytes flow.
+ * The 220 is ours, written after sendmail's earlier replies: had
+ * sendmail written it, the client could answer it with its TLS hello
+ * before its T reached us, and that hello would be relayed to sendmail.
+ * 0, or -1: the session ends (the handshake failed: logged with the
+ * client's address).
+ */
+static int
+lsess_starttls(struct lsess *s)
+{
+	char	 buf[4096], what[160];
+	ssize_t	 n;
+
+	s->c2slen = 0;
+	/* sendmail's replies before the T: in the socket now */
+	while ((n = recv(s->io, buf, sizeof(buf), MSG_DONTWAIT)) > 0)
+		if (util_writeall(s->cfd, buf, (size_t)n) == -1)
+			return -1;
+	if (util_writeall(s->cfd, LSESS_READY, sizeof(LSESS_READY) - 1) == -1)
+		return -1;
+	if (ltls_handshake(s->h->tls, s->cfd, what, sizeof(what)) == -1) {
+		log_warnx("smtpd: client=%s: TLS handshake failed: %s",
+		    s->client, what);
+		return -1;
+	}
+	if (lproto_send(s->ctl, "%c", LPROTO_READY) == -1 ||
+	    lproto_getline(s->ctl, buf, sizeof(buf)) == -1 ||
+	    strcmp(buf, "G") != 0)
+		return -1;
+	s->tls = 1;
+	log_info("smtpd: client=%s: STARTTLS: %s", s->client, what);
+	return 0;
+}
+
+/* A request on the control channel: 0, -1 when sendmail is gone or
+ * says what it must not, -2 when the session must end */
 static int
 lsess_control(struct lsess *s)
 {
@@ -110,7 +160,9 @@ lsess_control(struct lsess *s)
 	if (m.type == LPROTO_AUTH && s->h->auth != NULL) {
 		ok = lauth_check(s->h->auth, m.user, m.pass, m.passlen);
 		rc = lproto_send(s->ctl, "%c", ok ? LPROTO_YES : LPROTO_NO);
-	} else
+	} else if (m.type == LPROTO_STARTTLS && s->h->tls != NULL && !s->tls)
+		rc = lsess_starttls(s) == -1 ? -2 : 0;
+	else
 		log_warnx("smtpd: client=%s: from sendmail: unexpected "
 		    "control message '%c'", s->client, m.type);
  done:
@@ -131,7 +183,7 @@ lsess_to_client(struct lsess *s)
 		return errno == EAGAIN || errno == EINTR ? 0 : 1;
 	if (n == 0)
 		return 1;
-	return util_writeall(s->cfd, buf, (size_t)n) == -1 ? -1 : 0;
+	return lsess_write(s, buf, (size_t)n) == -1 ? -1 : 0;
 }
 
 /* The client's bytes into the buffer: 0, or -1 on a read error */
@@ -140,7 +192,12 @@ lsess_from_client(struct lsess *s)
 {
 	ssize_t	 n;
 
-	if ((n = read(s->cfd, s->c2s, sizeof(s->c2s))) == -1)
+	if (s->tls) {
+		if ((n = ltls_read(s->h->tls, s->c2s, sizeof(s->c2s))) == -2)
+			return 0;
+		if (n == -1)
+			return -1;
+	} else if ((n = read(s->cfd, s->c2s, sizeof(s->c2s))) == -1)
 		return errno == EAGAIN || errno == EINTR ? 0 : -1;
 	if (n == 0) {
 		s->ceof = 1;
@@ -180,7 +237,7 @@ listen_session(const struct listen_helper *h, int fd,
 	struct timeval	 tv = { h->timeout, 0 };
 	sigset_t	 none;
 	char		 fl[8];
-	int		 status;
+	int		 r, status;
 
 	memset(&s, 0, sizeof(s));
 	s.h = h;
@@ -191,6 +248,7 @@ listen_session(const struct listen_helper *h, int fd,
 	if (lproto_client(sa, s.client, sizeof(s.client)) == NULL)
 		(void)strlcpy(s.client, "[unknown]", sizeof(s.client));
 	if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == -1 ||
+	    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == -1 ||
 	    (s.pid = lsess_spawn(&s)) == -1 ||
 	    setsockopt(s.ctl, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == -1) {
 		log_warn("smtpd: client=%s: starting the session", s.client);
@@ -207,7 +265,9 @@ listen_session(const struct listen_helper *h, int fd,
 		pfd[1].events = POLLIN | (s.c2slen > 0 ? POLLOUT : 0);
 		pfd[2].fd = s.ctl;
 		pfd[2].events = POLLIN;
-		if (poll(pfd, 3, -1) == -1) {
+		/* bytes mbedTLS decrypted already: no need to wait */
+		if (poll(pfd, 3, pfd[0].fd != -1 && s.tls &&
+		    ltls_pending(h->tls) > 0 ? 0 : -1) == -1) {
 			if (errno == EINTR)
 				continue;
 			break;
@@ -217,18 +277,23 @@ listen_session(const struct listen_helper *h, int fd,
 		    lsess_to_client(&s) != 0)
 			break;
 		if ((pfd[2].revents & (POLLIN | POLLHUP)) &&
-		    lsess_control(&s) == -1) {
+		    (r = lsess_control(&s)) != 0) {
+			if (r == -2)
+				break;
 			/* sendmail exits: its last replies still go out */
 			(void)close(s.ctl);
 			s.ctl = -1;
 		}
 		if ((pfd[1].revents & POLLOUT) && lsess_to_sendmail(&s) == -1)
 			break;
-		if ((pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) &&
+		if (pfd[0].fd != -1 && ((pfd[0].revents & (POLLIN | POLLHUP |
+		    POLLERR)) || (s.tls && ltls_pending(h->tls) > 0)) &&
 		    lsess_from_client(&s) == -1)
 			break;
 	}
  done:
+	if (s.tls)
+		ltls_close(h->tls);
 	(void)close(s.io);
 	if (s.ctl != -1)
 		(void)close(s.ctl);

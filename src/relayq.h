@@ -100,6 +100,8 @@ struct conf {
 	time_t			 listen_timeout;	/* per command */
 	time_t			 listen_data_timeout;	/* per DATA */
 	char			*listen_auth_file;	/* listen_auth.c */
+	char			*listen_tls_cert;	/* listen_tls.c */
+	char			*listen_tls_key;
 };
 
 /* Per-recipient outcome, shared by the spool state file and the client. */

@@ -106,8 +106,9 @@ test_listen_auth_required() {
 		return
 	fi
 	new_env lauthreq
-	lauth_file app 's3cret pass' && start_smtpd &&
-	    write_conf "listen 127.0.0.1:2525" "listen_auth_file $T/users" &&
+	lauth_file app 's3cret pass' && ltls_files && start_smtpd &&
+	    write_conf "listen 127.0.0.1:2525" "listen_auth_file $T/users" \
+	    "listen_tls_cert $T/cert.pem" "listen_tls_key $T/key.pem" &&
 	    start_daemon && stop_daemon ||
 	    { not_ok "listen auth required: set-up" "see $T"; return; }
 	unshare --net sh -c 'ip link set lo up &&
@@ -122,8 +123,17 @@ test_listen_auth_required() {
 	    grep -q '^220 ' "$T/far.out"
 	check "listen auth required: ... MAIL before AUTH gets 530 5.7.0" \
 	    grep -q '^530 5.7.0 Authentication required' "$T/far.out"
-	check "listen auth required: ... AUTH is not offered to it in plaintext" \
-	    sh -c "! grep -q '^250-AUTH' '$T/far.out' && grep -q '^503 5.5.1 Error: authentication not enabled' '$T/far.out'"
+	check "listen auth required: ... AUTH is not offered to it before STARTTLS" \
+	    sh -c "! grep -q '^250-AUTH' '$T/far.out' && grep -q '^250-STARTTLS' '$T/far.out' &&
+	    grep -q '^503 5.5.1 Error: authentication not enabled' '$T/far.out'"
+	nsenter --net=/proc/$(cat "$T/listen.pid")/ns/net "${AS_USER[@]}" \
+	    /usr/bin/python3 "$WORK/starttls.py" 2525 app 's3cret pass' 192.0.2.10 \
+	    "$CERTS/ca.pem" > "$T/fartls.out" 2>&1
+	check "listen auth required: ... STARTTLS offered to it, then AUTH, then it sends" \
+	    sh -c "grep '^before:' '$T/fartls.out' | grep -q STARTTLS &&
+	    grep '^after:' '$T/fartls.out' | grep -q 'AUTH PLAIN LOGIN' && grep -qx sent '$T/fartls.out'"
+	check "listen auth required: ... its message logged with its address and user" \
+	    log_has 'nrcpt=1 client=\[192.0.2.10\] auth=app$'
 	$ns 'EHLO x\r\nMAIL FROM:<a@example.org>\r\nQUIT\r\n' > "$T/lo.out"
 	check "listen auth required: loopback may send without AUTH" \
 	    grep -q '^250 2.1.0 Ok' "$T/lo.out"
@@ -131,6 +141,144 @@ test_listen_auth_required() {
 	stop_pid "$T/smtpd.pid"
 }
 
+# ltls_files: the test certificate and key for the listener, the key
+# readable by the listener's user alone
+ltls_files() {
+	cp "$CERTS/server.pem" "$T/cert.pem" && cp "$CERTS/server.key" "$T/key.pem" &&
+	    chmod 600 "$T/key.pem" && chown $RUNUID:$RUNGID "$T/cert.pem" "$T/key.pem"
+}
+
+# starttls.py PORT USER PASSWORD [SRC]: smtplib over STARTTLS, verifying
+# the certificate against the test CA; the EHLO lists before and after
+cat > "$WORK/starttls.py" <<'PY'
+import smtplib, ssl, sys
+port, user, pw = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+src = (sys.argv[4], 0) if len(sys.argv) > 4 else None
+ctx = ssl.create_default_context(cafile=sys.argv[5] if len(sys.argv) > 5 else None)
+s = smtplib.SMTP("localhost", port, local_hostname="app.example.org", source_address=src)
+print("before:", s.ehlo()[1].decode().replace("\n", " "))
+s.starttls(context=ctx)
+print("after:", s.ehlo()[1].decode().replace("\n", " "))
+print("tls:", s.sock.version())
+s.login(user, pw)
+s.sendmail("app@example.org", ["user@example.net"], b"Subject: via smtplib over TLS\r\n\r\nhello\r\n")
+s.quit()
+print("sent")
+PY
+
+# inject.py PORT: the STARTTLS command injection (CVE-2011-0411):
+# commands pipelined behind STARTTLS in plaintext must not run inside TLS
+cat > "$WORK/inject.py" <<'PY'
+import socket, ssl, sys
+port = int(sys.argv[1])
+c = socket.create_connection(("127.0.0.1", port), timeout=10)
+f = c.makefile("rb")
+def reply(f):
+    out = []
+    while True:
+        l = f.readline().decode()
+        out.append(l.strip())
+        if len(l) < 4 or l[3] != "-":
+            return out
+print(reply(f))
+c.sendall(b"EHLO x\r\n"); print(reply(f))
+c.sendall(b"STARTTLS\r\nRSET\r\nMAIL FROM:<evil@example.org>\r\n")
+print(reply(f))
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+t = ctx.wrap_socket(c, server_hostname="localhost")
+g = t.makefile("rb")
+t.sendall(b"EHLO y\r\n"); print("tls-ehlo", reply(g))
+t.sendall(b"MAIL FROM:<good@example.org>\r\n"); print("tls-mail", reply(g))
+t.sendall(b"QUIT\r\n"); print("tls-quit", reply(g))
+PY
+
+# nohello.py PORT: STARTTLS, then plaintext instead of a TLS hello
+cat > "$WORK/nohello.py" <<'PY'
+import socket, sys
+c = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+f = c.makefile("rb")
+f.readline()
+c.sendall(b"EHLO x\r\n")
+while f.readline()[3:4] == b"-":
+    pass
+c.sendall(b"STARTTLS\r\n")
+print(f.readline().decode().strip())
+c.sendall(b"this is no TLS hello\r\n\r\n")
+print("end:", f.read())
+PY
+
+test_listen_starttls() {
+	new_env ltls
+	LPORT=$(free_port)
+	lauth_file app 's3cret pass' && ltls_files && start_smtpd &&
+	    write_conf "listen 127.0.0.1:$LPORT" "listen_auth_file $T/users" \
+	    "listen_tls_cert $T/cert.pem" "listen_tls_key $T/key.pem" &&
+	    start_listener || { not_ok "listen STARTTLS: set-up" "see $T"; return; }
+	swaks_to "$LPORT" --tls --auth PLAIN --auth-user app \
+	    --auth-password 's3cret pass' > "$T/swaks.out" 2>&1
+	check "listen STARTTLS: swaks --tls with AUTH: queued" \
+	    sh -c "grep -q 'TLS started' '$T/swaks.out' && grep -q '<~  250 2.0.0 Ok: queued as' '$T/swaks.out'"
+	local f
+	f=$(ls "$T/spool/drop"/* 2>/dev/null | head -1)
+	check "listen STARTTLS: Received says ESMTPSA" \
+	    grep -q $'^\tby .* (relayq) with ESMTPSA id ' "$f"
+	check "listen STARTTLS: the helper logs the TLS version and cipher" \
+	    log_has 'smtpd: client=\[127.0.0.1\]: STARTTLS: TLSv1\.[23] '
+	as_user /usr/bin/python3 "$WORK/starttls.py" "$LPORT" app 's3cret pass' "" "$CERTS/ca.pem" > "$T/py.out" 2>&1
+	check "listen STARTTLS: smtplib, certificate verified, login, sent" \
+	    grep -qx sent "$T/py.out"
+	check "listen STARTTLS: after TLS, EHLO offers no STARTTLS" \
+	    sh -c "grep '^before:' '$T/py.out' | grep -q STARTTLS && ! grep '^after:' '$T/py.out' | grep -q STARTTLS"
+	printf 'Subject: via curl\r\n\r\nhello\r\n' > "$T/curl.msg"
+	curl -sS --ssl-reqd --cacert "$CERTS/ca.pem" "smtp://localhost:$LPORT" \
+	    --user 'app:s3cret pass' --mail-from app@example.org \
+	    --mail-rcpt curl@example.net --upload-file "$T/curl.msg" > "$T/curl.out" 2>&1
+	check "listen STARTTLS: curl --ssl-reqd with AUTH: exit 0" test $? -eq 0
+	check "listen STARTTLS: three messages queued" test "$(drop_count)" -eq 3
+	start_daemon
+	check "listen STARTTLS: they arrive at the smarthost" wait_for 15 sh -c "[ \$(ls '$T/mail' | grep -c '\.msg\$') -ge 3 ]"
+	check "listen STARTTLS: curl's among them" wait_for 5 sh -c "grep -q 'Subject: via curl' '$T/mail'/*.msg"
+	stop_daemon
+	as_user /usr/bin/python3 "$WORK/inject.py" "$LPORT" > "$T/inject.out" 2>&1
+	check "listen STARTTLS: commands pipelined behind STARTTLS are not run (CVE-2011-0411)" \
+	    sh -c "grep -q \"tls-ehlo \['250-\" '$T/inject.out' &&
+	    grep -q \"tls-mail \['250 2.1.0 Ok'\]\" '$T/inject.out' &&
+	    grep -q \"tls-quit \['221 \" '$T/inject.out' && ! grep -q '503' '$T/inject.out'"
+	/usr/bin/python3 "$WORK/nohello.py" "$LPORT" > "$T/nohello.out" 2>&1
+	check "listen STARTTLS: the helper answers STARTTLS with 220" \
+	    grep -q '^220 2.0.0 Ready to start TLS' "$T/nohello.out"
+	check "listen STARTTLS: a failed handshake is logged with the client" \
+	    wait_for 10 log_has 'smtpd: client=\[127.0.0.1\]: TLS handshake failed: '
+	stop_pid "$T/listen.pid"
+	stop_pid "$T/smtpd.pid"
+}
+
+# What the listener refuses to start with: AUTH on a socket that is not
+# loopback without TLS; a TLS key others may read; half a TLS pair
+test_listen_tls_config() {
+	new_env ltlsconf
+	LPORT=$(free_port)
+	lauth_file app 'x' && ltls_files && start_smtpd &&
+	    write_conf "listen *:$LPORT" "listen_auth_file $T/users" &&
+	    start_daemon && stop_daemon || { not_ok "listen TLS config: set-up" "see $T"; return; }
+	as_user "$TOP/relayq" -C "$T/conf" smtpd > "$T/out" 2>&1
+	check "listen TLS config: AUTH on a non-loopback address without TLS: exit 78" test $? -eq 78
+	check "listen TLS config: ... and why" \
+	    grep -q "listen_auth_file on \[0.0.0.0\]:$LPORT, which is not loopback: AUTH would send passwords in the clear" "$T/out"
+	write_conf "listen 127.0.0.1:$LPORT" "listen_tls_cert $T/cert.pem" "listen_tls_key $T/key.pem"
+	chmod 644 "$T/key.pem"
+	as_user "$TOP/relayq" -C "$T/conf" smtpd > "$T/out" 2>&1
+	check "listen TLS config: a key others may read is refused" \
+	    sh -c "[ $? -eq 78 ] && grep -q 'listen_tls_key $T/key.pem is readable by others' '$T/out'"
+	write_conf "listen 127.0.0.1:$LPORT" "listen_tls_cert $T/cert.pem"
+	as_user "$TOP/relayq" -C "$T/conf" smtpd > "$T/out" 2>&1
+	check "listen TLS config: a certificate without its key is refused" \
+	    sh -c "[ $? -eq 78 ] && grep -q 'listen_tls_cert and listen_tls_key go together' '$T/out'"
+	stop_pid "$T/smtpd.pid"
+}
+
 test_listen_passwd
 test_listen_auth_loopback
 test_listen_auth_required
+test_listen_starttls
+test_listen_tls_config

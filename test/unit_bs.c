@@ -162,9 +162,10 @@ test_bs_helped(void)
 	got = bs_run_helped("EHLO c\r\nSTARTTLS\r\nMAIL FROM:<evil@x.org>"
 	    "\r\n", LPROTO_F_TLS | LPROTO_F_RELAY, "R\n", asked,
 	    sizeof(asked), &seen);
-	CASE("bs: STARTTLS drops what was pipelined behind it");
-	EXPECT_HAS("220", got, "250 ENHANCEDSTATUSCODES\r\n220 2.0.0 Ready "
-	    "to start TLS\r\n");
+	CASE("bs: STARTTLS drops what was pipelined behind it (the helper "
+	    "answers 220)");
+	EXPECT(got != NULL && strcmp(got + strlen(got) - 25, "250 "
+	    "ENHANCEDSTATUSCODES\r\n") == 0, "replies: %s", got);
 	EXPECT(strstr(got, "250 2.1.0") == NULL, "the MAIL behind STARTTLS "
 	    "was executed: %s", got);
 	EXPECT_STR("asked the helper", asked, "T\nG\n");
