@@ -206,7 +206,7 @@ lauth_load(struct lauth *a, const char *path, char *err, size_t errsz)
 		    "relayq or root)", path, (unsigned int)(st.st_mode & 07777));
 		goto done;
 	}
-	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
+	if ((buf = calloc(1, (size_t)st.st_size + 1)) == NULL) {
 		(void)snprintf(err, errsz, "%s: out of memory", path);
 		goto done;
 	}
