@@ -23,6 +23,13 @@
  * not per message; a client that crashes its session takes nothing
  * else with it.
  *
+ * With AUTH or STARTTLS on (listen_auth_file, listen_tls_cert) the
+ * child stays between the client and its sendmail -bs as a session
+ * helper (listen_session.c): it holds the password hashes and the TLS
+ * key, which sendmail, set-group-ID and without TLS code, must not.
+ * Clients outside loopback and listen_allow are then let in, to
+ * authenticate before MAIL.
+ *
  * It is its own service (contrib/relayq-smtp.service), not a child of
  * the daemon: the daemon holds the smarthost secret and runs under a
  * sandbox that forbids fork and exec, and the listener must never see

@@ -237,7 +237,7 @@ listen_session(const struct listen_helper *h, int fd,
 	struct timeval	 tv = { h->timeout, 0 };
 	sigset_t	 none;
 	char		 fl[8];
-	int		 r, status;
+	int		 r, status = 0;
 
 	memset(&s, 0, sizeof(s));
 	s.h = h;
