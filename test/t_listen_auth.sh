@@ -234,9 +234,32 @@ test_listen_starttls() {
 	    --user 'app:s3cret pass' --mail-from app@example.org \
 	    --mail-rcpt curl@example.net --upload-file "$T/curl.msg" > "$T/curl.out" 2>&1
 	check "listen STARTTLS: curl --ssl-reqd with AUTH: exit 0" test $? -eq 0
-	check "listen STARTTLS: three messages queued" test "$(drop_count)" -eq 3
+	local n=3
+	if command -v node >/dev/null && command -v npm >/dev/null &&
+	    (cd "$T" && timeout 120 npm install --no-audit --no-fund --silent nodemailer >/dev/null 2>&1); then
+		cat > "$T/send.js" <<'EOJ'
+const fs = require("fs");
+const nodemailer = require("nodemailer");
+const t = nodemailer.createTransport({ host: "localhost",
+    port: Number(process.argv[2]), secure: false, requireTLS: true,
+    tls: { ca: fs.readFileSync(process.argv[3]) },
+    auth: { user: "app", pass: "s3cret pass" }, name: "node.example.org" });
+t.sendMail({ from: "app@example.org", to: "user@example.net",
+    subject: "via nodemailer over TLS", text: "hello from node" })
+  .then(i => { console.log(i.response); })
+  .catch(e => { console.error(e.message); process.exit(1); });
+EOJ
+		chmod -R a+rX "$T/node_modules"
+		(cd "$T" && as_user node send.js "$LPORT" "$CERTS/ca.pem") > "$T/node.out" 2>&1
+		check "listen STARTTLS: nodemailer with requireTLS and AUTH: 250 queued" \
+		    grep -q '^250 2.0.0 Ok: queued as' "$T/node.out"
+		n=4
+	else
+		ok "listen STARTTLS: nodemailer skipped (no node, npm or registry)"
+	fi
+	check "listen STARTTLS: $n messages queued" test "$(drop_count)" -eq $n
 	start_daemon
-	check "listen STARTTLS: they arrive at the smarthost" wait_for 15 sh -c "[ \$(ls '$T/mail' | grep -c '\.msg\$') -ge 3 ]"
+	check "listen STARTTLS: they arrive at the smarthost" wait_for 15 sh -c "[ \$(ls '$T/mail' | grep -c '\.msg\$') -ge $n ]"
 	check "listen STARTTLS: curl's among them" wait_for 5 sh -c "grep -q 'Subject: via curl' '$T/mail'/*.msg"
 	stop_daemon
 	as_user /usr/bin/python3 "$WORK/inject.py" "$LPORT" > "$T/inject.out" 2>&1
