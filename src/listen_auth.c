@@ -247,14 +247,15 @@ lauth_free(struct lauth *a)
 /*
  * Does `pass' open `user'?  1 yes, 0 no.  The comparison takes the same
  * time wherever the keys differ, and an unknown user costs the same
- * PBKDF2 as a known one, so that neither the time nor the answer tells
- * which names exist.
+ * PBKDF2 as a known one (the rounds of the file's first user, as
+ * listen-passwd makes them all alike), so that neither the time nor the
+ * answer tells which names exist.
  */
 int
 lauth_check(const struct lauth *a, const char *user, const char *pass,
     size_t passlen)
 {
-	static const struct lauth_user	 nobody = { .rounds = LAUTH_MINROUNDS,
+	struct lauth_user		 nobody = { .rounds = LAUTH_ROUNDS,
 	    .salt = "relayq-nobody", .saltlen = 13, .keylen = 32 };
 	const struct lauth_user		*u = &nobody;
 	unsigned char			 key[sizeof(u->key)];
@@ -262,6 +263,10 @@ lauth_check(const struct lauth *a, const char *user, const char *pass,
 	size_t				 i;
 	int				 known = 0;
 
+	if (a->n > 0) {
+		nobody.rounds = a->v[0].rounds;
+		nobody.keylen = a->v[0].keylen;
+	}
 	for (i = 0; i < a->n; i++)
 		if (strcmp(a->v[i].name, user) == 0) {
 			u = &a->v[i];
