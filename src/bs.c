@@ -21,6 +21,13 @@
  * line length, recipients, errors and junk commands (Postfix's
  * smtpd_hard_error_limit 20 and smtpd_junk_command_limit 100).
  *
+ * When the listener offers AUTH or STARTTLS, a session helper sits
+ * between the client and this program (listen_session.c) and says so
+ * on descriptor 3 (bs_helped): then AUTH PLAIN and LOGIN are offered
+ * (the helper checks the passwords), STARTTLS too (the helper does the
+ * TLS), and a client the listener let in only to authenticate gets 530
+ * at MAIL until it has.  This program holds neither passwords nor keys.
+ *
  * The session itself (bs_session) touches nothing but the descriptors
  * of its struct bs_io and the anonymous memory file: no path, no spool.
  * That is what lets test/fuzz/fuzz_bs.c feed it arbitrary client bytes
