@@ -47,7 +47,8 @@ SENDMAIL_SRCS	 = src/sendmail.c \
 		   src/smargs.c \
 		   src/msg.c \
 		   src/sasl.c \
-		   src/bs.c
+		   src/bs.c \
+		   src/bs_auth.c
 RELAYQ_SRCS	 = src/relayq.c \
 		   src/drain.c src/drain_ctl.c src/idle.c \
 		   src/drain_conn.c \
@@ -220,6 +221,7 @@ FUZZ_LIBSRCS	 = $(COMMON_SRCS) src/msg.c src/smtp.c src/auth.c \
 		   src/authcmd.c src/tls.c \
 		   src/smargs.c \
 		   src/bs.c \
+		   src/bs_auth.c \
 		   src/sasl.c \
 		   src/listen_addr.c \
 		   src/listen_auth.c \
