@@ -47,6 +47,7 @@ SENDMAIL_SRCS	 = src/sendmail.c \
 		   src/smargs.c \
 		   src/msg.c \
 		   src/sasl.c \
+		   src/bs_line.c \
 		   src/bs.c \
 		   src/bs_auth.c
 RELAYQ_SRCS	 = src/relayq.c \
@@ -220,6 +221,7 @@ FUZZ_BINS	 = $(FUZZ_TARGETS:%=test/fuzz/fuzz_%)
 FUZZ_LIBSRCS	 = $(COMMON_SRCS) src/msg.c src/smtp.c src/auth.c \
 		   src/authcmd.c src/tls.c \
 		   src/smargs.c \
+		   src/bs_line.c \
 		   src/bs.c \
 		   src/bs_auth.c \
 		   src/sasl.c \

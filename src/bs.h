@@ -1,7 +1,7 @@
 /*
- * The -bs session's state, shared by bs.c (the session) and bs_auth.c
- * (AUTH and STARTTLS under the listener's session helper).  Private to
- * the two.
+ * The -bs session's state, shared by bs.c (the session), bs_line.c (its
+ * input and replies) and bs_auth.c (AUTH and STARTTLS under the
+ * listener's session helper).  Private to the three.
  */
 #ifndef BS_H
 #define BS_H
@@ -37,7 +37,9 @@ struct bs {
 	long long	 max;
 };
 
-/* bs.c */
+/* bs_line.c */
+int	 bs_getc(struct bs *);
+int	 bs_peek(struct bs *);
 int	 bs_reply(struct bs *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 int	 bs_command(struct bs *);
