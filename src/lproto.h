@@ -32,7 +32,7 @@ struct lproto_msg {
 	unsigned int	 flags;		/* S: LPROTO_F_* */
 	char		 mech[8];	/* A: PLAIN or LOGIN */
 	char		 user[256];	/* A */
-	char		 pass[256];	/* A: not NUL-terminated */
+	char		 pass[256];	/* A: NUL-terminated; passlen bytes */
 	size_t		 passlen;
 };
 
