@@ -41,13 +41,17 @@ COMMON_SRCS	 = src/util.c \
 		   src/rate.c \
 		   src/queue.c \
 		   src/queue_local.c \
-		   src/queue_ids.c
+		   src/queue_ids.c \
+		   src/listen_proto.c
 SENDMAIL_SRCS	 = src/sendmail.c \
 		   src/submission.c \
 		   src/smdrop.c \
 		   src/smargs.c \
 		   src/msg.c \
-		   src/bs.c
+		   src/sasl.c \
+		   src/bs_line.c \
+		   src/bs.c \
+		   src/bs_auth.c
 RELAYQ_SRCS	 = src/relayq.c \
 		   src/drain.c src/drain_ctl.c src/idle.c \
 		   src/drain_conn.c \
@@ -72,6 +76,9 @@ RELAYQ_SRCS	 = src/relayq.c \
 		   src/import.c \
 		   src/listen.c \
 		   src/listen_addr.c \
+		   src/listen_auth.c \
+		   src/listen_session.c \
+		   src/listen_tls.c \
 		   src/listen_sandbox.c \
 		   $(IMPORT_SRCS)
 # relayq import's parsers (pure; also linked into test/unit and fuzz_import)
@@ -136,6 +143,9 @@ UNIT_SRCS	 = test/unit.c \
 		   test/unit_smargs.c \
 		   test/unit_bs.c \
 		   test/unit_listen.c \
+		   test/unit_lauth.c \
+		   test/unit_lproto.c \
+		   test/unit_sasl.c \
 		   test/unit_drainq.c \
 		   test/unit_queueids.c \
 		   test/unit_sort.c \
@@ -211,12 +221,18 @@ FUZZ_TARGETS	+= cert
 FUZZ_TARGETS	+= canon
 FUZZ_TARGETS	+= listen
 FUZZ_TARGETS	+= rate
+FUZZ_TARGETS	+= lauth
+FUZZ_TARGETS	+= lproto
 FUZZ_BINS	 = $(FUZZ_TARGETS:%=test/fuzz/fuzz_%)
 FUZZ_LIBSRCS	 = $(COMMON_SRCS) src/msg.c src/smtp.c src/auth.c \
 		   src/authcmd.c src/tls.c \
 		   src/smargs.c \
+		   src/bs_line.c \
 		   src/bs.c \
+		   src/bs_auth.c \
+		   src/sasl.c \
 		   src/listen_addr.c \
+		   src/listen_auth.c \
 		   $(IMPORT_SRCS) \
 		   test/fuzz/fuzz_file.c
 FUZZ_LIBOBJS	 = $(addprefix build/fuzz/,$(FUZZ_LIBSRCS:.c=.o))

@@ -168,6 +168,33 @@ auth_hmac(const char *mdname, const unsigned char *key, size_t klen,
 	return mbedtls_md_hmac(md, key, klen, in, inlen, out) == 0 ? 0 : -1;
 }
 
+/*
+ * PBKDF2-HMAC-SHA256 (RFC 8018 5.2): SCRAM's salted password, and the
+ * listener's password hashes (listen_auth.c).  0, or -1.
+ */
+int
+auth_pbkdf2_sha256(const unsigned char *pass, size_t passlen,
+    const unsigned char *salt, size_t saltlen, unsigned int rounds,
+    unsigned char *out, size_t outlen)
+{
+	int			 r;
+#if MBEDTLS_VERSION_NUMBER >= 0x03030000	/* _ext since 3.3 */
+	r = mbedtls_pkcs5_pbkdf2_hmac_ext(MBEDTLS_MD_SHA256, pass, passlen,
+	    salt, saltlen, rounds, (uint32_t)outlen, out);
+#else
+	mbedtls_md_context_t	 md;
+
+	mbedtls_md_init(&md);
+	r = mbedtls_md_setup(&md, mbedtls_md_info_from_type(MBEDTLS_MD_SHA256),
+	    1);
+	if (r == 0)
+		r = mbedtls_pkcs5_pbkdf2_hmac(&md, pass, passlen, salt, saltlen,
+		    rounds, (uint32_t)outlen, out);
+	mbedtls_md_free(&md);
+#endif
+	return r == 0 ? 0 : -1;
+}
+
 /* RFC 5802 5.1 saslname: ',' -> "=2C", '=' -> "=3D" */
 static int
 auth_saslname(char *out, size_t sz, const char *in)
@@ -220,9 +247,7 @@ auth_scram_final(struct auth *a, const char *sf, char *out, size_t outsz,
 	size_t		 rl, sl, il, saltlen, olen, k;
 	long long	 iter;
 	int		 rc = -1;
-	mbedtls_md_context_t md;
 
-	mbedtls_md_init(&md);
 	/* RFC 5802 5.1: a mandatory extension we do not know ends it */
 	if (strncmp(sf, "m=", 2) == 0) {
 		(void)snprintf(err, errsz, "SCRAM-SHA-256: server requires an "
@@ -268,20 +293,10 @@ auth_scram_final(struct auth *a, const char *sf, char *out, size_t outsz,
 		(void)snprintf(err, errsz, "SCRAM-SHA-256: message too long");
 		goto done;
 	}
-	if (mbedtls_md_setup(&md, mbedtls_md_info_from_type(MBEDTLS_MD_SHA256),
-	    1) != 0)
+	if (auth_pbkdf2_sha256((const unsigned char *)a->secret,
+	    strlen(a->secret), salt, saltlen, (unsigned int)iter, salted,
+	    sizeof(salted)) == -1)
 		goto crypto;
-#if MBEDTLS_VERSION_NUMBER >= 0x03030000	/* _ext since 3.3 */
-	if (mbedtls_pkcs5_pbkdf2_hmac_ext(MBEDTLS_MD_SHA256,
-	    (const unsigned char *)a->secret, strlen(a->secret), salt, saltlen,
-	    (unsigned int)iter, sizeof(salted), salted) != 0)
-		goto crypto;
-#else
-	if (mbedtls_pkcs5_pbkdf2_hmac(&md, (const unsigned char *)a->secret,
-	    strlen(a->secret), salt, saltlen, (unsigned int)iter,
-	    sizeof(salted), salted) != 0)
-		goto crypto;
-#endif
 	if (auth_hmac("SHA256", salted, 32, "Client Key", 10, ckey) == -1 ||
 	    mbedtls_md(mbedtls_md_info_from_type(MBEDTLS_MD_SHA256), ckey, 32,
 	    stored) != 0 ||
@@ -301,7 +316,6 @@ auth_scram_final(struct auth *a, const char *sf, char *out, size_t outsz,
  crypto:
 	(void)snprintf(err, errsz, "SCRAM-SHA-256: computation failed");
  done:
-	mbedtls_md_free(&md);
 	explicit_bzero(salted, sizeof(salted));
 	explicit_bzero(ckey, sizeof(ckey));
 	explicit_bzero(skey, sizeof(skey));

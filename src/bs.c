@@ -21,6 +21,13 @@
  * line length, recipients, errors and junk commands (Postfix's
  * smtpd_hard_error_limit 20 and smtpd_junk_command_limit 100).
  *
+ * When the listener offers AUTH or STARTTLS, a session helper sits
+ * between the client and this program (listen_session.c) and says so
+ * on descriptor 3 (bs_helped): then AUTH PLAIN and LOGIN are offered
+ * (the helper checks the passwords), STARTTLS too (the helper does the
+ * TLS), and a client the listener let in only to authenticate gets 530
+ * at MAIL until it has.  This program holds neither passwords nor keys.
+ *
  * The session itself (bs_session) touches nothing but the descriptors
  * of its struct bs_io and the anonymous memory file: no path, no spool.
  * That is what lets test/fuzz/fuzz_bs.c feed it arbitrary client bytes
@@ -54,8 +61,9 @@
 
 #include "relayq.h"
 #include "msg.h"
+#include "lproto.h"
+#include "bs.h"
 
-#define BS_LINEMAX	2048	/* a command line (RFC 5321: 512) */
 #define BS_RCPTMAX	1000
 #define BS_ERRMAX	20	/* 4xx/5xx replies: then 421, the end */
 #define BS_JUNKMAX	100	/* NOOP, RSET, VRFY, HELP between messages */
@@ -64,127 +72,6 @@
 _Static_assert(BS_RCPTMAX <= SPOOL_RCPTMAX, "-bs takes more RCPTs than a "
     "queue file holds");
 
-struct bs {
-	const struct bs_io *io;
-	int		 ioerr;		/* a reply could not be written */
-	char		 buf[16384];
-	size_t		 pos, len;
-	int		 eof;
-	int		 timedout;	/* a read timed out: 421, the end */
-	time_t		 deadline;	/* of this DATA phase; 0: none */
-	int		 errors, junk;
-	char		*helo;		/* as the client gave it, checked */
-	int		 esmtp;
-	enum body_decl	 body;		/* MAIL's BODY= */
-	enum dsn_ret	 ret;		/* MAIL's RET= */
-	char		*envid;
-	unsigned int	 notify;	/* RCPT's NOTIFY=, the same for all */
-	unsigned long	 barelf;	/* in this DATA: bs_data */
-	char		 line[BS_LINEMAX + 1];
-	size_t		 linelen;
-	int		 mail;		/* MAIL given */
-	char		*sender;
-	char		**rcpt;
-	int		 nrcpt;
-	long long	 max;
-};
-
-static int
-bs_getc(struct bs *b)
-{
-	ssize_t	 n;
-
-	if (b->pos == b->len) {
-		if (b->eof)
-			return -1;
-		if (b->deadline != 0 && time(NULL) >= b->deadline)
-			n = -1, errno = EAGAIN;
-		else do
-			n = read(b->io->in, b->buf, sizeof(b->buf));
-		while (n == -1 && errno == EINTR);
-		if (n <= 0) {
-			/* SO_RCVTIMEO (bs_serve): the client was silent */
-			if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
-				b->timedout = 1;
-			b->eof = 1;
-			return -1;
-		}
-		b->pos = 0;
-		b->len = (size_t)n;
-	}
-	return (unsigned char)b->buf[b->pos++];
-}
-
-static int
-bs_peek(struct bs *b)
-{
-	int	 c = bs_getc(b);
-
-	if (c != -1)
-		b->pos--;
-	return c;
-}
-
-/* -1 when the client is gone: the session ends (b->ioerr) */
-static int __attribute__((format(printf, 2, 3)))
-bs_reply(struct bs *b, const char *fmt, ...)
-{
-	va_list	 ap;
-
-	if (fmt[0] == '4' || fmt[0] == '5')
-		b->errors++;
-	va_start(ap, fmt);
-	(void)vfprintf(b->io->out, fmt, ap);
-	va_end(ap);
-	(void)fputs("\r\n", b->io->out);
-	if (fflush(b->io->out) == EOF)
-		b->ioerr = 1;
-	return b->ioerr ? -1 : 0;
-}
-
-/* A command line without its CRLF (or LF); 0 at the end of input, -1 if
- * it was too long (the rest is discarded). */
-static int
-bs_command(struct bs *b)
-{
-	int	 c, toolong = 0;
-
-	b->linelen = 0;
-	for (;;) {
-		if ((c = bs_getc(b)) == -1)
-			return b->linelen > 0 && !toolong ? 1 : 0;
-		if (c == '\n')
-			break;
-		if (b->linelen == BS_LINEMAX)
-			toolong = 1;
-		else
-			b->line[b->linelen++] = (char)c;
-	}
-	if (b->linelen > 0 && b->line[b->linelen - 1] == '\r')
-		b->linelen--;
-	b->line[b->linelen] = '\0';
-	return toolong ? -1 : 1;
-}
-
-static void
-bs_reset(struct bs *b)
-{
-	int	 i;
-
-	free(b->sender);
-	b->sender = NULL;
-	for (i = 0; i < b->nrcpt; i++)
-		free(b->rcpt[i]);
-	free(b->rcpt);
-	b->rcpt = NULL;
-	b->nrcpt = 0;
-	b->mail = 0;
-	free(b->envid);
-	b->envid = NULL;
-	b->body = BODY_NONE;
-	b->ret = DSN_RET_NONE;
-	b->notify = 0;
-}
 
 /*
  * xtext (RFC 3461 4): "+" and two upper-case hex digits stand for one
@@ -266,6 +153,12 @@ bs_mail(struct bs *b, char *arg)
 
 	if (b->mail) {
 		bs_reply(b, "503 5.5.1 Error: nested MAIL command");
+		return;
+	}
+	/* Postfix's permit_mynetworks, permit_sasl_authenticated, reject */
+	if (b->io->ctl != -1 && !(b->io->flags & LPROTO_F_RELAY) &&
+	    b->auth_user == NULL) {
+		bs_reply(b, "530 5.7.0 Authentication required");
 		return;
 	}
 	if ((a = bs_path(arg, "FROM:", &params)) == NULL) {
@@ -467,17 +360,6 @@ bs_data(struct bs *b, int fd)
 	return big;
 }
 
-/* Why a session ended early, in the log, naming a network client. */
-static void
-bs_log_end(struct bs *b, const char *why)
-{
-	if (b->io->client != NULL)
-		log_warnx("smtpd: client=%s: %s, session closed",
-		    b->io->client, why);
-	else
-		log_warnx("-bs: %s, session closed", why);
-}
-
 /* The SMTP reply for the exit code of the -bm child. */
 static void
 bs_result(struct bs *b, int status, const char *id)
@@ -600,6 +482,8 @@ bs_transaction(struct bs *b, struct bs_job *job)
 	job->client = b->io->client;
 	job->helo = b->helo;
 	job->esmtp = b->esmtp;
+	job->tls = b->tls;
+	job->auth_user = b->auth_user;
 	id[0] = '\0';
 	if (lseek(mfd, 0, SEEK_SET) == -1)
 		status = -2;
@@ -612,6 +496,7 @@ bs_transaction(struct bs *b, struct bs_job *job)
 	job->nrcpt = 0;
 	job->envid = NULL;
 	job->helo = NULL;
+	job->auth_user = NULL;
 	if (status == -2)
 		bs_reply(b, "451 4.3.0 Cannot queue the message: %s",
 		    strerror(errno));
@@ -696,10 +581,20 @@ bs_session(const struct bs_io *io, const char *host, long long max,
 			else
 				bs_reply(b, "250-%s\r\n250-PIPELINING\r\n"
 				    "250-SIZE %lld\r\n250-8BITMIME\r\n"
-				    "250-DSN\r\n250-SMTPUTF8\r\n"
-				    "250 ENHANCEDSTATUSCODES", host, max);
+				    "250-DSN\r\n250-SMTPUTF8\r\n%s%s"
+				    "250 ENHANCEDSTATUSCODES", host, max,
+				    bs_auth_offered(b) ? "250-AUTH PLAIN LOGIN"
+				    "\r\n" : "", bs_tls_offered(b) ?
+				    "250-STARTTLS\r\n" : "");
 		} else if (strcasecmp(b->line, "MAIL") == 0)
 			bs_mail(b, arg);
+		else if (strcasecmp(b->line, "AUTH") == 0) {
+			if (bs_auth(b, arg, host) == -1)
+				break;
+		} else if (strcasecmp(b->line, "STARTTLS") == 0) {
+			if (bs_starttls(b, arg) == -1)
+				break;
+		}
 		else if (strcasecmp(b->line, "RCPT") == 0)
 			bs_rcpt(b, arg);
 		else if (strcasecmp(b->line, "RSET") == 0) {
@@ -746,42 +641,24 @@ bs_session(const struct bs_io *io, const char *host, long long max,
 		end = BS_IOERR;
 	bs_reset(b);
 	free(b->helo);
+	free(b->auth_user);
 	free(b);
 	return end;
 }
 
 /*
  * The client's address when standard input is a TCP socket (the
- * listener, or inetd): "[192.0.2.1]", "[IPv6:2001:db8::1]" (RFC 5321
- * 4.1.3); an IPv4 client of an IPv6 socket as IPv4.  NULL otherwise.
+ * listener without AUTH or TLS, or inetd); NULL otherwise.
  */
 static const char *
 bs_peer(char *buf, size_t sz)
 {
 	struct sockaddr_storage	 ss;
-	struct sockaddr_in6	*s6 = (struct sockaddr_in6 *)&ss;
-	struct sockaddr_in	*s4 = (struct sockaddr_in *)&ss;
 	socklen_t		 len = sizeof(ss);
-	char			 a[INET6_ADDRSTRLEN];
 
 	if (getpeername(STDIN_FILENO, (struct sockaddr *)&ss, &len) == -1)
 		return NULL;
-	if (ss.ss_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
-		if (inet_ntop(AF_INET, &s6->sin6_addr.s6_addr[12], a,
-		    sizeof(a)) == NULL)
-			return NULL;
-		(void)snprintf(buf, sz, "[%s]", a);
-	} else if (ss.ss_family == AF_INET6) {
-		if (inet_ntop(AF_INET6, &s6->sin6_addr, a, sizeof(a)) == NULL)
-			return NULL;
-		(void)snprintf(buf, sz, "[IPv6:%s]", a);
-	} else if (ss.ss_family == AF_INET) {
-		if (inet_ntop(AF_INET, &s4->sin_addr, a, sizeof(a)) == NULL)
-			return NULL;
-		(void)snprintf(buf, sz, "[%s]", a);
-	} else
-		return NULL;
-	return buf;
+	return lproto_client((struct sockaddr *)&ss, buf, sz);
 }
 
 /*
@@ -796,11 +673,15 @@ void
 bs_serve(const struct conf *c, const char *host, struct bs_job *job)
 {
 	static char	 client[INET6_ADDRSTRLEN + 8];
-	struct bs_io	 io = { STDIN_FILENO, stdout, bs_fork, NULL, NULL, 0 };
+	struct bs_io	 io = { STDIN_FILENO, stdout, bs_fork, NULL, NULL, 0,
+			    -1, 0 };
 	struct timeval	 tv = { 0, 0 };
 	int		 end;
 
-	if ((io.client = bs_peer(client, sizeof(client))) != NULL) {
+	if (getenv(LPROTO_ENV) != NULL)
+		bs_helped(&io, client, sizeof(client), c->listen_timeout);
+	if (io.client != NULL ||
+	    (io.client = bs_peer(client, sizeof(client))) != NULL) {
 		tv.tv_sec = c->listen_timeout;
 		if (setsockopt(STDIN_FILENO, SOL_SOCKET, SO_RCVTIMEO, &tv,
 		    sizeof(tv)) == -1 || (setsockopt(STDOUT_FILENO,

@@ -10,6 +10,8 @@
  */
 struct conn;
 struct mbedtls_x509_crt;
+struct mbedtls_pk_context;
+struct mbedtls_ctr_drbg_context;
 struct conn_ops {
 	ssize_t	(*read)(struct conn *, void *, size_t);
 	ssize_t	(*write)(struct conn *, const void *, size_t);
@@ -135,6 +137,8 @@ int	 auth_step(struct auth *, const char *, size_t, char *, size_t,
 	    size_t *, char *, size_t);
 int	 auth_finished(const struct auth *, char *, size_t);
 void	 auth_done(struct auth *);
+int	 auth_pbkdf2_sha256(const unsigned char *, size_t,
+	    const unsigned char *, size_t, unsigned int, unsigned char *, size_t);
 int	 auth_nodump(char *, size_t);
 
 /* authcmd.c */
@@ -165,6 +169,9 @@ int	 tls_spki_pin(const struct mbedtls_x509_crt *, unsigned char [32],
 	    char *, size_t);
 void	 tls_cert_names(const struct mbedtls_x509_crt *, char *, size_t);
 int	 tls_name_match(const unsigned char *, size_t, const char *);
+int	 tls_load_pair(const char *, const char *, const char *,
+	    struct mbedtls_x509_crt *, struct mbedtls_pk_context *,
+	    struct mbedtls_ctr_drbg_context *, char *, size_t);
 int	 tls_init(const struct conf *, char *, size_t);
 int	 tls_check_version(const struct route *, char *, size_t);
 void	 tls_reseed(void);

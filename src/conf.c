@@ -116,6 +116,9 @@ static const struct conf_key conf_keys[] = {
 	{ "listen_timeout",	CT_DURATION,	O(listen_timeout), 0, CS_GLOBAL },
 	{ "listen_data_timeout", CT_DURATION,	O(listen_data_timeout), 0,
 	    CS_GLOBAL },
+	{ "listen_auth_file",	CT_PATH,	O(listen_auth_file), 0, CS_GLOBAL },
+	{ "listen_tls_cert",	CT_PATH,	O(listen_tls_cert), 0, CS_GLOBAL },
+	{ "listen_tls_key",	CT_PATH,	O(listen_tls_key), 0, CS_GLOBAL },
 };
 #undef O
 #undef R

@@ -23,6 +23,13 @@
  * not per message; a client that crashes its session takes nothing
  * else with it.
  *
+ * With AUTH or STARTTLS on (listen_auth_file, listen_tls_cert) the
+ * child stays between the client and its sendmail -bs as a session
+ * helper (listen_session.c): it holds the password hashes and the TLS
+ * key, which sendmail, set-group-ID and without TLS code, must not.
+ * Clients outside loopback and listen_allow are then let in, to
+ * authenticate before MAIL.
+ *
  * It is its own service (contrib/relayq-smtp.service), not a child of
  * the daemon: the daemon holds the smarthost secret and runs under a
  * sandbox that forbids fork and exec, and the listener must never see
@@ -58,6 +65,7 @@
 
 #include "relayq.h"
 #include "listen.h"
+#include "lproto.h"
 
 #define LISTEN_MAXSOCK	16
 #define LISTEN_BACKLOG	128
@@ -76,6 +84,11 @@ struct listen {
 	size_t			 nfd;
 	struct listen_child	*child;
 	size_t			 nchild;	/* in use */
+	int			 sfd;		/* signals */
+	/* AUTH (and STARTTLS): a session helper per client */
+	struct lauth		 auth;
+	struct listen_helper	 helper;
+	int			 helped;
 };
 
 /* "[192.0.2.1]:1234" for the log */
@@ -218,6 +231,54 @@ listen_find_sendmail(struct listen *l, char *err, size_t errsz)
 	return 0;
 }
 
+/*
+ * AUTH and STARTTLS: the users of listen_auth_file and the TLS key,
+ * read now, as root, so that the files may be readable by root alone;
+ * the sessions then need a helper (listen_session.c).  A password is
+ * never sent in the clear over a network: AUTH on a socket that is not
+ * loopback needs TLS.
+ */
+static int
+listen_helped(struct listen *l, char *err, size_t errsz)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 len;
+	char			 why[512], name[80];
+	size_t			 i;
+
+	l->helper.sendmail = l->sendmail;
+	l->helper.timeout = l->conf->listen_timeout;
+	if ((l->conf->listen_tls_cert != NULL ||
+	    l->conf->listen_tls_key != NULL) &&
+	    (l->helper.tls = ltls_new(l->conf, err, errsz)) == NULL)
+		return -1;
+	l->helped = l->helper.tls != NULL;
+	if (l->conf->listen_auth_file == NULL)
+		return 0;
+	for (i = 0; l->helper.tls == NULL && i < l->nfd; i++) {
+		len = sizeof(ss);
+		if (getsockname(l->fd[i], (struct sockaddr *)&ss, &len) == -1)
+			continue;
+		if (!listen_is_loopback((struct sockaddr *)&ss)) {
+			(void)snprintf(err, errsz, "%.300s: listen_auth_file "
+			    "on %s, which is not loopback: AUTH would send "
+			    "passwords in the clear; set listen_tls_cert and "
+			    "listen_tls_key, or listen on loopback only",
+			    l->conf->path, listen_name((struct sockaddr *)&ss,
+			    name, sizeof(name)));
+			return -1;
+		}
+	}
+	if (lauth_load(&l->auth, l->conf->listen_auth_file, why,
+	    sizeof(why)) == -1) {
+		(void)snprintf(err, errsz, "listen_auth_file %.400s", why);
+		return -1;
+	}
+	l->helper.auth = &l->auth;
+	l->helped = 1;
+	return 0;
+}
+
 /* A one-line reply to a client we turn away; it may be gone already. */
 static void
 listen_refuse(int fd, const char *code, const char *host, const char *why)
@@ -257,7 +318,8 @@ listen_accept(struct listen *l, int lfd)
 	socklen_t		 len = sizeof(ss);
 	char			 name[INET6_ADDRSTRLEN + 16], err[256];
 	size_t			 i, same = 0, slot = 0;
-	int			 fd;
+	int			 fd, loopback, relay;
+	unsigned int		 flags;
 	pid_t			 pid;
 
 	if ((fd = accept4(lfd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC))
@@ -268,10 +330,13 @@ listen_accept(struct listen *l, int lfd)
 		return;
 	}
 	(void)listen_name((struct sockaddr *)&ss, name, sizeof(name));
-	/* loopback always; anyone else only when listen_allow names it */
-	if (!listen_is_loopback((struct sockaddr *)&ss) &&
-	    listen_allowed(l->conf->listen_allow, (struct sockaddr *)&ss,
-	    err, sizeof(err)) != 1) {
+	/* loopback always; anyone else when listen_allow names it, or to
+	 * authenticate when there is listen_auth_file (Postfix's
+	 * permit_mynetworks, permit_sasl_authenticated, reject) */
+	loopback = listen_is_loopback((struct sockaddr *)&ss);
+	relay = loopback || listen_allowed(l->conf->listen_allow,
+	    (struct sockaddr *)&ss, err, sizeof(err)) == 1;
+	if (!relay && l->helper.auth == NULL) {
 		log_warnx("smtpd: reject: connect from %s: 554 5.7.1 not in "
 		    "listen_allow", name);
 		listen_refuse(fd, "554 5.7.1", l->host,
@@ -308,8 +373,18 @@ listen_accept(struct listen *l, int lfd)
 		    "cannot start a session; try again later");
 		return;
 	}
-	if (pid == 0)
-		listen_exec(l, fd);
+	if (pid == 0) {
+		for (i = 0; i < l->nfd; i++)
+			(void)close(l->fd[i]);
+		(void)close(l->sfd);
+		if (!l->helped)
+			listen_exec(l, fd);
+		flags = (l->helper.auth != NULL ? LPROTO_F_AUTH : 0) |
+		    (l->helper.tls != NULL ? LPROTO_F_TLS : 0) |
+		    (relay ? LPROTO_F_RELAY : 0) |
+		    (loopback ? LPROTO_F_PLAINAUTH : 0);
+		listen_session(&l->helper, fd, (struct sockaddr *)&ss, flags);
+	}
 	(void)close(fd);
 	l->child[slot - 1].pid = pid;
 	l->child[slot - 1].addr = ss;
@@ -377,9 +452,12 @@ listen_main(const struct conf *conf)
 	if ((r = listen_inherited(&l, err, sizeof(err))) == 0)
 		r = listen_bind(&l, err, sizeof(err));
 	if (r == -1 || listen_find_sendmail(&l, err, sizeof(err)) == -1 ||
+	    listen_helped(&l, err, sizeof(err)) == -1 ||
 	    util_drop_root(err, sizeof(err)) == -1) {
 		warnx("%s", err);
 		log_warnx("smtpd: %s", err);
+		lauth_free(&l.auth);
+		ltls_free(l.helper.tls);
 		return r == -1 && errno == EACCES ? EX_NOPERM : EX_CONFIG;
 	}
 	/*
@@ -408,7 +486,8 @@ listen_main(const struct conf *conf)
 	(void)sigaddset(&set, SIGINT);
 	(void)sigaddset(&set, SIGHUP);
 	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1 ||
-	    (sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) == -1) {
+	    (l.sfd = sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) ==
+	    -1) {
 		warn("smtpd: signalfd");
 		goto out;
 	}
@@ -447,5 +526,7 @@ listen_main(const struct conf *conf)
 	for (i = 0; i < l.nfd; i++)
 		(void)close(l.fd[i]);
 	free(l.child);
+	lauth_free(&l.auth);
+	ltls_free(l.helper.tls);
 	return rc;
 }

@@ -16,6 +16,9 @@
  *    "uidN" instead of the user name, nothing worse.
  *  - neither bind nor connect a TCP socket (Landlock ABI 4): its
  *    sockets are open already, and it talks to no one.
+ * The password hashes and the TLS key (listen_auth_file,
+ * listen_tls_key) were read before it, as root: the session helpers
+ * hold them in memory and need no rule for them.
  * No set-ID program gains rights under it (no_new_privs).  No seccomp
  * filter: the listener executes sendmail, so an allow-list would be
  * sendmail's whole program; systemd adds one for both

@@ -89,6 +89,8 @@ struct bs_job {
 	const char	*client;
 	char		*helo;
 	int		 esmtp;		/* EHLO, not HELO */
+	int		 tls;		/* after STARTTLS */
+	char		*auth_user;	/* AUTH's user; NULL: none */
 };
 
 /*
@@ -107,6 +109,10 @@ struct bs_io {
 	void		*arg;
 	const char	*client;	/* "[192.0.2.1]"; NULL: a local -bs */
 	time_t		 data_timeout;	/* a whole DATA phase; 0: none */
+	/* under the listener's session helper: its control channel
+	   (listen_proto.c) and what the client may do; -1 and 0 else */
+	int		 ctl;
+	unsigned int	 flags;		/* LPROTO_F_* */
 };
 #define BS_CLOSED	0	/* QUIT or the end of input */
 #define BS_CHILD	1	/* in the child that queues the message */
@@ -117,5 +123,12 @@ int	 bs_session(const struct bs_io *, const char *, long long,
 	    struct bs_job *);
 void	 bs_serve(const struct conf *, const char *, struct bs_job *);
 int	 bs_xtext_decode(const char *, char *, size_t);
+
+/* sasl.c */
+#define SASL_USERMAX	255
+#define SASL_PASSMAX	255
+ssize_t	 sasl_b64_decode(const char *, size_t, unsigned char *, size_t);
+ssize_t	 sasl_login(const char *, int, char *, size_t);
+ssize_t	 sasl_plain(const char *, char *, size_t, char *, size_t);
 
 #endif /* MSG_H */

@@ -48,6 +48,9 @@ static const struct relayq_cmd {
 	{ "smtpd", "", "run the SMTP listener on the listen addresses or "
 	    "systemd's sockets (a session per client: sendmail -bs)", NULL,
 	    listen_main, 0 },
+	{ "listen-passwd", "USER", "a line for listen_auth_file: the "
+	    "password from standard input, hashed (PBKDF2-SHA256)",
+	    lauth_passwd_main, NULL, 1 },
 	{ "stop", "", "stop the daemon of this spool and wait until it has "
 	    "(under systemd: systemctl stop relayq)", NULL, stop_main, 0 },
 	{ "probe", "[route]", "connect to each smarthost of every route (or "

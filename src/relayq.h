@@ -126,6 +126,9 @@ struct conf {
 	long long		 listen_max_per_client;
 	time_t			 listen_timeout;	/* per command */
 	time_t			 listen_data_timeout;	/* per DATA */
+	char			*listen_auth_file;	/* listen_auth.c */
+	char			*listen_tls_cert;	/* listen_tls.c */
+	char			*listen_tls_key;
 	struct route		 route[CONF_MAXROUTES];	/* [0]: default */
 };
 

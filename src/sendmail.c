@@ -463,6 +463,8 @@ sm_session(struct submission *s, struct smargs *o, struct bs_job *job)
 	s->client = job->client;
 	s->client_helo = job->helo;
 	s->client_esmtp = job->esmtp;
+	s->client_tls = job->tls;
+	s->client_auth = job->auth_user;
 	o->tflag = 0;
 	o->iflag = 1;	/* the data is already unstuffed */
 }
@@ -579,6 +581,7 @@ sm_free(struct submission *s, struct addr_list *argl, struct bs_job *job)
 	free(job->sender);
 	free(job->envid);
 	free(job->helo);
+	free(job->auth_user);
 	submission_free(s);
 	addr_list_free(argl);
 	conf_free(&conf);
@@ -685,9 +688,10 @@ sm_report(const struct submission *s, const struct smargs *o, int idfd)
 	    close(idfd) == -1))
 		sm_err(EX_OSERR, "-bs: reporting the queue id");
 	if (s->client != NULL)
-		log_info("%s: uid=%u from=<%s> size=%lld nrcpt=%zu client=%s",
+		log_info("%s: uid=%u from=<%s> size=%lld nrcpt=%zu client=%s%s%s",
 		    s->id, (unsigned int)s->uid, s->sender, s->out->data,
-		    s->rcpt.n, s->client);
+		    s->rcpt.n, s->client, s->client_auth != NULL ? " auth=" :
+		    "", s->client_auth != NULL ? s->client_auth : "");
 	else
 		log_info("%s: uid=%u from=<%s> size=%lld nrcpt=%zu", s->id,
 		    (unsigned int)s->uid, s->sender, s->out->data, s->rcpt.n);

@@ -413,11 +413,14 @@ submission_write(struct submission *s)
 	util_rfc5322_date(date, sizeof(date), s->now);
 	if (c->add_received && s->client != NULL) {
 		/* a network client (the listener): its address, taken from
-		 * the socket, and its greeting as checked by bs.c */
+		 * the socket, and its greeting as checked by bs.c; "with
+		 * ESMTPSA" and the like for TLS and AUTH (RFC 3848) */
 		(void)snprintf(recv, sizeof(recv), "Received: from %s (%s)"
-		    "\r\n\tby %s (relayq) with %s id %s; %s", s->client_helo !=
-		    NULL ? s->client_helo : "unknown", s->client, helo,
-		    s->client_esmtp ? "ESMTP" : "SMTP", s->id, date);
+		    "\r\n\tby %s (relayq) with %s%s%s id %s; %s",
+		    s->client_helo != NULL ? s->client_helo : "unknown",
+		    s->client, helo, s->client_esmtp ? "ESMTP" : "SMTP",
+		    s->client_tls ? "S" : "", s->client_auth != NULL ? "A" :
+		    "", s->id, date);
 		top[0] = recv;
 	} else if (c->add_received) {
 		(void)snprintf(recv, sizeof(recv), "Received: by %s (relayq, "

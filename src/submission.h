@@ -36,6 +36,8 @@ struct submission {
 	const char		*client;
 	const char		*client_helo;
 	int			 client_esmtp;
+	int			 client_tls;	/* after STARTTLS */
+	const char		*client_auth;	/* AUTH's user, or NULL */
 	/* the envelope (relayq-spool(5)) */
 	char			 sender[ADDR_MAX + 1];	/* "" = null sender */
 	char			 lsender[ADDR_MAX + 1];	/* L record, "" = none */

@@ -198,18 +198,71 @@ tls_debug(void *arg, int level, const char *file, int line, const char *str)
 #endif
 
 /*
- * The client certificate, for relays that want one (tls_client_cert,
- * tls_client_key).  A key that group or others may read is refused: it
- * proves who we are to the relay, so anyone who can copy it can relay
- * mail as us.
+ * A certificate and its key, from `cert' and `key' (PEM or DER), for
+ * the keys PREFIX_cert and PREFIX_key named in the messages: the client
+ * certificate here, the listener's (listen_tls.c).  A key that group or
+ * others may read is refused: whoever can copy it can pose as us.  The
+ * key must be the certificate's.  0, or -1 with why in err.
  */
-static int
-tls_client_cert(const struct route *conf, struct tls_route *tr, char *err,
-    size_t errsz)
+int
+tls_load_pair(const char *prefix, const char *cert, const char *key,
+    struct mbedtls_x509_crt *crt, struct mbedtls_pk_context *pk,
+    struct mbedtls_ctr_drbg_context *drbg, char *err, size_t errsz)
 {
 	struct stat	 st;
 	char		 msg[128];
 	int		 rc, fd;
+
+	if ((fd = open(key, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1 ||
+	    fstat(fd, &st) == -1) {
+		(void)snprintf(err, errsz, "%s_key %s: %s", prefix, key,
+		    strerror(errno));
+		if (fd != -1)
+			(void)close(fd);
+		return -1;
+	}
+	(void)close(fd);
+	if (!S_ISREG(st.st_mode) || (st.st_mode & 077) != 0) {
+		(void)snprintf(err, errsz, "%s_key %s is readable by others or "
+		    "not a regular file: refusing it (chmod 600 %s)", prefix,
+		    key, key);
+		return -1;
+	}
+	if ((rc = mbedtls_x509_crt_parse_file(crt, cert)) != 0) {
+		tls_strerror(rc, msg, sizeof(msg));
+		(void)snprintf(err, errsz, "%s_cert %s: %s", prefix, cert,
+		    rc < 0 ? msg : "unparsable certificate");
+		return -1;
+	}
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+	rc = mbedtls_pk_parse_keyfile(pk, key, NULL, mbedtls_ctr_drbg_random,
+	    drbg);
+	if (rc == 0)
+		rc = mbedtls_pk_check_pair(&crt->pk, pk,
+		    mbedtls_ctr_drbg_random, drbg);
+#else
+	(void)drbg;
+	rc = mbedtls_pk_parse_keyfile(pk, key, NULL);
+	if (rc == 0)
+		rc = mbedtls_pk_check_pair(&crt->pk, pk);
+#endif
+	if (rc != 0) {
+		tls_strerror(rc, msg, sizeof(msg));
+		(void)snprintf(err, errsz, "%s_key %s: %s (is it the key of "
+		    "%s?)", prefix, key, msg, cert);
+		return -1;
+	}
+	return 0;
+}
+
+/* The client certificate, for relays that want one (tls_client_cert,
+ * tls_client_key). */
+static int
+tls_client_cert(const struct route *conf, struct tls_route *tr, char *err,
+    size_t errsz)
+{
+	char		 msg[128];
+	int		 rc;
 
 	if (conf->tls_client_cert == NULL && conf->tls_client_key == NULL)
 		return 0;
@@ -218,49 +271,12 @@ tls_client_cert(const struct route *conf, struct tls_route *tr, char *err,
 		    "go together");
 		return -1;
 	}
-	if ((fd = open(conf->tls_client_key, O_RDONLY | O_NOFOLLOW |
-	    O_CLOEXEC)) == -1 || fstat(fd, &st) == -1) {
-		(void)snprintf(err, errsz, "tls_client_key %s: %s",
-		    conf->tls_client_key, strerror(errno));
-		if (fd != -1)
-			(void)close(fd);
-		return -1;
-	}
-	(void)close(fd);
-	if (!S_ISREG(st.st_mode) || (st.st_mode & 077) != 0) {
-		(void)snprintf(err, errsz, "tls_client_key %s is readable by "
-		    "others or not a regular file: refusing it (chmod 600 %s)",
-		    conf->tls_client_key, conf->tls_client_key);
-		return -1;
-	}
 	mbedtls_x509_crt_init(&tr->own_cert);
 	mbedtls_pk_init(&tr->own_key);
-	if ((rc = mbedtls_x509_crt_parse_file(&tr->own_cert,
-	    conf->tls_client_cert)) != 0) {
-		tls_strerror(rc, msg, sizeof(msg));
-		(void)snprintf(err, errsz, "tls_client_cert %s: %s",
-		    conf->tls_client_cert, rc < 0 ? msg : "unparsable "
-		    "certificate");
+	if (tls_load_pair("tls_client", conf->tls_client_cert,
+	    conf->tls_client_key, &tr->own_cert, &tr->own_key, &tls_drbg, err,
+	    errsz) == -1)
 		return -1;
-	}
-#if MBEDTLS_VERSION_NUMBER >= 0x03000000
-	rc = mbedtls_pk_parse_keyfile(&tr->own_key, conf->tls_client_key, NULL,
-	    mbedtls_ctr_drbg_random, &tls_drbg);
-	if (rc == 0)
-		rc = mbedtls_pk_check_pair(&tr->own_cert.pk, &tr->own_key,
-		    mbedtls_ctr_drbg_random, &tls_drbg);
-#else
-	rc = mbedtls_pk_parse_keyfile(&tr->own_key, conf->tls_client_key, NULL);
-	if (rc == 0)
-		rc = mbedtls_pk_check_pair(&tr->own_cert.pk, &tr->own_key);
-#endif
-	if (rc != 0) {
-		tls_strerror(rc, msg, sizeof(msg));
-		(void)snprintf(err, errsz, "tls_client_key %s: %s (is it the "
-		    "key of %s?)", conf->tls_client_key, msg,
-		    conf->tls_client_cert);
-		return -1;
-	}
 	if ((rc = mbedtls_ssl_conf_own_cert(&tr->cfg, &tr->own_cert,
 	    &tr->own_key)) != 0) {
 		tls_strerror(rc, msg, sizeof(msg));

@@ -57,6 +57,9 @@ void	 test_auth(void);		/* unit_auth.c */
 void	 test_authcmd(void);		/* unit_authcmd.c */
 void	 test_bs(void);			/* unit_bs.c */
 void	 test_listen(void);		/* unit_listen.c */
+void	 test_lauth(void);		/* unit_lauth.c */
+void	 test_lproto(void);		/* unit_lproto.c */
+void	 test_sasl(void);		/* unit_sasl.c */
 void	 test_canon(void);		/* unit_canon.c */
 void	 test_conf(void);		/* unit_conf.c */
 void	 test_route(void);		/* unit_route.c */

@@ -6,6 +6,7 @@
  * Linked into test/unit; its table of groups runs test_bs().
  */
 #include <sys/mman.h>
+#include <sys/socket.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 
 #include "relayq.h"
 #include "msg.h"
+#include "lproto.h"
 #include "unit.h"
 
 /* what the queue step saw, and what it answers */
@@ -52,11 +54,52 @@ bs_test_queue(void *arg, int mfd, struct bs_job *job, char *id, size_t idsz)
 	return s->status;
 }
 
+/*
+ * One session on `in' under a session helper: `answers' are the
+ * helper's replies on the control channel, written before the session
+ * starts; what sendmail sent on it goes to `asked'.  The replies
+ * (malloc'd).
+ */
+static char *
+bs_run_helped(const char *in, unsigned int flags, const char *answers,
+    char *asked, size_t askedsz, struct bs_seen *seen)
+{
+	struct bs_io	 io = { -1, NULL, bs_test_queue, NULL, "[192.0.2.7]",
+			    0, -1, 0 };
+	struct bs_job	 job = { .idfd = -1 };
+	char		*buf = NULL;
+	size_t		 len = 0;
+	ssize_t		 n;
+	int		 sp[2];
+
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sp) == -1 ||
+	    write(sp[1], answers, strlen(answers)) !=
+	    (ssize_t)strlen(answers))
+		return NULL;
+	io.arg = seen;
+	io.ctl = sp[0];
+	io.flags = flags;
+	if ((io.in = memfd_create("unit-bs", MFD_CLOEXEC)) == -1 ||
+	    write(io.in, in, strlen(in)) != (ssize_t)strlen(in) ||
+	    lseek(io.in, 0, SEEK_SET) == -1 ||
+	    (io.out = open_memstream(&buf, &len)) == NULL)
+		return NULL;
+	(void)bs_session(&io, "mx.test", 1000, &job);
+	(void)fclose(io.out);
+	(void)close(io.in);
+	(void)close(sp[0]);
+	n = recv(sp[1], asked, askedsz - 1, MSG_DONTWAIT);
+	asked[n > 0 ? n : 0] = '\0';
+	(void)close(sp[1]);
+	free(job.auth_user);
+	return buf;
+}
+
 /* one session on `in'; the replies (malloc'd) and how it ended */
 static char *
 bs_run(const char *in, FILE *out, struct bs_seen *seen, int *end)
 {
-	struct bs_io	 io = { -1, NULL, bs_test_queue, NULL, NULL, 0 };
+	struct bs_io	 io = { -1, NULL, bs_test_queue, NULL, NULL, 0, -1, 0 };
 	struct bs_job	 job = { .idfd = -1 };
 	char		*buf = NULL;
 	size_t		 len = 0;
@@ -73,6 +116,61 @@ bs_run(const char *in, FILE *out, struct bs_seen *seen, int *end)
 	(void)fclose(io.out);
 	(void)close(io.in);
 	return out != NULL ? strdup("") : buf;
+}
+
+/* AUTH and STARTTLS, which exist only under the listener's helper */
+static void
+test_bs_helped(void)
+{
+	struct bs_seen	 seen;
+	char		 asked[512], *got;
+
+	memset(&seen, 0, sizeof(seen));
+	got = bs_run_helped("EHLO c\r\nMAIL FROM:<a@x.org>\r\n"
+	    "AUTH PLAIN AGFwcAB3cm9uZw==\r\nAUTH LOGIN YXBw\r\n"
+	    "czNjcmV0IHBhc3M=\r\nMAIL FROM:<a@x.org>\r\nQUIT\r\n",
+	    LPROTO_F_AUTH | LPROTO_F_PLAINAUTH, "N\nY\n", asked,
+	    sizeof(asked), &seen);
+	CASE("bs: a client that may not relay: 530 before AUTH, 535 for a "
+	    "wrong password, 235 and MAIL after the right one");
+	EXPECT_STR("replies", got, "220 mx.test ESMTP relayq\r\n"
+	    "250-mx.test\r\n250-PIPELINING\r\n250-SIZE 1000\r\n"
+	    "250-8BITMIME\r\n250-DSN\r\n250-SMTPUTF8\r\n"
+	    "250-AUTH PLAIN LOGIN\r\n250 ENHANCEDSTATUSCODES\r\n"
+	    "530 5.7.0 Authentication required\r\n"
+	    "535 5.7.8 Error: authentication failed\r\n"
+	    "334 UGFzc3dvcmQ6\r\n235 2.7.0 Authentication successful\r\n"
+	    "250 2.1.0 Ok\r\n221 2.0.0 Bye\r\n");
+	EXPECT_STR("asked the helper", asked, "A PLAIN app wrong\n"
+	    "A LOGIN app s3cret pass\n");
+	END();
+	free(got);
+
+	got = bs_run_helped("EHLO c\r\nAUTH PLAIN AGFwcAB4\r\nQUIT\r\n",
+	    LPROTO_F_AUTH | LPROTO_F_TLS | LPROTO_F_RELAY, "", asked,
+	    sizeof(asked), &seen);
+	CASE("bs: off loopback, AUTH is not offered before TLS, nor taken");
+	EXPECT_HAS("STARTTLS offered", got, "250-STARTTLS\r\n");
+	EXPECT(strstr(got, "AUTH") == NULL, "AUTH offered: %s", got);
+	EXPECT_HAS("AUTH refused", got, "503 5.5.1 Error: authentication "
+	    "not enabled\r\n");
+	EXPECT_STR("asked the helper", asked, "");
+	END();
+	free(got);
+
+	/* one write: STARTTLS and a command behind it (CVE-2011-0411) */
+	got = bs_run_helped("EHLO c\r\nSTARTTLS\r\nMAIL FROM:<evil@x.org>"
+	    "\r\n", LPROTO_F_TLS | LPROTO_F_RELAY, "R\n", asked,
+	    sizeof(asked), &seen);
+	CASE("bs: STARTTLS drops what was pipelined behind it (the helper "
+	    "answers 220)");
+	EXPECT(got != NULL && strcmp(got + strlen(got) - 25, "250 "
+	    "ENHANCEDSTATUSCODES\r\n") == 0, "replies: %s", got);
+	EXPECT(strstr(got, "250 2.1.0") == NULL, "the MAIL behind STARTTLS "
+	    "was executed: %s", got);
+	EXPECT_STR("asked the helper", asked, "T\nG\n");
+	END();
+	free(got);
 }
 
 void
@@ -241,4 +339,5 @@ test_bs(void)
 		free(got);
 	}
 
-	/* this file's cases count in test/unit's totals */}
+	test_bs_helped();
+}

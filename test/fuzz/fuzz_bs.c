@@ -17,7 +17,14 @@
  * abort.  libc's fopen reaches the kernel without them: bs.c and what it
  * calls use no stdio on paths (checked with grep when this was written).
  * (Queueing, the -bm path, has its own targets: msg, spool.)
+ *
+ * An input that starts with 0xfe runs the session as under the
+ * listener's session helper (AUTH, STARTTLS): byte 1's low bits are
+ * the client's flags (LPROTO_F_*), bytes 2 and 3 the helper's answers
+ * on the control channel, two bits each (Y, N, R, or a malformed
+ * line), then the end of the channel; the client's bytes follow.
  */
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -34,6 +41,7 @@
 
 #include "relayq.h"
 #include "msg.h"
+#include "lproto.h"
 #include "fuzz.h"
 
 #define FUZZ_MAX	4096	/* max_message_size: small, to reach 552 */
@@ -201,20 +209,39 @@ fuzz_free_fd(void)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct bs_io	 io = { -1, NULL, fuzz_queue, NULL, NULL, 0 };
+	static const char *const answers[] = { "Y\n", "N\n", "R\n", "Q?\n" };
+	struct bs_io	 io = { -1, NULL, fuzz_queue, NULL, NULL, 0, -1, 0 };
 	struct bs_job	 job = { .idfd = -1 };
 	char		*out = NULL;
 	size_t		 outlen = 0;
-	int		 free_fd, end;
+	int		 free_fd, end, i, sp[2] = { -1, -1 };
 
+	/* the file first: it stays open from one input to the next */
 	io.in = fuzz_file(data, size, NULL);
 	free_fd = fuzz_free_fd();
+	if (size >= 4 && data[0] == 0xfe) {
+		if (socketpair(AF_UNIX, SOCK_STREAM, 0, sp) == -1)
+			abort();
+		for (i = 0; i < 8; i++)
+			if (write(sp[1], answers[(data[2 + i / 4] >> (2 *
+			    (i % 4))) & 3], strlen(answers[(data[2 + i / 4] >>
+			    (2 * (i % 4))) & 3])) == -1)
+				abort();
+		(void)shutdown(sp[1], SHUT_WR);
+		io.ctl = sp[0];
+		io.flags = data[1] & 0xf;
+		io.client = "[192.0.2.1]";
+		io.in = fuzz_file(data + 4, size - 4, NULL);
+	}
 	if ((io.out = open_memstream(&out, &outlen)) == NULL)
 		abort();
 	in_session = 1;
 	end = bs_session(&io, "client.test", FUZZ_MAX, &job);
 	in_session = 0;
-	if (end != BS_CLOSED || job.sender != NULL || job.rcpt != NULL)
+	if (end != BS_CLOSED || job.sender != NULL || job.rcpt != NULL ||
+	    job.auth_user != NULL)
+		abort();
+	if (sp[0] != -1 && (close(sp[0]) == -1 || close(sp[1]) == -1))
 		abort();
 	if (fclose(io.out) == EOF)
 		abort();
