@@ -7,8 +7,10 @@
 # 3.6 on 13; make fuzz-deps: libclang-rt-dev follows the release's clang).
 # python3 runs the tests' small clients and servers, iproute2 (ip) sets up
 # a network namespace: a Debian minbase system has neither; curl and
-# swaks are real SMTP clients for the listener's tests.
-PKGS=${PKGS:-"gcc make libc6-dev libmbedtls-dev libbsd-dev openssl util-linux procps mandoc python3 iproute2 curl swaks"}
+# swaks are real SMTP clients for the listener's tests, and swaks --tls
+# needs Net::SSLeay, only a Recommends of swaks (without it: "TLS not
+# available: requires Net::SSLeay").
+PKGS=${PKGS:-"gcc make libc6-dev libmbedtls-dev libbsd-dev openssl util-linux procps mandoc python3 iproute2 curl swaks libnet-ssleay-perl"}
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
