@@ -76,14 +76,14 @@ drain_rate_new(const struct conf *conf)
 		return NULL;
 	dr->conf = conf;
 	dr->statefd = -1;
-	if (conf->rate_limit != NULL)
-		(void)rate_parse(conf->rate_limit, &max, &per, err,
+	if (conf->route[0].rate_limit != NULL)
+		(void)rate_parse(conf->route[0].rate_limit, &max, &per, err,
 		    sizeof(err));
 	rate_init(&dr->msg, max, per);
 	max = 0;
 	per = 0;
-	if (conf->rate_limit_recipients != NULL)
-		(void)rate_parse(conf->rate_limit_recipients, &max, &per, err,
+	if (conf->route[0].rate_limit_recipients != NULL)
+		(void)rate_parse(conf->route[0].rate_limit_recipients, &max, &per, err,
 		    sizeof(err));
 	rate_init(&dr->rcpt, max, per);
 	return dr;
@@ -363,11 +363,11 @@ drain_rate_status(const struct drain_rate *dr, FILE *fp, size_t due)
 		(void)fprintf(fp, "rate:");
 		if (dr->msg.max != 0)
 			(void)fprintf(fp, " %s messages (%lu in the window)",
-			    c->rate_limit, rate_count(&dr->msg, now));
+			    c->route[0].rate_limit, rate_count(&dr->msg, now));
 		if (dr->rcpt.max != 0)
 			(void)fprintf(fp, "%s %s recipients (%lu in the "
 			    "window)", dr->msg.max != 0 ? "," : "",
-			    c->rate_limit_recipients,
+			    c->route[0].rate_limit_recipients,
 			    rate_count(&dr->rcpt, now));
 		(void)fprintf(fp, "\n");
 	}

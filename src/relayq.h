@@ -89,6 +89,9 @@ struct route {
 	time_t			 idle_timeout;	/* session kept after the queue
 						   empties */
 	long long		 max_messages_per_session; /* 0: no limit */
+	char			*rate_limit;	/* N/s, N/min, N/h (rate.c);
+						   not inherited */
+	char			*rate_limit_recipients;
 };
 
 /*
@@ -118,8 +121,6 @@ struct conf {
 	time_t			 failed_keep;	/* in failed/, then removed */
 	long long		 max_sessions;	/* in parallel (drain_work.c) */
 	long long		 active_queue_limit; /* in memory (drain_q.c) */
-	char			*rate_limit;	/* N/s, N/min, N/h (rate.c) */
-	char			*rate_limit_recipients;
 	char			*listen;	/* addresses, space-separated */
 	char			*listen_allow;	/* CIDRs beside loopback */
 	long long		 listen_max_connections;

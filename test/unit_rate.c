@@ -62,7 +62,8 @@ test_rate_parse(void)
 		EXPECT_HAS("err", err, "rate_limit: \"30/minute\" is not");
 		EXPECT_INT("good rc", conf_set(&c, "rate_limit_recipients",
 		    "100/h", err, sizeof(err)), 0);
-		EXPECT_STR("kept as written", c.rate_limit_recipients, "100/h");
+		EXPECT_STR("kept as written", c.route[0].rate_limit_recipients,
+		    "100/h");
 		conf_free(&c);
 	}
 	END();
