@@ -28,7 +28,7 @@
 #define ADDR_MAX		512	/* longest envelope address we take */
 #define LINE_MAX_OCTETS		998	/* RFC 5322 2.1.1, without CRLF */
 #define SPOOL_IDLEN		16
-#define SPOOL_RATE_FILE		"rate"	/* in state/: drain_rate.c */
+#define SPOOL_RATE_FILE		"rate"	/* in state/, and "rate.ROUTE": rate.c */
 #define REPLY_MAX		512	/* one reply line, RFC 5321 4.5.3.1.5 */
 
 /*
