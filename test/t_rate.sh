@@ -37,6 +37,11 @@ rate_none_for() { ! wait_for "$@"; }
 
 rate_status() { as_user "$TOP/relayq" -C "$T/conf" status; }
 
+# rate_status_has LINE: relayq status prints LINE (for wait_for: a
+# status answered during the daemon's first run may come before it has
+# read the messages and found their route held back)
+rate_status_has() { rate_status | grep -qxF -- "$1"; }
+
 # rate_lacks REGEX TEXT: no line of TEXT matches
 rate_lacks() { ! grep -qE -- "$1" <<<"$2"; }
 
@@ -82,12 +87,12 @@ test_rate_restart() {
 	stop_daemon
 	check "rate restart: the window is saved in state/rate" \
 	    test "$(grep -c '^M ' "$T/spool/state/rate" 2>/dev/null)" -eq 5
-	start_daemon || { not_ok "rate restart: restart" "see $T"; return; }
+	restart_daemon || { not_ok "rate restart: restart" "see $T"; return; }
 	out=$(rate_status)
 	check "rate restart: status shows the window kept" \
 	    grep -qxF "rate: 5/min messages (5 in the window)" <<<"$out"
 	check "rate restart: status shows the backlog held back" \
-	    grep -qxF "backlog: 3 message(s) due now, waiting for room in the window" <<<"$out"
+	    wait_for 5 rate_status_has "backlog: 3 message(s) due now, waiting for room in the window"
 	check "rate restart: relayq check accepts state/rate" rate_check_quiet
 	# the window holds the other 3 for the rest of the minute
 	check "rate restart: nothing more sent after the restart (3 s)" \
@@ -308,7 +313,7 @@ test_rate_routes_throttle() {
 	check "rate routes throttle: status shows route a's pause" \
 	    grep -qE '^route a: paused: ([12][0-9]|30)s more, after a throttling reply \(backoff 30s\)$' <<<"$out"
 	check "rate routes throttle: status shows route a's backlog" \
-	    grep -qxF "route a: backlog: 1 message(s) due now, waiting for room in the window" <<<"$out"
+	    wait_for 5 rate_status_has "route a: backlog: 1 message(s) due now, waiting for room in the window"
 	check "rate routes throttle: no pause for the default route or b" \
 	    rate_lacks '^(route b: )?paused:' "$out"
 	check "rate routes throttle: the pause is kept in state/rate.a" \
@@ -331,7 +336,7 @@ test_rate_routes_restart() {
 	    test ! -e "$T/spool/state/rate"
 	printf 'RELAYQ-RATE 1\n.\n' > "$T/spool/state/rate.gone"
 	chown $RUNUID:$RUNGID "$T/spool/state/rate.gone"
-	start_daemon || { not_ok "rate routes restart: restart" "see $T"; rate_routes_stop; return; }
+	restart_daemon || { not_ok "rate routes restart: restart" "see $T"; rate_routes_stop; return; }
 	check "rate routes restart: a gone route's file removed and logged" \
 	    log_has 'state/rate\.gone: removed: the rate windows of route gone, which the configuration no longer has'
 	check "rate routes restart: it is gone" test ! -e "$T/spool/state/rate.gone"
@@ -339,7 +344,7 @@ test_rate_routes_restart() {
 	check "rate routes restart: status shows route a's window kept" \
 	    grep -qxF "route a: rate: 5/min messages (5 in the window)" <<<"$out"
 	check "rate routes restart: status shows route a's backlog held back" \
-	    grep -qxF "route a: backlog: 3 message(s) due now, waiting for room in the window" <<<"$out"
+	    wait_for 5 rate_status_has "route a: backlog: 3 message(s) due now, waiting for room in the window"
 	check "rate routes restart: status shows the default route without a limit" \
 	    grep -qxF "rate: no limit" <<<"$out"
 	check "rate routes restart: status shows route b without a limit" \
