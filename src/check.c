@@ -25,6 +25,7 @@
 #include <bsd/string.h>
 
 #include "relayq.h"
+#include "rate.h"
 #include "client.h"
 
 /* "route NAME: " while a route's settings are checked, else "" */
@@ -310,8 +311,9 @@ check_files(const char *spool, const char *name)
 			    "update that did not finish (the daemon removes it "
 			    "when it starts; or remove it)", spool, de->d_name);
 		else if (strcmp(name, "state") == 0 &&
-		    strcmp(de->d_name, SPOOL_RATE_FILE) == 0)
-			continue;	/* the daemon's rate windows */
+		    rate_file_route(de->d_name) != NULL)
+			continue;	/* a route's rate windows (the daemon
+					   removes those of a route gone) */
 		else if (strcmp(name, "failed") == 0 && dot != NULL &&
 		    strcmp(dot, ".state") == 0 && spool_id_ok(id))
 			continue;

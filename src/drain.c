@@ -108,7 +108,7 @@ drain_run(struct drain *d, time_t now)
 		drain_conn_serve(d);	/* may change d->q: index checked */
 		if (qi >= d->q.nq)
 			break;
-		if (d->q.q[qi].next > now) {
+		if (d->q.q[qi].next > now || drain_try_held(d, qi)) {
 			qi++;
 			continue;
 		}
@@ -119,12 +119,14 @@ drain_run(struct drain *d, time_t now)
 		}
 		/* one connection attempt per message at most, and none
 		   after one to its route failed in this run; none
-		   either while the rate holds messages back (the run
-		   ends here) */
+		   either while its route's rate holds it back (the run
+		   goes on with other routes' messages) */
 		ri = t.route->idx;
 		if (!t.expired && !down[ri]) {
-			if (drain_try_begin(d, &t) == -1)
-				break;
+			if (drain_try_begin(d, &t) == -1) {
+				qi++;
+				continue;
+			}
 			down[ri] = drain_sess_send(d->sess, d->conf, t.route,
 			    &t.m, t.relay, sizeof(t.relay), err[ri],
 			    sizeof(err[ri])) == -1;
@@ -176,7 +178,7 @@ drain_orphan_one(void *arg, const char *name)
 	struct stat	 st;
 	int		 tmp;
 
-	if (strcmp(name, SPOOL_RATE_FILE) == 0)
+	if (drain_rate_file(d, name))
 		return;		/* drain_rate.c's, not a message's */
 	(void)strlcpy(id, name, sizeof(id));
 	id[strcspn(id, ".")] = '\0';
@@ -313,7 +315,7 @@ drain_setup(struct drain *d, int foreground, char *err, size_t errsz)
 		return -1;
 	if ((d->sess = drain_sess_new(d->password)) == NULL ||
 	    (d->conns = drain_conn_new()) == NULL ||
-	    (d->rate = drain_rate_new(d->conf)) == NULL) {
+	    drain_rate_new(d) == -1) {
 		(void)snprintf(err, errsz, "out of memory");
 		return -1;
 	}
@@ -352,7 +354,7 @@ drain_free(struct drain *d)
 	drain_conf_free_passwords(d->password);
 	free(d->sess);
 	free(d->conns);
-	drain_rate_free(d->rate);
+	drain_rate_free(d);
 	free(d->work);
 	free(d->pend);
 	free(d->q.q);
@@ -436,7 +438,7 @@ drain_serve(struct drain *d, int foreground)
 	keepscan = conf->failed_keep < DRAIN_SCAN ? conf->failed_keep + 1 :
 	    DRAIN_SCAN;
 	(void)queue_ids_each(d->statefd, drain_orphan_one, d);
-	drain_rate_load(d->rate, d->statefd);
+	drain_rate_load(d);
 	nloaded = drain_import_load(d);
 	log_info("started: relayq %s, spool %s, %zu message(s) queued%s",
 	    RELAYQ_VERSION, conf->spool, nloaded, d->q.backlog ?
@@ -456,15 +458,16 @@ drain_serve(struct drain *d, int foreground)
 		if (!drain_work_running(d) && !ended)
 			drain_between_runs(d, &cleaned, keepscan);
 		ended = 0;
-		drain_rate_save(d->rate, 0);
-		rw = drain_rate_wait(d->rate);
+		drain_rate_save(d, 0);
+		rw = drain_rate_wait(d);
 		now = time(NULL);
 		wake = now + DRAIN_SCAN;
 		if (cleaned + keepscan < wake)
 			wake = cleaned + keepscan;
-		/* what is due waits while the rate holds it back (rw) */
-		for (i = 0; i < d->q.nq && !drain_rate_holding(d->rate); i++)
-			if (d->q.q[i].next < wake)
+		/* what is due waits while its route's rate holds it
+		   back (rw) */
+		for (i = 0; i < d->q.nq; i++)
+			if (d->q.q[i].next < wake && !drain_try_held(d, i))
 				wake = d->q.q[i].next;
 		if (drain_sess_idle_until(d->sess) != 0 &&
 		    drain_sess_idle_until(d->sess) < wake)
@@ -529,7 +532,7 @@ drain_serve(struct drain *d, int foreground)
 	drain_conn_end(d);
 	drain_work_stop(d);
 	drain_sess_end(d->sess, 1);
-	drain_rate_save(d->rate, 1);
+	drain_rate_save(d, 1);
 	log_info("stopping");
 	return EX_OK;
 }

@@ -29,6 +29,9 @@ enum drain_where {
 struct drain_ent {
 	char		 id[SPOOL_IDLEN + 1];
 	unsigned char	 busy;	/* in flight on a delivery worker */
+	unsigned char	 route;	/* its route's index + 1, known once it
+				   was read (drain_try_load); 0: not yet,
+				   and again after a reload */
 	time_t		 next;	/* due at; 0 = now */
 };
 
@@ -104,7 +107,8 @@ struct drain {
 	struct drain_sess	*sess;		/* this process's session */
 	struct drain_work	*work;		/* NULL: no workers */
 	struct drain_conns	*conns;		/* control connections */
-	struct drain_rate	*rate;		/* rate_limit, throttling */
+	struct drain_rate	*rate[CONF_MAXROUTES]; /* each route's
+						   rate_limit, throttling */
 	int			 reloaded;	/* the workers are to read
 						   the file again */
 };
@@ -164,6 +168,7 @@ void	 drain_try_sync(struct drain *);
 void	 drain_try_defer_all(struct qmsg *, const char *, enum rcpt_status,
 	    const char *);
 void	 drain_try_outage(struct drain *, const struct route *, int);
+int	 drain_try_held(struct drain *, size_t);
 int	 drain_try_load(struct drain *, const char *, time_t,
 	    struct drain_try *);
 int	 drain_try_begin(struct drain *, struct drain_try *);
@@ -191,17 +196,18 @@ time_t	 drain_sess_idle_until(const struct drain_sess *);
 void	 drain_sess_idle_check(struct drain_sess *, short);
 
 /* drain_rate.c: rate_limit and the pause after throttling replies */
-struct drain_rate *drain_rate_new(const struct conf *);
-void	 drain_rate_free(struct drain_rate *);
-void	 drain_rate_load(struct drain_rate *, int);
-void	 drain_rate_save(struct drain_rate *, int);
+int	 drain_rate_new(struct drain *);
+void	 drain_rate_free(struct drain *);
+int	 drain_rate_file(const struct drain *, const char *);
+void	 drain_rate_load(struct drain *);
+void	 drain_rate_save(struct drain *, int);
 int	 drain_rate_begin(struct drain_rate *, size_t);
 void	 drain_rate_end(struct drain_rate *, size_t, int);
-int	 drain_rate_wait(struct drain_rate *);
-int	 drain_rate_holding(const struct drain_rate *);
+int	 drain_rate_holding(struct drain_rate *);
+int	 drain_rate_wait(struct drain *);
 time_t	 drain_rate_outcome(struct drain_rate *, const struct qmsg *,
 	    const char *, const char *);
-void	 drain_rate_status(const struct drain_rate *, FILE *, size_t);
+void	 drain_rate_status(struct drain_rate *, FILE *, size_t);
 
 /* drain_quar.c: corrupt/ */
 int	 drain_quar_move(const struct drain *, int, const char *,

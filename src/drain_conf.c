@@ -289,8 +289,10 @@ drain_conf_reload(struct drain *d, const char *why, FILE *fp, char *err,
 	}
 	/* deferred mail due now, and what waits past active_queue_limit
 	   as it is taken in (drain_import.c), as after relayq flush */
-	for (i = 0; i < d->q.nq; i++)
+	for (i = 0; i < d->q.nq; i++) {
 		d->q.q[i].next = 0;
+		d->q.q[i].route = 0;	/* senders may have moved */
+	}
 	d->q.flushed = time(NULL);
 	d->reloaded = 1;
 	log_info("reload: %s reloaded (%s)", d->conf->path, why);

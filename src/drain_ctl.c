@@ -213,7 +213,8 @@ drain_ctl_status(const struct drain *d, FILE *fp, const struct ucred *cr,
 	const struct drain_stats	*st = &d->stats;
 	char				 date[64];
 	time_t				 now = time(NULL), oldest = 0;
-	size_t				 i, n, nheld, ncorrupt = 0, due = 0;
+	size_t				 i, n, nheld, ncorrupt = 0;
+	size_t				 due[CONF_MAXROUTES + 1] = { 0 };
 
 	n = drain_ctl_each(d, cr, admin, drain_ctl_oldest, fp, &oldest,
 	    &nheld);
@@ -248,9 +249,18 @@ drain_ctl_status(const struct drain *d, FILE *fp, const struct ucred *cr,
 	(void)fprintf(fp, "counters: received %lu, sent %lu, deferred %lu, "
 	    "bounced %lu\n", st->received, st->sent,
 	    st->deferred, st->bounced);
+	/* each route's backlog; one not read since start-up or a reload
+	   has no route yet (0), counted as the default's when it is the
+	   only route, else on a line of its own */
 	for (i = 0; i < d->q.nq; i++)
-		due += d->q.q[i].next <= now && !d->q.q[i].busy;
-	drain_rate_status(d->rate, fp, due);
+		if (d->q.q[i].next <= now && !d->q.q[i].busy)
+			due[d->conf->nroute == 1 ? 1 : d->q.q[i].route]++;
+	for (i = 0; i < d->conf->nroute; i++)
+		drain_rate_status(d->rate[i], fp, due[i + 1]);
+	if (due[0] > 0)
+		(void)fprintf(fp, "not yet sorted: %zu message(s) due now, of "
+		    "a route still unknown (the next delivery run reads "
+		    "them)\n", due[0]);
 }
 
 /*

@@ -104,6 +104,7 @@ drain_q_add(struct drain_q *t, const char *id, time_t next)
 	}
 	(void)strlcpy(t->q[t->nq].id, id, sizeof(t->q[t->nq].id));
 	t->q[t->nq].busy = 0;
+	t->q[t->nq].route = 0;
 	t->q[t->nq].next = next;
 	t->idx[s] = (uint32_t)++t->nq;
 	return 0;

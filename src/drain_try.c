@@ -302,6 +302,19 @@ drain_try_pending(struct drain *d, const char *id)
 }
 
 /*
+ * The message at `qi' in the queue table belongs to a route whose rate
+ * limit or throttling pause holds its messages back: it is skipped
+ * without reading it (its route is known from an earlier attempt).
+ */
+int
+drain_try_held(struct drain *d, size_t qi)
+{
+	unsigned int	 r = d->q.q[qi].route;
+
+	return r != 0 && drain_rate_holding(d->rate[r - 1]);
+}
+
+/*
  * Load queue/ID and its state for an attempt, and note who is still
  * open.  -1 when it cannot be tried now (logged; a file that cannot be
  * opened is tried again after retry_max, one that no longer parses is
@@ -349,6 +362,8 @@ drain_try_load(struct drain *d, const char *id, time_t now,
 		t->nopen += t->open[i];
 	}
 	t->route = route_for(d->conf, t->m.sender);
+	if (drain_q_find(&d->q, id, &qi) == 0)
+		d->q.q[qi].route = (unsigned char)(t->route->idx + 1);
 	t->start = t->connt = drain_try_now();
 	(void)strlcpy(t->relay, "none", sizeof(t->relay));
 	t->expired = now - t->m.arrival > d->conf->queue_lifetime;
@@ -369,13 +384,14 @@ drain_try_release(struct drain_try *t)
 
 /*
  * The loaded message is about to be sent: 0 when the rate limit and the
- * throttling pause let it start now (drain_rate.c); -1 when they hold it
- * back, and it is released, still due, for the caller to end its run.
+ * throttling pause of its route let it start now (drain_rate.c); -1 when
+ * they hold it back, and it is released, still due, for the caller to
+ * go on with other routes' messages.
  */
 int
 drain_try_begin(struct drain *d, struct drain_try *t)
 {
-	if (drain_rate_begin(d->rate, t->nopen) == -1) {
+	if (drain_rate_begin(d->rate[t->route->idx], t->nopen) == -1) {
 		drain_try_release(t);
 		return -1;
 	}
@@ -403,9 +419,10 @@ drain_try_done(struct drain *d, struct drain_try *t, int down,
 	if (down)
 		drain_try_defer_all(&t->m, "4.4.1", RCPT_DEFER, err);
 	if (t->rated)
-		drain_rate_end(d->rate, t->nopen, !down);
+		drain_rate_end(d->rate[t->route->idx], t->nopen, !down);
 	if (!down)
-		throttled = drain_rate_outcome(d->rate, &t->m, t->open,
+		throttled = drain_rate_outcome(d->rate[t->route->idx], &t->m,
+		    t->open,
 		    t->relay);
 	end = drain_try_now();
 	for (i = 0; i < t->m.nrcpt; i++)

@@ -437,7 +437,7 @@ drain_work_hand(struct drain *d)
 		id = wk->due[wk->next++];
 		/* hold, delete or an earlier outcome may have changed it */
 		if (drain_q_find(&d->q, id, &qi) == -1 ||
-		    d->q.q[qi].next > wk->now)
+		    d->q.q[qi].next > wk->now || drain_try_held(d, qi))
 			continue;
 		if (drain_try_load(d, id, wk->now, &w->t) == -1)
 			continue;
@@ -446,12 +446,10 @@ drain_work_hand(struct drain *d)
 			    wk->err[w->t.route->idx]);
 			continue;
 		}
-		/* the rate holds it back: the run ends with what is in
-		   flight, and the loop sleeps until there is room */
-		if (drain_try_begin(d, &w->t) == -1) {
-			wk->next = wk->ndue;
-			break;
-		}
+		/* its route's rate holds it back: it stays due, and the
+		   run goes on with the other routes' messages */
+		if (drain_try_begin(d, &w->t) == -1)
+			continue;
 		if (write(w->fd, id, strlen(id)) == -1) {
 			w->busy = 1;
 			drain_work_lost(d, w);

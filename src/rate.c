@@ -28,6 +28,7 @@
 #include <bsd/stdlib.h>
 #include <bsd/string.h>
 
+#include "relayq.h"
 #include "rate.h"
 
 #define RATE_LINE_MAX	64	/* a line of the saved form */
@@ -404,4 +405,24 @@ rate_load(struct rate *msg, struct rate *rcpt, long long *paused,
  bad:
 	(void)snprintf(err, errsz, "line %zu: bad record", lineno);
 	return -1;
+}
+
+/*
+ * The files in state/ that keep the windows (relayq-spool(5)): "rate"
+ * for the default route, "rate.NAME" for route NAME.  The route that
+ * file `name' belongs to ("default" for "rate"), or NULL when `name' is
+ * not one of them (a message's state file, a temporary file).
+ */
+const char *
+rate_file_route(const char *name)
+{
+	static const char	 pre[] = SPOOL_RATE_FILE ".";
+
+	if (strcmp(name, SPOOL_RATE_FILE) == 0)
+		return "default";
+	if (strncmp(name, pre, sizeof(pre) - 1) != 0 ||
+	    !route_name_ok(name + sizeof(pre) - 1) ||
+	    strcmp(name + sizeof(pre) - 1, "default") == 0)
+		return NULL;
+	return name + sizeof(pre) - 1;
 }

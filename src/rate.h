@@ -47,5 +47,6 @@ int		 rate_save(FILE *, const struct rate *, const struct rate *,
 int		 rate_load(struct rate *, struct rate *, long long *,
 		    long long *, long long, const char *, size_t, char *,
 		    size_t);
+const char	*rate_file_route(const char *);
 
 #endif /* RATE_H */

@@ -28,7 +28,7 @@
 #define ADDR_MAX		512	/* longest envelope address we take */
 #define LINE_MAX_OCTETS		998	/* RFC 5322 2.1.1, without CRLF */
 #define SPOOL_IDLEN		16
-#define SPOOL_RATE_FILE		"rate"	/* in state/: drain_rate.c */
+#define SPOOL_RATE_FILE		"rate"	/* in state/, and "rate.ROUTE": rate.c */
 #define REPLY_MAX		512	/* one reply line, RFC 5321 4.5.3.1.5 */
 
 /*
@@ -89,6 +89,9 @@ struct route {
 	time_t			 idle_timeout;	/* session kept after the queue
 						   empties */
 	long long		 max_messages_per_session; /* 0: no limit */
+	char			*rate_limit;	/* N/s, N/min, N/h (rate.c);
+						   not inherited */
+	char			*rate_limit_recipients;
 };
 
 /*
@@ -118,8 +121,6 @@ struct conf {
 	time_t			 failed_keep;	/* in failed/, then removed */
 	long long		 max_sessions;	/* in parallel (drain_work.c) */
 	long long		 active_queue_limit; /* in memory (drain_q.c) */
-	char			*rate_limit;	/* N/s, N/min, N/h (rate.c) */
-	char			*rate_limit_recipients;
 	char			*listen;	/* addresses, space-separated */
 	char			*listen_allow;	/* CIDRs beside loopback */
 	long long		 listen_max_connections;

@@ -123,6 +123,22 @@ start_smtpd() {
 	PORT=$(cat "$T/port")
 }
 
+# routes_smtpd NAME USER:PASS [PORT [smtpd options...]]: test smarthost
+# NAME of a route, its mail in $T/mail-NAME; its port in $T/port-NAME
+routes_smtpd() {
+	local n=$1 auth=$2 port=${3:-0}
+	shift $(($# < 3 ? $# : 3))
+	mkdir -p "$T/mail-$n"
+	rm -f "$T/port-$n"
+	"$TOP/test/smtpd" --port "$port" --portfile "$T/port-$n" \
+	    --pidfile "$T/smtpd-$n.pid" --cert "$CERTS/server.pem" \
+	    --key "$CERTS/server.key" --maildir "$T/mail-$n" \
+	    --transcript "$T/transcript-$n" --auth "$auth" "$@" \
+	    2>>"$T/smtpd-$n.err" &
+	wait_for 10 test -s "$T/port-$n" ||
+	    { echo "smtpd $n did not start"; cat "$T/smtpd-$n.err"; return 1; }
+}
+
 # write_conf [extra lines]: config for $T pointing at $PORT
 write_conf() {
 	{

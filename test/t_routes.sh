@@ -5,21 +5,6 @@
 # ("user", from write_conf), route a's and route b's.
 # Sourced by test/check.sh, which provides test/lib.sh.
 
-# routes_smtpd NAME USER:PASS [PORT]: test smarthost NAME, its mail in
-# $T/mail-NAME; its port in $T/port-NAME
-routes_smtpd() {
-	local n=$1 auth=$2 port=${3:-0}
-	mkdir -p "$T/mail-$n"
-	rm -f "$T/port-$n"
-	"$TOP/test/smtpd" --port "$port" --portfile "$T/port-$n" \
-	    --pidfile "$T/smtpd-$n.pid" --cert "$CERTS/server.pem" \
-	    --key "$CERTS/server.key" --maildir "$T/mail-$n" \
-	    --transcript "$T/transcript-$n" --auth "$auth" \
-	    2>>"$T/smtpd-$n.err" &
-	wait_for 10 test -s "$T/port-$n" ||
-	    { echo "smtpd $n did not start"; cat "$T/smtpd-$n.err"; return 1; }
-}
-
 # routes_dir NAME: the mail directory of smarthost NAME ("": the default)
 routes_dir() { echo "$T/mail${1:+-$1}"; }
 

@@ -151,6 +151,31 @@ test_drainq_admit(void)
 	END();
 }
 
+/* the route an entry is known to take (drain_try_held) starts unknown,
+   stays with a new due time, and moves with the entry on a delete */
+static void
+test_drainq_route(void)
+{
+	char	 id[SPOOL_IDLEN + 1];
+	size_t	 qi;
+
+	CASE("drainq: an entry's route starts unknown and moves with it");
+	dq_id(id, sizeof(id), 0);
+	(void)drain_q_add(&dq, id, 0);
+	dq.q[0].route = 3;
+	dq_id(id, sizeof(id), 1);
+	(void)drain_q_add(&dq, id, 0);
+	EXPECT_INT("a new entry: unknown", dq.q[1].route, 0);
+	dq.q[1].route = 2;
+	EXPECT_INT("a new due time keeps it", drain_q_add(&dq, id, 99) == 0 &&
+	    dq.q[1].route == 2, 1);
+	drain_q_del(&dq, 0);
+	EXPECT_INT("moved by the delete", drain_q_find(&dq, id, &qi) == 0 &&
+	    dq.q[qi].route == 2, 1);
+	dq_clear();
+	END();
+}
+
 void
 test_drainq(void)
 {
@@ -158,4 +183,5 @@ test_drainq(void)
 	test_drainq_random();
 	test_drainq_large();
 	test_drainq_admit();
+	test_drainq_route();
 }

@@ -52,6 +52,25 @@ test_rate_parse(void)
 		EXPECT_HAS("err names the value", err, bad[i]);
 		END();
 	}
+	CASE("rate: state/ file names of the routes' windows");
+	{
+		static const char *const notours[] = { "rate.", "rate.a.tmp",
+		    "rate.default", "rate.A", "rate.x!", "ratex", "rat",
+		    "1LH0000000000001", "rate.default.tmp",
+		    "rate.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" };
+		const char	*r;
+
+		EXPECT_STR("rate: the default route", rate_file_route("rate"),
+		    "default");
+		r = rate_file_route("rate.work-1");
+		EXPECT_STR("rate.NAME: route NAME", r != NULL ? r : "(null)",
+		    "work-1");
+		for (i = 0; i < sizeof(notours) / sizeof(notours[0]); i++) {
+			r = rate_file_route(notours[i]);
+			EXPECT(r == NULL, "%s: route \"%s\"", notours[i], r);
+		}
+	}
+	END();
 	CASE("rate: relayq.conf rate_limit error names key and value");
 	{
 		struct conf	 c;
@@ -62,7 +81,8 @@ test_rate_parse(void)
 		EXPECT_HAS("err", err, "rate_limit: \"30/minute\" is not");
 		EXPECT_INT("good rc", conf_set(&c, "rate_limit_recipients",
 		    "100/h", err, sizeof(err)), 0);
-		EXPECT_STR("kept as written", c.rate_limit_recipients, "100/h");
+		EXPECT_STR("kept as written", c.route[0].rate_limit_recipients,
+		    "100/h");
 		conf_free(&c);
 	}
 	END();

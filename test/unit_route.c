@@ -26,6 +26,8 @@
 static const char	*route_file =
 	ROUTE_BASE
 	"retry_min 30s\n"
+	"rate_limit 30/min\n"
+	"rate_limit_recipients 100/h\n"
 	"\n"
 	"route work\n"
 	"  sender @a.example  boss@Work.Example\n"
@@ -34,6 +36,7 @@ static const char	*route_file =
 	"  auth_user relay@work.example\n"
 	"  auth_password_file /etc/relayq/work.secret\n"
 	"  timeout_connect 5s\n"
+	"  rate_limit 3/s\n"
 	"route per-sonal   # comment\n"
 	"  sender @b.example\n"
 	"  smarthost [192.0.2.7]:2525\n"
@@ -79,6 +82,11 @@ route_parse(void)
 	EXPECT_STR("auth_password_file", w->auth_password_file,
 	    "/etc/relayq/work.secret");
 	EXPECT_INT("timeout_connect (own)", w->timeout_connect, 5);
+	EXPECT_STR("rate_limit (own)", w->rate_limit, "3/s");
+	EXPECT_STR("default rate_limit (top level)", c.route[0].rate_limit,
+	    "30/min");
+	EXPECT_STR("default rate_limit_recipients",
+	    c.route[0].rate_limit_recipients, "100/h");
 	END();
 	CASE("route: helo_name, timeouts and tls_ca_file are inherited");
 	EXPECT_STR("helo_name", w->helo_name, "relay.example.org");
@@ -90,6 +98,9 @@ route_parse(void)
 	CASE("route: nothing else is inherited");
 	EXPECT(p->auth_user == NULL, "auth_user \"%s\"", p->auth_user);
 	EXPECT(p->auth_password_file == NULL, "auth_password_file set");
+	EXPECT(p->rate_limit == NULL, "rate_limit \"%s\"", p->rate_limit);
+	EXPECT(w->rate_limit_recipients == NULL, "rate_limit_recipients "
+	    "\"%s\"", w->rate_limit_recipients);
 	EXPECT_INT("idle_timeout (own)", p->idle_timeout, 0);
 	EXPECT_INT("idle_timeout (default's default)", w->idle_timeout, 2);
 	EXPECT_INT("tls off", p->host[0].tls, TLS_OFF);
@@ -189,6 +200,7 @@ route_env(void)
 	    1);
 	(void)setenv("RELAYQ_ROUTE_ENV_ONE_AUTH_USER", "e@e.example", 1);
 	(void)setenv("RELAYQ_ROUTE_WORK_SMARTHOST", "override.example", 1);
+	(void)setenv("RELAYQ_ROUTE_ENV_ONE_RATE_LIMIT", "10/min", 1);
 	rc = conf_try(&c, route_file, 1, err, sizeof(err));
 	CASE("route: RELAYQ_ROUTES adds routes, RELAYQ_ROUTE_<NAME>_<KEY> "
 	    "sets them, over the file");
@@ -204,6 +216,8 @@ route_env(void)
 		    "e@e.example");
 		EXPECT_STR("inherits helo_name", c.route[3].helo_name,
 		    "relay.example.org");
+		EXPECT_STR("its rate_limit", c.route[3].rate_limit,
+		    "10/min");
 		EXPECT_INT("file route's smarthost replaced",
 		    (long long)c.route[1].nhost, 1);
 		EXPECT_STR("by the variable", c.route[1].host[0].name,
@@ -230,6 +244,7 @@ route_env(void)
 	(void)unsetenv("RELAYQ_ROUTE_ENV_ONE_SMARTHOST");
 	(void)unsetenv("RELAYQ_ROUTE_ENV_ONE_AUTH_USER");
 	(void)unsetenv("RELAYQ_ROUTE_WORK_SMARTHOST");
+	(void)unsetenv("RELAYQ_ROUTE_ENV_ONE_RATE_LIMIT");
 }
 
 /* Reload: routes by name keep restart-only keys; a new set is kept out. */
@@ -256,14 +271,20 @@ route_reload(void)
 	    "smarthost smtp.work.example:465\n"
 	    "auth_user other@work.example\n"
 	    "auth_password_file /etc/relayq/elsewhere\n"
+	    "rate_limit 5/s\n"
 	    "route per-sonal\nsender @b.example\nsmarthost [192.0.2.7]:2525\n"
 	    "tls off\n", 0, err, sizeof(err)) != 0)
 		abort();
 	kept = conf_keep_running(&next, &run, route_reload_note, keys);
 	CASE("route: reload takes a route's senders and user, keeps its "
 	    "secret file");
-	EXPECT_INT("kept", (long long)kept, 1);
-	EXPECT_STR("notes", keys, "auth_password_file");
+	EXPECT_INT("kept", (long long)kept, 4);
+	EXPECT_STR("notes", keys, "auth_password_file rate_limit "
+	    "rate_limit rate_limit_recipients");
+	EXPECT_STR("route's rate_limit kept", next.route[1].rate_limit,
+	    "3/s");
+	EXPECT_STR("default's rate_limit kept", next.route[0].rate_limit,
+	    "30/min");
 	EXPECT_STR("senders", next.route[1].sender, "@a.example @new.example");
 	EXPECT_STR("auth_user", next.route[1].auth_user,
 	    "other@work.example");

@@ -1,16 +1,19 @@
 /*
  * The sending rate limits (rate.c): the daemon's saved windows
  * (rate_load), and, on a NUL-terminated copy of the same bytes, a
- * rate_limit value (rate_parse) and a server reply (rate_throttle).
+ * rate_limit value (rate_parse), a server reply (rate_throttle) and a
+ * name in state/ (rate_file_route).
  * Oracle: a window read back never holds more than its limit (but for
  * one oversized message alone), never asks to wait before `now' or more
  * than its period after it, and saving then loading it again gives the
- * same counts and pause.
+ * same counts and pause; a state/ name gives a route only when it is
+ * "rate" or "rate." and a name route_name_ok takes.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "relayq.h"
 #include "rate.h"
 #include "fuzz.h"
 
@@ -32,6 +35,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct rate	 m, r, m2, r2;
 	char		 err[256], *s, *buf = NULL;
+	const char	*route;
 	unsigned long	 max;
 	long long	 per, paused, backoff, p2, b2;
 	size_t		 len = 0;
@@ -69,6 +73,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    per != 3600000)))
 		abort();
 	(void)rate_throttle(s);
+	if ((route = rate_file_route(s)) != NULL &&
+	    (!route_name_ok(route) || (strcmp(s, "rate") != 0 &&
+	    strncmp(s, "rate.", 5) != 0)))
+		abort();
 	free(s);
 	return 0;
 }
