@@ -6,7 +6,9 @@
 # repository, after `make` has built ./sendmail and ./relayq.
 #
 # What it does:
-#   1. installs postfix, sasl2-bin, libsasl2-modules and openssl if missing;
+#   1. installs postfix, sasl2-bin, libsasl2-modules, openssl, nodejs and
+#      ca-certificates (the npm registry is HTTPS)
+#      if missing;
 #   2. (test/postfix.sh, shared with make bench) makes a test CA, a server
 #      certificate for localhost/127.0.0.1 and a second, unrelated CA, in
 #      a private temp dir;
@@ -28,12 +30,13 @@
 #   7. follows README.md's Install and Configure sections as written, in a
 #      throwaway overlay root, with this Postfix as the provider
 #      (test/interop_readme.sh);
-#   8. the differential test (test/interop_diff.sh): the corpus of
-#      test/diff/ through Postfix's sendmail and relayq's to one sink,
-#      every difference either listed in test/diff/accepted or a failure;
-#   9. real SMTP clients (Python's smtplib, curl, swaks, nodemailer from
+#   8. real SMTP clients (Python's smtplib, curl, swaks, nodemailer from
 #      the npm registry) through relayq's listener and relayq drain to
-#      this Postfix (test/interop_listen.sh).
+#      this Postfix (test/interop_listen.sh);
+#   9. the differential test (test/interop_diff.sh): the corpus of
+#      test/diff/ through Postfix's sendmail and relayq's to one sink,
+#      every difference either listed in test/diff/accepted or a failure.
+#      Last, as it points this Postfix at a sink of its own.
 #
 # /etc/postfix is never modified and the system Postfix instance (if any)
 # is left alone.  Nothing is sent to a non-loopback address.  Every wait
@@ -43,8 +46,8 @@
 # Environment: INTEROP_KEEP=1 keeps the temp dir (its path is printed);
 # INTEROP_TIMEOUT=SECONDS changes the per-wait deadline (default 30);
 # INTEROP_RELAYQ, INTEROP_SENDMAIL test other binaries than ./relayq and
-# ./sendmail; INTEROP_ONLY=diff runs the differential test (8) alone,
-# INTEROP_ONLY=listen the listener's clients (9) alone.
+# ./sendmail; INTEROP_ONLY=listen runs the listener's clients (8) alone,
+# INTEROP_ONLY=diff the differential test (9) alone.
 
 set -u
 set -o pipefail
@@ -54,7 +57,7 @@ cd "$TOP" || exit 1
 RELAYQ=${INTEROP_RELAYQ:-$TOP/relayq}
 SENDMAIL=${INTEROP_SENDMAIL:-$TOP/sendmail}
 WAIT=${INTEROP_TIMEOUT:-30}
-PKGS="postfix sasl2-bin libsasl2-modules openssl"
+PKGS="postfix sasl2-bin libsasl2-modules openssl nodejs ca-certificates"
 REALM=relayq.test
 SASL_USER=relayqtest
 PATH=$PATH:/usr/sbin:/sbin
@@ -729,10 +732,11 @@ fi
 # the README followed step by step, the private Postfix as the provider
 . "$TOP/test/interop_readme.sh"
 
-# the same callers through Postfix's sendmail and relayq's, compared
-. "$TOP/test/interop_diff.sh"
-
 # real SMTP clients through relayq's listener
 . "$TOP/test/interop_listen.sh"
+
+# the same callers through Postfix's sendmail and relayq's, compared;
+# last: it points the private Postfix at a sink of its own
+. "$TOP/test/interop_diff.sh"
 
 finish

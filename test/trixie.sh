@@ -172,7 +172,13 @@ echo "# -Werror builds (plain and hardened): clean"
 make interop "$flags" 2>&1 | tee /build/interop.log
 EOF
 mkdir -p "$W/build"
+# The host's own CAs (/usr/local/share/ca-certificates) go in too: where
+# the network intercepts HTTPS (as this CI's egress proxy does), the npm
+# registry that make interop fetches nodemailer from is trusted in the
+# root as on the host; ca-certificates, when apt installs it, adds them.
 unshare --mount --propagation private bash -c "$MNT && mkdir -p $R/build $R/root/relayq &&
+    mkdir -p $R/usr/local/share/ca-certificates &&
+    { cp /usr/local/share/ca-certificates/*.crt $R/usr/local/share/ca-certificates/ 2>/dev/null; true; } &&
     chmod 700 $R/root && tar -C $R/root/relayq -xf $W/src.tar && cp $W/inner.sh $R/build/ &&
     $(declare -f in_root); in_root $R bash /build/inner.sh;
     cp $R/build/*.log $W/build/ 2>/dev/null; true"
