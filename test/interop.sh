@@ -33,7 +33,13 @@
 #      every difference either listed in test/diff/accepted or a failure;
 #   9. real SMTP clients (Python's smtplib, curl, swaks, nodemailer from
 #      the npm registry) through relayq's listener and relayq drain to
-#      this Postfix (test/interop_listen.sh).
+#      this Postfix (test/interop_listen.sh);
+#  10. sender-dependent routes (test/interop_routes.sh): a second
+#      submission service (P5) for a second SASL user, each user refused
+#      on the other's service; relayq's routes for @a.example and
+#      @b.example and its default route each deliver through their own
+#      service as their own user, as Postfix logs; with service B stopped
+#      only B's mail waits, and it arrives once when B is back.
 #
 # /etc/postfix is never modified and the system Postfix instance (if any)
 # is left alone.  Nothing is sent to a non-loopback address.  Every wait
@@ -44,7 +50,8 @@
 # INTEROP_TIMEOUT=SECONDS changes the per-wait deadline (default 30);
 # INTEROP_RELAYQ, INTEROP_SENDMAIL test other binaries than ./relayq and
 # ./sendmail; INTEROP_ONLY=diff runs the differential test (8) alone,
-# INTEROP_ONLY=listen the listener's clients (9) alone.
+# INTEROP_ONLY=listen the listener's clients (9) alone, and routes (10)
+# likewise.
 
 set -u
 set -o pipefail
@@ -218,7 +225,7 @@ bail() {
 # smtp-sink, start.
 
 pf_setup || finish
-ok "private Postfix $(postconf -h mail_version) on 127.0.0.1:$P1 (STARTTLS), :$P2 (implicit TLS), sink :$P3"
+ok "private Postfix $(postconf -h mail_version) on 127.0.0.1:$P1 (STARTTLS), :$P2 (implicit TLS), :$P5 (STARTTLS, user B), sink :$P3"
 
 # ---------------------------------------------------------------------------
 # Helpers for messages and logs.
@@ -228,6 +235,10 @@ sink_file() {
 	"${PRIV[@]}" grep -rlF -- "$1" "$SINK" 2>/dev/null | head -n 1
 }
 have_sink_file() { [ -n "$(sink_file "$1")" ]; }
+# sink_count TOKEN: how many sink files hold TOKEN
+sink_count() { "${PRIV[@]}" grep -rlF -- "$1" "$SINK" 2>/dev/null | wc -l; }
+# sent_once TOKEN: exactly one sink file holds TOKEN
+sent_once() { [ "$(sink_count "$1")" -eq 1 ]; }
 # pf_delivered OFFSET QUEUEID: Postfix logged delivery of QUEUEID to the sink.
 pf_delivered() {
 	maillog_since "$1" | grep -qE "]: $2: to=<[^>]*>, relay=127\.0\.0\.1\[127\.0\.0\.1\]:$P3, .*status=sent"
@@ -344,11 +355,11 @@ compare_message() {
 	done < <("${PRIV[@]}" perl -e "$COMPARE_PL" "$1" "$2" "$3" "${4:-}" 2>&1)
 }
 
-# pf_session_check OFFSET SERVICE QUEUEID LABEL MECH: the Postfix smtpd
-# session that accepted QUEUEID (on SERVICE) used TLS and SASL MECH as our
-# user.
+# pf_session_check OFFSET SERVICE QUEUEID LABEL MECH [USER]: the Postfix
+# smtpd session that accepted QUEUEID (on SERVICE) used TLS and SASL MECH
+# as USER (default SASL_USER).
 pf_session_check() {
-	local out tls client
+	local out tls client user=${6:-$SASL_USER}
 	out=$(maillog_since "$1" | awk -v svc="postfix-rq/$2/smtpd" -v q="$3" '
 		{
 			i = index($0, svc "[")
@@ -372,9 +383,9 @@ pf_session_check() {
 	check "$4: Postfix logged a TLS connection for that session" \
 	    "no \"TLS connection established\" line for that smtpd session" \
 	    test -n "$tls"
-	check "$4: Postfix logged SASL auth $5 as $SASL_USER" \
+	check "$4: Postfix logged SASL auth $5 as $user" \
 	    "got: ${client#*: }" \
-	    grep -qE "sasl_method=$5, sasl_username=$SASL_USER(@$REALM)?(,|\$)" \
+	    grep -qE "sasl_method=$5, sasl_username=$user(@$REALM)?(,|\$)" \
 	    <<<"$client"
 }
 
@@ -400,14 +411,15 @@ smtp_read() {
 smtp_cmd() { printf '%s\n' "$1" >&"${SC[1]}" && smtp_read "$2"; }
 
 # sclient_send MODE PORT MSGFILE RCPT: deliver MSGFILE the way a correct
-# client would.  Fails with a description in SC_ERR.
+# client would, as SC_USER with SC_PW (default SASL_USER, SASL_PW).  Fails
+# with a description in SC_ERR.
 sclient_send() {
 	local mode=$1 port=$2 msg=$3 rcpt=$4 pid rc=0 auth line
 	local -a args=(s_client -quiet -crlf -connect "127.0.0.1:$port"
 	    -servername localhost -verify_hostname localhost
 	    -verify_return_error -CAfile "$D/tls/ca.pem")
 	[ "$mode" = starttls ] && args+=(-starttls smtp)
-	auth=$(printf '\0%s\0%s' "$SASL_USER@$REALM" "$SASL_PW" | base64 -w0)
+	auth=$(printf '\0%s\0%s' "${SC_USER:-$SASL_USER}@$REALM" "${SC_PW:-$SASL_PW}" | base64 -w0)
 	coproc SC { exec openssl "${args[@]}" 2>"$D/sclient-$mode.err"; }
 	pid=$SC_PID
 	echo "$pid" >"$RUN/sclient.pid"
@@ -540,26 +552,28 @@ spool_count() { find "$D/rq-$1/spool/$2" -mindepth 1 -maxdepth 1 -type f 2>/dev/
 spool_empty() { [ "$(spool_count "$1" drop)" -eq 0 ] && [ "$(spool_count "$1" queue)" -eq 0 ]; }
 ere_quote() { sed 's/[][\.*^$?+(){}|/]/\\&/g' <<<"$1"; }
 
-# submit NAME MSGFILE: sendmail -t as the relayq uid.  sendmail takes -C
+# submit NAME MSGFILE [ARG...]: sendmail ARGs (default -t) as the relayq uid.  sendmail takes -C
 # from root only (like Postfix's sendmail, it will not let a user point it
 # at a config of their choosing); an unprivileged caller names it with
 # RELAYQ_CONFIG.
 submit() {
-	local dir=$D/rq-$1 rc
+	local dir=$D/rq-$1 rc name=$1 msg=$2
+	shift 2
+	[ $# -gt 0 ] || set -- -t
 	(cd "$dir" && RELAYQ_CONFIG=$dir/relayq.conf \
-	    exec timeout 60 "${UNPRIV[@]}" "$SENDMAIL" -t) \
-	    <"$2" >"$dir/sendmail.out" 2>&1
+	    exec timeout 60 "${UNPRIV[@]}" "$SENDMAIL" "$@") \
+	    <"$msg" >"$dir/sendmail.out" 2>&1
 	rc=$?
-	check "$1: sendmail -t exits 0" \
+	check "$name: sendmail $* exits 0" \
 	    "exit $rc: $(head -c 300 "$dir/sendmail.out" | tr '\n' ' ')" test $rc -eq 0
 	return $rc
 }
 
-# one part alone (INTEROP_ONLY=diff or listen), while working on it
+# one part alone (INTEROP_ONLY=diff, listen or routes), while working on it
 case ${INTEROP_ONLY:-} in
 '') ;;
-diff|listen) . "$TOP/test/interop_$INTEROP_ONLY.sh"; finish ;;
-*) bail "INTEROP_ONLY" "diff or listen, not $INTEROP_ONLY" ;;
+diff|listen|routes) . "$TOP/test/interop_$INTEROP_ONLY.sh"; finish ;;
+*) bail "INTEROP_ONLY" "diff, listen or routes, not $INTEROP_ONLY" ;;
 esac
 
 # --- positive tests: STARTTLS and implicit TLS -------------------------------
@@ -734,5 +748,8 @@ fi
 
 # real SMTP clients through relayq's listener
 . "$TOP/test/interop_listen.sh"
+
+# routes through two submission services with two SASL users
+. "$TOP/test/interop_routes.sh"
 
 finish

@@ -20,18 +20,13 @@ listener_up() {
 s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=5); s.quit()' "$LPORT" 2>/dev/null
 }
 
-# sent_once TOKEN: exactly one sink file holds TOKEN
-sent_once() {
-	[ "$("${PRIV[@]}" grep -rlF -- "$1" "$SINK" 2>/dev/null | wc -l)" -eq 1 ]
-}
-
 # check_arrival CLIENT TOKEN HELO: the message from CLIENT reached the sink
 # once, relayed by relayq for the listener's client
 check_arrival() {
 	local f
 	if ! wait_for "$WAIT" sent_once "$2"; then
 		not_ok "$name: $1's message reached Postfix's sink once" \
-		    "$("${PRIV[@]}" grep -rlF -- "$2" "$SINK" 2>/dev/null | wc -l) sink files hold $2"
+		    "$(sink_count "$2") sink files hold $2"
 		return
 	fi
 	ok "$name: $1's message reached Postfix's sink once"
