@@ -39,7 +39,11 @@
 #      on the other's service; relayq's routes for @a.example and
 #      @b.example and its default route each deliver through their own
 #      service as their own user, as Postfix logs; with service B stopped
-#      only B's mail waits, and it arrives once when B is back.
+#      only B's mail waits, and it arrives once when B is back;
+#  11. sender_canonical seen at Postfix (test/interop_canon.sh): cron's
+#      call as root and a local user's message leave with the mapped
+#      envelope sender (Postfix's from=<>) and sender fields, display
+#      names and comments kept.
 #
 # /etc/postfix is never modified and the system Postfix instance (if any)
 # is left alone.  Nothing is sent to a non-loopback address.  Every wait
@@ -51,7 +55,7 @@
 # INTEROP_RELAYQ, INTEROP_SENDMAIL test other binaries than ./relayq and
 # ./sendmail; INTEROP_ONLY=diff runs the differential test (8) alone,
 # INTEROP_ONLY=listen the listener's clients (9) alone, and routes (10)
-# likewise.
+# and canon (11) likewise.
 
 set -u
 set -o pipefail
@@ -546,6 +550,10 @@ stop_relayq() {
 	fi
 }
 
+# pf_qid LINE: Postfix's queue id in relayq's status=sent LINE
+pf_qid() {
+	sed -n 's/.*status=sent (250[ 0-9.]*Ok: queued as \([0-9A-Za-z]*\)).*/\1/p' <<<"$1"
+}
 relayq_log() { cat "$D/rq-$1/relayq.log" "$D/rq-$1/daemon.out" 2>/dev/null; }
 relayq_logged() { relayq_log "$1" | grep -qE "$2"; }
 spool_count() { find "$D/rq-$1/spool/$2" -mindepth 1 -maxdepth 1 -type f 2>/dev/null | wc -l; }
@@ -572,8 +580,8 @@ submit() {
 # one part alone (INTEROP_ONLY=diff, listen or routes), while working on it
 case ${INTEROP_ONLY:-} in
 '') ;;
-diff|listen|routes) . "$TOP/test/interop_$INTEROP_ONLY.sh"; finish ;;
-*) bail "INTEROP_ONLY" "diff, listen or routes, not $INTEROP_ONLY" ;;
+diff|listen|routes|canon) . "$TOP/test/interop_$INTEROP_ONLY.sh"; finish ;;
+*) bail "INTEROP_ONLY" "diff, listen, routes or canon, not $INTEROP_ONLY" ;;
 esac
 
 # --- positive tests: STARTTLS and implicit TLS -------------------------------
@@ -615,7 +623,7 @@ for scen in starttls:starttls:SCRAM-SHA-256 implicit:implicit:SCRAM-SHA-256 \
 		continue
 	fi
 	ok "$name: relayq logged to=<$rcpt>, relay=localhost[127.0.0.1]:$port, dsn=2.0.0, status=sent (250 ...)"
-	qid=$(sed -n 's/.*status=sent (250[ 0-9.]*Ok: queued as \([0-9A-Za-z]*\)).*/\1/p' <<<"$line")
+	qid=$(pf_qid "$line")
 	if [ -z "$qid" ]; then
 		# Fall back on the last authenticated session on that port.
 		qid=$(maillog_since "$off" | grep "postfix-rq/$mode/smtpd\[" |
@@ -751,5 +759,8 @@ fi
 
 # routes through two submission services with two SASL users
 . "$TOP/test/interop_routes.sh"
+
+# sender_canonical in the envelope and header at the smarthost
+. "$TOP/test/interop_canon.sh"
 
 finish

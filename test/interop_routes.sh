@@ -98,7 +98,7 @@ check_route() {
 	fi
 	ok "$name: $2 sent through route $3 to port $4"
 	line=$(relayq_log "$name" | grep -E "$(route_sent_rx "$rcpt" "$4" "$3")" | head -n 1)
-	qid=$(sed -n 's/.*status=sent (250[ 0-9.]*Ok: queued as \([0-9A-Za-z]*\)).*/\1/p' <<<"$line")
+	qid=$(pf_qid "$line")
 	pline=$(pf_client_line "$off" "$qid")
 	check "$name: Postfix accepted $2's message on service $5 as $6" \
 	    "queue id ${qid:-?}: ${pline:-no client= line}" \
