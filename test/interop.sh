@@ -33,7 +33,11 @@
 #      every difference either listed in test/diff/accepted or a failure;
 #   9. real SMTP clients (Python's smtplib, curl, swaks, nodemailer from
 #      the npm registry) through relayq's listener and relayq drain to
-#      this Postfix (test/interop_listen.sh);
+#      this Postfix (test/interop_listen.sh), in plaintext and then, to a
+#      listener with listen_tls_cert/listen_tls_key and a listen_auth_file
+#      from relayq listen-passwd, with STARTTLS (verified against the test
+#      CA) and AUTH: relayq's Received field says ESMTPSA, and a wrong
+#      password gets 535 and queues nothing;
 #  10. sender-dependent routes (test/interop_routes.sh): a second
 #      submission service (P5) for a second SASL user, each user refused
 #      on the other's service; relayq's routes for @a.example and
@@ -43,7 +47,11 @@
 #  11. sender_canonical seen at Postfix (test/interop_canon.sh): cron's
 #      call as root and a local user's message leave with the mapped
 #      envelope sender (Postfix's from=<>) and sender fields, display
-#      names and comments kept.
+#      names and comments kept;
+#  12. rate_limit 6/min against a burst of 18 (test/interop_rate.sh):
+#      Postfix's log shows at most 6 accepted in any 59-s window (its
+#      timestamps have 1-s resolution), all 18 arrive once, none deferred;
+#      this part takes some 2 minutes.
 #
 # /etc/postfix is never modified and the system Postfix instance (if any)
 # is left alone.  Nothing is sent to a non-loopback address.  Every wait
@@ -55,7 +63,7 @@
 # INTEROP_RELAYQ, INTEROP_SENDMAIL test other binaries than ./relayq and
 # ./sendmail; INTEROP_ONLY=diff runs the differential test (8) alone,
 # INTEROP_ONLY=listen the listener's clients (9) alone, and routes (10)
-# and canon (11) likewise.
+# canon (11) and rate (12) likewise.
 
 set -u
 set -o pipefail
@@ -580,8 +588,8 @@ submit() {
 # one part alone (INTEROP_ONLY=diff, listen or routes), while working on it
 case ${INTEROP_ONLY:-} in
 '') ;;
-diff|listen|routes|canon) . "$TOP/test/interop_$INTEROP_ONLY.sh"; finish ;;
-*) bail "INTEROP_ONLY" "diff, listen, routes or canon, not $INTEROP_ONLY" ;;
+diff|listen|routes|canon|rate) . "$TOP/test/interop_$INTEROP_ONLY.sh"; finish ;;
+*) bail "INTEROP_ONLY" "diff, listen, routes, canon or rate, not $INTEROP_ONLY" ;;
 esac
 
 # --- positive tests: STARTTLS and implicit TLS -------------------------------
@@ -762,5 +770,8 @@ fi
 
 # sender_canonical in the envelope and header at the smarthost
 . "$TOP/test/interop_canon.sh"
+
+# rate_limit seen in the smarthost's log
+. "$TOP/test/interop_rate.sh"
 
 finish
