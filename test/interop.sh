@@ -247,10 +247,10 @@ sink_file() {
 	"${PRIV[@]}" grep -rlF -- "$1" "$SINK" 2>/dev/null | head -n 1
 }
 have_sink_file() { [ -n "$(sink_file "$1")" ]; }
-# sink_count TOKEN: how many sink files hold TOKEN
-sink_count() { "${PRIV[@]}" grep -rlF -- "$1" "$SINK" 2>/dev/null | wc -l; }
+# sink_holds TOKEN: how many sink files hold TOKEN
+sink_holds() { "${PRIV[@]}" grep -rlF -- "$1" "$SINK" 2>/dev/null | wc -l; }
 # sent_once TOKEN: exactly one sink file holds TOKEN
-sent_once() { [ "$(sink_count "$1")" -eq 1 ]; }
+sent_once() { [ "$(sink_holds "$1")" -eq 1 ]; }
 # pf_delivered OFFSET QUEUEID: Postfix logged delivery of QUEUEID to the sink.
 pf_delivered() {
 	maillog_since "$1" | grep -qE "]: $2: to=<[^>]*>, relay=127\.0\.0\.1\[127\.0\.0\.1\]:$P3, .*status=sent"

@@ -4,13 +4,14 @@
 # and $P1.
 #
 # The map turns root into ops@example.org, the local user www-data into
-# webmaster@example.com and any user @old.example.net into the same user
-# @example.net.  Three messages:
+# webmaster@example.com and any user @old.example.net or @localhost into
+# the same user @example.net.  Three messages:
 #   - cron's call as root (sendmail -FCronDaemon -i -B8BITMIME -oem root,
 #     no -f: the envelope sender is root) with From: Cron Daemon <root>;
 #   - the same with Debian cron's From: root (Cron Daemon);
 #   - www-data's, with -f www-data, a quoted display name, Sender and a
-#     Reply-To with two addresses, one @old.example.net.
+#     Reply-To with three addresses, one @old.example.net, one @localhost
+#     on a folded line.
 # Postfix must log from=<the mapped address> for each, and the sink must
 # hold the sender fields rewritten with display names and comments kept,
 # and To: root qualified but not mapped.
@@ -23,6 +24,7 @@ cat >"$dir/canonical" <<EOF
 root		ops@example.org
 www-data	webmaster@example.com
 @old.example.net	@example.net
+@localhost	@example.net
 EOF
 chmod 644 "$dir/canonical"
 echo "sender_canonical $dir/canonical" >>"$dir/relayq.conf"
@@ -58,7 +60,7 @@ canon_check() {
 	shift 3
 	if ! wait_for "$WAIT" sent_once "$tok"; then
 		not_ok "$name: $label: reached the sink once" \
-		    "$(sink_count "$tok") sink files; relayq: $(relayq_log "$name" | grep 'status=' | tail -n 2 | tr '\n' ' ')"
+		    "$(sink_holds "$tok") sink files; relayq: $(relayq_log "$name" | grep 'status=' | tail -n 2 | tr '\n' ' ')"
 		return
 	fi
 	ok "$name: $label: reached the sink once"
@@ -113,7 +115,8 @@ else
 	{
 		printf 'From: "Web Server (www)" <www-data>\n'
 		printf 'Sender: www-data\n'
-		printf 'Reply-To: Helpdesk <help@old.example.net>, other@example.net\n'
+		printf 'Reply-To: Helpdesk <help@old.example.net>, other@example.net,\n'
+		printf '  "Backup job" <backup@localhost>\n'
 		printf 'To: rcpt-canon-www@example.org\n'
 		printf 'Subject: relayq interop canon %s\n\nreport %s\n' \
 		    "${ctok[www]}" "${ctok[www]}"
@@ -122,6 +125,7 @@ else
 	canon_check "www-data" "${ctok[www]}" webmaster@example.com \
 	    'From: "Web Server (www)" <webmaster@example.com>' \
 	    "Sender: webmaster@example.com" \
-	    "Reply-To: Helpdesk <help@example.net>, other@example.net"
+	    "Reply-To: Helpdesk <help@example.net>, other@example.net," \
+	    '  "Backup job" <backup@example.net>'
 	stop_relayq "$name"
 fi

@@ -53,7 +53,7 @@ check_arrival() {
 	local f
 	if ! wait_for "$WAIT" sent_once "$2"; then
 		not_ok "$name: $1's message reached Postfix's sink once" \
-		    "$(sink_count "$2") sink files hold $2"
+		    "$(sink_holds "$2") sink files hold $2"
 		return
 	fi
 	ok "$name: $1's message reached Postfix's sink once"
@@ -291,6 +291,6 @@ EOP
 	    relayq_logged "$name" "client=\[127\.0\.0\.1\]: AUTH (PLAIN|LOGIN) failed for user \"$LUSER\": 535"
 	check "$name: nothing queued after the wrong password" \
 	    "drop: $(spool_count "$name" drop), queue: $(spool_count "$name" queue), sent $(relayq_log "$name" | grep -c 'status=sent') (was $nsent)" \
-	    eval "spool_empty '$name' && [ \$(relayq_log '$name' | grep -c 'status=sent') -eq $nsent ] && [ \$(sink_count '$tok') -eq 0 ]"
+	    eval "spool_empty '$name' && [ \$(relayq_log '$name' | grep -c 'status=sent') -eq $nsent ] && [ \$(sink_holds '$tok') -eq 0 ]"
 fi
 [ $lrc -ne 1 ] && stop_listener "$name"

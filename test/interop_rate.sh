@@ -1,6 +1,6 @@
 # interop_rate.sh - rate_limit as the real smarthost sees it.  Sourced
 # by test/interop.sh after its set-up: uses its helpers (setup_relayq,
-# start_relayq, submit, maillog_*, sink_count), $D and $P1.
+# start_relayq, submit, maillog_*, sink_holds), $D and $P1.
 #
 # relayq with rate_limit 6/min gets a burst of 18 messages.  Postfix logs
 # one "client=" line per message it accepts, with a timestamp to the

@@ -105,7 +105,7 @@ check_route() {
 	    grep -qE "postfix-rq/$5/smtpd\[[0-9]+\]: $qid: client=.*, sasl_username=$6(@$REALM)?(,|\$)" \
 	    <<<"$pline"
 	check "$name: $2's message reached the sink once" \
-	    "$(sink_count "$7") sink files hold $7" wait_for "$WAIT" sent_once "$7"
+	    "$(sink_holds "$7") sink files hold $7" wait_for "$WAIT" sent_once "$7"
 }
 
 off=$(maillog_size)
@@ -150,8 +150,8 @@ else
 		    wait_for "$WAIT" relayq_logged "$name" \
 		    "to=<rcpt-$name-b2@example\.org>, relay=none, .*route=b, dsn=4\.[0-9.]+, status=deferred \("
 		check "$name: B's message still queued, not at the sink" \
-		    "queue/ has $(spool_count "$name" queue) files, sink $(sink_count "${rtok[b2]}")" \
-		    test "$(spool_count "$name" queue)" -eq 1 -a "$(sink_count "${rtok[b2]}")" -eq 0
+		    "queue/ has $(spool_count "$name" queue) files, sink $(sink_holds "${rtok[b2]}")" \
+		    test "$(spool_count "$name" queue)" -eq 1 -a "$(sink_holds "${rtok[b2]}")" -eq 0
 		if ! pf_service_b on; then
 			not_ok "$name: service B started again" \
 			    "port $P5 does not listen: $(cat "$D/postfix-reload.log")"
@@ -167,7 +167,7 @@ else
 			    test "$(grep -c 'postfix-rq/starttls/smtpd\[.*: client=' <<<"$since")" -eq 1 -a \
 			    "$(grep -c 'postfix-rq/subb/smtpd\[.*: client=' <<<"$since")" -eq 1
 			check "$name: B's message reached the sink once" \
-			    "$(sink_count "${rtok[b2]}") sink files" test "$(sink_count "${rtok[b2]}")" -eq 1
+			    "$(sink_holds "${rtok[b2]}") sink files" test "$(sink_holds "${rtok[b2]}")" -eq 1
 		fi
 	fi
 	stop_relayq "$name"
