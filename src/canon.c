@@ -11,7 +11,10 @@
  *	    (a line starting with white space continues the one above)
  *
  * Lookup order as Postfix's canonical(5): user@domain, then user when
- * the domain is ours (domain or a local name), then @domain.  Keys are
+ * the domain is ours (domain or a local name), then @domain; a bare
+ * user is looked up as user@domain (the domain setting).  Addresses are
+ * looked up as written, before masquerading turns user@localhost into
+ * user@domain, so that an @localhost key works as in Postfix.  Keys are
  * case-insensitive (postmap folds them); values are used as written.  A
  * value "@other" keeps the local part (user@domain -> user@other); a
  * bare name is qualified with the domain.
@@ -282,7 +285,7 @@ canon_load(struct canon *c, const char *path, char *err, size_t errsz)
  * The canonical address of `a' into out: 1 when the map has it, 0 when
  * not (out untouched), -1 when the result is not a usable address (too
  * long: "@other" after a long local part).  The null sender and bare
- * "@domain" are never mapped.
+ * "@domain" are never mapped; a bare user is looked up as user@domain.
  */
 int
 canon_lookup(const struct canon *c, const char *a, char *out, size_t outsz)
@@ -291,10 +294,18 @@ canon_lookup(const struct canon *c, const char *a, char *out, size_t outsz)
 	const char			*at = addr_domain(a);
 	size_t				 local = at != NULL ? (size_t)(at - a) :
 					    strlen(a);
+	char				 q[ADDR_MAX + 1];
 	int				 n;
 
 	if (c->n == 0 || local == 0)
 		return 0;
+	if (at == NULL) {
+		n = snprintf(q, sizeof(q), "%s@%s", a, c->domain);
+		if (n < 0 || (size_t)n >= sizeof(q))
+			return 0;
+		a = q;
+		at = a + local;
+	}
 	if ((e = canon_find(c, a, strlen(a))) == NULL &&
 	    (at == NULL || strcasecmp(at + 1, c->domain) == 0 ||
 	    addr_is_local(a, c->locals)))

@@ -628,7 +628,8 @@ msg_canon_fn(void *arg, const char *s, size_t len, char **out)
 /*
  * sender_canonical: each address of the sender fields that the map has
  * becomes its canonical form (canon_header), display names kept.  Runs
- * after masquerading (the map sees qualified addresses) and before
+ * before masquerading (the map sees addresses as written, user@localhost
+ * and bare users included: canon_lookup qualifies those) and before
  * force_from.  *count gets the number of addresses rewritten.  0, or
  * EX_OSERR when out of memory.
  */

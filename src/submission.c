@@ -139,11 +139,13 @@ submission_sender(struct submission *s, const char *name)
 			s->lsender[0] = '\0';
 	}
 	/*
-	 * sender_canonical, before force_sender.  A mapped sender is the
-	 * mailbox the administrator chose for it: its bounces go there,
-	 * not through the aliases of the local name (no L record).
+	 * sender_canonical, before force_sender, on the address as given
+	 * (an @localhost key must see user@localhost, not user@domain).  A
+	 * mapped sender is the mailbox the administrator chose for it: its
+	 * bounces go there, not through the aliases of the local name (no
+	 * L record).
 	 */
-	if ((rc = canon_lookup(&s->canon, s->sender, to, sizeof(to))) == -1)
+	if ((rc = canon_lookup(&s->canon, name, to, sizeof(to))) == -1)
 		return submission_fail(s, -1, 0, "sender_canonical %s: <%s> "
 		    "maps to an address that is too long", s->canon.path,
 		    s->sender);
@@ -228,12 +230,13 @@ submission_rewrite(struct submission *s)
 			    "fields" : "mail loop: 50 or more Received header "
 			    "fields");
 	}
+	/* sender_canonical: the sender fields as written (an @localhost
+	 * key sees user@localhost); before masquerading and force_from */
+	if (msg_hdr_canonical(&s->m, &s->canon, &nmasq) != 0)
+		return submission_fail(s, EX_OSERR, 0, "out of memory");
 	/* masquerading: replies and bounces must reach a real mailbox */
 	if (msg_hdr_masquerade(&s->m, s->cx.domain, s->cx.locals,
 	    &nmasq) != 0)
-		return submission_fail(s, EX_OSERR, 0, "out of memory");
-	/* sender_canonical: the sender fields; before force_from */
-	if (msg_hdr_canonical(&s->m, &s->canon, &nmasq) != 0)
 		return submission_fail(s, EX_OSERR, 0, "out of memory");
 	/* force_from: the From address is the sender's, name kept */
 	if (s->conf->force_from && s->sender[0] != '\0' &&

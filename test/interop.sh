@@ -7,8 +7,7 @@
 #
 # What it does:
 #   1. installs postfix, sasl2-bin, libsasl2-modules, openssl, nodejs and
-#      ca-certificates (the npm registry is HTTPS)
-#      if missing;
+#      ca-certificates (the npm registry is HTTPS) if missing;
 #   2. (test/postfix.sh, shared with make bench) makes a test CA, a server
 #      certificate for localhost/127.0.0.1 and a second, unrelated CA, in
 #      a private temp dir;
@@ -30,13 +29,30 @@
 #   7. follows README.md's Install and Configure sections as written, in a
 #      throwaway overlay root, with this Postfix as the provider
 #      (test/interop_readme.sh);
-#   8. real SMTP clients (Python's smtplib, curl, swaks, nodemailer from
-#      the npm registry) through relayq's listener and relayq drain to
-#      this Postfix (test/interop_listen.sh);
-#   9. the differential test (test/interop_diff.sh): the corpus of
+#   8. the differential test (test/interop_diff.sh): the corpus of
 #      test/diff/ through Postfix's sendmail and relayq's to one sink,
-#      every difference either listed in test/diff/accepted or a failure.
-#      Last, as it points this Postfix at a sink of its own.
+#      every difference either listed in test/diff/accepted or a failure;
+#   9. real SMTP clients (Python's smtplib, curl, swaks, nodemailer from
+#      the npm registry) through relayq's listener and relayq drain to
+#      this Postfix (test/interop_listen.sh), in plaintext and then, to a
+#      listener with listen_tls_cert/listen_tls_key and a listen_auth_file
+#      from relayq listen-passwd, with STARTTLS (verified against the test
+#      CA) and AUTH: relayq's Received field says ESMTPSA, and a wrong
+#      password gets 535 and queues nothing;
+#  10. sender-dependent routes (test/interop_routes.sh): a second
+#      submission service (P5) for a second SASL user, each user refused
+#      on the other's service; relayq's routes for @a.example and
+#      @b.example and its default route each deliver through their own
+#      service as their own user, as Postfix logs; with service B stopped
+#      only B's mail waits, and it arrives once when B is back;
+#  11. sender_canonical seen at Postfix (test/interop_canon.sh): cron's
+#      call as root and a local user's message leave with the mapped
+#      envelope sender (Postfix's from=<>) and sender fields, display
+#      names and comments kept;
+#  12. rate_limit 6/min against a burst of 18 (test/interop_rate.sh):
+#      Postfix's log shows at most 6 accepted in any 59-s window (its
+#      timestamps have 1-s resolution), all 18 arrive once, none deferred;
+#      this part takes some 2 minutes.
 #
 # /etc/postfix is never modified and the system Postfix instance (if any)
 # is left alone.  Nothing is sent to a non-loopback address.  Every wait
@@ -46,8 +62,9 @@
 # Environment: INTEROP_KEEP=1 keeps the temp dir (its path is printed);
 # INTEROP_TIMEOUT=SECONDS changes the per-wait deadline (default 30);
 # INTEROP_RELAYQ, INTEROP_SENDMAIL test other binaries than ./relayq and
-# ./sendmail; INTEROP_ONLY=listen runs the listener's clients (8) alone,
-# INTEROP_ONLY=diff the differential test (9) alone.
+# ./sendmail; INTEROP_ONLY=diff runs the differential test (8) alone,
+# INTEROP_ONLY=listen the listener's clients (9) alone, and routes (10)
+# canon (11) and rate (12) likewise.
 
 set -u
 set -o pipefail
@@ -221,7 +238,7 @@ bail() {
 # smtp-sink, start.
 
 pf_setup || finish
-ok "private Postfix $(postconf -h mail_version) on 127.0.0.1:$P1 (STARTTLS), :$P2 (implicit TLS), sink :$P3"
+ok "private Postfix $(postconf -h mail_version) on 127.0.0.1:$P1 (STARTTLS), :$P2 (implicit TLS), :$P5 (STARTTLS, user B), sink :$P3"
 
 # ---------------------------------------------------------------------------
 # Helpers for messages and logs.
@@ -231,6 +248,10 @@ sink_file() {
 	"${PRIV[@]}" grep -rlF -- "$1" "$SINK" 2>/dev/null | head -n 1
 }
 have_sink_file() { [ -n "$(sink_file "$1")" ]; }
+# sink_holds TOKEN: how many sink files hold TOKEN
+sink_holds() { "${PRIV[@]}" grep -rlF -- "$1" "$SINK" 2>/dev/null | wc -l; }
+# sent_once TOKEN: exactly one sink file holds TOKEN
+sent_once() { [ "$(sink_holds "$1")" -eq 1 ]; }
 # pf_delivered OFFSET QUEUEID: Postfix logged delivery of QUEUEID to the sink.
 pf_delivered() {
 	maillog_since "$1" | grep -qE "]: $2: to=<[^>]*>, relay=127\.0\.0\.1\[127\.0\.0\.1\]:$P3, .*status=sent"
@@ -347,11 +368,11 @@ compare_message() {
 	done < <("${PRIV[@]}" perl -e "$COMPARE_PL" "$1" "$2" "$3" "${4:-}" 2>&1)
 }
 
-# pf_session_check OFFSET SERVICE QUEUEID LABEL MECH: the Postfix smtpd
-# session that accepted QUEUEID (on SERVICE) used TLS and SASL MECH as our
-# user.
+# pf_session_check OFFSET SERVICE QUEUEID LABEL MECH [USER]: the Postfix
+# smtpd session that accepted QUEUEID (on SERVICE) used TLS and SASL MECH
+# as USER (default SASL_USER).
 pf_session_check() {
-	local out tls client
+	local out tls client user=${6:-$SASL_USER}
 	out=$(maillog_since "$1" | awk -v svc="postfix-rq/$2/smtpd" -v q="$3" '
 		{
 			i = index($0, svc "[")
@@ -375,9 +396,9 @@ pf_session_check() {
 	check "$4: Postfix logged a TLS connection for that session" \
 	    "no \"TLS connection established\" line for that smtpd session" \
 	    test -n "$tls"
-	check "$4: Postfix logged SASL auth $5 as $SASL_USER" \
+	check "$4: Postfix logged SASL auth $5 as $user" \
 	    "got: ${client#*: }" \
-	    grep -qE "sasl_method=$5, sasl_username=$SASL_USER(@$REALM)?(,|\$)" \
+	    grep -qE "sasl_method=$5, sasl_username=$user(@$REALM)?(,|\$)" \
 	    <<<"$client"
 }
 
@@ -403,14 +424,15 @@ smtp_read() {
 smtp_cmd() { printf '%s\n' "$1" >&"${SC[1]}" && smtp_read "$2"; }
 
 # sclient_send MODE PORT MSGFILE RCPT: deliver MSGFILE the way a correct
-# client would.  Fails with a description in SC_ERR.
+# client would, as SC_USER with SC_PW (default SASL_USER, SASL_PW).  Fails
+# with a description in SC_ERR.
 sclient_send() {
 	local mode=$1 port=$2 msg=$3 rcpt=$4 pid rc=0 auth line
 	local -a args=(s_client -quiet -crlf -connect "127.0.0.1:$port"
 	    -servername localhost -verify_hostname localhost
 	    -verify_return_error -CAfile "$D/tls/ca.pem")
 	[ "$mode" = starttls ] && args+=(-starttls smtp)
-	auth=$(printf '\0%s\0%s' "$SASL_USER@$REALM" "$SASL_PW" | base64 -w0)
+	auth=$(printf '\0%s\0%s' "${SC_USER:-$SASL_USER}@$REALM" "${SC_PW:-$SASL_PW}" | base64 -w0)
 	coproc SC { exec openssl "${args[@]}" 2>"$D/sclient-$mode.err"; }
 	pid=$SC_PID
 	echo "$pid" >"$RUN/sclient.pid"
@@ -537,32 +559,38 @@ stop_relayq() {
 	fi
 }
 
+# pf_qid LINE: Postfix's queue id in relayq's status=sent LINE
+pf_qid() {
+	sed -n 's/.*status=sent (250[ 0-9.]*Ok: queued as \([0-9A-Za-z]*\)).*/\1/p' <<<"$1"
+}
 relayq_log() { cat "$D/rq-$1/relayq.log" "$D/rq-$1/daemon.out" 2>/dev/null; }
 relayq_logged() { relayq_log "$1" | grep -qE "$2"; }
 spool_count() { find "$D/rq-$1/spool/$2" -mindepth 1 -maxdepth 1 -type f 2>/dev/null | wc -l; }
 spool_empty() { [ "$(spool_count "$1" drop)" -eq 0 ] && [ "$(spool_count "$1" queue)" -eq 0 ]; }
 ere_quote() { sed 's/[][\.*^$?+(){}|/]/\\&/g' <<<"$1"; }
 
-# submit NAME MSGFILE: sendmail -t as the relayq uid.  sendmail takes -C
+# submit NAME MSGFILE [ARG...]: sendmail ARGs (default -t) as the relayq uid.  sendmail takes -C
 # from root only (like Postfix's sendmail, it will not let a user point it
 # at a config of their choosing); an unprivileged caller names it with
 # RELAYQ_CONFIG.
 submit() {
-	local dir=$D/rq-$1 rc
+	local dir=$D/rq-$1 rc name=$1 msg=$2
+	shift 2
+	[ $# -gt 0 ] || set -- -t
 	(cd "$dir" && RELAYQ_CONFIG=$dir/relayq.conf \
-	    exec timeout 60 "${UNPRIV[@]}" "$SENDMAIL" -t) \
-	    <"$2" >"$dir/sendmail.out" 2>&1
+	    exec timeout 60 "${UNPRIV[@]}" "$SENDMAIL" "$@") \
+	    <"$msg" >"$dir/sendmail.out" 2>&1
 	rc=$?
-	check "$1: sendmail -t exits 0" \
+	check "$name: sendmail $* exits 0" \
 	    "exit $rc: $(head -c 300 "$dir/sendmail.out" | tr '\n' ' ')" test $rc -eq 0
 	return $rc
 }
 
-# one part alone (INTEROP_ONLY=diff or listen), while working on it
+# one part alone (INTEROP_ONLY=diff, listen or routes), while working on it
 case ${INTEROP_ONLY:-} in
 '') ;;
-diff|listen) . "$TOP/test/interop_$INTEROP_ONLY.sh"; finish ;;
-*) bail "INTEROP_ONLY" "diff or listen, not $INTEROP_ONLY" ;;
+diff|listen|routes|canon|rate) . "$TOP/test/interop_$INTEROP_ONLY.sh"; finish ;;
+*) bail "INTEROP_ONLY" "diff, listen, routes, canon or rate, not $INTEROP_ONLY" ;;
 esac
 
 # --- positive tests: STARTTLS and implicit TLS -------------------------------
@@ -604,7 +632,7 @@ for scen in starttls:starttls:SCRAM-SHA-256 implicit:implicit:SCRAM-SHA-256 \
 		continue
 	fi
 	ok "$name: relayq logged to=<$rcpt>, relay=localhost[127.0.0.1]:$port, dsn=2.0.0, status=sent (250 ...)"
-	qid=$(sed -n 's/.*status=sent (250[ 0-9.]*Ok: queued as \([0-9A-Za-z]*\)).*/\1/p' <<<"$line")
+	qid=$(pf_qid "$line")
 	if [ -z "$qid" ]; then
 		# Fall back on the last authenticated session on that port.
 		qid=$(maillog_since "$off" | grep "postfix-rq/$mode/smtpd\[" |
@@ -732,11 +760,19 @@ fi
 # the README followed step by step, the private Postfix as the provider
 . "$TOP/test/interop_readme.sh"
 
+# the same callers through Postfix's sendmail and relayq's, compared
+. "$TOP/test/interop_diff.sh"
+
 # real SMTP clients through relayq's listener
 . "$TOP/test/interop_listen.sh"
 
-# the same callers through Postfix's sendmail and relayq's, compared;
-# last: it points the private Postfix at a sink of its own
-. "$TOP/test/interop_diff.sh"
+# routes through two submission services with two SASL users
+. "$TOP/test/interop_routes.sh"
+
+# sender_canonical in the envelope and header at the smarthost
+. "$TOP/test/interop_canon.sh"
+
+# rate_limit seen in the smarthost's log
+. "$TOP/test/interop_rate.sh"
 
 finish

@@ -144,3 +144,10 @@ while IFS= read -r line; do
 	esac
 done < <(python3 "$DIFF/compare.py" "$DIFF/cases" "$DIFF/in" \
     "$DIFF/accepted" "$DD/pf" "$DD/rq" 2>&1)
+
+# --- Postfix back on its smtp-sink, for the parts that follow -----------
+"${PRIV[@]}" postconf -c "$PFC" -e "relayhost = [127.0.0.1]:$P3" \
+    "sender_canonical_maps =" &&
+    "${PRIV[@]}" postfix -c "$PFC" reload >"$DD/reload.log" 2>&1 ||
+    not_ok "diff: Postfix relays to the smtp-sink again" "$(cat "$DD/reload.log")"
+stop_pid "$RUN/diffsink.pid"

@@ -11,6 +11,10 @@
 #       password SASL_PW, over TLS with the test PKI of test/mkcerts.sh in
 #       $D/tls), P4 plaintext for mynetworks without AUTH (the bare-client
 #       reference of make bench);
+#   P5  a second submission service with STARTTLS ("subb"), for a second
+#       user SASL_USER_B@REALM (password SASL_PW_B) only: Postfix's
+#       check_sasl_access relays for SASL_USER on P1 and P2 and for
+#       SASL_USER_B on P5, and refuses each on the other's ports;
 #   P3  Postfix's smtp-sink, to which Postfix relays everything, writing
 #       each message to $SINK.
 # It returns 1 after bail when a step fails.  pf_teardown stops what
@@ -65,12 +69,82 @@ pick_port() {
 	return 1
 }
 
+# pf_master on|off: writes master.cf, with service B (P5) or without it.
+pf_master() {
+	local svc_b=
+	[ "$1" = on ] && svc_b="127.0.0.1:$P5 inet n - n - - smtpd
+  -o syslog_name=postfix-rq/subb
+  -o smtpd_tls_security_level=encrypt
+  -o smtpd_tls_auth_only=yes
+  -o smtpd_relay_restrictions=\$users_b
+  -o smtpd_recipient_restrictions=\$users_b
+"
+	cat >"$PFC/master.cf" <<EOF
+# service type  private unpriv  chroot  wakeup  maxproc command + args
+127.0.0.1:$P1 inet n - n - - smtpd
+  -o syslog_name=postfix-rq/starttls
+  -o smtpd_tls_security_level=encrypt
+  -o smtpd_tls_auth_only=yes
+  -o smtpd_relay_restrictions=\$users_a
+  -o smtpd_recipient_restrictions=\$users_a
+127.0.0.1:$P2 inet n - n - - smtpd
+  -o syslog_name=postfix-rq/implicit
+  -o smtpd_tls_wrappermode=yes
+  -o smtpd_tls_security_level=encrypt
+  -o smtpd_relay_restrictions=\$users_a
+  -o smtpd_recipient_restrictions=\$users_a
+127.0.0.1:$P4 inet n - n - - smtpd
+  -o syslog_name=postfix-rq/plain
+  -o smtpd_tls_security_level=none
+  -o smtpd_tls_auth_only=no
+  -o smtpd_sasl_auth_enable=no
+  -o smtpd_relay_restrictions=permit_mynetworks,reject
+  -o smtpd_recipient_restrictions=permit_mynetworks,reject
+${svc_b}pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+tlsmgr    unix  -       -       n       1000?   1       tlsmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+proxywrite unix -       -       n       -       1       proxymap
+smtp      unix  -       -       n       -       -       smtp
+relay     unix  -       -       n       -       -       smtp
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+EOF
+	chmod 644 "$PFC/master.cf"
+}
+
+# pf_service_b on|off: starts or stops service B with a postfix reload;
+# waits until its port listens or no longer does.
+pf_service_b() {
+	pf_master "$1"
+	"${PRIV[@]}" postfix -c "$PFC" reload >"$D/postfix-reload.log" 2>&1 ||
+	    return 1
+	if [ "$1" = on ]; then
+		wait_for "$WAIT" port_listening "$P5"
+	else
+		wait_for "$WAIT" eval '! port_listening "$P5"'
+	fi
+}
+
 pf_setup() {
 	mkdir -p "$PFC" "$SASLDIR" "$SINK" "$RUN" "$D/tls" "$D/sasldb"
 	pick_port || { bail "free ports" "no free port found"; return 1; }; P1=$PORT	# STARTTLS
 	pick_port || { bail "free ports" "no free port found"; return 1; }; P2=$PORT	# implicit
 	pick_port || { bail "free ports" "no free port found"; return 1; }; P3=$PORT	# sink
 	pick_port || { bail "free ports" "no free port found"; return 1; }; P4=$PORT	# plaintext
+	pick_port || { bail "free ports" "no free port found"; return 1; }; P5=$PORT	# service B
 
 # ---------------------------------------------------------------------------
 # Certificates: CA, server cert for localhost + 127.0.0.1, unrelated CA.
@@ -93,6 +167,8 @@ pf_setup() {
 # Cyrus SASL: a private sasldb with one user.
 
 	SASL_PW=$(openssl rand -hex 12)
+	SASL_USER_B=${SASL_USER}b
+	SASL_PW_B=$(openssl rand -hex 12)
 	cat >"$SASLDIR/smtpd.conf" <<EOF
 pwcheck_method: auxprop
 auxprop_plugin: sasldb
@@ -101,6 +177,10 @@ mech_list: PLAIN LOGIN SCRAM-SHA-256
 EOF
 	printf '%s' "$SASL_PW" |
 	    saslpasswd2 -p -f "$SASLDB" -c -u "$REALM" "$SASL_USER" \
+	    >"$D/sasldb/saslpasswd2.log" 2>&1 ||
+	    { bail "sasldb" "saslpasswd2 failed: $(cat "$D/sasldb/saslpasswd2.log")"; return 1; }
+	printf '%s' "$SASL_PW_B" |
+	    saslpasswd2 -p -f "$SASLDB" -c -u "$REALM" "$SASL_USER_B" \
 	    >"$D/sasldb/saslpasswd2.log" 2>&1 ||
 	    { bail "sasldb" "saslpasswd2 failed: $(cat "$D/sasldb/saslpasswd2.log")"; return 1; }
 	chmod 755 "$SASLDIR" "$D/sasldb"
@@ -166,49 +246,17 @@ smtpd_relay_restrictions = permit_sasl_authenticated, reject
 smtpd_recipient_restrictions = permit_sasl_authenticated, reject
 smtp_tls_security_level = none
 smtp_sasl_auth_enable = no
+# Each submission service relays for its own SASL user only.
+users_a = check_sasl_access texthash:$PFC/users-a, reject
+users_b = check_sasl_access texthash:$PFC/users-b, reject
 EOF
+	printf '%s OK\n%s@%s OK\n' "$SASL_USER" "$SASL_USER" "$REALM" >"$PFC/users-a"
+	printf '%s OK\n%s@%s OK\n' "$SASL_USER_B" "$SASL_USER_B" "$REALM" >"$PFC/users-b"
+	chmod 644 "$PFC/users-a" "$PFC/users-b"
 
-	cat >"$PFC/master.cf" <<EOF
-# service type  private unpriv  chroot  wakeup  maxproc command + args
-127.0.0.1:$P1 inet n - n - - smtpd
-  -o syslog_name=postfix-rq/starttls
-  -o smtpd_tls_security_level=encrypt
-  -o smtpd_tls_auth_only=yes
-127.0.0.1:$P2 inet n - n - - smtpd
-  -o syslog_name=postfix-rq/implicit
-  -o smtpd_tls_wrappermode=yes
-  -o smtpd_tls_security_level=encrypt
-127.0.0.1:$P4 inet n - n - - smtpd
-  -o syslog_name=postfix-rq/plain
-  -o smtpd_tls_security_level=none
-  -o smtpd_tls_auth_only=no
-  -o smtpd_sasl_auth_enable=no
-  -o smtpd_relay_restrictions=permit_mynetworks,reject
-  -o smtpd_recipient_restrictions=permit_mynetworks,reject
-pickup    unix  n       -       n       60      1       pickup
-cleanup   unix  n       -       n       -       0       cleanup
-qmgr      unix  n       -       n       300     1       qmgr
-tlsmgr    unix  -       -       n       1000?   1       tlsmgr
-rewrite   unix  -       -       n       -       -       trivial-rewrite
-bounce    unix  -       -       n       -       0       bounce
-defer     unix  -       -       n       -       0       bounce
-trace     unix  -       -       n       -       0       bounce
-verify    unix  -       -       n       -       1       verify
-flush     unix  n       -       n       1000?   0       flush
-proxymap  unix  -       -       n       -       -       proxymap
-proxywrite unix -       -       n       -       1       proxymap
-smtp      unix  -       -       n       -       -       smtp
-relay     unix  -       -       n       -       -       smtp
-showq     unix  n       -       n       -       -       showq
-error     unix  -       -       n       -       -       error
-retry     unix  -       -       n       -       -       error
-discard   unix  -       -       n       -       -       discard
-anvil     unix  -       -       n       -       1       anvil
-scache    unix  -       -       n       -       1       scache
-postlog   unix-dgram n  -       n       -       1       postlogd
-EOF
+	pf_master on
 	chmod 755 "$PFC"
-	chmod 644 "$PFC/main.cf" "$PFC/master.cf"
+	chmod 644 "$PFC/main.cf"
 	"${PRIV[@]}" mkdir -p "$PFQ"
 	"${PRIV[@]}" chown -R root "$PFC" "$PFQ" "$D/tls" 2>/dev/null
 
@@ -230,8 +278,8 @@ EOF
 		bail "postfix start" "private instance did not start"; return 1
 	fi
 	wait_for "$WAIT" port_listening "$P1" && wait_for "$WAIT" port_listening "$P2" &&
-	    wait_for "$WAIT" port_listening "$P4" ||
-	    { bail "postfix start" "not listening on 127.0.0.1:$P1 and :$P2"; return 1; }
+	    wait_for "$WAIT" port_listening "$P4" && wait_for "$WAIT" port_listening "$P5" ||
+	    { bail "postfix start" "not listening on 127.0.0.1:$P1, :$P2, :$P4 and :$P5"; return 1; }
 }
 
 # pf_teardown: smtp-sink by its PID file, then the Postfix instance,

@@ -19,6 +19,7 @@ canon_write_map() {
 	root			ops@example.com
 	$canon_user		alice@example.com
 	@host.example.org	@example.com
+	@localhost		@example.net
 	EOF
 	chmod 644 "$T/canonical"
 }
@@ -62,6 +63,19 @@ test_canon_smarthost() {
 	check "canon: unmapped: delivered" wait_for 15 canon_arrived "unmapped"
 	check "canon: unmapped: MAIL FROM as given" grep -qx 'mail=MAIL FROM:<carol@other.example> SIZE=[0-9]*' "$(canon_env unmapped)"
 	check "canon: unmapped: From as given" grep -qx $'From: carol@other.example\r' "$(canon_msg unmapped)"
+
+	# an @localhost key: local names are masqueraded to the domain, but
+	# only after the map has seen the address as written (as Postfix's
+	# canonical maps see user@localhost); the user key still wins
+	printf 'Subject: at localhost\nFrom: Backup <backup@localhost>\nReply-To: help@localhost, %s@localhost, dave\n\nhi\n' \
+	    "$canon_user" | submit -f backup@localhost bob@example.net
+	check "canon: @localhost: delivered" wait_for 15 canon_arrived "at localhost"
+	check "canon: @localhost: MAIL FROM mapped by the @localhost key" \
+	    grep -qx 'mail=MAIL FROM:<backup@example.net> SIZE=[0-9]*' "$(canon_env "at localhost")"
+	check "canon: @localhost: From mapped, display name kept" \
+	    grep -qx $'From: Backup <backup@example.net>\r' "$(canon_msg "at localhost")"
+	check "canon: @localhost: Reply-To: the key, the user key, a bare name masqueraded" \
+	    grep -qx $'Reply-To: help@example.net, alice@example.com, dave@example.org\r' "$(canon_msg "at localhost")"
 	stop_daemon
 	stop_pid "$T/smtpd.pid"
 }
@@ -121,7 +135,7 @@ test_canon_order() {
 	# relayq check: a good map is counted; one only root can read is a problem
 	PORT=1 write_conf "sender_canonical $T/canonical"
 	"$TOP/relayq" -C "$T/conf" check >"$T/check.out" 2>&1
-	check "canon: relayq check counts the entries" grep -q "^relayq check: sender_canonical $T/canonical: 3 entries" "$T/check.out"
+	check "canon: relayq check counts the entries" grep -q "^relayq check: sender_canonical $T/canonical: 4 entries" "$T/check.out"
 	chmod 600 "$T/canonical"
 	"$TOP/relayq" -C "$T/conf" check >"$T/check.out" 2>&1
 	check "canon: relayq check: a map others cannot read" grep -q "sender_canonical $T/canonical: not readable by every user" "$T/check.out"

@@ -189,6 +189,13 @@ test_canon_lookup(void)
 		EXPECT_INT("domain", canon_lookup(&c, "eve@example.org", out,
 		    sizeof(out)), 1);
 		EXPECT_STR("domain", out, "all@example.com");
+		/* a bare user is user@domain: all three keys apply */
+		EXPECT_INT("bare exact", canon_lookup(&c, "root", out,
+		    sizeof(out)), 1);
+		EXPECT_STR("bare exact", out, "exact@example.com");
+		EXPECT_INT("bare domain", canon_lookup(&c, "eve", out,
+		    sizeof(out)), 1);
+		EXPECT_STR("bare domain", out, "all@example.com");
 	}
 	canon_free(&c);
 	END();
