@@ -133,7 +133,7 @@ fi
 listen_bench() {	# CONNECTIONS
 	local port out
 	new_env "listen$1"
-	port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	port=$(free_port)
 	PORT=1 write_conf "listen 127.0.0.1:$port"
 	mkdir -p "$T/spool/drop" && chown -R $RUNUID:$RUNGID "$T/spool"
 	"${AS_USER[@]}" "$TOP/relayq" -C "$T/conf" smtpd 2>>"$T/listen.err" &

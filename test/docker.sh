@@ -321,7 +321,7 @@ check "docker: the secret is not in the log" sh -c "! grep -q secret '$T/daemon.
 # Host networking stands for the pod's shared network namespace, so the
 # client comes from loopback, as in k8s-pod.yaml.  The client is bash's
 # /dev/tcp (the app image has nothing else), checking every reply code.
-LPORT=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+LPORT=$(free_port)
 lid=$(timeout 60 podman run -d --name "relayq-smtp-test-$TAG" --user $CUID \
     --group-add 0 --passwd=false --read-only --read-only-tmpfs=false \
     --network host -e RELAYQ_LISTEN=127.0.0.1:$LPORT \

@@ -11,7 +11,8 @@
 
 name=listen
 setup_relayq "$name" starttls "$P1" "$D/tls/ca.pem"
-LPORT=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+pick_port || bail "$name: free port" "none found"
+LPORT=$PORT
 echo "listen 127.0.0.1:$LPORT" >>"$D/rq-$name/relayq.conf"
 
 # listener_up: relayq smtpd answers on $LPORT
@@ -188,7 +189,8 @@ fi
 name=listen-auth
 dir=$D/rq-$name
 setup_relayq "$name" starttls "$P1" "$D/tls/ca.pem"
-LPORT=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+pick_port || bail "$name: free port" "none found"
+LPORT=$PORT
 LUSER=app
 LPW=$(openssl rand -hex 10)
 cp "$D/tls/server.pem" "$dir/listen-cert.pem"

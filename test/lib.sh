@@ -111,6 +111,11 @@ new_env() {
 	chmod 755 "$T"
 }
 
+# free_port: a TCP port on 127.0.0.1 nobody listens on now
+free_port() {
+	/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
 # start_smtpd [smtpd options...]: test smarthost for $T on a free port
 start_smtpd() {
 	rm -f "$T/port"

@@ -1,10 +1,5 @@
 # Helpers of the listener's tests (test/t_listen*.sh), sourced by each.
 
-# a TCP port nobody listens on now
-free_port() {
-	/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
 # start_listener [env...]: relayq smtpd as the test user on $LPORT; the
 # daemon ran once before it, to make the spool, and is not running
 start_listener() {
